@@ -1,0 +1,135 @@
+/*
+ * common.h — shared types and helpers for every part of ragload.
+ *
+ * What: the error convention, a bounded growable buffer, the document/chunk types that flow
+ * between stages, and the thread-safe skip counters.
+ * Why here: stages include only pipeline/ public headers (DESIGN.md, house style rule 1), so
+ * the types that cross stage boundaries live in pipeline/.
+ */
+#ifndef RAGLOAD_COMMON_H
+#define RAGLOAD_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pthread.h>
+
+/* Return convention: 0 ok, RL_SKIP = the item was skipped and counted, negative = error. */
+#define RL_OK 0
+#define RL_SKIP 1
+#define RL_ERR (-1)
+#define RL_ENOMEM (-2)
+#define RL_ELIMIT (-3)
+
+/* Exit statuses, the same for every command (README, `ragload --help`). */
+#define EXIT_DONE 0
+#define EXIT_FATAL 1
+#define EXIT_USAGE 2
+#define EXIT_SKIPPED 3
+#define EXIT_LOCKED 75
+
+#define RL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- bounded growable buffer --------------------------------------------------------------
+ * Every growable buffer has a hard size limit (house style 6). buf_append() fails with
+ * RL_ELIMIT instead of growing past `limit` (0 = SIZE_MAX). data is NUL-terminated when len>0
+ * after any append. The owner frees with buf_release(). */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t limit;
+};
+
+void buf_init(struct buf *b, size_t limit);
+int buf_reserve(struct buf *b, size_t extra);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes included), escaping as RFC 8259 requires. */
+int buf_json_str(struct buf *b, const char *s, size_t n);
+void buf_reset(struct buf *b);
+/* Hands the data to the caller (who frees it with free()) and leaves b empty. */
+char *buf_detach(struct buf *b, size_t *len);
+void buf_release(struct buf *b);
+
+char *xstrdup(const char *s);          /* NULL on NULL or out of memory */
+char *xstrndup(const char *s, size_t n);
+
+/* ---- documents and chunks ------------------------------------------------------------------ */
+
+/* A heading found by normalize: its byte offset in the normalized text, level 1..6, text. */
+struct heading {
+	size_t offset;
+	int level;
+	char *text;
+};
+
+/* A chunk is a byte range of its document's normalized text. heading_path is a JSON array
+ * literal ("[\"Intro\",\"Setup\"]") owned by the chunk, NULL when there are no headings. */
+struct chunk {
+	size_t start;
+	size_t end;
+	int token_count;
+	char *heading_path;
+};
+
+/*
+ * struct doc — one document as it travels from normalize to load. Owned by whoever holds it
+ * (a queue hands it over); freed with doc_free(), which frees every field.
+ */
+struct doc {
+	char *source_name;     /* stable source key: rel/path[!entry][#_id] */
+	char *input;           /* the command-line input it came from, for messages */
+	char *title;           /* may be NULL */
+	char *text;            /* normalized NFC text, NUL-free; original_content */
+	size_t text_len;
+	char *metadata_json;   /* a JSON object literal; never NULL after normalize */
+	struct heading *headings;
+	size_t n_headings;
+	struct chunk *chunks;
+	size_t n_chunks;
+	float *vectors;        /* n_chunks * dim, filled by embed */
+	int dim;
+	int64_t mtime;         /* seconds since the epoch, 0 when unknown */
+	size_t raw_bytes;      /* input bytes this document came from */
+	uint8_t hash[16];      /* content hash of text + settings (xxh128), filled by ingest */
+	int64_t doc_id;        /* assigned at load; an existing doc's id when replaced */
+};
+
+struct doc *doc_new(void);
+void doc_free(struct doc *d);
+/* Heap size of a document, for byte-bounded queues. */
+size_t doc_bytes(const struct doc *d);
+
+/* ---- skip counters ------------------------------------------------------------------------
+ * Thread-safe counts of skipped items by reason, plus the message sink. counts_skip() prints
+ * "ragload: warning: <source>: <message>" on stderr (unless quiet) and counts it under reason. */
+#define COUNTS_MAX_REASONS 48
+struct counts {
+	pthread_mutex_t mu;
+	int quiet;
+	struct {
+		const char *reason;  /* static string */
+		uint64_t n;
+	} reasons[COUNTS_MAX_REASONS];
+	int n_reasons;
+	uint64_t total;
+	FILE *log;               /* optional second sink (--log FILE), may be NULL */
+};
+
+void counts_init(struct counts *c, int quiet);
+void counts_release(struct counts *c);
+void counts_skip(struct counts *c, const char *reason, const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+uint64_t counts_total(struct counts *c);
+
+/* Logging on stderr; log_info is silenced by quiet. */
+extern int rl_quiet;
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+double now_seconds(void);  /* CLOCK_MONOTONIC */
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * config.c — defaults, INI files (inih) and "section.key=value" overrides.
+ *
+ * One table maps every key to its field, type and bounds, so config/default.ini, --config and
+ * command-line flags all go through config_set() and are validated the same way.
+ */
+#include "config.h"
+#include "common.h"
+
+#include <ini.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum kind { K_STR, K_SIZE, K_INT, K_DOUBLE, K_BOOL };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum kind kind;
+	size_t offset;
+	double min, max;
+};
+
+#define F(field) offsetof(struct rl_config, field)
+static const struct key keys[] = {
+	{"database", "conninfo", K_STR, F(conninfo), 0, 0},
+	{"limits", "max_entry_bytes", K_SIZE, F(read.max_entry_bytes), 1, 1e15},
+	{"limits", "max_total_bytes", K_SIZE, F(read.max_total_bytes), 1, 1e18},
+	{"limits", "max_ratio", K_SIZE, F(read.max_ratio), 1, 1e12},
+	{"limits", "max_line_bytes", K_SIZE, F(read.max_line_bytes), 16, 1e12},
+	{"limits", "max_nesting", K_INT, F(read.max_nesting), 0, 8},
+	{"limits", "max_doc_bytes", K_SIZE, F(norm.max_doc_bytes), 1024, 1e12},
+	{"normalize", "max_binary_ratio", K_DOUBLE, F(norm.max_binary_ratio), 0, 1},
+	{"chunk", "tokens", K_INT, F(chunk.tokens), 8, 65536},
+	{"chunk", "overlap", K_INT, F(chunk.overlap), 0, 65535},
+	{"model", "dim", K_INT, F(model.dim), 2, 2000},
+	{"model", "features", K_INT, F(model.features), 64, 1 << 22},
+	{"model", "char_ngram_min", K_INT, F(model.char_ngram_min), 0, 16},
+	{"model", "char_ngram_max", K_INT, F(model.char_ngram_max), 0, 16},
+	{"model", "word_bigrams", K_BOOL, F(model.word_bigrams), 0, 1},
+	{"model", "seed", K_SIZE, F(model.seed), 0, 1.8e19},
+	{"model", "fit_sample_docs", K_SIZE, F(model.fit_sample_docs), 1, 1e12},
+	{"model", "blas_threads", K_INT, F(model.blas_threads), 0, 256},
+	{"load", "batch_bytes", K_SIZE, F(load.batch_bytes), 1024, 1e12},
+	{"load", "batch_docs", K_INT, F(load.batch_docs), 1, 10000000},
+	{"load", "queue_bytes", K_SIZE, F(load.queue_bytes), 1 << 16, 1e12},
+	{"load", "lock_wait_s", K_INT, F(load.lock_wait_s), 0, 86400},
+	{"output", "quiet", K_BOOL, F(quiet), 0, 1},
+};
+#undef F
+
+void config_defaults(struct rl_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->read.max_entry_bytes = 256ull << 20;
+	c->read.max_total_bytes = 64ull << 30;
+	c->read.max_ratio = 1000;
+	c->read.max_line_bytes = 16ull << 20;
+	c->read.max_nesting = 1;
+	c->norm.max_doc_bytes = 64ull << 20;
+	c->norm.max_binary_ratio = 0.30;
+	c->chunk.tokens = 256;
+	c->chunk.overlap = 32;
+	c->model.dim = 768;
+	c->model.features = 4096;
+	c->model.char_ngram_min = 3;
+	c->model.char_ngram_max = 5;
+	c->model.word_bigrams = 1;
+	c->model.seed = 0x5241474c4f4144ull; /* "RAGLOAD" */
+	c->model.fit_sample_docs = 50000;
+	c->model.blas_threads = 0;
+	c->load.batch_bytes = 16ull << 20;
+	c->load.batch_docs = 5000;
+	c->load.queue_bytes = 64ull << 20;
+	c->load.lock_wait_s = 60;
+	c->progress = -1;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v < 0)
+		return -1;
+	while (*end == ' ')
+		end++;
+	static const struct { const char *suffix; double mult; } units[] = {
+		{"", 1}, {"b", 1}, {"k", 1024.0}, {"kb", 1024.0}, {"kib", 1024.0},
+		{"m", 1048576.0}, {"mb", 1048576.0}, {"mib", 1048576.0},
+		{"g", 1073741824.0}, {"gb", 1073741824.0}, {"gib", 1073741824.0},
+		{"t", 1099511627776.0}, {"tb", 1099511627776.0}, {"tib", 1099511627776.0},
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(units); i++) {
+		if (strcasecmp(end, units[i].suffix) == 0) {
+			double r = v * units[i].mult;
+			if (r > 1.8e19)
+				return -1;
+			*out = (uint64_t)r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int config_set(struct rl_config *c, const char *section, const char *key, const char *value)
+{
+	for (size_t i = 0; i < RL_ARRAY_LEN(keys); i++) {
+		const struct key *k = &keys[i];
+		if (strcmp(k->section, section) || strcmp(k->name, key))
+			continue;
+		char *field = (char *)c + k->offset;
+		char *end;
+		switch (k->kind) {
+		case K_STR:
+			if (strlen(value) >= sizeof(c->conninfo))
+				return -1;
+			strcpy(field, value);
+			return 0;
+		case K_SIZE: {
+			uint64_t v;
+			if (config_parse_size(value, &v) || (double)v < k->min || (double)v > k->max)
+				return -1;
+			memcpy(field, &v, sizeof(v));
+			return 0;
+		}
+		case K_INT: {
+			errno = 0;
+			long v = strtol(value, &end, 10);
+			if (errno || end == value || *end || v < k->min || v > k->max)
+				return -1;
+			int iv = (int)v;
+			memcpy(field, &iv, sizeof(iv));
+			return 0;
+		}
+		case K_DOUBLE: {
+			errno = 0;
+			double v = strtod(value, &end);
+			if (errno || end == value || *end || v < k->min || v > k->max)
+				return -1;
+			memcpy(field, &v, sizeof(v));
+			return 0;
+		}
+		case K_BOOL: {
+			int v;
+			if (!strcasecmp(value, "1") || !strcasecmp(value, "true") || !strcasecmp(value, "yes") ||
+			    !strcasecmp(value, "on"))
+				v = 1;
+			else if (!strcasecmp(value, "0") || !strcasecmp(value, "false") ||
+				 !strcasecmp(value, "no") || !strcasecmp(value, "off"))
+				v = 0;
+			else
+				return -1;
+			memcpy(field, &v, sizeof(v));
+			return 0;
+		}
+		}
+	}
+	return -1;
+}
+
+struct load_ctx {
+	struct rl_config *c;
+	const char *path;
+	int failed;
+};
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *lc = user;
+	if (config_set(lc->c, section, name, value)) {
+		log_error("%s: [%s] %s = %s: unknown key or invalid value", lc->path, section, name,
+			  value);
+		lc->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int config_load(struct rl_config *c, const char *path)
+{
+	struct load_ctx lc = {c, path, 0};
+	int rc = ini_parse(path, on_ini, &lc);
+	if (rc < 0) {
+		log_error("%s: cannot open config file", path);
+		return -1;
+	}
+	if (rc > 0) {
+		if (!lc.failed)
+			log_error("%s: line %d: syntax error", path, rc);
+		return -1;
+	}
+	return lc.failed ? -1 : 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * config.h — every setting of ragload, with its default, in one struct.
+ *
+ * config/default.ini documents each key in place; this header is its C mirror. Precedence:
+ * built-in defaults < --config FILE (or config/default.ini when none given is found) < flags.
+ */
+#ifndef RAGLOAD_CONFIG_H
+#define RAGLOAD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* [limits] and [read]: what the read stage may expand and how deep it may go. */
+struct read_opts {
+	uint64_t max_entry_bytes;    /* one archive entry / file, expanded */
+	uint64_t max_total_bytes;    /* all expanded bytes of one input */
+	uint64_t max_ratio;          /* expanded / compressed bytes of one input, checked while streaming */
+	uint64_t max_line_bytes;     /* one JSONL line */
+	int max_nesting;             /* archives inside archives (1 = one level, as documented) */
+};
+
+/* [normalize] */
+struct normalize_opts {
+	uint64_t max_doc_bytes;      /* documents longer than this are cut at a boundary, and counted */
+	double max_binary_ratio;     /* share of control bytes above which an entry is binary */
+};
+
+/* [chunk] */
+struct chunk_opts {
+	int tokens;                  /* window size in tokens */
+	int overlap;                 /* tokens shared by consecutive windows */
+};
+
+/* [model] */
+struct model_opts {
+	int dim;                     /* embedding dimension, <= 2000 */
+	int features;                /* hashed feature space size (power of two) */
+	int char_ngram_min;
+	int char_ngram_max;
+	int word_bigrams;            /* 0/1 */
+	uint64_t seed;
+	uint64_t fit_sample_docs;    /* fit on at most this many documents */
+	int blas_threads;            /* OpenBLAS threads; 0 = cores - pipeline threads */
+};
+
+/* [load] */
+struct load_opts {
+	uint64_t batch_bytes;        /* a transaction holds whole documents up to about this size */
+	int batch_docs;              /* ... or this many documents */
+	uint64_t queue_bytes;        /* capacity of each stage queue */
+	int lock_wait_s;             /* how long a run waits for another run's lock */
+};
+
+struct rl_config {
+	char conninfo[1024];         /* empty: libpq PG* environment */
+	struct read_opts read;
+	struct normalize_opts norm;
+	struct chunk_opts chunk;
+	struct model_opts model;
+	struct load_opts load;
+	int quiet;
+	int progress;                /* -1 auto (stderr is a terminal), 0 off, 1 on */
+};
+
+void config_defaults(struct rl_config *c);
+/* Reads an INI file over c. Returns 0, or -1 with a message naming file and line on stderr. */
+int config_load(struct rl_config *c, const char *path);
+/* Sets one "section.key" = value (the form flags and --set use). 0 ok, -1 unknown or invalid. */
+int config_set(struct rl_config *c, const char *section, const char *key, const char *value);
+/* Parses sizes like "64MB", "1GiB", "4096". Returns 0 or -1. */
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif

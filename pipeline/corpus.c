@@ -1,0 +1,132 @@
+/*
+ * corpus.c — the model lives with the corpus: stored in ragload_models under the exact id
+ * that embeddings.model_name holds, recorded as the corpus model in ragload_corpus, and the
+ * embedding column typed vector(dim) for it while the table is empty.
+ */
+#include "ingest.h"
+#include "db.h"
+#include "../stages/embed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int corpus_store_model(PGconn *conn, const struct model *m)
+{
+	struct buf data;
+	buf_init(&data, 0);
+	int rc = model_save(m, &data);
+	if (rc) {
+		log_error("cannot serialise model %s", model_name(m));
+		goto out;
+	}
+	char dim[16];
+	snprintf(dim, sizeof(dim), "%d", model_dim(m));
+	const char *params[4] = {model_name(m), dim, model_settings_json(m), data.data};
+	int lengths[4] = {0, 0, 0, (int)data.len};
+	int formats[4] = {0, 0, 0, 1};
+	PGresult *r = PQexecParams(conn,
+		"INSERT INTO ragload_models (model_name, format_version, dim, settings, data) "
+		"VALUES ($1, 1, $2, $3::jsonb, $4) ON CONFLICT (model_name) DO NOTHING",
+		4, NULL, params, lengths, formats, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		log_error("storing model %s: %s", model_name(m), PQresultErrorMessage(r));
+		rc = -1;
+	}
+	PQclear(r);
+out:
+	buf_release(&data);
+	return rc;
+}
+
+int corpus_load_model(PGconn *conn, const char *name, struct model **out)
+{
+	const char *params[1] = {name};
+	PGresult *r = PQexecParams(conn, "SELECT data FROM ragload_models WHERE model_name = $1",
+				   1, NULL, params, NULL, NULL, 1);
+	int rc = -1;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_error("reading model %s: %s", name, PQresultErrorMessage(r));
+		goto out;
+	}
+	if (PQntuples(r) == 0) {
+		rc = 1;
+		goto out;
+	}
+	char err[256];
+	if (model_load(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), out, err, sizeof(err))) {
+		log_error("stored model %s: %s", name, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+int corpus_current_model(PGconn *conn, struct model **out)
+{
+	PGresult *r = db_query(conn,
+		"SELECT coalesce((SELECT model_name FROM embeddings LIMIT 1), "
+		"(SELECT value FROM ragload_corpus WHERE key = 'model'))", 0, NULL);
+	if (!r)
+		return -1;
+	int rc = 1;
+	if (!PQgetisnull(r, 0, 0)) {
+		char *name = xstrdup(PQgetvalue(r, 0, 0));
+		rc = corpus_load_model(conn, name, out);
+		if (rc == 1)
+			log_error("the corpus is embedded with model %s, which is not in ragload_models",
+				  name);
+		if (rc == 1)
+			rc = -1;
+		free(name);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int corpus_use_model(PGconn *conn, const struct model *m)
+{
+	int rc = -1;
+	PGresult *r = db_query(conn,
+		"SELECT (SELECT model_name FROM embeddings LIMIT 1), "
+		"(SELECT atttypmod FROM pg_attribute WHERE attrelid = 'embeddings'::regclass "
+		"AND attname = 'embedding_vector')", 0, NULL);
+	if (!r)
+		return -1;
+	int empty = PQgetisnull(r, 0, 0);
+	int typmod = atoi(PQgetvalue(r, 0, 1));
+	if (!empty && strcmp(PQgetvalue(r, 0, 0), model_name(m)) != 0) {
+		log_error("the corpus is embedded with model %s, not %s: a different model needs a "
+			  "reindex (or a fresh database)", PQgetvalue(r, 0, 0), model_name(m));
+		goto out;
+	}
+	if (typmod != model_dim(m)) {
+		if (!empty) {
+			log_error("embeddings.embedding_vector is vector(%d) but model %s has %d "
+				  "dimensions", typmod, model_name(m), model_dim(m));
+			goto out;
+		}
+		char sql[256];
+		snprintf(sql, sizeof(sql), "ALTER TABLE embeddings ALTER COLUMN embedding_vector "
+			 "TYPE vector(%d)", model_dim(m));
+		if (db_exec(conn, sql))
+			goto out;
+	}
+	if (corpus_store_model(conn, m))
+		goto out;
+	const char *params[1] = {model_name(m)};
+	PGresult *u = PQexecParams(conn,
+		"INSERT INTO ragload_corpus (key, value) VALUES ('model', $1) "
+		"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now() "
+		"WHERE ragload_corpus.value IS DISTINCT FROM EXCLUDED.value", 1, NULL, params, NULL,
+		NULL, 0);
+	if (PQresultStatus(u) != PGRES_COMMAND_OK)
+		log_error("recording the corpus model: %s", PQresultErrorMessage(u));
+	else
+		rc = 0;
+	PQclear(u);
+out:
+	PQclear(r);
+	return rc;
+}

@@ -1,0 +1,242 @@
+/*
+ * db.c — libpq helpers, the run lock, migrations and the run log.
+ *
+ * Migrations are compiled into the binary (build/gen/migrations.c, generated from
+ * the .sql files of config/migrations by the Makefile), so `ragload init` works from any directory and
+ * applies exactly the schema the binary was built for.
+ */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Generated: name/sql pairs in version order, terminated by a NULL name. */
+struct migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+extern const struct migration rl_migrations[];
+
+static void log_pg(PGconn *conn, const char *what, const char *msg)
+{
+	(void)conn;
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	log_error("%s: %.*s", what, (int)n, msg);
+}
+
+static void notice_sink(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message; /* NOTICEs such as "extension already exists" are not the user's concern */
+}
+
+PGconn *db_connect(const char *conninfo)
+{
+	PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
+	if (PQstatus(conn) != CONNECTION_OK) {
+		log_pg(conn, "cannot connect to PostgreSQL", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, notice_sink, NULL);
+	PGresult *r = PQexec(conn, "SET client_min_messages = warning");
+	PQclear(r);
+	return conn;
+}
+
+int db_exec(PGconn *conn, const char *sql)
+{
+	PGresult *r = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char what[96];
+		snprintf(what, sizeof(what), "%.80s", sql);
+		log_pg(conn, what, PQresultErrorMessage(r));
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int db_exec_quiet(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		if (err)
+			snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *r = nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+			      : PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char what[96];
+		snprintf(what, sizeof(what), "%.80s", sql);
+		log_pg(conn, what, PQresultErrorMessage(r));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+int64_t db_scalar_int(PGconn *conn, const char *sql, int64_t def, int *ok)
+{
+	PGresult *r = db_query(conn, sql, 0, NULL);
+	if (ok)
+		*ok = r != NULL;
+	if (!r)
+		return def;
+	int64_t v = def;
+	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+int db_lock(PGconn *conn, int key, int wait_s)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d, %d)", RAGLOAD_LOCK_CLASS, key);
+	double deadline = now_seconds() + wait_s;
+	int told = 0;
+	for (;;) {
+		PGresult *r = db_query(conn, sql, 0, NULL);
+		if (!r)
+			return -1;
+		int got = PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (got)
+			return 0;
+		if (now_seconds() >= deadline)
+			return 1;
+		if (!told) {
+			log_info("another ragload run holds the lock on this corpus; waiting up to %d s",
+				 wait_s);
+			told = 1;
+		}
+		usleep(200 * 1000);
+	}
+}
+
+int db_schema_version(PGconn *conn)
+{
+	int ok;
+	int64_t exists = db_scalar_int(
+		conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'ragload_schema_version' "
+		      "AND schemaname = current_schema()", 0, &ok);
+	if (!ok)
+		return -1;
+	if (!exists)
+		return 0;
+	int64_t v = db_scalar_int(conn, "SELECT max(version) FROM ragload_schema_version", 0, &ok);
+	return ok ? (int)v : -1;
+}
+
+int db_migrate(PGconn *conn)
+{
+	int rc = -1;
+	/* Serialise concurrent inits; the lock ends with the transaction. */
+	if (db_exec(conn, "BEGIN") ||
+	    db_exec(conn, "SELECT pg_advisory_xact_lock(1380009728, 0)") ||
+	    db_exec(conn, "CREATE TABLE IF NOT EXISTS ragload_schema_version ("
+			  "version INT PRIMARY KEY, name VARCHAR NOT NULL, "
+			  "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"))
+		goto out;
+	int current = db_schema_version(conn);
+	if (current < 0)
+		goto out;
+	for (const struct migration *m = rl_migrations; m->name; m++) {
+		if (m->version <= current)
+			continue;
+		log_info("applying migration %04d %s", m->version, m->name);
+		if (db_exec(conn, m->sql))
+			goto out;
+		char ver[16];
+		snprintf(ver, sizeof(ver), "%d", m->version);
+		const char *params[2] = {ver, m->name};
+		PGresult *r = PQexecParams(conn,
+			"INSERT INTO ragload_schema_version (version, name) VALUES ($1, $2)", 2, NULL,
+			params, NULL, NULL, 0);
+		int bad = PQresultStatus(r) != PGRES_COMMAND_OK;
+		if (bad)
+			log_pg(conn, "recording migration", PQresultErrorMessage(r));
+		PQclear(r);
+		if (bad)
+			goto out;
+	}
+	rc = db_exec(conn, "COMMIT");
+out:
+	if (rc)
+		db_exec_quiet(conn, "ROLLBACK", NULL, 0);
+	return rc;
+}
+
+int db_text_array(struct buf *out, char *const *items, size_t n)
+{
+	int rc = buf_putc(out, '{');
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (i)
+			rc = buf_putc(out, ',');
+		if (!rc)
+			rc = buf_putc(out, '"');
+		for (const char *p = items[i]; *p && !rc; p++) {
+			if (*p == '"' || *p == '\\')
+				rc = buf_putc(out, '\\');
+			if (!rc)
+				rc = buf_putc(out, *p);
+		}
+		if (!rc)
+			rc = buf_putc(out, '"');
+	}
+	return rc ? rc : buf_putc(out, '}');
+}
+
+int64_t db_run_begin(PGconn *conn, const char *command, char *const *inputs, int n_inputs)
+{
+	struct buf arr;
+	buf_init(&arr, 0);
+	if (db_text_array(&arr, inputs, (size_t)n_inputs)) {
+		buf_release(&arr);
+		return -1;
+	}
+	const char *params[2] = {command, arr.data};
+	PGresult *r = db_query(conn,
+		"INSERT INTO ragload_runs (command, inputs) VALUES ($1, $2) RETURNING run_id", 2,
+		params);
+	buf_release(&arr);
+	if (!r)
+		return -1;
+	int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return id;
+}
+
+int db_run_end(PGconn *conn, int64_t run_id, const char *status, const char *counts_json,
+	       const char *errors)
+{
+	if (run_id < 0)
+		return 0;
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", (long long)run_id);
+	const char *params[4] = {id, status, counts_json ? counts_json : "{}", errors};
+	PGresult *r = PQexecParams(conn,
+		"UPDATE ragload_runs SET ended_at = now(), status = $2, counts = $3::jsonb, "
+		"errors = $4 WHERE run_id = $1", 4, NULL, params, NULL, NULL, 0);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	if (rc)
+		log_pg(conn, "updating the run log", PQresultErrorMessage(r));
+	PQclear(r);
+	return rc;
+}

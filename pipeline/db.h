@@ -1,0 +1,45 @@
+/*
+ * db.h — libpq helpers: connecting (conninfo or PG* environment), running statements with
+ * errors reported once, the run lock, migrations and the run log.
+ */
+#ifndef RAGLOAD_DB_H
+#define RAGLOAD_DB_H
+
+#include "common.h"
+
+#include <libpq-fe.h>
+
+/* Connects with conninfo ("" = PG* environment, .pgpass, sslmode as libpq does). On failure
+ * logs libpq's message (which never contains the password) and returns NULL. */
+PGconn *db_connect(const char *conninfo);
+/* Runs a statement that returns no rows. 0 or -1 (message logged, prefixed with what). */
+int db_exec(PGconn *conn, const char *sql);
+/* Like db_exec, but hands the message to the caller (into err) instead of logging it. */
+int db_exec_quiet(PGconn *conn, const char *sql, char *err, size_t errlen);
+/* Runs a query; returns the result when its status is PGRES_TUPLES_OK, else logs and NULL. */
+PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params);
+/* First column of the first row as int64, or def when no row / NULL. -1 on error in *ok. */
+int64_t db_scalar_int(PGconn *conn, const char *sql, int64_t def, int *ok);
+
+/*
+ * The corpus lock: a session-level advisory lock on (RAGLOAD_LOCK_CLASS, key). Waits up to
+ * wait_s seconds (0 = try once). Returns 0 when held, 1 when another run holds it, -1 on
+ * error.
+ */
+#define RAGLOAD_LOCK_CLASS 0x52414700
+int db_lock(PGconn *conn, int key, int wait_s);
+
+/* Applies config/migrations (compiled in) in order, once each; idempotent. */
+int db_migrate(PGconn *conn);
+/* Highest applied schema version, 0 when none, -1 on error. */
+int db_schema_version(PGconn *conn);
+
+/* Run log (ragload_runs). run_begin returns the run id or -1. */
+int64_t db_run_begin(PGconn *conn, const char *command, char *const *inputs, int n_inputs);
+int db_run_end(PGconn *conn, int64_t run_id, const char *status, const char *counts_json,
+	       const char *errors);
+
+/* Builds a PostgreSQL array literal {"a","b"} from strings, escaping as array input needs. */
+int db_text_array(struct buf *out, char *const *items, size_t n);
+
+#endif

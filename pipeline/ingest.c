@@ -1,0 +1,496 @@
+/*
+ * ingest.c — `ragload ingest`: archives to embedded rows.
+ *
+ *   lock(); resolve_model(); start reader and worker threads; load_loop(); summary();
+ *
+ * Threads (DESIGN.md, Threads): a reader thread streams inputs into q_read; a worker thread
+ * normalizes, skips documents already loaded unchanged (source key + content hash), chunks and
+ * embeds them in groups (one sgemm per group) into q_docs; the calling thread loads them with
+ * binary COPY. Both queues are bounded in bytes, so memory does not grow with the corpus.
+ * Any thread that fails aborts both queues; the others then wind down.
+ */
+#include "ingest.h"
+#include "db.h"
+#include "queue.h"
+#include "../stages/read.h"
+#include "../stages/normalize.h"
+#include "../stages/chunk.h"
+#include "../stages/embed.h"
+#include "../stages/load.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#define GROUP_DOCS 64                 /* documents embedded together */
+#define GROUP_BYTES (1u << 20)
+
+/* Bumped when normalize or chunk change how text becomes rows, so a rerun redoes them. */
+#define PIPELINE_VERSION "ragload-text-1"
+
+struct ingest {
+	struct rl_config *cfg;
+	const struct ingest_args *args;
+	struct counts counts;
+	struct queue q_read, q_docs;
+	const struct model *model;
+	char settings_sig[256];
+	PGconn *worker_conn;
+	_Atomic int failed;               /* set by any thread on a fatal error */
+	/* figures */
+	double t_read, t_normalize, t_chunk, t_embed, t_lookup;
+	uint64_t items;
+	_Atomic uint64_t raw_bytes, unchanged, docs_seen;  /* read by progress */
+};
+
+/* ---- reader thread ----------------------------------------------------------------------- */
+
+static int emit_to_queue(void *ctx, struct read_item *it)
+{
+	struct ingest *in = ctx;
+	double t0 = now_seconds();
+	int rc = queue_push(&in->q_read, it, sizeof(*it) + it->len + 256);
+	in->t_read -= now_seconds() - t0; /* time blocked on a full queue is not read time */
+	if (rc) {
+		read_item_free(it);
+		return -1;
+	}
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct ingest *in = arg;
+	double t0 = now_seconds();
+	int rc = read_inputs(&in->cfg->read, in->args->paths, in->args->n_paths, emit_to_queue, in,
+			     &in->counts);
+	in->t_read += now_seconds() - t0;
+	if (rc < 0 && !in->failed) {
+		in->failed = 1;
+		queue_abort(&in->q_docs);
+	}
+	queue_close(&in->q_read);
+	return NULL;
+}
+
+/* ---- worker thread ----------------------------------------------------------------------- */
+
+static void content_hash(struct ingest *in, struct doc *d)
+{
+	XXH3_state_t st;
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, d->text, d->text_len);
+	XXH3_128bits_update(&st, "\0", 1);
+	XXH3_128bits_update(&st, d->metadata_json, strlen(d->metadata_json));
+	XXH3_128bits_update(&st, "\0", 1);
+	XXH3_128bits_update(&st, in->settings_sig, strlen(in->settings_sig));
+	XXH128_hash_t h = XXH3_128bits_digest(&st);
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, h);
+	memcpy(d->hash, c.digest, 16);
+}
+
+/*
+ * Looks the group's source keys up: a document loaded with the same hash is dropped
+ * (unchanged), one loaded with another hash keeps its doc_id (replaced in place). One round
+ * trip per group.
+ */
+static int lookup_existing(struct ingest *in, struct doc **g, size_t *n)
+{
+	struct buf arr;
+	buf_init(&arr, 0);
+	char **keys = malloc(*n * sizeof(char *));
+	int rc = -1;
+	PGresult *r = NULL;
+	if (!keys)
+		goto out;
+	for (size_t i = 0; i < *n; i++)
+		keys[i] = g[i]->source_name;
+	if (db_text_array(&arr, keys, *n))
+		goto out;
+	const char *params[1] = {arr.data};
+	r = db_query(in->worker_conn,
+		     "SELECT source_name, doc_id, encode(content_hash, 'hex') FROM documents "
+		     "WHERE source_name = ANY($1::varchar[])", 1, params);
+	if (!r)
+		goto out;
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *key = PQgetvalue(r, row, 0);
+		for (size_t i = 0; i < *n; i++) {
+			if (!g[i] || strcmp(g[i]->source_name, key))
+				continue;
+			char hex[33];
+			for (int k = 0; k < 16; k++)
+				snprintf(hex + 2 * k, 3, "%02x", g[i]->hash[k]);
+			if (strcmp(hex, PQgetvalue(r, row, 2)) == 0) {
+				doc_free(g[i]);
+				g[i] = NULL;
+				in->unchanged++;
+			} else {
+				g[i]->doc_id = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+			}
+			break;
+		}
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (g[i])
+			g[k++] = g[i];
+	*n = k;
+	rc = 0;
+out:
+	PQclear(r);
+	free(keys);
+	buf_release(&arr);
+	return rc;
+}
+
+static int process_group(struct ingest *in, struct doc **g, size_t n)
+{
+	double t0 = now_seconds();
+	if (lookup_existing(in, g, &n))
+		return -1;
+	double t1 = now_seconds();
+	in->t_lookup += t1 - t0;
+	for (size_t i = 0; i < n; i++)
+		if (chunk_doc(&in->cfg->chunk, g[i]))
+			return -1;
+	double t2 = now_seconds();
+	in->t_chunk += t2 - t1;
+	if (n && embed_docs(in->model, g, n))
+		return -1;
+	in->t_embed += now_seconds() - t2;
+	for (size_t i = 0; i < n; i++) {
+		struct doc *d = g[i];
+		g[i] = NULL;
+		if (queue_push(&in->q_docs, d, doc_bytes(d))) {
+			doc_free(d);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct ingest *in = arg;
+	struct doc *group[GROUP_DOCS];
+	size_t n = 0, bytes = 0;
+	int rc = 0;
+	for (;;) {
+		struct read_item *it = queue_pop(&in->q_read);
+		if (it) {
+			struct doc *d = NULL;
+			double t0 = now_seconds();
+			int nr = normalize_item(&in->cfg->norm, it, &d, &in->counts);
+			in->t_normalize += now_seconds() - t0;
+			in->items++;
+			in->raw_bytes += it->raw_bytes;
+			read_item_free(it);
+			if (nr < 0) {
+				rc = -1;
+				break;
+			}
+			if (nr == RL_SKIP || !d)
+				continue;
+			in->docs_seen++;
+			content_hash(in, d);
+			group[n++] = d;
+			bytes += d->text_len;
+		}
+		if (n && (!it || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
+			rc = process_group(in, group, n);
+			for (size_t i = 0; i < n; i++)
+				doc_free(group[i]);
+			n = 0;
+			bytes = 0;
+			if (rc)
+				break;
+		}
+		if (!it)
+			break;
+	}
+	for (size_t i = 0; i < n; i++)
+		doc_free(group[i]);
+	if (rc && !in->failed) {
+		in->failed = 1;
+		log_error("the worker stage failed (out of memory or database error)");
+	}
+	if (rc) {
+		queue_abort(&in->q_read);
+		queue_abort(&in->q_docs);
+	}
+	queue_close(&in->q_docs);
+	return NULL;
+}
+
+/* ---- fitting ------------------------------------------------------------------------------ */
+
+struct fit_ctx {
+	const struct rl_config *cfg;
+	struct model_fit *fit;
+	struct counts *counts;
+	uint64_t docs;
+	int failed;
+};
+
+static int fit_emit(void *ctx, struct read_item *it)
+{
+	struct fit_ctx *fc = ctx;
+	struct doc *d = NULL;
+	int rc = normalize_item(&fc->cfg->norm, it, &d, fc->counts);
+	read_item_free(it);
+	if (rc < 0 || (rc == 0 && chunk_doc(&fc->cfg->chunk, d))) {
+		doc_free(d);
+		fc->failed = 1;
+		return -1;
+	}
+	if (rc == RL_SKIP || !d)
+		return 0;
+	for (size_t i = 0; i < d->n_chunks; i++)
+		model_fit_add(fc->fit, d->text + d->chunks[i].start,
+			      d->chunks[i].end - d->chunks[i].start);
+	doc_free(d);
+	return ++fc->docs >= fc->cfg->model.fit_sample_docs ? 1 : 0;
+}
+
+int ingest_fit_model(const struct rl_config *cfg, char *const *paths, int n_paths,
+		     struct model **out)
+{
+	struct counts quiet;
+	counts_init(&quiet, 1); /* the load pass reports bad input; do not say it twice */
+	struct fit_ctx fc = {cfg, NULL, &quiet, 0, 0};
+	int rc = model_fit_begin(&cfg->model, &fc.fit);
+	if (rc)
+		goto out;
+	double t0 = now_seconds();
+	rc = read_inputs(&cfg->read, paths, n_paths, fit_emit, &fc, &quiet);
+	if (fc.failed || rc < 0) {
+		rc = -1;
+		goto out;
+	}
+	rc = model_fit_end(fc.fit, out);
+	fc.fit = NULL;
+	if (!rc)
+		log_info("fitted model %s on %llu documents in %.1f s", model_name(*out),
+			 (unsigned long long)fc.docs, now_seconds() - t0);
+out:
+	model_fit_free(fc.fit);
+	counts_release(&quiet);
+	return rc;
+}
+
+/* ---- the command -------------------------------------------------------------------------- */
+
+static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGconn *conn,
+			 struct model **out)
+{
+	if (a->model_file) {
+		FILE *f = fopen(a->model_file, "rb");
+		if (!f) {
+			log_error("%s: cannot open model file", a->model_file);
+			return -1;
+		}
+		struct buf b;
+		buf_init(&b, 1ull << 31);
+		char chunk[65536];
+		size_t n;
+		int rc = 0;
+		while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			rc = buf_append(&b, chunk, n);
+		fclose(f);
+		char err[256] = "";
+		if (rc || model_load(b.data, b.len, out, err, sizeof(err))) {
+			log_error("%s: %s", a->model_file, rc ? "model file too large" : err);
+			buf_release(&b);
+			return -1;
+		}
+		buf_release(&b);
+		return 0;
+	}
+	int ok;
+	int64_t n_emb = db_scalar_int(conn, "SELECT count(*) FROM (SELECT 1 FROM embeddings LIMIT 1) s",
+				      0, &ok);
+	if (!ok)
+		return -1;
+	if (n_emb > 0) {
+		int rc = corpus_current_model(conn, out);
+		return rc == 0 ? 0 : -1;
+	}
+	return ingest_fit_model(cfg, a->paths, a->n_paths, out);
+}
+
+static void print_progress(struct ingest *in, const struct load_stats *ls, double t0, int final)
+{
+	double el = now_seconds() - t0;
+	double mb = (double)in->raw_bytes / 1e6;
+	fprintf(stderr, "\rragload: %llu documents (%llu loaded, %llu unchanged), %.1f MB, %.1f MB/s%s",
+		(unsigned long long)in->docs_seen,
+		(unsigned long long)(ls->docs_added + ls->docs_changed),
+		(unsigned long long)in->unchanged, mb, el > 0 ? mb / el : 0.0, final ? "\n" : "   ");
+}
+
+static void summary(struct ingest *in, const struct load_stats *ls, double elapsed, FILE *f)
+{
+	struct { const char *name; double t; } st[] = {
+		{"read", in->t_read}, {"normalize", in->t_normalize}, {"chunk", in->t_chunk},
+		{"embed", in->t_embed}, {"load", ls->seconds},
+	};
+	int slow = 0;
+	for (size_t i = 1; i < RL_ARRAY_LEN(st); i++)
+		if (st[i].t > st[slow].t)
+			slow = (int)i;
+	uint64_t skipped = counts_total(&in->counts);
+	fprintf(f, "ragload: ingest finished in %.2f s\n", elapsed);
+	fprintf(f, "  documents: %llu added, %llu changed, %llu unchanged, %llu skipped\n",
+		(unsigned long long)ls->docs_added, (unsigned long long)ls->docs_changed,
+		(unsigned long long)in->unchanged, (unsigned long long)skipped);
+	fprintf(f, "  chunks:    %llu in %llu transactions\n", (unsigned long long)ls->chunks,
+		(unsigned long long)ls->transactions);
+	fprintf(f, "  bytes:     %.2f MB read, %.2f MB text loaded\n", (double)in->raw_bytes / 1e6,
+		(double)ls->text_bytes / 1e6);
+	fprintf(f, "  stages:   ");
+	for (size_t i = 0; i < RL_ARRAY_LEN(st); i++)
+		fprintf(f, " %s %.2f s%s", st[i].name, st[i].t, i + 1 < RL_ARRAY_LEN(st) ? "," : "");
+	fprintf(f, " (bottleneck: %s)\n", st[slow].name);
+	if (skipped) {
+		fprintf(f, "  skipped:  ");
+		pthread_mutex_lock(&in->counts.mu);
+		for (int i = 0; i < in->counts.n_reasons; i++)
+			fprintf(f, " %s %llu%s", in->counts.reasons[i].reason,
+				(unsigned long long)in->counts.reasons[i].n,
+				i + 1 < in->counts.n_reasons ? "," : "");
+		pthread_mutex_unlock(&in->counts.mu);
+		fprintf(f, "\n");
+	}
+}
+
+static void counts_json(struct ingest *in, const struct load_stats *ls, struct buf *b)
+{
+	buf_printf(b, "{\"added\": %llu, \"changed\": %llu, \"unchanged\": %llu, \"skipped\": %llu, "
+		      "\"chunks\": %llu, \"skipped_by_reason\": {",
+		   (unsigned long long)ls->docs_added, (unsigned long long)ls->docs_changed,
+		   (unsigned long long)in->unchanged, (unsigned long long)counts_total(&in->counts),
+		   (unsigned long long)ls->chunks);
+	pthread_mutex_lock(&in->counts.mu);
+	for (int i = 0; i < in->counts.n_reasons; i++)
+		buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", in->counts.reasons[i].reason,
+			   (unsigned long long)in->counts.reasons[i].n);
+	pthread_mutex_unlock(&in->counts.mu);
+	buf_printf(b, "}}");
+}
+
+int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
+{
+	int status = EXIT_FATAL;
+	double t0 = now_seconds();
+	struct ingest in;
+	memset(&in, 0, sizeof(in));
+	in.cfg = cfg;
+	in.args = a;
+	counts_init(&in.counts, 0);
+	struct model *model = NULL;
+	struct loader *loader = NULL;
+	int64_t run_id = -1;
+	int threads = 0;
+	pthread_t reader, worker;
+
+	PGconn *conn = db_connect(cfg->conninfo);
+	if (!conn)
+		goto out;
+	if (db_schema_version(conn) <= 0) {
+		log_error("the database has no ragload schema: run `ragload init` first");
+		goto out;
+	}
+	int lk = db_lock(conn, 0, a->no_wait ? 0 : cfg->load.lock_wait_s);
+	if (lk) {
+		if (lk > 0)
+			log_error("another ragload run holds the lock on this corpus");
+		status = lk > 0 ? EXIT_LOCKED : EXIT_FATAL;
+		goto out;
+	}
+	run_id = db_run_begin(conn, "ingest", a->paths, a->n_paths);
+	if (resolve_model(cfg, a, conn, &model) || corpus_use_model(conn, model))
+		goto out;
+	in.model = model;
+	snprintf(in.settings_sig, sizeof(in.settings_sig), "%s;%s;chunk=%d/%d", PIPELINE_VERSION,
+		 model_name(model), cfg->chunk.tokens, cfg->chunk.overlap);
+	/* Two pipeline threads besides the loader share the cores with BLAS. */
+	embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
+
+	in.worker_conn = db_connect(cfg->conninfo);
+	if (!in.worker_conn || load_init(&loader, conn, &cfg->load, model_name(model), &in.counts))
+		goto out;
+	if (queue_init(&in.q_read, cfg->load.queue_bytes) ||
+	    queue_init(&in.q_docs, cfg->load.queue_bytes))
+		goto out;
+	pthread_create(&reader, NULL, reader_main, &in);
+	pthread_create(&worker, NULL, worker_main, &in);
+	threads = 2;
+
+	int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
+	double last = now_seconds();
+	struct doc *d;
+	int load_failed = 0;
+	while ((d = queue_pop(&in.q_docs)) != NULL) {
+		if (!load_failed && load_add(loader, d)) {
+			load_failed = 1;
+			queue_abort(&in.q_read);
+			queue_abort(&in.q_docs);
+		}
+		if (progress && now_seconds() - last > 0.5) {
+			print_progress(&in, load_get_stats(loader), t0, 0);
+			last = now_seconds();
+		}
+	}
+	if (!load_failed && load_flush(loader))
+		load_failed = 1;
+	pthread_join(reader, NULL);
+	pthread_join(worker, NULL);
+	threads = 0;
+	if (progress)
+		print_progress(&in, load_get_stats(loader), t0, 1);
+	if (load_failed || in.failed)
+		goto out;
+
+	/* The planner needs fresh statistics after a bulk load. */
+	db_exec(conn, "ANALYZE documents, chunks, embeddings");
+	status = counts_total(&in.counts) ? EXIT_SKIPPED : EXIT_DONE;
+out:
+	if (threads) {
+		queue_abort(&in.q_read);
+		queue_abort(&in.q_docs);
+		pthread_join(reader, NULL);
+		pthread_join(worker, NULL);
+	}
+	if (loader) {
+		const struct load_stats *ls = load_get_stats(loader);
+		if (!cfg->quiet)
+			summary(&in, ls, now_seconds() - t0, stderr);
+		if (conn && PQstatus(conn) == CONNECTION_OK) {
+			struct buf cj;
+			buf_init(&cj, 0);
+			counts_json(&in, ls, &cj);
+			db_run_end(conn, run_id, status == EXIT_FATAL ? "failed" :
+				   status == EXIT_SKIPPED ? "done_with_skips" : "done", cj.data, NULL);
+			buf_release(&cj);
+		}
+	} else if (conn && run_id >= 0 && PQstatus(conn) == CONNECTION_OK) {
+		db_run_end(conn, run_id, "failed", "{}", NULL);
+	}
+	if (in.q_read.cap) {
+		queue_release(&in.q_read, (void (*)(void *))read_item_free);
+		queue_release(&in.q_docs, (void (*)(void *))doc_free);
+	}
+	load_free(loader);
+	model_free(model);
+	if (in.worker_conn)
+		PQfinish(in.worker_conn);
+	if (conn)
+		PQfinish(conn);
+	counts_release(&in.counts);
+	return status;
+}

@@ -1,0 +1,44 @@
+/*
+ * ingest.h — the ingest command: model resolution, the staged pipeline, the summary.
+ */
+#ifndef RAGLOAD_INGEST_H
+#define RAGLOAD_INGEST_H
+
+#include "common.h"
+#include "config.h"
+
+#include <libpq-fe.h>
+
+struct model;
+
+struct ingest_args {
+	char *const *paths;
+	int n_paths;
+	const char *model_file;   /* --model FILE, or NULL */
+	int no_wait;              /* --no-wait: exit 75 at once when locked */
+};
+
+/* Runs `ragload ingest`. Returns an exit status (EXIT_DONE, EXIT_SKIPPED, EXIT_FATAL,
+ * EXIT_LOCKED). */
+int ingest_run(struct rl_config *cfg, const struct ingest_args *a);
+
+/*
+ * Fits a model on the inputs (read -> normalize -> chunk, the first fit_sample_docs
+ * documents). Returns 0 and *out (caller frees with model_free), or negative.
+ */
+int ingest_fit_model(const struct rl_config *cfg, char *const *paths, int n_paths,
+		     struct model **out);
+
+/* Corpus model storage (ragload_models / ragload_corpus). */
+int corpus_store_model(PGconn *conn, const struct model *m);
+/* Loads a stored model by name. Returns 0 and *out, 1 when absent, negative on error. */
+int corpus_load_model(PGconn *conn, const char *name, struct model **out);
+/* The model that embeds this corpus: from its embeddings, else the one recorded in
+ * ragload_corpus. Returns 0 and *out, 1 when the corpus has none, negative on error. */
+int corpus_current_model(PGconn *conn, struct model **out);
+/* Makes m the corpus model: records it, and sets embeddings.embedding_vector to vector(dim)
+ * when the table is empty. Refuses (negative, message logged) a model other than the one the
+ * existing embeddings were made with. */
+int corpus_use_model(PGconn *conn, const struct model *m);
+
+#endif

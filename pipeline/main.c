@@ -1,0 +1,323 @@
+/*
+ * main.c — the ragload command line: global options, the command table, exit statuses.
+ *
+ * Commands are entries of one table (as git's builtins are); each gets the parsed config and
+ * its remaining arguments and returns an exit status. Only main() exits.
+ */
+#include "common.h"
+#include "config.h"
+#include "db.h"
+#include "ingest.h"
+#include "../stages/embed.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RAGLOAD_VERSION "0.1.0"
+
+struct opts {
+	struct rl_config cfg;
+	const char *model_file;
+	const char *output;
+	int no_wait;
+};
+
+static const char usage_text[] =
+	"usage: ragload [options] <command> [args]\n"
+	"\n"
+	"commands:\n"
+	"  init                  create or upgrade the schema (versioned migrations; idempotent)\n"
+	"  ingest PATH...        load directories, archives, compressed files, .txt/.md/.html, .jsonl\n"
+	"  model fit PATH... -o FILE   fit the built-in model on inputs and write it to FILE\n"
+	"  model export FILE     write the corpus's model to FILE\n"
+	"  model import FILE     store the model in FILE in the database\n"
+	"\n"
+	"options:\n"
+	"  -d, --conninfo STR    libpq conninfo or URI (default: PG* environment, as psql)\n"
+	"  -c, --config FILE     settings file (defaults: config/default.ini, built in)\n"
+	"      --set S.K=V       override one setting, e.g. --set chunk.tokens=128\n"
+	"      --model FILE      ingest: embed with this model file instead of the corpus's\n"
+	"      --chunk-tokens N  ingest: tokens per chunk (default 256)\n"
+	"      --chunk-overlap N ingest: tokens shared by consecutive chunks (default 32)\n"
+	"      --no-wait         exit 75 at once when another run holds the lock\n"
+	"  -o, --output FILE     model fit: where to write the model\n"
+	"  -q, --quiet           no progress and no summary\n"
+	"      --progress / --no-progress   force progress on stderr on or off\n"
+	"  -h, --help            this text\n"
+	"      --version         print the version\n"
+	"\n"
+	"exit status (every command):\n"
+	"  0   done (documents already loaded and unchanged are not skipped)\n"
+	"  1   fatal error\n"
+	"  2   usage error\n"
+	"  3   done, but some inputs, entries or documents were skipped as bad (the rest loaded)\n"
+	"  75  another run holds the lock on this corpus\n";
+
+static int usage(int status)
+{
+	fputs(usage_text, status == EXIT_DONE ? stdout : stderr);
+	return status;
+}
+
+static int cmd_init(struct opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return usage(EXIT_USAGE);
+	PGconn *conn = db_connect(o->cfg.conninfo);
+	if (!conn)
+		return EXIT_FATAL;
+	int rc = db_migrate(conn);
+	if (!rc)
+		log_info("schema at version %d", db_schema_version(conn));
+	PQfinish(conn);
+	return rc ? EXIT_FATAL : EXIT_DONE;
+}
+
+static int cmd_ingest(struct opts *o, int argc, char **argv)
+{
+	if (argc < 1) {
+		log_error("ingest: no input given");
+		return usage(EXIT_USAGE);
+	}
+	struct ingest_args a = {argv, argc, o->model_file, o->no_wait};
+	return ingest_run(&o->cfg, &a);
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f) {
+		log_error("%s: cannot create file", path);
+		return -1;
+	}
+	int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
+	if (fclose(f))
+		rc = -1;
+	if (rc)
+		log_error("%s: write failed", path);
+	return rc;
+}
+
+static int read_model_file(const char *path, struct model **out)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		log_error("%s: cannot open model file", path);
+		return -1;
+	}
+	struct buf b;
+	buf_init(&b, 1ull << 31);
+	char tmp[65536];
+	size_t n;
+	int rc = 0;
+	while (!rc && (n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		rc = buf_append(&b, tmp, n);
+	fclose(f);
+	char err[256] = "model file too large";
+	if (rc || model_load(b.data, b.len, out, err, sizeof(err))) {
+		log_error("%s: %s", path, err);
+		rc = -1;
+	}
+	buf_release(&b);
+	return rc;
+}
+
+static int save_model(const struct model *m, const char *path)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	int rc = model_save(m, &b) || write_file(path, b.data, b.len);
+	buf_release(&b);
+	if (!rc)
+		log_info("wrote model %s (%d dimensions) to %s", model_name(m), model_dim(m), path);
+	return rc;
+}
+
+static int cmd_model(struct opts *o, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage(EXIT_USAGE);
+	const char *sub = argv[0];
+	struct model *m = NULL;
+	PGconn *conn = NULL;
+	int status = EXIT_FATAL;
+	if (!strcmp(sub, "fit")) {
+		if (argc < 2 || !o->output) {
+			log_error("model fit: give inputs and -o FILE");
+			return usage(EXIT_USAGE);
+		}
+		if (ingest_fit_model(&o->cfg, argv + 1, argc - 1, &m) || save_model(m, o->output))
+			goto out;
+	} else if (!strcmp(sub, "export")) {
+		if (argc != 2)
+			return usage(EXIT_USAGE);
+		conn = db_connect(o->cfg.conninfo);
+		if (!conn)
+			goto out;
+		int rc = corpus_current_model(conn, &m);
+		if (rc == 1)
+			log_error("this corpus has no model yet");
+		if (rc || save_model(m, argv[1]))
+			goto out;
+	} else if (!strcmp(sub, "import")) {
+		if (argc != 2)
+			return usage(EXIT_USAGE);
+		if (read_model_file(argv[1], &m))
+			goto out;
+		conn = db_connect(o->cfg.conninfo);
+		if (!conn || corpus_store_model(conn, m))
+			goto out;
+		log_info("stored model %s", model_name(m));
+	} else {
+		log_error("model: unknown subcommand '%s'", sub);
+		return usage(EXIT_USAGE);
+	}
+	status = EXIT_DONE;
+out:
+	model_free(m);
+	if (conn)
+		PQfinish(conn);
+	return status;
+}
+
+static const struct command {
+	const char *name;
+	int (*fn)(struct opts *o, int argc, char **argv);
+} commands[] = {
+	{"init", cmd_init},
+	{"ingest", cmd_ingest},
+	{"model", cmd_model},
+};
+
+enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAIT, OPT_VERSION,
+       OPT_PROGRESS, OPT_NO_PROGRESS };
+
+static int set_option(struct rl_config *c, const char *arg)
+{
+	char tmp[1200];
+	snprintf(tmp, sizeof(tmp), "%s", arg);
+	char *eq = strchr(tmp, '='), *dot = strchr(tmp, '.');
+	if (!eq || !dot || dot > eq)
+		return -1;
+	*eq = '\0';
+	*dot = '\0';
+	return config_set(c, tmp, dot + 1, eq + 1);
+}
+
+/* Applies one parsed option. Returns -1 to go on, else an exit status to stop with. */
+static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
+{
+	switch (c) {
+	case 'd':
+		if (strlen(arg) >= sizeof(o->cfg.conninfo))
+			return usage(EXIT_USAGE);
+		strcpy(o->cfg.conninfo, arg);
+		return -1;
+	case 'c': return -1; /* read before everything else */
+	case 'o': o->output = arg; return -1;
+	case 'q': o->cfg.quiet = 1; return -1;
+	case 'h': return usage(EXIT_DONE);
+	case OPT_SET:
+		if (set_option(&o->cfg, arg)) {
+			log_error("--set %s: unknown setting or invalid value", arg);
+			return EXIT_USAGE;
+		}
+		return -1;
+	case OPT_MODEL: o->model_file = arg; return -1;
+	case OPT_CHUNK_TOKENS:
+		if (config_set(&o->cfg, "chunk", "tokens", arg)) {
+			log_error("--chunk-tokens %s: expected 8..65536", arg);
+			return EXIT_USAGE;
+		}
+		return -1;
+	case OPT_CHUNK_OVERLAP:
+		if (config_set(&o->cfg, "chunk", "overlap", arg)) {
+			log_error("--chunk-overlap %s: invalid", arg);
+			return EXIT_USAGE;
+		}
+		return -1;
+	case OPT_NO_WAIT: o->no_wait = 1; return -1;
+	case OPT_VERSION: printf("ragload %s\n", RAGLOAD_VERSION); return EXIT_DONE;
+	case OPT_PROGRESS: o->cfg.progress = 1; return -1;
+	case OPT_NO_PROGRESS: o->cfg.progress = 0; return -1;
+	default:
+		log_error("unknown or incomplete option '%s'", raw);
+		return usage(EXIT_USAGE);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"conninfo", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"output", required_argument, NULL, 'o'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"set", required_argument, NULL, OPT_SET},
+		{"model", required_argument, NULL, OPT_MODEL},
+		{"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
+		{"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
+		{"no-wait", no_argument, NULL, OPT_NO_WAIT},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"progress", no_argument, NULL, OPT_PROGRESS},
+		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+		{NULL, 0, NULL, 0},
+	};
+	struct opts o;
+	memset(&o, 0, sizeof(o));
+	config_defaults(&o.cfg);
+
+	/* First pass: only --config, so that flags given anywhere override the file. */
+	for (int i = 1; i < argc; i++) {
+		const char *path = NULL;
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+			path = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+		if (path && config_load(&o.cfg, path))
+			return EXIT_USAGE;
+	}
+
+	/* Options may come before or after the command; the rest are its arguments. */
+	char **pos = calloc((size_t)argc, sizeof(char *));
+	if (!pos)
+		return EXIT_FATAL;
+	int n_pos = 0, status = -1;
+	opterr = 0;
+	optind = 1;
+	while (status < 0 && optind < argc) {
+		int c = getopt_long(argc, argv, "+d:c:o:qh", longopts, NULL);
+		if (c == -1) {
+			pos[n_pos++] = argv[optind++];
+			continue;
+		}
+		status = apply_option(&o, c, optarg, argv[optind - 1]);
+	}
+	if (status >= 0)
+		goto out;
+	status = EXIT_USAGE;
+	if (n_pos == 0) {
+		usage(EXIT_USAGE);
+		goto out;
+	}
+	if (o.cfg.chunk.overlap >= o.cfg.chunk.tokens) {
+		log_error("chunk overlap (%d) must be smaller than chunk tokens (%d)",
+			  o.cfg.chunk.overlap, o.cfg.chunk.tokens);
+		goto out;
+	}
+	rl_quiet = o.cfg.quiet;
+	for (size_t i = 0; i < RL_ARRAY_LEN(commands); i++) {
+		if (!strcmp(commands[i].name, pos[0])) {
+			status = commands[i].fn(&o, n_pos - 1, pos + 1);
+			goto out;
+		}
+	}
+	log_error("unknown command '%s'", pos[0]);
+	status = usage(EXIT_USAGE);
+out:
+	free(pos);
+	return status;
+}

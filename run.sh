@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# run.sh — setup and main job for ragload.
+#
+#   ./run.sh          setup, build the default corpus, init + ingest it, print the summary
+#   ./run.sh test     setup, then the whole test suite
+#   ./run.sh setup    install packages, build pgvector if missing, start the private cluster, build
+#   ./run.sh env      print PG* exports for the private cluster: eval "$(./run.sh env)"
+#   ./run.sh stop     stop the private cluster
+#
+# Everything is idempotent. The private PostgreSQL cluster runs as an unprivileged account
+# (Debian's "postgres" when this runs as root) on a free port of its own, socket only.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PGVER=15
+PGBIN=/usr/lib/postgresql/$PGVER/bin
+DBNAME=${RAGLOAD_DB:-ragload}
+
+log() { printf 'run.sh: %s\n' "$*" >&2; }
+die() { printf 'run.sh: error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- packages -------------------------------------------------------------------------------
+PACKAGES=(build-essential pkg-config git clang dpkg-dev ca-certificates
+  libpq-dev libarchive-dev libutf8proc-dev libopenblas-dev liblapacke-dev libzstd-dev
+  postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-client-$PGVER
+  zstd zip unzip xz-utils bzip2 libarchive-tools cpio p7zip-full
+  libjansson-dev libinih-dev libxxhash-dev libxml2-dev libcmocka-dev libstemmer-dev)
+
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# --- pgvector from Debian's own source package (trixie) ----------------------------------------
+install_pgvector() {
+  local sharedir
+  sharedir=$("$PGBIN/pg_config" --sharedir 2>/dev/null || /usr/lib/postgresql/$PGVER/bin/pg_config --sharedir)
+  [ -f "$sharedir/extension/vector.control" ] && return 0
+  log "building pgvector from Debian's trixie source package"
+  local src=/etc/apt/sources.list.d/ragload-trixie-src.sources
+  if [ ! -f "$src" ]; then
+    as_root tee "$src" >/dev/null <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  local dir="$ROOT/.run/src"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$dir" && apt-get source -qq pgvector >/dev/null 2>&1) || die "apt-get source pgvector failed"
+  local pv
+  pv=$(find "$dir" -maxdepth 1 -type d -name 'pgvector-*' | head -n 1)
+  [ -n "$pv" ] || die "pgvector source not found under $dir"
+  make -s -C "$pv" PG_CONFIG="$PGBIN/pg_config" >/dev/null 2>&1 || die "pgvector build failed"
+  as_root make -s -C "$pv" PG_CONFIG="$PGBIN/pg_config" install >/dev/null || die "pgvector install failed"
+}
+
+# --- private cluster ----------------------------------------------------------------------------
+PGRUNAS=""        # account the server runs as; empty = current user
+if [ "$(id -u)" = 0 ]; then PGRUNAS=postgres; fi
+
+as_pg() { if [ -n "$PGRUNAS" ]; then runuser -u "$PGRUNAS" -- "$@"; else "$@"; fi; }
+
+path_hash() { printf '%s' "$ROOT" | sha1sum | cut -c1-12; }
+
+# The cluster's home: .run/ in the checkout when the server account can reach it, otherwise
+# /var/lib/ragload/<hash of the checkout path> (e.g. a checkout under a 0700 home).
+cluster_home() {
+  if [ -z "$PGRUNAS" ]; then echo "$ROOT/.run"; return; fi
+  mkdir -p "$ROOT/.run"
+  if runuser -u "$PGRUNAS" -- test -x "$ROOT/.run" 2>/dev/null; then echo "$ROOT/.run"
+  else echo "/var/lib/ragload/$(path_hash)"; fi
+}
+
+HOME_DIR=$(cluster_home)
+PGDATA_DIR=$HOME_DIR/pg
+SOCKDIR=$HOME_DIR/sock
+if [ ${#SOCKDIR} -gt 90 ]; then SOCKDIR=/tmp/ragload-$(path_hash); fi
+PORTFILE=$HOME_DIR/port
+
+superuser() { if [ -n "$PGRUNAS" ]; then echo "$PGRUNAS"; else id -un; fi; }
+
+port_in_use() {
+  local p=$1
+  [ -S "/var/run/postgresql/.s.PGSQL.$p" ] && return 0
+  [ -S "$SOCKDIR/.s.PGSQL.$p" ] && return 0
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 0
+  return 1
+}
+
+pick_port() {
+  if [ -f "$PORTFILE" ]; then cat "$PORTFILE"; return; fi
+  local p=$((55000 + 0x$(path_hash | cut -c1-4) % 4000)) i
+  for i in $(seq 0 200); do
+    if ! port_in_use $((p + i)); then echo $((p + i)); return; fi
+  done
+  die "no free port found near $p"
+}
+
+cluster_running() { [ -f "$PGDATA_DIR/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; }
+
+start_cluster() {
+  mkdir -p "$HOME_DIR" "$SOCKDIR"
+  [ -n "$PGRUNAS" ] && chown "$PGRUNAS" "$HOME_DIR" "$SOCKDIR"
+  chmod 0755 "$SOCKDIR"
+  local port; port=$(pick_port); echo "$port" > "$PORTFILE"
+  if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+    log "initdb in $PGDATA_DIR (port $port)"
+    mkdir -p "$PGDATA_DIR"; [ -n "$PGRUNAS" ] && chown "$PGRUNAS" "$PGDATA_DIR"
+    as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -E UTF8 --locale=C.UTF-8 -U "$(superuser)" \
+      --auth-local=trust --auth-host=reject >/dev/null
+  fi
+  # Settings for bulk loading; /dev/shm is small in containers and breaks parallel index builds.
+  local dsm=posix shm_kb
+  shm_kb=$(df -k --output=avail /dev/shm 2>/dev/null | tail -n 1 | tr -d ' ' || echo 0)
+  if [ "${shm_kb:-0}" -lt 2097152 ]; then dsm=mmap; fi
+  as_pg tee "$PGDATA_DIR/ragload.conf" >/dev/null <<EOF
+# written by run.sh on every start; edit run.sh instead
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$SOCKDIR'
+unix_socket_permissions = 0777
+max_connections = 100
+shared_buffers = '1GB'
+maintenance_work_mem = '2GB'
+work_mem = '64MB'
+max_wal_size = '8GB'
+checkpoint_timeout = '15min'
+wal_compression = on
+dynamic_shared_memory_type = $dsm
+max_parallel_maintenance_workers = 2
+max_parallel_workers = 4
+logging_collector = off
+log_min_messages = warning
+EOF
+  grep -q "include_if_exists = 'ragload.conf'" "$PGDATA_DIR/postgresql.conf" ||
+    echo "include_if_exists = 'ragload.conf'" | as_pg tee -a "$PGDATA_DIR/postgresql.conf" >/dev/null
+  if ! cluster_running; then
+    log "starting PostgreSQL on port $port (socket $SOCKDIR)"
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$HOME_DIR/postgres.log" -w -t 60 start >/dev/null ||
+      { tail -n 20 "$HOME_DIR/postgres.log" >&2; die "PostgreSQL did not start"; }
+  fi
+  export PGHOST=$SOCKDIR PGPORT=$port PGUSER=$(superuser) PGDATABASE=$DBNAME
+  psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'" | grep -q 1 ||
+    createdb "$DBNAME"
+}
+
+build() { make -s -C "$ROOT" >/dev/null; }
+
+setup() {
+  install_packages
+  install_pgvector
+  start_cluster
+  build
+}
+
+print_env() {
+  local port; port=$(cat "$PORTFILE" 2>/dev/null) || die "no cluster yet: run ./run.sh setup"
+  echo "export PGHOST=$SOCKDIR PGPORT=$port PGDATABASE=$DBNAME PGUSER=$(superuser)"
+  echo "export RAGLOAD_PGLOG=$HOME_DIR/postgres.log"
+}
+
+main_job() {
+  setup
+  eval "$(print_env)"
+  local corpus
+  # RAGLOAD_SAMPLE=N: the first N pages only (the test suite's smoke test of this path)
+  if [ -n "${RAGLOAD_SAMPLE:-}" ]; then
+    corpus=$("$ROOT/datasets/build-default-corpus.sh" --sample "$RAGLOAD_SAMPLE")
+  else
+    corpus=$("$ROOT/datasets/build-default-corpus.sh")
+  fi
+  local db=${RAGLOAD_MAIN_DB:-ragload_default}
+  log "fresh database $db"
+  dropdb --if-exists "$db"; createdb "$db"
+  export PGDATABASE=$db
+  "$ROOT/build/ragload" init
+  local rc=0
+  "$ROOT/build/ragload" --no-progress ingest "$corpus" || rc=$?
+  [ $rc -eq 0 ] || [ $rc -eq 3 ] || die "ingest failed (exit $rc)"
+  log "corpus loaded into database $db; try: eval \"\$(./run.sh env)\"; PGDATABASE=$db psql"
+  return $rc
+}
+
+case "${1:-main}" in
+  main) main_job ;;
+  setup) setup ;;
+  env) print_env ;;
+  stop) if cluster_running; then as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null; fi ;;
+  test) setup; eval "$(print_env)"; shift; exec "$ROOT/tests/run.sh" "$@" ;;
+  *) echo "usage: ./run.sh [setup|test|env|stop]" >&2; exit 2 ;;
+esac

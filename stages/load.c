@@ -1,0 +1,321 @@
+/*
+ * load.c — documents, chunks and embeddings into PostgreSQL through binary COPY.
+ *
+ * A batch is one transaction holding whole documents, never part of one:
+ *
+ *   BEGIN; delete_replaced(); reserve_ids(); copy_documents(); copy_chunks();
+ *   copy_embeddings(); COMMIT;
+ *
+ * COPY has no RETURNING, so ids are reserved from the three sequences in one round trip and
+ * written explicitly; foreign keys line up without reading anything back. When a batch fails
+ * (a value the server rejects), it is rolled back and retried in halves, so only the offending
+ * document is skipped and counted and nothing else is lost or duplicated.
+ */
+#include "load.h"
+#include "../pipeline/pgcopy.h"
+#include "../pipeline/db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct loader {
+	PGconn *conn;
+	struct load_opts opts;
+	char *model_name;
+	struct counts *counts;
+	struct doc **batch;
+	size_t n, cap;
+	uint64_t batch_bytes;
+	struct load_stats stats;
+	int fatal;
+};
+
+int load_init(struct loader **out, PGconn *conn, const struct load_opts *o, const char *model_name,
+	      struct counts *c)
+{
+	struct loader *l = calloc(1, sizeof(*l));
+	if (!l)
+		return RL_ENOMEM;
+	l->conn = conn;
+	l->opts = *o;
+	l->model_name = xstrdup(model_name);
+	l->counts = c;
+	if (!l->model_name) {
+		free(l);
+		return RL_ENOMEM;
+	}
+	*out = l;
+	return 0;
+}
+
+/* Parses a PostgreSQL int8 array literal "{1,2,3}" into ids (exactly n expected). */
+static int parse_ids(const char *s, int64_t *ids, size_t n)
+{
+	size_t i = 0;
+	if (*s != '{')
+		return -1;
+	s++;
+	while (*s && *s != '}' && i < n) {
+		char *end;
+		ids[i++] = strtoll(s, &end, 10);
+		s = end;
+		if (*s == ',')
+			s++;
+	}
+	return i == n ? 0 : -1;
+}
+
+static int reserve_ids(struct loader *l, size_t n_docs, size_t n_chunks, int64_t *doc_ids,
+		       int64_t *chunk_ids, int64_t *emb_ids, char *err, size_t errlen)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT (SELECT coalesce(array_agg(nextval('documents_doc_id_seq')), '{}') "
+		 "FROM generate_series(1, %zu)), "
+		 "(SELECT array_agg(nextval('chunks_chunk_id_seq')) FROM generate_series(1, %zu)), "
+		 "(SELECT array_agg(nextval('embeddings_embedding_id_seq')) "
+		 "FROM generate_series(1, %zu))", n_docs, n_chunks, n_chunks);
+	PGresult *r = PQexec(l->conn, sql);
+	int rc = -1;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		goto out;
+	}
+	if (parse_ids(PQgetvalue(r, 0, 0), doc_ids, n_docs) ||
+	    parse_ids(PQgetvalue(r, 0, 1), chunk_ids, n_chunks) ||
+	    parse_ids(PQgetvalue(r, 0, 2), emb_ids, n_chunks)) {
+		snprintf(err, errlen, "unexpected id reservation result");
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+static int delete_replaced(struct loader *l, struct doc **docs, size_t n, char *err, size_t errlen)
+{
+	struct buf sql;
+	buf_init(&sql, 0);
+	int any = 0, rc = 0;
+	rc = buf_printf(&sql, "DELETE FROM documents WHERE doc_id IN (");
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (docs[i]->doc_id <= 0)
+			continue;
+		rc = buf_printf(&sql, "%s%lld", any ? "," : "", (long long)docs[i]->doc_id);
+		any = 1;
+	}
+	if (!rc && any) {
+		rc = buf_putc(&sql, ')');
+		if (!rc)
+			rc = db_exec_quiet(l->conn, sql.data, err, errlen);
+	}
+	buf_release(&sql);
+	return rc;
+}
+
+static int chunk_metadata(struct buf *b, const struct doc *d, size_t i)
+{
+	const struct chunk *ch = &d->chunks[i];
+	buf_reset(b);
+	int rc = buf_printf(b, "{\"ordinal\": %zu, \"start\": %zu, \"end\": %zu", i, ch->start,
+			    ch->end);
+	if (!rc && ch->heading_path)
+		rc = buf_printf(b, ", \"headings\": %s", ch->heading_path);
+	return rc ? rc : buf_putc(b, '}');
+}
+
+/* One attempt at one transaction. Returns 0, or -1 with err set (the batch is rolled back). */
+static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, size_t errlen)
+{
+	size_t n_chunks = 0, n_new = 0;
+	for (size_t i = 0; i < n; i++) {
+		n_chunks += docs[i]->n_chunks;
+		n_new += docs[i]->doc_id <= 0;
+	}
+	int64_t *ids = malloc((n_new + 2 * n_chunks + 1) * sizeof(int64_t));
+	int64_t *doc_ids = malloc((n + 1) * sizeof(int64_t));
+	struct buf meta;
+	buf_init(&meta, 0);
+	struct pgcopy pc;
+	int rc = -1;
+	if (!ids || !doc_ids) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	int64_t *new_ids = ids, *chunk_ids = ids + n_new, *emb_ids = ids + n_new + n_chunks;
+
+	if (db_exec_quiet(l->conn, "BEGIN", err, errlen) ||
+	    delete_replaced(l, docs, n, err, errlen) ||
+	    reserve_ids(l, n_new, n_chunks, new_ids, chunk_ids, emb_ids, err, errlen))
+		goto out;
+	for (size_t i = 0, k = 0; i < n; i++)
+		doc_ids[i] = docs[i]->doc_id > 0 ? docs[i]->doc_id : new_ids[k++];
+
+	pgcopy_begin(&pc, l->conn,
+		     "documents (doc_id, source_name, metadata, original_content, content_hash)");
+	for (size_t i = 0; i < n; i++) {
+		const struct doc *d = docs[i];
+		pgcopy_row(&pc, 5);
+		pgcopy_int4(&pc, (int32_t)doc_ids[i]);
+		pgcopy_text(&pc, d->source_name, strlen(d->source_name));
+		pgcopy_jsonb(&pc, d->metadata_json, strlen(d->metadata_json));
+		pgcopy_text(&pc, d->text, d->text_len);
+		pgcopy_bytea(&pc, d->hash, sizeof(d->hash));
+	}
+	if (pgcopy_end(&pc, 1))
+		goto copy_failed;
+
+	pgcopy_begin(&pc, l->conn,
+		     "chunks (chunk_id, doc_id, chunk_text, token_count, chunk_metadata)");
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const struct doc *d = docs[i];
+		for (size_t j = 0; j < d->n_chunks; j++, k++) {
+			const struct chunk *ch = &d->chunks[j];
+			pgcopy_row(&pc, 5);
+			pgcopy_int4(&pc, (int32_t)chunk_ids[k]);
+			pgcopy_int4(&pc, (int32_t)doc_ids[i]);
+			pgcopy_text(&pc, d->text + ch->start, ch->end - ch->start);
+			pgcopy_int4(&pc, ch->token_count);
+			if (chunk_metadata(&meta, d, j)) {
+				pgcopy_end(&pc, 0);
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			pgcopy_jsonb(&pc, meta.data, meta.len);
+		}
+	}
+	if (pgcopy_end(&pc, 1))
+		goto copy_failed;
+
+	size_t model_len = strlen(l->model_name);
+	pgcopy_begin(&pc, l->conn, "embeddings (embedding_id, chunk_id, embedding_vector, model_name)");
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const struct doc *d = docs[i];
+		for (size_t j = 0; j < d->n_chunks; j++, k++) {
+			pgcopy_row(&pc, 4);
+			pgcopy_int4(&pc, (int32_t)emb_ids[k]);
+			pgcopy_int4(&pc, (int32_t)chunk_ids[k]);
+			pgcopy_vector(&pc, d->vectors + (size_t)j * (size_t)d->dim, d->dim);
+			pgcopy_text(&pc, l->model_name, model_len);
+		}
+	}
+	if (pgcopy_end(&pc, 1))
+		goto copy_failed;
+
+	if (db_exec_quiet(l->conn, "COMMIT", err, errlen))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		docs[i]->doc_id = doc_ids[i];
+	rc = 0;
+	goto out;
+copy_failed:
+	snprintf(err, errlen, "%s", pc.error);
+out:
+	if (rc && PQstatus(l->conn) == CONNECTION_OK)
+		db_exec_quiet(l->conn, "ROLLBACK", NULL, 0);
+	buf_release(&meta);
+	free(ids);
+	free(doc_ids);
+	return rc;
+}
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	char *nl = strchr(s, '\n'); /* keep the first line of the server's message */
+	if (nl)
+		*nl = '\0';
+}
+
+/* Commits docs[0..n), splitting on failure. Returns 0, or -1 when the connection is gone. */
+static int commit_docs(struct loader *l, struct doc **docs, size_t n)
+{
+	char err[1024] = "";
+	int replaced = 0;
+	for (size_t i = 0; i < n; i++)
+		replaced += docs[i]->doc_id > 0;
+	double t0 = now_seconds();
+	int rc = try_batch(l, docs, n, err, sizeof(err));
+	l->stats.seconds += now_seconds() - t0;
+	if (rc == 0) {
+		l->stats.transactions++;
+		l->stats.docs_changed += (uint64_t)replaced;
+		l->stats.docs_added += n - (uint64_t)replaced;
+		for (size_t i = 0; i < n; i++) {
+			l->stats.chunks += docs[i]->n_chunks;
+			l->stats.text_bytes += docs[i]->text_len;
+		}
+		return 0;
+	}
+	if (PQstatus(l->conn) != CONNECTION_OK) {
+		trim(err);
+		log_error("database connection lost: %s", err);
+		return -1;
+	}
+	if (n == 1) {
+		trim(err);
+		counts_skip(l->counts, "db_rejected", docs[0]->source_name, "%s", err);
+		return 0;
+	}
+	l->stats.retries++;
+	size_t half = n / 2;
+	if (commit_docs(l, docs, half))
+		return -1;
+	return commit_docs(l, docs + half, n - half);
+}
+
+int load_flush(struct loader *l)
+{
+	if (l->fatal)
+		return RL_ERR;
+	int rc = l->n ? commit_docs(l, l->batch, l->n) : 0;
+	for (size_t i = 0; i < l->n; i++)
+		doc_free(l->batch[i]);
+	l->n = 0;
+	l->batch_bytes = 0;
+	if (rc)
+		l->fatal = 1;
+	return rc ? RL_ERR : 0;
+}
+
+int load_add(struct loader *l, struct doc *d)
+{
+	if (l->fatal) {
+		doc_free(d);
+		return RL_ERR;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct doc **b = realloc(l->batch, cap * sizeof(*b));
+		if (!b) {
+			doc_free(d);
+			return RL_ENOMEM;
+		}
+		l->batch = b;
+		l->cap = cap;
+	}
+	l->batch[l->n++] = d;
+	l->batch_bytes += doc_bytes(d);
+	if (l->batch_bytes >= l->opts.batch_bytes || l->n >= (size_t)l->opts.batch_docs)
+		return load_flush(l);
+	return 0;
+}
+
+const struct load_stats *load_get_stats(const struct loader *l)
+{
+	return &l->stats;
+}
+
+void load_free(struct loader *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		doc_free(l->batch[i]);
+	free(l->batch);
+	free(l->model_name);
+	free(l);
+}

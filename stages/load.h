@@ -1,0 +1,44 @@
+/*
+ * load.h — the load stage: whole documents into PostgreSQL with binary COPY, many per
+ * transaction, ids reserved from the sequences in one round trip.
+ */
+#ifndef RAGLOAD_LOAD_H
+#define RAGLOAD_LOAD_H
+
+#include "../pipeline/common.h"
+#include "../pipeline/config.h"
+
+#include <libpq-fe.h>
+
+struct load_stats {
+	uint64_t docs_added;
+	uint64_t docs_changed;     /* replaced in place: same doc_id, new chunks */
+	uint64_t chunks;
+	uint64_t text_bytes;
+	uint64_t transactions;
+	uint64_t retries;          /* batches split in halves after a failure */
+	double seconds;            /* time spent in the database */
+};
+
+struct loader;
+
+/*
+ * load_init — a loader writing through conn (borrowed: the caller keeps and closes it).
+ * model_name goes into embeddings.model_name. Returns 0 or negative.
+ */
+int load_init(struct loader **out, PGconn *conn, const struct load_opts *o, const char *model_name,
+	      struct counts *c);
+/*
+ * load_add — queues d (the loader takes ownership) and commits a batch when it holds
+ * o->batch_bytes or o->batch_docs. A doc with doc_id > 0 replaces that existing document
+ * (same doc_id, old chunks and embeddings deleted in the same transaction).
+ * A batch that fails is retried in halves so only the offending document is skipped (counted
+ * as "db_rejected"). Returns 0, or negative on a fatal error (connection lost).
+ */
+int load_add(struct loader *l, struct doc *d);
+/* Commits what is queued. Returns 0 or negative. */
+int load_flush(struct loader *l);
+const struct load_stats *load_get_stats(const struct loader *l);
+void load_free(struct loader *l);
+
+#endif

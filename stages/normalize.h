@@ -1,0 +1,33 @@
+/*
+ * normalize.h — raw entry -> document: binary detection, UTF-8 repair, HTML/Markdown to text
+ * with headings kept, utf8proc NFC, control characters and NUL removed, whitespace tidied.
+ */
+#ifndef RAGLOAD_NORMALIZE_H
+#define RAGLOAD_NORMALIZE_H
+
+#include "../pipeline/common.h"
+#include "../pipeline/config.h"
+#include "read.h"
+
+/*
+ * normalize_item — builds *out (a new doc the caller owns, freed with doc_free()) from it.
+ * it is only read; the caller still owns it.
+ * Returns 0 (doc built), RL_SKIP (binary or empty: counted in c under its reason, *out NULL),
+ * or a negative error (out of memory). Thread-safe for distinct items.
+ *
+ * The doc gets: source_name, input, title, text (NFC, NUL/control-free, paragraphs separated by
+ * one blank line, other whitespace runs collapsed to one space), headings (offsets into text),
+ * metadata_json (an object: the row's metadata and "_id" for collection rows; "format"
+ * ("text"|"markdown"|"html"), "title" when known, "invalid_utf8" count when repaired).
+ */
+int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
+		   struct counts *c);
+
+/*
+ * normalize_utf8 — repairs invalid UTF-8 (each invalid byte -> U+FFFD), drops NUL and C0/C1
+ * controls except \n and \t, applies NFC. Appends to out. *n_invalid gets the count of
+ * replaced bytes. Returns 0 or negative. Exposed for tests and for query text.
+ */
+int normalize_utf8(const char *s, size_t n, struct buf *out, size_t *n_invalid);
+
+#endif

@@ -1,0 +1,12 @@
+# Smoke test of the main job's path (./run.sh with no arguments) on a small sample of the
+# default corpus: setup, corpus build, fresh database, init, ingest, summary.
+. "$(dirname "$0")/../lib.sh"
+rc=0
+RAGLOAD_SAMPLE=40 RAGLOAD_MAIN_DB=rl_main_job "$ROOT/run.sh" > "$TMP/out" 2>&1 || rc=$?
+t_eq "./run.sh main job exits 0 on a 40-page sample" 0 "$rc"
+[ "$rc" = 0 ] || tail -n 20 "$TMP/out"
+export PGDATABASE=rl_main_job
+t_eq "40 pages loaded" 40 "$(q "SELECT count(*) FROM documents")"
+t_check "summary printed" grep -q 'documents: 40 added' "$TMP/out"
+t_check "html headings kept in chunk metadata" test "$(q "SELECT count(*) FROM chunks WHERE chunk_metadata ? 'headings'")" -gt 0
+t_check "source names are archive!entry" test "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'pg-manual-sample40.tar.zst!%.html'")" = 40

@@ -1,0 +1,33 @@
+# init: the six contract tables with exactly their columns, GIN indexes, idempotent.
+. "$(dirname "$0")/../lib.sh"
+newdb schema
+t_check "init exits 0" "$RAGLOAD" -q init
+cols=$(q "SELECT table_name || '.' || column_name || ':' || data_type FROM information_schema.columns
+          WHERE table_schema = 'public' AND table_name IN
+          ('documents','chunks','embeddings','users','chat_sessions','chat_messages')
+          ORDER BY table_name, ordinal_position" | tr '\n' ' ')
+for want in documents.doc_id:integer "documents.source_name:character varying" documents.metadata:jsonb \
+  documents.original_content:text "documents.upload_timestamp:timestamp with time zone" \
+  chunks.chunk_id:integer chunks.doc_id:integer chunks.chunk_text:text chunks.token_count:integer \
+  chunks.chunk_metadata:jsonb embeddings.embedding_id:integer embeddings.chunk_id:integer \
+  embeddings.embedding_vector:USER-DEFINED "embeddings.model_name:character varying" \
+  users.user_id:integer "users.username:character varying" "users.created_at:timestamp with time zone" \
+  chat_sessions.session_id:integer chat_sessions.user_id:integer \
+  "chat_sessions.start_time:timestamp with time zone" chat_sessions.session_metadata:jsonb \
+  chat_messages.message_id:integer chat_messages.session_id:integer \
+  "chat_messages.timestamp:timestamp with time zone" "chat_messages.sender:character varying" \
+  chat_messages.message_text:text chat_messages.retrieved_chunk_ids:ARRAY; do
+  case " $cols" in *" $want "*) ;; *) t_fail "contract column $want"; continue;; esac
+done
+t_pass "contract columns present with their types"
+t_eq "timestamps default to now()" "4" "$(q "SELECT count(*) FROM information_schema.columns
+  WHERE table_schema='public' AND column_default = 'now()' AND column_name IN
+  ('upload_timestamp','created_at','start_time','timestamp')")"
+t_eq "GIN indexes on the three JSONB columns" "3" "$(q "SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING gin%'
+  AND (indexdef LIKE '%(metadata)%' OR indexdef LIKE '%(chunk_metadata)%' OR indexdef LIKE '%(session_metadata)%')")"
+t_eq "embeddings.chunk_id is unique" "1" "$(q "SELECT count(*) FROM pg_indexes WHERE tablename='embeddings' AND indexdef LIKE 'CREATE UNIQUE INDEX%(chunk_id)'")"
+t_eq "schema version recorded" "1" "$(q "SELECT max(version) FROM ragload_schema_version")"
+pg_dump --schema-only "$PGDATABASE" > "$TMP/a.sql"
+t_check "second init exits 0" "$RAGLOAD" -q init
+pg_dump --schema-only "$PGDATABASE" > "$TMP/b.sql"
+t_check "second init leaves pg_dump --schema-only identical" cmp -s "$TMP/a.sql" "$TMP/b.sql"

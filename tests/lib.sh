@@ -1,0 +1,33 @@
+# tests/lib.sh — helpers for integration and CLI tests (sourced).
+# Each test script calls t_pass/t_fail/t_skip; results go to $RESULTS (one line per case).
+set -u
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+RAGLOAD=${RAGLOAD:-$ROOT/build/ragload}
+SHARED=${SHARED:-$ROOT/../shared}
+DATASETS=$SHARED/datasets
+RESULTS=${RESULTS:-/dev/null}
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+
+t_pass() { echo "PASS $TEST_NAME: $*" >> "$RESULTS"; echo "  ok   $*"; }
+t_fail() { echo "FAIL $TEST_NAME: $*" >> "$RESULTS"; echo "  FAIL $*"; }
+t_skip() { echo "SKIP $TEST_NAME: $*" >> "$RESULTS"; echo "  skip $*"; }
+# t_check NAME CONDITION-COMMAND...: pass when the command succeeds.
+t_check() { local name=$1; shift; if "$@"; then t_pass "$name"; else t_fail "$name"; fi; }
+# t_eq NAME EXPECTED ACTUAL
+t_eq() {
+  if [ "$2" = "$3" ]; then t_pass "$1"; else t_fail "$1 (expected '$2', got '$3')"; fi
+}
+
+# A fresh database for this test: rl_<name>.
+newdb() {
+  export PGDATABASE="rl_$1"
+  dropdb --if-exists "$PGDATABASE" 2>/dev/null
+  createdb "$PGDATABASE"
+}
+q() { psql -X -qtA -v ON_ERROR_STOP=1 -c "$1"; }
+
+# Scratch directory removed at exit.
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ragload-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+have_shared() { [ -d "$DATASETS/scifact" ]; }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# tests/run.sh — the whole suite: unit tests (cmocka), integration and CLI tests against the
+# private PostgreSQL that run.sh starts, then the unit tests again under ASan/UBSan.
+# Prints a closing line "N passed, N failed, N skipped"; exits 1 when anything failed.
+#   tests/run.sh            everything (expects PG* from `./run.sh env`; ./run.sh test does that)
+#   tests/run.sh --unit DIR only the unit tests of build dir DIR
+#   tests/run.sh NAME...    only the integration/CLI tests whose file name contains NAME
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export ROOT
+RESULTS=$(mktemp); export RESULTS
+trap 'rm -f "$RESULTS"' EXIT
+cd "$ROOT"
+
+run_unit() {
+  local dir=$1 label=$2 t out
+  for t in "$dir"/tests/test_*; do
+    [ -x "$t" ] || continue
+    local name; name=$(basename "$t")
+    if out=$(cd "$ROOT" && timeout 300 "$t" 2>&1); then
+      local n; n=$(printf '%s\n' "$out" | grep -c '^\[       OK \]')
+      echo "PASS unit$label: $name ($n cases)" >> "$RESULTS"
+      echo "  ok   unit$label $name ($n cases)"
+      # count each cmocka case as one test
+      for _ in $(seq 2 "$n"); do echo "PASS unit$label: $name case" >> "$RESULTS"; done
+    else
+      echo "FAIL unit$label: $name" >> "$RESULTS"
+      printf '%s\n' "$out" | grep -E 'FAIL|ERROR|error|Assert|==[0-9]+==' | head -n 30
+      echo "  FAIL unit$label $name"
+    fi
+  done
+}
+
+summary() {
+  local p f s
+  p=$(grep -c '^PASS' "$RESULTS"); f=$(grep -c '^FAIL' "$RESULTS"); s=$(grep -c '^SKIP' "$RESULTS")
+  if [ "$f" -gt 0 ]; then echo; echo "failed:"; grep '^FAIL' "$RESULTS" | sed 's/^/  /'; fi
+  if [ "$s" -gt 0 ]; then echo "skipped:"; grep '^SKIP' "$RESULTS" | sed 's/^/  /'; fi
+  echo "$p passed, $f failed, $s skipped"
+  [ "$f" -eq 0 ]
+}
+
+if [ "${1:-}" = "--unit" ]; then
+  run_unit "${2:-build}" ""
+  summary; exit
+fi
+
+make -s || { echo "build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+filter=("$@")
+echo "== unit tests"
+[ ${#filter[@]} -eq 0 ] && run_unit build ""
+
+echo "== integration and CLI tests"
+for t in tests/cli/*.sh tests/integration/*.sh; do
+  [ -f "$t" ] || continue
+  if [ ${#filter[@]} -gt 0 ]; then
+    m=0; for f in "${filter[@]}"; do case "$t" in *"$f"*) m=1;; esac; done
+    [ $m -eq 1 ] || continue
+  fi
+  echo "-- $t"
+  start=$(date +%s)
+  TEST_NAME=$(basename "$t" .sh) timeout 900 bash "$t" || {
+    rc=$?; echo "FAIL $(basename "$t" .sh): script exited $rc" >> "$RESULTS"; echo "  FAIL script exited $rc"; }
+  echo "   ($(( $(date +%s) - start )) s)"
+done
+
+if [ ${#filter[@]} -eq 0 ] && [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== unit tests under ASan/UBSan"
+  if make -s asan >/dev/null 2>&1; then
+    ASAN_OPTIONS=detect_leaks=1 run_unit build/asan " (asan)"
+  else
+    echo "FAIL asan: build failed" >> "$RESULTS"; echo "  FAIL asan build"
+  fi
+fi
+summary
