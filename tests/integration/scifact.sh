@@ -6,7 +6,7 @@ newdb scifact
 "$RAGLOAD" -q init
 corpus=$DATASETS/scifact/corpus.jsonl
 mark="ragload-copy-check-$$-$RANDOM"
-q "SELECT '$mark'" >/dev/null   # a marker in the server log: the check reads what follows it
+PGOPTIONS="-c log_statement=all" q "SELECT '$mark'" >/dev/null   # a marker in the server log
 rc=0
 PGOPTIONS="-c log_statement=all" "$RAGLOAD" --no-progress ingest "$corpus" 2> "$TMP/err" || rc=$?
 t_eq "ingest corpus.jsonl exits 0" 0 "$rc"
@@ -22,9 +22,10 @@ t_check "vectors are unit length" test "$(q "SELECT count(*) FROM (SELECT embedd
 t_check "chunk metadata has ordinal and byte offsets" test "$(q "SELECT count(*) FROM chunks WHERE chunk_metadata ? 'ordinal' AND chunk_metadata ? 'start' AND chunk_metadata ? 'end'")" = "$(q "SELECT count(*) FROM chunks")"
 t_eq "chunk text is the byte range of original_content" 0 "$(q "SELECT count(*) FROM (SELECT c.chunk_text, d.original_content, (c.chunk_metadata->>'start')::int s, (c.chunk_metadata->>'end')::int e FROM chunks c JOIN documents d USING (doc_id) LIMIT 500) x WHERE convert_from(substring(convert_to(original_content, 'UTF8') FROM s + 1 FOR e - s), 'UTF8') <> chunk_text")"
 if [ -n "${RAGLOAD_PGLOG:-}" ] && [ -r "$RAGLOAD_PGLOG" ]; then
-  log=$(awk -v m="$mark" 'index($0, m) {on=1} on' "$RAGLOAD_PGLOG")
-  t_check "server log shows COPY ... FROM STDIN (FORMAT BINARY)" grep -q 'COPY documents .* FROM STDIN (FORMAT BINARY)' <<< "$log"
-  t_check "no INSERT into documents, chunks or embeddings" bash -c '! grep -qiE "INSERT INTO (documents|chunks|embeddings)" <<< "$1"' _ "$log"
+  awk -v m="$mark" 'index($0, m) {on=1} on' "$RAGLOAD_PGLOG" > "$TMP/log"
+  t_check "the log check sees this run's statements" grep -q 'statement: BEGIN' "$TMP/log"
+  t_check "server log shows COPY ... FROM STDIN (FORMAT BINARY)" grep -q 'COPY documents .* FROM STDIN (FORMAT BINARY)' "$TMP/log"
+  t_check "no INSERT into documents, chunks or embeddings" bash -c '! grep -qiE "INSERT INTO (documents|chunks|embeddings)" "$1"' _ "$TMP/log"
 else
   t_skip "COPY-only check: server log not readable (RAGLOAD_PGLOG unset)"
 fi
