@@ -56,7 +56,8 @@ typedef int (*read_emit_fn)(void *ctx, struct read_item *it);
  *
  * Bad input (truncated/corrupt archive, limit exceeded, malformed JSONL line...) is reported
  * through counts_skip(c, reason, source, message) and reading goes on with what follows: the
- * entries read before the damage are emitted. Returns 0, or the emit callback's non-zero.
+ * entries read before the damage are emitted. Returns 0, RL_ENOMEM, or the emit callback's
+ * non-zero return.
  * Blocks while emit() blocks. Thread: call from one thread; c is thread-safe.
  */
 int read_inputs(const struct read_opts *o, char *const *paths, int n_paths, read_emit_fn emit,

@@ -1,0 +1,833 @@
+/*
+ * test_read.c — unit tests of the read stage (stages/read.c).
+ *
+ * Every fixture is built at test time in a mkdtemp() directory, with the archivers that are
+ * installed (bsdtar, zstd, zip, gzip, cpio, 7z) or with libarchive's write API when a name
+ * or a size must be exact; nothing binary is committed. Each test runs read_inputs() with a
+ * collecting emit callback and looks at the items, the skip counts and the skip messages.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../stages/read.h"
+
+static char tmp[256];
+
+/* ---- harness ------------------------------------------------------------------------------- */
+
+struct run {
+	struct read_item **items;
+	size_t n, cap;
+	size_t stop_after;       /* emit returns 42 after this many items; 0 = never */
+	struct counts c;
+	char *log;
+	size_t log_len;
+	FILE *logf;
+	int rc;
+	double seconds;
+};
+
+static int collect(void *ctx, struct read_item *it)
+{
+	struct run *R = ctx;
+	if (R->n == R->cap) {
+		R->cap = R->cap ? R->cap * 2 : 16;
+		R->items = realloc(R->items, R->cap * sizeof(*R->items));
+		assert_non_null(R->items);
+	}
+	R->items[R->n++] = it;
+	assert_true(it->data != NULL);
+	assert_int_equal(it->data[it->len], 0);
+	return R->stop_after && R->n >= R->stop_after ? 42 : 0;
+}
+
+static struct read_opts opts_default(void)
+{
+	struct read_opts o = {
+		.max_entry_bytes = 64u << 20,
+		.max_total_bytes = (uint64_t)1 << 30,
+		.max_ratio = 1000,
+		.max_line_bytes = 1u << 20,
+		.max_nesting = 1,
+	};
+	return o;
+}
+
+static void run_paths(struct run *R, const struct read_opts *o, char *const *paths, int n)
+{
+	counts_init(&R->c, 1);
+	R->logf = open_memstream(&R->log, &R->log_len);
+	assert_non_null(R->logf);
+	R->c.log = R->logf;
+	double t0 = now_seconds();
+	R->rc = read_inputs(o, paths, n, collect, R, &R->c);
+	R->seconds = now_seconds() - t0;
+	fflush(R->logf);
+}
+
+/* Paths are relative to the fixture directory. */
+static void run1(struct run *R, const struct read_opts *o, const char *rel)
+{
+	char path[512];
+	char *paths[1] = { path };
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	run_paths(R, o, paths, 1);
+}
+
+static void run_free(struct run *R)
+{
+	for (size_t i = 0; i < R->n; i++)
+		read_item_free(R->items[i]);
+	free(R->items);
+	fclose(R->logf);
+	free(R->log);
+	counts_release(&R->c);
+	memset(R, 0, sizeof(*R));
+}
+
+static struct read_item *find(struct run *R, const char *source)
+{
+	for (size_t i = 0; i < R->n; i++)
+		if (strcmp(R->items[i]->source, source) == 0)
+			return R->items[i];
+	return NULL;
+}
+
+static uint64_t reason(struct run *R, const char *why)
+{
+	for (int i = 0; i < R->c.n_reasons; i++)
+		if (strcmp(R->c.reasons[i].reason, why) == 0)
+			return R->c.reasons[i].n;
+	return 0;
+}
+
+static int log_has(struct run *R, const char *s)
+{
+	return R->log && strstr(R->log, s) != NULL;
+}
+
+static void expect_item(struct run *R, const char *source, const char *name, const char *data)
+{
+	struct read_item *it = find(R, source);
+	if (!it)
+		fail_msg("no item %s (log: %s)", source, R->log ? R->log : "");
+	assert_int_equal(it->kind, READ_FILE);
+	assert_string_equal(it->name, name);
+	assert_int_equal(it->len, strlen(data));
+	assert_memory_equal(it->data, data, it->len);
+}
+
+/* Runs a shell command inside the fixture directory. */
+static void sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	int n = snprintf(cmd, sizeof(cmd), "cd '%s' && (", tmp);
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+	va_end(ap);
+	snprintf(cmd + n, sizeof(cmd) - (size_t)n, ") >/dev/null 2>&1");
+	int st = system(cmd);
+	if (st != 0)
+		fail_msg("fixture command failed (%d): %s", st, cmd);
+}
+
+static void put(const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* libarchive's write API, for exact entry names and sizes the archivers would not produce. */
+struct wentry {
+	const char *name;
+	const char *data;        /* NULL: size bytes of fill */
+	int64_t size;
+	char fill;
+};
+
+static void write_tar(const char *rel, int zstd, const struct wentry *e, size_t n)
+{
+	char path[512], *block = malloc(1 << 20);
+	struct archive *a = archive_write_new();
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	assert_non_null(block);
+	archive_write_set_format_ustar(a);  /* names stored byte for byte, valid UTF-8 or not */
+	if (zstd) {
+		archive_write_add_filter_zstd(a);
+		archive_write_set_filter_option(a, "zstd", "compression-level", "1");
+	}
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct archive_entry *ae = archive_entry_new();
+		int64_t size = e[i].data ? (int64_t)strlen(e[i].data) : e[i].size;
+		archive_entry_set_pathname(ae, e[i].name);
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, 0644);
+		archive_entry_set_size(ae, size);
+		archive_entry_set_mtime(ae, 1700000000, 0);
+		assert_true(archive_write_header(a, ae) >= ARCHIVE_WARN);
+		if (e[i].data) {
+			archive_write_data(a, e[i].data, (size_t)size);
+		} else {
+			memset(block, e[i].fill, 1 << 20);
+			for (int64_t left = size; left > 0;) {
+				size_t k = left > (1 << 20) ? (1 << 20) : (size_t)left;
+				assert_int_equal(archive_write_data(a, block, k), (la_ssize_t)k);
+				left -= (int64_t)k;
+			}
+		}
+		archive_entry_free(ae);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	free(block);
+}
+
+/* ---- directories and plain files ----------------------------------------------------------- */
+
+static void test_dir_walk_order_and_relative_keys(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p walk/a/sub walk/z && printf B > walk/b.txt && printf X > walk/a/x.txt && "
+	   "printf A > walk/a.txt && printf Y > walk/a/sub/y.md && printf C > walk/c.TXT && "
+	   "ln -s b.txt walk/link.txt && ln -s a walk/dirlink && ln -s /etc/hostname walk/z/out");
+	run1(&R, &o, "walk");
+	assert_int_equal(R.rc, 0);
+	const char *want[] = { "a/sub/y.md", "a/x.txt", "a.txt", "b.txt", "c.TXT" };
+	assert_int_equal(R.n, RL_ARRAY_LEN(want));
+	for (size_t i = 0; i < R.n; i++)
+		assert_string_equal(R.items[i]->source, want[i]);
+	expect_item(&R, "a/sub/y.md", "y.md", "Y");
+	expect_item(&R, "c.TXT", "c.TXT", "C");
+	assert_true(strstr(R.items[0]->input, "/walk") != NULL);
+	/* symlinks to files (inside or outside) are counted, the one to a directory is not */
+	assert_int_equal(reason(&R, "symlink"), 2);
+	assert_true(log_has(&R, "link.txt: symbolic link"));
+	assert_true(log_has(&R, "z/out: symbolic link"));
+	run_free(&R);
+}
+
+static void test_same_keys_from_another_working_directory(void **state)
+{
+	(void)state;
+	struct run A = { 0 }, B = { 0 };
+	struct read_opts o = opts_default();
+	char abs_dir[512], abs_file[512], cwd[512];
+
+	sh("mkdir -p cwd/docs/d && printf 1 > cwd/docs/d/one.txt && printf 2 > cwd/docs/two.txt && "
+	   "bsdtar -cf cwd/pack.tar -C cwd/docs d");
+	snprintf(abs_dir, sizeof(abs_dir), "%s/cwd/docs/", tmp);
+	snprintf(abs_file, sizeof(abs_file), "%s/cwd/pack.tar", tmp);
+	char *pa[] = { abs_dir, abs_file };
+	run_paths(&A, &o, pa, 2);
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmp), 0);
+	char *pb[] = { "cwd/docs", "cwd/pack.tar" };
+	run_paths(&B, &o, pb, 2);
+	assert_int_equal(chdir(cwd), 0);
+
+	assert_int_equal(A.rc, 0);
+	assert_int_equal(B.rc, 0);
+	assert_int_equal(A.n, 3);
+	assert_int_equal(B.n, 3);
+	for (size_t i = 0; i < A.n; i++)
+		assert_string_equal(A.items[i]->source, B.items[i]->source);
+	assert_string_equal(A.items[0]->source, "d/one.txt");
+	assert_string_equal(A.items[1]->source, "two.txt");
+	assert_string_equal(A.items[2]->source, "pack.tar!d/one.txt");
+	assert_string_equal(B.items[2]->input, "cwd/pack.tar");
+	run_free(&A);
+	run_free(&B);
+}
+
+static void test_plain_txt_and_empty_files(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	char p1[512], p2[512], p3[512], p4[512];
+
+	put("hello.txt", "hello world\n");
+	put("notes.gz", "not really gzip\n");  /* named like an archive, but libarchive says no */
+	sh(": > empty.txt && gzip -c < /dev/null > nothing.txt.gz");
+	snprintf(p1, sizeof(p1), "%s/hello.txt", tmp);
+	snprintf(p2, sizeof(p2), "%s/notes.gz", tmp);
+	snprintf(p3, sizeof(p3), "%s/empty.txt", tmp);
+	snprintf(p4, sizeof(p4), "%s/nothing.txt.gz", tmp);
+	char *paths[] = { p1, p2, p3, p4 };
+	run_paths(&R, &o, paths, 4);
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 3);
+	expect_item(&R, "hello.txt", "hello.txt", "hello world\n");
+	expect_item(&R, "notes.gz", "notes.gz", "not really gzip\n");
+	expect_item(&R, "empty.txt", "empty.txt", "");
+	assert_string_equal(R.items[0]->input, p1);
+	assert_int_equal(R.items[0]->raw_bytes, 12);
+	assert_true(R.items[0]->mtime > 0);
+	assert_int_equal(counts_total(&R.c), 0);  /* an empty compressed file: nothing, no error */
+	run_free(&R);
+}
+
+/* ---- archives ------------------------------------------------------------------------------ */
+
+static void test_archive_formats_have_entry_keys(void **state)
+{
+	(void)state;
+	struct read_opts o = opts_default();
+	const char *archives[] = { "f.tar", "f.tar.gz", "f.tar.zst", "f.tar.xz", "f.zip", "f.7z", "f.cpio" };
+
+	sh("mkdir -p fmt/docs && printf alpha > fmt/docs/a.txt && printf '# B' > fmt/b.md && cd fmt && "
+	   "bsdtar -cf ../f.tar docs b.md && bsdtar -czf ../f.tar.gz docs b.md && "
+	   "bsdtar -cf - docs b.md | zstd -q -o ../f.tar.zst && bsdtar -cJf ../f.tar.xz docs b.md && "
+	   "zip -qr ../f.zip docs b.md && 7z a -bd ../f.7z docs b.md && "
+	   "find . | cpio -o -H newc > ../f.cpio");
+	for (size_t i = 0; i < RL_ARRAY_LEN(archives); i++) {
+		struct run R = { 0 };
+		char key[128];
+		run1(&R, &o, archives[i]);
+		assert_int_equal(R.rc, 0);
+		if (R.n != 2)
+			fail_msg("%s: %zu items, log: %s", archives[i], R.n, R.log ? R.log : "");
+		snprintf(key, sizeof(key), "%s!docs/a.txt", archives[i]);
+		expect_item(&R, key, "a.txt", "alpha");
+		snprintf(key, sizeof(key), "%s!b.md", archives[i]);
+		expect_item(&R, key, "b.md", "# B");
+		assert_int_equal(counts_total(&R.c), 0);
+		run_free(&R);
+	}
+}
+
+static void test_nested_tar_one_level_works_two_refused(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p nest && cd nest && printf deep > z.txt && bsdtar -cf deep.tar z.txt && "
+	   "printf inner > i.txt && printf gz > g.txt && gzip g.txt && "
+	   "bsdtar -cf inner.tar i.txt deep.tar g.txt.gz && printf outer > o.txt && "
+	   "bsdtar -cf - inner.tar o.txt | zstd -q -o ../outer.tar.zst");
+	run1(&R, &o, "outer.tar.zst");
+	assert_int_equal(R.rc, 0);
+	expect_item(&R, "outer.tar.zst!inner.tar!i.txt", "i.txt", "inner");
+	expect_item(&R, "outer.tar.zst!o.txt", "o.txt", "outer");
+	assert_int_equal(R.n, 2);  /* g.txt.gz is nested two levels deep as well */
+	assert_int_equal(reason(&R, "nesting"), 2);
+	assert_true(log_has(&R, "outer.tar.zst!inner.tar!deep.tar: archive nested deeper"));
+	run_free(&R);
+
+	o.max_nesting = 2;
+	run1(&R, &o, "outer.tar.zst");
+	expect_item(&R, "outer.tar.zst!inner.tar!deep.tar!z.txt", "z.txt", "deep");
+	expect_item(&R, "outer.tar.zst!inner.tar!g.txt.gz", "g.txt", "gz");
+	assert_int_equal(R.n, 4);
+	assert_int_equal(counts_total(&R.c), 0);
+	run_free(&R);
+}
+
+static void test_compressed_single_files(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	char p1[512], p2[512];
+
+	put("story.txt", "once upon a time\n");
+	put("corpus.jsonl", "{\"_id\":\"d1\",\"title\":\"T\",\"text\":\"first\"}\n"
+			    "{\"_id\":\"d2\",\"text\":\"second\"}\n");
+	sh("gzip -k story.txt && zstd -q corpus.jsonl -o corpus.jsonl.zst");
+	snprintf(p1, sizeof(p1), "%s/story.txt.gz", tmp);
+	snprintf(p2, sizeof(p2), "%s/corpus.jsonl.zst", tmp);
+	char *paths[] = { p1, p2 };
+	run_paths(&R, &o, paths, 2);
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 3);
+	expect_item(&R, "story.txt.gz", "story.txt", "once upon a time\n");
+	struct read_item *row = find(&R, "corpus.jsonl.zst#d2");
+	assert_non_null(row);
+	assert_int_equal(row->kind, READ_ROW);
+	assert_string_equal(row->name, "corpus.jsonl");
+	assert_string_equal(row->data, "second");
+	assert_non_null(find(&R, "corpus.jsonl.zst#d1"));
+	run_free(&R);
+}
+
+static void test_entry_names_cleaned_whatever_the_locale(void **state)
+{
+	(void)state;
+	struct read_opts o = opts_default();
+	const struct wentry e[] = {
+		{ .name = "/abs.txt", .data = "1" },
+		{ .name = "./dot.txt", .data = "2" },
+		{ .name = "../up/x.txt", .data = "3" },
+		{ .name = "bad\xff\xfe.txt", .data = "4" },
+		{ .name = "caf\xc3\xa9.txt", .data = "5" },
+	};
+	const char *locales[] = { "C", "C.UTF-8" };
+
+	write_tar("names.tar", 0, e, RL_ARRAY_LEN(e));
+	/* 7z keeps names as UTF-16: in the C locale libarchive has only the wide form */
+	sh("mkdir -p u7 && printf 6 > 'u7/caf\303\251.txt' && cd u7 && 7z a -bd ../names.7z .");
+	for (size_t i = 0; i < RL_ARRAY_LEN(locales); i++) {
+		struct run R = { 0 };
+		if (!setlocale(LC_CTYPE, locales[i]))
+			continue;
+		run1(&R, &o, "names.tar");
+		assert_int_equal(R.rc, 0);
+		expect_item(&R, "names.tar!abs.txt", "abs.txt", "1");
+		expect_item(&R, "names.tar!dot.txt", "dot.txt", "2");
+		expect_item(&R, "names.tar!../up/x.txt", "x.txt", "3");
+		expect_item(&R, "names.tar!bad??.txt", "bad??.txt", "4");
+		expect_item(&R, "names.tar!caf\xc3\xa9.txt", "caf\xc3\xa9.txt", "5");
+		run_free(&R);
+		run1(&R, &o, "names.7z");
+		expect_item(&R, "names.7z!caf\xc3\xa9.txt", "caf\xc3\xa9.txt", "6");
+		run_free(&R);
+	}
+	setlocale(LC_CTYPE, "C");
+}
+
+static void test_symlink_and_hardlink_entries_skipped(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p links && cd links && printf real > real.txt && ln -s real.txt soft.txt && "
+	   "ln -s /etc/passwd out.txt && ln real.txt hard.txt && bsdtar -cf ../links.tar *");
+	run1(&R, &o, "links.tar");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 1);  /* bsdtar stores hard.txt first and real.txt as its link */
+	assert_string_equal(R.items[0]->data, "real");
+	assert_int_equal(reason(&R, "link"), 3);
+	assert_true(log_has(&R, "links.tar!soft.txt: symbolic link"));
+	assert_true(log_has(&R, "links.tar!out.txt: symbolic link"));
+	run_free(&R);
+
+	/* newc cpio carries a hard link's data on its last name: that one is read as a file */
+	sh("cd links && ls hard.txt real.txt | cpio -o -H newc > ../links.cpio");
+	run1(&R, &o, "links.cpio");
+	expect_item(&R, "links.cpio!real.txt", "real.txt", "real");
+	assert_int_equal(counts_total(&R.c), 0);
+	run_free(&R);
+}
+
+static void test_encrypted_zip_entry(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p enc && cd enc && printf secret > s.txt && zip -q -P pw ../enc.zip s.txt && "
+	   "printf open > p.txt && zip -q ../enc.zip p.txt");
+	sh("cd enc && 7z a -bd -pPW ../data.7z s.txt && 7z a -bd -pPW -mhe=on ../head.7z s.txt");
+	run1(&R, &o, "enc.zip");
+	assert_int_equal(R.rc, 0);
+	expect_item(&R, "enc.zip!p.txt", "p.txt", "open");
+	assert_int_equal(R.n, 1);
+	assert_int_equal(reason(&R, "encrypted"), 1);
+	run_free(&R);
+
+	run1(&R, &o, "data.7z");
+	assert_int_equal(R.n, 0);
+	assert_true(log_has(&R, "data.7z!s.txt: encrypted entry"));
+	run_free(&R);
+	run1(&R, &o, "head.7z");
+	assert_int_equal(R.n, 0);
+	assert_int_equal(reason(&R, "encrypted"), 1);
+	assert_int_equal(reason(&R, "corrupt_archive"), 0);
+	run_free(&R);
+}
+
+static void test_truncated_tar_zst_keeps_early_entries(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	char p1[512], p2[512];
+
+	/* incompressible entries so that half the file is about half the entries */
+	sh("mkdir -p cut && cd cut && for i in 01 02 03 04 05 06 07 08 09 10; do "
+	   "head -c 30000 /dev/urandom | base64 > f$i.txt; done && "
+	   "bsdtar -cf - f*.txt | zstd -q -o ../whole.tar.zst && cd .. && "
+	   "head -c $(( $(stat -c %%s whole.tar.zst) / 2 )) whole.tar.zst > half.tar.zst && "
+	   "printf after > after.txt");
+	snprintf(p1, sizeof(p1), "%s/half.tar.zst", tmp);
+	snprintf(p2, sizeof(p2), "%s/after.txt", tmp);
+	char *paths[] = { p1, p2 };
+	run_paths(&R, &o, paths, 2);
+	assert_int_equal(R.rc, 0);
+	assert_non_null(find(&R, "half.tar.zst!f01.txt"));
+	assert_non_null(find(&R, "half.tar.zst!f03.txt"));
+	assert_null(find(&R, "half.tar.zst!f10.txt"));
+	assert_int_equal(reason(&R, "corrupt_archive"), 1);
+	assert_true(log_has(&R, "warning: half.tar.zst: "));
+	assert_true(log_has(&R, "(at byte offset "));
+	expect_item(&R, "after.txt", "after.txt", "after");  /* the run goes on */
+	run_free(&R);
+}
+
+static void test_truncated_zip_and_garbage_archive(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	char p1[512], p2[512];
+
+	sh("mkdir -p zcut && cd zcut && for i in 1 2 3 4 5 6; do head -c 30000 /dev/urandom > r$i.bin; done && "
+	   "zip -q -0 ../whole.zip r*.bin && cd .. && head -c 100000 whole.zip > half.zip && "
+	   "head -c 600 /dev/urandom > junk.tar.gz");
+	snprintf(p1, sizeof(p1), "%s/half.zip", tmp);
+	snprintf(p2, sizeof(p2), "%s/junk.tar.gz", tmp);
+	char *paths[] = { p1, p2 };
+	run_paths(&R, &o, paths, 2);
+	assert_int_equal(R.rc, 0);
+	assert_non_null(find(&R, "half.zip!r1.bin"));
+	assert_null(find(&R, "half.zip!r6.bin"));
+	assert_int_equal(reason(&R, "corrupt_archive"), 1);
+	/* random bytes named .tar.gz are no archive: a plain file, normalize will call it binary */
+	struct read_item *j = find(&R, "junk.tar.gz");
+	assert_non_null(j);
+	assert_int_equal(j->len, 600);
+	run_free(&R);
+}
+
+/* ---- JSONL collections --------------------------------------------------------------------- */
+
+static void test_jsonl_rows(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	char p1[512], p2[512];
+
+	sh("mkdir -p rows");
+	put("rows/corpus.jsonl",
+	    "{\"_id\": \"d1\", \"title\": \"Title one\", \"text\": \"Body one\", "
+	    "\"metadata\": {\"url\": \"http://x\", \"year\": 2020}}\n"
+	    "\r\n"
+	    "{\"_id\": 42, \"title\": \"\", \"text\": \"nul\\u0000inside\"}\r\n"
+	    "{\"_id\": \"d3\", \"text\": \"\", \"metadata\": \"loose\"}");
+	sh("bsdtar -czf rows.tar.gz -C rows corpus.jsonl");
+	snprintf(p1, sizeof(p1), "%s/rows/corpus.jsonl", tmp);
+	snprintf(p2, sizeof(p2), "%s/rows.tar.gz", tmp);
+	char *paths[] = { p1, p2 };
+	run_paths(&R, &o, paths, 2);
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(counts_total(&R.c), 0);
+	assert_int_equal(R.n, 6);
+
+	struct read_item *a = find(&R, "corpus.jsonl#d1");
+	assert_non_null(a);
+	assert_int_equal(a->kind, READ_ROW);
+	assert_string_equal(a->name, "corpus.jsonl");
+	assert_string_equal(a->title, "Title one");
+	assert_string_equal(a->data, "Body one");
+	assert_string_equal(a->metadata_json, "{\"url\":\"http://x\",\"year\":2020,\"_id\":\"d1\"}");
+	assert_string_equal(a->input, p1);
+
+	struct read_item *b = find(&R, "corpus.jsonl#42");
+	assert_non_null(b);
+	assert_null(b->title);
+	assert_int_equal(b->len, 10);
+	assert_memory_equal(b->data, "nul\0inside", 10);
+	assert_string_equal(b->metadata_json, "{\"_id\":\"42\"}");
+
+	struct read_item *c = find(&R, "corpus.jsonl#d3");
+	assert_non_null(c);
+	assert_int_equal(c->len, 0);
+	assert_string_equal(c->metadata_json, "{\"metadata\":\"loose\",\"_id\":\"d3\"}");
+
+	assert_non_null(find(&R, "rows.tar.gz!corpus.jsonl#d1"));
+	assert_non_null(find(&R, "rows.tar.gz!corpus.jsonl#42"));
+	run_free(&R);
+}
+
+static void test_jsonl_malformed_lines_counted_with_numbers(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	put("bad.jsonl",
+	    "{\"_id\":\"ok1\",\"text\":\"fine\"}\n"      /* 1 */
+	    "\n"                                        /* 2 blank */
+	    "this is not json\n"                        /* 3 */
+	    "[1,2,3]\n"                                 /* 4 */
+	    "{\"_id\":\"x\"}\n"                         /* 5 */
+	    "{\"text\":\"no id\"}\n"                    /* 6 */
+	    "{\"_id\":[1],\"text\":\"t\"}\n"            /* 7 */
+	    "{\"_id\":\"y\",\"text\":7}\n"              /* 8 */
+	    "{\"_id\":\"ok2\",\"text\":\"fine\"}\n"     /* 9 */
+	    "{\"_id\":\"cut\",\"text\":\"the file ends he"); /* 10, cut short */
+	run1(&R, &o, "bad.jsonl");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 2);
+	assert_non_null(find(&R, "bad.jsonl#ok1"));
+	assert_non_null(find(&R, "bad.jsonl#ok2"));
+	assert_int_equal(reason(&R, "bad_jsonl_line"), 7);
+	assert_true(log_has(&R, "bad.jsonl: line 3: invalid JSON"));
+	assert_true(log_has(&R, "bad.jsonl: line 4: not a JSON object"));
+	assert_true(log_has(&R, "bad.jsonl: line 5: missing \"text\""));
+	assert_true(log_has(&R, "bad.jsonl: line 6: missing \"_id\""));
+	assert_true(log_has(&R, "bad.jsonl: line 7: \"_id\" is not a string"));
+	assert_true(log_has(&R, "bad.jsonl: line 8: \"text\" is not a string"));
+	assert_true(log_has(&R, "bad.jsonl: line 10: invalid JSON"));
+	run_free(&R);
+}
+
+static void test_jsonl_duplicate_id(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	put("dup.jsonl", "{\"_id\":\"a\",\"text\":\"first\"}\n"
+			 "{\"_id\":\"b\",\"text\":\"other\"}\n"
+			 "{\"_id\":\"a\",\"text\":\"second\"}\n");
+	run1(&R, &o, "dup.jsonl");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 2);
+	assert_string_equal(find(&R, "dup.jsonl#a")->data, "first");
+	assert_int_equal(reason(&R, "duplicate_id"), 1);
+	assert_true(log_has(&R, "dup.jsonl: line 3: duplicate _id \"a\""));
+	run_free(&R);
+}
+
+static void test_jsonl_many_ids_and_long_line(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	char path[512];
+
+	/* enough ids to grow the id set several times; one line over the limit in the middle */
+	snprintf(path, sizeof(path), "%s/many.jsonl", tmp);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 5000; i++) {
+		if (i == 2500) {
+			fputs("{\"_id\":\"long\",\"text\":\"", f);
+			for (int k = 0; k < 300000; k++)
+				fputc('x', f);
+			fputs("\"}\n", f);
+		}
+		fprintf(f, "{\"_id\":\"id%d\",\"text\":\"t%d\"}\n", i, i);
+	}
+	fputs("{\"_id\":\"id7\",\"text\":\"again\"}\n", f);
+	fclose(f);
+	o.max_line_bytes = 1000;
+	run1(&R, &o, "many.jsonl");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 5000);
+	assert_string_equal(find(&R, "many.jsonl#id2500")->data, "t2500");
+	assert_int_equal(reason(&R, "line_too_long"), 1);
+	assert_true(log_has(&R, "many.jsonl: line 2501: longer than max_line_bytes"));
+	assert_int_equal(reason(&R, "duplicate_id"), 1);
+	assert_true(log_has(&R, "line 5002: duplicate _id \"id7\""));
+	run_free(&R);
+}
+
+/* ---- limits -------------------------------------------------------------------------------- */
+
+static void test_entry_too_large(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	char p1[512], p2[512], p3[512];
+
+	sh("mkdir -p big && cd big && head -c 5000 /dev/zero | tr '\\0' a > big.txt && printf small > small.txt && "
+	   "bsdtar -cf ../big.tar big.txt small.txt && gzip -c big.txt > ../big.txt.gz && cp big.txt ../bigplain.txt");
+	o.max_entry_bytes = 1000;
+	snprintf(p1, sizeof(p1), "%s/big.tar", tmp);
+	snprintf(p2, sizeof(p2), "%s/big.txt.gz", tmp);   /* size unknown: caught while streaming */
+	snprintf(p3, sizeof(p3), "%s/bigplain.txt", tmp);
+	char *paths[] = { p1, p2, p3 };
+	run_paths(&R, &o, paths, 3);
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 1);
+	expect_item(&R, "big.tar!small.txt", "small.txt", "small");
+	assert_int_equal(reason(&R, "entry_too_large"), 3);
+	assert_true(log_has(&R, "big.tar!big.txt: declares 5000 bytes"));
+	assert_true(log_has(&R, "big.txt.gz: more than max_entry_bytes (1000)"));
+	run_free(&R);
+}
+
+static void test_input_too_large(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p tot && cd tot && for i in 1 2 3 4; do head -c 3000 /dev/zero | tr '\\0' b > t$i.txt; done && "
+	   "bsdtar -czf ../tot.tar.gz t*.txt");
+	o.max_total_bytes = 7000;
+	run1(&R, &o, "tot.tar.gz");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 2);
+	assert_int_equal(reason(&R, "input_too_large"), 1);
+	assert_true(log_has(&R, "tot.tar.gz: stopped at tot.tar.gz!t3.txt"));
+	run_free(&R);
+}
+
+static long maxrss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static void test_compression_bomb_refused_quickly(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	const struct wentry tar[] = {
+		{ .name = "before.txt", .data = "before" },
+		{ .name = "zeros.bin", .size = 200 << 20, .fill = 0 },
+	};
+	char p1[512], p2[512];
+
+	write_tar("bomb.tar.zst", 1, tar, RL_ARRAY_LEN(tar));
+	/* a compressed single file declares no size: only the ratio can catch it */
+	sh("head -c 200000000 /dev/zero | tr '\\0' A | zstd -q -o bomb.txt.zst");
+	snprintf(p1, sizeof(p1), "%s/bomb.tar.zst", tmp);
+	snprintf(p2, sizeof(p2), "%s/bomb.txt.zst", tmp);
+	char *paths[] = { p1, p2 };
+	run_paths(&R, &o, paths, 2);
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 1);
+	expect_item(&R, "bomb.tar.zst!before.txt", "before.txt", "before");
+	assert_true(reason(&R, "entry_too_large") + reason(&R, "compression_ratio") >= 2);
+	assert_true(log_has(&R, "bomb.txt.zst: stopped at bomb.txt.zst: "));
+	assert_true(R.seconds < 10.0);
+	run_free(&R);
+}
+
+/* The figure from the brief: 2 GB of zeros in a tar.zst, refused in seconds, memory bounded. */
+static void test_compression_bomb_2gb(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	const struct wentry tar[] = { { .name = "zeros.bin", .size = (int64_t)2 << 30, .fill = 0 } };
+
+	write_tar("bomb2g.tar.zst", 1, tar, RL_ARRAY_LEN(tar));
+	long before = maxrss_kb();
+	run1(&R, &o, "bomb2g.tar.zst");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 0);
+	assert_true(reason(&R, "entry_too_large") >= 1);
+	assert_int_equal(reason(&R, "compression_ratio"), 1);
+	assert_true(R.seconds < 10.0);
+	/* declared size over the limit: refused before any allocation for it */
+	assert_true(maxrss_kb() - before < 256 * 1024);
+
+	/* the same bomb with a size the entry limit allows: the ratio stops it mid-stream */
+	run_free(&R);
+	o.max_entry_bytes = (uint64_t)4 << 30;
+	run1(&R, &o, "bomb2g.tar.zst");
+	assert_int_equal(R.n, 0);
+	assert_int_equal(reason(&R, "compression_ratio"), 1);
+	assert_true(R.seconds < 10.0);
+	run_free(&R);
+}
+
+/* ---- the emit contract --------------------------------------------------------------------- */
+
+static void test_emit_error_stops_everything(void **state)
+{
+	(void)state;
+	struct run R = { .stop_after = 2 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p stop && for i in 1 2 3 4; do printf $i > stop/s$i.txt; done");
+	run1(&R, &o, "stop");
+	assert_int_equal(R.rc, 42);
+	assert_int_equal(R.n, 2);
+	run_free(&R);
+}
+
+static void test_missing_input_counted(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	run1(&R, &o, "does-not-exist.txt");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 0);
+	assert_int_equal(reason(&R, "unreadable"), 1);
+	run_free(&R);
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(tmp, sizeof(tmp), "%s/test_read.XXXXXX", base);
+	return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[512];
+	if (getenv("KEEP_FIXTURES"))
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dir_walk_order_and_relative_keys),
+		cmocka_unit_test(test_same_keys_from_another_working_directory),
+		cmocka_unit_test(test_plain_txt_and_empty_files),
+		cmocka_unit_test(test_archive_formats_have_entry_keys),
+		cmocka_unit_test(test_nested_tar_one_level_works_two_refused),
+		cmocka_unit_test(test_compressed_single_files),
+		cmocka_unit_test(test_entry_names_cleaned_whatever_the_locale),
+		cmocka_unit_test(test_symlink_and_hardlink_entries_skipped),
+		cmocka_unit_test(test_encrypted_zip_entry),
+		cmocka_unit_test(test_truncated_tar_zst_keeps_early_entries),
+		cmocka_unit_test(test_truncated_zip_and_garbage_archive),
+		cmocka_unit_test(test_jsonl_rows),
+		cmocka_unit_test(test_jsonl_malformed_lines_counted_with_numbers),
+		cmocka_unit_test(test_jsonl_duplicate_id),
+		cmocka_unit_test(test_jsonl_many_ids_and_long_line),
+		cmocka_unit_test(test_entry_too_large),
+		cmocka_unit_test(test_input_too_large),
+		cmocka_unit_test(test_compression_bomb_refused_quickly),
+		cmocka_unit_test(test_compression_bomb_2gb),
+		cmocka_unit_test(test_emit_error_stops_everything),
+		cmocka_unit_test(test_missing_input_counted),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
