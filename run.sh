@@ -184,7 +184,7 @@ main_job() {
   fi
   local db=${RAGLOAD_MAIN_DB:-ragload_default}
   log "fresh database $db"
-  dropdb --if-exists "$db"; createdb "$db"
+  PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$db"; createdb "$db"
   export PGDATABASE=$db
   "$ROOT/build/ragload" init
   local rc=0

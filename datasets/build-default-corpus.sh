@@ -26,7 +26,7 @@ if [ ! -f "$html/index.html" ]; then
 fi
 if [ "$sample" -gt 0 ]; then
   out=$cache/pg-manual-sample$sample.tar.zst
-  [ -f "$out" ] || (cd "$html" && ls -1 *.html | sort | head -n "$sample" |
+  [ -f "$out" ] || (cd "$html" && printf '%s\n' *.html | LC_ALL=C sort | sed -n "1,${sample}p" |
     bsdtar --zstd -cf "$out.tmp" -T - && mv "$out.tmp" "$out")
 else
   out=$cache/pg-manual-15.tar.zst
