@@ -1,0 +1,1379 @@
+/*
+ * normalize.c — raw entry -> document.
+ *
+ * What: decides text or binary; decodes to UTF-8 (UTF-16/32 with a BOM or BOM-less UTF-16 by
+ * its alternating NULs, legacy Windows-1252 through iconv, otherwise invalid UTF-8 bytes each
+ * replaced by U+FFFD and counted); turns HTML (libxml2) and Markdown into plain text keeping
+ * the headings; drops NUL and C0/C1 controls; tidies whitespace; applies NFC.
+ *
+ * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
+ * back as a pending separator (a space or a paragraph break) and written only when the next
+ * visible character arrives, so lines come out trimmed and paragraphs joined by exactly "\n\n"
+ * in one pass. Headings are byte ranges of that text. NFC runs last, split at the heading
+ * boundaries: those always touch a '\n', which NFC never composes or reorders across, so the
+ * ranges remap exactly. NFC copies ASCII and NFC-inert characters (a bitmap built once from
+ * utf8proc's tables) and hands utf8proc only the short spans around combining marks.
+ *
+ * Why: normalize + chunk must run at >= 50 MB/s per core, so the common path is one linear
+ * pass per step without per-character library calls. Hostile input stays bounded: the HTML
+ * tree is walked through parent pointers (no recursion, no stack), NFC spans are capped
+ * (utf8proc's canonical ordering is quadratic in a run of marks), and the emitter stops once
+ * the text is far enough past max_doc_bytes that the final cut cannot come up short.
+ *
+ * Choices: rows (BEIR) are text by construction, so they skip binary detection and the
+ * Windows-1252 guess. The doc title is the row's title, HTML <title>, else the first level-1
+ * heading (HTML and Markdown). Unicode spaces (NBSP, U+2000..U+200A, ...) count as whitespace;
+ * U+FEFF is dropped. Undecodable UTF-16/32 units become U+FFFD, counted as "undecodable".
+ */
+#include "normalize.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <utf8proc.h>
+
+enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML };
+static const char *const fmt_name[] = { "text", "markdown", "html" };
+
+#define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
+#define LABEL_MAX 1024            /* bytes kept of a title or heading label */
+#define NFC_SPAN_MAX 4096         /* longest run handed to utf8proc at once */
+#define DEFAULT_BINARY_RATIO 0.3
+#define NFC_OPTS ((utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE))
+
+enum { SEP_NONE, SEP_SPACE, SEP_PARA };
+
+/* ---- UTF-8 primitives --------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c < 0xE0)
+		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c < 0xF0) {
+		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))
+			return 0;
+		return 3;
+	}
+	if (c < 0xF5) {
+		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* Code point of a sequence utf8_seq() accepted with length k. */
+static int32_t utf8_cp(const unsigned char *s, size_t k)
+{
+	switch (k) {
+	case 1: return s[0];
+	case 2: return ((s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+	case 3: return ((s[0] & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+	default:
+		return ((s[0] & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) |
+		       (s[3] & 0x3F);
+	}
+}
+
+/* Bytes before the first non-ASCII byte; eight at a time because most text is ASCII. */
+static size_t ascii_span(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i + 8 <= n) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+		i += 8;
+	}
+	while (i < n && s[i] < 0x80)
+		i++;
+	return i;
+}
+
+/* Largest cut <= n that does not split a UTF-8 sequence. */
+static size_t utf8_floor(const char *s, size_t n)
+{
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+struct utf8_stats {
+	size_t multibyte;    /* valid sequences of 2..4 bytes */
+	size_t invalid;      /* invalid bytes */
+	size_t runs;         /* maximal runs of consecutive invalid bytes */
+	size_t single_runs;  /* ... of length one: the signature of 8-bit legacy text */
+};
+
+static void utf8_scan(const unsigned char *s, size_t n, struct utf8_stats *st)
+{
+	size_t i = 0, run = 0;
+	memset(st, 0, sizeof(*st));
+	while (i < n) {
+		size_t a = ascii_span(s + i, n - i);
+		size_t k = a ? a : utf8_seq(s + i, n - i);
+		if (k && run) {
+			st->runs++;
+			st->single_runs += run == 1;
+			run = 0;
+		}
+		if (!k) {
+			st->invalid++;
+			run++;
+			i++;
+			continue;
+		}
+		st->multibyte += !a;
+		i += k;
+	}
+	if (run) {
+		st->runs++;
+		st->single_runs += run == 1;
+	}
+}
+
+/* Copies s to out with each invalid byte replaced by U+FFFD; *n_bad += replaced bytes. */
+static int utf8_repair(const unsigned char *s, size_t n, struct buf *out, size_t *n_bad)
+{
+	int rc = buf_reserve(out, n + n / 2 + 16);
+	size_t i = 0, from = 0;
+	while (!rc && i < n) {
+		size_t a = ascii_span(s + i, n - i);
+		size_t k = a ? a : utf8_seq(s + i, n - i);
+		if (k) {
+			i += k;
+			continue;
+		}
+		rc = buf_append(out, s + from, i - from);
+		if (!rc)
+			rc = buf_append(out, "\xEF\xBF\xBD", 3);
+		(*n_bad)++;
+		from = ++i;
+	}
+	if (!rc)
+		rc = buf_append(out, s + from, n - from);
+	return rc;
+}
+
+/* ---- NFC ------------------------------------------------------------------------------------
+ * A code point is NFC-inert when NFC leaves it alone whatever surrounds it: a starter (class 0)
+ * that NFC maps to itself and that never composes with the character before it (utf8proc marks
+ * those with comb_index >= 0x8000; Hangul vowel and trailing jamo compose algorithmically).
+ * A run of ASCII and inert characters is already NFC (the UAX #15 quick check). */
+
+static uint8_t nfc_inert_bits[0x110000 / 8];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static int nfc_is_inert(int32_t cp)
+{
+	return (nfc_inert_bits[cp >> 3] >> (cp & 7)) & 1;
+}
+
+static int nfc_maps_to_itself(int32_t cp)
+{
+	utf8proc_uint8_t u[4];
+	utf8proc_int32_t v[32];
+	utf8proc_ssize_t k = utf8proc_encode_char(cp, u);
+	utf8proc_ssize_t m = utf8proc_decompose(u, k, v, 32, NFC_OPTS);
+	if (m <= 0 || m > 32)
+		return 0;
+	m = utf8proc_normalize_utf32(v, m, NFC_OPTS);
+	return m == 1 && v[0] == cp;
+}
+
+static void normalize_init(void)
+{
+	/* libxml2 wants its global state set up once before threads parse concurrently. */
+	xmlInitParser();
+	for (int32_t cp = 0; cp < 0x110000; cp++) {
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			continue;
+		if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2))
+			continue;
+		const utf8proc_property_t *p = utf8proc_get_property(cp);
+		if (p->combining_class != 0)
+			continue;
+		if (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000)
+			continue;
+		if (p->decomp_seqindex != UINT16_MAX && !nfc_maps_to_itself(cp))
+			continue;
+		nfc_inert_bits[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+	}
+}
+
+struct nfc_scratch {
+	utf8proc_int32_t *v;
+	size_t cap;
+};
+
+/* NFC of one span through utf8proc, into scratch memory reused across spans (no malloc per
+ * span, which would dominate text with many accents). */
+static int nfc_span(const unsigned char *s, size_t n, struct buf *out, struct nfc_scratch *sc)
+{
+	utf8proc_ssize_t m;
+	for (;;) {
+		m = utf8proc_decompose(s, (utf8proc_ssize_t)n, sc->v, (utf8proc_ssize_t)sc->cap,
+				       NFC_OPTS);
+		if (m < 0)
+			return buf_append(out, s, n); /* cannot happen on valid UTF-8: keep it */
+		if ((size_t)m <= sc->cap)
+			break;
+		size_t cap = (size_t)m + 64;
+		utf8proc_int32_t *v = realloc(sc->v, cap * sizeof(*v));
+		if (!v)
+			return RL_ENOMEM;
+		sc->v = v;
+		sc->cap = cap;
+	}
+	m = utf8proc_reencode(sc->v, m, NFC_OPTS);
+	if (m < 0)
+		return buf_append(out, s, n);
+	return buf_append(out, sc->v, (size_t)m);
+}
+
+/* Appends NFC(s) to out; s is valid UTF-8. */
+static int nfc_append(const char *str, size_t n, struct buf *out, struct nfc_scratch *sc)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, copied = 0;
+	int rc = 0;
+	while (!rc && i < n) {
+		i += ascii_span(s + i, n - i);
+		if (i >= n)
+			break;
+		size_t k = utf8_seq(s + i, n - i);
+		if (!k)
+			k = 1; /* not reached for valid input; never loop */
+		if (nfc_is_inert(utf8_cp(s + i, k))) {
+			i += k;
+			continue;
+		}
+		/* The span starts at the previous character: the starter a mark may compose with. */
+		size_t a = i;
+		if (a > copied) {
+			a--;
+			while (a > copied && (s[a] & 0xC0) == 0x80)
+				a--;
+		}
+		size_t b = i + k;
+		while (b < n && b - a < NFC_SPAN_MAX && s[b] >= 0x80) {
+			size_t k2 = utf8_seq(s + b, n - b);
+			if (!k2)
+				k2 = 1;
+			if (nfc_is_inert(utf8_cp(s + b, k2)))
+				break;
+			b += k2;
+		}
+		rc = buf_append(out, s + copied, a - copied);
+		if (!rc)
+			rc = nfc_span(s + a, b - a, out, sc);
+		copied = i = b;
+	}
+	if (!rc)
+		rc = buf_append(out, s + copied, n - copied);
+	return rc;
+}
+
+/* ---- emitter: tidy text with headings ----------------------------------------------------- */
+
+struct hrange {
+	size_t start, end;
+	int level;
+};
+
+struct emit {
+	struct buf out;
+	int pend;         /* separator owed before the next visible character */
+	int nl;           /* newlines in the current whitespace run */
+	int full;         /* out reached its limit: later input is ignored */
+	int nfc;          /* a character that is not NFC-inert was written: NFC pass needed */
+	int h_level;      /* heading being written (0 none) ... */
+	size_t h_start;   /* ... and where its first character went (SIZE_MAX: none yet) */
+	struct hrange *h;
+	size_t n_h, cap_h;
+};
+
+static void emit_init(struct emit *e, size_t limit)
+{
+	memset(e, 0, sizeof(*e));
+	buf_init(&e->out, limit);
+	e->h_start = SIZE_MAX;
+}
+
+static void emit_release(struct emit *e)
+{
+	buf_release(&e->out);
+	free(e->h);
+}
+
+static void emit_sep(struct emit *e, int sep)
+{
+	if (sep == SEP_PARA && e->h_level)
+		sep = SEP_SPACE; /* a heading is one paragraph whatever markup it holds */
+	if (e->pend < sep)
+		e->pend = sep;
+}
+
+/* Unicode whitespace other than ASCII: 1 space-like, 2 line break, 3 paragraph break. */
+static int uspace_kind(int32_t cp)
+{
+	if (cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
+	    cp == 0x205F || cp == 0x3000)
+		return 1;
+	if (cp == 0x85 || cp == 0x2028)
+		return 2;
+	if (cp == 0x2029)
+		return 3;
+	return 0;
+}
+
+/* Whitespace seen: kind 1 a space, 2 a line break, 3 a paragraph break. A blank line (two
+ * line breaks in one run) is a paragraph break only where paragraphs exist (paras). */
+static void emit_space(struct emit *e, int kind, int paras)
+{
+	if (!e->pend)
+		e->pend = SEP_SPACE;
+	if (kind == 2)
+		e->nl++;
+	if (paras && (kind == 3 || e->nl >= 2))
+		emit_sep(e, SEP_PARA);
+}
+
+/* Writes the separator owed before a visible character (none at the very start). */
+static char *emit_flush(struct emit *e, char *base, char *o)
+{
+	if (e->pend && o > base) {
+		if (e->pend == SEP_PARA)
+			*o++ = '\n';
+		*o++ = e->pend == SEP_PARA ? '\n' : ' ';
+	}
+	e->pend = SEP_NONE;
+	e->nl = 0;
+	if (e->h_level && e->h_start == SIZE_MAX)
+		e->h_start = (size_t)(o - base);
+	return o;
+}
+
+/*
+ * Appends valid UTF-8 text. paras: blank lines are paragraph breaks (plain text, Markdown,
+ * <pre>); otherwise all whitespace is one space (HTML). Output never exceeds n + 2 bytes (only
+ * the separator owed from before may be longer than the whitespace it stands for), which lets
+ * the loop write without bounds checks.
+ */
+static int emit_text(struct emit *e, const char *str, size_t n, int paras)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	if (e->full)
+		return 0;
+	size_t room = e->out.limit - e->out.len;
+	if (room < 16) {
+		e->full = 1;
+		return 0;
+	}
+	if (n > room - 16) {
+		n = utf8_floor(str, room - 16);
+		e->full = 1;
+	}
+	int rc = buf_reserve(&e->out, n + 2);
+	if (rc)
+		return rc;
+	char *base = e->out.data, *o = base + e->out.len;
+	size_t i = 0, j;
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c > 0x20 && c < 0x7F) {
+			/* The common case, already tidy text: words joined by single spaces are
+			 * copied in one tight loop, no separator bookkeeping per word. */
+			o = emit_flush(e, base, o);
+			for (;;) {
+				while (i < n && s[i] > 0x20 && s[i] < 0x7F)
+					*o++ = (char)s[i++];
+				if (i + 1 < n && s[i] == ' ' && s[i + 1] > 0x20 && s[i + 1] < 0x7F) {
+					*o++ = ' ';
+					i++;
+					continue;
+				}
+				break;
+			}
+			continue;
+		} else if (c < 0x80) {
+			/* whitespace is owed; NUL, other C0 controls and DEL are dropped */
+			if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v')
+				emit_space(e, 1, paras);
+			else if (c == '\n')
+				emit_space(e, 2, paras);
+			i++;
+			continue;
+		} else {
+			size_t k = utf8_seq(s + i, n - i);
+			int32_t cp = k ? utf8_cp(s + i, k) : 0;
+			int u = k ? uspace_kind(cp) : 0;
+			if (u)
+				emit_space(e, u, paras);
+			/* C1 controls and a stray BOM are dropped (k == 0: not reached, validated) */
+			if (!k || u || cp <= 0x9F || cp == 0xFEFF) {
+				i += k ? k : 1;
+				continue;
+			}
+			if (!nfc_is_inert(cp))
+				e->nfc = 1;
+			j = i + k;
+		}
+		o = emit_flush(e, base, o);
+		memcpy(o, s + i, j - i);
+		o += j - i;
+		i = j;
+	}
+	e->out.len = (size_t)(o - base);
+	base[e->out.len] = '\0';
+	return 0;
+}
+
+static void emit_heading_begin(struct emit *e, int level)
+{
+	emit_sep(e, SEP_PARA);
+	e->h_level = level;
+	e->h_start = SIZE_MAX;
+}
+
+static int emit_heading_end(struct emit *e)
+{
+	if (e->h_level && e->h_start != SIZE_MAX) {
+		if (e->n_h == e->cap_h) {
+			size_t cap = e->cap_h ? e->cap_h * 2 : 16;
+			struct hrange *h = realloc(e->h, cap * sizeof(*h));
+			if (!h)
+				return RL_ENOMEM;
+			e->h = h;
+			e->cap_h = cap;
+		}
+		e->h[e->n_h++] = (struct hrange){ e->h_start, e->out.len, e->h_level };
+	}
+	e->h_level = 0;
+	e->h_start = SIZE_MAX;
+	emit_sep(e, SEP_PARA);
+	return 0;
+}
+
+/* ---- HTML ------------------------------------------------------------------------------------ */
+
+enum tag { T_OTHER, T_SKIP, T_HEAD, T_TITLE, T_BLOCK, T_CELL, T_PRE, T_H };
+
+struct tag_entry {
+	const char *name;
+	enum tag tag;
+};
+
+/* Sorted for bsearch. Inline elements are absent: their text runs on without a break. */
+static const struct tag_entry tag_table[] = {
+	{ "address", T_BLOCK }, { "article", T_BLOCK }, { "aside", T_BLOCK },
+	{ "blockquote", T_BLOCK }, { "body", T_BLOCK }, { "br", T_BLOCK },
+	{ "caption", T_BLOCK }, { "center", T_BLOCK }, { "dd", T_BLOCK },
+	{ "details", T_BLOCK }, { "dialog", T_BLOCK }, { "div", T_BLOCK }, { "dl", T_BLOCK },
+	{ "dt", T_BLOCK }, { "fieldset", T_BLOCK }, { "figcaption", T_BLOCK },
+	{ "figure", T_BLOCK }, { "footer", T_BLOCK }, { "form", T_BLOCK }, { "h1", T_H },
+	{ "h2", T_H }, { "h3", T_H }, { "h4", T_H }, { "h5", T_H }, { "h6", T_H },
+	{ "head", T_HEAD }, { "header", T_BLOCK }, { "hr", T_BLOCK }, { "html", T_BLOCK },
+	{ "iframe", T_SKIP }, { "legend", T_BLOCK }, { "li", T_BLOCK }, { "main", T_BLOCK },
+	{ "nav", T_BLOCK }, { "noscript", T_SKIP }, { "object", T_SKIP }, { "ol", T_BLOCK },
+	{ "p", T_BLOCK }, { "pre", T_PRE }, { "script", T_SKIP }, { "section", T_BLOCK },
+	{ "style", T_SKIP }, { "summary", T_BLOCK }, { "table", T_BLOCK }, { "tbody", T_BLOCK },
+	{ "td", T_CELL }, { "template", T_SKIP }, { "tfoot", T_BLOCK }, { "th", T_CELL },
+	{ "thead", T_BLOCK }, { "title", T_TITLE }, { "tr", T_BLOCK }, { "ul", T_BLOCK },
+};
+
+static int tag_cmp(const void *key, const void *ent)
+{
+	return strcmp(key, ((const struct tag_entry *)ent)->name);
+}
+
+/* libxml2's HTML parser lower-cases element names, so a plain strcmp table works. */
+static enum tag tag_of(const xmlNode *n)
+{
+	const struct tag_entry *t = bsearch(n->name, tag_table, RL_ARRAY_LEN(tag_table),
+					    sizeof(tag_table[0]), tag_cmp);
+	return t ? t->tag : T_OTHER;
+}
+
+struct html_walk {
+	struct emit *e;
+	struct buf title;
+	const xmlNode *title_node;   /* the <title> being captured */
+	const xmlNode *heading;      /* the outermost open h1..h6 */
+	int in_head, in_pre, title_done;
+};
+
+/* Returns 1 when the walk should descend into n, 0 to skip its subtree, negative on error. */
+static int html_enter(struct html_walk *w, const xmlNode *n)
+{
+	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+		const char *t = (const char *)n->content;
+		if (!t)
+			return 0;
+		if (w->title_node) {
+			/* a label: what fits in its buffer is plenty, the rest is not kept */
+			size_t len = strlen(t), room = w->title.limit - w->title.len;
+			return buf_append(&w->title, t, len < room ? len : room) ? RL_ENOMEM : 0;
+		}
+		if (w->in_head)
+			return 0;
+		return emit_text(w->e, t, strlen(t), w->in_pre > 0);
+	}
+	if (n->type != XML_ELEMENT_NODE)
+		return 0;
+	switch (tag_of(n)) {
+	case T_SKIP: return 0;
+	case T_HEAD: w->in_head++; return 1;
+	case T_TITLE:
+		if (!w->title_done && !w->title_node)
+			w->title_node = n;
+		return 1;
+	case T_BLOCK: emit_sep(w->e, SEP_PARA); return 1;
+	case T_PRE: emit_sep(w->e, SEP_PARA); w->in_pre++; return 1;
+	case T_CELL: emit_sep(w->e, SEP_SPACE); return 1;
+	case T_H:
+		if (!w->heading && !w->in_head) {
+			emit_heading_begin(w->e, n->name[1] - '0');
+			w->heading = n;
+		}
+		return 1;
+	default: return 1;
+	}
+}
+
+static int html_leave(struct html_walk *w, const xmlNode *n)
+{
+	if (n->type != XML_ELEMENT_NODE)
+		return 0;
+	switch (tag_of(n)) {
+	case T_HEAD: w->in_head--; break;
+	case T_TITLE:
+		if (w->title_node == n) {
+			w->title_node = NULL;
+			w->title_done = 1;
+		}
+		break;
+	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
+	case T_PRE: w->in_pre--; emit_sep(w->e, SEP_PARA); break;
+	case T_CELL: emit_sep(w->e, SEP_SPACE); break;
+	case T_H:
+		if (w->heading == n) {
+			w->heading = NULL;
+			return emit_heading_end(w->e);
+		}
+		break;
+	default: break;
+	}
+	return 0;
+}
+
+/*
+ * Parses HTML and walks the tree depth-first through child/next/parent pointers: no recursion
+ * and no stack, so however deep the tree, the walk costs nothing extra. *title gets <title>'s
+ * raw text. *halted is set when libxml2 stopped parsing early: it halts at nesting depth 256
+ * (xmlParserMaxDepth) and everything after that point is lost, which the caller reports.
+ */
+static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *halted)
+{
+	struct html_walk w = { .e = e };
+	htmlParserCtxtPtr ctxt = NULL;
+	htmlDocPtr doc = NULL;
+	int rc = 0;
+	buf_init(&w.title, LABEL_MAX * 8);
+	if (!(ctxt = htmlNewParserCtxt())) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	/* Already UTF-8 (decoded by us), so the encoding is forced: a stale <meta charset> must
+	 * not make libxml2 transcode a second time. */
+	doc = htmlCtxtReadMemory(ctxt, s, n > INT_MAX ? INT_MAX : (int)n, NULL, "UTF-8",
+				 HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+					 HTML_PARSE_NONET | HTML_PARSE_NOBLANKS);
+	*halted = ctxt->disableSAX != 0 || n > INT_MAX;
+	if (!doc)
+		goto out; /* nothing parseable: an empty document, skipped as such */
+	xmlNode *root = (xmlNode *)doc, *node = doc->children;
+	while (node && !e->full) {
+		int down = html_enter(&w, node);
+		if (down < 0) {
+			rc = down;
+			goto out;
+		}
+		if (down && node->children) {
+			node = node->children;
+			continue;
+		}
+		for (;;) {
+			rc = html_leave(&w, node);
+			if (rc)
+				goto out;
+			if (node->next) {
+				node = node->next;
+				break;
+			}
+			node = node->parent;
+			if (!node || node == root) {
+				node = NULL;
+				break;
+			}
+		}
+	}
+	rc = buf_append(title, w.title.data ? w.title.data : "", w.title.len);
+out:
+	buf_release(&w.title);
+	if (doc)
+		xmlFreeDoc(doc);
+	if (ctxt)
+		htmlFreeParserCtxt(ctxt);
+	return rc;
+}
+
+/* ---- Markdown -------------------------------------------------------------------------------- */
+
+static size_t md_indent(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && s[i] == ' ')
+		i++;
+	return i;
+}
+
+static size_t rtrim(const char *s, size_t n)
+{
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	return n;
+}
+
+/* ATX heading: up to 3 spaces, 1..6 '#', then a blank or the end. Sets the content range. */
+static int md_atx(const char *s, size_t n, size_t *cs, size_t *ce)
+{
+	size_t i = md_indent(s, n), h = 0;
+	if (i > 3)
+		return 0;
+	while (i + h < n && s[i + h] == '#')
+		h++;
+	if (h < 1 || h > 6)
+		return 0;
+	i += h;
+	if (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+		return 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	size_t e = rtrim(s, n);
+	size_t c = e;
+	while (c > i && s[c - 1] == '#')
+		c--;
+	/* A closing run of '#' counts only after a blank ("# C#" keeps its '#'). */
+	if (c == i || s[c - 1] == ' ' || s[c - 1] == '\t')
+		e = rtrim(s, c);
+	*cs = i;
+	*ce = e > i ? e : i;
+	return (int)h;
+}
+
+/* Setext underline: up to 3 spaces, a run of '=' (level 1) or '-' (level 2), blanks. */
+static int md_setext(const char *s, size_t n)
+{
+	size_t i = md_indent(s, n), e = rtrim(s, n);
+	if (i > 3 || i >= e || (s[i] != '=' && s[i] != '-'))
+		return 0;
+	for (size_t j = i; j < e; j++)
+		if (s[j] != s[i])
+			return 0;
+	return s[i] == '=' ? 1 : 2;
+}
+
+/* Code fence: up to 3 spaces and at least three '`' or '~'. Returns the run length; *after
+ * gets the offset just past the run. */
+static size_t md_fence(const char *s, size_t n, char *ch, size_t *after)
+{
+	size_t i = md_indent(s, n), k = 0;
+	if (i > 3 || i >= n || (s[i] != '`' && s[i] != '~'))
+		return 0;
+	while (i + k < n && s[i + k] == s[i])
+		k++;
+	if (k < 3)
+		return 0;
+	*ch = s[i];
+	*after = i + k;
+	return k;
+}
+
+/* A paragraph opened by a list item or quote is not a setext heading's text. */
+static int md_plain_line(const char *s, size_t n)
+{
+	size_t i = md_indent(s, n);
+	if (i >= n)
+		return 1;
+	if (s[i] == '>')
+		return 0;
+	if ((s[i] == '-' || s[i] == '*' || s[i] == '+') && (i + 1 >= n || s[i + 1] == ' '))
+		return 0;
+	size_t d = i;
+	while (d < n && s[d] >= '0' && s[d] <= '9')
+		d++;
+	if (d > i && d < n && (s[d] == '.' || s[d] == ')') && (d + 1 >= n || s[d + 1] == ' '))
+		return 0;
+	return 1;
+}
+
+static int md_heading(struct emit *e, int level, const char *s, size_t n)
+{
+	emit_heading_begin(e, level);
+	int rc = emit_text(e, s, n, 0);
+	return rc ? rc : emit_heading_end(e);
+}
+
+/*
+ * Line by line. Text accumulates as one pending range [pend, line) flushed before each
+ * heading, so ordinary text costs one emit_text call per heading, not per line. Lines inside
+ * code fences are text whatever they look like.
+ */
+static int md_extract(struct emit *e, const char *s, size_t n)
+{
+	size_t pend = 0, i = 0, para = SIZE_MAX, prev_end = 0, fence_len = 0;
+	int para_plain = 0, rc = 0;
+	char fence_ch = 0;
+	while (i < n && !rc && !e->full) {
+		const char *nl = memchr(s + i, '\n', n - i);
+		size_t le = nl ? (size_t)(nl - s) : n, next = nl ? le + 1 : n;
+		const char *l = s + i;
+		size_t ln = le - i, cs, ce, after;
+		char ch;
+		int lvl;
+		if (fence_len) {
+			/* closed by a run of the same character, at least as long, and nothing else */
+			size_t k = md_fence(l, ln, &ch, &after);
+			if (k >= fence_len && ch == fence_ch && rtrim(l, ln) == after)
+				fence_len = 0;
+		} else if (rtrim(l, ln) == md_indent(l, ln)) {
+			para = SIZE_MAX; /* blank line */
+		} else if ((lvl = md_atx(l, ln, &cs, &ce))) {
+			rc = emit_text(e, s + pend, i - pend, 1);
+			if (!rc)
+				rc = md_heading(e, lvl, l + cs, ce - cs);
+			pend = next;
+			para = SIZE_MAX;
+		} else if (para != SIZE_MAX && para_plain && (lvl = md_setext(l, ln))) {
+			rc = emit_text(e, s + pend, para - pend, 1);
+			if (!rc)
+				rc = md_heading(e, lvl, s + para, prev_end - para);
+			pend = next;
+			para = SIZE_MAX;
+		} else if ((fence_len = md_fence(l, ln, &fence_ch, &after))) {
+			para = SIZE_MAX;
+		} else if (para == SIZE_MAX) {
+			para = i;
+			para_plain = md_plain_line(l, ln);
+		}
+		prev_end = le;
+		i = next;
+	}
+	if (!rc)
+		rc = emit_text(e, s + pend, n - pend, 1);
+	return rc;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+struct decoded {
+	const char *s;           /* valid UTF-8: it->data or tmp */
+	size_t n;
+	struct buf tmp;
+	const char *encoding;    /* NULL when the input was UTF-8 */
+	size_t n_invalid;        /* invalid UTF-8 bytes replaced */
+	size_t n_undecodable;    /* UTF-16/32 units iconv rejected */
+	const char *reason;      /* skip reason */
+};
+
+static int looks_binary(const unsigned char *s, size_t n, double ratio)
+{
+	size_t m = n < SNIFF_BYTES ? n : SNIFF_BYTES, ctrl = 0;
+	if (m == 0)
+		return 0;
+	if (memchr(s, 0, m))
+		return 1;
+	for (size_t i = 0; i < m; i++) {
+		unsigned char c = s[i];
+		ctrl += (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') ||
+			c == 0x7F;
+	}
+	return (double)ctrl > ratio * (double)m;
+}
+
+/* BOM-less UTF-16: in ASCII-heavy text every other byte is NUL and the others almost never. */
+static const char *sniff_utf16(const unsigned char *s, size_t n, const char **label)
+{
+	size_t m = (n < SNIFF_BYTES ? n : SNIFF_BYTES) & ~(size_t)1, pairs = m / 2;
+	size_t z_even = 0, z_odd = 0;
+	if (pairs < 2)
+		return NULL;
+	for (size_t i = 0; i < m; i += 2) {
+		z_even += !s[i];
+		z_odd += !s[i + 1];
+	}
+	if (z_odd * 10 >= pairs * 6 && z_even * 20 <= pairs) {
+		*label = "utf-16le";
+		return "UTF-16LE";
+	}
+	if (z_even * 10 >= pairs * 6 && z_odd * 20 <= pairs) {
+		*label = "utf-16be";
+		return "UTF-16BE";
+	}
+	return NULL;
+}
+
+/*
+ * Converts s from `from` to UTF-8 in out. A unit iconv rejects is skipped: with `replace` it
+ * becomes U+FFFD and is counted in *n_bad, otherwise it vanishes (Windows-1252's five
+ * undefined bytes, which WHATWG maps to C1 controls that normalize drops anyway).
+ * RL_SKIP when iconv lacks the conversion.
+ */
+static int iconv_decode(const char *from, const unsigned char *s, size_t n, size_t unit,
+			int replace, struct buf *out, size_t *n_bad)
+{
+	iconv_t cd = iconv_open("UTF-8", from);
+	if (cd == (iconv_t)-1)
+		return errno == ENOMEM ? RL_ENOMEM : RL_SKIP;
+	int rc = buf_reserve(out, n / unit * 4 + 16);
+	char *in = (char *)s;
+	size_t left = n;
+	while (!rc && left) {
+		char *o = out->data + out->len;
+		size_t room = out->cap - out->len - 1;
+		size_t r = iconv(cd, &in, &left, &o, &room);
+		out->len = (size_t)(o - out->data);
+		if (r != (size_t)-1)
+			break;
+		if (errno == E2BIG) {
+			rc = buf_reserve(out, left / unit * 4 + 16);
+		} else if (errno == EILSEQ || errno == EINVAL) {
+			size_t skip = left < unit ? left : unit;
+			in += skip;
+			left -= skip;
+			if (replace) {
+				rc = buf_append(out, "\xEF\xBF\xBD", 3);
+				(*n_bad)++;
+			}
+		} else {
+			rc = RL_ERR;
+		}
+	}
+	if (!rc)
+		out->data[out->len] = '\0';
+	iconv_close(cd);
+	return rc;
+}
+
+/* Decodes a READ_FILE entry to valid UTF-8, or RL_SKIP with dec->reason. */
+static int decode_file(const struct normalize_opts *o, const struct read_item *it,
+		       struct decoded *dec)
+{
+	const unsigned char *s = (const unsigned char *)(it->data ? it->data : "");
+	size_t n = it->data ? it->len : 0, unit = 0;
+	double ratio = o->max_binary_ratio > 0 && o->max_binary_ratio <= 1 ? o->max_binary_ratio
+									   : DEFAULT_BINARY_RATIO;
+	const char *from = NULL, *label = NULL;
+	struct utf8_stats st;
+	int rc;
+
+	static const struct {
+		const char *bom, *from, *label;
+		size_t unit;  /* also the BOM's length */
+	} boms[] = {
+		{ "\xFF\xFE\0\0", "UTF-32LE", "utf-32le", 4 },
+		{ "\0\0\xFE\xFF", "UTF-32BE", "utf-32be", 4 },
+		{ "\xFF\xFE", "UTF-16LE", "utf-16le", 2 },
+		{ "\xFE\xFF", "UTF-16BE", "utf-16be", 2 },
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(boms) && !from; i++) {
+		if (n >= boms[i].unit && memcmp(s, boms[i].bom, boms[i].unit) == 0) {
+			from = boms[i].from;
+			label = boms[i].label;
+			unit = boms[i].unit;
+		}
+	}
+	if (from) {
+		s += unit;
+		n -= unit;
+	} else if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+		s += 3;
+		n -= 3;
+	} else if ((from = sniff_utf16(s, n, &label))) {
+		unit = 2;
+	}
+
+	if (from) {
+		rc = iconv_decode(from, s, n, unit, 1, &dec->tmp, &dec->n_undecodable);
+		if (rc == RL_SKIP)
+			dec->reason = "encoding";
+		if (rc)
+			return rc;
+		dec->encoding = label;
+		dec->s = dec->tmp.data ? dec->tmp.data : "";
+		dec->n = dec->tmp.len;
+		if (looks_binary((const unsigned char *)dec->s, dec->n, ratio)) {
+			dec->reason = "binary";
+			return RL_SKIP;
+		}
+		return 0;
+	}
+	if (looks_binary(s, n, ratio)) {
+		dec->reason = "binary";
+		return RL_SKIP;
+	}
+	utf8_scan(s, n, &st);
+	if (!st.invalid) {
+		dec->s = (const char *)s;
+		dec->n = n;
+		return 0;
+	}
+	/* Legacy 8-bit text has lone high bytes between ASCII and (almost) no valid sequences;
+	 * damaged UTF-8 has runs of bad bytes or plenty of good sequences around them. */
+	if (st.single_runs * 5 >= st.runs * 4 && st.multibyte * 4 <= st.runs) {
+		rc = iconv_decode("WINDOWS-1252", s, n, 1, 0, &dec->tmp, &dec->n_undecodable);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			dec->encoding = "windows-1252";
+			dec->s = dec->tmp.data ? dec->tmp.data : "";
+			dec->n = dec->tmp.len;
+			return 0;
+		}
+		buf_reset(&dec->tmp); /* no such iconv: repair instead */
+	}
+	rc = utf8_repair(s, n, &dec->tmp, &dec->n_invalid);
+	dec->s = dec->tmp.data ? dec->tmp.data : "";
+	dec->n = dec->tmp.len;
+	return rc;
+}
+
+/* A collection row: title + "\n\n" + text (the BEIR convention), repaired if need be. */
+static int decode_row(const struct read_item *it, struct decoded *dec)
+{
+	size_t tn = it->title ? strlen(it->title) : 0;
+	struct utf8_stats st;
+	int rc = 0;
+	if (tn) {
+		rc = buf_reserve(&dec->tmp, tn + 2 + it->len);
+		if (!rc)
+			rc = buf_append(&dec->tmp, it->title, tn);
+		if (!rc)
+			rc = buf_append(&dec->tmp, "\n\n", 2);
+		if (!rc)
+			rc = buf_append(&dec->tmp, it->data, it->len);
+		if (rc)
+			return rc;
+		dec->s = dec->tmp.data;
+		dec->n = dec->tmp.len;
+	} else {
+		dec->s = it->data ? it->data : "";
+		dec->n = it->data ? it->len : 0;
+	}
+	utf8_scan((const unsigned char *)dec->s, dec->n, &st);
+	if (!st.invalid)
+		return 0;
+	struct buf fixed;
+	buf_init(&fixed, 0);
+	rc = utf8_repair((const unsigned char *)dec->s, dec->n, &fixed, &dec->n_invalid);
+	buf_release(&dec->tmp);
+	dec->tmp = fixed;
+	dec->s = fixed.data ? fixed.data : "";
+	dec->n = fixed.len;
+	return rc;
+}
+
+/* ---- finishing --------------------------------------------------------------------------- */
+
+/* A one-line label (title, heading): any bytes in, tidy NFC text of at most LABEL_MAX bytes
+ * out, NULL when nothing visible is left (*out) . */
+static int tidy_label(const char *s, size_t n, struct nfc_scratch *sc, char **out)
+{
+	struct buf fixed, t;
+	struct emit e;
+	struct utf8_stats st;
+	size_t bad = 0;
+	int rc = 0;
+	*out = NULL;
+	buf_init(&fixed, 0);
+	buf_init(&t, 0);
+	emit_init(&e, 4 * (size_t)LABEL_MAX + 64);
+	if (n > 2 * LABEL_MAX)
+		n = 2 * LABEL_MAX; /* bytes beyond cannot survive the cut below */
+	utf8_scan((const unsigned char *)s, n, &st);
+	if (st.invalid) {
+		rc = utf8_repair((const unsigned char *)s, n, &fixed, &bad);
+		if (rc)
+			goto out;
+		s = fixed.data;
+		n = fixed.len;
+	}
+	rc = emit_text(&e, s, n, 0);
+	if (rc || !e.out.len)
+		goto out;
+	rc = nfc_append(e.out.data, e.out.len, &t, sc);
+	if (rc || !t.len)
+		goto out;
+	t.len = utf8_floor(t.data, t.len > LABEL_MAX ? LABEL_MAX : t.len);
+	*out = xstrndup(t.data, t.len);
+	if (!*out)
+		rc = RL_ENOMEM;
+out:
+	buf_release(&fixed);
+	buf_release(&t);
+	emit_release(&e);
+	return rc;
+}
+
+/* Where to cut text of more than max bytes: the last paragraph break in the second half of
+ * the limit, else the last space there, else a character boundary. Returns the new length. */
+static size_t cut_point(const char *s, size_t max)
+{
+	const char *p = memrchr(s + max / 2, '\n', max - max / 2 + 1);
+	if (p) {
+		while (p > s && p[-1] == '\n')
+			p--;
+		return (size_t)(p - s);
+	}
+	p = memrchr(s + max / 2, ' ', max - max / 2 + 1);
+	if (p)
+		return (size_t)(p - s);
+	/* no blank in reach: a character boundary, which may follow a separator */
+	size_t cut = utf8_floor(s, max);
+	while (cut > 0 && (s[cut - 1] == ' ' || s[cut - 1] == '\n'))
+		cut--;
+	return cut;
+}
+
+struct result {
+	struct buf text;
+	struct heading *h;
+	size_t n_h;
+	int truncated;
+	size_t full_len;   /* length before the cut */
+};
+
+/*
+ * NFC over the emitter's text, cut at max_doc_bytes, headings remapped onto the final text.
+ * NFC runs piecewise between heading boundaries so their new offsets are known exactly; the
+ * emitter's ranges are rewritten in place to final offsets.
+ */
+static int finish_text(const struct normalize_opts *o, struct emit *e, struct nfc_scratch *sc,
+		       struct result *r)
+{
+	size_t prev = 0, max = o->max_doc_bytes && o->max_doc_bytes < SIZE_MAX
+					? (size_t)o->max_doc_bytes : SIZE_MAX;
+	int rc = 0;
+	if (e->h_level) /* cut off inside a heading: it ends where the text does */
+		rc = emit_heading_end(e);
+	if (rc)
+		return rc;
+	if (!e->nfc) { /* already NFC (ASCII and inert characters only): no copy */
+		r->text = e->out;
+		buf_init(&e->out, 0);
+		goto cut;
+	}
+	buf_init(&r->text, e->out.len <= (SIZE_MAX - 64) / 3 ? 3 * e->out.len + 64 : SIZE_MAX);
+	rc = buf_reserve(&r->text, e->out.len + e->out.len / 8);
+	for (size_t i = 0; i < e->n_h && !rc; i++) {
+		struct hrange *h = &e->h[i];
+		rc = nfc_append(e->out.data + prev, h->start - prev, &r->text, sc);
+		size_t start = r->text.len;
+		if (!rc)
+			rc = nfc_append(e->out.data + h->start, h->end - h->start, &r->text, sc);
+		prev = h->end;
+		h->start = start;
+		h->end = r->text.len;
+	}
+	if (!rc)
+		rc = nfc_append(e->out.data ? e->out.data + prev : "", e->out.len - prev, &r->text,
+				sc);
+	if (rc)
+		return rc;
+cut:
+	r->full_len = r->text.len;
+	if (e->full || r->text.len > max) {
+		r->truncated = 1;
+		if (r->text.len > max)
+			r->text.len = cut_point(r->text.data, max);
+		if (r->text.data)
+			r->text.data[r->text.len] = '\0';
+	}
+	if (e->n_h && !(r->h = calloc(e->n_h, sizeof(*r->h))))
+		return RL_ENOMEM;
+	for (size_t i = 0; i < e->n_h && e->h[i].start < r->text.len; i++) {
+		size_t start = e->h[i].start;
+		size_t len = (e->h[i].end < r->text.len ? e->h[i].end : r->text.len) - start;
+		if (len > LABEL_MAX)
+			len = utf8_floor(r->text.data + start, LABEL_MAX);
+		r->h[r->n_h].offset = start;
+		r->h[r->n_h].level = e->h[i].level;
+		if (!(r->h[r->n_h].text = xstrndup(r->text.data + start, len)))
+			return RL_ENOMEM;
+		r->n_h++;
+	}
+	/* The text buffer grew by doubling; the doc may wait in a queue for a while. */
+	if (r->text.data && r->text.cap > r->text.len + 1) {
+		char *p = realloc(r->text.data, r->text.len + 1);
+		if (p) {
+			r->text.data = p;
+			r->text.cap = r->text.len + 1;
+		}
+	}
+	return 0;
+}
+
+static void result_release(struct result *r)
+{
+	buf_release(&r->text);
+	for (size_t i = 0; i < r->n_h; i++)
+		free(r->h[i].text);
+	free(r->h);
+}
+
+static int json_set(json_t *m, const char *key, json_t *v)
+{
+	return v && json_object_set_new(m, key, v) == 0 ? 0 : RL_ENOMEM;
+}
+
+/* The row's metadata object (when any) with our keys set over it; a fresh object otherwise. */
+static int build_metadata(const struct read_item *it, enum fmt f, const char *title,
+			  const struct decoded *dec, const struct result *r, char **out)
+{
+	json_t *m = NULL;
+	int rc = 0;
+	if (it->metadata_json) {
+		json_error_t err;
+		m = json_loads(it->metadata_json, JSON_ALLOW_NUL, &err);
+		if (m && !json_is_object(m)) {
+			json_decref(m);
+			m = NULL;
+		}
+	}
+	if (!m && !(m = json_object()))
+		return RL_ENOMEM;
+	rc = json_set(m, "format", json_string(fmt_name[f]));
+	if (!rc && title)
+		rc = json_set(m, "title", json_string(title));
+	if (!rc && dec->encoding)
+		rc = json_set(m, "encoding", json_string(dec->encoding));
+	if (!rc && dec->n_invalid)
+		rc = json_set(m, "invalid_utf8", json_integer((json_int_t)dec->n_invalid));
+	if (!rc && dec->n_undecodable)
+		rc = json_set(m, "undecodable", json_integer((json_int_t)dec->n_undecodable));
+	if (!rc && r->truncated)
+		rc = json_set(m, "truncated", json_true());
+	if (rc)
+		goto out;
+	size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
+	size_t need = json_dumpb(m, NULL, 0, flags);
+	if (!need || !(*out = malloc(need + 1))) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	json_dumpb(m, *out, need, flags);
+	(*out)[need] = '\0';
+out:
+	json_decref(m);
+	return rc;
+}
+
+static enum fmt format_of(const char *name)
+{
+	const char *dot = name ? strrchr(name, '.') : NULL;
+	if (!dot)
+		return FMT_TEXT;
+	if (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm") || !strcasecmp(dot, ".xhtml"))
+		return FMT_HTML;
+	if (!strcasecmp(dot, ".md") || !strcasecmp(dot, ".markdown"))
+		return FMT_MARKDOWN;
+	return FMT_TEXT;
+}
+
+/* The emitter's hard limit: far enough past max_doc_bytes that NFC (which shrinks text at
+ * most threefold, Hangul jamo) cannot bring it back under the limit, so the cut stays exact. */
+static size_t emit_limit(const struct normalize_opts *o, size_t in_len)
+{
+	size_t cap = in_len <= (SIZE_MAX - 4096) / 4 ? 4 * in_len + 4096 : SIZE_MAX;
+	if (o->max_doc_bytes && o->max_doc_bytes <= (SIZE_MAX - 4096) / 4 &&
+	    4 * o->max_doc_bytes + 4096 < cap)
+		cap = 4 * (size_t)o->max_doc_bytes + 4096;
+	return cap;
+}
+
+/* ---- public ---------------------------------------------------------------------------------- */
+
+int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
+		   struct counts *c)
+{
+	enum fmt f = it->kind == READ_ROW ? FMT_TEXT : format_of(it->name);
+	struct decoded dec = { 0 };
+	struct nfc_scratch sc = { 0 };
+	struct result r = { 0 };
+	struct emit e;
+	struct buf raw_title;
+	struct doc *d = NULL;
+	char *title = NULL, *meta = NULL;
+	int rc, halted = 0;
+
+	*out = NULL;
+	pthread_once(&init_once, normalize_init);
+	buf_init(&dec.tmp, 0);
+	buf_init(&raw_title, LABEL_MAX * 8);
+	emit_init(&e, 0);
+
+	rc = it->kind == READ_ROW ? decode_row(it, &dec) : decode_file(o, it, &dec);
+	if (rc == RL_SKIP) {
+		counts_skip(c, dec.reason, it->source, "%s", !strcmp(dec.reason, "binary")
+			    ? "binary content (NUL or control bytes)" : "undecodable text encoding");
+		goto out;
+	}
+	if (rc)
+		goto out;
+
+	emit_release(&e);
+	emit_init(&e, emit_limit(o, dec.n));
+	if (f == FMT_HTML)
+		rc = html_extract(&e, dec.s, dec.n, &raw_title, &halted);
+	else if (f == FMT_MARKDOWN)
+		rc = md_extract(&e, dec.s, dec.n);
+	else
+		rc = emit_text(&e, dec.s, dec.n, 1);
+	if (!rc)
+		rc = finish_text(o, &e, &sc, &r);
+	if (rc)
+		goto out;
+	if (!r.text.len) {
+		counts_skip(c, "empty", it->source, "no text after normalization");
+		rc = RL_SKIP;
+		goto out;
+	}
+	if (r.truncated)
+		counts_skip(c, "truncated_doc", it->source,
+			    "document cut to %zu bytes (over %zu; max_doc_bytes = %llu)", r.text.len,
+			    r.full_len, (unsigned long long)o->max_doc_bytes);
+	else if (halted)
+		counts_skip(c, "truncated_doc", it->source,
+			    "HTML nested deeper than the parser allows: text after that point lost");
+	r.truncated |= halted;
+
+	if (it->kind == READ_ROW && it->title)
+		rc = tidy_label(it->title, strlen(it->title), &sc, &title);
+	else if (raw_title.len)
+		rc = tidy_label(raw_title.data, raw_title.len, &sc, &title);
+	for (size_t i = 0; !rc && !title && f != FMT_TEXT && i < r.n_h; i++) {
+		if (r.h[i].level == 1 && !(title = xstrdup(r.h[i].text)))
+			rc = RL_ENOMEM;
+	}
+	if (!rc)
+		rc = build_metadata(it, f, title, &dec, &r, &meta);
+	if (rc)
+		goto out;
+
+	if (!(d = doc_new())) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	d->source_name = xstrdup(it->source ? it->source : "");
+	d->input = xstrdup(it->input ? it->input : "");
+	if (!d->source_name || !d->input) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	d->text = buf_detach(&r.text, &d->text_len);
+	if (!d->text) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	d->headings = r.h;
+	d->n_headings = r.n_h;
+	r.h = NULL;
+	r.n_h = 0;
+	d->title = title;
+	d->metadata_json = meta;
+	title = meta = NULL;
+	d->mtime = it->mtime;
+	d->raw_bytes = it->raw_bytes;
+	*out = d;
+	d = NULL;
+out:
+	doc_free(d);
+	free(title);
+	free(meta);
+	result_release(&r);
+	emit_release(&e);
+	buf_release(&raw_title);
+	buf_release(&dec.tmp);
+	free(sc.v);
+	return rc;
+}
+
+int normalize_utf8(const char *s, size_t n, struct buf *out, size_t *n_invalid)
+{
+	struct buf fixed, clean;
+	struct nfc_scratch sc = { 0 };
+	struct utf8_stats st;
+	size_t bad = 0;
+	int rc = 0;
+
+	pthread_once(&init_once, normalize_init);
+	buf_init(&fixed, 0);
+	buf_init(&clean, 0);
+	utf8_scan((const unsigned char *)s, n, &st);
+	if (st.invalid) {
+		rc = utf8_repair((const unsigned char *)s, n, &fixed, &bad);
+		if (rc)
+			goto out;
+		s = fixed.data;
+		n = fixed.len;
+	}
+	rc = buf_reserve(&clean, n);
+	if (rc)
+		goto out;
+	/* Controls out before NFC: a dropped control must not keep a mark from its base. */
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = (unsigned char)s[i];
+		size_t k = ch < 0x80 ? 1 : utf8_seq((const unsigned char *)s + i, n - i);
+		if (!k)
+			k = 1;
+		int drop = ch < 0x80 ? (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7F
+				     : ch == 0xC2 && (unsigned char)s[i + 1] <= 0x9F;
+		if (!drop)
+			memcpy(clean.data + clean.len, s + i, k), clean.len += k;
+		i += k;
+	}
+	if (clean.data)
+		clean.data[clean.len] = '\0';
+	rc = nfc_append(clean.data ? clean.data : "", clean.len, out, &sc);
+out:
+	if (n_invalid)
+		*n_invalid = bad;
+	buf_release(&fixed);
+	buf_release(&clean);
+	free(sc.v);
+	return rc;
+}
