@@ -85,7 +85,24 @@ int corpus_current_model(PGconn *conn, struct model **out)
 	return rc;
 }
 
-int corpus_use_model(PGconn *conn, const struct model *m)
+/* Records key = value in ragload_corpus; writes nothing when it already holds that value. */
+static int corpus_set(PGconn *conn, const char *key, const char *value, int overwrite)
+{
+	const char *params[2] = {key, value};
+	PGresult *u = PQexecParams(conn, overwrite ?
+		"INSERT INTO ragload_corpus (key, value) VALUES ($1, $2) "
+		"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now() "
+		"WHERE ragload_corpus.value IS DISTINCT FROM EXCLUDED.value" :
+		"INSERT INTO ragload_corpus (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+		2, NULL, params, NULL, NULL, 0);
+	int rc = PQresultStatus(u) == PGRES_COMMAND_OK ? 0 : -1;
+	if (rc)
+		log_error("recording the corpus %s: %s", key, PQresultErrorMessage(u));
+	PQclear(u);
+	return rc;
+}
+
+int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance)
 {
 	int rc = -1;
 	PGresult *r = db_query(conn,
@@ -96,37 +113,35 @@ int corpus_use_model(PGconn *conn, const struct model *m)
 		return -1;
 	int empty = PQgetisnull(r, 0, 0);
 	int typmod = atoi(PQgetvalue(r, 0, 1));
-	if (!empty && strcmp(PQgetvalue(r, 0, 0), model_name(m)) != 0) {
+	if (!empty && strcmp(PQgetvalue(r, 0, 0), name) != 0) {
 		log_error("the corpus is embedded with model %s, not %s: a different model needs a "
-			  "reindex (or a fresh database)", PQgetvalue(r, 0, 0), model_name(m));
+			  "reindex (or a fresh database)", PQgetvalue(r, 0, 0), name);
 		goto out;
 	}
-	if (typmod != model_dim(m)) {
+	if (typmod != dim) {
 		if (!empty) {
 			log_error("embeddings.embedding_vector is vector(%d) but model %s has %d "
-				  "dimensions", typmod, model_name(m), model_dim(m));
+				  "dimensions", typmod, name, dim);
 			goto out;
 		}
 		char sql[256];
 		snprintf(sql, sizeof(sql), "ALTER TABLE embeddings ALTER COLUMN embedding_vector "
-			 "TYPE vector(%d)", model_dim(m));
+			 "TYPE vector(%d)", dim);
 		if (db_exec(conn, sql))
 			goto out;
 	}
-	if (corpus_store_model(conn, m))
+	/* The distance follows the first model of an empty corpus; later runs keep it. */
+	if (corpus_set(conn, "model", name, 1) || corpus_set(conn, "distance", distance, empty))
 		goto out;
-	const char *params[1] = {model_name(m)};
-	PGresult *u = PQexecParams(conn,
-		"INSERT INTO ragload_corpus (key, value) VALUES ('model', $1) "
-		"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now() "
-		"WHERE ragload_corpus.value IS DISTINCT FROM EXCLUDED.value", 1, NULL, params, NULL,
-		NULL, 0);
-	if (PQresultStatus(u) != PGRES_COMMAND_OK)
-		log_error("recording the corpus model: %s", PQresultErrorMessage(u));
-	else
-		rc = 0;
-	PQclear(u);
+	rc = 0;
 out:
 	PQclear(r);
 	return rc;
+}
+
+int corpus_use_model(PGconn *conn, const struct model *m)
+{
+	if (corpus_store_model(conn, m))
+		return -1;
+	return corpus_claim(conn, model_name(m), model_dim(m), "cosine");
 }

@@ -12,12 +12,14 @@
 #include "ingest.h"
 #include "db.h"
 #include "queue.h"
+#include "vecfile.h"
 #include "../stages/read.h"
 #include "../stages/normalize.h"
 #include "../stages/chunk.h"
 #include "../stages/embed.h"
 #include "../stages/load.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +285,177 @@ out:
 	return rc;
 }
 
+/* ---- precomputed vectors (.fvecs) ------------------------------------------------------------ */
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/*
+ * Each vector becomes a document with one chunk and its embedding, in file order, so the
+ * 0-based ids of a matching .ivecs ground truth are the documents' "_id". Invalid vectors
+ * (NaN, infinity: pgvector rejects them) are skipped and counted; a wrong dimension word or a
+ * truncated last vector ends that file with a message naming the offset.
+ */
+static struct doc *vector_doc(const char *input, uint64_t i, const float *v, int dim)
+{
+	struct doc *d = doc_new();
+	char key[64];
+	if (!d)
+		return NULL;
+	snprintf(key, sizeof(key), "#%llu", (unsigned long long)i);
+	size_t bl = strlen(base_name(input));
+	d->source_name = malloc(bl + strlen(key) + 1);
+	d->input = xstrdup(input);
+	d->text = xstrdup("");
+	d->chunks = calloc(1, sizeof(struct chunk));
+	d->vectors = malloc((size_t)dim * sizeof(float));
+	char meta[64];
+	snprintf(meta, sizeof(meta), "{\"_id\": \"%llu\", \"format\": \"fvecs\"}",
+		 (unsigned long long)i);
+	d->metadata_json = xstrdup(meta);
+	if (!d->source_name || !d->input || !d->text || !d->chunks || !d->vectors ||
+	    !d->metadata_json) {
+		doc_free(d);
+		return NULL;
+	}
+	memcpy(d->source_name, base_name(input), bl);
+	strcpy(d->source_name + bl, key);
+	d->n_chunks = 1;
+	d->dim = dim;
+	memcpy(d->vectors, v, (size_t)dim * sizeof(float));
+	return d;
+}
+
+static void vector_hash(struct ingest *in, struct doc *d)
+{
+	XXH3_state_t st;
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, d->vectors, (size_t)d->dim * sizeof(float));
+	XXH3_128bits_update(&st, in->settings_sig, strlen(in->settings_sig));
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+	memcpy(d->hash, c.digest, 16);
+}
+
+static int vectors_probe_dim(char *const *paths, int n, int *dim)
+{
+	*dim = 0;
+	for (int i = 0; i < n; i++) {
+		struct vecfile vf;
+		char err[256];
+		if (vecfile_open(&vf, paths[i], err, sizeof(err))) {
+			log_error("%s: %s", paths[i], err);
+			return -1;
+		}
+		int d = vf.dim;
+		vecfile_close(&vf);
+		if (d && *dim && d != *dim) {
+			log_error("%s: %d-dimensional vectors, but %s has %d", paths[i], d, paths[0], *dim);
+			return -1;
+		}
+		if (d)
+			*dim = d;
+	}
+	if (*dim == 0) {
+		log_error("no vectors in the given .fvecs files");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads every .fvecs input into groups, drops unchanged vectors, loads the rest. */
+static int ingest_vectors(struct ingest *in, struct loader *loader)
+{
+	struct doc *group[1024];
+	size_t n = 0;
+	float *v = NULL;
+	int rc = 0;
+	for (int p = 0; p < in->args->n_paths && !rc; p++) {
+		const char *path = in->args->paths[p];
+		struct vecfile vf;
+		char err[256];
+		double t0 = now_seconds();
+		if (vecfile_open(&vf, path, err, sizeof(err))) {
+			counts_skip(&in->counts, "bad_vector_file", path, "%s", err);
+			continue;
+		}
+		free(v);
+		v = malloc((size_t)(vf.dim ? vf.dim : 1) * sizeof(float));
+		if (!v) {
+			vecfile_close(&vf);
+			rc = -1;
+			break;
+		}
+		int got;
+		while ((got = vecfile_next(&vf, v, err, sizeof(err))) == 1) {
+			uint64_t i = vf.index - 1;
+			int finite = 1;
+			for (int k = 0; k < vf.dim && finite; k++)
+				finite = isfinite(v[k]);
+			in->raw_bytes += 4 + 4 * (uint64_t)vf.dim;
+			if (!finite) {
+				counts_skip(&in->counts, "bad_vector", path,
+					    "vector %llu at byte offset %llu holds NaN or infinity",
+					    (unsigned long long)i,
+					    (unsigned long long)(vf.offset - 4 - 4 * (uint64_t)vf.dim));
+				continue;
+			}
+			struct doc *d = vector_doc(path, i, v, vf.dim);
+			if (!d) {
+				rc = -1;
+				break;
+			}
+			vector_hash(in, d);
+			in->docs_seen++;
+			group[n++] = d;
+			if (n == RL_ARRAY_LEN(group)) {
+				in->t_read += now_seconds() - t0;
+				if (lookup_existing(in, group, &n))
+					rc = -1;
+				for (size_t k = 0; k < n && !rc; k++) {
+					struct doc *x = group[k];
+					group[k] = NULL;
+					if (load_add(loader, x))
+						rc = -1;
+				}
+				for (size_t k = 0; k < n; k++)
+					doc_free(group[k]);
+				n = 0;
+				t0 = now_seconds();
+				if (rc)
+					break;
+			}
+		}
+		in->t_read += now_seconds() - t0;
+		if (got < 0)
+			counts_skip(&in->counts, "bad_vector_file", path, "%s", err);
+		vecfile_close(&vf);
+	}
+	if (!rc && n) {
+		if (lookup_existing(in, group, &n))
+			rc = -1;
+		for (size_t k = 0; k < n && !rc; k++) {
+			struct doc *x = group[k];
+			group[k] = NULL;
+			if (load_add(loader, x))
+				rc = -1;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		doc_free(group[k]);
+	free(v);
+	return rc;
+}
+
 /* ---- the command -------------------------------------------------------------------------- */
 
 static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGconn *conn,
@@ -413,6 +586,32 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		goto out;
 	}
 	run_id = db_run_begin(conn, "ingest", a->paths, a->n_paths);
+	int n_fvecs = 0;
+	for (int i = 0; i < a->n_paths; i++)
+		n_fvecs += has_suffix(a->paths[i], ".fvecs");
+	if (n_fvecs && n_fvecs != a->n_paths) {
+		log_error("precomputed .fvecs vectors cannot be mixed with text inputs in one run");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (n_fvecs) {
+		/* TEXMEX ground truth is L2, so a precomputed corpus defaults to L2. */
+		int dim;
+		char name[64];
+		if (vectors_probe_dim(a->paths, a->n_paths, &dim))
+			goto out;
+		snprintf(name, sizeof(name), "precomputed:%d", dim);
+		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s", name);
+		in.worker_conn = db_connect(cfg->conninfo);
+		if (corpus_claim(conn, name, dim, "l2") || !in.worker_conn ||
+		    load_init(&loader, conn, &cfg->load, name, &in.counts))
+			goto out;
+		if (ingest_vectors(&in, loader) || load_flush(loader))
+			goto out;
+		db_exec(conn, "ANALYZE documents, chunks, embeddings");
+		status = counts_total(&in.counts) ? EXIT_SKIPPED : EXIT_DONE;
+		goto out;
+	}
 	if (resolve_model(cfg, a, conn, &model) || corpus_use_model(conn, model))
 		goto out;
 	in.model = model;

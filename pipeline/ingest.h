@@ -40,5 +40,8 @@ int corpus_current_model(PGconn *conn, struct model **out);
  * when the table is empty. Refuses (negative, message logged) a model other than the one the
  * existing embeddings were made with. */
 int corpus_use_model(PGconn *conn, const struct model *m);
+/* The same for a model known by name and dimension only (precomputed vectors): checks the
+ * existing embeddings, types the column, records model and (for an empty corpus) distance. */
+int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance);
 
 #endif

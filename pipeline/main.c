@@ -9,6 +9,8 @@
 #include "db.h"
 #include "ingest.h"
 #include "../stages/embed.h"
+#include "../stages/evaluate.h"
+#include "../stages/index.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@ struct opts {
 	const char *model_file;
 	const char *output;
 	int no_wait;
+	struct eval_args eval;
+	struct index_args index;
 };
 
 static const char usage_text[] =
@@ -32,6 +36,8 @@ static const char usage_text[] =
 	"  model fit PATH... -o FILE   fit the built-in model on inputs and write it to FILE\n"
 	"  model export FILE     write the corpus's model to FILE\n"
 	"  model import FILE     store the model in FILE in the database\n"
+	"  index                 build HNSW and IVFFlat (and full-text) indexes after loading\n"
+	"  eval --queries FILE   exact ground truth, ANN recall/latency, quality; writes a report\n"
 	"\n"
 	"options:\n"
 	"  -d, --conninfo STR    libpq conninfo or URI (default: PG* environment, as psql)\n"
@@ -42,6 +48,28 @@ static const char usage_text[] =
 	"      --chunk-overlap N ingest: tokens shared by consecutive chunks (default 32)\n"
 	"      --no-wait         exit 75 at once when another run holds the lock\n"
 	"  -o, --output FILE     model fit: where to write the model\n"
+	"\n"
+	"index options:\n"
+	"      --distance D      cosine | l2 | ip (default: the corpus's: cosine for text, l2 for .fvecs)\n"
+	"      --hnsw-m N        HNSW m (default 16)\n"
+	"      --hnsw-efc N      HNSW ef_construction (default 64)\n"
+	"      --lists N         IVFFlat lists (default rows/1000, at least 10; sqrt(rows) above 1M)\n"
+	"      --only KIND       build only hnsw, ivfflat or fts\n"
+	"\n"
+	"eval options:\n"
+	"      --queries FILE    BEIR queries.jsonl (embedded with the corpus's model) or .fvecs\n"
+	"      --qrels FILE      BEIR TSV or TREC qrels: nDCG@10, MRR@10, Recall@100\n"
+	"      --ground-truth F  .ivecs exact top-k ids, checked against ragload's own\n"
+	"  -k N                  k of recall@k (default 10)\n"
+	"      --run-file FILE   also write each method's ranking in TREC run format\n"
+	"      --reports-dir DIR where reports go (default reports/)\n"
+	"      --keep N          keep only the newest N reports\n"
+	"      --fail-on-regression X   exit 1 when nDCG@10 or recall@10 drops by more than X\n"
+	"      --connections N   connections for the concurrent QPS figure (default 2)\n"
+	"      --ef-search LIST  HNSW ef_search values (default 10,20,40,80,160,320)\n"
+	"      --probes LIST     IVFFlat probes values (default 1,2,4,... up to lists/4)\n"
+	"      --fts-config CFG  text search configuration (default english)\n"
+	"\n"
 	"  -q, --quiet           no progress and no summary\n"
 	"      --progress / --no-progress   force progress on stderr on or off\n"
 	"  -h, --help            this text\n"
@@ -182,6 +210,24 @@ out:
 	return status;
 }
 
+static int cmd_index(struct opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return usage(EXIT_USAGE);
+	return index_run(&o->cfg, &o->index);
+}
+
+static int cmd_eval(struct opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0 || !o->eval.queries) {
+		log_error("eval: --queries FILE is required");
+		return usage(EXIT_USAGE);
+	}
+	return evaluate_run(&o->cfg, &o->eval);
+}
+
 static const struct command {
 	const char *name;
 	int (*fn)(struct opts *o, int argc, char **argv);
@@ -189,10 +235,26 @@ static const struct command {
 	{"init", cmd_init},
 	{"ingest", cmd_ingest},
 	{"model", cmd_model},
+	{"index", cmd_index},
+	{"eval", cmd_eval},
 };
 
 enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAIT, OPT_VERSION,
-       OPT_PROGRESS, OPT_NO_PROGRESS };
+       OPT_PROGRESS, OPT_NO_PROGRESS, OPT_DISTANCE, OPT_HNSW_M, OPT_HNSW_EFC, OPT_LISTS, OPT_ONLY,
+       OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
+       OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
+       OPT_MAX_QUERIES };
+
+/* Parses a whole positive int within [lo, hi] into *out. */
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
 
 static int set_option(struct rl_config *c, const char *arg)
 {
@@ -204,6 +266,12 @@ static int set_option(struct rl_config *c, const char *arg)
 	*eq = '\0';
 	*dot = '\0';
 	return config_set(c, tmp, dot + 1, eq + 1);
+}
+
+static int bad_value(const char *opt, const char *arg)
+{
+	log_error("%s %s: invalid value", opt, arg);
+	return EXIT_USAGE;
 }
 
 /* Applies one parsed option. Returns -1 to go on, else an exit status to stop with. */
@@ -242,6 +310,45 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_VERSION: printf("ragload %s\n", RAGLOAD_VERSION); return EXIT_DONE;
 	case OPT_PROGRESS: o->cfg.progress = 1; return -1;
 	case OPT_NO_PROGRESS: o->cfg.progress = 0; return -1;
+	case OPT_DISTANCE:
+		if (strcmp(arg, "cosine") && strcmp(arg, "l2") && strcmp(arg, "ip")) {
+			log_error("--distance %s: expected cosine, l2 or ip", arg);
+			return EXIT_USAGE;
+		}
+		o->index.distance = arg;
+		return -1;
+	case OPT_HNSW_M: return parse_int(arg, 2, 100, &o->index.m) ? bad_value(raw, arg) : -1;
+	case OPT_HNSW_EFC:
+		return parse_int(arg, 4, 1000, &o->index.ef_construction) ? bad_value(raw, arg) : -1;
+	case OPT_LISTS: return parse_int(arg, 1, 32768, &o->index.lists) ? bad_value(raw, arg) : -1;
+	case OPT_ONLY:
+		if (strcmp(arg, "hnsw") && strcmp(arg, "ivfflat") && strcmp(arg, "fts"))
+			return bad_value(raw, arg);
+		o->index.only = arg;
+		return -1;
+	case OPT_QUERIES: o->eval.queries = arg; return -1;
+	case OPT_QRELS: o->eval.qrels = arg; return -1;
+	case OPT_GROUND_TRUTH: o->eval.ground_truth = arg; return -1;
+	case 'k': return parse_int(arg, 1, 1000, &o->eval.k) ? bad_value(raw, arg) : -1;
+	case OPT_RUN_FILE: o->eval.run_file = arg; return -1;
+	case OPT_REPORTS_DIR: o->eval.reports_dir = arg; return -1;
+	case OPT_KEEP: return parse_int(arg, 0, 1000000, &o->eval.keep) ? bad_value(raw, arg) : -1;
+	case OPT_FAIL_ON_REGRESSION: {
+		char *end;
+		o->eval.fail_on_regression = strtod(arg, &end);
+		return (end == arg || *end || o->eval.fail_on_regression < 0) ? bad_value(raw, arg) : -1;
+	}
+	case OPT_CONNECTIONS:
+		return parse_int(arg, 1, 64, &o->eval.connections) ? bad_value(raw, arg) : -1;
+	case OPT_EF_SEARCH: o->eval.ef_search = arg; return -1;
+	case OPT_PROBES: o->eval.probes = arg; return -1;
+	case OPT_FTS_CONFIG:
+		if (strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg) || !*arg)
+			return bad_value(raw, arg);
+		o->eval.fts_config = o->index.fts_config = arg;
+		return -1;
+	case OPT_MAX_QUERIES:
+		return parse_int(arg, 0, 100000000, &o->eval.max_queries) ? bad_value(raw, arg) : -1;
 	default:
 		log_error("unknown or incomplete option '%s'", raw);
 		return usage(EXIT_USAGE);
@@ -264,11 +371,30 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"progress", no_argument, NULL, OPT_PROGRESS},
 		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+		{"distance", required_argument, NULL, OPT_DISTANCE},
+		{"hnsw-m", required_argument, NULL, OPT_HNSW_M},
+		{"hnsw-efc", required_argument, NULL, OPT_HNSW_EFC},
+		{"lists", required_argument, NULL, OPT_LISTS},
+		{"only", required_argument, NULL, OPT_ONLY},
+		{"queries", required_argument, NULL, OPT_QUERIES},
+		{"qrels", required_argument, NULL, OPT_QRELS},
+		{"ground-truth", required_argument, NULL, OPT_GROUND_TRUTH},
+		{"run-file", required_argument, NULL, OPT_RUN_FILE},
+		{"reports-dir", required_argument, NULL, OPT_REPORTS_DIR},
+		{"keep", required_argument, NULL, OPT_KEEP},
+		{"fail-on-regression", required_argument, NULL, OPT_FAIL_ON_REGRESSION},
+		{"connections", required_argument, NULL, OPT_CONNECTIONS},
+		{"ef-search", required_argument, NULL, OPT_EF_SEARCH},
+		{"probes", required_argument, NULL, OPT_PROBES},
+		{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
+		{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o;
 	memset(&o, 0, sizeof(o));
 	config_defaults(&o.cfg);
+	eval_args_defaults(&o.eval);
+	index_args_defaults(&o.index);
 
 	/* First pass: only --config, so that flags given anywhere override the file. */
 	for (int i = 1; i < argc; i++) {
@@ -289,7 +415,7 @@ int main(int argc, char **argv)
 	opterr = 0;
 	optind = 1;
 	while (status < 0 && optind < argc) {
-		int c = getopt_long(argc, argv, "+d:c:o:qh", longopts, NULL);
+		int c = getopt_long(argc, argv, "+d:c:o:qhk:", longopts, NULL);
 		if (c == -1) {
 			pos[n_pos++] = argv[optind++];
 			continue;
