@@ -240,3 +240,36 @@ int db_run_end(PGconn *conn, int64_t run_id, const char *status, const char *cou
 	PQclear(r);
 	return rc;
 }
+
+int db_create_roles(PGconn *conn)
+{
+	static const char *const sql[] = {
+		"DO $$ BEGIN "
+		"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" ROLE_LOADER "') THEN "
+		"CREATE ROLE " ROLE_LOADER " LOGIN; END IF; "
+		"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" ROLE_READER "') THEN "
+		"CREATE ROLE " ROLE_READER " LOGIN; END IF; END $$",
+		"GRANT USAGE ON SCHEMA public TO " ROLE_LOADER ", " ROLE_READER,
+		/* loader: the corpus and what a load records */
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON documents, chunks, embeddings, ragload_models, "
+		"ragload_corpus, ragload_runs TO " ROLE_LOADER,
+		"GRANT SELECT ON ragload_schema_version, ragload_indexes TO " ROLE_LOADER,
+		"GRANT USAGE, SELECT, UPDATE ON SEQUENCE documents_doc_id_seq, chunks_chunk_id_seq, "
+		"embeddings_embedding_id_seq, ragload_runs_run_id_seq TO " ROLE_LOADER,
+		/* reader: reads the corpus, writes the chat tables */
+		"GRANT SELECT ON documents, chunks, embeddings, ragload_models, ragload_corpus, "
+		"ragload_indexes, ragload_schema_version TO " ROLE_READER,
+		"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON documents, chunks, embeddings FROM "
+		ROLE_READER,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON users, chat_sessions, chat_messages TO "
+		ROLE_READER,
+		"GRANT USAGE, SELECT ON SEQUENCE users_user_id_seq, chat_sessions_session_id_seq, "
+		"chat_messages_message_id_seq TO " ROLE_READER,
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(sql); i++)
+		if (db_exec(conn, sql[i]))
+			return -1;
+	log_info("roles %s (loads the corpus) and %s (reads it, writes the chat tables) ready",
+		 ROLE_LOADER, ROLE_READER);
+	return 0;
+}

@@ -34,6 +34,15 @@ int db_migrate(PGconn *conn);
 /* Highest applied schema version, 0 when none, -1 on error. */
 int db_schema_version(PGconn *conn);
 
+/*
+ * Least privilege (init --roles): ragload_loader writes the corpus tables, ragload_reader reads
+ * them and writes the chat tables; schema changes (init, index, reindex) stay with the owner.
+ * Idempotent; run again after a migration to grant on new tables.
+ */
+#define ROLE_LOADER "ragload_loader"
+#define ROLE_READER "ragload_reader"
+int db_create_roles(PGconn *conn);
+
 /* Run log (ragload_runs). run_begin returns the run id or -1. */
 int64_t db_run_begin(PGconn *conn, const char *command, char *const *inputs, int n_inputs);
 int db_run_end(PGconn *conn, int64_t run_id, const char *status, const char *counts_json,

@@ -46,6 +46,9 @@ struct ingest {
 	double t_read, t_normalize, t_chunk, t_embed, t_lookup;
 	uint64_t items;
 	_Atomic uint64_t raw_bytes, unchanged, docs_seen;  /* read by progress */
+	uint64_t would_add, would_change, pruned;         /* dry run and prune */
+	char **input_ids;             /* real path of each command-line input (prune scope) */
+	int seen_table;               /* keys seen are recorded in a temp table (prune) */
 };
 
 /* ---- reader thread ----------------------------------------------------------------------- */
@@ -95,6 +98,22 @@ static void content_hash(struct ingest *in, struct doc *d)
 	memcpy(d->hash, c.digest, 16);
 }
 
+/* The prune scope of a document: the real path of the command-line input it came from. */
+static int set_input_id(struct ingest *in, struct doc *d)
+{
+	for (int i = 0; i < in->args->n_paths; i++) {
+		if (d->input && strcmp(d->input, in->args->paths[i]) == 0) {
+			char *id = xstrdup(in->input_ids[i]);
+			if (!id)
+				return -1;
+			free(d->input);
+			d->input = id;
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /*
  * Looks the group's source keys up: a document loaded with the same hash is dropped
  * (unchanged), one loaded with another hash keeps its doc_id (replaced in place). One round
@@ -114,6 +133,14 @@ static int lookup_existing(struct ingest *in, struct doc **g, size_t *n)
 	if (db_text_array(&arr, keys, *n))
 		goto out;
 	const char *params[1] = {arr.data};
+	if (in->seen_table) {
+		/* A temporary table of this session, not a corpus table: what --prune keeps. */
+		PGresult *s = db_query(in->worker_conn, "INSERT INTO pg_temp.ragload_seen "
+				       "SELECT unnest($1::text[]) RETURNING 1", 1, params);
+		if (!s)
+			goto out;
+		PQclear(s);
+	}
 	r = db_query(in->worker_conn,
 		     "SELECT source_name, doc_id, encode(content_hash, 'hex') FROM documents "
 		     "WHERE source_name = ANY($1::varchar[])", 1, params);
@@ -141,6 +168,8 @@ static int lookup_existing(struct ingest *in, struct doc **g, size_t *n)
 	for (size_t i = 0; i < *n; i++)
 		if (g[i])
 			g[k++] = g[i];
+	for (size_t i = k; i < *n; i++)
+		g[i] = NULL;   /* the caller frees what is left in the whole group */
 	*n = k;
 	rc = 0;
 out:
@@ -157,6 +186,15 @@ static int process_group(struct ingest *in, struct doc **g, size_t n)
 		return -1;
 	double t1 = now_seconds();
 	in->t_lookup += t1 - t0;
+	if (in->args->dry_run) {
+		for (size_t i = 0; i < n; i++) {
+			if (g[i]->doc_id > 0)
+				in->would_change++;
+			else
+				in->would_add++;
+		}
+		return 0;   /* the caller frees the group */
+	}
 	for (size_t i = 0; i < n; i++)
 		if (chunk_doc(&in->cfg->chunk, g[i]))
 			return -1;
@@ -199,6 +237,11 @@ static void *worker_main(void *arg)
 			if (nr == RL_SKIP || !d)
 				continue;
 			in->docs_seen++;
+			if (set_input_id(in, d)) {
+				doc_free(d);
+				rc = -1;
+				break;
+			}
 			content_hash(in, d);
 			group[n++] = d;
 			bytes += d->text_len;
@@ -372,6 +415,26 @@ static int vectors_probe_dim(char *const *paths, int n, int *dim)
 	return 0;
 }
 
+/* Gives a looked-up group to the loader (or only counts it in a dry run). The group's
+ * slots are emptied; the caller frees what is left. */
+static int hand_over(struct ingest *in, struct loader *loader, struct doc **group, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (in->args->dry_run) {
+			if (group[k]->doc_id > 0)
+				in->would_change++;
+			else
+				in->would_add++;
+			continue;
+		}
+		struct doc *x = group[k];
+		group[k] = NULL;
+		if (load_add(loader, x))
+			return -1;
+	}
+	return 0;
+}
+
 /* Reads every .fvecs input into groups, drops unchanged vectors, loads the rest. */
 static int ingest_vectors(struct ingest *in, struct loader *loader)
 {
@@ -410,7 +473,8 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 				continue;
 			}
 			struct doc *d = vector_doc(path, i, v, vf.dim);
-			if (!d) {
+			if (!d || set_input_id(in, d)) {
+				doc_free(d);
 				rc = -1;
 				break;
 			}
@@ -419,14 +483,8 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 			group[n++] = d;
 			if (n == RL_ARRAY_LEN(group)) {
 				in->t_read += now_seconds() - t0;
-				if (lookup_existing(in, group, &n))
-					rc = -1;
-				for (size_t k = 0; k < n && !rc; k++) {
-					struct doc *x = group[k];
-					group[k] = NULL;
-					if (load_add(loader, x))
-						rc = -1;
-				}
+				rc = lookup_existing(in, group, &n) ? -1
+								    : hand_over(in, loader, group, n);
 				for (size_t k = 0; k < n; k++)
 					doc_free(group[k]);
 				n = 0;
@@ -441,14 +499,7 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 		vecfile_close(&vf);
 	}
 	if (!rc && n) {
-		if (lookup_existing(in, group, &n))
-			rc = -1;
-		for (size_t k = 0; k < n && !rc; k++) {
-			struct doc *x = group[k];
-			group[k] = NULL;
-			if (load_add(loader, x))
-				rc = -1;
-		}
+		rc = lookup_existing(in, group, &n) ? -1 : hand_over(in, loader, group, n);
 	}
 	for (size_t k = 0; k < n; k++)
 		doc_free(group[k]);
@@ -517,14 +568,26 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 		if (st[i].t > st[slow].t)
 			slow = (int)i;
 	uint64_t skipped = counts_total(&in->counts);
-	fprintf(f, "ragload: ingest finished in %.2f s\n", elapsed);
-	fprintf(f, "  documents: %llu added, %llu changed, %llu unchanged, %llu skipped\n",
-		(unsigned long long)ls->docs_added, (unsigned long long)ls->docs_changed,
-		(unsigned long long)in->unchanged, (unsigned long long)skipped);
-	fprintf(f, "  chunks:    %llu in %llu transactions\n", (unsigned long long)ls->chunks,
-		(unsigned long long)ls->transactions);
-	fprintf(f, "  bytes:     %.2f MB read, %.2f MB text loaded\n", (double)in->raw_bytes / 1e6,
-		(double)ls->text_bytes / 1e6);
+	if (in->args->dry_run) {
+		fprintf(f, "ragload: dry run (nothing written) in %.2f s\n", elapsed);
+		fprintf(f, "  documents: %llu would be added, %llu changed, %llu unchanged, "
+			   "%llu pruned, %llu skipped\n",
+			(unsigned long long)in->would_add, (unsigned long long)in->would_change,
+			(unsigned long long)in->unchanged, (unsigned long long)in->pruned,
+			(unsigned long long)skipped);
+	} else {
+		fprintf(f, "ragload: ingest finished in %.2f s\n", elapsed);
+		fprintf(f, "  documents: %llu added, %llu changed, %llu unchanged, %llu pruned, "
+			   "%llu skipped\n",
+			(unsigned long long)ls->docs_added, (unsigned long long)ls->docs_changed,
+			(unsigned long long)in->unchanged, (unsigned long long)in->pruned,
+			(unsigned long long)skipped);
+		fprintf(f, "  chunks:    %llu in %llu transactions\n", (unsigned long long)ls->chunks,
+			(unsigned long long)ls->transactions);
+	}
+	fprintf(f, "  bytes:     %.2f MB read, %.2f MB text loaded (%.1f MB/s)\n",
+		(double)in->raw_bytes / 1e6, (double)ls->text_bytes / 1e6,
+		elapsed > 0 ? (double)in->raw_bytes / 1e6 / elapsed : 0.0);
 	fprintf(f, "  stages:   ");
 	for (size_t i = 0; i < RL_ARRAY_LEN(st); i++)
 		fprintf(f, " %s %.2f s%s", st[i].name, st[i].t, i + 1 < RL_ARRAY_LEN(st) ? "," : "");
@@ -543,17 +606,65 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 
 static void counts_json(struct ingest *in, const struct load_stats *ls, struct buf *b)
 {
-	buf_printf(b, "{\"added\": %llu, \"changed\": %llu, \"unchanged\": %llu, \"skipped\": %llu, "
-		      "\"chunks\": %llu, \"skipped_by_reason\": {",
+	buf_printf(b, "{\"added\": %llu, \"changed\": %llu, \"unchanged\": %llu, \"pruned\": %llu, "
+		      "\"skipped\": %llu, \"chunks\": %llu, \"skipped_by_reason\": {",
 		   (unsigned long long)ls->docs_added, (unsigned long long)ls->docs_changed,
-		   (unsigned long long)in->unchanged, (unsigned long long)counts_total(&in->counts),
-		   (unsigned long long)ls->chunks);
+		   (unsigned long long)in->unchanged, (unsigned long long)in->pruned,
+		   (unsigned long long)counts_total(&in->counts), (unsigned long long)ls->chunks);
 	pthread_mutex_lock(&in->counts.mu);
 	for (int i = 0; i < in->counts.n_reasons; i++)
 		buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", in->counts.reasons[i].reason,
 			   (unsigned long long)in->counts.reasons[i].n);
 	pthread_mutex_unlock(&in->counts.mu);
 	buf_printf(b, "}}");
+}
+
+static int resolve_inputs(struct ingest *in)
+{
+	in->input_ids = calloc((size_t)in->args->n_paths, sizeof(char *));
+	if (!in->input_ids)
+		return -1;
+	for (int i = 0; i < in->args->n_paths; i++) {
+		char *rp = realpath(in->args->paths[i], NULL);
+		in->input_ids[i] = rp ? rp : xstrdup(in->args->paths[i]);
+		if (!in->input_ids[i])
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * --prune: deletes documents under the given inputs whose keys were not seen in this run.
+ * Never when something was skipped: an entry behind a corrupt spot was not seen either, and
+ * nothing already loaded may be lost because an archive got damaged.
+ */
+static int prune(struct ingest *in)
+{
+	if (counts_total(&in->counts)) {
+		log_warn("--prune not applied: some input was skipped in this run, so documents "
+			 "that were not seen may still exist");
+		return 0;
+	}
+	struct buf arr;
+	buf_init(&arr, 0);
+	int rc = -1;
+	if (db_text_array(&arr, in->input_ids, (size_t)in->args->n_paths))
+		goto out;
+	const char *params[1] = {arr.data};
+	PGresult *r = db_query(in->worker_conn, in->args->dry_run ?
+		"SELECT count(*) FROM documents d WHERE d.source_input = ANY($1::text[]) AND NOT "
+		"EXISTS (SELECT 1 FROM pg_temp.ragload_seen s WHERE s.key = d.source_name)" :
+		"WITH gone AS (DELETE FROM documents d WHERE d.source_input = ANY($1::text[]) AND NOT "
+		"EXISTS (SELECT 1 FROM pg_temp.ragload_seen s WHERE s.key = d.source_name) "
+		"RETURNING 1) SELECT count(*) FROM gone", 1, params);
+	if (!r)
+		goto out;
+	in->pruned = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	rc = 0;
+out:
+	buf_release(&arr);
+	return rc;
 }
 
 int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
@@ -570,9 +681,19 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	int64_t run_id = -1;
 	int threads = 0;
 	pthread_t reader, worker;
+	FILE *logf = NULL;
+	PGconn *conn = NULL;
 
-	PGconn *conn = db_connect(cfg->conninfo);
-	if (!conn)
+	if (a->log_file) {
+		logf = fopen(a->log_file, "a");
+		if (!logf) {
+			log_error("%s: cannot open log file", a->log_file);
+			goto out;
+		}
+		in.counts.log = logf;
+	}
+	conn = db_connect(cfg->conninfo);
+	if (!conn || resolve_inputs(&in))
 		goto out;
 	if (db_schema_version(conn) <= 0) {
 		log_error("the database has no ragload schema: run `ragload init` first");
@@ -585,7 +706,16 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		status = lk > 0 ? EXIT_LOCKED : EXIT_FATAL;
 		goto out;
 	}
-	run_id = db_run_begin(conn, "ingest", a->paths, a->n_paths);
+	in.worker_conn = db_connect(cfg->conninfo);
+	if (!in.worker_conn)
+		goto out;
+	if (a->prune) {
+		if (db_exec(in.worker_conn, "CREATE TEMP TABLE ragload_seen (key text PRIMARY KEY)"))
+			goto out;
+		in.seen_table = 1;
+	}
+	if (!a->dry_run)
+		run_id = db_run_begin(conn, "ingest", a->paths, a->n_paths);
 	int n_fvecs = 0;
 	for (int i = 0; i < a->n_paths; i++)
 		n_fvecs += has_suffix(a->paths[i], ".fvecs");
@@ -602,61 +732,74 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			goto out;
 		snprintf(name, sizeof(name), "precomputed:%d", dim);
 		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s", name);
-		in.worker_conn = db_connect(cfg->conninfo);
-		if (corpus_claim(conn, name, dim, "l2") || !in.worker_conn ||
+		if ((!a->dry_run && corpus_claim(conn, name, dim, "l2")) ||
 		    load_init(&loader, conn, &cfg->load, name, &in.counts))
 			goto out;
 		if (ingest_vectors(&in, loader) || load_flush(loader))
 			goto out;
-		db_exec(conn, "ANALYZE documents, chunks, embeddings");
-		status = counts_total(&in.counts) ? EXIT_SKIPPED : EXIT_DONE;
-		goto out;
-	}
-	if (resolve_model(cfg, a, conn, &model) || corpus_use_model(conn, model))
-		goto out;
-	in.model = model;
-	snprintf(in.settings_sig, sizeof(in.settings_sig), "%s;%s;chunk=%d/%d", PIPELINE_VERSION,
-		 model_name(model), cfg->chunk.tokens, cfg->chunk.overlap);
-	/* Two pipeline threads besides the loader share the cores with BLAS. */
-	embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
+	} else {
+		int have = 0;
+		if (a->dry_run) {
+			/* Compare against the corpus's model when it has one; never fit or alter. */
+			int rc = corpus_current_model(conn, &model);
+			if (rc < 0)
+				goto out;
+			have = rc == 0;
+		} else {
+			if (resolve_model(cfg, a, conn, &model) || corpus_use_model(conn, model))
+				goto out;
+			have = 1;
+		}
+		in.model = model;
+		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s;%s;chunk=%d/%d",
+			 PIPELINE_VERSION, have ? model_name(model) : "-", cfg->chunk.tokens,
+			 cfg->chunk.overlap);
+		/* Two pipeline threads besides the loader share the cores with BLAS. */
+		embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
+		if (load_init(&loader, conn, &cfg->load, have ? model_name(model) : "-", &in.counts))
+			goto out;
+		if (queue_init(&in.q_read, cfg->load.queue_bytes) ||
+		    queue_init(&in.q_docs, cfg->load.queue_bytes))
+			goto out;
+		pthread_create(&reader, NULL, reader_main, &in);
+		pthread_create(&worker, NULL, worker_main, &in);
+		threads = 2;
 
-	in.worker_conn = db_connect(cfg->conninfo);
-	if (!in.worker_conn || load_init(&loader, conn, &cfg->load, model_name(model), &in.counts))
-		goto out;
-	if (queue_init(&in.q_read, cfg->load.queue_bytes) ||
-	    queue_init(&in.q_docs, cfg->load.queue_bytes))
-		goto out;
-	pthread_create(&reader, NULL, reader_main, &in);
-	pthread_create(&worker, NULL, worker_main, &in);
-	threads = 2;
-
-	int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
-	double last = now_seconds();
-	struct doc *d;
-	int load_failed = 0;
-	while ((d = queue_pop(&in.q_docs)) != NULL) {
-		if (!load_failed && load_add(loader, d)) {
+		int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
+		double last = now_seconds();
+		struct doc *d;
+		int load_failed = 0;
+		while ((d = queue_pop(&in.q_docs)) != NULL) {
+			if (!load_failed && load_add(loader, d)) {
+				load_failed = 1;
+				queue_abort(&in.q_read);
+				queue_abort(&in.q_docs);
+			}
+			if (progress && now_seconds() - last > 0.5) {
+				print_progress(&in, load_get_stats(loader), t0, 0);
+				last = now_seconds();
+			}
+		}
+		if (!load_failed && load_flush(loader))
 			load_failed = 1;
-			queue_abort(&in.q_read);
-			queue_abort(&in.q_docs);
-		}
-		if (progress && now_seconds() - last > 0.5) {
-			print_progress(&in, load_get_stats(loader), t0, 0);
-			last = now_seconds();
-		}
+		pthread_join(reader, NULL);
+		pthread_join(worker, NULL);
+		threads = 0;
+		if (progress)
+			print_progress(&in, load_get_stats(loader), t0, 1);
+		if (load_failed || in.failed)
+			goto out;
 	}
-	if (!load_failed && load_flush(loader))
-		load_failed = 1;
-	pthread_join(reader, NULL);
-	pthread_join(worker, NULL);
-	threads = 0;
-	if (progress)
-		print_progress(&in, load_get_stats(loader), t0, 1);
-	if (load_failed || in.failed)
+	if (a->prune && prune(&in))
 		goto out;
-
-	/* The planner needs fresh statistics after a bulk load. */
-	db_exec(conn, "ANALYZE documents, chunks, embeddings");
+	if (!a->dry_run) {
+		const struct load_stats *ls = load_get_stats(loader);
+		/* Fresh planner statistics after a bulk load; dead tuples cleaned after deletes. */
+		if (ls->docs_changed || in.pruned)
+			db_exec(conn, "VACUUM (ANALYZE) documents, chunks, embeddings");
+		else if (ls->docs_added)
+			db_exec(conn, "ANALYZE documents, chunks, embeddings");
+	}
 	status = counts_total(&in.counts) ? EXIT_SKIPPED : EXIT_DONE;
 out:
 	if (threads) {
@@ -669,7 +812,9 @@ out:
 		const struct load_stats *ls = load_get_stats(loader);
 		if (!cfg->quiet)
 			summary(&in, ls, now_seconds() - t0, stderr);
-		if (conn && PQstatus(conn) == CONNECTION_OK) {
+		if (logf)
+			summary(&in, ls, now_seconds() - t0, logf);
+		if (conn && PQstatus(conn) == CONNECTION_OK && run_id >= 0) {
 			struct buf cj;
 			buf_init(&cj, 0);
 			counts_json(&in, ls, &cj);
@@ -690,6 +835,11 @@ out:
 		PQfinish(in.worker_conn);
 	if (conn)
 		PQfinish(conn);
+	for (int i = 0; in.input_ids && i < a->n_paths; i++)
+		free(in.input_ids[i]);
+	free(in.input_ids);
 	counts_release(&in.counts);
+	if (logf)
+		fclose(logf);
 	return status;
 }

@@ -16,6 +16,9 @@ struct ingest_args {
 	int n_paths;
 	const char *model_file;   /* --model FILE, or NULL */
 	int no_wait;              /* --no-wait: exit 75 at once when locked */
+	int prune;                /* --prune: delete documents under the inputs that are gone */
+	int dry_run;              /* --dry-run: say what would happen, write nothing */
+	const char *log_file;     /* --log FILE: timestamped messages appended there too */
 };
 
 /* Runs `ragload ingest`. Returns an exit status (EXIT_DONE, EXIT_SKIPPED, EXIT_FATAL,

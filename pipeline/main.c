@@ -8,6 +8,7 @@
 #include "config.h"
 #include "db.h"
 #include "ingest.h"
+#include "status.h"
 #include "../stages/embed.h"
 #include "../stages/evaluate.h"
 #include "../stages/index.h"
@@ -23,6 +24,10 @@ struct opts {
 	const char *model_file;
 	const char *output;
 	int no_wait;
+	int prune;
+	int dry_run;
+	const char *log_file;
+	int roles;
 	struct eval_args eval;
 	struct index_args index;
 };
@@ -32,6 +37,7 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  init                  create or upgrade the schema (versioned migrations; idempotent)\n"
+	"  status                the last runs, the corpus, its model and indexes\n"
 	"  ingest PATH...        load directories, archives, compressed files, .txt/.md/.html, .jsonl\n"
 	"  model fit PATH... -o FILE   fit the built-in model on inputs and write it to FILE\n"
 	"  model export FILE     write the corpus's model to FILE\n"
@@ -47,6 +53,10 @@ static const char usage_text[] =
 	"      --chunk-tokens N  ingest: tokens per chunk (default 256)\n"
 	"      --chunk-overlap N ingest: tokens shared by consecutive chunks (default 32)\n"
 	"      --no-wait         exit 75 at once when another run holds the lock\n"
+	"      --prune           ingest: delete documents under the given inputs that are gone\n"
+	"      --dry-run         ingest: say what would be added, changed, pruned; write nothing\n"
+	"      --log FILE        ingest: also append warnings and the summary to FILE\n"
+	"      --roles           init: also create the loader and reader roles\n"
 	"  -o, --output FILE     model fit: where to write the model\n"
 	"\n"
 	"index options:\n"
@@ -99,6 +109,8 @@ static int cmd_init(struct opts *o, int argc, char **argv)
 	int rc = db_migrate(conn);
 	if (!rc)
 		log_info("schema at version %d", db_schema_version(conn));
+	if (!rc && o->roles)
+		rc = db_create_roles(conn);
 	PQfinish(conn);
 	return rc ? EXIT_FATAL : EXIT_DONE;
 }
@@ -109,7 +121,8 @@ static int cmd_ingest(struct opts *o, int argc, char **argv)
 		log_error("ingest: no input given");
 		return usage(EXIT_USAGE);
 	}
-	struct ingest_args a = {argv, argc, o->model_file, o->no_wait};
+	struct ingest_args a = {argv, argc, o->model_file, o->no_wait, o->prune, o->dry_run,
+				o->log_file};
 	return ingest_run(&o->cfg, &a);
 }
 
@@ -210,6 +223,14 @@ out:
 	return status;
 }
 
+static int cmd_status(struct opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return usage(EXIT_USAGE);
+	return status_run(&o->cfg);
+}
+
 static int cmd_index(struct opts *o, int argc, char **argv)
 {
 	(void)argv;
@@ -233,6 +254,7 @@ static const struct command {
 	int (*fn)(struct opts *o, int argc, char **argv);
 } commands[] = {
 	{"init", cmd_init},
+	{"status", cmd_status},
 	{"ingest", cmd_ingest},
 	{"model", cmd_model},
 	{"index", cmd_index},
@@ -243,7 +265,7 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_PROGRESS, OPT_NO_PROGRESS, OPT_DISTANCE, OPT_HNSW_M, OPT_HNSW_EFC, OPT_LISTS, OPT_ONLY,
        OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
-       OPT_MAX_QUERIES };
+       OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES };
 
 /* Parses a whole positive int within [lo, hi] into *out. */
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -307,6 +329,10 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 		}
 		return -1;
 	case OPT_NO_WAIT: o->no_wait = 1; return -1;
+	case OPT_PRUNE: o->prune = 1; return -1;
+	case OPT_DRY_RUN: o->dry_run = 1; return -1;
+	case OPT_LOG: o->log_file = arg; return -1;
+	case OPT_ROLES: o->roles = 1; return -1;
 	case OPT_VERSION: printf("ragload %s\n", RAGLOAD_VERSION); return EXIT_DONE;
 	case OPT_PROGRESS: o->cfg.progress = 1; return -1;
 	case OPT_NO_PROGRESS: o->cfg.progress = 0; return -1;
@@ -388,6 +414,10 @@ int main(int argc, char **argv)
 		{"probes", required_argument, NULL, OPT_PROBES},
 		{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
 		{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
+		{"prune", no_argument, NULL, OPT_PRUNE},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"log", required_argument, NULL, OPT_LOG},
+		{"roles", no_argument, NULL, OPT_ROLES},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o;

@@ -153,15 +153,20 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 		doc_ids[i] = docs[i]->doc_id > 0 ? docs[i]->doc_id : new_ids[k++];
 
 	pgcopy_begin(&pc, l->conn,
-		     "documents (doc_id, source_name, metadata, original_content, content_hash)");
+		     "documents (doc_id, source_name, metadata, original_content, content_hash, "
+		     "source_input)");
 	for (size_t i = 0; i < n; i++) {
 		const struct doc *d = docs[i];
-		pgcopy_row(&pc, 5);
+		pgcopy_row(&pc, 6);
 		pgcopy_int4(&pc, (int32_t)doc_ids[i]);
 		pgcopy_text(&pc, d->source_name, strlen(d->source_name));
 		pgcopy_jsonb(&pc, d->metadata_json, strlen(d->metadata_json));
 		pgcopy_text(&pc, d->text, d->text_len);
 		pgcopy_bytea(&pc, d->hash, sizeof(d->hash));
+		if (d->input)
+			pgcopy_text(&pc, d->input, strlen(d->input));
+		else
+			pgcopy_null(&pc);
 	}
 	if (pgcopy_end(&pc, 1))
 		goto copy_failed;

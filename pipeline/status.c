@@ -1,0 +1,94 @@
+/*
+ * status.c — `ragload status`, a read-only look at the corpus and the run log, for the person
+ * checking on a nightly job.
+ */
+#include "status.h"
+#include "common.h"
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void print_table(PGresult *r)
+{
+	int nf = PQnfields(r), nr = PQntuples(r);
+	int w[32];
+	for (int c = 0; c < nf && c < 32; c++) {
+		w[c] = (int)strlen(PQfname(r, c));
+		for (int i = 0; i < nr; i++)
+			if (PQgetlength(r, i, c) > w[c])
+				w[c] = PQgetlength(r, i, c);
+		if (w[c] > 60)
+			w[c] = 60;
+	}
+	for (int c = 0; c < nf && c < 32; c++)
+		printf("  %-*s", w[c], PQfname(r, c));
+	printf("\n");
+	for (int i = 0; i < nr; i++) {
+		for (int c = 0; c < nf && c < 32; c++)
+			printf("  %-*.*s", w[c], w[c], PQgetvalue(r, i, c));
+		printf("\n");
+	}
+}
+
+int status_run(const struct rl_config *cfg)
+{
+	int status = EXIT_FATAL;
+	PGconn *conn = db_connect(cfg->conninfo);
+	PGresult *r = NULL;
+	if (!conn)
+		goto out;
+	int ver = db_schema_version(conn);
+	if (ver <= 0) {
+		log_error("the database has no ragload schema: run `ragload init` first");
+		goto out;
+	}
+	r = db_query(conn,
+		"SELECT current_database(), (SELECT count(*) FROM documents), "
+		"(SELECT count(*) FROM chunks), (SELECT count(*) FROM embeddings), "
+		"coalesce((SELECT value FROM ragload_corpus WHERE key = 'model'), '-'), "
+		"coalesce((SELECT value FROM ragload_corpus WHERE key = 'distance'), '-'), "
+		"coalesce((SELECT value FROM ragload_corpus WHERE key = 'generation'), '1'), "
+		"pg_size_pretty(pg_total_relation_size('documents') + pg_total_relation_size('chunks') "
+		"+ pg_total_relation_size('embeddings'))", 0, NULL);
+	if (!r)
+		goto out;
+	printf("corpus %s (schema version %d)\n", PQgetvalue(r, 0, 0), ver);
+	printf("  documents %s, chunks %s, embeddings %s, %s on disk\n", PQgetvalue(r, 0, 1),
+	       PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 7));
+	printf("  model %s, distance %s, generation %s\n", PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5),
+	       PQgetvalue(r, 0, 6));
+	PQclear(r);
+	r = db_query(conn,
+		"SELECT index_name AS index, kind, params::text AS settings, "
+		"round(build_seconds::numeric, 2) AS build_s, pg_size_pretty(index_bytes) AS size, "
+		"to_char(created_at, 'YYYY-MM-DD HH24:MI:SS') AS built, "
+		"CASE WHEN to_regclass(index_name) IS NULL THEN 'missing' ELSE 'live' END AS state "
+		"FROM ragload_indexes ORDER BY index_name", 0, NULL);
+	if (!r)
+		goto out;
+	printf("\nindexes\n");
+	if (PQntuples(r))
+		print_table(r);
+	else
+		printf("  none (run `ragload index`)\n");
+	PQclear(r);
+	r = db_query(conn,
+		"SELECT run_id AS run, command, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS') AS started, "
+		"coalesce(round(extract(epoch FROM ended_at - started_at)::numeric, 1)::text, '-') "
+		"AS seconds, status, counts::text AS counts FROM ragload_runs "
+		"ORDER BY run_id DESC LIMIT 10", 0, NULL);
+	if (!r)
+		goto out;
+	printf("\nlast runs\n");
+	if (PQntuples(r))
+		print_table(r);
+	else
+		printf("  none\n");
+	status = EXIT_DONE;
+out:
+	PQclear(r);
+	if (conn)
+		PQfinish(conn);
+	return status;
+}
