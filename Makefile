@@ -10,7 +10,8 @@ CC       ?= cc
 BUILD    ?= build
 SANFLAGS ?=
 OPT      ?= -O2 -g
-CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -pthread -fPIC \
+DEFS     ?=
+CFLAGS   := -std=c11 -D_GNU_SOURCE $(DEFS) -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -pthread -fPIC \
             $(shell pkg-config --cflags $(PKGS))
 LDLIBS   := $(shell pkg-config --libs $(PKGS)) -llapacke -lm -pthread
 LDFLAGS  := $(SANFLAGS)
@@ -22,7 +23,7 @@ MAIN_OBJ := $(BUILD)/obj/pipeline/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan tsan bench fuzz clean
+.PHONY: all test unit asan tsan faults bench fuzz clean
 all: $(BUILD)/ragload $(UNIT_BIN)
 
 $(BUILD)/ragload: $(MAIN_OBJ) $(LIB_OBJ)
@@ -55,14 +56,54 @@ asan:
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" SANFLAGS="-fsanitize=thread"
+# The test build with fault injection hooks (pipeline/fault.h); never shipped.
+faults:
+	@$(MAKE) --no-print-directory BUILD=build/faults DEFS=-DRAGLOAD_FAULT_INJECTION build/faults/ragload
 
 bench: all
 	@bench/run.sh
 
-fuzz:
-	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+# ---- fuzz targets (tests/fuzz/README.md) ----------------------------------------------------
+# build/fuzz/fuzz_T: libFuzzer + ASan/UBSan (clang); build/fuzz/replay_T: the same target with
+# tests/fuzz/replay.c as driver (gcc + ASan/UBSan), which replays corpora in seconds.
+FUZZ_TARGETS := read jsonl normalize chunk vecfile config
+FUZZ_SRC     := pipeline/common.c pipeline/config.c pipeline/vecfile.c \
+                stages/read.c stages/normalize.c stages/chunk.c
+FUZZ_PKGS    := libarchive libutf8proc jansson inih libxxhash libxml-2.0
+FUZZ_CC      ?= clang
+REPLAY_CC    ?= gcc
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -pthread \
+                $(shell pkg-config --cflags $(FUZZ_PKGS))
+FUZZ_LDLIBS   = $(shell pkg-config --libs $(FUZZ_PKGS)) -lm -pthread
+FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+REPLAY_OBJ   := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/replay-obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+REPLAY_BIN   := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+.PHONY: fuzz-build replay-build
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(BUILD)/fuzz/replay-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(REPLAY_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LDLIBS)
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/replay-obj/tests/fuzz/fuzz_%.o \
+                        $(BUILD)/fuzz/replay-obj/tests/fuzz/replay.o $(REPLAY_OBJ)
+	$(REPLAY_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+replay-build: $(REPLAY_BIN)
+
+# make fuzz FUZZ_SECONDS=N: each target N seconds (FUZZ_JOBS=2: two at a time)
+fuzz: fuzz-build
+	@BUILD=$(BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(wildcard $(BUILD)/fuzz/obj/*/*.d $(BUILD)/fuzz/obj/tests/fuzz/*.d \
+  $(BUILD)/fuzz/replay-obj/*/*.d $(BUILD)/fuzz/replay-obj/tests/fuzz/*.d)

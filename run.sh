@@ -5,7 +5,7 @@
 #   ./run.sh test     setup, then the whole test suite
 #   ./run.sh setup    install packages, build pgvector if missing, start the private cluster, build
 #   ./run.sh env      print PG* exports for the private cluster: eval "$(./run.sh env)"
-#   ./run.sh stop     stop the private cluster
+#   ./run.sh stop     stop the private cluster (restart: restart it, used by a test)
 #
 # Everything is idempotent. The private PostgreSQL cluster runs as an unprivileged account
 # (Debian's "postgres" when this runs as root) on a free port of its own, socket only.
@@ -198,6 +198,7 @@ case "${1:-main}" in
   main) main_job ;;
   setup) setup ;;
   env) print_env ;;
+  restart) as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w restart -l "$HOME_DIR/postgres.log" >/dev/null ;;
   stop) if cluster_running; then as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null; fi ;;
   test) setup; eval "$(print_env)"; shift; exec "$ROOT/tests/run.sh" "$@" ;;
   *) echo "usage: ./run.sh [setup|test|env|stop]" >&2; exit 2 ;;

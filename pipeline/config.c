@@ -48,6 +48,7 @@ static const struct key keys[] = {
 	{"load", "batch_docs", K_INT, F(load.batch_docs), 1, 10000000},
 	{"load", "queue_bytes", K_SIZE, F(load.queue_bytes), 1 << 16, 1e12},
 	{"load", "lock_wait_s", K_INT, F(load.lock_wait_s), 0, 86400},
+	{"load", "reconnect_timeout_s", K_INT, F(load.reconnect_timeout_s), 0, 86400},
 	{"output", "quiet", K_BOOL, F(quiet), 0, 1},
 };
 #undef F
@@ -76,6 +77,7 @@ void config_defaults(struct rl_config *c)
 	c->load.batch_docs = 5000;
 	c->load.queue_bytes = 64ull << 20;
 	c->load.lock_wait_s = 60;
+	c->load.reconnect_timeout_s = 300;
 	c->progress = -1;
 }
 

@@ -49,6 +49,7 @@ struct load_opts {
 	int batch_docs;              /* ... or this many documents */
 	uint64_t queue_bytes;        /* capacity of each stage queue */
 	int lock_wait_s;             /* how long a run waits for another run's lock */
+	int reconnect_timeout_s;     /* give up reconnecting after a lost connection after this */
 };
 
 struct rl_config {

@@ -48,6 +48,9 @@ struct ingest {
 	_Atomic uint64_t raw_bytes, unchanged, docs_seen;  /* read by progress */
 	uint64_t would_add, would_change, pruned;         /* dry run and prune */
 	char **input_ids;             /* real path of each command-line input (prune scope) */
+	PGconn **main_conn;           /* the loader's connection, which holds the run lock */
+	_Atomic int prune_unsafe;     /* the seen-keys table was lost with a connection */
+	_Atomic uint64_t reconnects;
 	int seen_table;               /* keys seen are recorded in a temp table (prune) */
 };
 
@@ -96,6 +99,47 @@ static void content_hash(struct ingest *in, struct doc *d)
 	XXH128_canonical_t c;
 	XXH128_canonicalFromHash(&c, h);
 	memcpy(d->hash, c.digest, 16);
+}
+
+/*
+ * Reconnects after a lost connection or a server restart: backoff from 0.25 s doubling to
+ * 5 s, for up to load.reconnect_timeout_s. A main connection gets the run lock again (the old
+ * session, and its lock, died with it).
+ */
+static int reconnect(struct ingest *in, PGconn **conn, int take_lock)
+{
+	double deadline = now_seconds() + in->cfg->load.reconnect_timeout_s, wait = 0.25;
+	if (*conn)
+		PQfinish(*conn);
+	*conn = NULL;
+	for (;;) {
+		PGconn *c = PQconnectdb(in->cfg->conninfo);
+		if (PQstatus(c) == CONNECTION_OK) {
+			PQclear(PQexec(c, "SET client_min_messages = warning"));
+			if (!take_lock || db_lock(c, 0, in->cfg->load.lock_wait_s) == 0) {
+				*conn = c;
+				in->reconnects++;
+				log_warn("reconnected to PostgreSQL");
+				return 0;
+			}
+		}
+		PQfinish(c);
+		if (now_seconds() + wait > deadline) {
+			log_error("could not reconnect to PostgreSQL within %d s; giving up",
+				  in->cfg->load.reconnect_timeout_s);
+			return -1;
+		}
+		usleep((useconds_t)(wait * 1e6));
+		wait = wait * 2 > 5 ? 5 : wait * 2;
+	}
+}
+
+static int reconnect_loader(void *ctx, PGconn **conn)
+{
+	struct ingest *in = ctx;
+	int rc = reconnect(in, conn, 1);
+	*in->main_conn = *conn;
+	return rc;
 }
 
 /* The prune scope of a document: the real path of the command-line input it came from. */
@@ -182,8 +226,15 @@ out:
 static int process_group(struct ingest *in, struct doc **g, size_t n)
 {
 	double t0 = now_seconds();
-	if (lookup_existing(in, g, &n))
-		return -1;
+	if (lookup_existing(in, g, &n)) {
+		if (PQstatus(in->worker_conn) == CONNECTION_OK || reconnect(in, &in->worker_conn, 0))
+			return -1;
+		if (in->seen_table)
+			in->prune_unsafe = 1;   /* the temporary table went with the old session */
+		in->seen_table = 0;
+		if (lookup_existing(in, g, &n))
+			return -1;
+	}
 	double t1 = now_seconds();
 	in->t_lookup += t1 - t0;
 	if (in->args->dry_run) {
@@ -607,10 +658,12 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 static void counts_json(struct ingest *in, const struct load_stats *ls, struct buf *b)
 {
 	buf_printf(b, "{\"added\": %llu, \"changed\": %llu, \"unchanged\": %llu, \"pruned\": %llu, "
-		      "\"skipped\": %llu, \"chunks\": %llu, \"skipped_by_reason\": {",
+		      "\"skipped\": %llu, \"chunks\": %llu, \"reconnects\": %llu, "
+		      "\"skipped_by_reason\": {",
 		   (unsigned long long)ls->docs_added, (unsigned long long)ls->docs_changed,
 		   (unsigned long long)in->unchanged, (unsigned long long)in->pruned,
-		   (unsigned long long)counts_total(&in->counts), (unsigned long long)ls->chunks);
+		   (unsigned long long)counts_total(&in->counts), (unsigned long long)ls->chunks,
+		   (unsigned long long)in->reconnects);
 	pthread_mutex_lock(&in->counts.mu);
 	for (int i = 0; i < in->counts.n_reasons; i++)
 		buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", in->counts.reasons[i].reason,
@@ -640,9 +693,11 @@ static int resolve_inputs(struct ingest *in)
  */
 static int prune(struct ingest *in)
 {
-	if (counts_total(&in->counts)) {
-		log_warn("--prune not applied: some input was skipped in this run, so documents "
-			 "that were not seen may still exist");
+	if (counts_total(&in->counts) || in->prune_unsafe) {
+		log_warn("--prune not applied: %s", in->prune_unsafe ?
+			 "the record of documents seen was lost with a database connection" :
+			 "some input was skipped in this run, so documents that were not seen may "
+			 "still exist");
 		return 0;
 	}
 	struct buf arr;
@@ -692,6 +747,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		}
 		in.counts.log = logf;
 	}
+	in.main_conn = &conn;
 	conn = db_connect(cfg->conninfo);
 	if (!conn || resolve_inputs(&in))
 		goto out;
@@ -735,6 +791,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		if ((!a->dry_run && corpus_claim(conn, name, dim, "l2")) ||
 		    load_init(&loader, conn, &cfg->load, name, &in.counts))
 			goto out;
+		load_set_reconnect(loader, reconnect_loader, &in);
 		if (ingest_vectors(&in, loader) || load_flush(loader))
 			goto out;
 	} else {
@@ -758,6 +815,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
 		if (load_init(&loader, conn, &cfg->load, have ? model_name(model) : "-", &in.counts))
 			goto out;
+		load_set_reconnect(loader, reconnect_loader, &in);
 		if (queue_init(&in.q_read, cfg->load.queue_bytes) ||
 		    queue_init(&in.q_docs, cfg->load.queue_bytes))
 			goto out;

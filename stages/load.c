@@ -14,6 +14,7 @@
 #include "load.h"
 #include "../pipeline/pgcopy.h"
 #include "../pipeline/db.h"
+#include "../pipeline/fault.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ struct loader {
 	uint64_t batch_bytes;
 	struct load_stats stats;
 	int fatal;
+	load_reconnect_fn reconnect;
+	void *reconnect_ctx;
 };
 
 int load_init(struct loader **out, PGconn *conn, const struct load_opts *o, const char *model_name,
@@ -171,6 +174,7 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 	if (pgcopy_end(&pc, 1))
 		goto copy_failed;
 
+	fault_in_copy(l->conn);
 	pgcopy_begin(&pc, l->conn,
 		     "chunks (chunk_id, doc_id, chunk_text, token_count, chunk_metadata)");
 	for (size_t i = 0, k = 0; i < n; i++) {
@@ -210,6 +214,7 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 
 	if (db_exec_quiet(l->conn, "COMMIT", err, errlen))
 		goto out;
+	fault_after_commit();
 	for (size_t i = 0; i < n; i++)
 		docs[i]->doc_id = doc_ids[i];
 	rc = 0;
@@ -235,6 +240,53 @@ static void trim(char *s)
 		*nl = '\0';
 }
 
+/*
+ * After a reconnect: moves the documents of the batch that are already in the database with
+ * their content hash (their transaction committed before the connection broke) to the front
+ * and returns how many in *done. Returns -1 when the query itself failed.
+ */
+static int drop_committed(struct loader *l, struct doc **docs, size_t n, size_t *done)
+{
+	struct buf arr;
+	buf_init(&arr, 0);
+	char **keys = malloc(n * sizeof(char *));
+	int rc = -1;
+	*done = 0;
+	if (!keys)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		keys[i] = docs[i]->source_name;
+	if (db_text_array(&arr, keys, n))
+		goto out;
+	const char *params[1] = {arr.data};
+	PGresult *r = PQexecParams(l->conn, "SELECT source_name, content_hash FROM documents "
+				   "WHERE source_name = ANY($1::varchar[])", 1, NULL, params, NULL,
+				   NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		goto out;
+	}
+	for (int row = 0; row < PQntuples(r); row++) {
+		for (size_t i = *done; i < n; i++) {
+			if (strcmp(docs[i]->source_name, PQgetvalue(r, row, 0)) ||
+			    PQgetlength(r, row, 1) != 16 ||
+			    memcmp(docs[i]->hash, PQgetvalue(r, row, 1), 16))
+				continue;
+			struct doc *t = docs[*done];
+			docs[*done] = docs[i];
+			docs[i] = t;
+			(*done)++;
+			break;
+		}
+	}
+	PQclear(r);
+	rc = 0;
+out:
+	free(keys);
+	buf_release(&arr);
+	return rc;
+}
+
 /* Commits docs[0..n), splitting on failure. Returns 0, or -1 when the connection is gone. */
 static int commit_docs(struct loader *l, struct doc **docs, size_t n)
 {
@@ -257,8 +309,24 @@ static int commit_docs(struct loader *l, struct doc **docs, size_t n)
 	}
 	if (PQstatus(l->conn) != CONNECTION_OK) {
 		trim(err);
-		log_error("database connection lost: %s", err);
-		return -1;
+		if (!l->reconnect) {
+			log_error("database connection lost: %s", err);
+			return -1;
+		}
+		log_warn("database connection lost (%s); reconnecting", err);
+		if (l->reconnect(l->reconnect_ctx, &l->conn))
+			return -1;
+		l->stats.reconnects++;
+		/* The COMMIT may have reached the server before the connection broke. */
+		size_t done;
+		if (drop_committed(l, docs, n, &done))
+			return commit_docs(l, docs, n); /* lost again: retry from the top */
+		l->stats.docs_added += done;
+		for (size_t i = 0; i < done; i++) {
+			l->stats.chunks += docs[i]->n_chunks;
+			l->stats.text_bytes += docs[i]->text_len;
+		}
+		return n > done ? commit_docs(l, docs + done, n - done) : 0;
 	}
 	if (n == 1) {
 		trim(err);
@@ -323,4 +391,10 @@ void load_free(struct loader *l)
 	free(l->batch);
 	free(l->model_name);
 	free(l);
+}
+
+void load_set_reconnect(struct loader *l, load_reconnect_fn fn, void *ctx)
+{
+	l->reconnect = fn;
+	l->reconnect_ctx = ctx;
 }

@@ -18,6 +18,7 @@ struct load_stats {
 	uint64_t transactions;
 	uint64_t retries;          /* batches split in halves after a failure */
 	double seconds;            /* time spent in the database */
+	uint64_t reconnects;       /* connections re-established after a loss */
 };
 
 struct loader;
@@ -38,6 +39,14 @@ int load_init(struct loader **out, PGconn *conn, const struct load_opts *o, cons
 int load_add(struct loader *l, struct doc *d);
 /* Commits what is queued. Returns 0 or negative. */
 int load_flush(struct loader *l);
+/*
+ * A reconnect callback: replaces *conn (the loader's, already broken) with a new connection,
+ * waiting and retrying as it sees fit. Returns 0, or -1 to give up (the run then fails).
+ * After it succeeds, the interrupted batch is retried; documents whose commit reached the
+ * server before the loss are recognised by key and content hash and not written twice.
+ */
+typedef int (*load_reconnect_fn)(void *ctx, PGconn **conn);
+void load_set_reconnect(struct loader *l, load_reconnect_fn fn, void *ctx);
 const struct load_stats *load_get_stats(const struct loader *l);
 void load_free(struct loader *l);
 

@@ -45,7 +45,7 @@ if [ "${1:-}" = "--unit" ]; then
   summary; exit
 fi
 
-make -s || { echo "build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+make -s && make -s faults || { echo "build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 filter=("$@")
 echo "== unit tests"
 [ ${#filter[@]} -eq 0 ] && run_unit build ""
