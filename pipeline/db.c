@@ -105,20 +105,34 @@ int64_t db_scalar_int(PGconn *conn, const char *sql, int64_t def, int *ok)
 	return v;
 }
 
-int db_lock(PGconn *conn, int key, int wait_s)
+/* One attempt: 1 held, 0 busy, -1 error. */
+static int try_lock(PGconn *conn, int shard)
 {
-	char sql[128];
-	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d, %d)", RAGLOAD_LOCK_CLASS, key);
+	char sql[256];
+	if (shard == 0)
+		snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d, 0)", RAGLOAD_LOCK_CLASS);
+	else
+		snprintf(sql, sizeof(sql),
+			 "SELECT CASE WHEN NOT pg_try_advisory_lock_shared(%d, 0) THEN false "
+			 "WHEN pg_try_advisory_lock(%d, %d) THEN true "
+			 "ELSE NOT pg_advisory_unlock_shared(%d, 0) END",
+			 RAGLOAD_LOCK_CLASS, RAGLOAD_LOCK_CLASS, shard, RAGLOAD_LOCK_CLASS);
+	PGresult *r = db_query(conn, sql, 0, NULL);
+	if (!r)
+		return -1;
+	int got = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return got;
+}
+
+int db_lock(PGconn *conn, int shard, int wait_s)
+{
 	double deadline = now_seconds() + wait_s;
 	int told = 0;
 	for (;;) {
-		PGresult *r = db_query(conn, sql, 0, NULL);
-		if (!r)
-			return -1;
-		int got = PQgetvalue(r, 0, 0)[0] == 't';
-		PQclear(r);
-		if (got)
-			return 0;
+		int got = try_lock(conn, shard);
+		if (got != 0)
+			return got > 0 ? 0 : -1;
 		if (now_seconds() >= deadline)
 			return 1;
 		if (!told) {

@@ -22,12 +22,14 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const
 int64_t db_scalar_int(PGconn *conn, const char *sql, int64_t def, int *ok);
 
 /*
- * The corpus lock: a session-level advisory lock on (RAGLOAD_LOCK_CLASS, key). Waits up to
- * wait_s seconds (0 = try once). Returns 0 when held, 1 when another run holds it, -1 on
- * error.
+ * The corpus lock: session-level advisory locks in class RAGLOAD_LOCK_CLASS. shard 0 = the
+ * whole corpus: exclusive on key 0. shard i > 0 (ingest --shard i/N): shared on key 0 plus
+ * exclusive on key i, so shards load side by side but never beside a whole-corpus run or the
+ * same shard twice. Waits up to wait_s seconds (0 = try once). Returns 0 when held, 1 when
+ * another run holds it, -1 on error.
  */
 #define RAGLOAD_LOCK_CLASS 0x52414700
-int db_lock(PGconn *conn, int key, int wait_s);
+int db_lock(PGconn *conn, int shard, int wait_s);
 
 /* Applies config/migrations (compiled in) in order, once each; idempotent. */
 int db_migrate(PGconn *conn);

@@ -27,6 +27,7 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
+#define RAGLOAD_SETUP_KEY 1000000     /* advisory key serialising shards' model setup */
 #define GROUP_DOCS 64                 /* documents embedded together */
 #define GROUP_BYTES (1u << 20)
 
@@ -56,9 +57,20 @@ struct ingest {
 
 /* ---- reader thread ----------------------------------------------------------------------- */
 
+int ingest_in_shard(const char *source, int shard, int n_shards)
+{
+	if (n_shards <= 0)
+		return 1;
+	return (int)(XXH3_64bits(source, strlen(source)) % (uint64_t)n_shards) == shard - 1;
+}
+
 static int emit_to_queue(void *ctx, struct read_item *it)
 {
 	struct ingest *in = ctx;
+	if (!ingest_in_shard(it->source, in->args->shard, in->args->n_shards)) {
+		read_item_free(it);   /* another shard's document */
+		return 0;
+	}
 	double t0 = now_seconds();
 	int rc = queue_push(&in->q_read, it, sizeof(*it) + it->len + 256);
 	in->t_read -= now_seconds() - t0; /* time blocked on a full queue is not read time */
@@ -116,7 +128,7 @@ static int reconnect(struct ingest *in, PGconn **conn, int take_lock)
 		PGconn *c = PQconnectdb(in->cfg->conninfo);
 		if (PQstatus(c) == CONNECTION_OK) {
 			PQclear(PQexec(c, "SET client_min_messages = warning"));
-			if (!take_lock || db_lock(c, 0, in->cfg->load.lock_wait_s) == 0) {
+			if (!take_lock || db_lock(c, in->args->shard, in->cfg->load.lock_wait_s) == 0) {
 				*conn = c;
 				in->reconnects++;
 				log_warn("reconnected to PostgreSQL");
@@ -513,6 +525,13 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 		while ((got = vecfile_next(&vf, v, err, sizeof(err))) == 1) {
 			uint64_t i = vf.index - 1;
 			int finite = 1;
+			if (in->args->n_shards) {
+				char key[512];
+				snprintf(key, sizeof(key), "%s#%llu", base_name(path),
+					 (unsigned long long)i);
+				if (!ingest_in_shard(key, in->args->shard, in->args->n_shards))
+					continue;
+			}
 			for (int k = 0; k < vf.dim && finite; k++)
 				finite = isfinite(v[k]);
 			in->raw_bytes += 4 + 4 * (uint64_t)vf.dim;
@@ -686,6 +705,42 @@ static int resolve_inputs(struct ingest *in)
 	return 0;
 }
 
+/* --prune under --shard: the candidates are filtered by the shard hash here, in C, since
+ * SQL has no stable equivalent of it. */
+static int prune_shard(struct ingest *in, const char *inputs)
+{
+	const char *params[1] = {inputs};
+	PGresult *r = db_query(in->worker_conn,
+		"SELECT doc_id, source_name FROM documents d WHERE d.source_input = ANY($1::text[]) "
+		"AND NOT EXISTS (SELECT 1 FROM pg_temp.ragload_seen s WHERE s.key = d.source_name)",
+		1, params);
+	if (!r)
+		return -1;
+	struct buf ids;
+	buf_init(&ids, 0);
+	int rc = buf_putc(&ids, '{'), n = 0;
+	for (int i = 0; i < PQntuples(r) && !rc; i++) {
+		if (!ingest_in_shard(PQgetvalue(r, i, 1), in->args->shard, in->args->n_shards))
+			continue;
+		rc = buf_printf(&ids, "%s%s", n++ ? "," : "", PQgetvalue(r, i, 0));
+	}
+	PQclear(r);
+	if (!rc)
+		rc = buf_putc(&ids, '}');
+	if (!rc && n && !in->args->dry_run) {
+		const char *p[1] = {ids.data};
+		PGresult *d = db_query(in->worker_conn, "WITH gone AS (DELETE FROM documents WHERE "
+				       "doc_id = ANY($1::int[]) RETURNING 1) SELECT count(*) FROM gone",
+				       1, p);
+		rc = d ? 0 : -1;
+		PQclear(d);
+	}
+	if (!rc)
+		in->pruned = (uint64_t)n;
+	buf_release(&ids);
+	return rc ? -1 : 0;
+}
+
 /*
  * --prune: deletes documents under the given inputs whose keys were not seen in this run.
  * Never when something was skipped: an entry behind a corrupt spot was not seen either, and
@@ -706,6 +761,10 @@ static int prune(struct ingest *in)
 	if (db_text_array(&arr, in->input_ids, (size_t)in->args->n_paths))
 		goto out;
 	const char *params[1] = {arr.data};
+	if (in->args->n_shards) {
+		rc = prune_shard(in, arr.data);
+		goto out;
+	}
 	PGresult *r = db_query(in->worker_conn, in->args->dry_run ?
 		"SELECT count(*) FROM documents d WHERE d.source_input = ANY($1::text[]) AND NOT "
 		"EXISTS (SELECT 1 FROM pg_temp.ragload_seen s WHERE s.key = d.source_name)" :
@@ -755,7 +814,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		log_error("the database has no ragload schema: run `ragload init` first");
 		goto out;
 	}
-	int lk = db_lock(conn, 0, a->no_wait ? 0 : cfg->load.lock_wait_s);
+	int lk = db_lock(conn, a->shard, a->no_wait ? 0 : cfg->load.lock_wait_s);
 	if (lk) {
 		if (lk > 0)
 			log_error("another ragload run holds the lock on this corpus");
@@ -802,6 +861,25 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			if (rc < 0)
 				goto out;
 			have = rc == 0;
+		} else if (a->n_shards) {
+			/* Shards starting side by side on an empty corpus must agree on one model:
+			 * the first fits and records it, the others wait and use the recorded one. */
+			char sql[128];
+			snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d, %d)",
+				 RAGLOAD_LOCK_CLASS, RAGLOAD_SETUP_KEY);
+			if (db_exec(conn, sql))
+				goto out;
+			int rc = a->model_file ? 1 : corpus_current_model(conn, &model);
+			if (rc == 1)
+				rc = resolve_model(cfg, a, conn, &model);
+			if (!rc)
+				rc = corpus_use_model(conn, model);
+			snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)",
+				 RAGLOAD_LOCK_CLASS, RAGLOAD_SETUP_KEY);
+			db_exec(conn, sql);
+			if (rc)
+				goto out;
+			have = 1;
 		} else {
 			if (resolve_model(cfg, a, conn, &model) || corpus_use_model(conn, model))
 				goto out;

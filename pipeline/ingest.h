@@ -19,7 +19,13 @@ struct ingest_args {
 	int prune;                /* --prune: delete documents under the inputs that are gone */
 	int dry_run;              /* --dry-run: say what would happen, write nothing */
 	const char *log_file;     /* --log FILE: timestamped messages appended there too */
+	int shard, n_shards;      /* --shard i/N (1 <= i <= N): only documents whose key hashes
+				   * to share i; 0/0 = all */
 };
+
+/* Whether a source key belongs to shard i of n (1-based; n == 0: always). Stable across
+ * machines and runs: xxh3 of the key. */
+int ingest_in_shard(const char *source, int shard, int n_shards);
 
 /* Runs `ragload ingest`. Returns an exit status (EXIT_DONE, EXIT_SKIPPED, EXIT_FATAL,
  * EXIT_LOCKED). */

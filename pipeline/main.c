@@ -28,6 +28,7 @@ struct opts {
 	int dry_run;
 	const char *log_file;
 	int roles;
+	int shard, n_shards;
 	struct eval_args eval;
 	struct index_args index;
 };
@@ -56,6 +57,7 @@ static const char usage_text[] =
 	"      --prune           ingest: delete documents under the given inputs that are gone\n"
 	"      --dry-run         ingest: say what would be added, changed, pruned; write nothing\n"
 	"      --log FILE        ingest: also append warnings and the summary to FILE\n"
+	"      --shard i/N       ingest: only the documents whose key hashes to share i of N\n"
 	"      --roles           init: also create the loader and reader roles\n"
 	"  -o, --output FILE     model fit: where to write the model\n"
 	"\n"
@@ -122,7 +124,7 @@ static int cmd_ingest(struct opts *o, int argc, char **argv)
 		return usage(EXIT_USAGE);
 	}
 	struct ingest_args a = {argv, argc, o->model_file, o->no_wait, o->prune, o->dry_run,
-				o->log_file};
+				o->log_file, o->shard, o->n_shards};
 	return ingest_run(&o->cfg, &a);
 }
 
@@ -265,7 +267,7 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_PROGRESS, OPT_NO_PROGRESS, OPT_DISTANCE, OPT_HNSW_M, OPT_HNSW_EFC, OPT_LISTS, OPT_ONLY,
        OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
-       OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES };
+       OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD };
 
 /* Parses a whole positive int within [lo, hi] into *out. */
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -333,6 +335,17 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_DRY_RUN: o->dry_run = 1; return -1;
 	case OPT_LOG: o->log_file = arg; return -1;
 	case OPT_ROLES: o->roles = 1; return -1;
+	case OPT_SHARD: {
+		int i, n, used = 0;
+		if (sscanf(arg, "%d/%d%n", &i, &n, &used) != 2 || arg[used] || n < 1 || n > 1024 ||
+		    i < 1 || i > n) {
+			log_error("--shard %s: expected i/N with 1 <= i <= N <= 1024", arg);
+			return EXIT_USAGE;
+		}
+		o->shard = i;
+		o->n_shards = n;
+		return -1;
+	}
 	case OPT_VERSION: printf("ragload %s\n", RAGLOAD_VERSION); return EXIT_DONE;
 	case OPT_PROGRESS: o->cfg.progress = 1; return -1;
 	case OPT_NO_PROGRESS: o->cfg.progress = 0; return -1;
@@ -418,6 +431,7 @@ int main(int argc, char **argv)
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"roles", no_argument, NULL, OPT_ROLES},
+		{"shard", required_argument, NULL, OPT_SHARD},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o;
