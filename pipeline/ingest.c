@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
@@ -662,6 +663,10 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 	for (size_t i = 0; i < RL_ARRAY_LEN(st); i++)
 		fprintf(f, " %s %.2f s%s", st[i].name, st[i].t, i + 1 < RL_ARRAY_LEN(st) ? "," : "");
 	fprintf(f, " (bottleneck: %s)\n", st[slow].name);
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		fprintf(f, "  memory:    peak RSS %.1f MB (queues %.0f MB each)\n",
+			(double)ru.ru_maxrss / 1024.0, (double)in->cfg->load.queue_bytes / 1048576.0);
 	if (skipped) {
 		fprintf(f, "  skipped:  ");
 		pthread_mutex_lock(&in->counts.mu);
