@@ -3,6 +3,11 @@
  *
  * One table maps every key to its field, type and bounds, so config/default.ini, --config and
  * command-line flags all go through config_set() and are validated the same way.
+ *
+ * Values are untrusted text (tests/fuzz/fuzz_config.c): numbers are parsed so that nothing out
+ * of range reaches a conversion (NaN, infinities and overflowing sizes are refused, integers
+ * are read as integers so a 64-bit seed keeps every digit), and a config file must be a regular
+ * file of at most CONFIG_MAX_BYTES (a FIFO or /dev/zero named by mistake must not hang a run).
  */
 #include "config.h"
 #include "common.h"
@@ -10,9 +15,15 @@
 #include <ini.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_MAX_BYTES (1 << 20)
 
 enum kind { K_STR, K_SIZE, K_INT, K_DOUBLE, K_BOOL };
 
@@ -81,31 +92,66 @@ void config_defaults(struct rl_config *c)
 	c->progress = -1;
 }
 
+static const struct {
+	const char *suffix;
+	uint64_t mult;
+} size_units[] = {
+	{"", 1}, {"b", 1}, {"k", 1ull << 10}, {"kb", 1ull << 10}, {"kib", 1ull << 10},
+	{"m", 1ull << 20}, {"mb", 1ull << 20}, {"mib", 1ull << 20},
+	{"g", 1ull << 30}, {"gb", 1ull << 30}, {"gib", 1ull << 30},
+	{"t", 1ull << 40}, {"tb", 1ull << 40}, {"tib", 1ull << 40},
+};
+
+/* A plain integer ("4096", "64MB") is read exactly; a fraction ("1.5GiB") through a double,
+ * finite and in range before it is converted (a cast of NaN or 1e30 is undefined behaviour). */
 int config_parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || v < 0)
-		return -1;
+	const char *p = s, *end;
+	uint64_t mult = 0, iv = 0;
+	double dv = 0;
+	int exact = 1;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;  /* no sign, no "nan"/"inf", no leading dot */
+	end = p;
+	while (*end >= '0' && *end <= '9')
+		end++;
+	if (*end == '.' || *end == 'e' || *end == 'E' || *end == 'x' || *end == 'X') {
+		char *e;
+		errno = 0;
+		dv = strtod(p, &e);
+		if (errno || e == p || !isfinite(dv) || dv < 0)
+			return -1;
+		end = e;
+		exact = 0;
+	} else {
+		char *e;
+		errno = 0;
+		unsigned long long v = strtoull(p, &e, 10);
+		if (errno || e != end)
+			return -1;
+		iv = v;
+	}
 	while (*end == ' ')
 		end++;
-	static const struct { const char *suffix; double mult; } units[] = {
-		{"", 1}, {"b", 1}, {"k", 1024.0}, {"kb", 1024.0}, {"kib", 1024.0},
-		{"m", 1048576.0}, {"mb", 1048576.0}, {"mib", 1048576.0},
-		{"g", 1073741824.0}, {"gb", 1073741824.0}, {"gib", 1073741824.0},
-		{"t", 1099511627776.0}, {"tb", 1099511627776.0}, {"tib", 1099511627776.0},
-	};
-	for (size_t i = 0; i < RL_ARRAY_LEN(units); i++) {
-		if (strcasecmp(end, units[i].suffix) == 0) {
-			double r = v * units[i].mult;
-			if (r > 1.8e19)
-				return -1;
-			*out = (uint64_t)r;
-			return 0;
-		}
+	for (size_t i = 0; i < RL_ARRAY_LEN(size_units) && !mult; i++)
+		if (strcasecmp(end, size_units[i].suffix) == 0)
+			mult = size_units[i].mult;
+	if (!mult)
+		return -1;
+	if (exact) {
+		if (iv > UINT64_MAX / mult)
+			return -1;
+		*out = iv * mult;
+		return 0;
 	}
-	return -1;
+	dv *= (double)mult;
+	if (!(dv < 18446744073709549568.0))  /* the largest double below 2^64 */
+		return -1;
+	*out = (uint64_t)dv;
+	return 0;
 }
 
 int config_set(struct rl_config *c, const char *section, const char *key, const char *value)
@@ -141,7 +187,8 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 		case K_DOUBLE: {
 			errno = 0;
 			double v = strtod(value, &end);
-			if (errno || end == value || *end || v < k->min || v > k->max)
+			/* NaN would pass both bound checks below */
+			if (errno || end == value || *end || !isfinite(v) || v < k->min || v > k->max)
 				return -1;
 			memcpy(field, &v, sizeof(v));
 			return 0;
@@ -185,15 +232,33 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 int config_load(struct rl_config *c, const char *path)
 {
 	struct load_ctx lc = {c, path, 0};
-	int rc = ini_parse(path, on_ini, &lc);
-	if (rc < 0) {
-		log_error("%s: cannot open config file", path);
-		return -1;
+	struct stat st;
+	FILE *f = NULL;
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), rc = -1;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_error("%s: cannot open config file: %s", path, strerror(errno));
+		goto out;
 	}
-	if (rc > 0) {
-		if (!lc.failed)
-			log_error("%s: line %d: syntax error", path, rc);
-		return -1;
+	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
+		log_error("%s: not a config file (a regular file of at most %d bytes)", path,
+			  CONFIG_MAX_BYTES);
+		goto out;
 	}
-	return lc.failed ? -1 : 0;
+	if (!(f = fdopen(fd, "r"))) {
+		log_error("%s: cannot open config file: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;  /* f owns it */
+	rc = ini_parse_file(f, on_ini, &lc);
+	if (rc > 0 && !lc.failed)
+		log_error("%s: line %d: syntax error", path, rc);
+	rc = rc || lc.failed ? -1 : 0;
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }

@@ -102,17 +102,27 @@ static int corpus_set(PGconn *conn, const char *key, const char *value, int over
 	return rc;
 }
 
-int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance)
+int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance,
+		 const char *chunking)
 {
 	int rc = -1;
 	PGresult *r = db_query(conn,
 		"SELECT (SELECT model_name FROM embeddings LIMIT 1), "
 		"(SELECT atttypmod FROM pg_attribute WHERE attrelid = 'embeddings'::regclass "
-		"AND attname = 'embedding_vector')", 0, NULL);
+		"AND attname = 'embedding_vector'), "
+		"(SELECT value FROM ragload_corpus WHERE key = 'chunking')", 0, NULL);
 	if (!r)
 		return -1;
 	int empty = PQgetisnull(r, 0, 0);
 	int typmod = atoi(PQgetvalue(r, 0, 1));
+	/* The settings that shape a document's rows belong to the live generation: a run with
+	 * other chunk settings would mix two chunkings in one corpus. */
+	if (!empty && chunking && !PQgetisnull(r, 0, 2) && strcmp(PQgetvalue(r, 0, 2), chunking)) {
+		log_error("the corpus is chunked with tokens/overlap %s, this run with %s: use the "
+			  "same settings, or `ragload reindex` to change them", PQgetvalue(r, 0, 2),
+			  chunking);
+		goto out;
+	}
 	if (!empty && strcmp(PQgetvalue(r, 0, 0), name) != 0) {
 		log_error("the corpus is embedded with model %s, not %s: a different model needs a "
 			  "reindex (or a fresh database)", PQgetvalue(r, 0, 0), name);
@@ -131,7 +141,8 @@ int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance)
 			goto out;
 	}
 	/* The distance follows the first model of an empty corpus; later runs keep it. */
-	if (corpus_set(conn, "model", name, 1) || corpus_set(conn, "distance", distance, empty))
+	if (corpus_set(conn, "model", name, 1) || corpus_set(conn, "distance", distance, empty) ||
+	    (chunking && corpus_set(conn, "chunking", chunking, 1)))
 		goto out;
 	rc = 0;
 out:
@@ -139,9 +150,9 @@ out:
 	return rc;
 }
 
-int corpus_use_model(PGconn *conn, const struct model *m)
+int corpus_use_model(PGconn *conn, const struct model *m, const char *chunking)
 {
 	if (corpus_store_model(conn, m))
 		return -1;
-	return corpus_claim(conn, model_name(m), model_dim(m), "cosine");
+	return corpus_claim(conn, model_name(m), model_dim(m), "cosine", chunking);
 }

@@ -155,6 +155,43 @@ static int reconnect_loader(void *ctx, PGconn **conn)
 	return rc;
 }
 
+/*
+ * Keeps the document's headings in documents.metadata ("headings": [[offset, level, text],
+ * ...]) so that a reindex with new chunk settings rebuilds heading paths from the stored text
+ * without reading the archives again.
+ */
+static int keep_headings(struct doc *d)
+{
+	size_t n = strlen(d->metadata_json);
+	if (!d->n_headings || n < 2 || d->metadata_json[n - 1] != '}')
+		return 0;
+	struct buf b;
+	buf_init(&b, 0);
+	int rc = buf_append(&b, d->metadata_json, n - 1);
+	int empty = 1;
+	for (size_t i = 0; i + 1 < n - 1 && empty; i++)
+		empty = d->metadata_json[i + 1] == ' ' || d->metadata_json[i + 1] == '\n';
+	if (!rc)
+		rc = buf_printf(&b, "%s\"headings\": [", empty ? "" : ", ");
+	for (size_t i = 0; i < d->n_headings && !rc; i++) {
+		const struct heading *h = &d->headings[i];
+		rc = buf_printf(&b, "%s[%zu, %d, ", i ? ", " : "", h->offset, h->level);
+		if (!rc)
+			rc = buf_json_str(&b, h->text, strlen(h->text));
+		if (!rc)
+			rc = buf_putc(&b, ']');
+	}
+	if (!rc)
+		rc = buf_append(&b, "]}", 2);
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	free(d->metadata_json);
+	d->metadata_json = buf_detach(&b, NULL);
+	return 0;
+}
+
 /* The prune scope of a document: the real path of the command-line input it came from. */
 static int set_input_id(struct ingest *in, struct doc *d)
 {
@@ -301,7 +338,7 @@ static void *worker_main(void *arg)
 			if (nr == RL_SKIP || !d)
 				continue;
 			in->docs_seen++;
-			if (set_input_id(in, d)) {
+			if (set_input_id(in, d) || keep_headings(d)) {
 				doc_free(d);
 				rc = -1;
 				break;
@@ -851,8 +888,8 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		if (vectors_probe_dim(a->paths, a->n_paths, &dim))
 			goto out;
 		snprintf(name, sizeof(name), "precomputed:%d", dim);
-		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s", name);
-		if ((!a->dry_run && corpus_claim(conn, name, dim, "l2")) ||
+		snprintf(in.settings_sig, sizeof(in.settings_sig), "vectors");
+		if ((!a->dry_run && corpus_claim(conn, name, dim, "l2", NULL)) ||
 		    load_init(&loader, conn, &cfg->load, name, &in.counts))
 			goto out;
 		load_set_reconnect(loader, reconnect_loader, &in);
@@ -860,6 +897,8 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			goto out;
 	} else {
 		int have = 0;
+		char chunking[32];
+		snprintf(chunking, sizeof(chunking), "%d/%d", cfg->chunk.tokens, cfg->chunk.overlap);
 		if (a->dry_run) {
 			/* Compare against the corpus's model when it has one; never fit or alter. */
 			int rc = corpus_current_model(conn, &model);
@@ -878,7 +917,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			if (rc == 1)
 				rc = resolve_model(cfg, a, conn, &model);
 			if (!rc)
-				rc = corpus_use_model(conn, model);
+				rc = corpus_use_model(conn, model, chunking);
 			snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)",
 				 RAGLOAD_LOCK_CLASS, RAGLOAD_SETUP_KEY);
 			db_exec(conn, sql);
@@ -886,14 +925,16 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 				goto out;
 			have = 1;
 		} else {
-			if (resolve_model(cfg, a, conn, &model) || corpus_use_model(conn, model))
+			if (resolve_model(cfg, a, conn, &model) ||
+			    corpus_use_model(conn, model, chunking))
 				goto out;
 			have = 1;
 		}
 		in.model = model;
-		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s;%s;chunk=%d/%d",
-			 PIPELINE_VERSION, have ? model_name(model) : "-", cfg->chunk.tokens,
-			 cfg->chunk.overlap);
+		/* The hash is the document's content; the model and chunk settings that shape its
+		 * rows are the live generation's, checked above (corpus_claim), so that a reindex
+		 * swaps generations without rewriting every document's hash. */
+		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s", PIPELINE_VERSION);
 		/* Two pipeline threads besides the loader share the cores with BLAS. */
 		embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
 		if (load_init(&loader, conn, &cfg->load, have ? model_name(model) : "-", &in.counts))

@@ -45,12 +45,14 @@ int corpus_load_model(PGconn *conn, const char *name, struct model **out);
 /* The model that embeds this corpus: from its embeddings, else the one recorded in
  * ragload_corpus. Returns 0 and *out, 1 when the corpus has none, negative on error. */
 int corpus_current_model(PGconn *conn, struct model **out);
-/* Makes m the corpus model: records it, and sets embeddings.embedding_vector to vector(dim)
+/* Makes m the corpus model (chunking: "tokens/overlap", refused when it differs from the
+ * live generation's): records it, and sets embeddings.embedding_vector to vector(dim)
  * when the table is empty. Refuses (negative, message logged) a model other than the one the
  * existing embeddings were made with. */
-int corpus_use_model(PGconn *conn, const struct model *m);
+int corpus_use_model(PGconn *conn, const struct model *m, const char *chunking);
 /* The same for a model known by name and dimension only (precomputed vectors): checks the
  * existing embeddings, types the column, records model and (for an empty corpus) distance. */
-int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance);
+int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance,
+		 const char *chunking);
 
 #endif

@@ -1,11 +1,19 @@
 /*
  * vecfile.c — streaming .fvecs/.ivecs reader (see vecfile.h). Little-endian on disk; this
  * project targets little-endian hosts (x86-64, arm64), checked at compile time below.
+ *
+ * Hostile files (tests/fuzz/fuzz_vecfile.c): only a regular file is read (a FIFO would block
+ * the open, a directory would read as "truncated"); a read error is told apart from a short
+ * file; every dimension word is checked before anything is read into the caller's dim-sized
+ * buffer, so a wrong word can never overrun it.
  */
 #include "vecfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "vecfile.c reads little-endian files on a little-endian host"
@@ -15,7 +23,12 @@ static int read_dim(struct vecfile *v, int32_t *d, char *err, size_t errlen, int
 {
 	size_t n = fread(d, 1, 4, v->f);
 	*eof = 0;
-	if (n == 0 && feof(v->f)) {
+	if (n != 4 && ferror(v->f)) {
+		snprintf(err, errlen, "vector %llu at byte offset %llu: read error: %s",
+			 (unsigned long long)v->index, (unsigned long long)v->offset, strerror(errno));
+		return -1;
+	}
+	if (n == 0) {
 		*eof = 1;
 		return 0;
 	}
@@ -29,10 +42,26 @@ static int read_dim(struct vecfile *v, int32_t *d, char *err, size_t errlen, int
 
 int vecfile_open(struct vecfile *v, const char *path, char *err, size_t errlen)
 {
+	struct stat st;
+	/* O_NONBLOCK: a FIFO must not block the open; it is refused below anyway */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
 	memset(v, 0, sizeof(*v));
-	v->f = fopen(path, "rb");
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		close(fd);
+		return -1;
+	}
+	v->f = fdopen(fd, "rb");
 	if (!v->f) {
 		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		close(fd);
 		return -1;
 	}
 	int32_t d;
@@ -71,8 +100,14 @@ int vecfile_next(struct vecfile *v, void *out, char *err, size_t errlen)
 	}
 	size_t want = (size_t)v->dim * 4;
 	if (fread(out, 1, want, v->f) != want) {
-		snprintf(err, errlen, "vector %llu at byte offset %llu: truncated (file ends inside it)",
-			 (unsigned long long)v->index, (unsigned long long)v->offset);
+		if (ferror(v->f))
+			snprintf(err, errlen, "vector %llu at byte offset %llu: read error: %s",
+				 (unsigned long long)v->index, (unsigned long long)v->offset,
+				 strerror(errno));
+		else
+			snprintf(err, errlen,
+				 "vector %llu at byte offset %llu: truncated (file ends inside it)",
+				 (unsigned long long)v->index, (unsigned long long)v->offset);
 		return -1;
 	}
 	v->index++;
