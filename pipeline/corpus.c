@@ -156,3 +156,27 @@ int corpus_use_model(PGconn *conn, const struct model *m, const char *chunking)
 		return -1;
 	return corpus_claim(conn, model_name(m), model_dim(m), "cosine", chunking);
 }
+
+int model_read_file(const char *path, struct model **out)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		log_error("%s: cannot open model file", path);
+		return -1;
+	}
+	struct buf b;
+	buf_init(&b, 1ull << 31);   /* a model is a few MB; refuse anything absurd */
+	char tmp[65536];
+	size_t n;
+	int rc = 0;
+	while (!rc && (n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		rc = buf_append(&b, tmp, n);
+	fclose(f);
+	char err[256] = "model file too large";
+	if (rc || model_load(b.data, b.len, out, err, sizeof(err))) {
+		log_error("%s: %s", path, err);
+		rc = -1;
+	}
+	buf_release(&b);
+	return rc;
+}

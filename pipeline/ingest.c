@@ -620,29 +620,8 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGconn *conn,
 			 struct model **out)
 {
-	if (a->model_file) {
-		FILE *f = fopen(a->model_file, "rb");
-		if (!f) {
-			log_error("%s: cannot open model file", a->model_file);
-			return -1;
-		}
-		struct buf b;
-		buf_init(&b, 1ull << 31);
-		char chunk[65536];
-		size_t n;
-		int rc = 0;
-		while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			rc = buf_append(&b, chunk, n);
-		fclose(f);
-		char err[256] = "";
-		if (rc || model_load(b.data, b.len, out, err, sizeof(err))) {
-			log_error("%s: %s", a->model_file, rc ? "model file too large" : err);
-			buf_release(&b);
-			return -1;
-		}
-		buf_release(&b);
-		return 0;
-	}
+	if (a->model_file)
+		return model_read_file(a->model_file, out);
 	int ok;
 	int64_t n_emb = db_scalar_int(conn, "SELECT count(*) FROM (SELECT 1 FROM embeddings LIMIT 1) s",
 				      0, &ok);

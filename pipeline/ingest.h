@@ -38,6 +38,9 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a);
 int ingest_fit_model(const struct rl_config *cfg, char *const *paths, int n_paths,
 		     struct model **out);
 
+/* Reads and checks a model file (format, version, checksum). 0 and *out, or -1 (logged). */
+int model_read_file(const char *path, struct model **out);
+
 /* Corpus model storage (ragload_models / ragload_corpus). */
 int corpus_store_model(PGconn *conn, const struct model *m);
 /* Loads a stored model by name. Returns 0 and *out, 1 when absent, negative on error. */

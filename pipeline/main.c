@@ -9,6 +9,7 @@
 #include "db.h"
 #include "ingest.h"
 #include "status.h"
+#include "reindex.h"
 #include "../stages/embed.h"
 #include "../stages/evaluate.h"
 #include "../stages/index.h"
@@ -29,6 +30,7 @@ struct opts {
 	const char *log_file;
 	int roles;
 	int shard, n_shards;
+	int refit, rollback, chunk_tokens, chunk_overlap, index_given;
 	struct eval_args eval;
 	struct index_args index;
 };
@@ -44,6 +46,9 @@ static const char usage_text[] =
 	"  model export FILE     write the corpus's model to FILE\n"
 	"  model import FILE     store the model in FILE in the database\n"
 	"  index                 build HNSW and IVFFlat (and full-text) indexes after loading\n"
+	"  reindex               new chunks/embeddings/indexes built beside the live ones, then\n"
+	"                        swapped in (--model FILE, --refit, --chunk-tokens, --hnsw-m...);\n"
+	"                        --rollback swaps the previous generation back\n"
 	"  eval --queries FILE   exact ground truth, ANN recall/latency, quality; writes a report\n"
 	"\n"
 	"options:\n"
@@ -143,30 +148,6 @@ static int write_file(const char *path, const void *data, size_t len)
 	return rc;
 }
 
-static int read_model_file(const char *path, struct model **out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		log_error("%s: cannot open model file", path);
-		return -1;
-	}
-	struct buf b;
-	buf_init(&b, 1ull << 31);
-	char tmp[65536];
-	size_t n;
-	int rc = 0;
-	while (!rc && (n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		rc = buf_append(&b, tmp, n);
-	fclose(f);
-	char err[256] = "model file too large";
-	if (rc || model_load(b.data, b.len, out, err, sizeof(err))) {
-		log_error("%s: %s", path, err);
-		rc = -1;
-	}
-	buf_release(&b);
-	return rc;
-}
-
 static int save_model(const struct model *m, const char *path)
 {
 	struct buf b;
@@ -207,7 +188,7 @@ static int cmd_model(struct opts *o, int argc, char **argv)
 	} else if (!strcmp(sub, "import")) {
 		if (argc != 2)
 			return usage(EXIT_USAGE);
-		if (read_model_file(argv[1], &m))
+		if (model_read_file(argv[1], &m))
 			goto out;
 		conn = db_connect(o->cfg.conninfo);
 		if (!conn || corpus_store_model(conn, m))
@@ -231,6 +212,16 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 	if (argc != 0)
 		return usage(EXIT_USAGE);
 	return status_run(&o->cfg);
+}
+
+static int cmd_reindex(struct opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return usage(EXIT_USAGE);
+	struct reindex_args a = {o->model_file, o->refit, o->chunk_tokens, o->chunk_overlap,
+				 o->index_given, o->index, o->rollback};
+	return reindex_run(&o->cfg, &a);
 }
 
 static int cmd_index(struct opts *o, int argc, char **argv)
@@ -260,6 +251,7 @@ static const struct command {
 	{"ingest", cmd_ingest},
 	{"model", cmd_model},
 	{"index", cmd_index},
+	{"reindex", cmd_reindex},
 	{"eval", cmd_eval},
 };
 
@@ -267,7 +259,8 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_PROGRESS, OPT_NO_PROGRESS, OPT_DISTANCE, OPT_HNSW_M, OPT_HNSW_EFC, OPT_LISTS, OPT_ONLY,
        OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
-       OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD };
+       OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
+       OPT_ROLLBACK };
 
 /* Parses a whole positive int within [lo, hi] into *out. */
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -323,18 +316,22 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 			log_error("--chunk-tokens %s: expected 8..65536", arg);
 			return EXIT_USAGE;
 		}
+		o->chunk_tokens = o->cfg.chunk.tokens;
 		return -1;
 	case OPT_CHUNK_OVERLAP:
 		if (config_set(&o->cfg, "chunk", "overlap", arg)) {
 			log_error("--chunk-overlap %s: invalid", arg);
 			return EXIT_USAGE;
 		}
+		o->chunk_overlap = o->cfg.chunk.overlap;
 		return -1;
 	case OPT_NO_WAIT: o->no_wait = 1; return -1;
 	case OPT_PRUNE: o->prune = 1; return -1;
 	case OPT_DRY_RUN: o->dry_run = 1; return -1;
 	case OPT_LOG: o->log_file = arg; return -1;
 	case OPT_ROLES: o->roles = 1; return -1;
+	case OPT_REFIT: o->refit = 1; return -1;
+	case OPT_ROLLBACK: o->rollback = 1; return -1;
 	case OPT_SHARD: {
 		int i, n, used = 0;
 		if (sscanf(arg, "%d/%d%n", &i, &n, &used) != 2 || arg[used] || n < 1 || n > 1024 ||
@@ -356,7 +353,7 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 		}
 		o->index.distance = arg;
 		return -1;
-	case OPT_HNSW_M: return parse_int(arg, 2, 100, &o->index.m) ? bad_value(raw, arg) : -1;
+	case OPT_HNSW_M: o->index_given = 1; return parse_int(arg, 2, 100, &o->index.m) ? bad_value(raw, arg) : -1;
 	case OPT_HNSW_EFC:
 		return parse_int(arg, 4, 1000, &o->index.ef_construction) ? bad_value(raw, arg) : -1;
 	case OPT_LISTS: return parse_int(arg, 1, 32768, &o->index.lists) ? bad_value(raw, arg) : -1;
@@ -432,10 +429,13 @@ int main(int argc, char **argv)
 		{"log", required_argument, NULL, OPT_LOG},
 		{"roles", no_argument, NULL, OPT_ROLES},
 		{"shard", required_argument, NULL, OPT_SHARD},
+		{"refit", no_argument, NULL, OPT_REFIT},
+		{"rollback", no_argument, NULL, OPT_ROLLBACK},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o;
 	memset(&o, 0, sizeof(o));
+	o.chunk_overlap = -1;
 	config_defaults(&o.cfg);
 	eval_args_defaults(&o.eval);
 	index_args_defaults(&o.index);
