@@ -1,0 +1,701 @@
+/*
+ * test_embed.c — unit tests of the built-in embedding model and the embed stage
+ * (stages/embed.c): vector properties, normalisation insensitivity, the model file format and
+ * its refusals, embed_docs, and thread safety.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <xxhash.h>
+
+#include "../../stages/embed.h"
+
+static const char *const corpus[] = {
+	"The cat sat on the mat and looked at the garden.",
+	"A small cat sleeps on a warm mat near the window.",
+	"Dogs chase cats around the garden in the morning.",
+	"Quantum chromodynamics describes the strong interaction between quarks and gluons.",
+	"Lattice gauge theory computes hadron masses from first principles.",
+	"PostgreSQL stores rows in heap pages; indexes point at tuples.",
+	"The HNSW graph index trades build time for query speed.",
+	"Aspirin reduces the risk of heart attack in some patients.",
+	"Vitamin D deficiency is associated with bone fractures in older adults.",
+	"Café culture in Paris: croissants, espresso and long conversations.",
+	"Deep learning models need large training corpora and GPUs.",
+	"Inverted indexes map each term to the documents that contain it.",
+};
+
+static struct model_opts small_opts(void)
+{
+	struct model_opts o = {
+		.dim = 64,
+		.features = 1024,
+		.char_ngram_min = 3,
+		.char_ngram_max = 5,
+		.word_bigrams = 1,
+		.seed = 42,
+	};
+	return o;
+}
+
+static struct model *fit_model(const struct model_opts *o, const char *const *texts, size_t n)
+{
+	struct model_fit *fit = NULL;
+	struct model *m = NULL;
+	assert_int_equal(model_fit_begin(o, &fit), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(model_fit_add(fit, texts[i], strlen(texts[i])), 0);
+	assert_int_equal(model_fit_end(fit, &m), 0);
+	assert_non_null(m);
+	return m;
+}
+
+static struct model *fit_small(void)
+{
+	struct model_opts o = small_opts();
+	return fit_model(&o, corpus, RL_ARRAY_LEN(corpus));
+}
+
+/* Embeds NUL-terminated strings; returns a malloc'd n x dim matrix. */
+static float *embed_strs(const struct model *m, const char *const *texts, size_t n)
+{
+	size_t *lens = malloc(n * sizeof(*lens));
+	float *out = malloc(n * (size_t)model_dim(m) * sizeof(float));
+	assert_non_null(lens);
+	assert_non_null(out);
+	for (size_t i = 0; i < n; i++)
+		lens[i] = strlen(texts[i]);
+	assert_int_equal(model_embed(m, texts, lens, n, out), 0);
+	free(lens);
+	return out;
+}
+
+static float *embed_one(const struct model *m, const char *text)
+{
+	return embed_strs(m, &text, 1);
+}
+
+static double dot(const float *a, const float *b, int dim)
+{
+	double s = 0.0;
+	for (int i = 0; i < dim; i++)
+		s += (double)a[i] * b[i];
+	return s;
+}
+
+static void assert_unit(const float *v, int dim)
+{
+	double n = sqrt(dot(v, v, dim));
+	assert_true(fabs(n - 1.0) < 1e-5);
+	for (int i = 0; i < dim; i++)
+		assert_true(isfinite(v[i]));
+}
+
+/* Equal up to rounding: what a different batch composition may change. */
+static void assert_close(const float *a, const float *b, int dim)
+{
+	for (int i = 0; i < dim; i++)
+		assert_true(fabsf(a[i] - b[i]) < 1e-6f);
+}
+
+static void test_vectors_are_unit_length(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	size_t n = RL_ARRAY_LEN(corpus);
+	float *v = embed_strs(m, corpus, n);
+	for (size_t i = 0; i < n; i++)
+		assert_unit(v + i * (size_t)model_dim(m), model_dim(m));
+	free(v);
+	model_free(m);
+}
+
+static void test_same_text_gives_identical_vector(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	int dim = model_dim(m);
+	const char *t = corpus[3];
+	float *a = embed_one(m, t);
+	float *b = embed_one(m, t);
+	assert_memory_equal(a, b, (size_t)dim * sizeof(float));
+	/* in a batch the same bits as the same batch again, and as alone up to the last bits
+	 * (BLAS picks its kernels by matrix shape, so the rounding may differ) */
+	const char *batch[] = {corpus[0], t, corpus[5], t};
+	float *c = embed_strs(m, batch, 4);
+	float *d = embed_strs(m, batch, 4);
+	assert_memory_equal(c, d, 4 * (size_t)dim * sizeof(float));
+	assert_memory_equal(c + 1 * (size_t)dim, c + 3 * (size_t)dim, (size_t)dim * sizeof(float));
+	assert_close(a, c + 1 * (size_t)dim, dim);
+	free(d);
+	free(a);
+	free(b);
+	free(c);
+	model_free(m);
+}
+
+static void test_similar_texts_have_higher_cosine_than_unrelated(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	int dim = model_dim(m);
+	const char *t[] = {
+		"the cat sat on the mat",
+		"a cat was sitting on a mat",
+		"lattice gauge theory of quarks",
+		"gauge theories on a lattice describe quark confinement",
+	};
+	float *v = embed_strs(m, t, 4);
+	double cat_cat = dot(v, v + dim, dim);
+	double cat_qcd = dot(v, v + 2 * dim, dim);
+	double qcd_qcd = dot(v + 2 * dim, v + 3 * dim, dim);
+	double qcd_cat = dot(v + 3 * dim, v + dim, dim);
+	assert_true(cat_cat > cat_qcd);
+	assert_true(cat_cat > qcd_cat);
+	assert_true(qcd_qcd > cat_qcd);
+	assert_true(qcd_qcd > qcd_cat);
+	free(v);
+	model_free(m);
+}
+
+static void test_fitted_idf_downweights_common_words(void **state)
+{
+	(void)state;
+	/* "common" is in every fitted text, "quokka" in none */
+	enum { N = 50 };
+	char texts[N][64];
+	const char *ptrs[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(texts[i], sizeof(texts[i]), "common filler%d words%d", i, i * 13);
+		ptrs[i] = texts[i];
+	}
+	struct model_opts o = small_opts();
+	o.dim = 512;
+	o.features = 4096;
+	struct model *m = fit_model(&o, ptrs, N);
+	int dim = model_dim(m);
+	/* equally long words: without idf "both" would be about as close to either */
+	const char *t[] = {"common quokka", "quokka", "common"};
+	float *v = embed_strs(m, t, 3);
+	assert_true(dot(v, v + dim, dim) > dot(v, v + 2 * dim, dim) + 0.3);
+	free(v);
+	model_free(m);
+}
+
+static void test_casefold_and_nfkc_insensitive(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	size_t sz = (size_t)model_dim(m) * sizeof(float);
+	struct {
+		const char *a, *b;
+	} pairs[] = {
+		/* fullwidth letters (NFKC) and upper case (casefold) */
+		{"\xef\xbc\xa3\xef\xbd\x81\xef\xbd\x86\xc3\xa9 au lait", "caf\xc3\xa9 au lait"},
+		{"CAF\xc3\x89 AU LAIT", "caf\xc3\xa9 au lait"},
+		/* e + combining acute composes to the precomposed é, also after an ASCII letter */
+		{"cafe\xcc\x81 au lait", "caf\xc3\xa9 au lait"},
+		/* the fi ligature, and German sharp s casefolded to ss */
+		{"\xef\xac\x81le stra\xc3\x9f" "e", "FILE STRASSE"},
+		/* fullwidth digits and punctuation */
+		{"\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x81 Go", "123! go"},
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(pairs); i++) {
+		float *a = embed_one(m, pairs[i].a);
+		float *b = embed_one(m, pairs[i].b);
+		assert_memory_equal(a, b, sz);
+		free(a);
+		free(b);
+	}
+	model_free(m);
+}
+
+static void test_empty_text_gives_unit_vector(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	int dim = model_dim(m);
+	const char *t[] = {"", "  ... --- !!! \n\t", "the of and to"};
+	size_t lens[] = {0, strlen(t[1]), strlen(t[2])};
+	float *v = malloc(3 * (size_t)dim * sizeof(float));
+	assert_int_equal(model_embed(m, t, lens, 3, v), 0);
+	/* the first two have no features at all: the fixed vector e_0 */
+	for (int r = 0; r < 2; r++) {
+		assert_unit(v + r * dim, dim);
+		assert_true(v[r * dim] == 1.0f);
+	}
+	/* stop words still have character n-grams */
+	assert_unit(v + 2 * dim, dim);
+	/* a NULL text of length 0 is empty too */
+	const char *nul = NULL;
+	size_t zero = 0;
+	assert_int_equal(model_embed(m, &nul, &zero, 1, v), 0);
+	assert_true(v[0] == 1.0f);
+	free(v);
+	model_free(m);
+}
+
+static void test_odd_input_is_handled(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	int dim = model_dim(m);
+	/* invalid UTF-8, a huge word, a long run of non-ASCII letters and combining marks */
+	size_t big = 20000;
+	char *word = malloc(big + 1);
+	char *cjk = malloc(3 * big + 1);
+	char *marks = malloc(2 * big + 2);
+	memset(word, 'x', big);
+	word[big] = '\0';
+	for (size_t i = 0; i < big; i++)
+		memcpy(cjk + 3 * i, "\xe6\xbc\xa2", 3); /* 漢 */
+	cjk[3 * big] = '\0';
+	marks[0] = 'a';
+	for (size_t i = 0; i < big; i++)
+		memcpy(marks + 1 + 2 * i, "\xcc\x81", 2); /* combining acute */
+	marks[1 + 2 * big] = '\0';
+	const char *t[] = {"abc \xff\xfe def \xc3", word, cjk, marks, "caf\xc3\xa9\xcc"};
+	float *v = embed_strs(m, t, RL_ARRAY_LEN(t));
+	for (size_t i = 0; i < RL_ARRAY_LEN(t); i++)
+		assert_unit(v + i * (size_t)dim, dim);
+	free(v);
+	free(word);
+	free(cjk);
+	free(marks);
+	model_free(m);
+}
+
+static void test_long_words_are_split_not_cut(void **state)
+{
+	(void)state;
+	/* text without spaces (Chinese) is one long word: its end must still count */
+	struct model *m = fit_small();
+	size_t sz = (size_t)model_dim(m) * sizeof(float);
+	char a[3 * 200 + 4], b[3 * 200 + 4];
+	for (int i = 0; i < 200; i++) {
+		memcpy(a + 3 * i, "\xe6\xbc\xa2", 3);
+		memcpy(b + 3 * i, "\xe6\xbc\xa2", 3);
+	}
+	memcpy(a + 600, "\xe5\xad\x97", 4); /* 字 */
+	memcpy(b + 600, "\xe8\xaa\x9e", 4); /* 語 */
+	float *va = embed_one(m, a);
+	float *vb = embed_one(m, b);
+	assert_memory_not_equal(va, vb, sz);
+	free(va);
+	free(vb);
+	model_free(m);
+}
+
+static void save(const struct model *m, struct buf *b)
+{
+	buf_init(b, 0);
+	assert_int_equal(model_save(m, b), 0);
+	assert_true(b->len > 8);
+}
+
+static void test_save_load_round_trip_is_bit_identical(void **state)
+{
+	(void)state;
+	struct model_opts o = small_opts();
+	o.dim = 768;
+	o.features = 4096;
+	struct model *m = fit_model(&o, corpus, RL_ARRAY_LEN(corpus));
+	struct buf b;
+	save(m, &b);
+	char err[256] = "";
+	struct model *l = NULL;
+	assert_int_equal(model_load(b.data, b.len, &l, err, sizeof(err)), 0);
+	assert_non_null(l);
+	assert_string_equal(model_name(m), model_name(l));
+	assert_string_equal(model_settings_json(m), model_settings_json(l));
+	assert_int_equal(model_dim(l), 768);
+
+	const char *t[] = {corpus[0], corpus[4], corpus[9], "", "something not in the corpus"};
+	float *a = embed_strs(m, t, RL_ARRAY_LEN(t));
+	float *c = embed_strs(l, t, RL_ARRAY_LEN(t));
+	assert_memory_equal(a, c, RL_ARRAY_LEN(t) * 768 * sizeof(float));
+
+	/* saving the loaded model gives the very same bytes */
+	struct buf b2;
+	save(l, &b2);
+	assert_int_equal(b.len, b2.len);
+	assert_memory_equal(b.data, b2.data, b.len);
+
+	free(a);
+	free(c);
+	buf_release(&b);
+	buf_release(&b2);
+	model_free(m);
+	model_free(l);
+}
+
+static void test_corrupted_byte_is_refused_with_checksum_message(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	struct buf b;
+	save(m, &b);
+	size_t where[] = {b.len / 2, b.len - 20, 20, b.len - 1};
+	for (size_t i = 0; i < RL_ARRAY_LEN(where); i++) {
+		char err[256] = "";
+		struct model *l = (struct model *)&err; /* must be reset to NULL */
+		b.data[where[i]] ^= 0x10;
+		assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+		assert_null(l);
+		assert_non_null(strstr(err, "checksum mismatch"));
+		b.data[where[i]] ^= 0x10;
+	}
+	buf_release(&b);
+	model_free(m);
+}
+
+static void test_truncated_file_is_refused(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	struct buf b;
+	save(m, &b);
+	size_t lens[] = {b.len - 1, b.len - 16, b.len / 2, 40, 16, 9, 0};
+	for (size_t i = 0; i < RL_ARRAY_LEN(lens); i++) {
+		char err[256] = "";
+		struct model *l = NULL;
+		assert_true(model_load(b.data, lens[i], &l, err, sizeof(err)) < 0);
+		assert_null(l);
+		assert_true(strlen(err) > 0);
+	}
+	/* where the header is intact, the message says what happened */
+	char err[256] = "";
+	struct model *l = NULL;
+	assert_true(model_load(b.data, b.len - 100, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "truncated"));
+	buf_release(&b);
+	model_free(m);
+}
+
+static void test_wrong_magic_is_refused(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	struct buf b;
+	save(m, &b);
+	char err[256] = "";
+	struct model *l = NULL;
+	b.data[0] = 'X';
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_null(l);
+	assert_non_null(strstr(err, "not a ragload model file"));
+	const char junk[] = "{\"hello\": \"world\"}";
+	assert_true(model_load(junk, sizeof(junk) - 1, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "not a ragload model file"));
+	buf_release(&b);
+	model_free(m);
+}
+
+/* Builds a model file with a valid checksum around any header, for the refusals that only a
+ * well-formed but unacceptable file can reach. */
+static void craft(struct buf *b, uint32_t version, const char *header, size_t floats)
+{
+	buf_init(b, 0);
+	uint32_t hl = (uint32_t)strlen(header);
+	unsigned char v[4] = {(unsigned char)version, (unsigned char)(version >> 8),
+			      (unsigned char)(version >> 16), (unsigned char)(version >> 24)};
+	unsigned char h[4] = {(unsigned char)hl, (unsigned char)(hl >> 8), (unsigned char)(hl >> 16),
+			      (unsigned char)(hl >> 24)};
+	assert_int_equal(buf_append(b, "RAGLMODL", 8), 0);
+	assert_int_equal(buf_append(b, v, 4), 0);
+	assert_int_equal(buf_append(b, h, 4), 0);
+	assert_int_equal(buf_append(b, header, hl), 0);
+	assert_int_equal(buf_reserve(b, floats * 4), 0);
+	memset(b->data + b->len, 0, floats * 4);
+	b->len += floats * 4;
+	XXH128_canonical_t sum;
+	XXH128_canonicalFromHash(&sum, XXH3_128bits(b->data, b->len));
+	assert_int_equal(buf_append(b, sum.digest, 16), 0);
+}
+
+#define HDR(dim, feats)                                                                           \
+	"{\"kind\":\"ragload-hash\",\"format\":1,\"featurizer\":1,\"dim\":" #dim                   \
+	",\"features\":" #feats ",\"char_ngram_min\":3,\"char_ngram_max\":5,"                    \
+	"\"word_bigrams\":true,\"projection\":\"gaussian\",\"fit_docs\":0,\"seed\":\"1\"}"
+
+static void test_bad_version_and_sizes_are_refused(void **state)
+{
+	(void)state;
+	char err[256];
+	struct model *l = NULL;
+	struct buf b;
+
+	/* a well-formed file is accepted (the crafting is right) */
+	craft(&b, 1, HDR(4, 16), 16 * 5);
+	assert_int_equal(model_load(b.data, b.len, &l, err, sizeof(err)), 0);
+	model_free(l);
+	l = NULL;
+	buf_release(&b);
+
+	craft(&b, 2, HDR(4, 16), 16 * 5);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "unsupported model format version 2"));
+	buf_release(&b);
+
+	/* dim above pgvector's index limit */
+	craft(&b, 1, HDR(2001, 16), 16 * 2002);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "dim"));
+	buf_release(&b);
+
+	/* sizes that disagree with the header, under a valid checksum */
+	craft(&b, 1, HDR(4, 16), 16 * 5 - 1);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "sizes"));
+	buf_release(&b);
+
+	craft(&b, 1, HDR(4, 100), 100 * 5);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "features"));
+	buf_release(&b);
+
+	craft(&b, 1, "not json", 0);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "header"));
+	buf_release(&b);
+	assert_null(l);
+}
+
+static void test_fit_rejects_bad_options(void **state)
+{
+	(void)state;
+	struct model_fit *fit = (struct model_fit *)&fit;
+	struct model_opts o = small_opts();
+	o.dim = 2001;
+	assert_true(model_fit_begin(&o, &fit) < 0);
+	assert_null(fit);
+	o = small_opts();
+	o.features = 1000;
+	assert_true(model_fit_begin(&o, &fit) < 0);
+	o = small_opts();
+	o.char_ngram_min = 6;
+	assert_true(model_fit_begin(&o, &fit) < 0);
+	model_fit_free(NULL);
+	model_free(NULL);
+}
+
+static void test_name_and_settings_describe_the_fitted_model(void **state)
+{
+	(void)state;
+	struct model *a = fit_small();
+	struct model *b = fit_small();
+	struct model_opts o = small_opts();
+	struct model *c = fit_model(&o, corpus, 5); /* other weights, same settings */
+	assert_string_equal(model_name(a), model_name(b));
+	assert_string_not_equal(model_name(a), model_name(c));
+	assert_true(strncmp(model_name(a), "ragload-hash-v1-d64-", 20) == 0);
+	assert_int_equal(strlen(model_name(a)), 20 + 12);
+
+	json_error_t je;
+	json_t *j = json_loads(model_settings_json(a), 0, &je);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "ragload-hash");
+	assert_int_equal(json_integer_value(json_object_get(j, "format")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j, "dim")), 64);
+	assert_int_equal(json_integer_value(json_object_get(j, "features")), 1024);
+	assert_int_equal(json_integer_value(json_object_get(j, "char_ngram_min")), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "char_ngram_max")), 5);
+	assert_true(json_is_true(json_object_get(j, "word_bigrams")));
+	assert_int_equal(json_integer_value(json_object_get(j, "fit_docs")),
+			 (json_int_t)RL_ARRAY_LEN(corpus));
+	assert_string_equal(json_string_value(json_object_get(j, "seed")), "42");
+	json_decref(j);
+	model_free(a);
+	model_free(b);
+	model_free(c);
+}
+
+static struct doc *make_doc(const char *text, const size_t (*ranges)[2], size_t n)
+{
+	struct doc *d = doc_new();
+	assert_non_null(d);
+	d->text = xstrdup(text);
+	d->text_len = strlen(text);
+	d->n_chunks = n;
+	d->chunks = n ? calloc(n, sizeof(*d->chunks)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		d->chunks[i].start = ranges[i][0];
+		d->chunks[i].end = ranges[i][1];
+	}
+	return d;
+}
+
+static void test_embed_docs_fills_vectors_equal_to_model_embed(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	int dim = model_dim(m);
+	const char *t0 = "The cat sat on the mat. Quarks and gluons. Heap pages and tuples.";
+	const size_t r0[][2] = {{0, 23}, {24, 42}, {43, 65}, {4, 30}};
+	const char *t2 = "Aspirin and the heart.";
+	const size_t r2[][2] = {{0, 22}};
+	struct doc *docs[3] = {make_doc(t0, r0, 4), make_doc("no chunks here", NULL, 0),
+			       make_doc(t2, r2, 1)};
+	assert_int_equal(embed_docs(m, docs, 3), 0);
+	/* the same texts in one model_embed call: the same bits */
+	const char *all[5];
+	size_t lens[5], k = 0;
+	for (size_t i = 0; i < 3; i++)
+		for (size_t c = 0; c < docs[i]->n_chunks; c++, k++) {
+			all[k] = docs[i]->text + docs[i]->chunks[c].start;
+			lens[k] = docs[i]->chunks[c].end - docs[i]->chunks[c].start;
+		}
+	assert_int_equal(k, 5);
+	float *batch = malloc(5 * (size_t)dim * sizeof(float));
+	assert_int_equal(model_embed(m, all, lens, 5, batch), 0);
+	assert_memory_equal(docs[0]->vectors, batch, 4 * (size_t)dim * sizeof(float));
+	assert_memory_equal(docs[2]->vectors, batch + 4 * (size_t)dim, (size_t)dim * sizeof(float));
+	free(batch);
+	/* each chunk alone: the same vector up to rounding */
+	for (size_t i = 0; i < 3; i++) {
+		struct doc *d = docs[i];
+		assert_int_equal(d->dim, dim);
+		assert_true(d->n_chunks == 0 || d->vectors != NULL);
+		for (size_t c = 0; c < d->n_chunks; c++) {
+			const char *p = d->text + d->chunks[c].start;
+			size_t len = d->chunks[c].end - d->chunks[c].start;
+			float *want = malloc((size_t)dim * sizeof(float));
+			assert_int_equal(model_embed(m, &p, &len, 1, want), 0);
+			assert_close(d->vectors + c * (size_t)dim, want, dim);
+			assert_unit(d->vectors + c * (size_t)dim, dim);
+			free(want);
+		}
+	}
+	/* embedding again replaces the vectors (no leak, same values) */
+	float first = docs[0]->vectors[0];
+	assert_int_equal(embed_docs(m, docs, 3), 0);
+	assert_true(docs[0]->vectors[0] == first);
+	for (size_t i = 0; i < 3; i++)
+		doc_free(docs[i]);
+	assert_int_equal(embed_docs(m, NULL, 0), 0);
+	model_free(m);
+}
+
+static void test_embed_docs_spans_blocks(void **state)
+{
+	(void)state;
+	/* more chunks than one sgemm block, over several docs */
+	struct model *m = fit_small();
+	int dim = model_dim(m);
+	enum { NDOC = 7, NCH = 100 };
+	char text[NCH * 16 + 1];
+	size_t ranges[NCH][2];
+	for (int c = 0; c < NCH; c++) {
+		snprintf(text + c * 16, 17, "word%04u things ", (unsigned)c % 10000u);
+		ranges[c][0] = (size_t)c * 16;
+		ranges[c][1] = (size_t)c * 16 + 15;
+	}
+	struct doc *docs[NDOC];
+	for (int i = 0; i < NDOC; i++)
+		docs[i] = make_doc(text, (const size_t(*)[2])ranges, i % 3 == 1 ? 0 : NCH);
+	assert_int_equal(embed_docs(m, docs, NDOC), 0);
+	float *want = malloc((size_t)dim * sizeof(float));
+	for (int i = 0; i < NDOC; i++)
+		for (size_t c = 0; c < docs[i]->n_chunks; c++) {
+			const char *p = text + ranges[c][0];
+			size_t len = 15;
+			assert_int_equal(model_embed(m, &p, &len, 1, want), 0);
+			assert_close(docs[i]->vectors + c * (size_t)dim, want, dim);
+		}
+	free(want);
+	for (int i = 0; i < NDOC; i++)
+		doc_free(docs[i]);
+	model_free(m);
+}
+
+struct job {
+	const struct model *m;
+	const char **texts;
+	size_t *lens;
+	size_t n;
+	float *out;
+	int rc;
+};
+
+static void *embed_job(void *arg)
+{
+	struct job *j = arg;
+	for (int rep = 0; rep < 3 && j->rc == 0; rep++)
+		j->rc = model_embed(j->m, j->texts, j->lens, j->n, j->out);
+	return NULL;
+}
+
+static void test_concurrent_embed_equals_single_threaded(void **state)
+{
+	(void)state;
+	struct model_opts o = small_opts();
+	o.dim = 256;
+	o.features = 2048;
+	struct model *m = fit_model(&o, corpus, RL_ARRAY_LEN(corpus));
+	int dim = model_dim(m);
+	enum { N = 600 };
+	const char **texts = malloc(N * sizeof(*texts));
+	size_t *lens = malloc(N * sizeof(*lens));
+	char (*gen)[96] = malloc(N * sizeof(*gen));
+	for (size_t i = 0; i < N; i++) {
+		snprintf(gen[i], sizeof(gen[i]), "%s item %zu caf\xc3\xa9 %zu",
+			 corpus[i % RL_ARRAY_LEN(corpus)], i, i * 7919);
+		texts[i] = gen[i];
+		lens[i] = strlen(gen[i]);
+	}
+	size_t sz = (size_t)N * (size_t)dim * sizeof(float);
+	float *single = malloc(sz);
+	assert_int_equal(model_embed(m, texts, lens, N, single), 0);
+
+	struct job jobs[2];
+	pthread_t th[2];
+	for (int k = 0; k < 2; k++) {
+		jobs[k] = (struct job){m, texts, lens, N, malloc(sz), 0};
+		assert_int_equal(pthread_create(&th[k], NULL, embed_job, &jobs[k]), 0);
+	}
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(pthread_join(th[k], NULL), 0);
+		assert_int_equal(jobs[k].rc, 0);
+		assert_memory_equal(jobs[k].out, single, sz);
+		free(jobs[k].out);
+	}
+	free(single);
+	free(gen);
+	free(lens);
+	free(texts);
+	model_free(m);
+}
+
+int main(void)
+{
+	embed_set_blas_threads(2);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vectors_are_unit_length),
+		cmocka_unit_test(test_same_text_gives_identical_vector),
+		cmocka_unit_test(test_similar_texts_have_higher_cosine_than_unrelated),
+		cmocka_unit_test(test_fitted_idf_downweights_common_words),
+		cmocka_unit_test(test_casefold_and_nfkc_insensitive),
+		cmocka_unit_test(test_empty_text_gives_unit_vector),
+		cmocka_unit_test(test_odd_input_is_handled),
+		cmocka_unit_test(test_long_words_are_split_not_cut),
+		cmocka_unit_test(test_save_load_round_trip_is_bit_identical),
+		cmocka_unit_test(test_corrupted_byte_is_refused_with_checksum_message),
+		cmocka_unit_test(test_truncated_file_is_refused),
+		cmocka_unit_test(test_wrong_magic_is_refused),
+		cmocka_unit_test(test_bad_version_and_sizes_are_refused),
+		cmocka_unit_test(test_fit_rejects_bad_options),
+		cmocka_unit_test(test_name_and_settings_describe_the_fitted_model),
+		cmocka_unit_test(test_embed_docs_fills_vectors_equal_to_model_embed),
+		cmocka_unit_test(test_embed_docs_spans_blocks),
+		cmocka_unit_test(test_concurrent_embed_equals_single_threaded),
+	};
+	return cmocka_run_group_tests_name("embed", tests, NULL, NULL);
+}
