@@ -10,6 +10,8 @@
 #include "ingest.h"
 #include "status.h"
 #include "reindex.h"
+#include "search.h"
+#include "embedcmd.h"
 #include "../stages/embed.h"
 #include "../stages/evaluate.h"
 #include "../stages/index.h"
@@ -31,6 +33,8 @@ struct opts {
 	int roles;
 	int shard, n_shards;
 	int refit, rollback, chunk_tokens, chunk_overlap, index_given;
+	const char *method;
+	int json, jsonl;
 	struct eval_args eval;
 	struct index_args index;
 };
@@ -42,6 +46,9 @@ static const char usage_text[] =
 	"  init                  create or upgrade the schema (versioned migrations; idempotent)\n"
 	"  status                the last runs, the corpus, its model and indexes\n"
 	"  ingest PATH...        load directories, archives, compressed files, .txt/.md/.html, .jsonl\n"
+	"  search \"QUERY\"        top -k chunks for a query (--method dense|fts|hybrid, --json)\n"
+	"  embed                 embed stdin lines (--jsonl: JSON lines) under the corpus's model\n"
+	"                        as pgvector literals (--json: JSON lines)\n"
 	"  model fit PATH... -o FILE   fit the built-in model on inputs and write it to FILE\n"
 	"  model export FILE     write the corpus's model to FILE\n"
 	"  model import FILE     store the model in FILE in the database\n"
@@ -224,6 +231,31 @@ static int cmd_reindex(struct opts *o, int argc, char **argv)
 	return reindex_run(&o->cfg, &a);
 }
 
+static int cmd_search(struct opts *o, int argc, char **argv)
+{
+	if (argc != 1) {
+		log_error("search: give the query as one argument");
+		return usage(EXIT_USAGE);
+	}
+	if (o->method && strcmp(o->method, "dense") && strcmp(o->method, "fts") &&
+	    strcmp(o->method, "hybrid")) {
+		log_error("--method %s: expected dense, fts or hybrid", o->method);
+		return EXIT_USAGE;
+	}
+	struct search_args a = {argv[0], o->eval.k, o->method ? o->method : "dense", o->json,
+				o->eval.fts_config};
+	return search_run(&o->cfg, &a);
+}
+
+static int cmd_embed(struct opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return usage(EXIT_USAGE);
+	struct embedcmd_args a = {o->jsonl, o->json, o->model_file};
+	return embedcmd_run(&o->cfg, &a);
+}
+
 static int cmd_index(struct opts *o, int argc, char **argv)
 {
 	(void)argv;
@@ -252,6 +284,8 @@ static const struct command {
 	{"model", cmd_model},
 	{"index", cmd_index},
 	{"reindex", cmd_reindex},
+	{"search", cmd_search},
+	{"embed", cmd_embed},
 	{"eval", cmd_eval},
 };
 
@@ -260,7 +294,7 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
        OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
-       OPT_ROLLBACK };
+       OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL };
 
 /* Parses a whole positive int within [lo, hi] into *out. */
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -332,6 +366,9 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_ROLES: o->roles = 1; return -1;
 	case OPT_REFIT: o->refit = 1; return -1;
 	case OPT_ROLLBACK: o->rollback = 1; return -1;
+	case OPT_METHOD: o->method = arg; return -1;
+	case OPT_JSON: o->json = 1; return -1;
+	case OPT_JSONL: o->jsonl = 1; return -1;
 	case OPT_SHARD: {
 		int i, n, used = 0;
 		if (sscanf(arg, "%d/%d%n", &i, &n, &used) != 2 || arg[used] || n < 1 || n > 1024 ||
@@ -431,6 +468,9 @@ int main(int argc, char **argv)
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"refit", no_argument, NULL, OPT_REFIT},
 		{"rollback", no_argument, NULL, OPT_ROLLBACK},
+		{"method", required_argument, NULL, OPT_METHOD},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"jsonl", no_argument, NULL, OPT_JSONL},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o;
