@@ -16,9 +16,12 @@
 #include "../stages/evaluate.h"
 #include "../stages/index.h"
 
+#include <cblas.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RAGLOAD_VERSION "0.1.0"
 
@@ -428,8 +431,37 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	}
 }
 
+/*
+ * Debian 12's OpenBLAS (0.3.21) does not recognise newer AVX-512 CPUs (e.g. Zen 4/5) and falls
+ * back to its Haswell kernels, at 0.55-0.6x the sgemm speed. OpenBLAS picks its kernels when it
+ * loads, so the only fix from inside is to re-run this process with OPENBLAS_CORETYPE set. Done
+ * only when the CPU has every AVX-512 subset the SkylakeX kernels use and the user has not set
+ * OPENBLAS_CORETYPE; RAGLOAD_BLAS_REEXEC stops any loop.
+ */
+static void tune_blas(char **argv)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (getenv("OPENBLAS_CORETYPE") || getenv("RAGLOAD_BLAS_REEXEC"))
+		return;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+	    !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+		return;
+	const char *core = openblas_get_corename();
+	if (!core || (strcasecmp(core, "haswell") && strcasecmp(core, "zen")))
+		return;
+	setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+	setenv("RAGLOAD_BLAS_REEXEC", "1", 1);
+	execv("/proc/self/exe", argv);
+	unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with what we have */
+#else
+	(void)argv;
+#endif
+}
+
 int main(int argc, char **argv)
 {
+	tune_blas(argv);
 	static const struct option longopts[] = {
 		{"conninfo", required_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'c'},
