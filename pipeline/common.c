@@ -205,8 +205,11 @@ void counts_skip(struct counts *c, const char *reason, const char *source, const
 	c->total++;
 	if (!c->quiet)
 		fprintf(stderr, "ragload: warning: %s: %s [%s]\n", source ? source : "-", msg, reason);
-	if (c->log)
-		fprintf(c->log, "warning: %s: %s [%s]\n", source ? source : "-", msg, reason);
+	if (c->log) {
+		char ts[32];
+		fprintf(c->log, "%s warning: %s: %s [%s]\n", log_timestamp(ts, sizeof(ts)),
+			source ? source : "-", msg, reason);
+	}
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -249,6 +252,17 @@ void log_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog("error: ", fmt, ap);
 	va_end(ap);
+}
+
+const char *log_timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	return buf;
 }
 
 double now_seconds(void)

@@ -131,5 +131,7 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 double now_seconds(void);  /* CLOCK_MONOTONIC */
+/* UTC wall-clock time with milliseconds, ISO 8601, written into buf (>= 32 bytes). */
+const char *log_timestamp(char *buf, size_t len);
 
 #endif

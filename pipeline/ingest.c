@@ -826,6 +826,11 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			goto out;
 		}
 		in.counts.log = logf;
+		char ts[32];
+		fprintf(logf, "%s ingest started:", log_timestamp(ts, sizeof(ts)));
+		for (int i = 0; i < a->n_paths; i++)
+			fprintf(logf, " %s", a->paths[i]);
+		fprintf(logf, "\n");
 	}
 	in.main_conn = &conn;
 	conn = db_connect(cfg->conninfo);
@@ -973,8 +978,12 @@ out:
 		const struct load_stats *ls = load_get_stats(loader);
 		if (!cfg->quiet)
 			summary(&in, ls, now_seconds() - t0, stderr);
-		if (logf)
+		if (logf) {
+			char ts[32];
+			fprintf(logf, "%s ingest %s\n", log_timestamp(ts, sizeof(ts)),
+				status == EXIT_FATAL ? "failed" : "finished");
 			summary(&in, ls, now_seconds() - t0, logf);
+		}
 		if (conn && PQstatus(conn) == CONNECTION_OK && run_id >= 0) {
 			struct buf cj;
 			buf_init(&cj, 0);

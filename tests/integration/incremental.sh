@@ -39,3 +39,9 @@ rm "$TMP/c/y.txt"; head -c 4096 /dev/urandom > "$TMP/c/junk.bin"
 rc=0; "$RAGLOAD" --no-progress ingest --prune "$TMP/c" 2> "$TMP/err" || rc=$?
 t_eq "run with a skipped item exits 3" 3 "$rc"
 t_eq "nothing pruned when some input was skipped" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'y.txt'")"
+# --log FILE: timestamped warnings and the summary, and no password from a conninfo.
+rc=0; "$RAGLOAD" --no-progress -d "dbname=$PGDATABASE password=s3cr3t-pw" ingest --log "$TMP/run.log" "$TMP/c" 2>/dev/null || rc=$?
+t_check "log file has timestamped lines" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z ingest started' "$TMP/run.log"
+t_check "log file has the warning with its reason" grep -q 'junk.bin.*\[binary\]' "$TMP/run.log"
+t_check "log file has the summary" grep -q 'documents:' "$TMP/run.log"
+t_check "no password in the log or the run log" bash -c "! grep -rq s3cr3t-pw '$TMP/run.log' && [ \"\$(psql -X -qtA -c \"SELECT count(*) FROM ragload_runs WHERE inputs::text LIKE '%s3cr3t%' OR coalesce(errors, '') LIKE '%s3cr3t%'\")\" = 0 ]"
