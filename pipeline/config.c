@@ -60,6 +60,7 @@ static const struct key keys[] = {
 	{"load", "queue_bytes", K_SIZE, F(load.queue_bytes), 1 << 16, 1e12},
 	{"load", "lock_wait_s", K_INT, F(load.lock_wait_s), 0, 86400},
 	{"load", "reconnect_timeout_s", K_INT, F(load.reconnect_timeout_s), 0, 86400},
+	{"load", "index_rebuild_share", K_DOUBLE, F(load.index_rebuild_share), 0, 1000},
 	{"output", "quiet", K_BOOL, F(quiet), 0, 1},
 };
 #undef F
@@ -89,6 +90,7 @@ void config_defaults(struct rl_config *c)
 	c->load.queue_bytes = 64ull << 20;
 	c->load.lock_wait_s = 60;
 	c->load.reconnect_timeout_s = 300;
+	c->load.index_rebuild_share = 0.2;
 	c->progress = -1;
 }
 

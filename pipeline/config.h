@@ -50,6 +50,8 @@ struct load_opts {
 	uint64_t queue_bytes;        /* capacity of each stage queue */
 	int lock_wait_s;             /* how long a run waits for another run's lock */
 	int reconnect_timeout_s;     /* give up reconnecting after a lost connection after this */
+	double index_rebuild_share;  /* a load adding more than this share of the rows drops the
+				      * vector indexes and rebuilds them afterwards */
 };
 
 struct rl_config {

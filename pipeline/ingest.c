@@ -13,6 +13,7 @@
 #include "db.h"
 #include "queue.h"
 #include "vecfile.h"
+#include "../stages/index.h"
 #include "../stages/read.h"
 #include "../stages/normalize.h"
 #include "../stages/chunk.h"
@@ -615,6 +616,82 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 	return rc;
 }
 
+/* ---- live vector indexes -------------------------------------------------------------------- */
+
+/*
+ * Small deltas go into the live HNSW/IVFFlat indexes. Once a load has added more than
+ * index_rebuild_share of the rows, inserting into the graph row by row costs more than a
+ * rebuild: the vector indexes are dropped (their definitions kept) and rebuilt at the end.
+ */
+struct live_indexes {
+	PGresult *defs;       /* index name, CREATE INDEX statement */
+	double rows;          /* rows of embeddings when the run started */
+	int dropped;
+};
+
+static int live_indexes_init(PGconn *conn, struct live_indexes *li)
+{
+	memset(li, 0, sizeof(*li));
+	li->defs = db_query(conn, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = "
+			    "current_schema() AND tablename = 'embeddings' AND (indexdef LIKE "
+			    "'%USING hnsw%' OR indexdef LIKE '%USING ivfflat%')", 0, NULL);
+	if (!li->defs)
+		return -1;
+	int ok;
+	li->rows = (double)db_scalar_int(conn, "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
+					 "WHERE oid = 'embeddings'::regclass", 0, &ok);
+	return ok ? 0 : -1;
+}
+
+static int live_indexes_check(PGconn *conn, struct live_indexes *li, const struct load_opts *o,
+			      uint64_t added)
+{
+	if (li->dropped || !li->defs || PQntuples(li->defs) == 0 ||
+	    (double)added <= o->index_rebuild_share * li->rows)
+		return 0;
+	log_info("this load adds more than %.0f%% of the rows: dropping the vector indexes, "
+		 "rebuilding them after the load", 100 * o->index_rebuild_share);
+	for (int i = 0; i < PQntuples(li->defs); i++) {
+		char *name = PQescapeIdentifier(conn, PQgetvalue(li->defs, i, 0),
+						strlen(PQgetvalue(li->defs, i, 0)));
+		char sql[256];
+		snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s", name ? name : "");
+		PQfreemem(name);
+		if (db_exec(conn, sql))
+			return -1;
+	}
+	li->dropped = 1;
+	return 0;
+}
+
+static int live_indexes_rebuild(PGconn *conn, struct live_indexes *li, int dim, int m)
+{
+	if (!li->dropped)
+		return 0;
+	int ok;
+	long long rows = db_scalar_int(conn, "SELECT count(*) FROM embeddings", 0, &ok);
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SET maintenance_work_mem = '%lldkB'",
+		 index_hnsw_memory_kb(rows, dim, m));
+	if (!ok || db_exec(conn, sql))
+		return -1;
+	for (int i = 0; i < PQntuples(li->defs); i++) {
+		double t0 = now_seconds();
+		if (db_exec(conn, PQgetvalue(li->defs, i, 1)))
+			return -1;
+		char secs[32];
+		snprintf(secs, sizeof(secs), "%.3f", now_seconds() - t0);
+		const char *p[2] = {PQgetvalue(li->defs, i, 0), secs};
+		PQclear(db_query(conn, "UPDATE ragload_indexes SET build_seconds = $2, index_bytes = "
+				 "pg_relation_size($1::text::regclass), row_count = (SELECT count(*) "
+				 "FROM embeddings), created_at = now() WHERE index_name = $1 "
+				 "RETURNING 1", 2, p));
+		log_info("rebuilt %s in %s s", PQgetvalue(li->defs, i, 0), secs);
+	}
+	li->dropped = 0;
+	return 0;
+}
+
 /* ---- the command -------------------------------------------------------------------------- */
 
 static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGconn *conn,
@@ -813,6 +890,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	counts_init(&in.counts, 0);
 	struct model *model = NULL;
 	struct loader *loader = NULL;
+	struct live_indexes li = {0};
 	int64_t run_id = -1;
 	int threads = 0;
 	pthread_t reader, worker;
@@ -848,7 +926,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		goto out;
 	}
 	in.worker_conn = db_connect(cfg->conninfo);
-	if (!in.worker_conn)
+	if (!in.worker_conn || live_indexes_init(conn, &li))
 		goto out;
 	if (a->prune) {
 		if (db_exec(in.worker_conn, "CREATE TEMP TABLE ragload_seen (key text PRIMARY KEY)"))
@@ -935,8 +1013,19 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		double last = now_seconds();
 		struct doc *d;
 		int load_failed = 0;
+		uint64_t incoming = 0;   /* chunks handed to the loader, committed or not */
 		while ((d = queue_pop(&in.q_docs)) != NULL) {
-			if (!load_failed && load_add(loader, d)) {
+			incoming += d->n_chunks;
+			/* Checked before the document joins a batch, so no batch commits into an
+			 * index that is about to be dropped anyway. */
+			int bad = load_failed;
+			if (!bad && live_indexes_check(conn, &li, &cfg->load, incoming))
+				bad = 1;
+			if (bad)
+				doc_free(d);
+			else if (load_add(loader, d))   /* takes d, even on failure */
+				bad = 1;
+			if (bad && !load_failed) {
 				load_failed = 1;
 				queue_abort(&in.q_read);
 				queue_abort(&in.q_docs);
@@ -957,6 +1046,8 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			goto out;
 	}
 	if (a->prune && prune(&in))
+		goto out;
+	if (live_indexes_rebuild(conn, &li, model ? model_dim(model) : 0, 16))
 		goto out;
 	if (!a->dry_run) {
 		const struct load_stats *ls = load_get_stats(loader);
@@ -999,6 +1090,10 @@ out:
 		queue_release(&in.q_read, (void (*)(void *))read_item_free);
 		queue_release(&in.q_docs, (void (*)(void *))doc_free);
 	}
+	if (li.dropped && conn && PQstatus(conn) == CONNECTION_OK)
+		live_indexes_rebuild(conn, &li, model ? model_dim(model) : 0, 16);  /* never leave a
+										      * corpus without them */
+	PQclear(li.defs);
 	load_free(loader);
 	model_free(model);
 	if (in.worker_conn)
