@@ -49,15 +49,19 @@ int status_run(const struct rl_config *cfg)
 		"coalesce((SELECT value FROM ragload_corpus WHERE key = 'model'), '-'), "
 		"coalesce((SELECT value FROM ragload_corpus WHERE key = 'distance'), '-'), "
 		"coalesce((SELECT value FROM ragload_corpus WHERE key = 'generation'), '1'), "
+		"coalesce((SELECT value FROM ragload_corpus WHERE key = 'chunking'), '-'), "
 		"pg_size_pretty(pg_total_relation_size('documents') + pg_total_relation_size('chunks') "
-		"+ pg_total_relation_size('embeddings'))", 0, NULL);
+		"+ pg_total_relation_size('embeddings')), "
+		"(SELECT value FROM ragload_corpus WHERE key = 'prev_generation')", 0, NULL);
 	if (!r)
 		goto out;
 	printf("corpus %s (schema version %d)\n", PQgetvalue(r, 0, 0), ver);
 	printf("  documents %s, chunks %s, embeddings %s, %s on disk\n", PQgetvalue(r, 0, 1),
-	       PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 7));
-	printf("  model %s, distance %s, generation %s\n", PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5),
-	       PQgetvalue(r, 0, 6));
+	       PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 8));
+	printf("  generation %s: model %s, chunking (tokens/overlap) %s, distance %s\n",
+	       PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 7), PQgetvalue(r, 0, 5));
+	if (!PQgetisnull(r, 0, 9))
+		printf("  generation %s kept for `ragload reindex --rollback`\n", PQgetvalue(r, 0, 9));
 	PQclear(r);
 	r = db_query(conn,
 		"SELECT index_name AS index, kind, params::text AS settings, "

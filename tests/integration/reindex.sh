@@ -41,7 +41,7 @@ echo "   reads by generation: $(awk '{print $1}' "$TMP/reads" | sort | uniq -c |
 t_eq "every chunk has one embedding" 0 "$(q "SELECT count(*) FROM chunks c WHERE (SELECT count(*) FROM embeddings e WHERE e.chunk_id = c.chunk_id) <> 1")"
 t_check "vector and full-text indexes live on the new generation" test "$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname IN ('embeddings_hnsw_idx','embeddings_ivfflat_idx','chunks_fts_idx')")" = 3
 "$RAGLOAD" status > "$TMP/status"
-t_check "status shows generation 2" grep -q 'generation 2' "$TMP/status"
+t_check "status shows generation 2 live" grep -q 'generation 2: model' "$TMP/status"
 # an ingest with the old chunk settings is refused rather than mixing chunkings
 rc=0; "$RAGLOAD" ingest "$TMP/corpus.jsonl" 2> "$TMP/err" || rc=$?
 t_eq "ingest with other chunk settings than the live generation is refused" 1 "$rc"
