@@ -144,6 +144,14 @@ int db_lock(PGconn *conn, int shard, int wait_s)
 	}
 }
 
+int db_take_lock(PGconn *conn, int shard, int wait_s)
+{
+	int lk = db_lock(conn, shard, wait_s);
+	if (lk > 0)
+		log_error("another ragload run holds the lock on this corpus");
+	return lk == 0 ? EXIT_DONE : lk > 0 ? EXIT_LOCKED : EXIT_FATAL;
+}
+
 int db_schema_version(PGconn *conn)
 {
 	int ok;

@@ -30,6 +30,9 @@ int64_t db_scalar_int(PGconn *conn, const char *sql, int64_t def, int *ok);
  */
 #define RAGLOAD_LOCK_CLASS 0x52414700
 int db_lock(PGconn *conn, int shard, int wait_s);
+/* db_lock for a command: returns EXIT_DONE when held, else the exit status to stop with
+ * (EXIT_LOCKED, said on stderr, or EXIT_FATAL). */
+int db_take_lock(PGconn *conn, int shard, int wait_s);
 
 /* Applies config/migrations (compiled in) in order, once each; idempotent. */
 int db_migrate(PGconn *conn);

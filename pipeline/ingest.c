@@ -918,13 +918,10 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		log_error("the database has no ragload schema: run `ragload init` first");
 		goto out;
 	}
-	int lk = db_lock(conn, a->shard, a->no_wait ? 0 : cfg->load.lock_wait_s);
-	if (lk) {
-		if (lk > 0)
-			log_error("another ragload run holds the lock on this corpus");
-		status = lk > 0 ? EXIT_LOCKED : EXIT_FATAL;
+	status = db_take_lock(conn, a->shard, a->no_wait ? 0 : cfg->load.lock_wait_s);
+	if (status != EXIT_DONE)
 		goto out;
-	}
+	status = EXIT_FATAL;
 	in.worker_conn = db_connect(cfg->conninfo);
 	if (!in.worker_conn || live_indexes_init(conn, &li))
 		goto out;

@@ -510,13 +510,9 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 		log_error("the database has no ragload schema: run `ragload init` first");
 		goto out;
 	}
-	int lk = db_lock(conn, 0, cfg->load.lock_wait_s);
-	if (lk) {
-		status = lk > 0 ? EXIT_LOCKED : EXIT_FATAL;
-		if (lk > 0)
-			log_error("another ragload run holds the lock on this corpus");
+	if ((status = db_take_lock(conn, 0, cfg->load.lock_wait_s)) != EXIT_DONE)
 		goto out;
-	}
+	status = EXIT_FATAL;
 	if (live_settings(conn, &l))
 		goto out;
 	int64_t run_id = db_run_begin(conn, a->rollback ? "reindex --rollback" : "reindex", NULL, 0);

@@ -192,13 +192,9 @@ int index_run(const struct rl_config *cfg, const struct index_args *a)
 		log_error("the database schema is missing or old: run `ragload init` first");
 		goto out;
 	}
-	int lk = db_lock(conn, 0, cfg->load.lock_wait_s);
-	if (lk) {
-		status = lk > 0 ? EXIT_LOCKED : EXIT_FATAL;
-		if (lk > 0)
-			log_error("another ragload run holds the lock on this corpus");
+	if ((status = db_take_lock(conn, 0, cfg->load.lock_wait_s)) != EXIT_DONE)
 		goto out;
-	}
+	status = EXIT_FATAL;
 	struct corpus_facts f;
 	if (corpus_facts(conn, a, &f))
 		goto out;
