@@ -64,12 +64,33 @@ for t in tests/cli/*.sh tests/integration/*.sh; do
   echo "   ($(( $(date +%s) - start )) s)"
 done
 
+# Sanitizers: unit tests and the integration tests that exercise the most code paths again
+# under ASan/UBSan (errors abort, leaks fail the exit status), and the threaded pipeline under
+# TSan. Memory-limit tests (ulimit -v) stay with the normal build: sanitizers cannot run there.
+ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile"
 if [ ${#filter[@]} -eq 0 ] && [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
   echo "== unit tests under ASan/UBSan"
   if make -s asan >/dev/null 2>&1; then
-    ASAN_OPTIONS=detect_leaks=1 run_unit build/asan " (asan)"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+    run_unit build/asan " (asan)"
+    echo "== integration tests under ASan/UBSan"
+    for name in $ASAN_INTEGRATION; do
+      for t in tests/cli/$name.sh tests/integration/$name.sh; do
+        [ -f "$t" ] || continue
+        echo "-- $t (asan)"
+        RAGLOAD=$ROOT/build/asan/ragload TEST_NAME="$name (asan)" timeout 900 bash "$t" || {
+          echo "FAIL $name (asan): script exited $?" >> "$RESULTS"; }
+      done
+    done
+    unset ASAN_OPTIONS
   else
     echo "FAIL asan: build failed" >> "$RESULTS"; echo "  FAIL asan build"
+  fi
+  echo "== threaded pipeline under TSan"
+  if make -s tsan >/dev/null 2>&1; then
+    TEST_NAME=tsan bash tests/sanitize/tsan.sh
+  else
+    echo "FAIL tsan: build failed" >> "$RESULTS"; echo "  FAIL tsan build"
   fi
 fi
 summary

@@ -1,0 +1,16 @@
+# The threaded ingest pipeline (reader, worker, loader, bounded queues) under ThreadSanitizer,
+# with tiny queues so that every push and pop blocks, plus a reconnect-free bad input.
+. "$(dirname "$0")/../lib.sh"
+TSAN_BIN=$ROOT/build/tsan/ragload
+newdb tsan
+"$RAGLOAD" -q init
+mkdir -p "$TMP/in"
+if have_shared; then head -n 600 "$DATASETS/scifact/corpus.jsonl" > "$TMP/in/corpus.jsonl"; fi
+for i in $(seq 1 50); do printf 'Document %s.\n\nWith two paragraphs of text %s.\n' $i $i > "$TMP/in/d$i.txt"; done
+head -c 4096 /dev/urandom > "$TMP/in/noise.bin"
+rc=0
+TSAN_OPTIONS="halt_on_error=0 exitcode=66" "$TSAN_BIN" --no-progress --set load.batch_docs=40 \
+  --set load.queue_bytes=64KB ingest "$TMP/in" 2> "$TMP/err" || rc=$?
+t_eq "ingest under TSan exits 3 (one binary file skipped)" 3 "$rc"
+t_eq "no ThreadSanitizer report" 0 "$(grep -c 'WARNING: ThreadSanitizer' "$TMP/err")"
+t_check "documents loaded under TSan" test "$(q "SELECT count(*) FROM documents")" -ge 50
