@@ -2,10 +2,14 @@
  * chunk.c — document text -> overlapping token windows.
  *
  * What: a token is a run of word bytes (ASCII letters and digits, and every byte >= 0x80, so
- * a UTF-8 word is never split) or any other single non-space byte. A window holds at most
- * o->tokens tokens and ends at the last paragraph break in its second half, else the last
- * sentence end (. ! ? before whitespace or the end) there, else at the token limit. The next
- * window starts o->overlap tokens before the previous end.
+ * a UTF-8 character is never split) of at most WORD_MAX_BYTES, or any other single non-space
+ * byte. A longer run (a base64 blob, a URL-safe hash, CJK text without spaces) is cut into
+ * pieces of WORD_MAX_BYTES at character boundaries, the same length the embed stage cuts its
+ * words at: a window of o->tokens tokens then spans at most about o->tokens * WORD_MAX_BYTES
+ * bytes of normalized text, however hostile, instead of a whole document for one "word".
+ * A window holds at most o->tokens tokens and ends at the last paragraph break in its second
+ * half, else the last sentence end (. ! ? before whitespace or the end) there, else at the
+ * token limit. The next window starts o->overlap tokens before the previous end.
  *
  * How: one streaming pass. The tokenizer keeps only the current window plus one lookahead
  * token (which tells whether the window's last token closes a paragraph) in a fixed array of
@@ -27,6 +31,7 @@
 #include <string.h>
 
 #define CHUNK_MAX_TOKENS 65536   /* hard cap on o->tokens: the window array's size */
+#define WORD_MAX_BYTES 128       /* longest token; stages/embed.c cuts words at the same length */
 #define PATH_LABEL_MAX 512       /* bytes of one heading kept in a heading path */
 /* six labels, each at worst escaped sixfold (\u00XX), quoted and comma-separated */
 #define PATH_MAX_BYTES (6 * (6 * PATH_LABEL_MAX + 3) + 8)
@@ -84,8 +89,17 @@ static int tokenizer_next(struct tokenizer *tz, struct tok *t)
 	t->para_before = newlines >= 2;
 	t->sentence_end = 0;
 	if (byte_kind(s[p]) == K_WORD) {
-		while (p < n && byte_kind(s[p]) == K_WORD)
+		size_t max = n - p > WORD_MAX_BYTES ? p + WORD_MAX_BYTES : n;
+		while (p < max && byte_kind(s[p]) == K_WORD)
 			p++;
+		/* cut at a character boundary, unless the run is not UTF-8 at all */
+		if (p == max && p < n && byte_kind(s[p]) == K_WORD) {
+			size_t q = p;
+			while (q > t->start && (s[q] & 0xC0) == 0x80)
+				q--;
+			if (q > t->start)
+				p = q;
+		}
 	} else {
 		unsigned char c = s[p++];
 		t->sentence_end = (c == '.' || c == '!' || c == '?') &&

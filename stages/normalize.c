@@ -1,10 +1,12 @@
 /*
  * normalize.c — raw entry -> document.
  *
- * What: decides text or binary; decodes to UTF-8 (UTF-16/32 with a BOM or BOM-less UTF-16 by
- * its alternating NULs, legacy Windows-1252 through iconv, otherwise invalid UTF-8 bytes each
- * replaced by U+FFFD and counted); turns HTML (libxml2) and Markdown into plain text keeping
- * the headings; drops NUL and C0/C1 controls; tidies whitespace; applies NFC.
+ * What: decides text or binary; decodes to UTF-8 (UTF-16/32 with a BOM, BOM-less UTF-16 by
+ * its alternating NULs or, for other scripts, by its code units, legacy Windows-1252 through
+ * iconv, otherwise invalid UTF-8 bytes each replaced by U+FFFD and counted); turns HTML
+ * (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown into
+ * plain text keeping the headings; drops NUL (counted) and C0/C1 controls; tidies whitespace;
+ * applies NFC.
  *
  * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
  * back as a pending separator (a space or a paragraph break) and written only when the next
@@ -15,15 +17,22 @@
  * utf8proc's tables) and hands utf8proc only the short spans around combining marks.
  *
  * Why: normalize + chunk must run at >= 50 MB/s per core, so the common path is one linear
- * pass per step without per-character library calls. Hostile input stays bounded: the HTML
- * tree is walked through parent pointers (no recursion, no stack), NFC spans are capped
+ * pass per step without per-character library calls. Hostile input stays bounded: HTML never
+ * becomes a tree (SAX events drive the emitter; nesting depth and parse errors are capped,
+ * the rest of a page past a cap is stripped linearly, see "HTML"), NFC spans are capped
  * (utf8proc's canonical ordering is quadratic in a run of marks), and the emitter stops once
- * the text is far enough past max_doc_bytes that the final cut cannot come up short.
+ * the text is far enough past max_doc_bytes that the final cut cannot come up short. Stray
+ * NUL bytes in otherwise clean text do not make it binary (tests/fuzz/fuzz_normalize.c and
+ * tests/hostile/ exercise all of this).
  *
  * Choices: rows (BEIR) are text by construction, so they skip binary detection and the
  * Windows-1252 guess. The doc title is the row's title, HTML <title>, else the first level-1
  * heading (HTML and Markdown). Unicode spaces (NBSP, U+2000..U+200A, ...) count as whitespace;
  * U+FEFF is dropped. Undecodable UTF-16/32 units become U+FFFD, counted as "undecodable".
+ * Metadata records each decision: "encoding", "invalid_utf8", "undecodable", "nul_bytes",
+ * "html_fallback", "truncated". Binary bytes under an archive's name are counted as
+ * unsupported_format (or corrupt_archive when they start with a known magic number): the read
+ * stage could not open them as the archive they claim to be.
  */
 #include "normalize.h"
 
@@ -511,143 +520,375 @@ static int tag_cmp(const void *key, const void *ent)
 }
 
 /* libxml2's HTML parser lower-cases element names, so a plain strcmp table works. */
-static enum tag tag_of(const xmlNode *n)
+static enum tag tag_of(const char *name)
 {
-	const struct tag_entry *t = bsearch(n->name, tag_table, RL_ARRAY_LEN(tag_table),
+	const struct tag_entry *t = bsearch(name, tag_table, RL_ARRAY_LEN(tag_table),
 					    sizeof(tag_table[0]), tag_cmp);
 	return t ? t->tag : T_OTHER;
 }
 
+/*
+ * HTML is parsed with libxml2's SAX interface, never into a tree: a tree costs a few hundred
+ * bytes per element (a 256 MB page of "<b>x</b>" would need gigabytes) and libxml2's tree
+ * builder halts at nesting depth 256, dropping the rest of the page. The events drive the
+ * emitter directly through a few counters (libxml2 closes every element it opened, implied
+ * closes included, so the counters always balance).
+ *
+ * Depth: libxml2 keeps a stack of open element names and scans it for every end tag that
+ * matches nothing, so an unbounded stack makes stray end tags quadratic. Errors: libxml2
+ * formats and copies a message for each one (about 2 us), so a page made of nothing but
+ * errors ("</i></i>...", "<1<1<1...") would take minutes. At HTML_MAX_DEPTH open elements or
+ * HTML_MAX_ERRORS errors the parser is stopped and the rest of the page goes through
+ * html_strip(), a linear tag stripper (text, entities, block breaks and headings; no nesting
+ * kept): no text is lost, and the metadata records "html_fallback". Offsets: the input is
+ * valid UTF-8 and decoded as UTF-8, so libxml2's input offsets are offsets into our buffer;
+ * the stop offset is checked (a start tag's '>', or the next '<') before it is trusted.
+ */
+#define HTML_MAX_DEPTH 256
+#define HTML_MAX_ERRORS 10000
+
 struct html_walk {
 	struct emit *e;
+	htmlParserCtxtPtr ctxt;
+	const char *src;          /* the page, to check the stop offset against */
+	size_t src_len;
 	struct buf title;
-	const xmlNode *title_node;   /* the <title> being captured */
-	const xmlNode *heading;      /* the outermost open h1..h6 */
-	int in_head, in_pre, title_done;
+	int in_title, title_done; /* inside the first <title>; it was seen */
+	int skip;                 /* depth inside script, style...: no text there */
+	int head, pre;            /* inside <head>, <pre> */
+	int h_open, h_active;     /* open h1..h6 elements; the outermost one is being emitted */
+	int rc;                   /* first error; later events are ignored */
+	int stopped;              /* stopped at HTML_MAX_DEPTH or HTML_MAX_ERRORS */
+	int errors;
+	size_t resume;            /* where html_strip() takes over, SIZE_MAX when unknown */
 };
 
-/* Returns 1 when the walk should descend into n, 0 to skip its subtree, negative on error. */
-static int html_enter(struct html_walk *w, const xmlNode *n)
+/* Stops libxml2 and notes where the page goes on: past the start tag being reported
+ * (in_tag), else at the next tag. */
+static void html_stop(struct html_walk *w, int in_tag)
 {
-	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-		const char *t = (const char *)n->content;
-		if (!t)
-			return 0;
-		if (w->title_node) {
-			/* a label: what fits in its buffer is plenty, the rest is not kept */
-			size_t len = strlen(t), room = w->title.limit - w->title.len;
-			return buf_append(&w->title, t, len < room ? len : room) ? RL_ENOMEM : 0;
+	xmlParserInputPtr in = w->ctxt->input;
+	size_t at = SIZE_MAX;
+
+	if (in && in->cur && in->base && in->cur >= in->base) {
+		at = (size_t)in->consumed + (size_t)(in->cur - in->base);
+		if (at > w->src_len) {
+			at = SIZE_MAX;
+		} else if (in_tag) {
+			/* libxml2 reports a start tag before it steps over its '>' (or "/>") */
+			if (at < w->src_len && w->src[at] == '/' && at + 1 < w->src_len)
+				at++;
+			at = at < w->src_len && w->src[at] == '>' ? at + 1 : SIZE_MAX;
+		} else {
+			const char *lt = memchr(w->src + at, '<', w->src_len - at);
+			at = lt ? (size_t)(lt - w->src) : w->src_len;
 		}
-		if (w->in_head)
-			return 0;
-		return emit_text(w->e, t, strlen(t), w->in_pre > 0);
 	}
-	if (n->type != XML_ELEMENT_NODE)
-		return 0;
-	switch (tag_of(n)) {
-	case T_SKIP: return 0;
-	case T_HEAD: w->in_head++; return 1;
-	case T_TITLE:
-		if (!w->title_done && !w->title_node)
-			w->title_node = n;
-		return 1;
-	case T_BLOCK: emit_sep(w->e, SEP_PARA); return 1;
-	case T_PRE: emit_sep(w->e, SEP_PARA); w->in_pre++; return 1;
-	case T_CELL: emit_sep(w->e, SEP_SPACE); return 1;
-	case T_H:
-		if (!w->heading && !w->in_head) {
-			emit_heading_begin(w->e, n->name[1] - '0');
-			w->heading = n;
-		}
-		return 1;
-	default: return 1;
+	w->stopped = 1;
+	w->resume = at;
+	if (w->h_active) {
+		w->h_active = 0;
+		w->rc = emit_heading_end(w->e);
 	}
+	emit_sep(w->e, SEP_PARA);
+	xmlStopParser(w->ctxt);
 }
 
-static int html_leave(struct html_walk *w, const xmlNode *n)
+static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 {
-	if (n->type != XML_ELEMENT_NODE)
-		return 0;
-	switch (tag_of(n)) {
-	case T_HEAD: w->in_head--; break;
-	case T_TITLE:
-		if (w->title_node == n) {
-			w->title_node = NULL;
-			w->title_done = 1;
-		}
-		break;
+	struct html_walk *w = ctx;
+	const char *name = (const char *)xname;
+	enum tag t;
+
+	(void)atts;
+	if (w->rc || w->stopped)
+		return;
+	if (w->ctxt->nameNr > HTML_MAX_DEPTH) {
+		html_stop(w, 1);
+		return;
+	}
+	t = tag_of(name);
+	if (w->skip) {
+		w->skip += t == T_SKIP;
+		return;
+	}
+	switch (t) {
+	case T_SKIP: w->skip = 1; break;
+	case T_HEAD: w->head++; break;
+	case T_TITLE: w->in_title += !w->title_done; break;
 	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
-	case T_PRE: w->in_pre--; emit_sep(w->e, SEP_PARA); break;
+	case T_PRE: emit_sep(w->e, SEP_PARA); w->pre++; break;
 	case T_CELL: emit_sep(w->e, SEP_SPACE); break;
 	case T_H:
-		if (w->heading == n) {
-			w->heading = NULL;
-			return emit_heading_end(w->e);
+		if (w->h_open++ == 0 && !w->head) {
+			emit_heading_begin(w->e, name[1] - '0');
+			w->h_active = 1;
 		}
 		break;
 	default: break;
 	}
-	return 0;
+}
+
+static void html_end(void *ctx, const xmlChar *xname)
+{
+	struct html_walk *w = ctx;
+	enum tag t;
+
+	if (w->rc || w->stopped)
+		return;
+	t = tag_of((const char *)xname);
+	if (w->skip) {
+		w->skip -= t == T_SKIP;
+		return;
+	}
+	switch (t) {
+	case T_HEAD: w->head -= w->head > 0; break;
+	case T_TITLE:
+		if (w->in_title && --w->in_title == 0)
+			w->title_done = 1;
+		break;
+	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
+	case T_PRE: w->pre -= w->pre > 0; emit_sep(w->e, SEP_PARA); break;
+	case T_CELL: emit_sep(w->e, SEP_SPACE); break;
+	case T_H:
+		if (w->h_open > 0 && --w->h_open == 0 && w->h_active) {
+			w->h_active = 0;
+			w->rc = emit_heading_end(w->e);
+		}
+		break;
+	default: break;
+	}
+}
+
+static void html_text(void *ctx, const xmlChar *ch, int len)
+{
+	struct html_walk *w = ctx;
+	size_t n = len > 0 ? (size_t)len : 0;
+
+	if (w->rc || w->stopped || w->skip || !n)
+		return;
+	if (w->in_title) {
+		/* a label: what fits in its buffer is plenty, the rest is not kept */
+		size_t room = w->title.limit - w->title.len;
+		if (room && buf_append(&w->title, ch, n < room ? n : room))
+			w->rc = RL_ENOMEM;
+		return;
+	}
+	if (!w->head)
+		w->rc = emit_text(w->e, (const char *)ch, n, w->pre > 0);
+}
+
+static void html_error(void *ctx, xmlErrorPtr err)
+{
+	struct html_walk *w = ctx;
+
+	(void)err;
+	if (!w->rc && !w->stopped && ++w->errors > HTML_MAX_ERRORS)
+		html_stop(w, 0);
+}
+
+/* Decodes the character reference or entity at s ("&amp;", "&#233;", "&#x1F600;") into u
+ * (UTF-8, at most 4 bytes). Returns the bytes it spans, 0 when it is not one. */
+static size_t html_entity(const char *s, size_t n, char *u, size_t *ulen)
+{
+	char name[40];
+	size_t i = 1, k = 0;
+	uint32_t cp = 0;
+
+	if (n > 1 && s[1] == '#') {
+		int hex = n > 2 && (s[2] == 'x' || s[2] == 'X');
+		for (i = hex ? 3 : 2; i < n && k < 8; i++, k++) {
+			char c = s[i];
+			int d = c >= '0' && c <= '9' ? c - '0'
+			      : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+			      : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			if (d < 0)
+				break;
+			cp = cp * (hex ? 16 : 10) + (uint32_t)d;
+		}
+		if (!k)
+			return 0;
+		if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || k == 8)
+			cp = 0xFFFD;
+	} else {
+		for (; i < n && k < sizeof(name) - 1 &&
+		       ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+			(s[i] >= '0' && s[i] <= '9'));
+		     i++)
+			name[k++] = s[i];
+		name[k] = '\0';
+		const htmlEntityDesc *ent = k ? htmlEntityLookup((const xmlChar *)name) : NULL;
+		if (!ent)
+			return 0;
+		cp = ent->value;
+	}
+	if (i < n && s[i] == ';')
+		i++;
+	*ulen = (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)u);
+	return *ulen ? i : 0;
+}
+
+/* Where the element named name (lower case, n bytes) closes: just past "</name...>", or n. */
+static size_t html_raw_end(const char *s, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+	for (const char *p = s; (p = memchr(p, '<', (size_t)(s + n - p)));) {
+		size_t at = (size_t)(p - s);
+		if (at + 2 + k <= n && p[1] == '/' && strncasecmp(p + 2, name, k) == 0) {
+			const char *gt = memchr(p, '>', n - at);
+			return gt ? (size_t)(gt - s) + 1 : n;
+		}
+		p++;
+	}
+	return n;
 }
 
 /*
- * Parses HTML and walks the tree depth-first through child/next/parent pointers: no recursion
- * and no stack, so however deep the tree, the walk costs nothing extra. *title gets <title>'s
- * raw text. *halted is set when libxml2 stopped parsing early: it halts at nesting depth 256
- * (xmlParserMaxDepth) and everything after that point is lost, which the caller reports.
+ * A linear tag stripper for what libxml2 is not given: text runs are emitted, entities
+ * decoded, comments and script/style bodies dropped, block elements break paragraphs, h1..h6
+ * make headings. No stack, so nesting depth costs nothing.
  */
-static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *halted)
+static int html_strip(struct emit *e, const char *s, size_t n)
 {
-	struct html_walk w = { .e = e };
-	htmlParserCtxtPtr ctxt = NULL;
+	size_t i = 0, run = 0;
+	int rc = 0;
+
+	while (i < n && !rc && !e->full) {
+		char c = s[i];
+		if (c != '<' && c != '&') {
+			const char *p = memchr(s + i, '<', n - i), *q = memchr(s + i, '&', n - i);
+			i = p && (!q || p < q) ? (size_t)(p - s) : q ? (size_t)(q - s) : n;
+			continue;
+		}
+		rc = emit_text(e, s + run, i - run, 0);
+		if (rc)
+			break;
+		if (c == '&') {
+			char u[8];
+			size_t ulen = 0, used = html_entity(s + i, n - i, u, &ulen);
+			rc = used ? emit_text(e, u, ulen, 0) : emit_text(e, "&", 1, 0);
+			i += used ? used : 1;
+			run = i;
+			continue;
+		}
+		if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
+			const char *end = memmem(s + i + 4, n - i - 4, "-->", 3);
+			i = end ? (size_t)(end - s) + 3 : n;
+			run = i;
+			continue;
+		}
+		size_t j = i + 1;
+		int close = j < n && s[j] == '/';
+		j += close;
+		int letter = j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'));
+		if (!letter && !(j < n && (s[j] == '!' || s[j] == '?'))) {
+			rc = emit_text(e, "<", 1, 0);  /* a lone '<' is text */
+			run = ++i;
+			continue;
+		}
+		char name[16];
+		size_t k = 0;
+		while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z') ||
+				 (s[j] >= '0' && s[j] <= '9'))) {
+			if (k < sizeof(name) - 1)
+				name[k++] = (char)(s[j] | 0x20);
+			j++;
+		}
+		name[k] = '\0';
+		for (char q = 0; j < n && (q || s[j] != '>'); j++) {
+			if (q)
+				q = s[j] == q ? 0 : q;
+			else if (s[j] == '"' || s[j] == '\'')
+				q = s[j];
+		}
+		i = j < n ? j + 1 : n;
+		run = i;
+		if (!letter)
+			continue;  /* <!DOCTYPE ...>, <?xml ...?> */
+		switch (tag_of(name)) {
+		case T_SKIP:
+			if (!close && (!strcmp(name, "script") || !strcmp(name, "style"))) {
+				i += html_raw_end(s + i, n - i, name);
+				run = i;
+			}
+			break;
+		case T_CELL: emit_sep(e, SEP_SPACE); break;
+		case T_H:
+			if (!close && !e->h_level)
+				emit_heading_begin(e, name[1] - '0');
+			else if (close && e->h_level)
+				rc = emit_heading_end(e);
+			break;
+		case T_OTHER: break;
+		default: emit_sep(e, SEP_PARA); break;
+		}
+	}
+	if (!rc && run < n && !e->full)
+		rc = emit_text(e, s + run, n - run, 0);
+	return rc;
+}
+
+/*
+ * Parses HTML into the emitter (see above). *title gets <title>'s raw text; *limited is set
+ * when the page was nested deeper than HTML_MAX_DEPTH or held more than HTML_MAX_ERRORS errors
+ * and its rest was stripped linearly, *halted when text was lost (the stop offset could not be
+ * trusted), which the caller reports.
+ */
+static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *limited,
+			int *halted)
+{
+	struct html_walk w = { .e = e, .src = s, .src_len = n, .resume = SIZE_MAX };
+	htmlSAXHandler *sax = NULL;
 	htmlDocPtr doc = NULL;
 	int rc = 0;
+
 	buf_init(&w.title, LABEL_MAX * 8);
-	if (!(ctxt = htmlNewParserCtxt())) {
+	if (n > INT_MAX) {
+		/* beyond what libxml2's int sizes address: the stripper reads all of it */
+		*limited = 1;
+		rc = html_strip(e, s, n);
+		goto out;
+	}
+	w.ctxt = htmlNewParserCtxt();
+	/* libxml2 frees the handler with the context, so it comes from its allocator */
+	sax = w.ctxt ? xmlMalloc(sizeof(*sax)) : NULL;
+	if (!sax) {
 		rc = RL_ENOMEM;
 		goto out;
 	}
+	memset(sax, 0, sizeof(*sax));
+	/* The HTML parser only calls the SAX1 callbacks; the magic routes errors to serror. */
+	sax->initialized = XML_SAX2_MAGIC;
+	sax->serror = html_error;
+	sax->startElement = html_start;
+	sax->endElement = html_end;
+	sax->characters = html_text;
+	sax->cdataBlock = html_text;
+	xmlFree(w.ctxt->sax);
+	w.ctxt->sax = sax;
+	w.ctxt->userData = &w;
 	/* Already UTF-8 (decoded by us), so the encoding is forced: a stale <meta charset> must
 	 * not make libxml2 transcode a second time. */
-	doc = htmlCtxtReadMemory(ctxt, s, n > INT_MAX ? INT_MAX : (int)n, NULL, "UTF-8",
+	doc = htmlCtxtReadMemory(w.ctxt, s, (int)n, NULL, "UTF-8",
 				 HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
 					 HTML_PARSE_NONET | HTML_PARSE_NOBLANKS);
-	*halted = ctxt->disableSAX != 0 || n > INT_MAX;
-	if (!doc)
-		goto out; /* nothing parseable: an empty document, skipped as such */
-	xmlNode *root = (xmlNode *)doc, *node = doc->children;
-	while (node && !e->full) {
-		int down = html_enter(&w, node);
-		if (down < 0) {
-			rc = down;
-			goto out;
-		}
-		if (down && node->children) {
-			node = node->children;
-			continue;
-		}
-		for (;;) {
-			rc = html_leave(&w, node);
-			if (rc)
-				goto out;
-			if (node->next) {
-				node = node->next;
-				break;
-			}
-			node = node->parent;
-			if (!node || node == root) {
-				node = NULL;
-				break;
-			}
-		}
+	rc = w.rc;
+	if (rc)
+		goto out;
+	if (w.stopped && w.resume != SIZE_MAX) {
+		*limited = 1;
+		rc = html_strip(e, s + w.resume, n - w.resume);
+	} else if (w.stopped) {
+		*halted = 1;
 	}
-	rc = buf_append(title, w.title.data ? w.title.data : "", w.title.len);
+	if (!rc)
+		rc = buf_append(title, w.title.data ? w.title.data : "", w.title.len);
 out:
 	buf_release(&w.title);
 	if (doc)
 		xmlFreeDoc(doc);
-	if (ctxt)
-		htmlFreeParserCtxt(ctxt);
+	if (w.ctxt)
+		htmlFreeParserCtxt(w.ctxt);
 	return rc;
 }
 
@@ -807,22 +1048,80 @@ struct decoded {
 	const char *encoding;    /* NULL when the input was UTF-8 */
 	size_t n_invalid;        /* invalid UTF-8 bytes replaced */
 	size_t n_undecodable;    /* UTF-16/32 units iconv rejected */
+	size_t n_nul;            /* NUL bytes dropped */
 	const char *reason;      /* skip reason */
 };
 
+/*
+ * Binary when the first SNIFF_BYTES hold too many control bytes, or hold NUL bytes among
+ * anything but text. A few stray NULs (or NUL padding) in otherwise clean text do not make a
+ * document binary: they are dropped (and counted) like other controls. Random or compressed
+ * bytes hold a NUL every 256 bytes but are far from text, so they stay binary.
+ */
 static int looks_binary(const unsigned char *s, size_t n, double ratio)
 {
-	size_t m = n < SNIFF_BYTES ? n : SNIFF_BYTES, ctrl = 0;
+	size_t m = n < SNIFF_BYTES ? n : SNIFF_BYTES, ctrl = 0, nul = 0, text = 0;
 	if (m == 0)
 		return 0;
-	if (memchr(s, 0, m))
-		return 1;
 	for (size_t i = 0; i < m; i++) {
 		unsigned char c = s[i];
-		ctrl += (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') ||
-			c == 0x7F;
+		nul += c == 0;
+		ctrl += (c && c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' &&
+			 c != '\v') || c == 0x7F;
 	}
-	return (double)ctrl > ratio * (double)m;
+	if ((double)ctrl > ratio * (double)m)
+		return 1;
+	if (!nul)
+		return 0;
+	/* NULs: the other bytes must be printable ASCII, whitespace or valid UTF-8 */
+	for (size_t i = 0; i < m;) {
+		unsigned char c = s[i];
+		size_t k = c < 0x80 ? 1 : utf8_seq(s + i, m - i);
+		if (c >= 0x80 && !k) {
+			if (m - i < 4 && m < n)
+				break;  /* a sequence cut by the sample's end */
+			i++;
+			continue;
+		}
+		text += c == 0 ? 0 : (c >= 0x20 && c != 0x7F) || c == '\t' || c == '\n' ||
+					     c == '\r' || c == '\f' || c == '\v' ? k : 0;
+		i += k;
+	}
+	return m == nul || text * 100 < (m - nul) * 98;
+}
+
+/* Drops NUL bytes (stray ones in text, U+0000 decoded from UTF-16 or from a row's JSON
+ * escape): libxml2 would take the first one for the end of the page, and PostgreSQL text
+ * cannot hold them. */
+static int drop_nuls(struct decoded *dec)
+{
+	const char *p = dec->n ? memchr(dec->s, 0, dec->n) : NULL;
+	struct buf clean;
+	size_t from = 0;
+	int rc = 0;
+
+	if (!p)
+		return 0;
+	buf_init(&clean, 0);
+	rc = buf_reserve(&clean, dec->n);
+	for (size_t i = (size_t)(p - dec->s); !rc && i < dec->n; i++) {
+		if (dec->s[i])
+			continue;
+		rc = buf_append(&clean, dec->s + from, i - from);
+		from = i + 1;
+		dec->n_nul++;
+	}
+	if (!rc)
+		rc = buf_append(&clean, dec->s + from, dec->n - from);
+	if (rc) {
+		buf_release(&clean);
+		return rc;
+	}
+	buf_release(&dec->tmp);
+	dec->tmp = clean;
+	dec->s = clean.data ? clean.data : "";
+	dec->n = clean.len;
+	return 0;
 }
 
 /* BOM-less UTF-16: in ASCII-heavy text every other byte is NUL and the others almost never. */
@@ -845,6 +1144,76 @@ static const char *sniff_utf16(const unsigned char *s, size_t n, const char **la
 		return "UTF-16BE";
 	}
 	return NULL;
+}
+
+/* A UTF-16 code unit that belongs in text: a letter, mark, number, punctuation, symbol or
+ * space of an assigned code point, or a tab or line break. */
+static int utf16_unit_is_text(uint32_t u)
+{
+	if (u == '\t' || u == '\n' || u == '\r')
+		return 1;
+	if (u < 0x20 || (u >= 0x7F && u < 0xA0) || (u >= 0xD800 && u <= 0xDFFF))
+		return 0;
+	utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)u);
+	return c != UTF8PROC_CATEGORY_CN && c != UTF8PROC_CATEGORY_CC &&
+	       c != UTF8PROC_CATEGORY_CS && c != UTF8PROC_CATEGORY_CO;
+}
+
+/*
+ * BOM-less UTF-16 of a script other than Latin (Cyrillic, Greek, CJK...) has no NUL pattern
+ * and looks binary byte by byte (0x04 is a control byte, a line break holds a NUL). Asked only
+ * about such samples (ASCII text read as UTF-16 is CJK ideographs, so text that passes as
+ * bytes is never second-guessed; CJK UTF-16 without one control byte stays undetected): at
+ * least 98% of its code units (surrogate pairs counted whole) must be characters of text,
+ * which random or compressed bytes read as UTF-16 never reach (about 70% of all 16-bit values
+ * are assigned letters and symbols), and hold at least 8 distinct units (a run of one
+ * repeated byte pair, 0x01 0x01..., reads as "āāā" but is no text).
+ */
+static const char *sniff_utf16_text(const unsigned char *s, size_t n, const char **label)
+{
+	size_t m = (n < SNIFF_BYTES ? n : SNIFF_BYTES) & ~(size_t)1, units = m / 2;
+	size_t spread[2] = { SIZE_MAX, SIZE_MAX };
+	if (units < 32)
+		return NULL;
+	for (int be = 0; be < 2; be++) {
+		size_t text = 0, n_seen = 0, n_high = 0;
+		uint32_t seen[8];
+		uint8_t high[32] = { 0 };
+		for (size_t i = 0; i + 1 < m; i += 2) {
+			uint32_t u = be ? (uint32_t)s[i] << 8 | s[i + 1] : (uint32_t)s[i + 1] << 8 | s[i];
+			size_t k = 0;
+			while (k < n_seen && seen[k] != u)
+				k++;
+			if (k == n_seen && n_seen < RL_ARRAY_LEN(seen))
+				seen[n_seen++] = u;
+			if (!(high[u >> 11] & (1u << ((u >> 8) & 7)))) {
+				high[u >> 11] |= (uint8_t)(1u << ((u >> 8) & 7));
+				n_high++;
+			}
+			if (u >= 0xD800 && u <= 0xDBFF && i + 3 < m) {
+				uint32_t lo = be ? (uint32_t)s[i + 2] << 8 | s[i + 3]
+						 : (uint32_t)s[i + 3] << 8 | s[i + 2];
+				if (lo >= 0xDC00 && lo <= 0xDFFF) {
+					text += 2;
+					i += 2;
+					continue;
+				}
+			}
+			text += (size_t)utf16_unit_is_text(u);
+		}
+		if (text * 100 >= units * 98 && n_seen == RL_ARRAY_LEN(seen))
+			spread[be] = n_high;
+	}
+	/* Both orders may read as text (CJK swapped is often CJK or Hangul): text in one script
+	 * keeps its high bytes in a few blocks, so the order with fewer distinct ones wins. */
+	if (spread[0] == SIZE_MAX && spread[1] == SIZE_MAX)
+		return NULL;
+	if (spread[1] < spread[0]) {
+		*label = "utf-16be";
+		return "UTF-16BE";
+	}
+	*label = "utf-16le";
+	return "UTF-16LE";
 }
 
 /*
@@ -924,6 +1293,8 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 		s += 3;
 		n -= 3;
 	} else if ((from = sniff_utf16(s, n, &label))) {
+		unit = 2;
+	} else if (looks_binary(s, n, ratio) && (from = sniff_utf16_text(s, n, &label))) {
 		unit = 2;
 	}
 
@@ -1074,6 +1445,7 @@ struct result {
 	struct heading *h;
 	size_t n_h;
 	int truncated;
+	int html_limited;  /* HTML too deep or too broken: its rest was stripped linearly */
 	size_t full_len;   /* length before the cut */
 };
 
@@ -1185,6 +1557,10 @@ static int build_metadata(const struct read_item *it, enum fmt f, const char *ti
 		rc = json_set(m, "invalid_utf8", json_integer((json_int_t)dec->n_invalid));
 	if (!rc && dec->n_undecodable)
 		rc = json_set(m, "undecodable", json_integer((json_int_t)dec->n_undecodable));
+	if (!rc && dec->n_nul)
+		rc = json_set(m, "nul_bytes", json_integer((json_int_t)dec->n_nul));
+	if (!rc && r->html_limited)
+		rc = json_set(m, "html_fallback", json_true());
 	if (!rc && r->truncated)
 		rc = json_set(m, "truncated", json_true());
 	if (rc)
@@ -1225,6 +1601,66 @@ static size_t emit_limit(const struct normalize_opts *o, size_t in_len)
 	return cap;
 }
 
+/* Names that promise an archive or a compressed file, including formats ragload lacks. */
+static int name_promises_archive(const char *name)
+{
+	static const char *const suffixes[] = {
+		".tar", ".tgz", ".tzst", ".txz", ".tbz", ".tbz2", ".zip", ".7z", ".cpio", ".gz",
+		".zst", ".xz", ".bz2", ".lz", ".lzo", ".lrz", ".rar", ".cab", ".iso", ".xar", ".lha",
+		".lzh", ".arj", ".br", ".lz4", ".lzma", ".z", ".tlz", ".rpm", ".deb", ".ar", ".zipx",
+	};
+	size_t n = name ? strlen(name) : 0;
+	for (size_t i = 0; i < RL_ARRAY_LEN(suffixes); i++) {
+		size_t m = strlen(suffixes[i]);
+		if (n > m && strcasecmp(name + n - m, suffixes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The magic number of a format the read stage reads, at the start of p (tar's further in). */
+static const char *format_magic(const unsigned char *p, size_t n)
+{
+	static const struct { const char *magic; size_t len; const char *name; } m[] = {
+		{ "\x1f\x8b", 2, "gzip" }, { "BZh", 3, "bzip2" }, { "\xfd" "7zXZ", 5, "xz" },
+		{ "\x28\xb5\x2f\xfd", 4, "zstd" }, { "PK\x03\x04", 4, "zip" },
+		{ "PK\x05\x06", 4, "zip" }, { "7z\xbc\xaf\x27\x1c", 6, "7z" },
+		{ "\x04\x22\x4d\x18", 4, "lz4" }, { "LZIP", 4, "lzip" }, { "Rar!\x1a\x07", 6, "rar" },
+		{ "xar!", 4, "xar" }, { "!<arch>\n", 8, "ar" },
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(m); i++)
+		if (n >= m[i].len && memcmp(p, m[i].magic, m[i].len) == 0)
+			return m[i].name;
+	if (n >= 262 && memcmp(p + 257, "ustar", 5) == 0)
+		return "tar";
+	return NULL;
+}
+
+/*
+ * Counts an entry that cannot be decoded. Binary content under a name that promises an
+ * archive is what the read stage could not open: named for what it is (an archive ragload
+ * cannot read, or one whose header is damaged), not just "binary".
+ */
+static void skip_undecodable(const struct read_item *it, const struct decoded *dec,
+			     struct counts *c)
+{
+	const unsigned char *p = (const unsigned char *)(it->data ? it->data : "");
+	const char *magic;
+
+	if (strcmp(dec->reason, "binary")) {
+		counts_skip(c, dec->reason, it->source, "undecodable text encoding");
+	} else if (!name_promises_archive(it->name)) {
+		counts_skip(c, "binary", it->source, "binary content (NUL or control bytes)");
+	} else if ((magic = format_magic(p, it->len))) {
+		counts_skip(c, "corrupt_archive", it->source,
+			    "starts like %s but could not be read as it (damaged or truncated)",
+			    magic);
+	} else {
+		counts_skip(c, "unsupported_format", it->source,
+			    "named like an archive or compressed file, but not a format ragload reads");
+	}
+}
+
 /* ---- public ---------------------------------------------------------------------------------- */
 
 int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
@@ -1247,9 +1683,10 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	emit_init(&e, 0);
 
 	rc = it->kind == READ_ROW ? decode_row(it, &dec) : decode_file(o, it, &dec);
+	if (rc == 0)
+		rc = drop_nuls(&dec);
 	if (rc == RL_SKIP) {
-		counts_skip(c, dec.reason, it->source, "%s", !strcmp(dec.reason, "binary")
-			    ? "binary content (NUL or control bytes)" : "undecodable text encoding");
+		skip_undecodable(it, &dec, c);
 		goto out;
 	}
 	if (rc)
@@ -1258,7 +1695,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	emit_release(&e);
 	emit_init(&e, emit_limit(o, dec.n));
 	if (f == FMT_HTML)
-		rc = html_extract(&e, dec.s, dec.n, &raw_title, &halted);
+		rc = html_extract(&e, dec.s, dec.n, &raw_title, &r.html_limited, &halted);
 	else if (f == FMT_MARKDOWN)
 		rc = md_extract(&e, dec.s, dec.n);
 	else

@@ -288,6 +288,36 @@ static void test_ranges_within_text_and_advancing(void **state)
 	}
 }
 
+/* Hostile text: a 1 MB "word" and a run of CJK without spaces are cut into tokens of at most
+ * 128 bytes at character boundaries, so a window stays a bounded number of bytes. */
+static void test_long_words_split(void **state)
+{
+	(void)state;
+	size_t n = 1 << 20;
+	char *text = malloc(n + 1);
+	memset(text, 'x', n);
+	text[n] = '\0';
+	struct doc *d = doc_of(text);
+	assert_int_equal(chunk_count_tokens(text, n), (int)((n + 127) / 128));
+	assert_int_equal(chunk_doc(&defaults, d), 0);
+	check_chunks(&defaults, d);
+	for (size_t i = 0; i < d->n_chunks; i++)
+		assert_true(d->chunks[i].end - d->chunks[i].start <= 256 * 128);
+	doc_free(d);
+
+	/* U+65E5 is 3 bytes: 128 is no multiple of 3, so a cut must back off to a boundary */
+	size_t k = 0;
+	for (int i = 0; i < 1000; i++)
+		k += (size_t)sprintf(text + k, "\xe6\x97\xa5");
+	d = doc_of(text);
+	assert_int_equal(chunk_doc(&defaults, d), 0);
+	check_chunks(&defaults, d);
+	assert_int_equal(d->n_chunks, 1);
+	assert_int_equal(d->chunks[0].token_count, (int)((3000 + 125) / 126));
+	doc_free(d);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_token_counts),
 		cmocka_unit_test(test_empty_text_no_chunks),
 		cmocka_unit_test(test_ranges_within_text_and_advancing),
+		cmocka_unit_test(test_long_words_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

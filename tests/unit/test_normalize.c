@@ -550,6 +550,133 @@ static void test_truncation_at_max_doc_bytes(void **state)
 	counts_release(&c);
 }
 
+/* Hostile HTML: libxml2 is stopped at depth 256 or after 10000 errors and the rest of the page
+ * is stripped linearly: the text after the bad region is kept (html_fallback), in seconds. */
+static void test_hostile_html_keeps_text(void **state)
+{
+	(void)state;
+	size_t cap = 8u << 20, len = 0;
+	char *html = malloc(cap);
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+
+	len = (size_t)sprintf(html, "<h1>Top</h1><p>before</p>");
+	for (int i = 0; i < 100000; i++)
+		len += (size_t)sprintf(html + len, "<div>");
+	len += (size_t)sprintf(html + len, "deep &amp; text<script>var x = '<p>no</p>';</script>");
+	for (int i = 0; i < 100000; i++)
+		len += (size_t)sprintf(html + len, "</div>");
+	len += (size_t)sprintf(html + len, "<h2>Late &eacute;</h2><p>after &#x263A; the deep part</p>");
+	struct read_item it = file_item("deep.html", html, len);
+	double t0 = now_seconds();
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_true(now_seconds() - t0 < 10);
+	assert_non_null(strstr(d->text, "before"));
+	assert_non_null(strstr(d->text, "deep & text"));
+	assert_null(strstr(d->text, "no"));
+	assert_non_null(strstr(d->text, "after \xe2\x98\xba the deep part"));
+	assert_int_equal(d->n_headings, 2);
+	assert_string_equal(d->headings[1].text, "Late \xc3\xa9");
+	assert_int_equal(reason_count(&c, "truncated_doc"), 0);
+	json_t *m = meta_of(d);
+	assert_true(json_is_true(json_object_get(m, "html_fallback")));
+	json_decref(m);
+	doc_free(d);
+
+	/* stray end tags scan libxml2's stack of open elements: under depth 256, after many */
+	len = 0;
+	for (int i = 0; i < 250; i++)
+		len += (size_t)sprintf(html + len, "<span>");
+	for (int i = 0; i < 1000000; i++)
+		len += (size_t)sprintf(html + len, "</i>");
+	len += (size_t)sprintf(html + len, "<p>the end</p>");
+	it = file_item("stray.html", html, len);
+	t0 = now_seconds();
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_true(now_seconds() - t0 < 10);
+	assert_non_null(strstr(d->text, "the end"));
+	doc_free(d);
+	free(html);
+	counts_release(&c);
+}
+
+/* Stray NULs do not make text binary (they are dropped and counted); random bytes still are,
+ * and binary bytes named like an archive are named for what they are. */
+static void test_nul_bytes_and_unreadable_archives(void **state)
+{
+	(void)state;
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	static const char nul[] = "Some text\0 with\0\0 NULs <b>inside</b>.";
+	struct read_item it = file_item("nul.html", nul, sizeof(nul) - 1);
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_string_equal(d->text, "Some text with NULs inside.");
+	json_t *m = meta_of(d);
+	assert_int_equal(json_integer_value(json_object_get(m, "nul_bytes")), 3);
+	json_decref(m);
+	doc_free(d);
+
+	char rnd[4000];
+	srand(3);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		rnd[i] = (char)(rand() & 0xFF);
+	it = file_item("data.bin", rnd, sizeof(rnd));
+	assert_int_equal(run(&opts, &it, &d, &c), RL_SKIP);
+	it = file_item("data.tar.lzo", rnd, sizeof(rnd));
+	assert_int_equal(run(&opts, &it, &d, &c), RL_SKIP);
+	memcpy(rnd, "\x1f\x8b\x08", 3);
+	it = file_item("cut.tar.gz", rnd, sizeof(rnd));
+	assert_int_equal(run(&opts, &it, &d, &c), RL_SKIP);
+	assert_int_equal(reason_count(&c, "binary"), 1);
+	assert_int_equal(reason_count(&c, "unsupported_format"), 1);
+	assert_int_equal(reason_count(&c, "corrupt_archive"), 1);
+	counts_release(&c);
+}
+
+/* BOM-less UTF-16 of non-Latin scripts has no NUL pattern: recognised by its code units when
+ * its bytes do not pass for text (a Cyrillic letter's high byte is a control byte; a line
+ * break is a NUL). CJK without a single such byte stays undetected (it reads as legacy 8-bit). */
+static void test_utf16_without_bom_non_latin(void **state)
+{
+	(void)state;
+	/* "Привет, мир! " x 4 in UTF-16LE, "日本語のテキスト。\n" x 4 in UTF-16BE */
+	static const uint16_t ru[] = { 0x41F, 0x440, 0x438, 0x432, 0x435, 0x442, 0x2C, 0x20, 0x43C,
+				       0x438, 0x440, 0x21, 0x20 };
+	static const uint16_t ja[] = { 0x65E5, 0x672C, 0x8A9E, 0x306E, 0x30C6, 0x30AD, 0x30B9,
+				       0x30C8, 0x3002, 0x000A };
+	unsigned char buf[512];
+	size_t n = 0;
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	for (int r = 0; r < 4; r++)
+		for (size_t i = 0; i < RL_ARRAY_LEN(ru); i++) {
+			buf[n++] = (unsigned char)(ru[i] & 0xFF);
+			buf[n++] = (unsigned char)(ru[i] >> 8);
+		}
+	struct read_item it = file_item("ru.txt", (char *)buf, n);
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_memory_equal(d->text, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82, ", 14);
+	json_t *m = meta_of(d);
+	assert_string_equal(json_string_value(json_object_get(m, "encoding")), "utf-16le");
+	json_decref(m);
+	doc_free(d);
+	n = 0;
+	for (int r = 0; r < 4; r++)
+		for (size_t i = 0; i < RL_ARRAY_LEN(ja); i++) {
+			buf[n++] = (unsigned char)(ja[i] >> 8);
+			buf[n++] = (unsigned char)(ja[i] & 0xFF);
+		}
+	it = file_item("ja.txt", (char *)buf, n);
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_memory_equal(d->text, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 9);
+	doc_free(d);
+	assert_int_equal(counts_total(&c), 0);
+	counts_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +695,9 @@ int main(void)
 		cmocka_unit_test(test_deeply_nested_html),
 		cmocka_unit_test(test_collection_row),
 		cmocka_unit_test(test_truncation_at_max_doc_bytes),
+		cmocka_unit_test(test_hostile_html_keeps_text),
+		cmocka_unit_test(test_nul_bytes_and_unreadable_archives),
+		cmocka_unit_test(test_utf16_without_bom_non_latin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

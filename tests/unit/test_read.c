@@ -756,6 +756,129 @@ static void test_compression_bomb_2gb(void **state)
 	run_free(&R);
 }
 
+/* ---- hostile input ------------------------------------------------------------------------- */
+
+/* A compressed member of a plain tar is judged on its own ratio: refused, its siblings load. A
+ * compressed file of zeros is no "empty tar": it is read as what its name says, and judged. */
+static void test_bomb_member_refused_siblings_load(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p mb && cd mb && printf before > before.txt && printf after > after.txt && "
+	   "head -c 300000000 /dev/zero | zstd -q -1 > zeros.txt.zst && "
+	   "bsdtar -cf ../member.tar before.txt zeros.txt.zst after.txt && "
+	   "head -c 100000000 /dev/zero | xz -0 -T1 > ../zeros.txt.xz && "
+	   "head -c 100000 /dev/zero | gzip > ../small-zeros.txt.gz");
+	run1(&R, &o, "member.tar");
+	assert_int_equal(R.rc, 0);
+	expect_item(&R, "member.tar!before.txt", "before.txt", "before");
+	expect_item(&R, "member.tar!after.txt", "after.txt", "after");
+	assert_int_equal(R.n, 2);
+	assert_int_equal(reason(&R, "compression_ratio"), 1);
+	assert_true(log_has(&R, "member.tar!zeros.txt.zst: refused at "));
+	assert_true(R.seconds < 10.0);
+	run_free(&R);
+
+	run1(&R, &o, "zeros.txt.xz");
+	assert_int_equal(R.n, 0);
+	assert_int_equal(reason(&R, "compression_ratio"), 1);
+	assert_true(log_has(&R, "zeros.txt.xz: stopped at zeros.txt.xz: "));
+	run_free(&R);
+
+	/* small enough to pass the limits: a file of zeros, for normalize to call binary */
+	run1(&R, &o, "small-zeros.txt.gz");
+	assert_int_equal(R.n, 1);
+	assert_int_equal(R.items[0]->len, 100000);
+	assert_string_equal(R.items[0]->name, "small-zeros.txt");
+	run_free(&R);
+}
+
+/* Keys are unique in a run: "x" and "./x" in one tar, or one file named twice. */
+static void test_duplicate_keys_counted(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	const struct wentry tar[] = {
+		{ .name = "x.txt", .data = "first" },
+		{ .name = "./x.txt", .data = "second" },
+		{ .name = "/x.txt", .data = "third" },
+		{ .name = "y.txt", .data = "other" },
+	};
+	char p1[512];
+
+	write_tar("dups.tar", 0, tar, RL_ARRAY_LEN(tar));
+	snprintf(p1, sizeof(p1), "%s/dups.tar", tmp);
+	char *paths[] = { p1, p1 };
+	run_paths(&R, &o, paths, 2);
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 2);
+	expect_item(&R, "dups.tar!x.txt", "x.txt", "first");
+	expect_item(&R, "dups.tar!y.txt", "y.txt", "other");
+	assert_int_equal(reason(&R, "duplicate_entry"), 2 + 4);  /* then all four again */
+	assert_true(log_has(&R, "dups.tar!x.txt: an earlier item"));
+	run_free(&R);
+}
+
+/* cpio "odc" stores a hard link's data under each name: loaded once, the link counted. */
+static void test_hardlink_data_loaded_once(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p hl && cd hl && printf data > a.txt && ln -f a.txt b.txt && "
+	   "bsdtar --format=odc -cf ../hl.cpio a.txt b.txt");
+	run1(&R, &o, "hl.cpio");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 1);
+	expect_item(&R, "hl.cpio!a.txt", "a.txt", "data");
+	assert_int_equal(reason(&R, "link"), 1);
+	assert_true(log_has(&R, "hl.cpio!b.txt: hard link to \"a.txt\""));
+	run_free(&R);
+}
+
+/* JSONL repairs: unpaired surrogates and raw invalid UTF-8 cost a character, not the row;
+ * NULs leave titles, metadata and keys (PostgreSQL refuses them). */
+static void test_jsonl_repairs(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	put("fix.jsonl",
+	    "{\"_id\":\"s\",\"text\":\"lone \\ud800 and \\udc00, pair \\ud83d\\ude00, \\\\ud800 text\"}\n"
+	    "{\"_id\":\"u\",\"text\":\"bad \xff\xfe bytes\",\"title\":\"caf\xe9\"}\n"
+	    "{\"_id\":\"n\",\"text\":\"t\",\"title\":\"a\\u0000b\",\"metadata\":{\"k\":\"v\\u0000w\",\"l\":[\"\\u0000\"]}}\n"
+	    "{\"_id\":\"k\",\"text\":\"t\",\"metadata\":{\"x\\u0000\":1}}\n"
+	    "{\"_id\":\"c\\u0001\",\"text\":\"control in id\"}\n"
+	    "{\"_id\":\"c\\u0002\",\"text\":\"same key\"}\n");
+	run1(&R, &o, "fix.jsonl");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.n, 5);
+	struct read_item *it = find(&R, "fix.jsonl#s");
+	assert_non_null(it);
+	assert_string_equal(it->data, "lone \xef\xbf\xbd and \xef\xbf\xbd, pair \xf0\x9f\x98\x80, \\ud800 text");
+	assert_non_null(strstr(it->metadata_json, "\"unpaired_surrogates\":2"));
+	it = find(&R, "fix.jsonl#u");
+	assert_string_equal(it->data, "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
+	assert_string_equal(it->title, "caf\xef\xbf\xbd");
+	assert_non_null(strstr(it->metadata_json, "\"invalid_utf8\":3"));
+	it = find(&R, "fix.jsonl#n");
+	assert_string_equal(it->title, "ab");
+	assert_null(strstr(it->metadata_json, "\\u0000"));
+	assert_non_null(strstr(it->metadata_json, "\"k\":\"vw\""));
+	it = find(&R, "fix.jsonl#k");
+	assert_non_null(it);
+	assert_non_null(strstr(it->metadata_json, "\"x\xef\xbf\xbd\":1"));
+	assert_non_null(find(&R, "fix.jsonl#c?"));
+	assert_int_equal(reason(&R, "duplicate_id"), 1);
+	assert_int_equal(counts_total(&R.c), 1);
+	run_free(&R);
+}
+
 /* ---- the emit contract --------------------------------------------------------------------- */
 
 static void test_emit_error_stops_everything(void **state)
@@ -826,6 +949,10 @@ int main(void)
 		cmocka_unit_test(test_input_too_large),
 		cmocka_unit_test(test_compression_bomb_refused_quickly),
 		cmocka_unit_test(test_compression_bomb_2gb),
+		cmocka_unit_test(test_bomb_member_refused_siblings_load),
+		cmocka_unit_test(test_duplicate_keys_counted),
+		cmocka_unit_test(test_hardlink_data_loaded_once),
+		cmocka_unit_test(test_jsonl_repairs),
 		cmocka_unit_test(test_emit_error_stops_everything),
 		cmocka_unit_test(test_missing_input_counted),
 	};
