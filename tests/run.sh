@@ -68,6 +68,17 @@ done
 # under ASan/UBSan (errors abort, leaks fail the exit status), and the threaded pipeline under
 # TSan. Memory-limit tests (ulimit -v) stay with the normal build: sanitizers cannot run there.
 ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile"
+if [ ${#filter[@]} -eq 0 ]; then
+  echo "== fuzz corpora replayed (seeds and regressions, ASan/UBSan)"
+  if out=$(tests/fuzz/replay.sh 2>&1); then
+    printf '%s\n' "$out" | sed 's/^/  /'
+    echo "PASS fuzz replay: every target" >> "$RESULTS"
+  else
+    printf '%s\n' "$out" | tail -n 20
+    echo "FAIL fuzz replay" >> "$RESULTS"
+  fi
+fi
+
 if [ ${#filter[@]} -eq 0 ] && [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
   echo "== unit tests under ASan/UBSan"
   if make -s asan >/dev/null 2>&1; then
