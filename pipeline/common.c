@@ -203,8 +203,14 @@ void counts_skip(struct counts *c, const char *reason, const char *source, const
 	if (i < COUNTS_MAX_REASONS)
 		c->reasons[i].n++;
 	c->total++;
-	if (!c->quiet)
+	/* An archive with a million bad entries must not print a million lines: the first
+	 * COUNTS_PRINT_MAX of each reason are printed, the rest only counted (and logged). */
+	uint64_t n = i < COUNTS_MAX_REASONS ? c->reasons[i].n : 0;
+	if (!c->quiet && n <= COUNTS_PRINT_MAX)
 		fprintf(stderr, "ragload: warning: %s: %s [%s]\n", source ? source : "-", msg, reason);
+	if (!c->quiet && n == COUNTS_PRINT_MAX)
+		fprintf(stderr, "ragload: warning: further [%s] warnings are counted, not printed\n",
+			reason);
 	if (c->log) {
 		char ts[32];
 		fprintf(c->log, "%s warning: %s: %s [%s]\n", log_timestamp(ts, sizeof(ts)),

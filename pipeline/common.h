@@ -106,6 +106,7 @@ size_t doc_bytes(const struct doc *d);
  * Thread-safe counts of skipped items by reason, plus the message sink. counts_skip() prints
  * "ragload: warning: <source>: <message>" on stderr (unless quiet) and counts it under reason. */
 #define COUNTS_MAX_REASONS 48
+#define COUNTS_PRINT_MAX 100   /* warnings printed per reason; the rest are counted */
 struct counts {
 	pthread_mutex_t mu;
 	int quiet;

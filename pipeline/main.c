@@ -96,6 +96,7 @@ static const char usage_text[] =
 	"      --ef-search LIST  HNSW ef_search values (default 10,20,40,80,160,320)\n"
 	"      --probes LIST     IVFFlat probes values (default 1,2,4,... up to lists/4)\n"
 	"      --fts-config CFG  text search configuration (default english)\n"
+	"      --max-queries N   evaluate only the first N queries\n"
 	"\n"
 	"  -q, --quiet           no progress and no summary\n"
 	"      --progress / --no-progress   force progress on stderr on or off\n"
