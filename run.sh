@@ -25,7 +25,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 PACKAGES=(build-essential pkg-config git clang dpkg-dev ca-certificates
   libpq-dev libarchive-dev libutf8proc-dev libopenblas-dev liblapacke-dev libzstd-dev
   postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-client-$PGVER
-  zstd zip unzip xz-utils bzip2 libarchive-tools cpio p7zip-full
+  zstd zip unzip xz-utils bzip2 libarchive-tools cpio p7zip-full python3
   libjansson-dev libinih-dev libxxhash-dev libxml2-dev libcmocka-dev libstemmer-dev)
 
 install_packages() {
@@ -190,7 +190,18 @@ main_job() {
   local rc=0
   "$ROOT/build/ragload" --no-progress ingest "$corpus" || rc=$?
   [ $rc -eq 0 ] || [ $rc -eq 3 ] || die "ingest failed (exit $rc)"
+  "$ROOT/build/ragload" index || die "index failed"
+  # Judgments from the manual's own back-of-book index: each term is a query, its pages relevant.
+  local html=$ROOT/datasets/cache/postgresql-doc-15/usr/share/doc/postgresql-doc-15/html
+  local qdir=$ROOT/datasets/cache/pg-manual-qrels-$(basename "$corpus" .tar.zst)
+  python3 "$ROOT/datasets/pg-manual-qrels.py" "$html/bookindex.html" "$(basename "$corpus")" "$qdir" ||
+    die "could not derive queries from bookindex.html"
+  local report
+  report=$("$ROOT/build/ragload" eval --queries "$qdir/queries.jsonl" --qrels "$qdir/qrels.tsv" \
+    --reports-dir "${RAGLOAD_REPORTS:-$ROOT/reports}" ${RAGLOAD_SAMPLE:+--max-queries 60}) ||
+    die "eval failed"
   log "corpus loaded into database $db; try: eval \"\$(./run.sh env)\"; PGDATABASE=$db psql"
+  echo "report: $report"
   return $rc
 }
 
