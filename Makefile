@@ -13,21 +13,26 @@ OPT      ?= -O2 -g
 DEFS     ?=
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(DEFS) -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -pthread -fPIC \
             $(shell pkg-config --cflags $(PKGS))
-LDLIBS   := $(shell pkg-config --libs $(PKGS)) -llapacke -lm -pthread
+LDLIBS   := $(shell pkg-config --libs $(PKGS)) -llapacke -lstemmer -lm -pthread
 LDFLAGS  := $(SANFLAGS)
 
 MIGRATIONS := $(sort $(wildcard config/migrations/*.sql))
-LIB_SRC  := $(filter-out pipeline/main.c,$(wildcard pipeline/*.c)) $(wildcard stages/*.c)
+LIB_SRC  := $(filter-out pipeline/main.c,$(wildcard pipeline/*.c)) $(wildcard stages/*.c) \
+            $(wildcard models/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MAIN_OBJ := $(BUILD)/obj/pipeline/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit asan tsan faults bench fuzz clean
-all: $(BUILD)/ragload $(UNIT_BIN)
+all: $(BUILD)/ragload $(BUILD)/libragload.so $(UNIT_BIN)
 
 $(BUILD)/ragload: $(MAIN_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The embedding library (include/ragload.h); only the ragload_* API is exported.
+$(BUILD)/libragload.so: $(LIB_OBJ) include/ragload.map
+	$(CC) $(LDFLAGS) -shared -Wl,--version-script=include/ragload.map -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,8 +65,13 @@ tsan:
 faults:
 	@$(MAKE) --no-print-directory BUILD=build/faults DEFS=-DRAGLOAD_FAULT_INJECTION build/faults/ragload
 
-bench: all
-	@bench/run.sh
+# bench/stages.c times each stage alone and the bare baselines; linked like the unit tests.
+bench: all $(BUILD)/bench/stages
+	@BUILD=$(BUILD) bench/run.sh
+
+$(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- fuzz targets (tests/fuzz/README.md) ----------------------------------------------------
 # build/fuzz/fuzz_T: libFuzzer + ASan/UBSan (clang); build/fuzz/replay_T: the same target with
@@ -96,6 +106,7 @@ $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/replay-obj/tests/fuzz/fuzz_%.o \
 
 fuzz-build: $(FUZZ_BIN)
 replay-build: $(REPLAY_BIN)
+.PRECIOUS: $(BUILD)/fuzz/obj/tests/fuzz/%.o $(BUILD)/fuzz/replay-obj/tests/fuzz/%.o
 
 # make fuzz FUZZ_SECONDS=N: each target N seconds (FUZZ_JOBS=2: two at a time)
 fuzz: fuzz-build

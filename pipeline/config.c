@@ -80,7 +80,7 @@ void config_defaults(struct rl_config *c)
 	c->model.dim = 768;
 	c->model.features = 4096;
 	c->model.char_ngram_min = 3;
-	c->model.char_ngram_max = 5;
+	c->model.char_ngram_max = 4;
 	c->model.word_bigrams = 1;
 	c->model.seed = 0x5241474c4f4144ull; /* "RAGLOAD" */
 	c->model.fit_sample_docs = 50000;

@@ -1,11 +1,303 @@
-/* embedcmd.c — placeholder until the embed command lands (being written). */
+/*
+ * embedcmd.c — the embedding library's public API (include/ragload.h, build/libragload.so) and
+ * `ragload embed`, the command built on it.
+ *
+ * What: ragload_embed() normalises each text as ingest normalises a document
+ * (normalize_utf8: invalid UTF-8 repaired, controls dropped, NFC) and embeds it with the
+ * model, one text per model_embed() call. `ragload embed` reads stdin (a text a line, or JSON
+ * lines with --jsonl), embeds each with the corpus's model (or --model SPEC) and writes one
+ * pgvector literal a line, or JSON lines with --json.
+ *
+ * Why one text per call: BLAS picks kernels by matrix shape, so a text embedded inside a
+ * batch can differ from the same text embedded alone in the last bits. `ragload search`
+ * embeds its one query alone; embedding every text alone here makes `ragload embed` print
+ * exactly the vector search uses, whatever else is on stdin, at a cost that does not matter
+ * for queries (a single-row projection is memory-bound, well under a millisecond).
+ *
+ * Floats are printed with %.9g: nine significant digits read back to the same float32, so a
+ * literal fed to PostgreSQL gives bit-for-bit the vector computed here.
+ */
 #include "embedcmd.h"
 #include "common.h"
+#include "db.h"
+#include "ingest.h"
+#include "../include/ragload.h"
+#include "../stages/embed.h"
+#include "../stages/normalize.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EMBED_LINE_MAX (16u << 20)     /* one input line (a text or a JSON object) */
+#define EMBED_TEXT_MAX (64u << 20)     /* one text after normalisation */
+
+struct ragload_model {
+	struct model *m;
+};
+
+/* ---- the library API ------------------------------------------------------------------- */
+
+static int wrap(struct model *m, struct ragload_model **out, char *err, size_t errlen)
+{
+	*out = malloc(sizeof(**out));
+	if (!*out) {
+		model_free(m);
+		return embed_fail(err, errlen, "out of memory");
+	}
+	(*out)->m = m;
+	return 0;
+}
+
+int ragload_model_open(const char *spec, struct ragload_model **out, char *err, size_t errlen)
+{
+	struct model *m;
+	*out = NULL;
+	if (!spec)
+		return embed_fail(err, errlen, "no model spec");
+	if (model_open(spec, &m, err, errlen))
+		return RL_ERR;
+	return wrap(m, out, err, errlen);
+}
+
+int ragload_model_from_bytes(const void *data, size_t len, struct ragload_model **out,
+			     char *err, size_t errlen)
+{
+	struct model *m;
+	*out = NULL;
+	if (!data || model_load(data, len, &m, err, errlen))
+		return RL_ERR;
+	return wrap(m, out, err, errlen);
+}
+
+int ragload_model_from_db(const char *conninfo, struct ragload_model **out, char *err,
+			  size_t errlen)
+{
+	struct model *m = NULL;
+	*out = NULL;
+	/* db_connect and corpus_current_model say what went wrong on stderr */
+	PGconn *conn = db_connect(conninfo ? conninfo : "");
+	if (!conn)
+		return embed_fail(err, errlen, "cannot connect to the database");
+	int rc = corpus_current_model(conn, &m);
+	PQfinish(conn);
+	if (rc == 1)
+		return embed_fail(err, errlen, "the corpus has no model yet (run `ragload ingest`)");
+	if (rc)
+		return embed_fail(err, errlen, "cannot read the corpus's model");
+	return wrap(m, out, err, errlen);
+}
+
+void ragload_model_free(struct ragload_model *m)
+{
+	if (!m)
+		return;
+	model_free(m->m);
+	free(m);
+}
+
+int ragload_model_dim(const struct ragload_model *m)
+{
+	return model_dim(m->m);
+}
+
+const char *ragload_model_name(const struct ragload_model *m)
+{
+	return model_name(m->m);
+}
+
+const char *ragload_model_settings(const struct ragload_model *m)
+{
+	return model_settings_json(m->m);
+}
+
+int ragload_embed(const struct ragload_model *m, const char *const *texts, const size_t *lens,
+		  size_t n, float *out)
+{
+	const int dim = model_dim(m->m);
+	struct buf nb;
+	int rc = 0;
+
+	buf_init(&nb, EMBED_TEXT_MAX);
+	for (size_t i = 0; i < n && !rc; i++) {
+		size_t bad;
+		buf_reset(&nb);
+		rc = normalize_utf8(texts[i] ? texts[i] : "", texts[i] ? lens[i] : 0, &nb, &bad);
+		if (rc)
+			break;
+		const char *t = nb.len ? nb.data : "";
+		size_t len = nb.len;
+		rc = model_embed(m->m, &t, &len, 1, out + i * (size_t)dim);
+	}
+	buf_release(&nb);
+	return rc;
+}
+
+int ragload_vector_literal(const float *v, int dim, char *buf, size_t buflen)
+{
+	size_t at = 0;
+	char tmp[32];
+	if (dim < 1 || !v)
+		return RL_ERR;
+	for (int i = -1; i <= dim; i++) {
+		int n;
+		if (i < 0)
+			n = snprintf(tmp, sizeof(tmp), "[");
+		else if (i == dim)
+			n = snprintf(tmp, sizeof(tmp), "]");
+		else
+			n = snprintf(tmp, sizeof(tmp), "%s%.9g", i ? "," : "", (double)v[i]);
+		/* as snprintf: copy what fits, count everything */
+		if (buflen && at < buflen - 1) {
+			size_t room = buflen - 1 - at;
+			memcpy(buf + at, tmp, (size_t)n < room ? (size_t)n : room);
+		}
+		at += (size_t)n;
+	}
+	if (buflen)
+		buf[at < buflen ? at : buflen - 1] = '\0';
+	return at > (size_t)INT32_MAX ? RL_ERR : (int)at;
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+/* One input line -> the text to embed (and an id to echo, for --jsonl). Returns 0, or
+ * RL_SKIP with the reason logged. */
+static int parse_jsonl(const char *line, size_t len, uint64_t lineno, json_t **keep,
+		       const char **text, size_t *tlen, json_t **id)
+{
+	json_error_t je;
+	json_t *j = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+	*keep = j;
+	*id = NULL;
+	if (json_is_string(j)) {
+		*text = json_string_value(j);
+		*tlen = json_string_length(j);
+		return 0;
+	}
+	json_t *t = json_object_get(j, "text");
+	if (!json_is_string(t)) {
+		log_warn("stdin:%llu: expected a JSON string or an object with a \"text\" string%s%s",
+			 (unsigned long long)lineno, j ? "" : ": ", j ? "" : je.text);
+		return RL_SKIP;
+	}
+	*text = json_string_value(t);
+	*tlen = json_string_length(t);
+	*id = json_object_get(j, "_id");
+	if (!*id)
+		*id = json_object_get(j, "id");
+	return 0;
+}
+
+static int write_vector(const struct ragload_model *m, const float *v, json_t *id, int json,
+			struct buf *out)
+{
+	int dim = ragload_model_dim(m);
+	int rc = buf_reserve(out, 16 * (size_t)dim + 256);
+	if (rc)
+		return rc;
+	buf_reset(out);
+	if (json) {
+		rc = buf_printf(out, "{");
+		if (!rc && id) {
+			char *s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+			rc = s ? buf_printf(out, "\"id\":%s,", s) : RL_ENOMEM;
+			free(s);
+		}
+		if (!rc)
+			rc = buf_printf(out, "\"model\":");
+		if (!rc)
+			rc = buf_json_str(out, ragload_model_name(m), strlen(ragload_model_name(m)));
+		if (!rc)
+			rc = buf_printf(out, ",\"dim\":%d,\"embedding\":", dim);
+	}
+	if (rc)
+		return rc;
+	rc = buf_reserve(out, 16 * (size_t)dim + 8);
+	if (rc)
+		return rc;
+	int n = ragload_vector_literal(v, dim, out->data + out->len, out->cap - out->len);
+	if (n < 0 || (size_t)n >= out->cap - out->len)
+		return RL_ERR;
+	out->len += (size_t)n;
+	rc = json ? buf_printf(out, "}\n") : buf_putc(out, '\n');
+	if (rc)
+		return rc;
+	return fwrite(out->data, 1, out->len, stdout) == out->len ? 0 : RL_ERR;
+}
 
 int embedcmd_run(const struct rl_config *cfg, const struct embedcmd_args *a)
 {
-	(void)cfg;
-	(void)a;
-	log_error("embed: not implemented yet");
-	return EXIT_FATAL;
+	struct ragload_model *m = NULL;
+	struct buf line, out;
+	float *v = NULL;
+	char err[512];
+	int status = EXIT_FATAL, skipped = 0;
+	uint64_t lineno = 0;
+
+	buf_init(&line, EMBED_LINE_MAX);
+	buf_init(&out, 0);
+	/* texts are embedded one at a time: BLAS worker threads would only compete for cores */
+	embed_set_blas_threads(1);
+	if (a->model_spec ? ragload_model_open(a->model_spec, &m, err, sizeof(err))
+			  : ragload_model_from_db(cfg->conninfo, &m, err, sizeof(err))) {
+		log_error("embed: %s", err);
+		goto out;
+	}
+	v = malloc((size_t)ragload_model_dim(m) * sizeof(float));
+	if (!v)
+		goto out;
+	for (;;) {
+		/* one line, bounded: a longer one is skipped whole */
+		int c, too_long = 0;
+		buf_reset(&line);
+		while ((c = getc_unlocked(stdin)) != EOF && c != '\n')
+			if (!too_long && buf_putc(&line, (char)c))
+				too_long = 1;
+		if (c == EOF && line.len == 0 && !too_long)
+			break;
+		lineno++;
+		if (too_long) {
+			log_warn("stdin:%llu: line longer than %u bytes skipped",
+				 (unsigned long long)lineno, EMBED_LINE_MAX);
+			skipped++;
+			continue;
+		}
+		if (line.len && line.data[line.len - 1] == '\r')
+			line.data[--line.len] = '\0';
+		const char *text = line.len ? line.data : "";
+		size_t tlen = line.len;
+		json_t *keep = NULL, *id = NULL;
+		if (a->jsonl && parse_jsonl(text, tlen, lineno, &keep, &text, &tlen, &id)) {
+			json_decref(keep);
+			skipped++;
+			continue;
+		}
+		int rc = ragload_embed(m, &text, &tlen, 1, v);
+		if (!rc)
+			rc = write_vector(m, v, id, a->json, &out);
+		json_decref(keep);
+		if (rc) {
+			log_error("embed: stdin:%llu: %s", (unsigned long long)lineno,
+				  rc == RL_ENOMEM ? "out of memory" : "cannot embed or write");
+			goto out;
+		}
+		if (c == EOF)
+			break;
+	}
+	if (ferror(stdin)) {
+		log_error("embed: error reading stdin");
+		goto out;
+	}
+	if (fflush(stdout)) {
+		log_error("embed: error writing stdout");
+		goto out;
+	}
+	status = skipped ? EXIT_SKIPPED : EXIT_DONE;
+out:
+	free(v);
+	buf_release(&line);
+	buf_release(&out);
+	ragload_model_free(m);
+	return status;
 }

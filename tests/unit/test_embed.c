@@ -1,7 +1,8 @@
 /*
- * test_embed.c — unit tests of the built-in embedding model and the embed stage
- * (stages/embed.c): vector properties, normalisation insensitivity, the model file format and
- * its refusals, embed_docs, and thread safety.
+ * test_embed.c — unit tests of the embedding models and the embed stage (stages/embed.c,
+ * models/hashed.c, models/glove.c, the ragload.h API in pipeline/embedcmd.c): vector
+ * properties, normalisation insensitivity, the word splitter, the model file format and its
+ * refusals, model_open and GloVe files, the bounded fit, embed_docs, and thread safety.
  */
 #include <math.h>
 #include <pthread.h>
@@ -9,13 +10,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 #include <xxhash.h>
 
+#include "../../include/ragload.h"
 #include "../../stages/embed.h"
 
 static const char *const corpus[] = {
@@ -399,72 +403,120 @@ static void test_wrong_magic_is_refused(void **state)
 	model_free(m);
 }
 
-/* Builds a model file with a valid checksum around any header, for the refusals that only a
- * well-formed but unacceptable file can reach. */
-static void craft(struct buf *b, uint32_t version, const char *header, size_t floats)
+/* Builds a model file with a valid checksum around any header and payload, for the refusals
+ * that only a well-formed but unacceptable file can reach. The payload is `zeros` zero bytes
+ * after `pre` (if any). */
+static void craft(struct buf *b, uint32_t version, const char *header, const void *pre,
+		  size_t pre_len, size_t zeros)
 {
 	buf_init(b, 0);
 	uint32_t hl = (uint32_t)strlen(header);
+	uint64_t pl = pre_len + zeros;
 	unsigned char v[4] = {(unsigned char)version, (unsigned char)(version >> 8),
 			      (unsigned char)(version >> 16), (unsigned char)(version >> 24)};
 	unsigned char h[4] = {(unsigned char)hl, (unsigned char)(hl >> 8), (unsigned char)(hl >> 16),
 			      (unsigned char)(hl >> 24)};
+	unsigned char l[8];
+	for (int i = 0; i < 8; i++)
+		l[i] = (unsigned char)(pl >> (8 * i));
 	assert_int_equal(buf_append(b, "RAGLMODL", 8), 0);
 	assert_int_equal(buf_append(b, v, 4), 0);
 	assert_int_equal(buf_append(b, h, 4), 0);
 	assert_int_equal(buf_append(b, header, hl), 0);
-	assert_int_equal(buf_reserve(b, floats * 4), 0);
-	memset(b->data + b->len, 0, floats * 4);
-	b->len += floats * 4;
+	assert_int_equal(buf_append(b, l, 8), 0);
+	if (pre_len)
+		assert_int_equal(buf_append(b, pre, pre_len), 0);
+	assert_int_equal(buf_reserve(b, zeros), 0);
+	memset(b->data + b->len, 0, zeros);
+	b->len += zeros;
 	XXH128_canonical_t sum;
 	XXH128_canonicalFromHash(&sum, XXH3_128bits(b->data, b->len));
 	assert_int_equal(buf_append(b, sum.digest, 16), 0);
 }
 
-#define HDR(dim, feats)                                                                           \
-	"{\"kind\":\"ragload-hash\",\"format\":1,\"featurizer\":1,\"dim\":" #dim                   \
-	",\"features\":" #feats ",\"char_ngram_min\":3,\"char_ngram_max\":5,"                    \
-	"\"word_bigrams\":true,\"projection\":\"gaussian\",\"fit_docs\":0,\"seed\":\"1\"}"
+#define HDR(dim, feats, bits)                                                                     \
+	"{\"kind\":\"ragload-hash\",\"format\":2,\"featurizer\":3,\"dim\":" #dim                   \
+	",\"features\":" #feats ",\"idf_bits\":" #bits ",\"char_ngram_min\":3,"                    \
+	"\"char_ngram_max\":4,\"word_bigrams\":true,\"stem\":\"english\",\"projection\":\"svd\","     \
+	"\"seed\":\"1\"}"
+/* the hashed payload: idf_lo, idf_step, 2^bits idf codes, dim scales, features x dim codes */
+#define PAYLOAD(dim, feats, bits) (8 + (1u << (bits)) + 4u * (dim) + (size_t)(feats) * (dim))
 
 static void test_bad_version_and_sizes_are_refused(void **state)
 {
 	(void)state;
-	char err[256];
+	char err[512];
 	struct model *l = NULL;
 	struct buf b;
+	/* idf_lo 1.0, idf_step 1.0, scales 1.0: finite weights */
+	const float pre[2] = {1.0f, 1.0f};
 
-	/* a well-formed file is accepted (the crafting is right) */
-	craft(&b, 1, HDR(4, 16), 16 * 5);
+	/* a well-formed file is accepted (the crafting is right); its scales are zero */
+	craft(&b, 2, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
 	assert_int_equal(model_load(b.data, b.len, &l, err, sizeof(err)), 0);
+	assert_int_equal(model_dim(l), 4);
+	assert_true(strncmp(model_name(l), "ragload-hash-v3-d4-", 19) == 0);
 	model_free(l);
 	l = NULL;
 	buf_release(&b);
 
-	craft(&b, 2, HDR(4, 16), 16 * 5);
+	/* format 1 (the old hashed model) is refused with what to do about it */
+	craft(&b, 1, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
-	assert_non_null(strstr(err, "unsupported model format version 2"));
+	assert_non_null(strstr(err, "format version 1"));
+	assert_non_null(strstr(err, "model fit"));
+	buf_release(&b);
+
+	craft(&b, 3, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "unsupported model format version 3"));
+	buf_release(&b);
+
+	/* an older featurizer of this format */
+	craft(&b, 2, "{\"kind\":\"ragload-hash\",\"featurizer\":2}", NULL, 0, 0);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "unsupported featurizer 2"));
 	buf_release(&b);
 
 	/* dim above pgvector's index limit */
-	craft(&b, 1, HDR(2001, 16), 16 * 2002);
+	craft(&b, 2, HDR(2001, 16, 8), pre, sizeof(pre), PAYLOAD(2001, 16, 8) - 8);
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "dim"));
 	buf_release(&b);
 
 	/* sizes that disagree with the header, under a valid checksum */
-	craft(&b, 1, HDR(4, 16), 16 * 5 - 1);
+	craft(&b, 2, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 9);
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "sizes"));
 	buf_release(&b);
 
-	craft(&b, 1, HDR(4, 100), 100 * 5);
+	craft(&b, 2, HDR(4, 100, 8), pre, sizeof(pre), PAYLOAD(4, 100, 8) - 8);
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "features"));
 	buf_release(&b);
 
-	craft(&b, 1, "not json", 0);
+	/* a zero idf step would make every idf the same: refused as not finite weights */
+	const float bad[2] = {1.0f, 0.0f};
+	craft(&b, 2, HDR(4, 16, 8), bad, sizeof(bad), PAYLOAD(4, 16, 8) - 8);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "finite"));
+	buf_release(&b);
+
+	craft(&b, 2, "not json", NULL, 0, 0);
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "header"));
+	buf_release(&b);
+
+	craft(&b, 2, "{\"kind\":\"word2vec\"}", NULL, 0, 16);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "unknown model kind \"word2vec\""));
+	buf_release(&b);
+
+	/* a payload length that disagrees with the file */
+	craft(&b, 2, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
+	b.data[16 + strlen(HDR(4, 16, 8))] ^= 1;
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "checksum"));
 	buf_release(&b);
 	assert_null(l);
 }
@@ -496,20 +548,25 @@ static void test_name_and_settings_describe_the_fitted_model(void **state)
 	struct model *c = fit_model(&o, corpus, 5); /* other weights, same settings */
 	assert_string_equal(model_name(a), model_name(b));
 	assert_string_not_equal(model_name(a), model_name(c));
-	assert_true(strncmp(model_name(a), "ragload-hash-v1-d64-", 20) == 0);
+	assert_true(strncmp(model_name(a), "ragload-hash-v3-d64-", 20) == 0);
 	assert_int_equal(strlen(model_name(a)), 20 + 12);
 
 	json_error_t je;
 	json_t *j = json_loads(model_settings_json(a), 0, &je);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "kind")), "ragload-hash");
-	assert_int_equal(json_integer_value(json_object_get(j, "format")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j, "format")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "featurizer")), 3);
+	assert_string_equal(json_string_value(json_object_get(j, "stem")), "english");
+	assert_string_equal(json_string_value(json_object_get(j, "projection")), "svd");
 	assert_int_equal(json_integer_value(json_object_get(j, "dim")), 64);
 	assert_int_equal(json_integer_value(json_object_get(j, "features")), 1024);
 	assert_int_equal(json_integer_value(json_object_get(j, "char_ngram_min")), 3);
 	assert_int_equal(json_integer_value(json_object_get(j, "char_ngram_max")), 5);
 	assert_true(json_is_true(json_object_get(j, "word_bigrams")));
-	assert_int_equal(json_integer_value(json_object_get(j, "fit_docs")),
+	assert_int_equal(json_integer_value(json_object_get(j, "fit_texts")),
+			 (json_int_t)RL_ARRAY_LEN(corpus));
+	assert_int_equal(json_integer_value(json_object_get(j, "svd_texts")),
 			 (json_int_t)RL_ARRAY_LEN(corpus));
 	assert_string_equal(json_string_value(json_object_get(j, "seed")), "42");
 	json_decref(j);
@@ -674,9 +731,298 @@ static void test_concurrent_embed_equals_single_threaded(void **state)
 	model_free(m);
 }
 
+/* ---- the word splitter -------------------------------------------------------------------- */
+
+struct words {
+	char out[512];
+	int n;
+};
+
+static void collect(void *ctx, unsigned char *w, int n, int ncp)
+{
+	struct words *c = ctx;
+	assert_true(w[-1] == '<');
+	assert_true(ncp >= 1 && ncp <= n);
+	size_t at = strlen(c->out);
+	snprintf(c->out + at, sizeof(c->out) - at, "%s%.*s/%d", c->n ? " " : "", n, (char *)w, ncp);
+	c->n++;
+	memset(w + n, 'Z', 16); /* the callback may scribble after the word */
+}
+
+static void test_words_are_casefolded_nfkc_runs(void **state)
+{
+	(void)state;
+	struct embed_words *ew = embed_words_new();
+	assert_non_null(ew);
+	struct {
+		const char *in, *want;
+	} cases[] = {
+		{"Hello, World! x2", "hello/5 world/5 x2/2"},
+		{"CAF\xc3\x89 cafe\xcc\x81", "caf\xc3\xa9/4 caf\xc3\xa9/4"},
+		{"\xef\xac\x81le \xef\xbc\xa1\xef\xbc\xa2", "file/4 ab/2"},
+		{"a\xff" "b", "a/1 b/1"},
+		{"", ""},
+		{"  --  ", ""},
+		{"e\xcc\x81t\xc3\xa9", "\xc3\xa9t\xc3\xa9/3"},
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(cases); i++) {
+		struct words c = {"", 0};
+		assert_int_equal(embed_words(ew, cases[i].in, strlen(cases[i].in), collect, &c), 0);
+		assert_string_equal(c.out, cases[i].want);
+	}
+	/* a word longer than EMBED_WORD_MAX bytes comes in pieces */
+	char big[3 * EMBED_WORD_MAX];
+	memset(big, 'q', sizeof(big));
+	struct words c = {"", 0};
+	assert_int_equal(embed_words(ew, big, sizeof(big), collect, &c), 0);
+	assert_int_equal(c.n, 3);
+	embed_words_free(ew);
+	embed_words_free(NULL);
+}
+
+/* ---- model_open, GloVe files ---------------------------------------------------------------- */
+
+static char *write_temp(const char *content, size_t len)
+{
+	char *path = strdup("/tmp/ragload-test-embed-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static const char glove_text[] =
+	"the 0.1 0.2 0.3\n"
+	"cat 1.0 0.0 0.5\n"
+	"dog 0.9 0.1 0.6\n"
+	"quark -1.0 0.2 -0.4\n"
+	"gluon -0.9 0.3 -0.5\n"
+	"caf\xc3\xa9 0.0 1.0 0.0\n"
+	"cat 5 5 5\n";   /* a repeated word keeps its first (more frequent) rank */
+
+static void test_glove_model_opens_embeds_and_round_trips(void **state)
+{
+	(void)state;
+	char *path = write_temp(glove_text, sizeof(glove_text) - 1);
+	char spec[256], err[512] = "";
+	snprintf(spec, sizeof(spec), "glove:%s", path);
+	struct model *m = NULL;
+	assert_int_equal(model_open(spec, &m, err, sizeof(err)), 0);
+	assert_int_equal(model_dim(m), 3);
+	assert_true(strncmp(model_name(m), "glove-d3-", 9) == 0);
+	json_t *j = json_loads(model_settings_json(m), 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "glove");
+	assert_int_equal(json_integer_value(json_object_get(j, "words")), 7);
+	json_decref(j);
+
+	const char *t[] = {"The CAT", "a dog!", "Quarks and gluon", "CAF\xc3\x89", "zebra", ""};
+	float *v = embed_strs(m, t, RL_ARRAY_LEN(t));
+	for (size_t i = 0; i < RL_ARRAY_LEN(t); i++)
+		assert_unit(v + 3 * i, 3);
+	/* cat is near dog, far from gluon; unknown words and empty text give e_0 */
+	assert_true(dot(v, v + 3, 3) > 0.9);
+	assert_true(dot(v, v + 6, 3) < 0.0);
+	assert_true(fabsf(v[9]) < 1e-6f && fabsf(v[10] - 1.0f) < 1e-6f);   /* café: its own */
+	assert_true(v[12] == 1.0f && v[15] == 1.0f);
+	/* "the" (rank 1) weighs less than "cat" (rank 2): "the cat" is nearer "cat" */
+	const char *cat[] = {"cat", "the"};
+	float *vc = embed_strs(m, cat, 2);
+	assert_true(dot(v, vc, 3) > dot(v, vc + 3, 3) + 0.1);
+
+	/* stored and loaded: the same vectors, bit for bit, and the same bytes again */
+	struct buf b, b2;
+	save(m, &b);
+	struct model *l = NULL;
+	assert_int_equal(model_load(b.data, b.len, &l, err, sizeof(err)), 0);
+	assert_string_equal(model_name(m), model_name(l));
+	float *w = embed_strs(l, t, RL_ARRAY_LEN(t));
+	assert_memory_equal(v, w, RL_ARRAY_LEN(t) * 3 * sizeof(float));
+	save(l, &b2);
+	assert_int_equal(b.len, b2.len);
+	assert_memory_equal(b.data, b2.data, b.len);
+	/* a corrupted GloVe model is refused like any model */
+	b.data[b.len / 2] ^= 4;
+	struct model *x = NULL;
+	assert_true(model_load(b.data, b.len, &x, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "checksum mismatch"));
+	buf_release(&b);
+	buf_release(&b2);
+	free(v);
+	free(vc);
+	free(w);
+	model_free(m);
+	model_free(l);
+	unlink(path);
+	free(path);
+}
+
+static void test_bad_glove_files_are_refused(void **state)
+{
+	(void)state;
+	const char *bad[] = {
+		"cat 1 2 3\ndog 1 2\n",      /* dimensions differ */
+		"cat 1 2 x\n",               /* not a number */
+		"cat 1 2 inf\n",             /* not finite */
+		"cat\n",                     /* no vector */
+		"",                          /* no words */
+		" 1 2 3\n",                  /* no word */
+	};
+	const char *why[] = {"numbers, the first line had", "not a finite number",
+			     "not a finite number", "expected", "no word vectors", "expected"};
+	for (size_t i = 0; i < RL_ARRAY_LEN(bad); i++) {
+		char *path = write_temp(bad[i], strlen(bad[i]));
+		char spec[256], err[512] = "";
+		snprintf(spec, sizeof(spec), "glove:%s", path);
+		struct model *m = (struct model *)&err;
+		assert_true(model_open(spec, &m, err, sizeof(err)) < 0);
+		assert_null(m);
+		assert_non_null(strstr(err, path));
+		assert_non_null(strstr(err, why[i]));
+		unlink(path);
+		free(path);
+	}
+	char err[512] = "";
+	struct model *m = NULL;
+	assert_true(model_open("glove:/nonexistent/glove.txt", &m, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent/glove.txt"));
+	assert_true(model_open("/nonexistent/model.bin", &m, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent/model.bin"));
+}
+
+static void test_model_open_reads_model_files(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	struct buf b;
+	save(m, &b);
+	char *path = write_temp(b.data, b.len);
+	char err[512] = "";
+	struct model *l = NULL;
+	assert_int_equal(model_open(path, &l, err, sizeof(err)), 0);
+	assert_string_equal(model_name(m), model_name(l));
+	model_free(l);
+	/* a corrupt file is refused, and the message names it */
+	b.data[b.len / 3] ^= 1;
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
+	fclose(f);
+	assert_true(model_open(path, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "checksum mismatch"));
+	unlink(path);
+	free(path);
+	buf_release(&b);
+	model_free(m);
+}
+
+/* ---- fitting ------------------------------------------------------------------------------- */
+
+static void test_fit_sample_is_bounded(void **state)
+{
+	(void)state;
+	/* more texts than the projection's sample holds: every one counts for idf, a uniform
+	 * sample of 16384 for the projection */
+	struct model_opts o = small_opts();
+	o.dim = 16;
+	o.features = 256;
+	struct model_fit *fit = NULL;
+	assert_int_equal(model_fit_begin(&o, &fit), 0);
+	enum { N = 20000 };
+	for (int i = 0; i < N; i++) {
+		char t[64];
+		snprintf(t, sizeof(t), "text %d about topic%d and word%d", i, i % 37, i % 101);
+		assert_int_equal(model_fit_add(fit, t, strlen(t)), 0);
+	}
+	struct model *m = NULL;
+	assert_int_equal(model_fit_end(fit, &m), 0);
+	json_t *j = json_loads(model_settings_json(m), 0, NULL);
+	assert_int_equal(json_integer_value(json_object_get(j, "fit_texts")), N);
+	assert_int_equal(json_integer_value(json_object_get(j, "svd_texts")), 16384);
+	json_decref(j);
+	model_free(m);
+}
+
+static void test_small_feature_space_falls_back_to_gaussian(void **state)
+{
+	(void)state;
+	/* no room for dim learned directions among the features: a random projection */
+	struct model_opts o = small_opts();
+	o.dim = 64;
+	o.features = 64;
+	struct model *m = fit_model(&o, corpus, RL_ARRAY_LEN(corpus));
+	json_t *j = json_loads(model_settings_json(m), 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "projection")), "gaussian");
+	json_decref(j);
+	float *v = embed_strs(m, corpus, 3);
+	for (int i = 0; i < 3; i++)
+		assert_unit(v + 64 * i, 64);
+	free(v);
+	model_free(m);
+}
+
+/* ---- the public API (ragload.h) ------------------------------------------------------------- */
+
+static void test_public_api_embeds_like_the_pipeline(void **state)
+{
+	(void)state;
+	struct model *m = fit_small();
+	struct buf b;
+	save(m, &b);
+	struct ragload_model *r = NULL;
+	char err[256];
+	assert_int_equal(ragload_model_from_bytes(b.data, b.len, &r, err, sizeof(err)), 0);
+	assert_string_equal(ragload_model_name(r), model_name(m));
+	assert_int_equal(ragload_model_dim(r), 64);
+	assert_non_null(strstr(ragload_model_settings(r), "ragload-hash"));
+	/* the text is normalised first (here: decomposed é composed by NFC, a control dropped),
+	 * then embedded alone */
+	const char *raw = "cafe\xcc\x81 au\x01 lait", *nfc = "caf\xc3\xa9 au lait";
+	size_t rl = strlen(raw), nl = strlen(nfc);
+	float got[64], want[64];
+	assert_int_equal(ragload_embed(r, &raw, &rl, 1, got), 0);
+	assert_int_equal(model_embed(m, &nfc, &nl, 1, want), 0);
+	assert_memory_equal(got, want, sizeof(got));
+	/* a batch gives each text's single vector */
+	const char *two[] = {corpus[1], raw};
+	size_t tl[] = {strlen(corpus[1]), rl};
+	float pair[128];
+	assert_int_equal(ragload_embed(r, two, tl, 2, pair), 0);
+	assert_memory_equal(pair + 64, got, sizeof(got));
+
+	/* literals read back to the same floats; the length is reported as snprintf does */
+	char lit[64 * 16 + 3];
+	int n = ragload_vector_literal(got, 64, lit, sizeof(lit));
+	assert_true(n > 0 && (size_t)n == strlen(lit) && lit[0] == '[' && lit[n - 1] == ']');
+	char *p = lit + 1;
+	for (int i = 0; i < 64; i++) {
+		char *end;
+		float x = strtof(p, &end);
+		assert_memory_equal(&x, &got[i], sizeof(float));
+		p = end + 1;
+	}
+	char small[8];
+	assert_int_equal(ragload_vector_literal(got, 64, small, sizeof(small)), n);
+	assert_int_equal(strlen(small), 7);
+	assert_true(ragload_vector_literal(got, 0, lit, sizeof(lit)) < 0);
+
+	struct ragload_model *bad = NULL;
+	b.data[10] ^= 1;
+	assert_true(ragload_model_from_bytes(b.data, b.len, &bad, err, sizeof(err)) < 0);
+	assert_null(bad);
+	ragload_model_free(NULL);
+	ragload_model_free(r);
+	buf_release(&b);
+	model_free(m);
+}
+
 int main(void)
 {
-	embed_set_blas_threads(2);
+	/* one BLAS thread: OpenBLAS's own worker threads hand work over in ways ThreadSanitizer
+	 * cannot see (false reports); test_concurrent_embed_equals_single_threaded runs two
+	 * embedding threads of our own */
+	embed_set_blas_threads(1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors_are_unit_length),
 		cmocka_unit_test(test_same_text_gives_identical_vector),
@@ -696,6 +1042,13 @@ int main(void)
 		cmocka_unit_test(test_embed_docs_fills_vectors_equal_to_model_embed),
 		cmocka_unit_test(test_embed_docs_spans_blocks),
 		cmocka_unit_test(test_concurrent_embed_equals_single_threaded),
+		cmocka_unit_test(test_words_are_casefolded_nfkc_runs),
+		cmocka_unit_test(test_glove_model_opens_embeds_and_round_trips),
+		cmocka_unit_test(test_bad_glove_files_are_refused),
+		cmocka_unit_test(test_model_open_reads_model_files),
+		cmocka_unit_test(test_fit_sample_is_bounded),
+		cmocka_unit_test(test_small_feature_space_falls_back_to_gaussian),
+		cmocka_unit_test(test_public_api_embeds_like_the_pipeline),
 	};
 	return cmocka_run_group_tests_name("embed", tests, NULL, NULL);
 }

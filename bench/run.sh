@@ -1,0 +1,554 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: ragload's throughput figures against honest baselines, written
+# to reports/bench/bench.json ({"machine", "figures", "raw"}) and reports/bench/bench.md.
+#
+# What is measured (every figure a ratio or rate from this one run; raw timings kept in "raw"):
+#   read_vs_bsdtar              read stage alone (bench/stages read: entries decompressed and
+#                               handed on) vs `bsdtar -xOf F > /dev/null`, same .tar.zst
+#   chunk_mb_per_s_per_core     normalize + chunk alone on one thread, MB of input entries per s
+#   embed_gflops_vs_sgemm_peak  projection FLOPs / the whole embed stage's time (featurise +
+#                               project + normalise), over a bare cblas_sgemm of the same shape
+#                               (256 x dim x features), one thread each, same OpenBLAS settings
+#   embed_chunks_per_s          the embed stage with one thread per core (the machine)
+#   copy_vs_psql_text           load stage rows/s vs `psql \copy` of COPY TO's text of the same rows
+#   copy_vs_raw_binary          load stage rows/s vs a minimal binary COPY of the same rows from
+#                               memory in 1 MB pieces; rows = documents + chunks + embeddings,
+#                               the same transactions (recovered from the loaded rows' xmin)
+#   pipeline_efficiency         `ragload ingest` of the 1x corpus: input MB/s over the slowest
+#                               stage's MB/s alone (plus the ideal a 2-core machine allows)
+#   rss_growth_4x               peak RSS ingesting 4x over 1x; peak_rss_mb beside rss_bound_mb
+#   hnsw_build_tuned_vs_default PG defaults (64MB, 2 workers) vs `ragload index --only hnsw`
+#   exact_topk_vs_pg_scan       one ORDER BY ... LIMIT 10 per query (no vector index, default
+#                               parallelism) vs `ragload eval`'s exact.seconds (COPY fetch
+#                               included): on siftsmall, and (_text) on the 1x corpus with 100
+#                               document titles as queries, before its indexes exist
+# plus the 1x corpus end to end (ingest + index hnsw, ivfflat, fts): seconds and chunks/s.
+#
+# How: every measurement runs alone (nothing of ours overlaps on the 2 cores), each load in a
+# fresh database initialised by `ragload init` (the contract tables, keys, unique and GIN
+# indexes) and dropped once measured (so its autovacuum never runs beside the next one).
+# Single-threaded CPU-bound work (read, bsdtar, normalize + chunk, embed on one thread, the bare
+# sgemm) is rated per CPU second (user + system), which equals wall time on an idle core and
+# does not move when other processes share the machine; the wall-time versions are in raw. Work
+# that spans threads or processes (loads, the pipeline, index builds, queries) is wall time.
+# Cheap timings (read, bsdtar, exact top-k on siftsmall) alternate three times, best of each.
+# The machine's load average is recorded before and after: above the core count, wall-time
+# figures measure the neighbours too. Sizes fit 10 minutes on 2 cores: the 1x corpus is ~87 MB
+# of input (datasets/make-scale-corpus.sh), HNSW uses BENCH_HNSW_ROWS (default 25,000) of its
+# 768-d embeddings (a ~97 MB graph: the 64 MB default holds ~17k of them).
+#
+# Environment: BUILD (build dir, default build), BENCH_HNSW_ROWS, BENCH_KEEP=1 (keep the
+# scratch databases bench_*), BENCH_ONLY="name ..." (run only those sections, for iterating).
+set -euo pipefail
+shopt -s lastpipe   # `cmd | raw_lines P` records into this shell's arrays
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+RAGLOAD=$BUILD/ragload
+STAGES=$BUILD/bench/stages
+OUT=$ROOT/reports/bench
+HNSW_ROWS=${BENCH_HNSW_ROWS:-25000}
+SIFT=$ROOT/../shared/datasets/siftsmall
+START=$EPOCHREALTIME
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+[ -x "$RAGLOAD" ] && [ -x "$STAGES" ] || die "build first: make bench (or make BUILD=$BUILD bench)"
+"$ROOT/run.sh" env >/dev/null 2>&1 || "$ROOT/run.sh" setup >/dev/null
+eval "$("$ROOT/run.sh" env)"
+if ! psql -X -q -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+  "$ROOT/run.sh" setup >/dev/null; eval "$("$ROOT/run.sh" env)"
+fi
+export PGOPTIONS="-c client_min_messages=warning"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ragload-bench.XXXXXX")
+DBS=()
+cleanup() {
+  rm -rf "$WORK"
+  if [ "${BENCH_KEEP:-0}" != 1 ]; then
+    local d; for d in "${DBS[@]}"; do dropdb --if-exists "$d" 2>/dev/null || true; done
+  fi
+}
+trap cleanup EXIT
+
+# ---- results: ordered key/value stores -----------------------------------------------------
+declare -A FIG RAW MACH
+FIG_KEYS=(); RAW_KEYS=(); MACH_KEYS=()
+fig() { [ -v "FIG[$1]" ] || FIG_KEYS+=("$1"); FIG[$1]=$2; }
+raw() { [ -v "RAW[$1]" ] || RAW_KEYS+=("$1"); RAW[$1]=$2; }
+mach() { [ -v "MACH[$1]" ] || MACH_KEYS+=("$1"); MACH[$1]=$2; }
+# raw_lines PREFIX: "key value" lines on stdin become raw PREFIX.key = value
+raw_lines() { local k v; while read -r k v; do raw "$1.$k" "$v"; done; }
+calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
+since() { calc "$EPOCHREALTIME - $1"; }
+# timed VAR CMD...: runs CMD, stores its wall seconds in VAR
+timed() { local __v=$1 __t0; shift; __t0=$EPOCHREALTIME; "$@"; printf -v "$__v" '%s' "$(since "$__t0")"; }
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
+# freshdb NAME: a new database initialised by ragload, with embeddings typed vector(DIM)
+# when DIM is given (what the first ingest does; the load-stage comparisons need it up front).
+freshdb() {
+  dropdb --if-exists "$1"; createdb "$1"; DBS+=("$1")
+  PGDATABASE=$1 "$RAGLOAD" -q init
+  if [ -n "${2:-}" ]; then
+    psql -X -q -d "$1" -c "ALTER TABLE embeddings ALTER COLUMN embedding_vector TYPE vector($2)"
+  fi
+}
+sql() { psql -X -qtA -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+checkpoint() { psql -X -q -d postgres -c CHECKPOINT; }
+
+# ---- machine ---------------------------------------------------------------------------------
+mach cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+mach cores "$(nproc)"
+mach memory_gb "$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"
+mach kernel "$(uname -r)"
+mach postgresql "$(sql postgres 'SHOW server_version')"
+mach pgvector "$(sql postgres "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")"
+mach openblas "$("$STAGES" blasinfo | awk '/^config/ {sub(/^config /, ""); print}')"
+mach openblas_core "$("$STAGES" blasinfo | awk '/^core/ {print $2}')"
+mach openblas_coretype_env "${OPENBLAS_CORETYPE:-unset}"
+mach shared_buffers "$(sql postgres 'SHOW shared_buffers')"
+mach commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+mach date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+mach loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+DIM=$(awk -F' *= *' '/^dim *=/ {print $2; exit}' config/default.ini); DIM=${DIM:-768}
+FIT_DOCS=""   # set from the 1x corpus: the 4x run fits on exactly the same documents
+
+# ---- corpus ----------------------------------------------------------------------------------
+t0=$EPOCHREALTIME
+C1=$("$ROOT/datasets/make-scale-corpus.sh" 1)
+C4=$("$ROOT/datasets/make-scale-corpus.sh" 4)
+raw corpus.prepare_seconds "$(since "$t0")"
+raw corpus.1x_archive_bytes "$(stat -c %s "$C1")"
+raw corpus.4x_archive_bytes "$(stat -c %s "$C4")"
+
+# ---- read_vs_bsdtar --------------------------------------------------------------------------
+# Both single-threaded and CPU-bound on a cached file: rates per CPU second (user + system),
+# which equal wall-time rates on an idle core and do not move when other processes share the
+# cores; wall times are kept in raw. Alternated three times, best of each.
+if want read; then
+  log "read stage vs bsdtar"
+  best_read=""; best_tar=""; wall_read=""; wall_tar=""
+  for i in 1 2 3; do
+    "$STAGES" read "$C1" > "$WORK/read.out"
+    best_read=$(min "$(awk '/^cpu_seconds/ {print $2}' "$WORK/read.out")" "$best_read")
+    wall_read=$(min "$(awk '/^seconds/ {print $2}' "$WORK/read.out")" "$wall_read")
+    "$STAGES" cputime bsdtar -xOf "$C1" > "$WORK/bsdtar.out"
+    best_tar=$(min "$(awk '/^cpu_seconds/ {print $2}' "$WORK/bsdtar.out")" "$best_tar")
+    wall_tar=$(min "$(awk '/^seconds/ {print $2}' "$WORK/bsdtar.out")" "$wall_tar")
+  done
+  raw_lines read < "$WORK/read.out"
+  bytes=$(awk '/^bytes/ {print $2}' "$WORK/read.out")
+  raw read.best_cpu_seconds "$best_read"; raw bsdtar.best_cpu_seconds "$best_tar"
+  raw read.best_seconds "$wall_read"; raw bsdtar.best_seconds "$wall_tar"
+  raw read.mb_per_s "$(calc "$bytes / 1e6 / $best_read")"
+  raw bsdtar.mb_per_s "$(calc "$bytes / 1e6 / $best_tar")"
+  raw read_vs_bsdtar_wall "$(calc "$wall_tar / $wall_read")"
+  fig read_vs_bsdtar "$(calc "$best_tar / $best_read")"
+fi
+
+# ---- stages alone, and the load-stage comparisons ---------------------------------------------
+COLS_DOC="documents (doc_id, source_name, metadata, original_content, content_hash, source_input)"
+COLS_CHUNK="chunks (chunk_id, doc_id, chunk_text, token_count, chunk_metadata)"
+COLS_EMB="embeddings (embedding_id, chunk_id, embedding_vector, model_name)"
+g() { awk -v k="$1" '$1 == k {print $2}' "$WORK/stages.out"; }
+if want stages; then
+  log "stages alone (normalize, chunk, fit, embed, sgemm, load) on the 1x corpus"
+  # the load stage twice (two fresh databases, best of the two), like each baseline below
+  freshdb bench_load_ragload2 "$DIM"; freshdb bench_load_ragload "$DIM"
+  checkpoint
+  BENCH_LOAD_DBS="bench_load_ragload2 bench_load_ragload" "$STAGES" stages "$C1" --load \
+    > "$WORK/stages.out"
+  raw_lines stages < "$WORK/stages.out"
+  dropdb bench_load_ragload2
+  in_mb=$(calc "$(g input_bytes) / 1e6")
+  FIT_DOCS=$(g docs)
+  # single-threaded stages: per CPU second (as read above); wall-time rates in raw
+  fig chunk_mb_per_s_per_core "$(calc "$in_mb / $(g normalize_chunk_cpu_seconds)")"
+  raw stages.normalize_chunk_wall_mb_per_s "$(calc "$in_mb / ($(g normalize_seconds) + $(g chunk_seconds))")"
+  raw stages.normalize_chunk_text_mb_per_s "$(calc "$(g text_bytes) / 1e6 / ($(g normalize_seconds) + $(g chunk_seconds))")"
+  raw stages.normalize_html_mb_per_s "$(calc "$(g normalize_html_bytes) / 1e6 / $(g normalize_html_seconds)")"
+  raw stages.normalize_other_mb_per_s "$(calc "$(g normalize_other_bytes) / 1e6 / $(g normalize_other_seconds)")"
+  raw stages.chunk_text_mb_per_s "$(calc "$(g text_bytes) / 1e6 / $(g chunk_seconds)")"
+  flop=$(calc "2 * $(g chunks) * $(g sgemm_n) * $(g sgemm_k)")
+  raw stages.projection_gflop "$(calc "$flop / 1e9")"
+  raw stages.embed_1t_gflops "$(calc "$flop / 1e9 / $(g embed_1t_seconds)")"
+  raw stages.embed_nt_gflops "$(calc "$flop / 1e9 / $(g embed_nt_seconds)")"
+  raw stages.embed_1t_chunks_per_s "$(calc "$(g chunks) / $(g embed_1t_seconds)")"
+  raw stages.mean_tokens_per_chunk "$(calc "$(g tokens) / $(g chunks)")"
+  sgemm_flop=$(calc "2 * $(g sgemm_m) * $(g sgemm_n) * $(g sgemm_k) * $(g sgemm_calls)")
+  raw stages.sgemm_1t_cpu_gflops "$(calc "$sgemm_flop / 1e9 / $(g sgemm_1t_cpu_seconds)")"
+  raw stages.embed_1t_cpu_gflops "$(calc "$flop / 1e9 / $(g embed_1t_cpu_seconds)")"
+  fig embed_gflops_vs_sgemm_peak "$(calc "${RAW[stages.embed_1t_cpu_gflops]} / ${RAW[stages.sgemm_1t_cpu_gflops]}")"
+  raw stages.embed_vs_sgemm_wall "$(calc "$flop / 1e9 / $(g embed_1t_seconds) / $(g sgemm_1t_gflops)")"
+  raw stages.embed_nt_vs_sgemm_nt "$(calc "$flop / 1e9 / $(g embed_nt_seconds) / $(g sgemm_nt_gflops)")"
+  fig embed_chunks_per_s "$(calc "$(g chunks) / $(g embed_nt_seconds)")"
+  # the most the cores could do: every chunk's projection at the bare sgemm rate, nothing else
+  raw stages.sgemm_bound_chunks_per_s "$(calc "$(g sgemm_nt_gflops) * 1e9 / (2 * $(g sgemm_n) * $(g sgemm_k))")"
+  # The stages run under the kernels ragload picks (bench/stages.c mirrors its tune_blas,
+  # which leaves a user's OPENBLAS_CORETYPE alone). For the record, the other kernel:
+  # AVX-512 (SkylakeX) when ragload runs Haswell's on an AVX-512 CPU, else Haswell's.
+  alt=Haswell
+  if [ "${MACH[openblas_core]}" = Haswell ] && grep -qw avx512bw /proc/cpuinfo; then alt=SkylakeX; fi
+  if [ "${MACH[openblas_core]}" != "$alt" ]; then
+    OPENBLAS_CORETYPE=$alt "$STAGES" sgemm "$(g sgemm_m)" "$(g sgemm_n)" "$(g sgemm_k)" \
+      | raw_lines blas_other_kernel
+  fi
+  rows=$(g load_rows)
+  [ "$(g load_rows_1)" = "$rows" ] || die "the two loads wrote different rows"
+  s_load=$(min "$(g load_seconds)" "$(g load_seconds_1)")
+  raw load.rows_counted "documents + chunks + embeddings"
+  raw load.ragload_best_seconds "$s_load"
+  raw load.ragload_rows_per_s "$(calc "$rows / $s_load")"
+
+  # the same rows, the same transactions: ragload's batches are the rows' xmin groups
+  log "exporting the loaded rows (text and binary) by transaction"
+  mkdir -p "$WORK/copy"
+  sql bench_load_ragload "SELECT min(doc_id), max(doc_id) FROM documents GROUP BY xmin::text ORDER BY 1" \
+    | tr '|' ' ' > "$WORK/copy/batches"
+  raw load.transactions_seen "$(wc -l < "$WORK/copy/batches")"
+  q_doc="SELECT doc_id, source_name, metadata, original_content, content_hash, source_input FROM documents WHERE doc_id BETWEEN %s AND %s ORDER BY doc_id"
+  q_chunk="SELECT chunk_id, doc_id, chunk_text, token_count, chunk_metadata FROM chunks WHERE doc_id BETWEEN %s AND %s ORDER BY chunk_id"
+  q_emb="SELECT e.embedding_id, e.chunk_id, e.embedding_vector, e.model_name FROM embeddings e JOIN chunks c USING (chunk_id) WHERE c.doc_id BETWEEN %s AND %s ORDER BY e.embedding_id"
+  : > "$WORK/export.sql"
+  printf '%s\n' '\set ON_ERROR_STOP on' '\timing on' > "$WORK/text_load.sql"
+  b=0
+  while read -r lo hi; do
+    i=0
+    for q in "$q_doc" "$q_chunk" "$q_emb"; do
+      # shellcheck disable=SC2059
+      sel=$(printf "$q" "$lo" "$hi")
+      echo "\\copy ($sel) TO '$WORK/copy/$b.$i.bin' (FORMAT BINARY)" >> "$WORK/export.sql"
+      echo "\\copy ($sel) TO '$WORK/copy/$b.$i.txt'" >> "$WORK/export.sql"
+      i=$((i + 1))
+    done
+    { echo "BEGIN;"
+      echo "\\copy $COLS_DOC FROM '$WORK/copy/$b.0.txt'"
+      echo "\\copy $COLS_CHUNK FROM '$WORK/copy/$b.1.txt'"
+      echo "\\copy $COLS_EMB FROM '$WORK/copy/$b.2.txt'"
+      echo "COMMIT;"; } >> "$WORK/text_load.sql"
+    b=$((b + 1))
+  done < "$WORK/copy/batches"
+  psql -X -q -v ON_ERROR_STOP=1 -d bench_load_ragload -f "$WORK/export.sql"
+  raw load.text_bytes "$(cat "$WORK"/copy/*.txt | wc -c)"
+  raw load.binary_bytes "$(cat "$WORK"/copy/*.bin | wc -c)"
+  # each database is dropped once measured, so its autovacuum never runs beside the next load
+  count_rows() { sql "$1" "SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM chunks) + (SELECT count(*) FROM embeddings)"; }
+  dropdb bench_load_ragload
+
+  # twice each, alternating, best of each; every database dropped once measured
+  best_text=""; best_raw=""
+  for i in 1 2; do
+    log "psql \\copy of the same rows as text ($i/2)"
+    freshdb bench_load_text "$DIM"
+    checkpoint
+    timed s psql -X -q -d bench_load_text -f "$WORK/text_load.sql" > "$WORK/text_load.out"
+    [ "$(count_rows bench_load_text)" = "$rows" ] || die "psql \\copy did not load the same $rows rows"
+    dropdb bench_load_text
+    if [ -z "$best_text" ] || awk -v a="$s" -v b="$best_text" 'BEGIN { exit !(a < b) }'; then
+      best_text=$s
+      # per table: the \timing lines come as BEGIN, documents, chunks, embeddings, COMMIT per batch
+      awk '/^Time:/ {n++; t[(n - 1) % 5] += $2} END {printf "documents %.3f\nchunks %.3f\nembeddings %.3f\n", t[1] / 1e3, t[2] / 1e3, t[3] / 1e3}' \
+        "$WORK/text_load.out" | while read -r k v; do echo "table_${k}_seconds $v"; done | raw_lines load.psql_text
+    fi
+    raw "load.psql_text_seconds_$i" "$s"
+
+    log "minimal binary COPY of the same rows from memory ($i/2)"
+    freshdb bench_load_raw "$DIM"
+    checkpoint
+    PGDATABASE=bench_load_raw "$STAGES" rawcopy "$WORK/copy" "$COLS_DOC" "$COLS_CHUNK" "$COLS_EMB" > "$WORK/raw.out"
+    [ "$(count_rows bench_load_raw)" = "$rows" ] || die "the raw COPY did not load the same $rows rows"
+    dropdb bench_load_raw
+    s=$(awk '/^seconds/ {print $2}' "$WORK/raw.out")
+    if [ -z "$best_raw" ] || awk -v a="$s" -v b="$best_raw" 'BEGIN { exit !(a < b) }'; then
+      best_raw=$s
+      sed -e 's/^table0_/table_documents_/' -e 's/^table1_/table_chunks_/' -e 's/^table2_/table_embeddings_/' \
+        "$WORK/raw.out" | raw_lines load.rawcopy
+    fi
+    raw "load.rawcopy_seconds_$i" "$s"
+  done
+  raw load.psql_text_best_seconds "$best_text"
+  raw load.psql_text_rows_per_s "$(calc "$rows / $best_text")"
+  raw load.raw_best_seconds "$best_raw"
+  raw load.raw_rows_per_s "$(calc "$rows / $best_raw")"
+  fig copy_vs_psql_text "$(calc "${RAW[load.ragload_rows_per_s]} / ${RAW[load.psql_text_rows_per_s]}")"
+  fig copy_vs_raw_binary "$(calc "${RAW[load.ragload_rows_per_s]} / ${RAW[load.raw_rows_per_s]}")"
+  rm -rf "$WORK/copy"
+fi
+
+# ---- end to end: the 1x archive -> indexed corpus ---------------------------------------------
+# ingest_summary FILE PREFIX: the ingest summary's figures into raw
+ingest_summary() {
+  local f=$1 p=$2
+  raw "$p.peak_rss_mb" "$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' "$f")"
+  raw "$p.queue_mb" "$(sed -n 's/.*(queues \([0-9.]*\) MB each).*/\1/p' "$f")"
+  raw "$p.chunks" "$(awk '$1 == "chunks:" {print $2}' "$f")"
+  raw "$p.input_mb" "$(sed -n 's/.*bytes: *\([0-9.]*\) MB read.*/\1/p' "$f")"
+  raw "$p.fit_seconds" "$(sed -n 's/.*fitted model .* in \([0-9.]*\) s.*/\1/p' "$f")"
+  local st; st=$(sed -n 's/.*stages: *//p' "$f")
+  raw "$p.stages" "$st"
+  local k
+  for k in read normalize chunk embed load; do
+    raw "$p.${k}_seconds" "$(printf '%s\n' "$st" | sed -n "s/.*\\b$k \\([0-9.]*\\) s.*/\\1/p")"
+  done
+}
+fit_docs() { [ -n "$FIT_DOCS" ] || FIT_DOCS=$(bsdtar -tf "$C1" | grep -c -v '/$'); }
+if want e2e; then
+  fit_docs
+  log "end to end: ingest of the 1x corpus"
+  freshdb bench_e2e
+  checkpoint
+  timed s_ing env PGDATABASE=bench_e2e "$RAGLOAD" --no-progress --set "model.fit_sample_docs=$FIT_DOCS" \
+    ingest "$C1" 2> "$WORK/ingest1.err"
+  cat "$WORK/ingest1.err" >&2
+  ingest_summary "$WORK/ingest1.err" e2e.ingest
+  raw e2e.ingest_seconds "$s_ing"
+  raw e2e.ingest_mb_per_s "$(calc "${RAW[e2e.ingest.input_mb]} / $s_ing")"
+  if [ -s "$WORK/stages.out" ] && [ -v "RAW[read.best_seconds]" ]; then
+    # the slowest stage alone, in the same MB of input per second
+    slow=""; slow_name=""
+    for k in read.best_seconds stages.normalize_seconds stages.chunk_seconds \
+             stages.embed_1t_seconds load.ragload_best_seconds; do
+      if [ -z "$slow" ] || awk -v a="${RAW[$k]}" -v b="$slow" 'BEGIN { exit !(a > b) }'; then
+        slow=${RAW[$k]}; slow_name=$k
+      fi
+    done
+    raw pipeline.slowest_stage "$slow_name"
+    raw pipeline.slowest_stage_mb_per_s "$(calc "$(g input_bytes) / 1e6 / $slow")"
+    fig pipeline_efficiency "$(calc "${RAW[e2e.ingest_mb_per_s]} / ${RAW[pipeline.slowest_stage_mb_per_s]}")"
+    # What two cores could do at best with this structure: the fit pass (read, normalize,
+    # chunk, fit: one thread, before anything loads) plus the longer of the slowest stage and
+    # the pipeline's CPU work (client and PostgreSQL backend) spread over the cores.
+    fit_pass=$(calc "${RAW[read.best_seconds]} + $(g normalize_seconds) + $(g chunk_seconds) + $(g fit_seconds)")
+    cpu=$(calc "${RAW[read.best_seconds]} + $(g normalize_chunk_cpu_seconds) + $(g embed_1t_cpu_seconds) + $(g load_client_cpu_seconds) + $(g load_server_cpu_seconds)")
+    ideal=$(calc "$fit_pass + $(max "$slow" "$(calc "$cpu / ${MACH[cores]}")")")
+    raw pipeline.fit_pass_seconds "$fit_pass"
+    raw pipeline.cpu_seconds "$cpu"
+    raw pipeline.ideal_seconds "$ideal"
+    raw pipeline.efficiency_vs_ideal "$(calc "$ideal / $s_ing")"
+    raw pipeline.efficiency_without_fit_pass "$(calc "$slow / ($s_ing - ${RAW[e2e.ingest.fit_seconds]:-0})")"
+  fi
+
+  # exact top-10 on the text corpus, before any vector index exists
+  if want exact; then
+    log "exact top-10 on the 1x corpus: ragload eval vs PostgreSQL scans"
+    PGDATABASE=bench_e2e "$RAGLOAD" -q model export "$WORK/model.bin"
+    sql bench_e2e "SELECT metadata->>'title' FROM documents WHERE coalesce(metadata->>'title', '') <> '' ORDER BY doc_id" \
+      > "$WORK/titles"
+    awk -v n="$(wc -l < "$WORK/titles")" 'NR % int(n / 100 > 1 ? n / 100 : 1) == 0 && c < 100 {print; c++}' \
+      "$WORK/titles" > "$WORK/queries.txt"
+    "$STAGES" embedq "$WORK/model.bin" "$WORK/queries.fvecs" < "$WORK/queries.txt" | raw_lines exact_text
+    sql bench_e2e "VACUUM ANALYZE embeddings, chunks"
+    best_eval=""
+    for i in 1 2; do
+      rm -rf "$WORK/rep"
+      PGDATABASE=bench_e2e "$RAGLOAD" --no-progress eval --queries "$WORK/queries.fvecs" -k 10 \
+        --reports-dir "$WORK/rep" 2> "$WORK/eval.err" >/dev/null
+      best_eval=$(min "$("$STAGES" jget "$WORK/rep/latest/results.json" exact.seconds)" "$best_eval")
+    done
+    PGDATABASE=bench_e2e "$STAGES" pgscan "$WORK/queries.fvecs" 10 '<=>' > "$WORK/pgscan.out"
+    raw_lines exact_text.pgscan < "$WORK/pgscan.out"
+    raw exact_text.corpus "1x corpus (${RAW[e2e.ingest.chunks]} x $DIM, cosine), 100 document titles as queries"
+    raw exact_text.ragload_seconds "$best_eval"
+    raw exact_text.pg_seconds "${RAW[exact_text.pgscan.seconds]}"
+    fig exact_topk_vs_pg_scan_text "$(calc "${RAW[exact_text.pg_seconds]} / $best_eval")"
+  fi
+
+  log "end to end: ragload index (hnsw, ivfflat, fts)"
+  total=$s_ing
+  checkpoint
+  for kind in hnsw ivfflat fts; do
+    timed s env PGDATABASE=bench_e2e "$RAGLOAD" --no-progress index --only "$kind" 2>> "$WORK/index1.err"
+    raw "e2e.index_${kind}_seconds" "$s"
+    total=$(calc "$total + $s")
+  done
+  raw e2e.seconds "$total"
+  raw e2e.chunks_per_s "$(calc "${RAW[e2e.ingest.chunks]} / $total")"
+fi
+
+# ---- HNSW build: PostgreSQL's defaults vs ragload's tuned build ---------------------------------
+if want hnsw; then
+  log "HNSW build on $HNSW_ROWS x $DIM embeddings: defaults vs ragload index"
+  src=bench_e2e
+  if ! psql -X -qtA -d "$src" -c 'SELECT 1 FROM embeddings LIMIT 1' 2>/dev/null | grep -q 1; then
+    fit_docs; src=bench_hnsw_src; freshdb "$src"
+    PGDATABASE=$src "$RAGLOAD" -q --no-progress ingest "$C1" 2>/dev/null || true
+  fi
+  PGDATABASE=$src "$STAGES" fvecs "$HNSW_ROWS" "$WORK/hnsw.fvecs" | raw_lines hnsw.export
+  dropdb --if-exists "$src"
+  freshdb bench_hnsw
+  PGDATABASE=bench_hnsw "$RAGLOAD" -q --no-progress ingest "$WORK/hnsw.fvecs"
+  sql bench_hnsw "VACUUM ANALYZE embeddings"
+  checkpoint
+  timed s_tuned env PGDATABASE=bench_hnsw "$RAGLOAD" --no-progress index --only hnsw --distance cosine \
+    2> "$WORK/hnsw.err"
+  raw hnsw.tuned_seconds "$s_tuned"
+  raw hnsw.tuned_build_seconds "$(sql bench_hnsw "SELECT build_seconds FROM ragload_indexes WHERE kind = 'hnsw'")"
+  raw hnsw.index_mb "$(sql bench_hnsw "SELECT round(index_bytes / 1048576.0, 1) FROM ragload_indexes WHERE kind = 'hnsw'")"
+  sql bench_hnsw "DROP INDEX embeddings_hnsw_idx"
+  checkpoint
+  timed s_def psql -X -q -v ON_ERROR_STOP=1 -d bench_hnsw -c "SET maintenance_work_mem = '64MB'" \
+    -c "SET max_parallel_maintenance_workers = 2" \
+    -c "CREATE INDEX bench_default_hnsw ON embeddings USING hnsw (embedding_vector vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+  raw hnsw.default_seconds "$s_def"
+  raw hnsw.rows "$HNSW_ROWS"
+  fig hnsw_build_tuned_vs_default "$(calc "$s_def / $s_tuned")"
+  dropdb bench_hnsw
+fi
+dropdb --if-exists bench_e2e
+
+# ---- memory: peak RSS at 1x and 4x, and the bound the settings predict --------------------------
+# An ingest has two phases that never overlap: the fit pass (reading, normalizing, the model's
+# fit with its sample of texts) and the streaming pipeline. The bound is the larger of the two:
+#   pipeline  base (peak RSS of `ingest --model FILE` on a tiny input: binary, libraries,
+#             OpenBLAS, the model) + 2 x Q (the two stage queues, load.queue_bytes each) + B (the
+#             loader's open transaction, load.batch_bytes) + W, the worker's unit of work: its
+#             group (1 MiB of text, ingest.c GROUP_BYTES, with its chunks' vectors, ~4 MiB), the
+#             embed scratch (256 x (features + dim) floats), OpenBLAS packing buffers (2 MiB),
+#             the archive's zstd window (zstd -lv), the COPY buffer and libpq's copy of it
+#             (2 MiB), and 4 x the largest entry (the one being read, the one being normalized
+#             and its parse tree, the document that overshoots a batch) + A, 5% of 2 x Q + B for
+#             what the queues' byte counts leave out: malloc's per-block overhead and buffer
+#             capacity beyond length (doc_bytes() counts a text's length; its buffer grew by
+#             doubling)
+#   fit       base (peak RSS of a plain `ingest` on the tiny input, fit included) + the fit's
+#             sample cap (FIT_SAMPLE_TEXTS x FIT_SAMPLE_BYTES in models/hashed.c) + the zstd
+#             window + 4 x the largest entry
+# tests/integration/memory.sh checks the pipeline bound at 1 MB queues.
+if want rss; then
+  fit_docs
+  log "peak memory: a tiny input (the fixed bases), then the 4x corpus"
+  mkdir -p "$WORK/tiny"; printf 'A tiny document.\n\nIt has two paragraphs.\n' > "$WORK/tiny/a.txt"
+  freshdb bench_rss_tiny
+  PGDATABASE=bench_rss_tiny "$RAGLOAD" --no-progress ingest "$WORK/tiny" 2> "$WORK/tiny.err"
+  ingest_summary "$WORK/tiny.err" rss.tiny
+  PGDATABASE=bench_rss_tiny "$RAGLOAD" -q model export "$WORK/tiny-model.bin"
+  dropdb bench_rss_tiny
+  freshdb bench_rss_tiny
+  PGDATABASE=bench_rss_tiny "$RAGLOAD" --no-progress --model "$WORK/tiny-model.bin" \
+    ingest "$WORK/tiny" 2> "$WORK/tiny2.err"
+  ingest_summary "$WORK/tiny2.err" rss.tiny_with_model
+  dropdb bench_rss_tiny
+  freshdb bench_rss_4x
+  checkpoint
+  timed s env PGDATABASE=bench_rss_4x "$RAGLOAD" --no-progress --set "model.fit_sample_docs=$FIT_DOCS" \
+    ingest "$C4" 2> "$WORK/ingest4.err"
+  cat "$WORK/ingest4.err" >&2
+  ingest_summary "$WORK/ingest4.err" rss.4x
+  raw rss.4x_ingest_seconds "$s"
+  dropdb bench_rss_4x
+  q_mb=${RAW[rss.4x.queue_mb]}
+  b_mb=$(awk -F' *= *' '/^batch_bytes/ {v = $2; sub(/MB$/, "", v); print v; exit}' config/default.ini)
+  feat=${RAW[stages.features]:-4096}
+  largest=$(bsdtar -tvf "$C4" | awk '$5 > m {m = $5} END {printf "%.2f", m / 1048576}')
+  window=$(zstd -lv "$C4" 2>/dev/null | awk '/Window Size/ {gsub(/[()]/, "", $5); printf "%.2f", $5 / 1048576; exit}')
+  sample=$(awk '/^#define FIT_SAMPLE_TEXTS/ {t = $3} /^#define FIT_SAMPLE_BYTES/ {b = $3}
+                END {printf "%.1f", (t && b) ? t * b / 1048576 : 64}' models/hashed.c 2>/dev/null || echo 64)
+  w=$(calc "5 + 256 * ($feat + $DIM) * 4 / 1048576 + 2 + ${window:-8} + 2 + 4 * $largest")
+  raw rss.batch_mb "${b_mb:-16}"
+  raw rss.model_mb "$(calc "($feat * $DIM + $feat) * 4 / 1048576")"
+  raw rss.largest_entry_mb "$largest"; raw rss.zstd_window_mb "${window:-8}"; raw rss.worker_mb "$w"
+  raw rss.fit_sample_cap_mb "$sample"
+  raw rss.allocator_allowance_mb "$(calc "0.05 * (2 * $q_mb + ${b_mb:-16})")"
+  raw rss.bound_pipeline_mb "$(calc "${RAW[rss.tiny_with_model.peak_rss_mb]} + 1.05 * (2 * $q_mb + ${b_mb:-16}) + $w")"
+  raw rss.bound_fit_mb "$(calc "${RAW[rss.tiny.peak_rss_mb]} + $sample + ${window:-8} + 4 * $largest")"
+  raw rss.bound_mb "$(max "${RAW[rss.bound_pipeline_mb]}" "${RAW[rss.bound_fit_mb]}")"
+  if [ -v "RAW[e2e.ingest.peak_rss_mb]" ]; then
+    fig rss_growth_4x "$(calc "${RAW[rss.4x.peak_rss_mb]} / ${RAW[e2e.ingest.peak_rss_mb]}")"
+  fi
+  fig peak_rss_mb "${RAW[rss.4x.peak_rss_mb]}"
+  fig rss_bound_mb "${RAW[rss.bound_mb]}"
+fi
+
+# ---- exact top-k on siftsmall: ragload eval vs PostgreSQL's ORDER BY ... LIMIT per query ---------
+if want exact; then
+  if [ -f "$SIFT/siftsmall_base.fvecs" ]; then
+    log "exact top-10 on siftsmall: ragload eval vs PostgreSQL scans"
+    freshdb bench_sift
+    PGDATABASE=bench_sift "$RAGLOAD" -q --no-progress ingest "$SIFT/siftsmall_base.fvecs"
+    sql bench_sift "VACUUM ANALYZE embeddings, chunks"
+    best_eval=""; best_pg=""
+    for i in 1 2 3; do
+      rm -rf "$WORK/rep"
+      PGDATABASE=bench_sift "$RAGLOAD" --no-progress eval --queries "$SIFT/siftsmall_query.fvecs" \
+        --ground-truth "$SIFT/siftsmall_groundtruth.ivecs" -k 10 --reports-dir "$WORK/rep" \
+        2> "$WORK/eval.err" >/dev/null
+      best_eval=$(min "$("$STAGES" jget "$WORK/rep/latest/results.json" exact.seconds)" "$best_eval")
+      PGDATABASE=bench_sift "$STAGES" pgscan "$SIFT/siftsmall_query.fvecs" 10 '<->' > "$WORK/pgscan.out"
+      best_pg=$(min "$(awk '/^seconds/ {print $2}' "$WORK/pgscan.out")" "$best_pg")
+    done
+    raw_lines exact.pgscan < "$WORK/pgscan.out"
+    raw exact.corpus "siftsmall (10000 x 128, 100 queries, l2)"
+    raw exact.ragload_seconds "$best_eval"
+    raw exact.pg_seconds "$best_pg"
+    raw exact.agreement "$(sed -n 's/.*agrees on \([0-9]* of [0-9]*\) queries.*/\1/p' "$WORK/eval.err")"
+    fig exact_topk_vs_pg_scan "$(calc "$best_pg / $best_eval")"
+    dropdb bench_sift
+  else
+    log "no $SIFT: exact_topk_vs_pg_scan not measured"
+    raw exact.skipped "no siftsmall dataset at $SIFT"
+  fi
+fi
+
+if [ -v "RAW[e2e.seconds]" ]; then
+  fig e2e_1x_seconds "${RAW[e2e.seconds]}"
+  fig e2e_1x_chunks_per_s "${RAW[e2e.chunks_per_s]}"
+fi
+mach loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+raw bench.seconds "$(since "$START")"
+
+# ---- report -----------------------------------------------------------------------------------
+json_str() { local s=$1; s=${s//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+json_val() { if [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then printf '%s' "$1"; else json_str "$1"; fi; }
+json_obj() {  # json_obj ARRAYNAME KEYS...
+  local -n m=$1; shift
+  local first=1 k
+  printf '{'
+  for k in "$@"; do
+    [ $first = 1 ] || printf ','
+    first=0
+    printf '\n    %s: %s' "$(json_str "$k")" "$(json_val "${m[$k]}")"
+  done
+  printf '\n  }'
+}
+mkdir -p "$OUT"
+{
+  printf '{\n  "machine": '; json_obj MACH "${MACH_KEYS[@]}"
+  printf ',\n  "figures": '; json_obj FIG "${FIG_KEYS[@]}"
+  printf ',\n  "raw": '; json_obj RAW "${RAW_KEYS[@]}"
+  printf '\n}\n'
+} > "$OUT/bench.json.tmp" && mv "$OUT/bench.json.tmp" "$OUT/bench.json"
+
+# target: "ge X" / "le X" / "" (reported only)
+declare -A TARGET=(
+  [read_vs_bsdtar]="ge 0.9" [chunk_mb_per_s_per_core]="ge 50" [embed_gflops_vs_sgemm_peak]="ge 0.5"
+  [embed_chunks_per_s]="ge 20000" [copy_vs_psql_text]="ge 5" [copy_vs_raw_binary]="ge 0.8"
+  [pipeline_efficiency]="ge 0.8" [rss_growth_4x]="le 1.1" [peak_rss_mb]="le ${RAW[rss.bound_mb]:-0}"
+  [hnsw_build_tuned_vs_default]="ge 2" [exact_topk_vs_pg_scan]="ge 10"
+  [exact_topk_vs_pg_scan_text]="ge 10")
+{
+  echo "# ragload benchmarks"
+  echo
+  echo "$(date -u +%Y-%m-%d), ${MACH[cpu]}, ${MACH[cores]} cores, PostgreSQL ${MACH[postgresql]}, pgvector ${MACH[pgvector]}, OpenBLAS ${MACH[openblas_core]}; load average ${MACH[loadavg_start]} at start, ${MACH[loadavg_end]} at end; bench ${RAW[bench.seconds]} s. Raw timings: bench.json."
+  echo
+  echo "Single-threaded rates (read_vs_bsdtar, chunk_mb_per_s_per_core, embed_gflops_vs_sgemm_peak) are per CPU second, the rest wall time; with a load average above ${MACH[cores]} the wall-time figures include other processes' share of the cores."
+  echo
+  echo "| figure | value | target | |"
+  echo "|---|---:|---:|---|"
+  for k in "${FIG_KEYS[@]}"; do
+    t=${TARGET[$k]:-}; v=${FIG[$k]}; st=""
+    case "$t" in
+      ge\ *) st=$(awk -v v="$v" -v t="${t#ge }" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "**missed**" }'); t="≥ ${t#ge }";;
+      le\ *) st=$(awk -v v="$v" -v t="${t#le }" 'BEGIN { print (v + 0 <= t + 0) ? "met" : "**missed**" }'); t="≤ ${t#le }";;
+    esac
+    [ "$k" = embed_chunks_per_s ] && st="goal"
+    echo "| \`$k\` | $v | $t | $st |"
+  done
+} > "$OUT/bench.md"
+cat "$OUT/bench.md"
+log "wrote $OUT/bench.json and $OUT/bench.md in ${RAW[bench.seconds]} s"
