@@ -82,9 +82,6 @@
 
 extern const struct model_kind model_kind_hashed;
 
-#define GROUP_WORD 0
-#define GROUP_BIGRAM 1
-#define GROUP_CHAR 2
 
 /* Per-kind hash seeds: the same string as a word, a bigram or a character n-gram must land
  * in unrelated buckets. Changing any of them changes FEATURIZER. */
@@ -115,11 +112,6 @@ struct fz {
 	float tf[TF_TAB];            /* tf[k] = 1 + ln k */
 };
 
-struct slot {
-	uint64_t h;                  /* 0 = empty (a feature hashing to 0 is remapped to 1) */
-	uint32_t n;                  /* tf */
-	uint32_t group;
-};
 
 /* Per-call state: the current text's features and where they go when flushed. */
 struct fz_scratch {
@@ -129,7 +121,8 @@ struct fz_scratch {
 	struct stem_entry {
 		uint64_t word, stem;
 	} *cache;                    /* [STEM_CACHE], NULL when not stemming */
-	struct slot *tab;            /* [TAB] */
+	uint64_t *key;               /* [TAB] feature hashes; 0 = empty (hash 0 is taken as 1) */
+	uint32_t *tf;                /* [TAB] their counts in the text */
 	uint16_t *used;              /* [TAB_FLUSH] slots in use, in insertion order */
 	int n_used;
 	int has_prev;
@@ -223,7 +216,8 @@ static void fz_scratch_release(struct fz_scratch *s)
 {
 	embed_words_free(s->ew);
 	sb_stemmer_delete(s->stemmer);
-	free(s->tab);
+	free(s->key);
+	free(s->tf);
 	free(s->used);
 	free(s->cache);
 	memset(s, 0, sizeof(*s));
@@ -234,14 +228,15 @@ static int fz_scratch_init(struct fz_scratch *s, const struct fz *f)
 	memset(s, 0, sizeof(*s));
 	s->f = f;
 	s->ew = embed_words_new();
-	s->tab = calloc(TAB, sizeof(*s->tab));
+	s->key = calloc(TAB, sizeof(*s->key));
+	s->tf = malloc(TAB * sizeof(*s->tf));
 	s->used = malloc(TAB_FLUSH * sizeof(*s->used));
 	/* the stem cache starts empty: word hash 0 never occurs (see stem_of) */
 	if (f->stem) {
 		s->stemmer = sb_stemmer_new("english", NULL);
 		s->cache = calloc(STEM_CACHE, sizeof(*s->cache));
 	}
-	if (!s->ew || !s->tab || !s->used || (f->stem && (!s->stemmer || !s->cache))) {
+	if (!s->ew || !s->key || !s->tf || !s->used || (f->stem && (!s->stemmer || !s->cache))) {
 		fz_scratch_release(s);
 		return RL_ENOMEM;
 	}
@@ -255,33 +250,35 @@ static void fz_flush(struct fz_scratch *s)
 	const struct fz *f = s->f;
 	const uint32_t mask = (uint32_t)f->features - 1;
 	for (int i = 0; i < s->n_used; i++) {
-		struct slot *e = &s->tab[s->used[i]];
-		uint32_t ix = idf_index(f, e->h);
+		uint32_t j = s->used[i];
+		uint64_t h = s->key[j];
+		uint32_t n = s->tf[j];
+		uint32_t ix = idf_index(f, h);
 		if (s->row) {
 			float idf = s->idf_lo + (float)s->idf_q[ix] * s->idf_step;
-			float w = (e->n < TF_TAB ? f->tf[e->n] : 1.0f + logf((float)e->n)) * idf;
+			float w = (n < TF_TAB ? f->tf[n] : 1.0f + logf((float)n)) * idf;
 			/* bit 31 is the sign, so colliding features cancel in expectation */
-			s->row[(uint32_t)e->h & mask] += (e->h >> 31 & 1) ? -w : w;
+			s->row[(uint32_t)h & mask] += (h >> 31 & 1) ? -w : w;
 		} else if (s->stamp[ix] != s->gen) {
 			s->stamp[ix] = s->gen;
 			s->df[ix]++;
 		}
-		e->h = 0;
+		s->key[j] = 0;
 	}
 	s->n_used = 0;
 }
 
-static inline void fz_emit(struct fz_scratch *s, uint64_t h, int group)
+static inline void fz_emit(struct fz_scratch *s, uint64_t h)
 {
 	h += !h;  /* 0 marks an empty slot */
 	uint32_t j = (uint32_t)(h >> 32) & (TAB - 1);
 	for (;;) {
-		struct slot *e = &s->tab[j];
-		if (e->h == h) {
-			e->n++;
+		uint64_t k = s->key[j];
+		if (k == h) {
+			s->tf[j]++;
 			return;
 		}
-		if (!e->h)
+		if (!k)
 			break;
 		j = (j + 1) & (TAB - 1);
 	}
@@ -289,10 +286,11 @@ static inline void fz_emit(struct fz_scratch *s, uint64_t h, int group)
 	 * of long unbroken words) is flushed in parts: its tf then counts per part */
 	if (s->n_used == TAB_FLUSH) {
 		fz_flush(s);
-		fz_emit(s, h, group);
+		fz_emit(s, h);
 		return;
 	}
-	s->tab[j] = (struct slot){h, 1, (uint32_t)group};
+	s->key[j] = h;
+	s->tf[j] = 1;
 	s->used[s->n_used++] = (uint16_t)j;
 	/* the flush reads this feature's idf code at random from a 1 MB table: start the
 	 * load now, while the rest of the text is featurised */
@@ -331,10 +329,9 @@ static void fz_word(void *ctx, unsigned char *w, int n, int ncp)
 
 	if (!fz_is_stop(f, h)) {
 		uint64_t u = stem_of(s, w, n, h);
-		fz_emit(s, u, GROUP_WORD);
+		fz_emit(s, u);
 		if (f->bigrams && s->has_prev)
-			fz_emit(s, mix64(s->prev * 0x9E3779B97F4A7C15ull ^ u ^ SEED_BIGRAM),
-				GROUP_BIGRAM);
+			fz_emit(s, mix64(s->prev * 0x9E3779B97F4A7C15ull ^ u ^ SEED_BIGRAM));
 		s->prev = u;
 		s->has_prev = 1;
 	}
@@ -349,7 +346,7 @@ static void fz_word(void *ctx, unsigned char *w, int n, int ncp)
 		/* ASCII: code points are bytes */
 		for (int k = f->ng_min; k <= f->ng_max && k <= len; k++)
 			for (int i = 0; i + k <= len; i++)
-				fz_emit(s, ngram_hash(p + i, (size_t)k), GROUP_CHAR);
+				fz_emit(s, ngram_hash(p + i, (size_t)k));
 		return;
 	}
 	uint8_t off[EMBED_WORD_MAX + 4];
@@ -360,7 +357,7 @@ static void fz_word(void *ctx, unsigned char *w, int n, int ncp)
 	off[c] = (uint8_t)len;
 	for (int k = f->ng_min; k <= f->ng_max && k <= c; k++)
 		for (int i = 0; i + k <= c; i++)
-			fz_emit(s, ngram_hash(p + off[i], (size_t)(off[i + k] - off[i])), GROUP_CHAR);
+			fz_emit(s, ngram_hash(p + off[i], (size_t)(off[i + k] - off[i])));
 }
 
 /* Feeds every feature of text to the sink. Returns 0 or RL_ENOMEM. */
@@ -540,10 +537,11 @@ static int hashed_embed(const struct model *m, const char *const *texts, const s
 	s.idf_step = h->idf_step;
 	for (size_t i = 0; i < n; i += BLOCK) {
 		size_t nb = n - i < BLOCK ? n - i : BLOCK;
-		memset(x, 0, nb * (size_t)F * sizeof(float));
 		for (size_t r = 0; r < nb; r++) {
 			assert(texts[i + r] || lens[i + r] == 0);
 			s.row = x + r * (size_t)F;
+			/* cleared just before use, so the row is in cache when the flush scatters */
+			memset(s.row, 0, (size_t)F * sizeof(float));
 			rc = fz_text(&s, texts[i + r], lens[i + r]);
 			if (rc)
 				goto out;
@@ -731,9 +729,9 @@ static int fit_covariance(struct model_fit *fit, const struct hashed *h, float *
 	memset(c, 0, (size_t)F * (size_t)F * sizeof(float));
 	for (size_t i = 0; i < fit->n_sample; i += BLOCK) {
 		size_t nb = fit->n_sample - i < BLOCK ? fit->n_sample - i : BLOCK;
-		memset(x, 0, nb * (size_t)F * sizeof(float));
 		for (size_t r = 0; r < nb; r++) {
 			s.row = x + r * (size_t)F;
+			memset(s.row, 0, (size_t)F * sizeof(float));
 			if ((rc = fz_text(&s, fit->sample[i + r], fit->sample_len[i + r])))
 				goto out;
 		}

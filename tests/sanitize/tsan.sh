@@ -9,7 +9,7 @@ if have_shared; then head -n 600 "$DATASETS/scifact/corpus.jsonl" > "$TMP/in/cor
 for i in $(seq 1 50); do printf 'Document %s.\n\nWith two paragraphs of text %s.\n' $i $i > "$TMP/in/d$i.txt"; done
 head -c 4096 /dev/urandom > "$TMP/in/noise.bin"
 rc=0
-TSAN_OPTIONS="halt_on_error=0 exitcode=66" "$TSAN_BIN" --no-progress --set load.batch_docs=40 \
+TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$ROOT/tests/sanitize/tsan.supp" "$TSAN_BIN" --no-progress --set load.batch_docs=40 \
   --set load.queue_bytes=64KB ingest "$TMP/in" 2> "$TMP/err" || rc=$?
 t_eq "ingest under TSan exits 3 (one binary file skipped)" 3 "$rc"
 t_eq "no ThreadSanitizer report" 0 "$(grep -c 'WARNING: ThreadSanitizer' "$TMP/err")"
