@@ -85,6 +85,7 @@
 #include <unistd.h>
 #include <wchar.h>
 #include <xxhash.h>
+#include <zlib.h>
 
 #define READ_CHUNK (64 * 1024)
 #define RATIO_FLOOR ((uint64_t)16 << 20)  /* small inputs compress well: judge the ratio past this */
@@ -129,6 +130,7 @@ struct level {
 	const char *key;         /* its source key */
 	int depth;               /* 0 = a file on disk */
 	uint64_t expanded;       /* bytes its formats and filters produced */
+	int damaged;             /* its damage (or a limit) was counted: nothing more to check */
 };
 
 /* Where one item sits: enough to name it, date it and bound it. */
@@ -1294,6 +1296,7 @@ static int entries_read(struct reader *r, struct archive *a, struct archive_entr
 		rc = entry_read(r, a, e, k, lv);
 		if (rc == R_BROKEN) {
 			rc = 0;  /* counted; nothing after the damage can be trusted */
+			lv->damaged = 1;
 			break;
 		}
 		if (rc == R_FAILED)
@@ -1309,6 +1312,7 @@ static int entries_read(struct reader *r, struct archive *a, struct archive_entr
 			char what[600];
 			snprintf(what, sizeof(what), "header after %s", prev ? prev : "?");
 			archive_damage(r, a, k->key, what);
+			lv->damaged = 1;
 			break;
 		}
 	}
@@ -1331,6 +1335,8 @@ static int single_read(struct reader *r, struct archive *a, const struct contain
 		return RL_ENOMEM;
 	rc = item_read(r, &s, &at);
 	free(name);
+	if (rc == R_BROKEN || rc == R_FAILED)
+		lv->damaged = 1;
 	return rc == R_BROKEN || rc == R_FAILED || rc == RL_SKIP ? 0 : rc;
 }
 
@@ -1429,6 +1435,93 @@ static int empty_tar_suspect(struct archive *a, const struct container *k)
 	return suspect;
 }
 
+/*
+ * libarchive reads gzip's trailer but never compares its CRC-32 and length with the data, so
+ * a stream damaged in a way that still inflates (a flipped byte inside a stored or literal
+ * run) passes unseen, unlike zstd, xz and bzip2, whose checks libarchive's decoders apply. A
+ * container whose only filter is gzip and that was read to its end without a word is therefore
+ * inflated once more by zlib, which checks every member's trailer. Its entries are already
+ * emitted by then (a gzip check can only come at the end), so the message says they may hold
+ * damaged data. Output is bounded: past twice what the archive yielded plus 16 MB (data after
+ * a tar's end that libarchive never needed), the rest is left unchecked, so a bomb hidden
+ * behind the end of an archive costs no more than the archive itself.
+ */
+static int gzip_only(struct archive *a)
+{
+	return archive_filter_count(a) == 2 && archive_filter_code(a, 0) == ARCHIVE_FILTER_GZIP;
+}
+
+static void gzip_check(struct reader *r, const struct container *k, const struct level *lv)
+{
+	const uint64_t limit = 2 * lv->expanded + ((uint64_t)16 << 20);
+	unsigned char *in = NULL, *out = NULL;
+	uint64_t in_off = 0, produced = 0;
+	const char *bad = NULL;
+	z_stream z;
+	int zrc = Z_OK, members = 0;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return;
+	in = malloc(READ_CHUNK);
+	out = malloc(READ_CHUNK);
+	if (!in || !out)
+		goto out;
+	for (;;) {
+		if (z.avail_in == 0) {
+			ssize_t n;
+			if (k->fd >= 0) {
+				n = pread(k->fd, in, READ_CHUNK, (off_t)in_off);
+				if (n < 0)
+					goto out;  /* not seekable (a pipe): left unchecked */
+			} else {
+				size_t left = k->len - (size_t)in_off;
+				n = (ssize_t)(left < READ_CHUNK ? left : READ_CHUNK);
+				memcpy(in, k->mem + in_off, (size_t)n);
+			}
+			if (n == 0) {
+				if (zrc != Z_STREAM_END)
+					bad = "the gzip stream ends before its trailer";
+				goto out;
+			}
+			in_off += (uint64_t)n;
+			z.next_in = in;
+			z.avail_in = (uInt)n;
+		}
+		if (zrc == Z_STREAM_END) {
+			/* another member follows only if it starts like one; anything else (zero
+			 * padding, as some tar writers leave) is ignored, as gzip and libarchive do */
+			if (z.next_in[0] != 0x1f || (z.avail_in > 1 && z.next_in[1] != 0x8b))
+				goto out;
+			if (inflateReset(&z) != Z_OK)
+				goto out;
+		}
+		z.next_out = out;
+		z.avail_out = READ_CHUNK;
+		zrc = inflate(&z, Z_NO_FLUSH);
+		produced += READ_CHUNK - z.avail_out;
+		if (zrc == Z_STREAM_END)
+			members++;
+		else if (zrc == Z_BUF_ERROR && z.avail_in == 0)
+			zrc = Z_OK;  /* needs more input */
+		else if (zrc != Z_OK) {
+			bad = z.msg ? z.msg : "inflate failed";
+			goto out;
+		}
+		if (produced > limit)
+			goto out;
+	}
+out:
+	if (bad)
+		counts_skip(r->c, "corrupt_archive", k->key,
+			    "gzip check failed after reading to the end: %s (member %d, near byte "
+			    "offset %llu); what was read from it may hold damaged data",
+			    bad, members + 1, (unsigned long long)(in_off - z.avail_in));
+	inflateEnd(&z);
+	free(in);
+	free(out);
+}
+
 static int container_read_as(struct reader *r, struct container *k, int raw_only);
 
 /*
@@ -1480,9 +1573,13 @@ static int container_read_as(struct reader *r, struct container *k, int raw_only
 		break;
 	case K_SINGLE:
 		rc = single_read(r, a, k, &lv);
+		if (rc == 0 && !lv.damaged && gzip_only(a))
+			gzip_check(r, k, &lv);
 		break;
 	case K_ARCHIVE:
 		rc = entries_read(r, a, e, k, &lv);
+		if (rc == 0 && !lv.damaged && gzip_only(a))
+			gzip_check(r, k, &lv);
 		break;
 	case K_BROKEN:
 		/* 7z with encrypted headers fails here; later, libarchive's flag would also be set

@@ -116,9 +116,9 @@ for f in tar tar.gz tar.zst tar.xz zip 7z; do
   bad "arc/truncated.$f" corrupt_archive
   if [ "$f" != 7z ]; then good "arc/truncated.$f!a.txt"; good "arc/truncated.$f!b.txt"; fi
 done
-# a gzip stream with bytes flipped in the middle of its data. libarchive does not check gzip's
-# CRC, so only damage that breaks inflate or the tar headers can be seen: the tar is built with
-# fixed metadata and gzip -n, so the same bytes (and the same inflate error) come every time.
+# a gzip stream with bytes flipped in the middle of its data: an inflate error, a damaged tar
+# header or (when the damage still inflates) the CRC check ragload adds to libarchive's gzip
+# reader. Built with fixed metadata so that the same bytes come every time.
 python3 - src/c.txt src/a.txt "$in/arc/corrupt.tar.gz" <<'PY'
 import gzip, io, sys, tarfile
 buf = io.BytesIO()
@@ -135,6 +135,17 @@ open(sys.argv[3], 'wb').write(d)
 PY
 bad arc/corrupt.tar.gz corrupt_archive
 maybe 'arc/corrupt.tar.gz!'  # gzip has no checksum before its end: garbage may pass first
+# a gzip member whose stored (uncompressed) block has a byte flipped: it inflates cleanly, only
+# the CRC-32 in its trailer tells (libarchive never compares it; ragload does, at the end, so
+# the damaged text may already be loaded: reported, and loaded at most once)
+python3 - "$in/arc/crc-only.txt.gz" <<'PY'
+import gzip, sys
+d = bytearray(gzip.compress(b'A stored gzip member. ' * 200, compresslevel=0, mtime=0))
+d[len(d) // 2] ^= 0x01
+open(sys.argv[1], 'wb').write(d)
+PY
+bad arc/crc-only.txt.gz corrupt_archive
+maybe arc/crc-only.txt.gz
 # a zip whose one member fails its CRC check: the members beside it still load
 python3 - "$in/arc/crc.zip" <<'PY'
 import sys, zipfile
