@@ -18,6 +18,7 @@
 
 #include <cblas.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,6 +463,14 @@ static void tune_blas(char **argv)
 
 int main(int argc, char **argv)
 {
+	/* glibc gives each allocating thread an arena of its own (up to 8 per core) and keeps
+	 * what they free for reuse: with the reader, worker and loader each passing large
+	 * buffers on, peak RSS crept up with the length of a run (4x corpus: 223-251 MB against
+	 * 195-210 MB at 1x). Two arenas hold it flat (194 vs 184 MB, measured with
+	 * MALLOC_ARENA_MAX) at no cost in speed: these threads allocate in large pieces, rarely. */
+#ifdef M_ARENA_MAX
+	mallopt(M_ARENA_MAX, 2);
+#endif
 	tune_blas(argv);
 	static const struct option longopts[] = {
 		{"conninfo", required_argument, NULL, 'd'},
