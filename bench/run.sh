@@ -28,8 +28,10 @@
 # fresh database initialised by `ragload init` (the contract tables, keys, unique and GIN
 # indexes) and dropped once measured (so its autovacuum never runs beside the next one).
 # Single-threaded CPU-bound work (read, bsdtar, normalize + chunk, embed on one thread, the bare
-# sgemm) is rated per CPU second (user + system), which equals wall time on an idle core and
-# does not move when other processes share the machine; the wall-time versions are in raw. Work
+# sgemm) is rated per CPU second (user + system; for read and normalize + chunk, of the thread
+# doing the work, since OpenBLAS's idle pool threads spin for a while in any process that loads
+# it), which equals wall time on an idle core and does not move when other processes share the
+# machine; the wall-time versions are in raw. Work
 # that spans threads or processes (loads, the pipeline, index builds, queries) is wall time.
 # Cheap timings (read, bsdtar, exact top-k on siftsmall) alternate three times, best of each.
 # The machine's load average is recorded before and after: above the core count, wall-time
@@ -89,13 +91,16 @@ since() { calc "$EPOCHREALTIME - $1"; }
 timed() { local __v=$1 __t0; shift; __t0=$EPOCHREALTIME; "$@"; printf -v "$__v" '%s' "$(since "$__t0")"; }
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
-# freshdb NAME: a new database initialised by ragload, with embeddings typed vector(DIM)
+# freshdb NAME [DIM]: a new database initialised by ragload, with embeddings typed vector(DIM)
 # when DIM is given (what the first ingest does; the load-stage comparisons need it up front).
 freshdb() {
   dropdb --if-exists "$1"; createdb "$1"; DBS+=("$1")
   PGDATABASE=$1 "$RAGLOAD" -q init
   if [ -n "${2:-}" ]; then
-    psql -X -q -d "$1" -c "ALTER TABLE embeddings ALTER COLUMN embedding_vector TYPE vector($2)"
+    # as corpus_type_vectors() types it (inline storage up to 1,536 dimensions), so that the
+    # baselines load into exactly the table ragload loads into
+    local storage=""; [ "$2" -le 1536 ] && storage=", ALTER COLUMN embedding_vector SET STORAGE PLAIN"
+    psql -X -q -d "$1" -c "ALTER TABLE embeddings ALTER COLUMN embedding_vector TYPE vector($2)$storage"
   fi
 }
 sql() { psql -X -qtA -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }

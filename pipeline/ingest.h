@@ -57,5 +57,8 @@ int corpus_use_model(PGconn *conn, const struct model *m, const char *chunking);
  * existing embeddings, types the column, records model and (for an empty corpus) distance. */
 int corpus_claim(PGconn *conn, const char *name, int dim, const char *distance,
 		 const char *chunking);
+/* Types table's embedding_vector column (table: "embeddings" or a shadow copy) as
+ * vector(dim), stored inline when it fits (see corpus.c). Returns 0 or -1 (logged). */
+int corpus_type_vectors(PGconn *conn, const char *table, int dim);
 
 #endif

@@ -160,9 +160,6 @@ static void cursor_close(struct doc_cursor *c)
 
 static int create_shadow(PGconn *conn, int dim)
 {
-	char sql[256];
-	snprintf(sql, sizeof(sql), "ALTER TABLE ragload_shadow.embeddings ALTER COLUMN "
-		 "embedding_vector TYPE vector(%d)", dim);
 	/* Only defaults for now: keys and indexes come after the bulk load, which is faster. */
 	return db_exec(conn, "DROP SCHEMA IF EXISTS ragload_shadow CASCADE") ||
 	       db_exec(conn, "CREATE SCHEMA ragload_shadow") ||
@@ -170,7 +167,7 @@ static int create_shadow(PGconn *conn, int dim)
 			     "INCLUDING DEFAULTS)") ||
 	       db_exec(conn, "CREATE TABLE ragload_shadow.embeddings (LIKE public.embeddings "
 			     "INCLUDING DEFAULTS)") ||
-	       db_exec(conn, sql);
+	       corpus_type_vectors(conn, "ragload_shadow.embeddings", dim);
 }
 
 static int parse_id_array(const char *s, int64_t *ids, size_t n)

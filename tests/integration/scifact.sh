@@ -18,6 +18,8 @@ t_eq "source_name is corpus.jsonl#<_id>" "corpus.jsonl#4983" "$(q "SELECT source
 t_eq "_id kept in metadata" 5183 "$(q "SELECT count(DISTINCT metadata->>'_id') FROM documents")"
 t_check "document text is title and text" test "$(q "SELECT count(*) FROM documents WHERE metadata->>'_id' = '4983' AND original_content LIKE 'Microstructural development of human newborn cerebral white matter%'")" = 1
 t_eq "model_name names a stored model" 0 "$(q "SELECT count(*) FROM (SELECT DISTINCT model_name FROM embeddings) m WHERE NOT EXISTS (SELECT 1 FROM ragload_models r WHERE r.model_name = m.model_name)")"
+t_eq "embedding_vector typed vector(768) and stored inline (no TOAST round trip)" "vector(768) p" \
+  "$(q "SELECT format_type(atttypid, atttypmod) || ' ' || attstorage::text FROM pg_attribute WHERE attrelid = 'embeddings'::regclass AND attname = 'embedding_vector'")"
 t_check "vectors are unit length" test "$(q "SELECT count(*) FROM (SELECT embedding_vector FROM embeddings LIMIT 200) e WHERE abs(vector_norm(embedding_vector) - 1) > 1e-3")" = 0
 t_check "chunk metadata has ordinal and byte offsets" test "$(q "SELECT count(*) FROM chunks WHERE chunk_metadata ? 'ordinal' AND chunk_metadata ? 'start' AND chunk_metadata ? 'end'")" = "$(q "SELECT count(*) FROM chunks")"
 t_eq "chunk text is the byte range of original_content" 0 "$(q "SELECT count(*) FROM (SELECT c.chunk_text, d.original_content, (c.chunk_metadata->>'start')::int s, (c.chunk_metadata->>'end')::int e FROM chunks c JOIN documents d USING (doc_id) LIMIT 500) x WHERE convert_from(substring(convert_to(original_content, 'UTF8') FROM s + 1 FOR e - s), 'UTF8') <> chunk_text")"
