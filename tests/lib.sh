@@ -18,6 +18,22 @@ t_eq() {
   if [ "$2" = "$3" ]; then t_pass "$1"; else t_fail "$1 (expected '$2', got '$3')"; fi
 }
 
+# t_json NAME FILE PYTHON-EXPRESSION: pass when the expression holds, r being the JSON in FILE;
+# for a results.json also q = {method: [quality rows]} and a = its ann rows.
+t_json() {
+  python3 - "$2" "$3" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+q, a = {}, []
+if isinstance(r, dict) and "quality" in r:
+    for row in r["quality"]:
+        q.setdefault(row["method"], []).append(row)
+    a = r.get("ann", [])
+sys.exit(0 if eval(sys.argv[2]) else 1)
+EOF
+  local rc=$?; if [ $rc = 0 ]; then t_pass "$1"; else t_fail "$1"; fi
+}
+
 # A fresh database for this test: rl_<name>.
 newdb() {
   export PGDATABASE="rl_$1"

@@ -23,18 +23,7 @@ t_check "the latest symlink exists" test -L "$TMP/reports/latest" -a -f "$TMP/re
 t_check "report.html has an inline SVG plot" grep -q '<svg' "$TMP/reports/latest/report.html"
 
 # results.json: field checks in one python3 run; each failing line names what is wrong.
-json_check() {  # NAME PYTHON-EXPRESSION (r = results.json, q = {method: [rows]}, a = ann rows)
-  python3 - "$TMP/reports/latest/results.json" "$2" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))
-q = {}
-for row in r["quality"]:
-    q.setdefault(row["method"], []).append(row)
-a = r["ann"]
-sys.exit(0 if eval(sys.argv[2]) else 1)
-EOF
-  local rc=$?; if [ $rc = 0 ]; then t_pass "$1"; else t_fail "$1"; fi
-}
+json_check() { t_json "$1" "$TMP/reports/latest/results.json" "$2"; }  # r, q, a
 json_check "results.json has exact, fts and hybrid rows over 300 queries" \
   'all(m in q and q[m][0]["n_queries"] == 300 for m in ("exact", "fts", "hybrid"))'
 json_check "fts nDCG@10 >= 0.55" 'q["fts"][0]["ndcg@10"] >= 0.55'

@@ -20,15 +20,7 @@ rc=0
   > "$TMP/eval.out" 2> "$TMP/eval.err" || rc=$?
 t_eq "eval exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 10 "$TMP/eval.err"
-check() {  # NAME PYTHON-EXPRESSION over r = results.json, a = ann rows
-  python3 - "$TMP/reports/latest/results.json" "$2" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))
-a = r["ann"]
-sys.exit(0 if eval(sys.argv[2]) else 1)
-EOF
-  local rc=$?; if [ $rc = 0 ]; then t_pass "$1"; else t_fail "$1"; fi
-}
+check() { t_json "$1" "$TMP/reports/latest/results.json" "$2"; }  # r, a = ann rows
 check "ragload's exact top-10 equals the ground truth for every query, up to ties" \
   'r["settings"]["ground_truth_agreement"] == 1.0 and r["settings"]["ground_truth_queries"] == 100'
 check "HNSW m 16 / ef_construction 64 at ef_search 40: recall@10 >= 0.98, served by the index" \

@@ -44,14 +44,7 @@ EOF
 took=$(( $(date +%s) - start ))
 echo "   300 searches, a process each, took $took s (reported, not asserted: speed lives in make bench)"
 
-py_check() {  # NAME PYTHON-EXPRESSION over r (qid -> search JSON)
-  python3 - "$TMP/dense.json" "$2" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)
-EOF
-  local rc=$?; if [ $rc = 0 ]; then t_pass "$1"; else t_fail "$1"; fi
-}
+py_check() { t_json "$1" "$TMP/dense.json" "$2"; }  # r: qid -> search JSON
 py_check "every search exits 0 with 10 results" \
   'all("results" in x and len(x["results"]) == 10 for x in r.values())'
 py_check "results carry rank, score, chunk and document ids, source and text" \
