@@ -1,13 +1,16 @@
 /*
  * ingest.c — `ragload ingest`: archives to embedded rows.
  *
- *   lock(); resolve_model(); start reader and worker threads; load_loop(); summary();
+ *   lock(); resolve_model(); start reader, normalizer and worker threads; load_loop(); summary();
  *
- * Threads (DESIGN.md, Threads): a reader thread streams inputs into q_read; a worker thread
- * normalizes, skips documents already loaded unchanged (source key + content hash), chunks and
+ * Threads (DESIGN.md, Threads): a reader thread streams inputs into q_read; a normalizer thread
+ * turns them into documents (text, metadata, headings, content hash) into q_norm; a worker
+ * thread skips documents already loaded unchanged (source key + content hash), chunks and
  * embeds them in groups (one sgemm per group) into q_docs; the calling thread loads them with
- * binary COPY. Both queues are bounded in bytes, so memory does not grow with the corpus.
- * Any thread that fails aborts both queues; the others then wind down.
+ * binary COPY. Every queue is bounded in bytes (q_norm holds only a couple of groups: the
+ * worker is never far behind), so memory does not grow with the corpus. Normalizing has its
+ * own thread so that the worker, the pipeline's longest CPU stage, does nothing but embed.
+ * Any thread that fails aborts every queue; the others then wind down.
  */
 #include "ingest.h"
 #include "db.h"
@@ -32,6 +35,7 @@
 #define RAGLOAD_SETUP_KEY 1000000     /* advisory key serialising shards' model setup */
 #define GROUP_DOCS 64                 /* documents embedded together */
 #define GROUP_BYTES (1u << 20)
+#define NORM_QUEUE_BYTES (2 * GROUP_BYTES) /* normalized documents waiting for the worker */
 
 /* Bumped when normalize or chunk change how text becomes rows, so a rerun redoes them. */
 #define PIPELINE_VERSION "ragload-text-1"
@@ -40,7 +44,7 @@ struct ingest {
 	struct rl_config *cfg;
 	const struct ingest_args *args;
 	struct counts counts;
-	struct queue q_read, q_docs;
+	struct queue q_read, q_norm, q_docs;
 	const struct model *model;
 	char settings_sig[256];
 	PGconn *worker_conn;
@@ -92,13 +96,21 @@ static void *reader_main(void *arg)
 	in->t_read += now_seconds() - t0;
 	if (rc < 0 && !in->failed) {
 		in->failed = 1;
+		queue_abort(&in->q_norm);
 		queue_abort(&in->q_docs);
 	}
 	queue_close(&in->q_read);
 	return NULL;
 }
 
-/* ---- worker thread ----------------------------------------------------------------------- */
+static void abort_queues(struct ingest *in)
+{
+	queue_abort(&in->q_read);
+	queue_abort(&in->q_norm);
+	queue_abort(&in->q_docs);
+}
+
+/* ---- normalizer and worker threads ------------------------------------------------------- */
 
 static void content_hash(struct ingest *in, struct doc *d)
 {
@@ -316,6 +328,47 @@ static int process_group(struct ingest *in, struct doc **g, size_t n)
 	return 0;
 }
 
+static void *normalizer_main(void *arg)
+{
+	struct ingest *in = arg;
+	int rc = 0;
+	struct read_item *it;
+	while ((it = queue_pop(&in->q_read)) != NULL) {
+		struct doc *d = NULL;
+		double t0 = now_seconds();
+		int nr = normalize_item(&in->cfg->norm, it, &d, &in->counts);
+		in->t_normalize += now_seconds() - t0;
+		in->items++;
+		in->raw_bytes += it->raw_bytes;
+		read_item_free(it);
+		if (nr < 0) {
+			rc = -1;
+			break;
+		}
+		if (nr == RL_SKIP || !d)
+			continue;
+		in->docs_seen++;
+		if (set_input_id(in, d) || keep_headings(d)) {
+			doc_free(d);
+			rc = -1;
+			break;
+		}
+		content_hash(in, d);
+		if (queue_push(&in->q_norm, d, doc_bytes(d))) {
+			doc_free(d);
+			break;   /* aborted by another thread, which reports why */
+		}
+	}
+	if (rc && !in->failed) {
+		in->failed = 1;
+		log_error("the normalize stage failed (out of memory)");
+	}
+	if (rc)
+		abort_queues(in);
+	queue_close(&in->q_norm);
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct ingest *in = arg;
@@ -323,32 +376,12 @@ static void *worker_main(void *arg)
 	size_t n = 0, bytes = 0;
 	int rc = 0;
 	for (;;) {
-		struct read_item *it = queue_pop(&in->q_read);
-		if (it) {
-			struct doc *d = NULL;
-			double t0 = now_seconds();
-			int nr = normalize_item(&in->cfg->norm, it, &d, &in->counts);
-			in->t_normalize += now_seconds() - t0;
-			in->items++;
-			in->raw_bytes += it->raw_bytes;
-			read_item_free(it);
-			if (nr < 0) {
-				rc = -1;
-				break;
-			}
-			if (nr == RL_SKIP || !d)
-				continue;
-			in->docs_seen++;
-			if (set_input_id(in, d) || keep_headings(d)) {
-				doc_free(d);
-				rc = -1;
-				break;
-			}
-			content_hash(in, d);
+		struct doc *d = queue_pop(&in->q_norm);
+		if (d) {
 			group[n++] = d;
 			bytes += d->text_len;
 		}
-		if (n && (!it || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
+		if (n && (!d || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
 			rc = process_group(in, group, n);
 			for (size_t i = 0; i < n; i++)
 				doc_free(group[i]);
@@ -357,7 +390,7 @@ static void *worker_main(void *arg)
 			if (rc)
 				break;
 		}
-		if (!it)
+		if (!d)
 			break;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -366,10 +399,8 @@ static void *worker_main(void *arg)
 		in->failed = 1;
 		log_error("the worker stage failed (out of memory or database error)");
 	}
-	if (rc) {
-		queue_abort(&in->q_read);
-		queue_abort(&in->q_docs);
-	}
+	if (rc)
+		abort_queues(in);
 	queue_close(&in->q_docs);
 	return NULL;
 }
@@ -893,7 +924,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	struct live_indexes li = {0};
 	int64_t run_id = -1;
 	int threads = 0;
-	pthread_t reader, worker;
+	pthread_t reader, normalizer, worker;
 	FILE *logf = NULL;
 	PGconn *conn = NULL;
 
@@ -1000,11 +1031,13 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			goto out;
 		load_set_reconnect(loader, reconnect_loader, &in);
 		if (queue_init(&in.q_read, cfg->load.queue_bytes) ||
+		    queue_init(&in.q_norm, NORM_QUEUE_BYTES) ||
 		    queue_init(&in.q_docs, cfg->load.queue_bytes))
 			goto out;
 		pthread_create(&reader, NULL, reader_main, &in);
+		pthread_create(&normalizer, NULL, normalizer_main, &in);
 		pthread_create(&worker, NULL, worker_main, &in);
-		threads = 2;
+		threads = 3;
 
 		int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
 		double last = now_seconds();
@@ -1024,8 +1057,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 				bad = 1;
 			if (bad && !load_failed) {
 				load_failed = 1;
-				queue_abort(&in.q_read);
-				queue_abort(&in.q_docs);
+				abort_queues(&in);
 			}
 			if (progress && now_seconds() - last > 0.5) {
 				print_progress(&in, load_get_stats(loader), t0, 0);
@@ -1035,6 +1067,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		if (!load_failed && load_flush(loader))
 			load_failed = 1;
 		pthread_join(reader, NULL);
+		pthread_join(normalizer, NULL);
 		pthread_join(worker, NULL);
 		threads = 0;
 		if (progress)
@@ -1057,9 +1090,9 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	status = counts_total(&in.counts) ? EXIT_SKIPPED : EXIT_DONE;
 out:
 	if (threads) {
-		queue_abort(&in.q_read);
-		queue_abort(&in.q_docs);
+		abort_queues(&in);
 		pthread_join(reader, NULL);
+		pthread_join(normalizer, NULL);
 		pthread_join(worker, NULL);
 	}
 	if (loader) {
@@ -1085,6 +1118,7 @@ out:
 	}
 	if (in.q_read.cap) {
 		queue_release(&in.q_read, (void (*)(void *))read_item_free);
+		queue_release(&in.q_norm, (void (*)(void *))doc_free);
 		queue_release(&in.q_docs, (void (*)(void *))doc_free);
 	}
 	if (li.dropped && conn && PQstatus(conn) == CONNECTION_OK)
