@@ -426,11 +426,12 @@ dropdb --if-exists bench_e2e
 # fit with its sample of texts) and the streaming pipeline. The bound is the larger of the two:
 #   pipeline  base (peak RSS of `ingest --model FILE` on a tiny input: binary, libraries,
 #             OpenBLAS, the model) + 2 x Q (the two stage queues, load.queue_bytes each) + B (the
-#             loader's open transaction, load.batch_bytes) + W, the worker's unit of work: its
-#             group (1 MiB of text, ingest.c GROUP_BYTES, with its chunks' vectors, ~4 MiB), the
-#             normalized documents waiting for it (NORM_QUEUE_BYTES, 2 MiB), the
-#             embed scratch (256 x (features + dim) floats), OpenBLAS packing buffers (2 MiB),
-#             the archive's zstd window (zstd -lv), the COPY buffer and libpq's copy of it
+#             loader's open transaction, load.batch_bytes) + W, the work in hand: for each of
+#             the two embed workers (ingest.c EMBED_WORKERS) its group (1 MiB of text,
+#             GROUP_BYTES, with its chunks' vectors, ~4 MiB), its embed scratch (256 x
+#             (features + dim) floats) and OpenBLAS packing buffers (2 MiB); the normalizer's
+#             group being looked up (1 MiB) and the documents waiting for the workers
+#             (NORM_QUEUE_BYTES, 2 MiB); the archive's zstd window (zstd -lv), the COPY buffer and libpq's copy of it
 #             (2 MiB), and 4 x the largest entry (the one being read, the one being normalized
 #             and its parse tree, the document that overshoots a batch) + A, 5% of 2 x Q + B for
 #             what the queues' byte counts leave out: malloc's per-block overhead and buffer
@@ -469,7 +470,7 @@ if want rss; then
   window=$(zstd -lv "$C4" 2>/dev/null | awk '/Window Size/ {gsub(/[()]/, "", $5); printf "%.2f", $5 / 1048576; exit}')
   sample=$(awk '/^#define FIT_SAMPLE_TEXTS/ {t = $3} /^#define FIT_SAMPLE_BYTES/ {b = $3}
                 END {printf "%.1f", (t && b) ? t * b / 1048576 : 64}' models/hashed.c 2>/dev/null || echo 64)
-  w=$(calc "5 + 2 + 256 * ($feat + $DIM) * 4 / 1048576 + 2 + ${window:-8} + 2 + 4 * $largest")
+  w=$(calc "2 * (5 + 256 * ($feat + $DIM) * 4 / 1048576 + 2) + 1 + 2 + ${window:-8} + 2 + 4 * $largest")
   raw rss.batch_mb "${b_mb:-16}"
   raw rss.model_mb "$(calc "($feat * $DIM + $feat) * 4 / 1048576")"
   raw rss.largest_entry_mb "$largest"; raw rss.zstd_window_mb "${window:-8}"; raw rss.worker_mb "$w"

@@ -1,15 +1,17 @@
 /*
  * ingest.c — `ragload ingest`: archives to embedded rows.
  *
- *   lock(); resolve_model(); start reader, normalizer and worker threads; load_loop(); summary();
+ *   lock(); resolve_model(); start reader, normalizer and embed workers; load_loop(); summary();
  *
  * Threads (DESIGN.md, Threads): a reader thread streams inputs into q_read; a normalizer thread
- * turns them into documents (text, metadata, headings, content hash) into q_norm; a worker
- * thread skips documents already loaded unchanged (source key + content hash), chunks and
- * embeds them in groups (one sgemm per group) into q_docs; the calling thread loads them with
- * binary COPY. Every queue is bounded in bytes (q_norm holds only a couple of groups: the
- * worker is never far behind), so memory does not grow with the corpus. Normalizing has its
- * own thread so that the worker, the pipeline's longest CPU stage, does nothing but embed.
+ * turns them into documents (text, metadata, headings, content hash) and looks them up in
+ * groups (one round trip per group: a document loaded unchanged, same source key and content
+ * hash, is dropped here) into q_norm; EMBED_WORKERS worker threads chunk and embed them in
+ * groups (one sgemm per group) into q_docs; the calling thread loads them with binary COPY.
+ * Every queue is bounded in bytes (q_norm holds only a couple of groups: the workers are never
+ * far behind), so memory does not grow with the corpus. Embedding is the pipeline's longest CPU
+ * stage; with two workers (one BLAS thread each) it spreads over both cores while the server's
+ * COPY backend uses what is left, instead of one embedding thread setting the pace.
  * Any thread that fails aborts every queue; the others then wind down.
  */
 #include "ingest.h"
@@ -35,7 +37,8 @@
 #define RAGLOAD_SETUP_KEY 1000000     /* advisory key serialising shards' model setup */
 #define GROUP_DOCS 64                 /* documents embedded together */
 #define GROUP_BYTES (1u << 20)
-#define NORM_QUEUE_BYTES (2 * GROUP_BYTES) /* normalized documents waiting for the worker */
+#define NORM_QUEUE_BYTES (2 * GROUP_BYTES) /* normalized documents waiting for the workers */
+#define EMBED_WORKERS 2               /* chunk + embed threads */
 
 /* Bumped when normalize or chunk change how text becomes rows, so a rerun redoes them. */
 #define PIPELINE_VERSION "ragload-text-1"
@@ -50,7 +53,9 @@ struct ingest {
 	PGconn *worker_conn;
 	_Atomic int failed;               /* set by any thread on a fatal error */
 	/* figures */
-	double t_read, t_normalize, t_chunk, t_embed, t_lookup;
+	double t_read, t_normalize, t_chunk, t_embed, t_lookup;   /* chunk, embed: summed over workers */
+	pthread_mutex_t mu;           /* t_chunk, t_embed, workers_left */
+	int workers_left;             /* the last worker out closes q_docs */
 	uint64_t items;
 	_Atomic uint64_t raw_bytes, unchanged, docs_seen;  /* read by progress */
 	uint64_t would_add, would_change, pruned;         /* dry run and prune */
@@ -286,37 +291,65 @@ out:
 	return rc;
 }
 
-static int process_group(struct ingest *in, struct doc **g, size_t n)
+/* Drops the group's documents loaded unchanged (the caller frees the emptied slots). */
+static int lookup_group(struct ingest *in, struct doc **g, size_t *n)
 {
 	double t0 = now_seconds();
-	if (lookup_existing(in, g, &n)) {
+	if (lookup_existing(in, g, n)) {
 		if (PQstatus(in->worker_conn) == CONNECTION_OK || reconnect(in, &in->worker_conn, 0))
 			return -1;
 		if (in->seen_table)
 			in->prune_unsafe = 1;   /* the temporary table went with the old session */
 		in->seen_table = 0;
-		if (lookup_existing(in, g, &n))
+		if (lookup_existing(in, g, n))
 			return -1;
 	}
-	double t1 = now_seconds();
-	in->t_lookup += t1 - t0;
-	if (in->args->dry_run) {
-		for (size_t i = 0; i < n; i++) {
+	in->t_lookup += now_seconds() - t0;
+	return 0;
+}
+
+/* Looks a group up and hands what is new or changed to the workers (or counts it in a dry
+ * run). The group's slots are emptied; the caller frees what is left. */
+static int pass_group(struct ingest *in, struct doc **g, size_t n)
+{
+	if (lookup_group(in, g, &n))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (in->args->dry_run) {
 			if (g[i]->doc_id > 0)
 				in->would_change++;
 			else
 				in->would_add++;
+			continue;
 		}
-		return 0;   /* the caller frees the group */
+		struct doc *d = g[i];
+		g[i] = NULL;
+		if (queue_push(&in->q_norm, d, doc_bytes(d))) {
+			doc_free(d);
+			return 1;   /* aborted by another thread, which reports why */
+		}
 	}
+	return 0;
+}
+
+struct worker {
+	struct ingest *in;
+	pthread_t thread;
+	double t_chunk, t_embed;
+};
+
+static int process_group(struct worker *w, struct doc **g, size_t n)
+{
+	struct ingest *in = w->in;
+	double t1 = now_seconds();
 	for (size_t i = 0; i < n; i++)
 		if (chunk_doc(&in->cfg->chunk, g[i]))
 			return -1;
 	double t2 = now_seconds();
-	in->t_chunk += t2 - t1;
+	w->t_chunk += t2 - t1;
 	if (n && embed_docs(in->model, g, n))
 		return -1;
-	in->t_embed += now_seconds() - t2;
+	w->t_embed += now_seconds() - t2;
 	for (size_t i = 0; i < n; i++) {
 		struct doc *d = g[i];
 		g[i] = NULL;
@@ -331,37 +364,52 @@ static int process_group(struct ingest *in, struct doc **g, size_t n)
 static void *normalizer_main(void *arg)
 {
 	struct ingest *in = arg;
+	struct doc *group[GROUP_DOCS];
+	size_t n = 0, bytes = 0;
 	int rc = 0;
-	struct read_item *it;
-	while ((it = queue_pop(&in->q_read)) != NULL) {
-		struct doc *d = NULL;
-		double t0 = now_seconds();
-		int nr = normalize_item(&in->cfg->norm, it, &d, &in->counts);
-		in->t_normalize += now_seconds() - t0;
-		in->items++;
-		in->raw_bytes += it->raw_bytes;
-		read_item_free(it);
-		if (nr < 0) {
-			rc = -1;
+	for (;;) {
+		struct read_item *it = queue_pop(&in->q_read);
+		if (it) {
+			struct doc *d = NULL;
+			double t0 = now_seconds();
+			int nr = normalize_item(&in->cfg->norm, it, &d, &in->counts);
+			in->t_normalize += now_seconds() - t0;
+			in->items++;
+			in->raw_bytes += it->raw_bytes;
+			read_item_free(it);
+			if (nr < 0) {
+				rc = -1;
+				break;
+			}
+			if (nr == RL_SKIP || !d)
+				continue;
+			in->docs_seen++;
+			if (set_input_id(in, d) || keep_headings(d)) {
+				doc_free(d);
+				rc = -1;
+				break;
+			}
+			content_hash(in, d);
+			group[n++] = d;
+			bytes += d->text_len;
+		}
+		if (n && (!it || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
+			rc = pass_group(in, group, n);
+			for (size_t i = 0; i < n; i++)
+				doc_free(group[i]);
+			n = 0;
+			bytes = 0;
+			if (rc)
+				break;
+		}
+		if (!it)
 			break;
-		}
-		if (nr == RL_SKIP || !d)
-			continue;
-		in->docs_seen++;
-		if (set_input_id(in, d) || keep_headings(d)) {
-			doc_free(d);
-			rc = -1;
-			break;
-		}
-		content_hash(in, d);
-		if (queue_push(&in->q_norm, d, doc_bytes(d))) {
-			doc_free(d);
-			break;   /* aborted by another thread, which reports why */
-		}
 	}
-	if (rc && !in->failed) {
+	for (size_t i = 0; i < n; i++)
+		doc_free(group[i]);
+	if (rc < 0 && !in->failed) {
 		in->failed = 1;
-		log_error("the normalize stage failed (out of memory)");
+		log_error("the normalize stage failed (out of memory or database error)");
 	}
 	if (rc)
 		abort_queues(in);
@@ -371,7 +419,8 @@ static void *normalizer_main(void *arg)
 
 static void *worker_main(void *arg)
 {
-	struct ingest *in = arg;
+	struct worker *w = arg;
+	struct ingest *in = w->in;
 	struct doc *group[GROUP_DOCS];
 	size_t n = 0, bytes = 0;
 	int rc = 0;
@@ -382,7 +431,7 @@ static void *worker_main(void *arg)
 			bytes += d->text_len;
 		}
 		if (n && (!d || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
-			rc = process_group(in, group, n);
+			rc = process_group(w, group, n);
 			for (size_t i = 0; i < n; i++)
 				doc_free(group[i]);
 			n = 0;
@@ -397,12 +446,25 @@ static void *worker_main(void *arg)
 		doc_free(group[i]);
 	if (rc && !in->failed) {
 		in->failed = 1;
-		log_error("the worker stage failed (out of memory or database error)");
+		log_error("the embed stage failed (out of memory)");
 	}
 	if (rc)
 		abort_queues(in);
-	queue_close(&in->q_docs);
+	pthread_mutex_lock(&in->mu);
+	in->t_chunk += w->t_chunk;
+	in->t_embed += w->t_embed;
+	if (--in->workers_left == 0)
+		queue_close(&in->q_docs);
+	pthread_mutex_unlock(&in->mu);
 	return NULL;
+}
+
+static void join_threads(pthread_t reader, pthread_t normalizer, struct worker *workers)
+{
+	pthread_join(reader, NULL);
+	pthread_join(normalizer, NULL);
+	for (int i = 0; i < EMBED_WORKERS; i++)
+		pthread_join(workers[i].thread, NULL);
 }
 
 /* ---- fitting ------------------------------------------------------------------------------ */
@@ -754,14 +816,23 @@ static void print_progress(struct ingest *in, const struct load_stats *ls, doubl
 
 static void summary(struct ingest *in, const struct load_stats *ls, double elapsed, FILE *f)
 {
-	struct { const char *name; double t; } st[] = {
-		{"read", in->t_read}, {"normalize", in->t_normalize}, {"chunk", in->t_chunk},
-		{"embed", in->t_embed}, {"load", ls->seconds},
+	/* busy seconds of each stage, summed over its threads; the bottleneck is the stage
+	 * whose threads were busiest (chunk and embed share the workers) */
+	struct { const char *name; double t; int threads; } st[] = {
+		{"read", in->t_read, 1}, {"normalize", in->t_normalize, 1},
+		{"chunk", in->t_chunk, EMBED_WORKERS}, {"embed", in->t_embed, EMBED_WORKERS},
+		{"load", ls->seconds, 1},
 	};
 	int slow = 0;
-	for (size_t i = 1; i < RL_ARRAY_LEN(st); i++)
-		if (st[i].t > st[slow].t)
+	for (size_t i = 1; i < RL_ARRAY_LEN(st); i++) {
+		double a = st[i].t / st[i].threads, b = st[slow].t / st[slow].threads;
+		if (i == 3)
+			a += st[2].t / st[2].threads;
+		if (slow == 3)
+			b += st[2].t / st[2].threads;
+		if (a > b)
 			slow = (int)i;
+	}
 	uint64_t skipped = counts_total(&in->counts);
 	if (in->args->dry_run) {
 		fprintf(f, "ragload: dry run (nothing written) in %.2f s\n", elapsed);
@@ -785,7 +856,12 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 		elapsed > 0 ? (double)in->raw_bytes / 1e6 / elapsed : 0.0);
 	fprintf(f, "  stages:   ");
 	for (size_t i = 0; i < RL_ARRAY_LEN(st); i++)
-		fprintf(f, " %s %.2f s%s", st[i].name, st[i].t, i + 1 < RL_ARRAY_LEN(st) ? "," : "");
+		if (i == 3)
+			fprintf(f, " %s %.2f s (%d threads, with chunk),", st[i].name, st[i].t,
+				EMBED_WORKERS);
+		else
+			fprintf(f, " %s %.2f s%s", st[i].name, st[i].t,
+				i + 1 < RL_ARRAY_LEN(st) ? "," : "");
 	fprintf(f, " (bottleneck: %s)\n", st[slow].name);
 	struct rusage ru;
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
@@ -919,12 +995,14 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	in.cfg = cfg;
 	in.args = a;
 	counts_init(&in.counts, 0);
+	pthread_mutex_init(&in.mu, NULL);
 	struct model *model = NULL;
 	struct loader *loader = NULL;
 	struct live_indexes li = {0};
 	int64_t run_id = -1;
 	int threads = 0;
-	pthread_t reader, normalizer, worker;
+	pthread_t reader, normalizer;
+	struct worker workers[EMBED_WORKERS];
 	FILE *logf = NULL;
 	PGconn *conn = NULL;
 
@@ -1036,8 +1114,12 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			goto out;
 		pthread_create(&reader, NULL, reader_main, &in);
 		pthread_create(&normalizer, NULL, normalizer_main, &in);
-		pthread_create(&worker, NULL, worker_main, &in);
-		threads = 3;
+		in.workers_left = EMBED_WORKERS;
+		for (int i = 0; i < EMBED_WORKERS; i++) {
+			workers[i] = (struct worker){ .in = &in };
+			pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		}
+		threads = 1;
 
 		int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
 		double last = now_seconds();
@@ -1066,9 +1148,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		}
 		if (!load_failed && load_flush(loader))
 			load_failed = 1;
-		pthread_join(reader, NULL);
-		pthread_join(normalizer, NULL);
-		pthread_join(worker, NULL);
+		join_threads(reader, normalizer, workers);
 		threads = 0;
 		if (progress)
 			print_progress(&in, load_get_stats(loader), t0, 1);
@@ -1091,9 +1171,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 out:
 	if (threads) {
 		abort_queues(&in);
-		pthread_join(reader, NULL);
-		pthread_join(normalizer, NULL);
-		pthread_join(worker, NULL);
+		join_threads(reader, normalizer, workers);
 	}
 	if (loader) {
 		const struct load_stats *ls = load_get_stats(loader);
@@ -1135,6 +1213,7 @@ out:
 		free(in.input_ids[i]);
 	free(in.input_ids);
 	counts_release(&in.counts);
+	pthread_mutex_destroy(&in.mu);
 	if (logf)
 		fclose(logf);
 	return status;

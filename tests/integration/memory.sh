@@ -12,11 +12,12 @@
 #          libraries, OpenBLAS, the model (features x dim), everything the input cannot change
 #   2 x Q  the two stage queues (read entries; embedded documents), load.queue_bytes each
 #   B      the loader's open transaction, load.batch_bytes of documents
-#   W      the worker's unit of work, fixed by constants and the input's largest entry:
-#          its group, up to 1 MiB of text (GROUP_BYTES in ingest.c) with its chunks' vectors
-#          (~1.3k chunks of 768 floats per MiB of text: ~4 MiB) = 5 MiB; the normalized
-#          documents waiting for it, 2 MiB (NORM_QUEUE_BYTES in ingest.c); the embed scratch,
-#          256 x (features + dim) floats = 4.75 MiB; OpenBLAS's packing buffers, 2 MiB; the
+#   W      the work in hand, fixed by constants and the input's largest entry: for each of
+#          the two embed workers (EMBED_WORKERS in ingest.c) its group, up to 1 MiB of text
+#          (GROUP_BYTES) with its chunks' vectors (~1.3k chunks of 768 floats per MiB of text:
+#          ~4 MiB) = 5 MiB, its embed scratch, 256 x (features + dim) floats = 4.75 MiB, and
+#          OpenBLAS's packing buffers, 2 MiB; the normalizer's group being looked up, 1 MiB,
+#          and the normalized documents waiting for the workers, 2 MiB (NORM_QUEUE_BYTES); the
 #          archive's zstd window (zstd -lv); the COPY buffer and libpq's copy of it, 2 MiB; and
 #          4 x the largest entry (the one being read, the one being normalized with its parse
 #          tree, measured at about its own size again, and the document that overshoots a batch)
@@ -68,9 +69,9 @@ t_check "the input ($in_mb MB read, $vec_mb MB of vectors) is over 10x the queue
 
 window=$(zstd -lv "$TMP/manual-a.tar.zst" 2>/dev/null |
   awk '/Window Size/ {gsub(/[()]/, "", $5); printf "%.2f", $5 / 1048576; exit}')
-w=$(awk -v win="${window:-8}" -v e="$largest_mb" 'BEGIN {printf "%.1f", 5 + 2 + 4.75 + 2 + win + 2 + 4 * e}')
+w=$(awk -v win="${window:-8}" -v e="$largest_mb" 'BEGIN {printf "%.1f", 2 * (5 + 4.75 + 2) + 1 + 2 + win + 2 + 4 * e}')
 bound=$(awk -v base="$base" -v w="$w" 'BEGIN {printf "%.1f", base + 1.05 * (2 * 1 + 1) + w}')
-echo "  peak RSS: tiny $base MB, big $big MB; bound $bound MB = base $base + 1.05 x (2 x 1 (queues) + 1 (batch)) + $w (worker: group 5, waiting 2, scratch 4.75, BLAS 2, zstd window $window, COPY 2, 4 x largest entry $largest_mb)"
+echo "  peak RSS: tiny $base MB, big $big MB; bound $bound MB = base $base + 1.05 x (2 x 1 (queues) + 1 (batch)) + $w (2 workers x (group 5, scratch 4.75, BLAS 2), lookup 1, waiting 2, zstd window $window, COPY 2, 4 x largest entry $largest_mb)"
 t_check "peak RSS $big MB stays under the bound $bound MB" \
   awk -v p="$big" -v b="$bound" 'BEGIN {exit !(p > 0 && p <= b)}'
 
