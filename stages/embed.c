@@ -679,8 +679,17 @@ out:
 	return rc;
 }
 
+/* OpenBLAS's own shutdown of its thread pool (exported, not in cblas.h; weak, so another BLAS
+ * links too). Its pool threads spin on sched_yield for ~0.1 s after start and after each job
+ * before they sleep; with one thread per caller they never get work, and on 2 cores their spin
+ * took a third of a 40 ms exact scan. OpenBLAS starts the pool again when a call wants it. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 void embed_set_blas_threads(int n)
 {
-	if (n > 0)
-		openblas_set_num_threads(n);
+	if (n <= 0)
+		return;
+	openblas_set_num_threads(n);
+	if (n == 1 && blas_thread_shutdown_)
+		blas_thread_shutdown_();
 }

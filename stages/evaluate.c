@@ -72,6 +72,8 @@
 #define EVAL_MAX_INDEXES 8            /* vector indexes measured */
 #define EVAL_MAX_ROWS 512             /* report rows of each kind */
 #define EVAL_BLOCK_ROWS 4096          /* corpus rows per sgemm */
+#define EVAL_SCAN_PARTS 8             /* connections the exact scan splits the heap over, at most */
+#define EVAL_SCAN_PART_PAGES 128      /* heap pages per part (1 MB), at least */
 #define EVAL_SCORE_FLOATS (16u << 20) /* block x queries score matrix, floats */
 #define EVAL_HEAP_BYTES (4ull << 30)  /* all per-query heaps together */
 #define EVAL_WARMUP 200               /* untimed queries before an index's first setting */
@@ -198,12 +200,16 @@ static uint32_t le32(const unsigned char *p)
 	       ((uint32_t)p[3] << 24);
 }
 
-static float be_float(const unsigned char *p)
+/* n big-endian floats (a vector's binary form) into x: a loop the compiler turns into byte
+ * shuffles, several floats at a time. */
+static void be_floats(float *restrict x, const unsigned char *restrict p, int n)
 {
-	uint32_t u = (uint32_t)pgcopy_get32(p);
-	float f;
-	memcpy(&f, &u, sizeof(f));
-	return f;
+	for (int i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, p + 4 * (size_t)i, sizeof(u));
+		u = __builtin_bswap32(u);
+		memcpy(&x[i], &u, sizeof(u));
+	}
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -822,10 +828,13 @@ static int need_cmp(const void *x, const void *y)
 }
 
 /* ---- exact search --------------------------------------------------------------------------
- * The corpus is read once with COPY TO BINARY on one connection and streamed in blocks of
- * EVAL_BLOCK_ROWS rows through one cblas_sgemm against all queries. (Splitting the COPY over
- * several connections by chunk_id % N was measured slower: 1.2-1.4 s against 1.7-2.0 s for
- * 200,000 x 128 floats on 2 cores, as every backend still scans and joins the whole table.)
+ * The corpus is read once with COPY TO BINARY and streamed in blocks of EVAL_BLOCK_ROWS rows
+ * through one cblas_sgemm against all queries. The heap of embeddings is split into one block
+ * range per core (TID range scans, so each backend reads only its part), each part fetched on
+ * its own connection by its own thread, all in one exported snapshot; the chunk -> document map
+ * comes first, by a COPY of its own, so no backend joins (a join per part made the planner hash
+ * the vectors). The parts' heaps are merged at the end. (Splitting by chunk_id % N instead was
+ * slower than one connection: every backend still scanned and joined the whole table.)
  * Two bounded structures per query:
  *   ref   the k nearest by pgvector's distance in double precision: the ANN reference. The
  *         sgemm only filters; a row within its rounding slack of the heap's worst is scored
@@ -848,6 +857,8 @@ struct scan {
 	const struct eval *e;
 	const struct scan_shared *sh;
 	PGconn *conn;
+	unsigned long long lo, hi;      /* heap blocks [lo, hi) of embeddings; hi 0 = to the end */
+	int rc;
 	float *x;                       /* block rows */
 	double *xn;                     /* squared norms; < 0 = a zero vector under cosine */
 	int32_t *chunk, *doc;
@@ -859,9 +870,8 @@ struct scan {
 	 * worst kept distance once full, +inf before (ref_top exact, rank_top as the sgemm sees) */
 	double *ref_top;
 	float *rank_top;
-	float *gt_d;                    /* e->gt_d: distances of the file's ids, or NULL */
-	struct chunk_doc *cmap;         /* the chunks seen */
-	size_t n_cmap, cap_cmap;
+	float *gt_d;                    /* distances of the file's ids (part 0: e->gt_d), or NULL */
+	float *gt_own;                  /* gt_d when this part owns it */
 	long long zero_vectors;
 	unsigned long long rows;
 	int header_done, trailer;
@@ -1093,22 +1103,30 @@ static void exact_block(struct scan *s)
 	s->nb = 0;
 }
 
-/* Parses one CopyData message (rows of chunk_id int4, doc_id int4, vector) into the block,
- * scanning each full block. The first message also carries the 19-byte header. */
-static int exact_message(struct scan *s, const unsigned char *p, size_t n)
+/* Reads a binary COPY's header off the first message: 0, or -1 when it is not one. */
+static int copy_header(const unsigned char *p, size_t n, size_t *pos)
 {
 	static const unsigned char sig[11] = "PGCOPY\n\377\r\n";
+	if (n < 19 || memcmp(p, sig, 11) != 0)
+		return -1;
+	uint32_t ext = (uint32_t)pgcopy_get32(p + 15);
+	if (ext > n - 19)
+		return -1;
+	*pos = 19 + ext;
+	return 0;
+}
+
+/* Parses one CopyData message (rows of chunk_id int4, vector) into the block, scanning each
+ * full block. The first message also carries the 19-byte header. */
+static int exact_message(struct scan *s, const unsigned char *p, size_t n)
+{
 	int dim_want = s->e->dim;
 	size_t pos = 0;
 	if (!s->header_done) {
-		if (n < 19 || memcmp(p, sig, 11) != 0) {
+		if (copy_header(p, n, &pos)) {
 			log_error("eval: COPY of embeddings: bad binary header");
 			return RL_ERR;
 		}
-		uint32_t ext = (uint32_t)pgcopy_get32(p + 15);
-		if (ext > n - 19)
-			goto bad;
-		pos = 19 + ext;
 		s->header_done = 1;
 	}
 	while (pos < n) {
@@ -1120,11 +1138,10 @@ static int exact_message(struct scan *s, const unsigned char *p, size_t n)
 			s->trailer = 1;
 			return 0;
 		}
-		if (nf != 3 || n - pos < 24 || pgcopy_get32(p + pos) != 4 ||
-		    pgcopy_get32(p + pos + 8) != 4)
+		if (nf != 2 || n - pos < 14 || pgcopy_get32(p + pos) != 4)
 			goto bad;
-		int32_t chunk = pgcopy_get32(p + pos + 4), doc = pgcopy_get32(p + pos + 12);
-		pos += 16;
+		int32_t chunk = pgcopy_get32(p + pos + 4);
+		pos += 8;
 		int32_t len = pgcopy_get32(p + pos);
 		int dim = pgcopy_get16(p + pos + 4);
 		pos += 4;
@@ -1134,21 +1151,11 @@ static int exact_message(struct scan *s, const unsigned char *p, size_t n)
 			return RL_ERR;
 		}
 		float *x = s->x + s->nb * dim;
-		for (int i = 0; i < dim; i++)
-			x[i] = be_float(p + pos + 4 + 4 * (size_t)i);
+		be_floats(x, p + pos + 4, dim);
 		pos += (size_t)len;
 		s->chunk[s->nb] = chunk;
-		s->doc[s->nb] = doc;
+		s->doc[s->nb] = chunk_doc(s->e, chunk);
 		s->rows++;
-		if (s->n_cmap == s->cap_cmap) {
-			size_t nc = s->cap_cmap ? s->cap_cmap * 2 : 4096;
-			struct chunk_doc *m = nc <= INT32_MAX ? realloc(s->cmap, nc * sizeof(*m)) : NULL;
-			if (!m)
-				return RL_ENOMEM;
-			s->cmap = m;
-			s->cap_cmap = nc;
-		}
-		s->cmap[s->n_cmap++] = (struct chunk_doc){ chunk, doc };
 		if (++s->nb == s->cap)
 			exact_block(s);
 	}
@@ -1158,12 +1165,86 @@ bad:
 	return RL_ERR;
 }
 
+/* Every chunk with its document, into e->cmap sorted by chunk id. */
+static int chunk_map_fetch(struct eval *e, PGconn *c)
+{
+	PGresult *r = PQexec(c, "COPY (SELECT chunk_id, doc_id FROM chunks) TO STDOUT (FORMAT BINARY)");
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		log_error("eval: COPY of chunks: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return RL_ERR;
+	}
+	PQclear(r);
+	int rc = 0, header = 0;
+	size_t cap = 0;
+	for (;;) {
+		char *msg = NULL;
+		int len = PQgetCopyData(c, &msg, 0);
+		if (len == -1)
+			break;
+		if (len < 0) {
+			log_error("eval: COPY of chunks: %s", PQerrorMessage(c));
+			rc = RL_ERR;
+			break;
+		}
+		const unsigned char *p = (const unsigned char *)msg;
+		size_t n = (size_t)len, pos = 0;
+		if (!rc && !header) {
+			if (copy_header(p, n, &pos))
+				rc = RL_ERR;
+			header = 1;
+		}
+		while (!rc && pos + 2 <= n) {
+			int16_t nf = pgcopy_get16(p + pos);
+			if (nf == -1)
+				break;
+			if (nf != 2 || n - pos < 18 || pgcopy_get32(p + pos + 2) != 4 ||
+			    pgcopy_get32(p + pos + 10) != 4) {
+				rc = RL_ERR;
+				break;
+			}
+			if (e->n_cmap == cap) {
+				size_t nc = cap ? cap * 2 : 4096;
+				struct chunk_doc *m = realloc(e->cmap, nc * sizeof(*m));
+				if (!m) {
+					rc = RL_ENOMEM;
+					break;
+				}
+				e->cmap = m;
+				cap = nc;
+			}
+			e->cmap[e->n_cmap++] = (struct chunk_doc){ pgcopy_get32(p + pos + 6),
+								   pgcopy_get32(p + pos + 14) };
+			pos += 18;
+		}
+		if (rc == RL_ERR && pos < n)
+			log_error("eval: COPY of chunks: malformed row after %zu rows", e->n_cmap);
+		PQfreemem(msg);  /* after an error keep draining, so the connection stays usable */
+	}
+	while ((r = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			log_error("eval: COPY of chunks: %s", PQresultErrorMessage(r));
+			rc = RL_ERR;
+		}
+		PQclear(r);
+	}
+	if (!rc)
+		qsort(e->cmap, e->n_cmap, sizeof(*e->cmap), chunk_doc_cmp);
+	return rc;
+}
+
 /* The COPY, streamed block by block. */
 static int scan_run(struct scan *s)
 {
-	PGresult *r = PQexec(s->conn,
-		"COPY (SELECT e.chunk_id, c.doc_id, e.embedding_vector FROM embeddings e "
-		"JOIN chunks c USING (chunk_id)) TO STDOUT (FORMAT BINARY)");
+	char sql[256];
+	int at = snprintf(sql, sizeof(sql), "COPY (SELECT chunk_id, embedding_vector FROM embeddings");
+	if (s->lo)
+		at += snprintf(sql + at, sizeof(sql) - (size_t)at, " WHERE ctid >= '(%llu,0)'", s->lo);
+	if (s->hi)
+		at += snprintf(sql + at, sizeof(sql) - (size_t)at, " %s ctid < '(%llu,0)'",
+			       s->lo ? "AND" : "WHERE", s->hi);
+	snprintf(sql + at, sizeof(sql) - (size_t)at, ") TO STDOUT (FORMAT BINARY)");
+	PGresult *r = PQexec(s->conn, sql);
 	if (PQresultStatus(r) != PGRES_COPY_OUT) {
 		log_error("eval: COPY of embeddings: %s", PQresultErrorMessage(r));
 		PQclear(r);
@@ -1198,7 +1279,7 @@ static int scan_run(struct scan *s)
 }
 
 static int scan_init(struct scan *s, const struct eval *e, const struct scan_shared *sh,
-		     PGconn *c)
+		     PGconn *c, int part)
 {
 	size_t nq = e->nq;
 	int d = e->dim;
@@ -1227,6 +1308,13 @@ static int scan_init(struct scan *s, const struct eval *e, const struct scan_sha
 			s->rank_top[q] = INFINITY;
 	}
 	s->gt_d = e->gt_d;
+	if (part > 0 && e->gt_d) {  /* a copy of the unset distances, merged at the end */
+		size_t n = e->nq * (size_t)e->gt_k;
+		if (!(s->gt_own = malloc(n * sizeof(float))))
+			return RL_ENOMEM;
+		memcpy(s->gt_own, e->gt_d, n * sizeof(float));
+		s->gt_d = s->gt_own;
+	}
 	if (!s->x || !s->xn || !s->chunk || !s->doc || !s->s || !s->ref || !s->ref_n ||
 	    !s->ref_top || (e->kc > e->k && (!s->rank || !s->rank_n || !s->rank_top)))
 		return RL_ENOMEM;
@@ -1246,7 +1334,41 @@ static void scan_release(struct scan *s)
 	free(s->rank);
 	free(s->rank_n);
 	free(s->rank_top);
-	free(s->cmap);
+	free(s->gt_own);
+}
+
+static void *scan_main(void *arg)
+{
+	struct scan *s = arg;
+	s->rc = scan_run(s);
+	return NULL;
+}
+
+/* Folds part b's neighbours, ground-truth distances and counts into part a. */
+static void scan_merge(struct scan *a, struct scan *b)
+{
+	const struct eval *e = a->e;
+	int k = e->k, kc = e->kc;
+	for (size_t q = 0; q < e->nq; q++) {
+		const struct hit *h = b->ref + q * k;
+		for (int i = 0; i < b->ref_n[q]; i++)
+			heap_offer(a->ref + q * k, &a->ref_n[q], k, h[i]);
+		if (a->rank) {
+			struct hit *ha = a->rank + q * 2 * kc, *hb = b->rank + q * 2 * kc;
+			rank_cut(hb, &b->rank_n[q], &b->rank_top[q], kc);
+			for (int i = 0; i < b->rank_n[q]; i++) {
+				ha[a->rank_n[q]++] = hb[i];
+				if (a->rank_n[q] == 2 * kc)
+					rank_cut(ha, &a->rank_n[q], &a->rank_top[q], kc);
+			}
+		}
+	}
+	if (a->gt_d && b->gt_d)
+		for (size_t i = 0, n = e->nq * (size_t)e->gt_k; i < n; i++)
+			if (b->gt_d[i] <= b->gt_d[i] && !(a->gt_d[i] <= b->gt_d[i]))
+				a->gt_d[i] = b->gt_d[i];  /* set in b, and unset or farther in a */
+	a->rows += b->rows;
+	a->zero_vectors += b->zero_vectors;
 }
 
 /* Ground-truth work: every (query, slot) of the file, grouped by document. */
@@ -1278,20 +1400,39 @@ static int exact_search(struct eval *e)
 	int rc = RL_ENOMEM;
 	size_t nq = e->nq;
 	int d = e->dim, k = e->k, kc = e->kc;
-	struct scan sc;
+	struct scan sc[EVAL_SCAN_PARTS];
+	pthread_t th[EVAL_SCAN_PARTS];
+	int started[EVAL_SCAN_PARTS] = { 0 }, parts = 1, in_tx = 0;
 	struct scan_shared sh = { 0 };
 	float *qs = NULL;
 	double *qn = NULL;
 	struct need *need = NULL;
 	uint8_t *mark = NULL;
-	double t0 = now_seconds();
+	PGresult *r = NULL;
 
-	memset(&sc, 0, sizeof(sc));
+	memset(sc, 0, sizeof(sc));
 	if ((unsigned long long)nq * (k + 2 * kc) * sizeof(struct hit) > EVAL_HEAP_BYTES) {
 		log_error("eval: %zu queries x %d neighbours exceed the memory limit: use "
 			  "--max-queries", nq, kc);
 		return RL_ELIMIT;
 	}
+	/* One part per core, each of at least EVAL_SCAN_PART_PAGES heap pages; its connection is
+	 * opened before the clock starts, as the pool's are. */
+	int ok = 0;
+	int64_t pages = db_scalar_int(e->conn, "SELECT pg_relation_size('embeddings') / "
+				      "current_setting('block_size')::int", 0, &ok);
+	if (ok < 0)
+		return RL_ERR;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	while (parts < EVAL_SCAN_PARTS && parts < ncpu && pages / (parts + 1) >= EVAL_SCAN_PART_PAGES)
+		parts++;
+	sc[0].conn = e->conn;
+	for (int i = 1; i < parts; i++)
+		if (!(sc[i].conn = db_connect(e->cfg->conninfo))) {
+			rc = RL_ERR;
+			goto out;
+		}
+	double t0 = now_seconds();
 	qs = malloc(nq * d * sizeof(float));
 	qn = malloc(nq * sizeof(double));
 	e->exact = malloc(nq * (size_t)kc * sizeof(struct hit));
@@ -1321,24 +1462,63 @@ static int exact_search(struct eval *e)
 	sh.qn = qn;
 	sh.need = need;
 	sh.need_mark = mark;
-	if ((rc = scan_init(&sc, e, &sh, e->conn)))
-		goto out;
-	/* One BLAS thread: the scan is bound by the fetch, the server's backend needs a core, and
-	 * BLAS threads waiting for a busy core made each sgemm several times slower. */
-	embed_set_blas_threads(1);
-	if ((rc = scan_run(&sc)))
-		goto out;
 
-	/* Nearest first: the ranking, the reference, the chunk map. */
+	/* One snapshot for the map and every part: a load committing meanwhile is seen by none. */
+	rc = RL_ERR;
+	if (db_exec(e->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+		goto out;
+	in_tx = 1;
+	if (parts > 1) {
+		if (!(r = db_query(e->conn, "SELECT pg_export_snapshot()", 0, NULL)))
+			goto out;
+		char set[128];
+		snprintf(set, sizeof(set), "SET TRANSACTION SNAPSHOT '%s'", PQgetvalue(r, 0, 0));
+		for (int i = 1; i < parts; i++)
+			if (db_exec(sc[i].conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") ||
+			    db_exec(sc[i].conn, set))
+				goto out;
+	}
+	if ((rc = chunk_map_fetch(e, e->conn)))
+		goto out;
+	for (int i = 0; i < parts; i++) {
+		PGconn *c = sc[i].conn;
+		if ((rc = scan_init(&sc[i], e, &sh, c, i)))
+			goto out;
+		/* the last part runs to the end: pages added since the count are not in the
+		 * snapshot anyway */
+		sc[i].lo = (unsigned long long)(pages * i / parts);
+		sc[i].hi = i + 1 < parts ? (unsigned long long)(pages * (i + 1) / parts) : 0;
+	}
+	/* One BLAS thread per part: each part is bound by its fetch, every backend needs a core,
+	 * and BLAS threads waiting for a busy core made each sgemm several times slower. */
+	embed_set_blas_threads(1);
+	for (int i = 1; i < parts; i++)
+		if (!(started[i] = pthread_create(&th[i], NULL, scan_main, &sc[i]) == 0))
+			sc[i].rc = RL_ERR;
+	sc[0].rc = scan_run(&sc[0]);
+	rc = 0;
+	for (int i = 0; i < parts; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		started[i] = 0;
+		if (sc[i].rc && !rc)
+			rc = sc[i].rc;
+	}
+	if (rc)
+		goto out;
+	for (int i = 1; i < parts; i++)
+		scan_merge(&sc[0], &sc[i]);
+
+	/* Nearest first: the ranking and the reference. */
 	for (size_t q = 0; q < nq; q++) {
-		struct hit *ref = sc.ref + q * k;
-		int nr = sc.ref_n[q];
+		struct hit *ref = sc[0].ref + q * k;
+		int nr = sc[0].ref_n[q];
 		qsort(ref, (size_t)nr, sizeof(*ref), hit_cmp);
 		if (kc > k) {
-			struct hit *h = sc.rank + q * 2 * kc, *out = e->exact + q * kc;
-			rank_cut(h, &sc.rank_n[q], &sc.rank_top[q], kc);
-			qsort(h, (size_t)sc.rank_n[q], sizeof(*h), hit_cmp);
-			e->exact_n[q] = sc.rank_n[q];
+			struct hit *h = sc[0].rank + q * 2 * kc, *out = e->exact + q * kc;
+			rank_cut(h, &sc[0].rank_n[q], &sc[0].rank_top[q], kc);
+			qsort(h, (size_t)sc[0].rank_n[q], sizeof(*h), hit_cmp);
+			e->exact_n[q] = sc[0].rank_n[q];
 			for (int i = 0; i < e->exact_n[q]; i++) {
 				out[i] = h[i];
 				if (e->dist == DIST_L2)  /* the rank buffer holds squared distances */
@@ -1354,19 +1534,24 @@ static int exact_search(struct eval *e)
 			e->ref_d[q * k + i] = i < nr ? ref[i].d : NAN;
 		}
 	}
-	e->cmap = sc.cmap;
-	e->n_cmap = sc.n_cmap;
-	sc.cmap = NULL;
-	qsort(e->cmap, e->n_cmap, sizeof(*e->cmap), chunk_doc_cmp);
-	e->zero_vectors = sc.zero_vectors;
+	e->zero_vectors = sc[0].zero_vectors;
 	e->exact_seconds = now_seconds() - t0;
 	if (e->zero_vectors)
 		log_warn("eval: %lld zero vectors skipped (cosine distance is undefined for them)",
 			 e->zero_vectors);
-	log_info("eval: exact top-%d of %zu queries over %llu vectors in %.3f s", kc, nq, sc.rows,
-		 e->exact_seconds);
+	log_info("eval: exact top-%d of %zu queries over %llu vectors in %.3f s (%d connection%s)",
+		 kc, nq, sc[0].rows, e->exact_seconds, parts, parts == 1 ? "" : "s");
 out:
-	scan_release(&sc);
+	PQclear(r);
+	for (int i = 0; i < parts; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		if (in_tx && sc[i].conn && PQstatus(sc[i].conn) == CONNECTION_OK)
+			db_exec(sc[i].conn, rc ? "ROLLBACK" : "COMMIT");
+		if (i > 0 && sc[i].conn)
+			PQfinish(sc[i].conn);
+		scan_release(&sc[i]);
+	}
 	free(qs);
 	free(qn);
 	free(need);
@@ -2493,6 +2678,9 @@ int evaluate_run(const struct rl_config *cfg, const struct eval_args *a)
 
 	if (args_check(a))
 		return EXIT_USAGE;
+	/* One BLAS thread from the start: every sgemm here is small or runs one per connection,
+	 * and OpenBLAS's idle pool would otherwise spin beside the backends while we connect. */
+	embed_set_blas_threads(1);
 	if (eval_init(&e) || corpus_open(&e, &status))
 		goto out;
 	status = EXIT_FATAL;

@@ -14,3 +14,16 @@ TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$ROOT/tests/sanitize/tsan
 t_eq "ingest under TSan exits 3 (one binary file skipped)" 3 "$rc"
 t_eq "no ThreadSanitizer report" 0 "$(grep -c 'WARNING: ThreadSanitizer' "$TMP/err")"
 t_check "documents loaded under TSan" test "$(q "SELECT count(*) FROM documents")" -ge 50
+
+# eval's exact scan: one thread and connection per part of the heap, merged at the end
+if have_shared; then
+  head -n 20 "$DATASETS/scifact/queries.jsonl" > "$TMP/queries.jsonl"
+  rc=0
+  TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$ROOT/tests/sanitize/tsan.supp" "$TSAN_BIN" --no-progress \
+    eval --queries "$TMP/queries.jsonl" -k 10 --reports-dir "$TMP/reports" > /dev/null 2> "$TMP/eval.err" || rc=$?
+  t_eq "eval under TSan exits 0" 0 "$rc"
+  t_check "the exact scan ran on more than one connection" grep -q 'exact top-10 of 20 queries over .* ([2-9] connections)' "$TMP/eval.err"
+  t_eq "no ThreadSanitizer report from eval" 0 "$(grep -c 'WARNING: ThreadSanitizer' "$TMP/eval.err")"
+else
+  t_skip "tsan eval: ../shared/datasets absent (no queries)"
+fi
