@@ -15,8 +15,9 @@
 #                               memory in 1 MB pieces; rows = documents + chunks + embeddings,
 #                               the same transactions (recovered from the loaded rows' xmin)
 #   pipeline_efficiency         `ragload ingest --model F` of the 1x corpus (the streaming
-#                               pipeline, as nightly loads run it with the corpus's model): input
-#                               MB/s over the slowest stage's MB/s alone (plus the ideal a 2-core
+#                               pipeline, as nightly loads run it with the corpus's model; best
+#                               of 2): input MB/s over the slowest stage's MB/s alone, each stage
+#                               with the threads the pipeline gives it (plus the ideal a 2-core
 #                               machine allows, and the first load with its model fit, in raw)
 #   rss_growth_4x               peak RSS ingesting 4x over 1x; peak_rss_mb beside rss_bound_mb
 #   hnsw_build_tuned_vs_default PG defaults (64MB, 2 workers) vs `ragload index --only hnsw`
@@ -321,20 +322,37 @@ if want e2e; then
   raw e2e.first_ingest_seconds "$s_first"
   PGDATABASE=bench_e2e_first "$RAGLOAD" -q model export "$WORK/e2e-model.bin"
   dropdb bench_e2e_first
-  log "end to end: the streaming pipeline, the 1x corpus ingested with that model"
-  freshdb bench_e2e
-  checkpoint
-  timed s_ing env PGDATABASE=bench_e2e "$RAGLOAD" --no-progress --model "$WORK/e2e-model.bin" \
-    ingest "$C1" 2> "$WORK/ingest1.err"
-  cat "$WORK/ingest1.err" >&2
+  log "end to end: the streaming pipeline, the 1x corpus ingested with that model (best of 2)"
+  s_ing=""
+  for i in 1 2; do
+    freshdb bench_e2e
+    checkpoint
+    timed s env PGDATABASE=bench_e2e "$RAGLOAD" --no-progress --model "$WORK/e2e-model.bin" \
+      ingest "$C1" 2> "$WORK/ingest1_$i.err"
+    cat "$WORK/ingest1_$i.err" >&2
+    raw "e2e.ingest_seconds_$i" "$s"
+    if [ -z "$s_ing" ] || awk -v a="$s" -v b="$s_ing" 'BEGIN { exit !(a < b) }'; then
+      s_ing=$s; cp "$WORK/ingest1_$i.err" "$WORK/ingest1.err"
+    fi
+  done
   ingest_summary "$WORK/ingest1.err" e2e.ingest
   raw e2e.ingest_seconds "$s_ing"
   raw e2e.ingest_mb_per_s "$(calc "${RAW[e2e.ingest.input_mb]} / $s_ing")"
   if [ -s "$WORK/stages.out" ] && [ -v "RAW[read.best_seconds]" ]; then
-    # the slowest stage alone, in the same MB of input per second
+    # Each stage alone as the pipeline runs it, in the same MB of input: read and normalize on
+    # one thread each, chunk + embed on the pipeline's EMBED_WORKERS (2) threads (the embed
+    # stage's n-thread run when that is 2 threads, else its one-thread time shared by 2), load
+    # as bench/stages and the load section time it.
+    workers=2
+    if [ "$(g embed_threads)" = "$workers" ]; then
+      ce=$(calc "$(g chunk_seconds) / $workers + $(g embed_nt_seconds)")
+    else
+      ce=$(calc "($(g chunk_seconds) + $(g embed_1t_seconds)) / $workers")
+    fi
+    raw pipeline.chunk_embed_seconds "$ce"
     slow=""; slow_name=""
-    for k in read.best_seconds stages.normalize_seconds stages.chunk_seconds \
-             stages.embed_1t_seconds load.ragload_best_seconds; do
+    for k in read.best_seconds stages.normalize_seconds pipeline.chunk_embed_seconds \
+             load.ragload_best_seconds; do
       if [ -z "$slow" ] || awk -v a="${RAW[$k]}" -v b="$slow" 'BEGIN { exit !(a > b) }'; then
         slow=${RAW[$k]}; slow_name=$k
       fi
@@ -344,12 +362,17 @@ if want e2e; then
     fig pipeline_efficiency "$(calc "${RAW[e2e.ingest_mb_per_s]} / ${RAW[pipeline.slowest_stage_mb_per_s]}")"
     # the first load, its fit pass included, against the same slowest stage
     raw pipeline.efficiency_first_load "$(calc "$slow / $s_first")"
+    # against the embed stage on one thread (the yardstick while the pipeline had one worker)
+    raw pipeline.efficiency_vs_embed_1t "$(calc "$(g embed_1t_seconds) / $s_ing")"
     # What two cores could do at best: the longer of the slowest stage and the pipeline's CPU
-    # work (client threads and the PostgreSQL backend) spread over the cores.
+    # work (client threads and the PostgreSQL backend) spread over the cores. When that CPU
+    # work exceeds cores x the slowest stage, pipeline_efficiency cannot reach 1 on this
+    # machine: its ceiling is pipeline.efficiency_ceiling.
     cpu=$(calc "${RAW[read.best_seconds]} + $(g normalize_chunk_cpu_seconds) + $(g embed_1t_cpu_seconds) + $(g load_client_cpu_seconds) + $(g load_server_cpu_seconds)")
     ideal=$(max "$slow" "$(calc "$cpu / ${MACH[cores]}")")
     raw pipeline.cpu_seconds "$cpu"
     raw pipeline.ideal_seconds "$ideal"
+    raw pipeline.efficiency_ceiling "$(calc "$slow / $ideal")"
     raw pipeline.efficiency_vs_ideal "$(calc "$ideal / $s_ing")"
   fi
 

@@ -87,7 +87,7 @@ void config_defaults(struct rl_config *c)
 	c->model.blas_threads = 0;
 	c->load.batch_bytes = 16ull << 20;
 	c->load.batch_docs = 5000;
-	c->load.queue_bytes = 64ull << 20;
+	c->load.queue_bytes = 24ull << 20;
 	c->load.lock_wait_s = 60;
 	c->load.reconnect_timeout_s = 300;
 	c->load.index_rebuild_share = 0.2;

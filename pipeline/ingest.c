@@ -986,6 +986,27 @@ out:
 	return rc;
 }
 
+/* Fresh planner statistics after a bulk load, and dead tuples cleaned after deletes: the
+ * vectors on one connection, documents and chunks on the other, side by side. Each ANALYZE
+ * reads its table's freshly written pages once (setting their hint bits): ~0.25 s apiece for
+ * the 1x corpus, so two backends halve it. Errors are logged; the load stands either way. */
+static void analyze_tables(PGconn *conn, PGconn *other, int vacuum)
+{
+	const char *b = vacuum ? "VACUUM (ANALYZE) documents, chunks" : "ANALYZE documents, chunks";
+	if (!other || PQstatus(other) != CONNECTION_OK || !PQsendQuery(other, b)) {
+		db_exec(conn, vacuum ? "VACUUM (ANALYZE) documents, chunks, embeddings"
+				     : "ANALYZE documents, chunks, embeddings");
+		return;
+	}
+	db_exec(conn, vacuum ? "VACUUM (ANALYZE) embeddings" : "ANALYZE embeddings");
+	PGresult *r;
+	while ((r = PQgetResult(other)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			log_error("%s: %s", b, PQresultErrorMessage(r));
+		PQclear(r);
+	}
+}
+
 int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 {
 	int status = EXIT_FATAL;
@@ -1161,11 +1182,10 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		goto out;
 	if (!a->dry_run) {
 		const struct load_stats *ls = load_get_stats(loader);
-		/* Fresh planner statistics after a bulk load; dead tuples cleaned after deletes. */
 		if (ls->docs_changed || in.pruned)
-			db_exec(conn, "VACUUM (ANALYZE) documents, chunks, embeddings");
+			analyze_tables(conn, in.worker_conn, 1);
 		else if (ls->docs_added)
-			db_exec(conn, "ANALYZE documents, chunks, embeddings");
+			analyze_tables(conn, in.worker_conn, 0);
 	}
 	status = counts_total(&in.counts) ? EXIT_SKIPPED : EXIT_DONE;
 out:
