@@ -172,6 +172,9 @@ static int cmd_read(const struct rl_config *cfg, char *path)
 	counts_init(&c, 1);
 	struct read_tally t = {0};
 	char *paths[1] = {path};
+	/* ingest sets one BLAS thread (which stops OpenBLAS's spinning pool) before its reader
+	 * starts; so here, or the pool's spin shares the cores with the read */
+	embed_set_blas_threads(1);
 	double c0 = thread_cpu_seconds(), t0 = now_seconds();
 	int rc = read_inputs(&cfg->read, paths, 1, emit_tally, &t, &c);
 	double s = now_seconds() - t0, cs = thread_cpu_seconds() - c0;
@@ -383,6 +386,7 @@ static int cmd_stages(struct rl_config *cfg, char *path, int do_load)
 	struct counts c;
 	counts_init(&c, 1);
 	char *paths[1] = {path};
+	embed_set_blas_threads(1);  /* as in cmd_read; the fit below asks for every core again */
 	/* 1. everything read into memory (not a figure: the read stage is timed by `read`) */
 	struct read_tally keep = {0};
 	keep.keep = xmalloc(sizeof(struct read_item *));
@@ -447,6 +451,7 @@ static int cmd_stages(struct rl_config *cfg, char *path, int do_load)
 	/* 3. the model, fitted as ingest fits it (every chunk of the first fit_sample_docs docs) */
 	struct model_fit *fit;
 	struct model *m;
+	embed_set_blas_threads(ncores());
 	t0 = now_seconds();
 	if (model_fit_begin(&cfg->model, &fit))
 		die("model_fit_begin failed");
