@@ -388,19 +388,21 @@ if want e2e; then
       "$WORK/titles" > "$WORK/queries.txt"
     "$STAGES" embedq "$WORK/model.bin" "$WORK/queries.fvecs" < "$WORK/queries.txt" | raw_lines exact_text
     sql bench_e2e "VACUUM ANALYZE embeddings, chunks"
-    best_eval=""
-    for i in 1 2; do
+    best_eval=""; best_pg=""
+    for i in 1 2; do  # alternating, best of 2 each
       rm -rf "$WORK/rep"
       PGDATABASE=bench_e2e "$RAGLOAD" --no-progress eval --queries "$WORK/queries.fvecs" -k 10 \
         --reports-dir "$WORK/rep" 2> "$WORK/eval.err" >/dev/null
       best_eval=$(min "$("$STAGES" jget "$WORK/rep/latest/results.json" exact.seconds)" "$best_eval")
+      PGDATABASE=bench_e2e "$STAGES" pgscan "$WORK/queries.fvecs" 10 '<=>' > "$WORK/pgscan.out"
+      raw "exact_text.pg_seconds_$i" "$(awk '/^seconds/ {print $2}' "$WORK/pgscan.out")"
+      best_pg=$(min "$(awk '/^seconds/ {print $2}' "$WORK/pgscan.out")" "$best_pg")
     done
-    PGDATABASE=bench_e2e "$STAGES" pgscan "$WORK/queries.fvecs" 10 '<=>' > "$WORK/pgscan.out"
     raw_lines exact_text.pgscan < "$WORK/pgscan.out"
     raw exact_text.corpus "1x corpus (${RAW[e2e.ingest.chunks]} x $DIM, cosine), 100 document titles as queries"
     raw exact_text.ragload_seconds "$best_eval"
-    raw exact_text.pg_seconds "${RAW[exact_text.pgscan.seconds]}"
-    fig exact_topk_vs_pg_scan_text "$(calc "${RAW[exact_text.pg_seconds]} / $best_eval")"
+    raw exact_text.pg_seconds "$best_pg"
+    fig exact_topk_vs_pg_scan_text "$(calc "$best_pg / $best_eval")"
   fi
 
   log "end to end: ragload index (hnsw, ivfflat, fts)"
