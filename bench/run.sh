@@ -452,15 +452,17 @@ dropdb --if-exists bench_e2e
 # An ingest has two phases that never overlap: the fit pass (reading, normalizing, the model's
 # fit with its sample of texts) and the streaming pipeline. The bound is the larger of the two:
 #   pipeline  base (peak RSS of `ingest --model FILE` on a tiny input: binary, libraries,
-#             OpenBLAS, the model) + 2 x Q (the two stage queues, load.queue_bytes each) + B (the
-#             loader's open transaction, load.batch_bytes) + W, the work in hand: for each of
+#             OpenBLAS, the model) + 2 x Q (the two stage queues, load.queue_bytes each) + N x B
+#             (each loader's open transaction, load.batch_bytes, N = load.connections) + W, the
+#             work in hand: for each of
 #             the two embed workers (ingest.c EMBED_WORKERS) its group (1 MiB of text,
 #             GROUP_BYTES, with its chunks' vectors, ~4 MiB), its embed scratch (256 x
 #             (features + dim) floats) and OpenBLAS packing buffers (2 MiB); the normalizer's
 #             group being looked up (1 MiB) and the documents waiting for the workers
-#             (NORM_QUEUE_BYTES, 2 MiB); the archive's zstd window (zstd -lv), the COPY buffer and libpq's copy of it
-#             (2 MiB), and 4 x the largest entry (the one being read, the one being normalized
-#             and its parse tree, the document that overshoots a batch) + A, 5% of 2 x Q + B for
+#             (NORM_QUEUE_BYTES, 2 MiB); the archive's zstd window (zstd -lv), per loader the
+#             COPY buffer and libpq's copy of it (2 MiB), and 4 x the largest entry (the one
+#             being read, the one being normalized and its parse tree, the document that
+#             overshoots a batch) + A, 5% of 2 x Q + N x B for
 #             what the queues' byte counts leave out: malloc's per-block overhead and buffer
 #             capacity beyond length (doc_bytes() counts a text's length; its buffer grew by
 #             doubling)
@@ -497,13 +499,15 @@ if want rss; then
   window=$(zstd -lv "$C4" 2>/dev/null | awk '/Window Size/ {gsub(/[()]/, "", $5); printf "%.2f", $5 / 1048576; exit}')
   sample=$(awk '/^#define FIT_SAMPLE_TEXTS/ {t = $3} /^#define FIT_SAMPLE_BYTES/ {b = $3}
                 END {printf "%.1f", (t && b) ? t * b / 1048576 : 64}' models/hashed.c 2>/dev/null || echo 64)
-  w=$(calc "2 * (5 + 256 * ($feat + $DIM) * 4 / 1048576 + 2) + 1 + 2 + ${window:-8} + 2 + 4 * $largest")
+  nl=$(awk -F' *= *' '/^connections/ {print $2; exit}' config/default.ini)
+  w=$(calc "2 * (5 + 256 * ($feat + $DIM) * 4 / 1048576 + 2) + 1 + 2 + ${window:-8} + 2 * ${nl:-1} + 4 * $largest")
   raw rss.batch_mb "${b_mb:-16}"
   raw rss.model_mb "$(calc "($feat * $DIM + $feat) * 4 / 1048576")"
   raw rss.largest_entry_mb "$largest"; raw rss.zstd_window_mb "${window:-8}"; raw rss.worker_mb "$w"
   raw rss.fit_sample_cap_mb "$sample"
-  raw rss.allocator_allowance_mb "$(calc "0.05 * (2 * $q_mb + ${b_mb:-16})")"
-  raw rss.bound_pipeline_mb "$(calc "${RAW[rss.tiny_with_model.peak_rss_mb]} + 1.05 * (2 * $q_mb + ${b_mb:-16}) + $w")"
+  raw rss.loader_connections "${nl:-1}"
+  raw rss.allocator_allowance_mb "$(calc "0.05 * (2 * $q_mb + ${nl:-1} * ${b_mb:-16})")"
+  raw rss.bound_pipeline_mb "$(calc "${RAW[rss.tiny_with_model.peak_rss_mb]} + 1.05 * (2 * $q_mb + ${nl:-1} * ${b_mb:-16}) + $w")"
   raw rss.bound_fit_mb "$(calc "${RAW[rss.tiny.peak_rss_mb]} + $sample + ${window:-8} + 4 * $largest")"
   raw rss.bound_mb "$(max "${RAW[rss.bound_pipeline_mb]}" "${RAW[rss.bound_fit_mb]}")"
   if [ -v "RAW[e2e.first.peak_rss_mb]" ]; then

@@ -59,6 +59,7 @@
 #include <strings.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,33 @@ static struct doc *doc_clone(const struct doc *d)
 
 /* One timed load of every doc into db (NULL: $PGDATABASE); the last round hands over the
  * originals, earlier rounds copies. Prints load_* keys, suffixed _<round> after the first. */
+/* One loader of a load_once: its own connection, documents taken in turn from a shared index
+ * (as ingest's loaders take them off their queue). */
+struct load_thread {
+	const struct rl_config *cfg;
+	const struct model *m;
+	struct doc **docs;
+	size_t n_docs;
+	_Atomic size_t *next;
+	struct counts *c;
+	const char *conninfo;
+	PGconn *conn;
+	struct loader *l;
+	pthread_t th;
+};
+
+static void *load_thread_main(void *arg)
+{
+	struct load_thread *t = arg;
+	size_t i;
+	while ((i = atomic_fetch_add(t->next, 1)) < t->n_docs)
+		if (load_add(t->l, t->docs[i]))
+			die("load_add failed");
+	if (load_flush(t->l))
+		die("load_flush failed");
+	return NULL;
+}
+
 static void load_once(const struct rl_config *cfg, const struct model *m, struct doc **docs,
 		      size_t n_docs, const char *db, int round, int last, struct counts *c)
 {
@@ -353,30 +381,52 @@ static void load_once(const struct rl_config *cfg, const struct model *m, struct
 		for (size_t i = 0; i < n_docs; i++)
 			mine[i] = doc_clone(docs[i]);
 	}
-	PGconn *conn = db_connect(conninfo);
-	if (!conn)
-		die("cannot connect");
-	struct loader *l;
-	if (load_init(&l, conn, &cfg->load, model_name(m), c))
-		die("load_init failed");
-	int pid = PQbackendPID(conn);
-	double be0 = pid_cpu_seconds(pid), cpu0 = cpu_seconds(), t0 = now_seconds();
-	for (size_t i = 0; i < n_docs; i++)
-		if (load_add(l, mine[i]))
-			die("load_add failed");
-	if (load_flush(l))
-		die("load_flush failed");
-	double t_load = now_seconds() - t0, be1 = pid_cpu_seconds(pid);
-	const struct load_stats *ls = load_get_stats(l);
+	/* load.connections loaders side by side, as ingest runs them */
+	int nl = cfg->load.connections > 0 ? cfg->load.connections : 1;
+	struct load_thread *lt = xmalloc((size_t)nl * sizeof(*lt));
+	_Atomic size_t next = 0;
+	double be0 = 0;
+	int be_ok = 1;
+	for (int k = 0; k < nl; k++) {
+		lt[k] = (struct load_thread){ cfg, m, mine, n_docs, &next, c, conninfo, NULL, NULL, 0 };
+		if (!(lt[k].conn = db_connect(conninfo)))
+			die("cannot connect");
+		if (load_init(&lt[k].l, lt[k].conn, &cfg->load, model_name(m), c))
+			die("load_init failed");
+		double b = pid_cpu_seconds(PQbackendPID(lt[k].conn));
+		be_ok = be_ok && b >= 0;
+		be0 += b;
+	}
+	double cpu0 = cpu_seconds(), t0 = now_seconds();
+	for (int k = 0; k < nl; k++)
+		if (pthread_create(&lt[k].th, NULL, load_thread_main, &lt[k]))
+			die("pthread_create failed");
+	for (int k = 0; k < nl; k++)
+		pthread_join(lt[k].th, NULL);
+	double t_load = now_seconds() - t0, be1 = 0;
+	struct load_stats ls = { 0 };
+	for (int k = 0; k < nl; k++) {
+		double b = pid_cpu_seconds(PQbackendPID(lt[k].conn));
+		be_ok = be_ok && b >= 0;
+		be1 += b;
+		const struct load_stats *s = load_get_stats(lt[k].l);
+		ls.docs_added += s->docs_added;
+		ls.chunks += s->chunks;
+		ls.transactions += s->transactions;
+		ls.seconds += s->seconds;
+	}
 	printf("load_seconds%s %.6f\nload_client_cpu_seconds%s %.3f\nload_server_cpu_seconds%s %.3f\n"
 	       "load_db_seconds%s %.6f\nload_transactions%s %llu\nload_rows%s %llu\n"
-	       "load_docs%s %llu\nload_chunks%s %llu\n", sfx, t_load, sfx, cpu_seconds() - cpu0,
-	       sfx, be0 >= 0 && be1 >= 0 ? be1 - be0 : -1.0, sfx, ls->seconds, sfx,
-	       (unsigned long long)ls->transactions, sfx,
-	       (unsigned long long)(ls->docs_added + 2 * ls->chunks), sfx,
-	       (unsigned long long)ls->docs_added, sfx, (unsigned long long)ls->chunks);
-	load_free(l);
-	PQfinish(conn);
+	       "load_docs%s %llu\nload_chunks%s %llu\nload_connections%s %d\n", sfx, t_load, sfx,
+	       cpu_seconds() - cpu0, sfx, be_ok ? be1 - be0 : -1.0, sfx, ls.seconds, sfx,
+	       (unsigned long long)ls.transactions, sfx,
+	       (unsigned long long)(ls.docs_added + 2 * ls.chunks), sfx,
+	       (unsigned long long)ls.docs_added, sfx, (unsigned long long)ls.chunks, sfx, nl);
+	for (int k = 0; k < nl; k++) {
+		load_free(lt[k].l);
+		PQfinish(lt[k].conn);
+	}
+	free(lt);
 	if (!last)
 		free(mine);
 }

@@ -58,6 +58,7 @@ static const struct key keys[] = {
 	{"load", "batch_bytes", K_SIZE, F(load.batch_bytes), 1024, 1e12},
 	{"load", "batch_docs", K_INT, F(load.batch_docs), 1, 10000000},
 	{"load", "queue_bytes", K_SIZE, F(load.queue_bytes), 1 << 16, 1e12},
+	{"load", "connections", K_INT, F(load.connections), 1, 8},
 	{"load", "lock_wait_s", K_INT, F(load.lock_wait_s), 0, 86400},
 	{"load", "reconnect_timeout_s", K_INT, F(load.reconnect_timeout_s), 0, 86400},
 	{"load", "index_rebuild_share", K_DOUBLE, F(load.index_rebuild_share), 0, 1000},
@@ -88,6 +89,7 @@ void config_defaults(struct rl_config *c)
 	c->load.batch_bytes = 16ull << 20;
 	c->load.batch_docs = 5000;
 	c->load.queue_bytes = 24ull << 20;
+	c->load.connections = 2;
 	c->load.lock_wait_s = 60;
 	c->load.reconnect_timeout_s = 300;
 	c->load.index_rebuild_share = 0.2;

@@ -48,6 +48,7 @@ struct load_opts {
 	uint64_t batch_bytes;        /* a transaction holds whole documents up to about this size */
 	int batch_docs;              /* ... or this many documents */
 	uint64_t queue_bytes;        /* capacity of each stage queue */
+	int connections;             /* loader threads, each streaming COPY on its own connection */
 	int lock_wait_s;             /* how long a run waits for another run's lock */
 	int reconnect_timeout_s;     /* give up reconnecting after a lost connection after this */
 	double index_rebuild_share;  /* a load adding more than this share of the rows drops the

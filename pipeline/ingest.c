@@ -60,7 +60,14 @@ struct ingest {
 	_Atomic uint64_t raw_bytes, unchanged, docs_seen;  /* read by progress */
 	uint64_t would_add, would_change, pruned;         /* dry run and prune */
 	char **input_ids;             /* real path of each command-line input (prune scope) */
-	PGconn **main_conn;           /* the loader's connection, which holds the run lock */
+	PGconn **main_conn;           /* holds the run lock; live-index DDL; under conn_mu */
+	pthread_mutex_t conn_mu;      /* the main connection while loaders run */
+	struct live_indexes *li;      /* checked per document before it joins a batch */
+	uint64_t incoming;            /* chunks handed to loaders, committed or not (conn_mu) */
+	struct load_worker *loaders;  /* load.connections of them */
+	int n_loaders;
+	pthread_cond_t loaded;        /* signalled (under mu) as each loader finishes */
+	int loaders_left;
 	_Atomic int prune_unsafe;     /* the seen-keys table was lost with a connection */
 	_Atomic uint64_t reconnects;
 	int seen_table;               /* keys seen are recorded in a temp table (prune) */
@@ -165,11 +172,43 @@ static int reconnect(struct ingest *in, PGconn **conn, int take_lock)
 	}
 }
 
+/* A connection that answers (a server restart leaves it looking fine until used). */
+static int conn_alive(PGconn *c)
+{
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return 0;
+	PGresult *r = PQexec(c, "SELECT 1");
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	return ok;
+}
+
+/* The loaders: each a thread with its own connection, popping whole documents off q_docs
+ * into its own batches, so that N binary COPY streams run side by side. */
+struct load_worker {
+	struct ingest *in;
+	PGconn *conn;
+	struct loader *loader;
+	pthread_t thread;
+	int started;
+	struct load_stats snap;       /* the loader's figures, copied under in->mu for progress */
+};
+
+/* A loader lost its connection: the run lock lives on the main connection, so that is
+ * checked first (a server restart ends it too, and the lock with it) and re-established with
+ * the lock before this loader writes again. */
 static int reconnect_loader(void *ctx, PGconn **conn)
 {
-	struct ingest *in = ctx;
-	int rc = reconnect(in, conn, 1);
-	*in->main_conn = *conn;
+	struct load_worker *w = ctx;
+	struct ingest *in = w->in;
+	int rc = 0;
+	pthread_mutex_lock(&in->conn_mu);
+	if (!conn_alive(*in->main_conn))
+		rc = reconnect(in, in->main_conn, 1);
+	pthread_mutex_unlock(&in->conn_mu);
+	if (!rc)
+		rc = reconnect(in, conn, 0);
+	w->conn = *conn;  /* the loader's old connection is gone either way */
 	return rc;
 }
 
@@ -612,7 +651,7 @@ static int vectors_probe_dim(char *const *paths, int n, int *dim)
 
 /* Gives a looked-up group to the loader (or only counts it in a dry run). The group's
  * slots are emptied; the caller frees what is left. */
-static int hand_over(struct ingest *in, struct loader *loader, struct doc **group, size_t n)
+static int hand_over(struct ingest *in, struct doc **group, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
 		if (in->args->dry_run) {
@@ -624,14 +663,17 @@ static int hand_over(struct ingest *in, struct loader *loader, struct doc **grou
 		}
 		struct doc *x = group[k];
 		group[k] = NULL;
-		if (load_add(loader, x))
+		if (queue_push(&in->q_docs, x, doc_bytes(x))) {
+			doc_free(x);
 			return -1;
+		}
 	}
 	return 0;
 }
 
-/* Reads every .fvecs input into groups, drops unchanged vectors, loads the rest. */
-static int ingest_vectors(struct ingest *in, struct loader *loader)
+/* Reads every .fvecs input into groups, drops unchanged vectors, hands the rest to the
+ * loaders. */
+static int ingest_vectors(struct ingest *in)
 {
 	struct doc *group[1024];
 	size_t n = 0;
@@ -685,8 +727,7 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 			group[n++] = d;
 			if (n == RL_ARRAY_LEN(group)) {
 				in->t_read += now_seconds() - t0;
-				rc = lookup_existing(in, group, &n) ? -1
-								    : hand_over(in, loader, group, n);
+				rc = lookup_existing(in, group, &n) ? -1 : hand_over(in, group, n);
 				for (size_t k = 0; k < n; k++)
 					doc_free(group[k]);
 				n = 0;
@@ -701,7 +742,7 @@ static int ingest_vectors(struct ingest *in, struct loader *loader)
 		vecfile_close(&vf);
 	}
 	if (!rc && n) {
-		rc = lookup_existing(in, group, &n) ? -1 : hand_over(in, loader, group, n);
+		rc = lookup_existing(in, group, &n) ? -1 : hand_over(in, group, n);
 	}
 	for (size_t k = 0; k < n; k++)
 		doc_free(group[k]);
@@ -755,6 +796,153 @@ static int live_indexes_check(PGconn *conn, struct live_indexes *li, const struc
 	}
 	li->dropped = 1;
 	return 0;
+}
+
+/* ---- loader threads ------------------------------------------------------------------------ */
+
+static void print_progress(struct ingest *in, const struct load_stats *ls, double t0, int final);
+
+/* Before a document joins a batch: counts its chunks, and drops the live vector indexes when
+ * the load outgrows them (on the main connection; a loader mid-commit holds the DROP back
+ * until its COMMIT, and no loader waits for this lock inside a transaction). */
+static int load_gate(struct ingest *in, const struct doc *d)
+{
+	pthread_mutex_lock(&in->conn_mu);
+	in->incoming += d->n_chunks;
+	int rc = in->li ? live_indexes_check(*in->main_conn, in->li, &in->cfg->load, in->incoming)
+			: 0;
+	pthread_mutex_unlock(&in->conn_mu);
+	return rc;
+}
+
+static void loader_snap(struct load_worker *w)
+{
+	pthread_mutex_lock(&w->in->mu);
+	w->snap = *load_get_stats(w->loader);
+	pthread_mutex_unlock(&w->in->mu);
+}
+
+static void *loader_main(void *arg)
+{
+	struct load_worker *w = arg;
+	struct ingest *in = w->in;
+	struct doc *d;
+	int failed = 0;
+	while ((d = queue_pop(&in->q_docs)) != NULL) {
+		if (failed || in->failed || load_gate(in, d)) {
+			doc_free(d);
+			failed = 1;
+		} else if (load_add(w->loader, d)) {  /* takes d, even on failure */
+			failed = 1;
+		}
+		if (failed) {
+			in->failed = 1;
+			abort_queues(in);
+			break;
+		}
+		loader_snap(w);
+	}
+	if (!failed && !in->failed && load_flush(w->loader)) {
+		in->failed = 1;
+		abort_queues(in);
+	}
+	loader_snap(w);
+	pthread_mutex_lock(&in->mu);
+	in->loaders_left--;
+	pthread_cond_broadcast(&in->loaded);
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+/* Every loader's figures added up (for progress while they run, and the summary). */
+static void loaders_stats(struct ingest *in, struct load_stats *t)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_lock(&in->mu);
+	for (int i = 0; i < in->n_loaders; i++) {
+		const struct load_stats *s = &in->loaders[i].snap;
+		t->docs_added += s->docs_added;
+		t->docs_changed += s->docs_changed;
+		t->chunks += s->chunks;
+		t->text_bytes += s->text_bytes;
+		t->transactions += s->transactions;
+		t->retries += s->retries;
+		t->seconds += s->seconds;
+		t->reconnects += s->reconnects;
+	}
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* Opens load.connections loaders and starts their threads. */
+static int loaders_start(struct ingest *in, const char *model_name)
+{
+	int n = in->cfg->load.connections > 0 ? in->cfg->load.connections : 1;
+	in->loaders = calloc((size_t)n, sizeof(*in->loaders));
+	if (!in->loaders)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct load_worker *w = &in->loaders[i];
+		w->in = in;
+		in->n_loaders++;
+		if (!(w->conn = db_connect(in->cfg->conninfo)) ||
+		    load_init(&w->loader, w->conn, &in->cfg->load, model_name, &in->counts))
+			return -1;
+		load_set_reconnect(w->loader, reconnect_loader, w);
+	}
+	in->loaders_left = n;
+	for (int i = 0; i < n; i++) {
+		struct load_worker *w = &in->loaders[i];
+		w->started = pthread_create(&w->thread, NULL, loader_main, w) == 0;
+		if (!w->started) {
+			in->failed = 1;
+			abort_queues(in);
+			pthread_mutex_lock(&in->mu);
+			in->loaders_left--;
+			pthread_mutex_unlock(&in->mu);
+		}
+	}
+	return 0;
+}
+
+/* Waits for the loaders, printing progress meanwhile when asked to. */
+static void loaders_wait(struct ingest *in, int progress, double t0)
+{
+	struct load_stats ls;
+	pthread_mutex_lock(&in->mu);
+	while (in->loaders_left > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&in->loaded, &in->mu, &ts);
+		if (progress && in->loaders_left > 0) {
+			pthread_mutex_unlock(&in->mu);
+			loaders_stats(in, &ls);
+			print_progress(in, &ls, t0, 0);
+			pthread_mutex_lock(&in->mu);
+		}
+	}
+	pthread_mutex_unlock(&in->mu);
+	for (int i = 0; i < in->n_loaders; i++)
+		if (in->loaders[i].started) {
+			pthread_join(in->loaders[i].thread, NULL);
+			in->loaders[i].started = 0;
+		}
+}
+
+static void loaders_free(struct ingest *in)
+{
+	for (int i = 0; i < in->n_loaders; i++) {
+		if (in->loaders[i].loader)
+			load_free(in->loaders[i].loader);
+		if (in->loaders[i].conn)
+			PQfinish(in->loaders[i].conn);
+	}
+	free(in->loaders);
+	in->loaders = NULL;
 }
 
 static int live_indexes_rebuild(PGconn *conn, struct live_indexes *li, int dim, int m)
@@ -821,7 +1009,7 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 	struct { const char *name; double t; int threads; } st[] = {
 		{"read", in->t_read, 1}, {"normalize", in->t_normalize, 1},
 		{"chunk", in->t_chunk, EMBED_WORKERS}, {"embed", in->t_embed, EMBED_WORKERS},
-		{"load", ls->seconds, 1},
+		{"load", ls->seconds, in->n_loaders > 1 ? in->n_loaders : 1},
 	};
 	int slow = 0;
 	for (size_t i = 1; i < RL_ARRAY_LEN(st); i++) {
@@ -859,6 +1047,8 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 		if (i == 3)
 			fprintf(f, " %s %.2f s (%d threads, with chunk),", st[i].name, st[i].t,
 				EMBED_WORKERS);
+		else if (i == 4 && st[i].threads > 1)
+			fprintf(f, " %s %.2f s (%d connections)", st[i].name, st[i].t, st[i].threads);
 		else
 			fprintf(f, " %s %.2f s%s", st[i].name, st[i].t,
 				i + 1 < RL_ARRAY_LEN(st) ? "," : "");
@@ -1017,9 +1207,11 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	in.args = a;
 	counts_init(&in.counts, 0);
 	pthread_mutex_init(&in.mu, NULL);
+	pthread_mutex_init(&in.conn_mu, NULL);
+	pthread_cond_init(&in.loaded, NULL);
 	struct model *model = NULL;
-	struct loader *loader = NULL;
 	struct live_indexes li = {0};
+	struct load_stats lsum;
 	int64_t run_id = -1;
 	int threads = 0;
 	pthread_t reader, normalizer;
@@ -1079,10 +1271,17 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		snprintf(name, sizeof(name), "precomputed:%d", dim);
 		snprintf(in.settings_sig, sizeof(in.settings_sig), "vectors");
 		if ((!a->dry_run && corpus_claim(conn, name, dim, "l2", NULL)) ||
-		    load_init(&loader, conn, &cfg->load, name, &in.counts))
+		    queue_init(&in.q_read, cfg->load.queue_bytes) ||
+		    queue_init(&in.q_norm, NORM_QUEUE_BYTES) ||
+		    queue_init(&in.q_docs, cfg->load.queue_bytes) || loaders_start(&in, name))
 			goto out;
-		load_set_reconnect(loader, reconnect_loader, &in);
-		if (ingest_vectors(&in, loader) || load_flush(loader))
+		int rc = ingest_vectors(&in);
+		if (rc)
+			abort_queues(&in);
+		else
+			queue_close(&in.q_docs);  /* the loaders commit what is left, then stop */
+		loaders_wait(&in, 0, t0);
+		if (rc || in.failed)
 			goto out;
 	} else {
 		int have = 0;
@@ -1126,12 +1325,11 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s", PIPELINE_VERSION);
 		/* Two pipeline threads besides the loader share the cores with BLAS. */
 		embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
-		if (load_init(&loader, conn, &cfg->load, have ? model_name(model) : "-", &in.counts))
-			goto out;
-		load_set_reconnect(loader, reconnect_loader, &in);
+		in.li = &li;
 		if (queue_init(&in.q_read, cfg->load.queue_bytes) ||
 		    queue_init(&in.q_norm, NORM_QUEUE_BYTES) ||
-		    queue_init(&in.q_docs, cfg->load.queue_bytes))
+		    queue_init(&in.q_docs, cfg->load.queue_bytes) ||
+		    loaders_start(&in, have ? model_name(model) : "-"))
 			goto out;
 		pthread_create(&reader, NULL, reader_main, &in);
 		pthread_create(&normalizer, NULL, normalizer_main, &in);
@@ -1143,45 +1341,27 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		threads = 1;
 
 		int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
-		double last = now_seconds();
-		struct doc *d;
-		int load_failed = 0;
-		uint64_t incoming = 0;   /* chunks handed to the loader, committed or not */
-		while ((d = queue_pop(&in.q_docs)) != NULL) {
-			incoming += d->n_chunks;
-			/* Checked before the document joins a batch, so no batch commits into an
-			 * index that is about to be dropped anyway. */
-			int bad = load_failed;
-			if (!bad && live_indexes_check(conn, &li, &cfg->load, incoming))
-				bad = 1;
-			if (bad)
-				doc_free(d);
-			else if (load_add(loader, d))   /* takes d, even on failure */
-				bad = 1;
-			if (bad && !load_failed) {
-				load_failed = 1;
-				abort_queues(&in);
-			}
-			if (progress && now_seconds() - last > 0.5) {
-				print_progress(&in, load_get_stats(loader), t0, 0);
-				last = now_seconds();
-			}
-		}
-		if (!load_failed && load_flush(loader))
-			load_failed = 1;
+		loaders_wait(&in, progress, t0);
 		join_threads(reader, normalizer, workers);
 		threads = 0;
-		if (progress)
-			print_progress(&in, load_get_stats(loader), t0, 1);
-		if (load_failed || in.failed)
+		if (progress) {
+			loaders_stats(&in, &lsum);
+			print_progress(&in, &lsum, t0, 1);
+		}
+		if (in.failed)
 			goto out;
 	}
+	/* the loaders reconnect it after a loss they notice; one they did not (a restart after
+	 * their last commit) is noticed here, before the work that follows */
+	if (!conn_alive(conn) && reconnect(&in, &conn, 1))
+		goto out;
 	if (a->prune && prune(&in))
 		goto out;
 	if (live_indexes_rebuild(conn, &li, model ? model_dim(model) : 0, 16))
 		goto out;
 	if (!a->dry_run) {
-		const struct load_stats *ls = load_get_stats(loader);
+		loaders_stats(&in, &lsum);
+		const struct load_stats *ls = &lsum;
 		if (ls->docs_changed || in.pruned)
 			analyze_tables(conn, in.worker_conn, 1);
 		else if (ls->docs_added)
@@ -1193,8 +1373,13 @@ out:
 		abort_queues(&in);
 		join_threads(reader, normalizer, workers);
 	}
-	if (loader) {
-		const struct load_stats *ls = load_get_stats(loader);
+	if (in.n_loaders) {
+		abort_queues(&in);  /* no-op after a finished load */
+		loaders_wait(&in, 0, t0);
+	}
+	if (in.n_loaders) {
+		loaders_stats(&in, &lsum);
+		const struct load_stats *ls = &lsum;
 		if (!cfg->quiet)
 			summary(&in, ls, now_seconds() - t0, stderr);
 		if (logf) {
@@ -1223,7 +1408,7 @@ out:
 		live_indexes_rebuild(conn, &li, model ? model_dim(model) : 0, 16);  /* never leave a
 										      * corpus without them */
 	PQclear(li.defs);
-	load_free(loader);
+	loaders_free(&in);
 	model_free(model);
 	if (in.worker_conn)
 		PQfinish(in.worker_conn);
