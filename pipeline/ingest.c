@@ -347,10 +347,26 @@ static int lookup_group(struct ingest *in, struct doc **g, size_t *n)
 	return 0;
 }
 
+/* Hands the group to fn once it is full (GROUP_DOCS documents or GROUP_BYTES of text) or the
+ * input has ended, then frees what fn left in it. */
+static int group_flush(struct doc **g, size_t *n, size_t *bytes, int end,
+		       int (*fn)(void *, struct doc **, size_t), void *ctx)
+{
+	if (!*n || (!end && *n < GROUP_DOCS && *bytes < GROUP_BYTES))
+		return 0;
+	int rc = fn(ctx, g, *n);
+	for (size_t i = 0; i < *n; i++)
+		doc_free(g[i]);
+	*n = 0;
+	*bytes = 0;
+	return rc;
+}
+
 /* Looks a group up and hands what is new or changed to the workers (or counts it in a dry
  * run). The group's slots are emptied; the caller frees what is left. */
-static int pass_group(struct ingest *in, struct doc **g, size_t n)
+static int pass_group(void *arg, struct doc **g, size_t n)
 {
+	struct ingest *in = arg;
 	if (lookup_group(in, g, &n))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -377,8 +393,9 @@ struct worker {
 	double t_chunk, t_embed;
 };
 
-static int process_group(struct worker *w, struct doc **g, size_t n)
+static int process_group(void *arg, struct doc **g, size_t n)
 {
+	struct worker *w = arg;
 	struct ingest *in = w->in;
 	double t1 = now_seconds();
 	for (size_t i = 0; i < n; i++)
@@ -432,16 +449,7 @@ static void *normalizer_main(void *arg)
 			group[n++] = d;
 			bytes += d->text_len;
 		}
-		if (n && (!it || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
-			rc = pass_group(in, group, n);
-			for (size_t i = 0; i < n; i++)
-				doc_free(group[i]);
-			n = 0;
-			bytes = 0;
-			if (rc)
-				break;
-		}
-		if (!it)
+		if ((rc = group_flush(group, &n, &bytes, !it, pass_group, in)) || !it)
 			break;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -469,16 +477,7 @@ static void *worker_main(void *arg)
 			group[n++] = d;
 			bytes += d->text_len;
 		}
-		if (n && (!d || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
-			rc = process_group(w, group, n);
-			for (size_t i = 0; i < n; i++)
-				doc_free(group[i]);
-			n = 0;
-			bytes = 0;
-			if (rc)
-				break;
-		}
-		if (!d)
+		if ((rc = group_flush(group, &n, &bytes, !d, process_group, w)) || !d)
 			break;
 	}
 	for (size_t i = 0; i < n; i++)
