@@ -6,8 +6,12 @@
  * Threads (DESIGN.md, Threads): a reader thread streams inputs into q_read; a normalizer thread
  * turns them into documents (text, metadata, headings, content hash) and looks them up in
  * groups (one round trip per group: a document loaded unchanged, same source key and content
- * hash, is dropped here) into q_norm; EMBED_WORKERS worker threads chunk and embed them in
- * groups (one sgemm per group) into q_docs; the calling thread loads them with binary COPY.
+ * hash, is dropped here) and hands each group whole to q_norm; EMBED_WORKERS worker threads
+ * chunk and embed a group at a time (sgemm blocks over its chunks) into q_docs; load.connections
+ * loader threads take documents from q_docs into their own batches, each streaming binary COPY
+ * on its own connection. Groups travel whole so that a document's vectors do not depend on
+ * which worker took which document: a chunk's row position in an sgemm block can move its last
+ * bits (OpenBLAS's edge kernels), and the same input must give the same vectors.
  * Every queue is bounded in bytes (q_norm holds only a couple of groups: the workers are never
  * far behind), so memory does not grow with the corpus. Embedding is the pipeline's longest CPU
  * stage; with two workers (one BLAS thread each) it spreads over both cores while the server's
@@ -362,27 +366,52 @@ static int group_flush(struct doc **g, size_t *n, size_t *bytes, int end,
 	return rc;
 }
 
-/* Looks a group up and hands what is new or changed to the workers (or counts it in a dry
- * run). The group's slots are emptied; the caller frees what is left. */
+/* A group of documents on its way from the normalizer to a worker, whole. */
+struct norm_group {
+	size_t n;
+	struct doc *docs[GROUP_DOCS];
+};
+
+static void norm_group_free(struct norm_group *ng)
+{
+	if (!ng)
+		return;
+	for (size_t i = 0; i < ng->n; i++)
+		doc_free(ng->docs[i]);
+	free(ng);
+}
+
+/* Looks a group up and hands what is new or changed to the workers as one queue item (or
+ * counts it in a dry run). The group's slots are emptied; the caller frees what is left. */
 static int pass_group(void *arg, struct doc **g, size_t n)
 {
 	struct ingest *in = arg;
 	if (lookup_group(in, g, &n))
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (in->args->dry_run) {
+	if (in->args->dry_run) {
+		for (size_t i = 0; i < n; i++) {
 			if (g[i]->doc_id > 0)
 				in->would_change++;
 			else
 				in->would_add++;
-			continue;
 		}
-		struct doc *d = g[i];
+		return 0;
+	}
+	if (!n)
+		return 0;
+	struct norm_group *ng = malloc(sizeof(*ng));
+	if (!ng)
+		return -1;
+	size_t bytes = sizeof(*ng);
+	ng->n = n;
+	for (size_t i = 0; i < n; i++) {
+		ng->docs[i] = g[i];
 		g[i] = NULL;
-		if (queue_push(&in->q_norm, d, doc_bytes(d))) {
-			doc_free(d);
-			return 1;   /* aborted by another thread, which reports why */
-		}
+		bytes += doc_bytes(ng->docs[i]);
+	}
+	if (queue_push(&in->q_norm, ng, bytes)) {
+		norm_group_free(ng);
+		return 1;   /* aborted by another thread, which reports why */
 	}
 	return 0;
 }
@@ -393,9 +422,8 @@ struct worker {
 	double t_chunk, t_embed;
 };
 
-static int process_group(void *arg, struct doc **g, size_t n)
+static int process_group(struct worker *w, struct doc **g, size_t n)
 {
-	struct worker *w = arg;
 	struct ingest *in = w->in;
 	double t1 = now_seconds();
 	for (size_t i = 0; i < n; i++)
@@ -468,20 +496,12 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct ingest *in = w->in;
-	struct doc *group[GROUP_DOCS];
-	size_t n = 0, bytes = 0;
+	struct norm_group *ng;
 	int rc = 0;
-	for (;;) {
-		struct doc *d = queue_pop(&in->q_norm);
-		if (d) {
-			group[n++] = d;
-			bytes += d->text_len;
-		}
-		if ((rc = group_flush(group, &n, &bytes, !d, process_group, w)) || !d)
-			break;
+	while (!rc && (ng = queue_pop(&in->q_norm)) != NULL) {
+		rc = process_group(w, ng->docs, ng->n);
+		norm_group_free(ng);  /* what process_group did not hand on */
 	}
-	for (size_t i = 0; i < n; i++)
-		doc_free(group[i]);
 	if (rc && !in->failed) {
 		in->failed = 1;
 		log_error("the embed stage failed (out of memory)");
@@ -1400,7 +1420,7 @@ out:
 	}
 	if (in.q_read.cap) {
 		queue_release(&in.q_read, (void (*)(void *))read_item_free);
-		queue_release(&in.q_norm, (void (*)(void *))doc_free);
+		queue_release(&in.q_norm, (void (*)(void *))norm_group_free);
 		queue_release(&in.q_docs, (void (*)(void *))doc_free);
 	}
 	if (li.dropped && conn && PQstatus(conn) == CONNECTION_OK)
