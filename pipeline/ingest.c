@@ -351,21 +351,6 @@ static int lookup_group(struct ingest *in, struct doc **g, size_t *n)
 	return 0;
 }
 
-/* Hands the group to fn once it is full (GROUP_DOCS documents or GROUP_BYTES of text) or the
- * input has ended, then frees what fn left in it. */
-static int group_flush(struct doc **g, size_t *n, size_t *bytes, int end,
-		       int (*fn)(void *, struct doc **, size_t), void *ctx)
-{
-	if (!*n || (!end && *n < GROUP_DOCS && *bytes < GROUP_BYTES))
-		return 0;
-	int rc = fn(ctx, g, *n);
-	for (size_t i = 0; i < *n; i++)
-		doc_free(g[i]);
-	*n = 0;
-	*bytes = 0;
-	return rc;
-}
-
 /* A group of documents on its way from the normalizer to a worker, whole. */
 struct norm_group {
 	size_t n;
@@ -383,9 +368,8 @@ static void norm_group_free(struct norm_group *ng)
 
 /* Looks a group up and hands what is new or changed to the workers as one queue item (or
  * counts it in a dry run). The group's slots are emptied; the caller frees what is left. */
-static int pass_group(void *arg, struct doc **g, size_t n)
+static int pass_group(struct ingest *in, struct doc **g, size_t n)
 {
-	struct ingest *in = arg;
 	if (lookup_group(in, g, &n))
 		return -1;
 	if (in->args->dry_run) {
@@ -477,7 +461,16 @@ static void *normalizer_main(void *arg)
 			group[n++] = d;
 			bytes += d->text_len;
 		}
-		if ((rc = group_flush(group, &n, &bytes, !it, pass_group, in)) || !it)
+		if (n && (!it || n == GROUP_DOCS || bytes >= GROUP_BYTES)) {
+			rc = pass_group(in, group, n);
+			for (size_t i = 0; i < n; i++)
+				doc_free(group[i]);
+			n = 0;
+			bytes = 0;
+			if (rc)
+				break;
+		}
+		if (!it)
 			break;
 	}
 	for (size_t i = 0; i < n; i++)
