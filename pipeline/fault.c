@@ -4,6 +4,7 @@
 #include "fault.h"
 
 #ifdef RAGLOAD_FAULT_INJECTION
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,12 +21,26 @@ static long fault_arg(const char *name)
 	return atol(f + n + 1);
 }
 
-void fault_after_commit(void)
+static pthread_mutex_t commit_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Every COMMIT of a loader is bracketed by fault_before_commit and fault_after_commit (also
+ * when it fails, with committed = 0), so with kill_after_commits no second loader's COMMIT
+ * can be in flight when the kill lands. */
+void fault_before_commit(void)
+{
+	if (fault_arg("kill_after_commits") > 0)
+		pthread_mutex_lock(&commit_mu);
+}
+
+void fault_after_commit(int committed)
 {
 	static _Atomic long commits;
 	long n = fault_arg("kill_after_commits");
-	if (n > 0 && ++commits == n)
+	if (n <= 0)
+		return;
+	if (committed && ++commits == n)
 		raise(SIGKILL);
+	pthread_mutex_unlock(&commit_mu);
 }
 
 void fault_in_copy(PGconn *conn)

@@ -212,9 +212,12 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 	if (pgcopy_end(&pc, 1))
 		goto copy_failed;
 
-	if (db_exec_quiet(l->conn, "COMMIT", err, errlen))
+	fault_before_commit();
+	if (db_exec_quiet(l->conn, "COMMIT", err, errlen)) {
+		fault_after_commit(0);
 		goto out;
-	fault_after_commit();
+	}
+	fault_after_commit(1);
 	for (size_t i = 0; i < n; i++)
 		docs[i]->doc_id = doc_ids[i];
 	rc = 0;
