@@ -68,6 +68,8 @@ struct ingest {
 	pthread_mutex_t conn_mu;      /* the main connection while loaders run */
 	struct live_indexes *li;      /* checked per document before it joins a batch */
 	uint64_t incoming;            /* chunks handed to loaders, committed or not (conn_mu) */
+	double main_checked;          /* when the main connection last answered (conn_mu) */
+	int main_lost;                /* its reconnect gave up: no loader tries again (conn_mu) */
 	struct load_worker *loaders;  /* load.connections of them */
 	int n_loaders;
 	pthread_cond_t loaded;        /* signalled (under mu) as each loader finishes */
@@ -207,8 +209,10 @@ static int reconnect_loader(void *ctx, PGconn **conn)
 	struct ingest *in = w->in;
 	int rc = 0;
 	pthread_mutex_lock(&in->conn_mu);
-	if (!conn_alive(*in->main_conn))
-		rc = reconnect(in, in->main_conn, 1);
+	if (in->main_lost)
+		rc = -1;  /* another loader already waited out load.reconnect_timeout_s */
+	else if (!conn_alive(*in->main_conn) && (rc = reconnect(in, in->main_conn, 1)))
+		in->main_lost = 1;
 	pthread_mutex_unlock(&in->conn_mu);
 	if (!rc)
 		rc = reconnect(in, conn, 0);
@@ -403,6 +407,7 @@ static int pass_group(struct ingest *in, struct doc **g, size_t n)
 struct worker {
 	struct ingest *in;
 	pthread_t thread;
+	int started;
 	double t_chunk, t_embed;
 };
 
@@ -510,12 +515,16 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void join_threads(pthread_t reader, pthread_t normalizer, struct worker *workers)
+static void join_threads(pthread_t reader, pthread_t normalizer, const int started[2],
+			 struct worker *workers)
 {
-	pthread_join(reader, NULL);
-	pthread_join(normalizer, NULL);
+	if (started[0])
+		pthread_join(reader, NULL);
+	if (started[1])
+		pthread_join(normalizer, NULL);
 	for (int i = 0; i < EMBED_WORKERS; i++)
-		pthread_join(workers[i].thread, NULL);
+		if (workers[i].started)
+			pthread_join(workers[i].thread, NULL);
 }
 
 /* ---- fitting ------------------------------------------------------------------------------ */
@@ -814,15 +823,36 @@ static int live_indexes_check(PGconn *conn, struct live_indexes *li, const struc
 
 static void print_progress(struct ingest *in, const struct load_stats *ls, double t0, int final);
 
+/* How often the main connection, idle while the loaders write, is asked whether it still
+ * holds the run lock. */
+#define MAIN_CHECK_S 1.0
+
 /* Before a document joins a batch: counts its chunks, and drops the live vector indexes when
  * the load outgrows them (on the main connection; a loader mid-commit holds the DROP back
- * until its COMMIT, and no loader waits for this lock inside a transaction). */
+ * until its COMMIT, and no loader waits for this lock inside a transaction). Once a second it
+ * also checks that the main connection still answers: it holds the run lock, and a session
+ * ended alone (pg_terminate_backend, idle_session_timeout, a dropped idle socket) releases
+ * it while the loaders go on writing. It is then re-established with the lock, or the run
+ * stops if another run took the lock meanwhile. The check also keeps that session from
+ * idling out. */
 static int load_gate(struct ingest *in, const struct doc *d)
 {
+	int rc = 0;
 	pthread_mutex_lock(&in->conn_mu);
 	in->incoming += d->n_chunks;
-	int rc = in->li ? live_indexes_check(*in->main_conn, in->li, &in->cfg->load, in->incoming)
-			: 0;
+	double t = now_seconds();
+	if (in->main_lost) {
+		rc = -1;
+	} else if (t - in->main_checked >= MAIN_CHECK_S) {
+		if (!conn_alive(*in->main_conn)) {
+			log_warn("the main connection (it holds the run lock) stopped answering; reconnecting");
+			if ((rc = reconnect(in, in->main_conn, 1)))
+				in->main_lost = 1;
+		}
+		in->main_checked = t;
+	}
+	if (!rc && in->li)
+		rc = live_indexes_check(*in->main_conn, in->li, &in->cfg->load, in->incoming);
 	pthread_mutex_unlock(&in->conn_mu);
 	return rc;
 }
@@ -1225,7 +1255,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	struct live_indexes li = {0};
 	struct load_stats lsum;
 	int64_t run_id = -1;
-	int threads = 0;
+	int threads = 0, started[2] = { 0, 0 };
 	pthread_t reader, normalizer;
 	struct worker workers[EMBED_WORKERS];
 	FILE *logf = NULL;
@@ -1343,18 +1373,28 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		    queue_init(&in.q_docs, cfg->load.queue_bytes) ||
 		    loaders_start(&in, have ? model_name(model) : "-"))
 			goto out;
-		pthread_create(&reader, NULL, reader_main, &in);
-		pthread_create(&normalizer, NULL, normalizer_main, &in);
 		in.workers_left = EMBED_WORKERS;
+		int err = pthread_create(&reader, NULL, reader_main, &in), e;
+		started[0] = !err;
+		started[1] = !(e = pthread_create(&normalizer, NULL, normalizer_main, &in));
+		err = err ? err : e;
 		for (int i = 0; i < EMBED_WORKERS; i++) {
 			workers[i] = (struct worker){ .in = &in };
-			pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+			e = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+			workers[i].started = !e;
+			err = err ? err : e;
 		}
 		threads = 1;
+		if (err) {
+			/* the stages wait for each other: without all of them, none can finish */
+			log_error("cannot start the pipeline's threads: %s", strerror(err));
+			in.failed = 1;
+			abort_queues(&in);
+		}
 
 		int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
 		loaders_wait(&in, progress, t0);
-		join_threads(reader, normalizer, workers);
+		join_threads(reader, normalizer, started, workers);
 		threads = 0;
 		if (progress) {
 			loaders_stats(&in, &lsum);
@@ -1383,7 +1423,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 out:
 	if (threads) {
 		abort_queues(&in);
-		join_threads(reader, normalizer, workers);
+		join_threads(reader, normalizer, started, workers);
 	}
 	if (in.n_loaders) {
 		abort_queues(&in);  /* no-op after a finished load */

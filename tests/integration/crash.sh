@@ -77,6 +77,35 @@ t_eq "ingest across a server restart exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 5 "$TMP/restart"
 pairs > "$TMP/restarted"
 t_check "after a server restart: the corpus is complete" cmp -s "$TMP/ref" "$TMP/restarted"
+
+# 4b. only the session holding the run lock ends (pg_terminate_backend, idle_session_timeout):
+# the loaders' connections live on, so the run must notice and take the lock again. The whole
+# SciFact corpus in small transactions with a model fitted beforehand, so that the load goes on
+# for over a second after the kill and the check between batches (once a second) sees it; a
+# faster load would only see it after the last batch (the check before the post-load work).
+"$RAGLOAD" --no-progress model fit "$DATASETS/scifact/corpus.jsonl" -o "$TMP/lockloss.model" 2>/dev/null
+newdb crash_lockloss; "$RAGLOAD" -q init
+"$RAGLOAD" --no-progress --model "$TMP/lockloss.model" --set load.batch_docs=10 \
+  ingest "$DATASETS/scifact/corpus.jsonl" 2> "$TMP/lockloss" & pid=$!
+for _ in $(seq 1 200); do
+  n=$(q "SELECT count(*) FROM documents" 2>/dev/null || echo 0)
+  [ "${n:-0}" -gt 0 ] && break; sleep 0.05
+done
+holder=$(q "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1")
+t_check "the run lock is held during the load" test -n "$holder"
+q "SELECT pg_terminate_backend($holder)" >/dev/null
+rc=0; wait "$pid" || rc=$?
+t_eq "ingest after its lock session was terminated exits 0" 0 "$rc"
+[ "$rc" = 0 ] || tail -n 5 "$TMP/lockloss"
+t_check "run log shows the lock session re-established" grep -q "reconnected to PostgreSQL" "$TMP/lockloss"
+if grep -q "stopped answering" "$TMP/lockloss"; then
+  echo "   noticed between batches"
+else
+  echo "   noticed after the last batch (the load ended within a second of the kill)"
+fi
+t_eq "after the lock session was terminated: every document once" \
+  "$(wc -l < "$DATASETS/scifact/corpus.jsonl")" "$(q "SELECT count(*) FROM documents")"
+t_check "after the lock session was terminated: the corpus is consistent" consistent
 t_check "run log shows the reconnect" test "$(q "SELECT counts->>'reconnects' FROM ragload_runs ORDER BY run_id DESC LIMIT 1")" -ge 1
 
 # 5. two runs at once cannot interleave: the advisory lock
