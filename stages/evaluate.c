@@ -1421,7 +1421,7 @@ static int exact_search(struct eval *e)
 	int ok = 0;
 	int64_t pages = db_scalar_int(e->conn, "SELECT pg_relation_size('embeddings') / "
 				      "current_setting('block_size')::int", 0, &ok);
-	if (ok < 0)
+	if (!ok)
 		return RL_ERR;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	while (parts < EVAL_SCAN_PARTS && parts < ncpu && pages / (parts + 1) >= EVAL_SCAN_PART_PAGES)
