@@ -200,6 +200,23 @@ struct load_worker {
 	struct load_stats snap;       /* the loader's figures, copied under in->mu for progress */
 };
 
+/* Under conn_mu: the main connection, which holds the run lock, answers, or is re-established
+ * with the lock. Once that has failed (after load.reconnect_timeout_s), it fails at once for
+ * every loader rather than each waiting the timeout out again. */
+static int main_conn_ensure(struct ingest *in)
+{
+	if (in->main_lost)
+		return -1;
+	if (conn_alive(*in->main_conn))
+		return 0;
+	log_warn("the main connection (it holds the run lock) stopped answering; reconnecting");
+	if (reconnect(in, in->main_conn, 1)) {
+		in->main_lost = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* A loader lost its connection: the run lock lives on the main connection, so that is
  * checked first (a server restart ends it too, and the lock with it) and re-established with
  * the lock before this loader writes again. */
@@ -207,12 +224,8 @@ static int reconnect_loader(void *ctx, PGconn **conn)
 {
 	struct load_worker *w = ctx;
 	struct ingest *in = w->in;
-	int rc = 0;
 	pthread_mutex_lock(&in->conn_mu);
-	if (in->main_lost)
-		rc = -1;  /* another loader already waited out load.reconnect_timeout_s */
-	else if (!conn_alive(*in->main_conn) && (rc = reconnect(in, in->main_conn, 1)))
-		in->main_lost = 1;
+	int rc = main_conn_ensure(in);
 	pthread_mutex_unlock(&in->conn_mu);
 	if (!rc)
 		rc = reconnect(in, conn, 0);
@@ -841,14 +854,8 @@ static int load_gate(struct ingest *in, const struct doc *d)
 	pthread_mutex_lock(&in->conn_mu);
 	in->incoming += d->n_chunks;
 	double t = now_seconds();
-	if (in->main_lost) {
-		rc = -1;
-	} else if (t - in->main_checked >= MAIN_CHECK_S) {
-		if (!conn_alive(*in->main_conn)) {
-			log_warn("the main connection (it holds the run lock) stopped answering; reconnecting");
-			if ((rc = reconnect(in, in->main_conn, 1)))
-				in->main_lost = 1;
-		}
+	if (in->main_lost || t - in->main_checked >= MAIN_CHECK_S) {
+		rc = main_conn_ensure(in);
 		in->main_checked = t;
 	}
 	if (!rc && in->li)
