@@ -218,35 +218,12 @@ if want stages; then
   raw load.ragload_best_seconds "$s_load"
   raw load.ragload_rows_per_s "$(calc "$rows / $s_load")"
 
-  # the same rows, the same transactions: ragload's batches are the rows' xmin groups
+  # the same rows, the same transactions: ragload's batches are the rows' xmin groups,
+  # exported by exact membership (bench/txexport.sh: the loaders' ids interleave)
   log "exporting the loaded rows (text and binary) by transaction"
-  mkdir -p "$WORK/copy"
-  sql bench_load_ragload "SELECT min(doc_id), max(doc_id) FROM documents GROUP BY xmin::text ORDER BY 1" \
-    | tr '|' ' ' > "$WORK/copy/batches"
+  exported=$("$ROOT/bench/txexport.sh" bench_load_ragload "$WORK/copy")
+  [ "$exported" = "$rows" ] || die "exported $exported rows, the load wrote $rows"
   raw load.transactions_seen "$(wc -l < "$WORK/copy/batches")"
-  q_doc="SELECT doc_id, source_name, metadata, original_content, content_hash, source_input FROM documents WHERE doc_id BETWEEN %s AND %s ORDER BY doc_id"
-  q_chunk="SELECT chunk_id, doc_id, chunk_text, token_count, chunk_metadata FROM chunks WHERE doc_id BETWEEN %s AND %s ORDER BY chunk_id"
-  q_emb="SELECT e.embedding_id, e.chunk_id, e.embedding_vector, e.model_name FROM embeddings e JOIN chunks c USING (chunk_id) WHERE c.doc_id BETWEEN %s AND %s ORDER BY e.embedding_id"
-  : > "$WORK/export.sql"
-  printf '%s\n' '\set ON_ERROR_STOP on' '\timing on' > "$WORK/text_load.sql"
-  b=0
-  while read -r lo hi; do
-    i=0
-    for q in "$q_doc" "$q_chunk" "$q_emb"; do
-      # shellcheck disable=SC2059
-      sel=$(printf "$q" "$lo" "$hi")
-      echo "\\copy ($sel) TO '$WORK/copy/$b.$i.bin' (FORMAT BINARY)" >> "$WORK/export.sql"
-      echo "\\copy ($sel) TO '$WORK/copy/$b.$i.txt'" >> "$WORK/export.sql"
-      i=$((i + 1))
-    done
-    { echo "BEGIN;"
-      echo "\\copy $COLS_DOC FROM '$WORK/copy/$b.0.txt'"
-      echo "\\copy $COLS_CHUNK FROM '$WORK/copy/$b.1.txt'"
-      echo "\\copy $COLS_EMB FROM '$WORK/copy/$b.2.txt'"
-      echo "COMMIT;"; } >> "$WORK/text_load.sql"
-    b=$((b + 1))
-  done < "$WORK/copy/batches"
-  psql -X -q -v ON_ERROR_STOP=1 -d bench_load_ragload -f "$WORK/export.sql"
   raw load.text_bytes "$(cat "$WORK"/copy/*.txt | wc -c)"
   raw load.binary_bytes "$(cat "$WORK"/copy/*.bin | wc -c)"
   # each database is dropped once measured, so its autovacuum never runs beside the next load
@@ -259,7 +236,7 @@ if want stages; then
     log "psql \\copy of the same rows as text ($i/2)"
     freshdb bench_load_text "$DIM"
     checkpoint
-    timed s psql -X -q -d bench_load_text -f "$WORK/text_load.sql" > "$WORK/text_load.out"
+    timed s psql -X -q -d bench_load_text -f "$WORK/copy/text_load.sql" > "$WORK/text_load.out"
     [ "$(count_rows bench_load_text)" = "$rows" ] || die "psql \\copy did not load the same $rows rows"
     dropdb bench_load_text
     if [ -z "$best_text" ] || awk -v a="$s" -v b="$best_text" 'BEGIN { exit !(a < b) }'; then
@@ -422,8 +399,10 @@ fi
 # ---- HNSW build: PostgreSQL's defaults vs ragload's tuned build ---------------------------------
 if want hnsw; then
   log "HNSW build on $HNSW_ROWS x $DIM embeddings: defaults vs ragload index"
+  # the end-to-end corpus when this run loaded it (a bench_e2e left by an earlier, killed run
+  # is a state this run never checked: load afresh instead)
   src=bench_e2e
-  if ! psql -X -qtA -d "$src" -c 'SELECT 1 FROM embeddings LIMIT 1' 2>/dev/null | grep -q 1; then
+  if ! want e2e || ! psql -X -qtA -d "$src" -c 'SELECT 1 FROM embeddings LIMIT 1' 2>/dev/null | grep -q 1; then
     fit_docs; src=bench_hnsw_src; freshdb "$src"
     PGDATABASE=$src "$RAGLOAD" -q --no-progress ingest "$C1" 2>/dev/null || true
   fi
