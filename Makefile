@@ -5,7 +5,7 @@
 #   make bench      benchmarks (reports/bench/)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)
 
-PKGS     := libpq libarchive libutf8proc openblas libzstd jansson inih libxxhash libxml-2.0 zlib
+PKGS     := libpq libarchive libutf8proc openblas libzstd jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 CC       ?= cc
 BUILD    ?= build
 SANFLAGS ?=
@@ -79,7 +79,7 @@ $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 FUZZ_TARGETS := read jsonl normalize chunk vecfile config
 FUZZ_SRC     := pipeline/common.c pipeline/config.c pipeline/vecfile.c \
                 stages/read.c stages/normalize.c stages/chunk.c
-FUZZ_PKGS    := libarchive libutf8proc jansson inih libxxhash libxml-2.0 zlib
+FUZZ_PKGS    := libarchive libutf8proc jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 FUZZ_CC      ?= clang
 REPLAY_CC    ?= gcc
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer

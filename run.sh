@@ -26,7 +26,8 @@ PACKAGES=(build-essential pkg-config git clang dpkg-dev ca-certificates
   libpq-dev libarchive-dev libutf8proc-dev libopenblas-dev liblapacke-dev libzstd-dev
   postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-client-$PGVER
   zstd zip unzip xz-utils bzip2 libarchive-tools cpio p7zip-full python3
-  libjansson-dev libinih-dev libxxhash-dev libxml2-dev libcmocka-dev libstemmer-dev zlib1g-dev)
+  libjansson-dev libinih-dev libxxhash-dev libxml2-dev libcmocka-dev libstemmer-dev zlib1g-dev
+  libuchardet-dev libmd4c-dev)
 
 install_packages() {
   local missing=() p

@@ -151,6 +151,7 @@ void doc_free(struct doc *d)
 	for (size_t i = 0; i < d->n_headings; i++)
 		free(d->headings[i].text);
 	free(d->headings);
+	free(d->code);
 	for (size_t i = 0; i < d->n_chunks; i++)
 		free(d->chunks[i].heading_path);
 	free(d->chunks);
@@ -163,6 +164,7 @@ size_t doc_bytes(const struct doc *d)
 	size_t n = sizeof(*d) + d->text_len;
 	n += d->n_chunks * (sizeof(struct chunk) + 64);
 	n += d->n_headings * (sizeof(struct heading) + 32);
+	n += d->n_code * sizeof(struct span);
 	n += (size_t)d->n_chunks * (size_t)(d->dim > 0 ? d->dim : 0) * sizeof(float);
 	if (d->metadata_json)
 		n += strlen(d->metadata_json);
@@ -223,6 +225,36 @@ uint64_t counts_total(struct counts *c)
 {
 	pthread_mutex_lock(&c->mu);
 	uint64_t n = c->total;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+void counts_ignore(struct counts *c, const char *type, const char *source)
+{
+	pthread_mutex_lock(&c->mu);
+	int i;
+	for (i = 0; i < c->n_ignored; i++)
+		if (strcmp(c->ignored[i].type, type) == 0)
+			break;
+	if (i == c->n_ignored && i < COUNTS_MAX_REASONS) {
+		c->ignored[i].type = type;
+		c->n_ignored++;
+	}
+	if (i < COUNTS_MAX_REASONS)
+		c->ignored[i].n++;
+	c->ignored_total++;
+	if (c->log) {
+		char ts[32];
+		fprintf(c->log, "%s ignored: %s [%s]\n", log_timestamp(ts, sizeof(ts)),
+			source ? source : "-", type);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+uint64_t counts_ignored(struct counts *c)
+{
+	pthread_mutex_lock(&c->mu);
+	uint64_t n = c->ignored_total;
 	pthread_mutex_unlock(&c->mu);
 	return n;
 }

@@ -65,6 +65,12 @@ struct heading {
 	char *text;
 };
 
+/* A byte range [start, end) of a document's normalized text. */
+struct span {
+	size_t start;
+	size_t end;
+};
+
 /* A chunk is a byte range of its document's normalized text. heading_path is a JSON array
  * literal ("[\"Intro\",\"Setup\"]") owned by the chunk, NULL when there are no headings. */
 struct chunk {
@@ -87,6 +93,10 @@ struct doc {
 	char *metadata_json;   /* a JSON object literal; never NULL after normalize */
 	struct heading *headings;
 	size_t n_headings;
+	struct span *code;     /* code blocks (<pre>, Markdown fences and indented code), in text
+	                          order, disjoint: their lines and indentation are kept verbatim,
+	                          and chunking prefers not to cut inside one; NULL when none */
+	size_t n_code;
 	struct chunk *chunks;
 	size_t n_chunks;
 	float *vectors;        /* n_chunks * dim, filled by embed */
@@ -116,6 +126,12 @@ struct counts {
 	} reasons[COUNTS_MAX_REASONS];
 	int n_reasons;
 	uint64_t total;
+	struct {
+		const char *type;    /* static string */
+		uint64_t n;
+	} ignored[COUNTS_MAX_REASONS];
+	int n_ignored;
+	uint64_t ignored_total;
 	FILE *log;               /* optional second sink (--log FILE), may be NULL */
 };
 
@@ -124,6 +140,12 @@ void counts_release(struct counts *c);
 void counts_skip(struct counts *c, const char *reason, const char *source, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 uint64_t counts_total(struct counts *c);
+/* counts_ignore — a file ragload recognises but does not read (an image, a font, an executable,
+ * a symlink, one left out by --exclude...): counted under type (a static string), written to the
+ * log when there is one, never printed as a warning; not a skipped item, so it does not change
+ * the run's exit status. */
+void counts_ignore(struct counts *c, const char *type, const char *source);
+uint64_t counts_ignored(struct counts *c);
 
 /* Logging on stderr; log_info is silenced by quiet. */
 extern int rl_quiet;
