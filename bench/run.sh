@@ -114,6 +114,13 @@ checkpoint() { psql -X -q -d postgres -c CHECKPOINT; }
 
 # ---- machine ---------------------------------------------------------------------------------
 mach cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+# which machine: the model name alone ("AMD EPYC") names a family, not a host; family/model,
+# clock, cache and vector width tell two hosts apart, and the ratios move between them
+mach cpu_id "$(awk -F': ' '/^cpu family/ {f = $2} /^model\t/ {m = $2} /^stepping/ {s = $2} END {printf "family %s model %s stepping %s", f, m, s}' /proc/cpuinfo)"
+mach cpu_mhz "$(awk -F': ' '/^cpu MHz/ {printf "%.0f", $2; exit}' /proc/cpuinfo)"
+mach cpu_cache "$(awk -F': ' '/^cache size/ {print $2; exit}' /proc/cpuinfo)"
+mach cpu_simd "$(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ' | sed 's/ $//')"
+mach virtualization "$(systemd-detect-virt 2>/dev/null || echo unknown)"
 mach cores "$(nproc)"
 mach memory_gb "$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"
 mach kernel "$(uname -r)"
@@ -564,6 +571,22 @@ declare -A TARGET=(
   [pipeline_efficiency]="ge 0.8" [rss_growth_4x]="le 1.1" [peak_rss_mb]="le ${RAW[rss.bound_mb]:-0}"
   [hnsw_build_tuned_vs_default]="ge 2" [exact_topk_vs_pg_scan]="ge 10"
   [exact_topk_vs_pg_scan_text]="ge 10")
+# What a figure's value depends on beyond ragload's own code (README "Performance"): "code"
+# figures compare ragload with a baseline doing the same work on the same machine and travel
+# between machines; "hardware" ones rate ragload against a PostgreSQL or BLAS path whose speed
+# relative to ours changes with the CPU, cores, memory and disk, or are absolute rates.
+declare -A BOUND=(
+  [read_vs_bsdtar]="code (libarchive both sides)"
+  [chunk_mb_per_s_per_core]="hardware (absolute rate, one core's speed)"
+  [embed_gflops_vs_sgemm_peak]="hardware (sgemm's peak scales with SIMD width, featurising does not)"
+  [embed_chunks_per_s]="hardware (absolute rate, cores x SIMD)"
+  [copy_vs_psql_text]="hardware (server-bound: the backend's inserts, indexes and WAL dominate both)"
+  [copy_vs_raw_binary]="hardware (2 loader connections vs 1 stream: the cores free for a 2nd backend)"
+  [pipeline_efficiency]="hardware (2 cores: the stages' CPU sum exceeds the slowest stage)"
+  [rss_growth_4x]="code" [peak_rss_mb]="code" [rss_bound_mb]="code"
+  [hnsw_build_tuned_vs_default]="hardware (cores for parallel workers, memory for the graph)"
+  [exact_topk_vs_pg_scan]="hardware (PostgreSQL's scan speed vs BLAS kernel and COPY)"
+  [exact_topk_vs_pg_scan_text]="hardware (PostgreSQL's scan speed vs BLAS kernel and COPY)")
 {
   echo "# ragload benchmarks"
   echo
@@ -571,8 +594,10 @@ declare -A TARGET=(
   echo
   echo "Single-threaded rates (read_vs_bsdtar, chunk_mb_per_s_per_core, embed_gflops_vs_sgemm_peak) are per CPU second, the rest wall time; with a load average above ${MACH[cores]} the wall-time figures include other processes' share of the cores."
   echo
-  echo "| figure | value | target | |"
-  echo "|---|---:|---:|---|"
+  echo "Machine: ${MACH[cpu]} (${MACH[cpu_id]}, ${MACH[cpu_mhz]} MHz, ${MACH[cpu_cache]} cache, ${MACH[cpu_simd]}), ${MACH[memory_gb]} GB, ${MACH[virtualization]}. Figures marked hardware-bound move between machines with the same code."
+  echo
+  echo "| figure | value | target | | depends on |"
+  echo "|---|---:|---:|---|---|"
   for k in "${FIG_KEYS[@]}"; do
     t=${TARGET[$k]:-}; v=${FIG[$k]}; st=""
     case "$t" in
@@ -580,7 +605,7 @@ declare -A TARGET=(
       le\ *) st=$(awk -v v="$v" -v t="${t#le }" 'BEGIN { print (v + 0 <= t + 0) ? "met" : "**missed**" }'); t="≤ ${t#le }";;
     esac
     [ "$k" = embed_chunks_per_s ] && st="goal"
-    echo "| \`$k\` | $v | $t | $st |"
+    echo "| \`$k\` | $v | $t | $st | ${BOUND[$k]:-} |"
   done
 } > "$OUT/bench.md"
 cat "$OUT/bench.md"
