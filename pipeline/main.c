@@ -12,6 +12,7 @@
 #include "reindex.h"
 #include "search.h"
 #include "embedcmd.h"
+#include "progress.h"
 #include "../stages/embed.h"
 #include "../stages/evaluate.h"
 #include "../stages/index.h"
@@ -828,6 +829,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rl_quiet = o.cfg.quiet;
+	/* progress: on a terminal unless told otherwise; -q silences it whatever else is given */
+	o.cfg.progress = o.cfg.quiet ? 0 : o.cfg.progress < 0 ? isatty(2) : o.cfg.progress;
+	progress_enable(o.cfg.progress);
 	const struct command *cmd = find_command(pos[0]);
 	if (!cmd) {
 		status = usage_error("unknown command '%s'", pos[0]);
