@@ -43,6 +43,7 @@
  * (struct hashed says why quantised).
  */
 #include "../stages/embed.h"
+#include "../pipeline/progress.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -729,6 +730,8 @@ static int fit_covariance(struct model_fit *fit, const struct hashed *h, float *
 	memset(c, 0, (size_t)F * (size_t)F * sizeof(float));
 	for (size_t i = 0; i < fit->n_sample; i += BLOCK) {
 		size_t nb = fit->n_sample - i < BLOCK ? fit->n_sample - i : BLOCK;
+		progress_update(0, "ragload: fitting the model: covariance of the sample, %zu of %zu "
+				"texts (%.0f%%)", i, fit->n_sample, 100.0 * (double)i / (double)fit->n_sample);
 		for (size_t r = 0; r < nb; r++) {
 			s.row = x + r * (size_t)F;
 			memset(s.row, 0, (size_t)F * sizeof(float));
@@ -777,6 +780,8 @@ static int fit_svd(struct model_fit *fit, struct hashed *h)
 		goto out;
 	gaussian_fill(y, (size_t)F * (size_t)k, 1.0, fit->o.seed ^ 0x7376647374617274ull);
 	for (int it = 0; it <= FIT_POWER_ITERS; it++) {
+		progress_update(1, "ragload: fitting the model: projection, subspace iteration %d of %d",
+				it + 1, FIT_POWER_ITERS + 1);
 		cblas_ssymm(CblasRowMajor, CblasLeft, CblasUpper, F, k, 1.0f, c, F, y, k, 0.0f, z,
 			    k);
 		if ((rc = orthonormalise(z, F, k)))
@@ -785,6 +790,7 @@ static int fit_svd(struct model_fit *fit, struct hashed *h)
 		y = z;
 		z = t;
 	}
+	progress_update(1, "ragload: fitting the model: projection, eigenvectors");
 	/* the k x k problem: B = Y^T C Y = U diag(ev) U^T, eigenvalues ascending */
 	cblas_ssymm(CblasRowMajor, CblasLeft, CblasUpper, F, k, 1.0f, c, F, y, k, 0.0f, z, k);
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, F, 1.0f, y, k, z, k, 0.0f, b, k);
@@ -829,6 +835,8 @@ int model_fit_end(struct model_fit *fit, struct model **out)
 		goto out;
 	h->seed = fit->o.seed;
 	h->fit_texts = fit->n_texts;
+	progress_update(1, "ragload: fitting the model: feature weights from %llu texts",
+			(unsigned long long)fit->n_texts);
 	/* smooth idf: ln((N+1)/(df+1)) + 1, so a feature seen nowhere gets the highest */
 	double n1 = (double)fit->n_texts + 1.0;
 	h->idf_fit = malloc(((size_t)1 << IDF_BITS) * sizeof(float));
@@ -854,6 +862,7 @@ int model_fit_end(struct model_fit *fit, struct model **out)
 			      1.0 / sqrt((double)h->dim), fit->o.seed ^ 0x70726f6a65637431ull);
 		snprintf(h->projection, sizeof(h->projection), "gaussian");
 	}
+	progress_update(1, "ragload: fitting the model: quantising");
 	hashed_quantise(h);
 	m->impl = h;
 	h = NULL;

@@ -22,6 +22,7 @@
 #include "db.h"
 #include "queue.h"
 #include "vecfile.h"
+#include "progress.h"
 #include "../stages/index.h"
 #include "../stages/read.h"
 #include "../stages/normalize.h"
@@ -29,11 +30,14 @@
 #include "../stages/embed.h"
 #include "../stages/load.h"
 
+#include <dirent.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
@@ -62,6 +66,8 @@ struct ingest {
 	int workers_left;             /* the last worker out closes q_docs */
 	uint64_t items;
 	_Atomic uint64_t raw_bytes, unchanged, docs_seen;  /* read by progress */
+	struct input_meter *meter;    /* how far through the inputs, for progress; may be NULL */
+	_Atomic uint64_t docs_to_load; /* documents the loaders took (embedded), for progress */
 	uint64_t would_add, would_change, pruned;         /* dry run and prune */
 	char **input_ids;             /* real path of each command-line input (prune scope) */
 	PGconn **main_conn;           /* holds the run lock; live-index DDL; under conn_mu */
@@ -78,6 +84,8 @@ struct ingest {
 	_Atomic uint64_t reconnects;
 	int seen_table;               /* keys seen are recorded in a temp table (prune) */
 };
+
+static void meter_note(struct input_meter *m, const char *input, size_t raw);
 
 /* ---- reader thread ----------------------------------------------------------------------- */
 
@@ -462,6 +470,7 @@ static void *normalizer_main(void *arg)
 			in->t_normalize += now_seconds() - t0;
 			in->items++;
 			in->raw_bytes += it->raw_bytes;
+			meter_note(in->meter, it->input, it->raw_bytes);
 			read_item_free(it);
 			if (nr < 0) {
 				rc = -1;
@@ -540,6 +549,175 @@ static void join_threads(pthread_t reader, pthread_t normalizer, const int start
 			pthread_join(workers[i].thread, NULL);
 }
 
+/* ---- progress: how far through the inputs -------------------------------------------------
+ *
+ * A percentage and an ETA need the inputs' size and how much of it is behind us, in the same
+ * unit: bytes on disk. The size: each file's st_size, each directory's regular files summed by
+ * a thread of its own (a large tree is walked while the work starts; until it is done the line
+ * shows no percentage). How much is read: an archive, JSONL or compressed file is one open
+ * descriptor of the reader's, whose offset (/proc/self/fdinfo) is the compressed bytes read; a
+ * directory counts the raw bytes of the items read from it, which are its files' own bytes
+ * (archives inside it count expanded, hence the cap at its size); inputs before the one being
+ * read are done. The reader runs up to a queue ahead of the load, so the last seconds are
+ * the pipeline draining.
+ */
+struct input_meter {
+	int n;
+	char *const *paths;           /* the command line's, not owned */
+	char **real;                  /* realpath of each, NULL when unresolvable */
+	uint64_t *size;               /* bytes of each (directories: summed by the sizing thread) */
+	int *is_dir;
+	_Atomic uint64_t *dir_raw;    /* raw bytes of items read from directory i */
+	uint64_t *pos;                /* highest offset seen in file input i (meter_done only) */
+	_Atomic int cur;              /* the highest input the normalizer has seen an item of */
+	int last;                     /* cache for meter_note (normalizer thread only) */
+	_Atomic uint64_t total;
+	_Atomic int sized;            /* total is final */
+	pthread_t sizer;
+	int sizer_started;
+};
+
+static _Thread_local uint64_t walk_sum;
+
+static int walk_add(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)path;
+	(void)f;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		walk_sum += (uint64_t)st->st_size;
+	return 0;
+}
+
+static void *meter_size(void *arg)
+{
+	struct input_meter *m = arg;
+	uint64_t total = 0;
+	for (int i = 0; i < m->n; i++) {
+		struct stat st;
+		if (stat(m->paths[i], &st))
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			walk_sum = 0;
+			nftw(m->paths[i], walk_add, 16, FTW_PHYS);
+			m->size[i] = walk_sum;
+		}
+		total += m->size[i];
+	}
+	m->total = total;
+	m->sized = 1;
+	return NULL;
+}
+
+static void meter_free(struct input_meter *m)
+{
+	if (!m)
+		return;
+	if (m->sizer_started)
+		pthread_join(m->sizer, NULL);
+	for (int i = 0; m->real && i < m->n; i++)
+		free(m->real[i]);
+	free(m->real);
+	free(m->size);
+	free(m->is_dir);
+	free((void *)m->dir_raw);
+	free(m->pos);
+	free(m);
+}
+
+/* Starts sizing the inputs. NULL when out of memory (progress then shows no percentage). */
+static struct input_meter *meter_start(char *const *paths, int n)
+{
+	struct input_meter *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->n = n;
+	m->paths = paths;
+	m->real = calloc((size_t)n, sizeof(*m->real));
+	m->size = calloc((size_t)n, sizeof(*m->size));
+	m->is_dir = calloc((size_t)n, sizeof(*m->is_dir));
+	m->dir_raw = calloc((size_t)n, sizeof(*m->dir_raw));
+	m->pos = calloc((size_t)n, sizeof(*m->pos));
+	if (!m->real || !m->size || !m->is_dir || !m->dir_raw || !m->pos) {
+		meter_free(m);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		m->real[i] = realpath(paths[i], NULL);
+		if (stat(paths[i], &st) == 0) {
+			m->is_dir[i] = S_ISDIR(st.st_mode);
+			m->size[i] = m->is_dir[i] ? 0 : (uint64_t)st.st_size;
+		}
+	}
+	m->sizer_started = pthread_create(&m->sizer, NULL, meter_size, m) == 0;
+	if (!m->sizer_started)
+		meter_size(m);
+	return m;
+}
+
+/* An item from input `input` was read (normalizer thread). */
+static void meter_note(struct input_meter *m, const char *input, size_t raw)
+{
+	if (!m || !input)
+		return;
+	int i = m->last;
+	if (strcmp(m->paths[i], input))
+		for (i = 0; i < m->n && strcmp(m->paths[i], input); i++)
+			;
+	if (i == m->n)
+		return;
+	m->last = i;
+	if (i > m->cur)
+		m->cur = i;
+	if (m->is_dir[i])
+		m->dir_raw[i] += raw;
+}
+
+/* Bytes of the inputs behind us (see above); 0 while the sizes are unknown. */
+static uint64_t meter_done(struct input_meter *m)
+{
+	if (!m || !m->sized)
+		return 0;
+	int cur = m->cur;
+	/* the reader's open inputs: their offsets, and the furthest one it has reached */
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		char link[300], target[4096];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		for (int i = 0; i < m->n; i++) {
+			if (m->is_dir[i] || !m->real[i] || strcmp(m->real[i], target))
+				continue;
+			char info[300];
+			snprintf(info, sizeof(info), "/proc/self/fdinfo/%s", e->d_name);
+			FILE *f = fopen(info, "r");
+			unsigned long long pos = 0;
+			if (f) {
+				if (fscanf(f, "pos: %llu", &pos) == 1 && pos > m->pos[i])
+					m->pos[i] = pos;
+				fclose(f);
+			}
+			if (i > cur)
+				cur = i;
+		}
+	}
+	if (d)
+		closedir(d);
+	uint64_t done = 0;
+	for (int i = 0; i < m->n; i++) {
+		uint64_t part = i < cur ? m->size[i] : i > cur ? 0 : m->is_dir[i] ? m->dir_raw[i]
+						   : m->pos[i];
+		done += part < m->size[i] ? part : m->size[i];
+	}
+	return done;
+}
+
 /* ---- fitting ------------------------------------------------------------------------------ */
 
 struct fit_ctx {
@@ -548,13 +726,19 @@ struct fit_ctx {
 	struct counts *counts;
 	uint64_t docs;
 	int failed;
+	uint64_t raw_bytes;           /* for progress */
+	struct input_meter *meter;    /* may be NULL */
 };
+
+/* The ingest run's meter, for the fit it may start first (main thread only). */
+static struct input_meter *fit_meter;
 
 static int fit_emit(void *ctx, struct read_item *it)
 {
 	struct fit_ctx *fc = ctx;
 	struct doc *d = NULL;
 	int rc = normalize_item(&fc->cfg->norm, it, &d, fc->counts);
+	fc->raw_bytes += it->raw_bytes;
 	read_item_free(it);
 	if (rc < 0 || (rc == 0 && chunk_doc(&fc->cfg->chunk, d))) {
 		doc_free(d);
@@ -567,7 +751,20 @@ static int fit_emit(void *ctx, struct read_item *it)
 		model_fit_add(fc->fit, d->text + d->chunks[i].start,
 			      d->chunks[i].end - d->chunks[i].start);
 	doc_free(d);
-	return ++fc->docs >= fc->cfg->model.fit_sample_docs ? 1 : 0;
+	++fc->docs;
+	if (progress_enabled()) {
+		uint64_t total = fc->meter && fc->meter->sized ? fc->meter->total : 0;
+		char pct[32] = "";
+		if (total)
+			snprintf(pct, sizeof(pct), ", %.0f%% of %.1f MB",
+				 100.0 * (double)meter_done(fc->meter) / (double)total,
+				 (double)total / 1e6);
+		progress_update(0, "ragload: fitting the model: reading documents: %llu read "
+				"(%.1f MB%s; the fit samples up to %llu)",
+				(unsigned long long)fc->docs, (double)fc->raw_bytes / 1e6, pct,
+				(unsigned long long)fc->cfg->model.fit_sample_docs);
+	}
+	return fc->docs >= fc->cfg->model.fit_sample_docs ? 1 : 0;
 }
 
 int ingest_fit_model(const struct rl_config *cfg, char *const *paths, int n_paths,
@@ -575,22 +772,27 @@ int ingest_fit_model(const struct rl_config *cfg, char *const *paths, int n_path
 {
 	struct counts quiet;
 	counts_init(&quiet, 1); /* the load pass reports bad input; do not say it twice */
-	struct fit_ctx fc = {cfg, NULL, &quiet, 0, 0};
+	struct fit_ctx fc = {cfg, NULL, &quiet, 0, 0, 0, fit_meter};
 	int rc = model_fit_begin(&cfg->model, &fc.fit);
 	if (rc)
 		goto out;
 	double t0 = now_seconds();
+	progress_update(1, "ragload: fitting the model: reading documents");
 	rc = read_inputs(&cfg->read, paths, n_paths, fit_emit, &fc, &quiet);
 	if (fc.failed || rc < 0) {
 		rc = -1;
 		goto out;
 	}
+	progress_update(1, "ragload: fitting the model on %llu documents",
+			(unsigned long long)fc.docs);
 	rc = model_fit_end(fc.fit, out);
 	fc.fit = NULL;
+	progress_end(0);
 	if (!rc)
 		log_info("fitted model %s on %llu documents in %.1f s", model_name(*out),
 			 (unsigned long long)fc.docs, now_seconds() - t0);
 out:
+	progress_end(0);
 	model_fit_free(fc.fit);
 	counts_release(&quiet);
 	return rc;
@@ -851,6 +1053,7 @@ static void print_progress(struct ingest *in, const struct load_stats *ls, doubl
 static int load_gate(struct ingest *in, const struct doc *d)
 {
 	int rc = 0;
+	in->docs_to_load++;
 	pthread_mutex_lock(&in->conn_mu);
 	in->incoming += d->n_chunks;
 	double t = now_seconds();
@@ -961,7 +1164,7 @@ static void loaders_wait(struct ingest *in, int progress, double t0)
 	while (in->loaders_left > 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 500000000L;
+		ts.tv_nsec += 1000000000L / PROGRESS_HZ;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
@@ -1045,10 +1248,32 @@ static void print_progress(struct ingest *in, const struct load_stats *ls, doubl
 {
 	double el = now_seconds() - t0;
 	double mb = (double)in->raw_bytes / 1e6;
-	fprintf(stderr, "\rragload: %llu documents (%llu loaded, %llu unchanged), %.1f MB, %.1f MB/s%s",
-		(unsigned long long)in->docs_seen,
-		(unsigned long long)(ls->docs_added + ls->docs_changed),
-		(unsigned long long)in->unchanged, mb, el > 0 ? mb / el : 0.0, final ? "\n" : "   ");
+	uint64_t total = in->meter && in->meter->sized ? in->meter->total : 0;
+	char where[96] = "", eta[16];
+	if (total && !final) {
+		/* The reader runs a queue ahead of the embedding, the slow part: the share of the
+		 * inputs read, scaled by the share of the documents read so far that have been
+		 * embedded (or found unchanged), is what is behind us. The rate of that gives the
+		 * ETA; the first second is too noisy for one. */
+		uint64_t seen = in->docs_seen, through = in->docs_to_load + in->unchanged;
+		double f = (double)meter_done(in->meter) / (double)total;
+		if (seen && !in->args->dry_run)
+			f *= through < seen ? (double)through / (double)seen : 1.0;
+		uint64_t done = (uint64_t)(f * (double)total);
+		if (el >= 1 && done > 0 && f < 1)
+			snprintf(where, sizeof(where), "%.0f%% of %.1f MB, ETA %s, ", 100 * f,
+				 (double)total / 1e6,
+				 progress_duration(el * (1 - f) / f, eta, sizeof(eta)));
+		else
+			snprintf(where, sizeof(where), "%.0f%% of %.1f MB, ", 100 * f,
+				 (double)total / 1e6);
+	}
+	progress_update(final, "ragload: %s%llu documents (%llu loaded, %llu unchanged), "
+			"%.1f MB, %.1f MB/s", where, (unsigned long long)in->docs_seen,
+			(unsigned long long)(ls->docs_added + ls->docs_changed),
+			(unsigned long long)in->unchanged, mb, el > 0 ? mb / el : 0.0);
+	if (final)
+		progress_end(1);
 }
 
 static void summary(struct ingest *in, const struct load_stats *ls, double elapsed, FILE *f)
@@ -1249,11 +1474,13 @@ static void analyze_tables(PGconn *conn, PGconn *other, int vacuum)
 int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 {
 	int status = EXIT_FATAL;
-	double t0 = now_seconds();
+	double t0 = now_seconds(), t0_pipeline = t0;
 	struct ingest in;
 	memset(&in, 0, sizeof(in));
 	in.cfg = cfg;
 	in.args = a;
+	if (progress_enabled())
+		fit_meter = in.meter = meter_start(a->paths, a->n_paths);
 	counts_init(&in.counts, 0);
 	pthread_mutex_init(&in.mu, NULL);
 	pthread_mutex_init(&in.conn_mu, NULL);
@@ -1399,13 +1626,14 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 			abort_queues(&in);
 		}
 
-		int progress = cfg->progress < 0 ? (!cfg->quiet && isatty(2)) : cfg->progress;
-		loaders_wait(&in, progress, t0);
+		int progress = progress_enabled();
+		t0_pipeline = now_seconds();
+		loaders_wait(&in, progress, t0_pipeline);
 		join_threads(reader, normalizer, started, workers);
 		threads = 0;
 		if (progress) {
 			loaders_stats(&in, &lsum);
-			print_progress(&in, &lsum, t0, 1);
+			print_progress(&in, &lsum, t0_pipeline, 1);
 		}
 		if (in.failed)
 			goto out;
@@ -1477,6 +1705,8 @@ out:
 		free(in.input_ids[i]);
 	free(in.input_ids);
 	counts_release(&in.counts);
+	fit_meter = NULL;
+	meter_free(in.meter);
 	pthread_mutex_destroy(&in.mu);
 	if (logf)
 		fclose(logf);

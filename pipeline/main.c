@@ -12,13 +12,17 @@
 #include "reindex.h"
 #include "search.h"
 #include "embedcmd.h"
+#include "progress.h"
 #include "../stages/embed.h"
 #include "../stages/evaluate.h"
 #include "../stages/index.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <math.h>
+#include <stdarg.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,8 @@ struct opts {
 	int shard, n_shards;
 	int refit, rollback, chunk_tokens, chunk_overlap, index_given;
 	const char *method;
+	int all_chunks;        /* search: every chunk, not each document's best */
+	int help;              /* --help given: the overview, or the command's own help */
 	int json, jsonl;
 	struct eval_args eval;
 	struct index_args index;
@@ -101,7 +107,7 @@ static const char usage_text[] =
 	"\n"
 	"  -q, --quiet           no progress and no summary\n"
 	"      --progress / --no-progress   force progress on stderr on or off\n"
-	"  -h, --help            this text\n"
+	"  -h, --help            this text; 'ragload COMMAND --help': that command's options\n"
 	"      --version         print the version\n"
 	"\n"
 	"exit status (every command):\n"
@@ -111,17 +117,64 @@ static const char usage_text[] =
 	"  3   done, but some inputs, entries or documents were skipped as bad (the rest loaded)\n"
 	"  75  another run holds the lock on this corpus\n";
 
+/* The command a usage error's hint points at (found before any option is applied), or NULL. */
+static const char *hint_command;
+
+/*
+ * usage(EXIT_DONE) prints the overview (--help). usage(EXIT_USAGE) follows an error message
+ * already printed: it adds only where to read more, as git and coreutils do, rather than
+ * burying the one line that matters under the whole help text.
+ */
 static int usage(int status)
 {
-	fputs(usage_text, status == EXIT_DONE ? stdout : stderr);
+	if (status == EXIT_DONE)
+		fputs(usage_text, stdout);
+	else if (hint_command)
+		fprintf(stderr, "Try 'ragload %s --help'\n", hint_command);
+	else
+		fputs("Try 'ragload --help'\n", stderr);
+	return status;
+}
+
+/* Prints "ragload: error: <message>" and the hint; returns EXIT_USAGE. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	return usage(EXIT_USAGE);
+}
+
+/*
+ * Every command but init, ingest (which says so itself) and model fit reads the corpus: on a
+ * database where `ragload init` never ran, say so in one place, after the command's own usage
+ * checks, rather than let each fail on its first query with a raw SQL error.
+ * Returns -1 to go on, else an exit status.
+ */
+static int check_corpus(const struct opts *o)
+{
+	PGconn *conn = db_connect(o->cfg.conninfo);
+	if (!conn)
+		return EXIT_FATAL;
+	int v = db_schema_version(conn), status = -1;
+	if (v == 0) {
+		log_error("no ragload corpus in database %s: run 'ragload init' first", PQdb(conn));
+		status = EXIT_FATAL;
+	} else if (v < 0) {
+		status = EXIT_FATAL;
+	}
+	PQfinish(conn);
 	return status;
 }
 
 static int cmd_init(struct opts *o, int argc, char **argv)
 {
-	(void)argv;
 	if (argc != 0)
-		return usage(EXIT_USAGE);
+		return usage_error("init: unexpected argument '%s'", argv[0]);
 	PGconn *conn = db_connect(o->cfg.conninfo);
 	if (!conn)
 		return EXIT_FATAL;
@@ -136,10 +189,8 @@ static int cmd_init(struct opts *o, int argc, char **argv)
 
 static int cmd_ingest(struct opts *o, int argc, char **argv)
 {
-	if (argc < 1) {
-		log_error("ingest: no input given");
-		return usage(EXIT_USAGE);
-	}
+	if (argc < 1)
+		return usage_error("ingest: no input given");
 	struct ingest_args a = {argv, argc, o->model_file, o->no_wait, o->prune, o->dry_run,
 				o->log_file, o->shard, o->n_shards};
 	return ingest_run(&o->cfg, &a);
@@ -174,21 +225,22 @@ static int save_model(const struct model *m, const char *path)
 static int cmd_model(struct opts *o, int argc, char **argv)
 {
 	if (argc < 1)
-		return usage(EXIT_USAGE);
+		return usage_error("model: give a subcommand: fit, export or import");
 	const char *sub = argv[0];
 	struct model *m = NULL;
 	PGconn *conn = NULL;
 	int status = EXIT_FATAL;
 	if (!strcmp(sub, "fit")) {
-		if (argc < 2 || !o->output) {
-			log_error("model fit: give inputs and -o FILE");
-			return usage(EXIT_USAGE);
-		}
+		if (argc < 2 || !o->output)
+			return usage_error("model fit: give inputs and -o FILE");
 		if (ingest_fit_model(&o->cfg, argv + 1, argc - 1, &m) || save_model(m, o->output))
 			goto out;
 	} else if (!strcmp(sub, "export")) {
 		if (argc != 2)
-			return usage(EXIT_USAGE);
+			return usage_error("model export: give one FILE");
+		if ((status = check_corpus(o)) >= 0)
+			return status;
+		status = EXIT_FATAL;
 		conn = db_connect(o->cfg.conninfo);
 		if (!conn)
 			goto out;
@@ -199,7 +251,10 @@ static int cmd_model(struct opts *o, int argc, char **argv)
 			goto out;
 	} else if (!strcmp(sub, "import")) {
 		if (argc != 2)
-			return usage(EXIT_USAGE);
+			return usage_error("model import: give one FILE");
+		if ((status = check_corpus(o)) >= 0)
+			return status;
+		status = EXIT_FATAL;
 		if (model_read_file(argv[1], &m))
 			goto out;
 		conn = db_connect(o->cfg.conninfo);
@@ -207,8 +262,7 @@ static int cmd_model(struct opts *o, int argc, char **argv)
 			goto out;
 		log_info("stored model %s", model_name(m));
 	} else {
-		log_error("model: unknown subcommand '%s'", sub);
-		return usage(EXIT_USAGE);
+		return usage_error("model: unknown subcommand '%s' (fit, export or import)", sub);
 	}
 	status = EXIT_DONE;
 out:
@@ -220,17 +274,21 @@ out:
 
 static int cmd_status(struct opts *o, int argc, char **argv)
 {
-	(void)argv;
 	if (argc != 0)
-		return usage(EXIT_USAGE);
+		return usage_error("status: unexpected argument '%s'", argv[0]);
+	int st = check_corpus(o);
+	if (st >= 0)
+		return st;
 	return status_run(&o->cfg);
 }
 
 static int cmd_reindex(struct opts *o, int argc, char **argv)
 {
-	(void)argv;
 	if (argc != 0)
-		return usage(EXIT_USAGE);
+		return usage_error("reindex: unexpected argument '%s'", argv[0]);
+	int st = check_corpus(o);
+	if (st >= 0)
+		return st;
 	struct reindex_args a = {o->model_file, o->refit, o->chunk_tokens, o->chunk_overlap,
 				 o->index_given, o->index, o->rollback};
 	return reindex_run(&o->cfg, &a);
@@ -238,61 +296,200 @@ static int cmd_reindex(struct opts *o, int argc, char **argv)
 
 static int cmd_search(struct opts *o, int argc, char **argv)
 {
-	if (argc != 1) {
-		log_error("search: give the query as one argument");
-		return usage(EXIT_USAGE);
-	}
-	if (o->method && strcmp(o->method, "dense") && strcmp(o->method, "fts") &&
-	    strcmp(o->method, "hybrid")) {
-		log_error("--method %s: expected dense, fts or hybrid", o->method);
-		return EXIT_USAGE;
-	}
+	if (argc != 1)
+		return usage_error("search: give the query as one argument (quoted)");
+	if (argv[0][strspn(argv[0], " \t\n\r\v\f")] == '\0')
+		return usage_error("search: the query is empty");
+	int st = check_corpus(o);
+	if (st >= 0)
+		return st;
 	struct search_args a = {argv[0], o->eval.k, o->method ? o->method : "dense", o->json,
-				o->eval.fts_config};
+				o->eval.fts_config, o->all_chunks};
 	return search_run(&o->cfg, &a);
 }
 
 static int cmd_embed(struct opts *o, int argc, char **argv)
 {
-	(void)argv;
 	if (argc != 0)
-		return usage(EXIT_USAGE);
+		return usage_error("embed: unexpected argument '%s'", argv[0]);
+	int st = o->model_file ? -1 : check_corpus(o);
+	if (st >= 0)
+		return st;
 	struct embedcmd_args a = {o->jsonl, o->json, o->model_file};
 	return embedcmd_run(&o->cfg, &a);
 }
 
 static int cmd_index(struct opts *o, int argc, char **argv)
 {
-	(void)argv;
 	if (argc != 0)
-		return usage(EXIT_USAGE);
+		return usage_error("index: unexpected argument '%s'", argv[0]);
+	int st = check_corpus(o);
+	if (st >= 0)
+		return st;
 	return index_run(&o->cfg, &o->index);
 }
 
 static int cmd_eval(struct opts *o, int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 0 || !o->eval.queries) {
-		log_error("eval: --queries FILE is required");
-		return usage(EXIT_USAGE);
-	}
+	if (argc != 0)
+		return usage_error("eval: unexpected argument '%s'", argv[0]);
+	if (!o->eval.queries)
+		return usage_error("eval: --queries FILE is required");
+	int st = check_corpus(o);
+	if (st >= 0)
+		return st;
 	return evaluate_run(&o->cfg, &o->eval);
 }
+
+/*
+ * Each command's own help (`ragload COMMAND --help`, `ragload help COMMAND`): its synopsis,
+ * what it does, the options it reads. The options every command takes are in common_help.
+ */
+static const char help_init[] =
+	"usage: ragload init [--roles]\n"
+	"\n"
+	"Creates or upgrades the schema: versioned migrations, applied once each (idempotent).\n"
+	"\n"
+	"options:\n"
+	"      --roles           also create the ragload_loader and ragload_reader roles\n";
+static const char help_status[] =
+	"usage: ragload status\n"
+	"\n"
+	"Shows the last runs, the corpus, its model and its indexes.\n";
+static const char help_ingest[] =
+	"usage: ragload ingest [options] PATH...\n"
+	"\n"
+	"Reads, normalises, chunks, embeds and loads every input: directories, archives\n"
+	"(tar, zip, 7z, cpio and their compressions), compressed files, .txt/.md/.html, .jsonl\n"
+	"collections, .fvecs vectors. The first ingest into an empty corpus fits its model.\n"
+	"\n"
+	"options:\n"
+	"      --model FILE      embed with this model file instead of the corpus's\n"
+	"      --chunk-tokens N  tokens per chunk (default 256)\n"
+	"      --chunk-overlap N tokens shared by consecutive chunks (default 32)\n"
+	"      --no-wait         exit 75 at once when another run holds the lock\n"
+	"      --prune           delete documents under the given inputs that are gone\n"
+	"      --dry-run         say what would be added, changed, pruned; write nothing\n"
+	"      --log FILE        also append warnings and the summary to FILE\n"
+	"      --shard i/N       only the documents whose key hashes to share i of N\n";
+static const char help_model[] =
+	"usage: ragload model fit PATH... -o FILE\n"
+	"       ragload model export FILE\n"
+	"       ragload model import FILE\n"
+	"\n"
+	"Fits the built-in model on inputs without loading them, or writes the corpus's model to\n"
+	"a file, or stores a model file in the database.\n"
+	"\n"
+	"options:\n"
+	"  -o, --output FILE     model fit: where to write the model\n";
+static const char help_index[] =
+	"usage: ragload index [options]\n"
+	"\n"
+	"Builds the HNSW, IVFFlat and full-text indexes after loading.\n"
+	"\n"
+	"options:\n"
+	"      --distance D      cosine | l2 | ip (default: the corpus's: cosine for text, l2 for .fvecs)\n"
+	"      --hnsw-m N        HNSW m (default 16)\n"
+	"      --hnsw-efc N      HNSW ef_construction (default 64)\n"
+	"      --lists N         IVFFlat lists (default rows/1000, at least 10; sqrt(rows) above 1M)\n"
+	"      --only KIND       build only hnsw, ivfflat or fts\n"
+	"      --fts-config CFG  text search configuration (default english)\n";
+static const char help_reindex[] =
+	"usage: ragload reindex [options]\n"
+	"\n"
+	"Builds new chunks, embeddings and indexes beside the live ones, then swaps them in.\n"
+	"\n"
+	"options:\n"
+	"      --model FILE      embed with this model file\n"
+	"      --refit           fit a new built-in model on the corpus\n"
+	"      --chunk-tokens N  tokens per chunk\n"
+	"      --chunk-overlap N tokens shared by consecutive chunks\n"
+	"      --hnsw-m N, --hnsw-efc N, --lists N, --distance D   index settings (see index)\n"
+	"      --rollback        swap the previous generation back\n";
+static const char help_search[] =
+	"usage: ragload search [options] \"QUERY\"\n"
+	"\n"
+	"Prints the documents that best answer the query, each once, by its best chunk.\n"
+	"\n"
+	"options:\n"
+	"  -k N                  how many results (default 10)\n"
+	"      --method M        dense (default: the corpus's model and vector index), fts\n"
+	"                        (PostgreSQL full-text search) or hybrid (both, fused by rank)\n"
+	"      --all-chunks      every matching chunk, several of one document if they rank so\n"
+	"      --json            JSON with chunk and document ids and the whole chunk text\n"
+	"      --fts-config CFG  text search configuration (default english)\n";
+static const char help_embed[] =
+	"usage: ragload embed [--json] [--jsonl] [--model FILE] < LINES\n"
+	"\n"
+	"Embeds each stdin line with the corpus's model, as search embeds a query, and prints\n"
+	"it as a pgvector literal.\n"
+	"\n"
+	"options:\n"
+	"      --jsonl           stdin holds JSON lines: embed each one's \"text\"\n"
+	"      --json            print JSON lines with id, model, dim and embedding\n"
+	"      --model FILE      a model file instead of the corpus's\n";
+static const char help_eval[] =
+	"usage: ragload eval --queries FILE [options]\n"
+	"\n"
+	"Exact ground truth, ANN recall and latency for each index setting, and quality against\n"
+	"judgments; writes a report (Markdown, HTML, JSON, CSV).\n"
+	"\n"
+	"options:\n"
+	"      --queries FILE    BEIR queries.jsonl (embedded with the corpus's model) or .fvecs\n"
+	"      --qrels FILE      BEIR TSV or TREC qrels: nDCG@10, MRR@10, Recall@100\n"
+	"      --ground-truth F  .ivecs exact top-k ids, checked against ragload's own\n"
+	"  -k N                  k of recall@k (default 10)\n"
+	"      --run-file FILE   also write each method's ranking in TREC run format\n"
+	"      --reports-dir DIR where reports go (default reports/)\n"
+	"      --keep N          keep only the newest N reports\n"
+	"      --fail-on-regression X   exit 1 when nDCG@10 or recall@10 drops by more than X\n"
+	"      --connections N   connections for the concurrent QPS figure (default 2)\n"
+	"      --ef-search LIST  HNSW ef_search values (default 10,20,40,80,160,320)\n"
+	"      --probes LIST     IVFFlat probes values (default 1,2,4,... up to lists/4)\n"
+	"      --fts-config CFG  text search configuration (default english)\n"
+	"      --max-queries N   evaluate only the first N queries\n";
+static const char common_help[] =
+	"\n"
+	"common options:\n"
+	"  -d, --conninfo STR    libpq conninfo or URI (default: PG* environment, as psql)\n"
+	"  -c, --config FILE     settings file (defaults: config/default.ini, built in)\n"
+	"      --set S.K=V       override one setting, e.g. --set chunk.tokens=128\n"
+	"  -q, --quiet           no progress and no summary\n"
+	"      --progress / --no-progress   force progress on stderr on or off\n"
+	"  -h, --help            this text\n"
+	"\n"
+	"exit status: 0 done, 1 fatal, 2 usage, 3 done with skipped input, 75 locked\n";
 
 static const struct command {
 	const char *name;
 	int (*fn)(struct opts *o, int argc, char **argv);
+	const char *help;
 } commands[] = {
-	{"init", cmd_init},
-	{"status", cmd_status},
-	{"ingest", cmd_ingest},
-	{"model", cmd_model},
-	{"index", cmd_index},
-	{"reindex", cmd_reindex},
-	{"search", cmd_search},
-	{"embed", cmd_embed},
-	{"eval", cmd_eval},
+	{"init", cmd_init, help_init},
+	{"status", cmd_status, help_status},
+	{"ingest", cmd_ingest, help_ingest},
+	{"model", cmd_model, help_model},
+	{"index", cmd_index, help_index},
+	{"reindex", cmd_reindex, help_reindex},
+	{"search", cmd_search, help_search},
+	{"embed", cmd_embed, help_embed},
+	{"eval", cmd_eval, help_eval},
 };
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < RL_ARRAY_LEN(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static int command_help(const struct command *c)
+{
+	fputs(c->help, stdout);
+	fputs(common_help, stdout);
+	return EXIT_DONE;
+}
 
 enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAIT, OPT_VERSION,
        OPT_PROGRESS, OPT_NO_PROGRESS, OPT_DISTANCE, OPT_HNSW_M, OPT_HNSW_EFC, OPT_LISTS, OPT_ONLY,
@@ -300,16 +497,22 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
        OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
        OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL };
+enum { OPT_ALL_CHUNKS = 512 };  /* search */
 
-/* Parses a whole positive int within [lo, hi] into *out. */
-static int parse_int(const char *s, int lo, int hi, int *out)
+/* Parses a whole int within [lo, hi] into *out; on failure says why, naming the option. */
+static int int_option(const char *opt, const char *s, int lo, int hi, int *out)
 {
 	char *end;
+	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (end == s || *end || v < lo || v > hi)
-		return -1;
+	if (end == s || *end || errno == ERANGE)
+		return usage_error("%s: expected a whole number, got '%s'", opt, s);
+	if (v < lo)
+		return usage_error("%s: must be ≥ %d", opt, lo);
+	if (v > hi)
+		return usage_error("%s: must be ≤ %d", opt, hi);
 	*out = (int)v;
-	return 0;
+	return -1;
 }
 
 static int set_option(struct rl_config *c, const char *arg)
@@ -324,45 +527,47 @@ static int set_option(struct rl_config *c, const char *arg)
 	return config_set(c, tmp, dot + 1, eq + 1);
 }
 
-static int bad_value(const char *opt, const char *arg)
+/* An enumerated option's value: NULL when arg is none of the choices (error printed). */
+static const char *enum_option(const char *opt, const char *arg, const char *const *choices,
+			       const char *expected)
 {
-	log_error("%s %s: invalid value", opt, arg);
-	return EXIT_USAGE;
+	for (size_t i = 0; choices[i]; i++)
+		if (!strcmp(arg, choices[i]))
+			return choices[i];
+	usage_error("%s: expected %s, got '%s'", opt, expected, arg);
+	return NULL;
 }
 
-/* Applies one parsed option. Returns -1 to go on, else an exit status to stop with. */
+/* Applies one parsed option; raw is the option as named on the command line ("-k",
+ * "--hnsw-m"), for messages. Returns -1 to go on, else an exit status to stop with. */
 static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 {
 	switch (c) {
 	case 'd':
 		if (strlen(arg) >= sizeof(o->cfg.conninfo))
-			return usage(EXIT_USAGE);
+			return usage_error("%s: longer than %zu bytes", raw,
+					   sizeof(o->cfg.conninfo) - 1);
 		strcpy(o->cfg.conninfo, arg);
 		return -1;
 	case 'c': return -1; /* read before everything else */
 	case 'o': o->output = arg; return -1;
 	case 'q': o->cfg.quiet = 1; return -1;
-	case 'h': return usage(EXIT_DONE);
+	case 'h': o->help = 1; return -1;
 	case OPT_SET:
-		if (set_option(&o->cfg, arg)) {
-			log_error("--set %s: unknown setting or invalid value", arg);
-			return EXIT_USAGE;
-		}
+		if (set_option(&o->cfg, arg))
+			return usage_error("--set: unknown setting or invalid value '%s' "
+					   "(config/default.ini lists them)", arg);
 		return -1;
 	case OPT_MODEL: o->model_file = arg; return -1;
 	case OPT_CHUNK_TOKENS:
-		if (config_set(&o->cfg, "chunk", "tokens", arg)) {
-			log_error("--chunk-tokens %s: expected 8..65536", arg);
+		if (int_option(raw, arg, 8, 65536, &o->chunk_tokens) >= 0)
 			return EXIT_USAGE;
-		}
-		o->chunk_tokens = o->cfg.chunk.tokens;
+		o->cfg.chunk.tokens = o->chunk_tokens;
 		return -1;
 	case OPT_CHUNK_OVERLAP:
-		if (config_set(&o->cfg, "chunk", "overlap", arg)) {
-			log_error("--chunk-overlap %s: invalid", arg);
+		if (int_option(raw, arg, 0, 65535, &o->chunk_overlap) >= 0)
 			return EXIT_USAGE;
-		}
-		o->chunk_overlap = o->cfg.chunk.overlap;
+		o->cfg.chunk.overlap = o->chunk_overlap;
 		return -1;
 	case OPT_NO_WAIT: o->no_wait = 1; return -1;
 	case OPT_PRUNE: o->prune = 1; return -1;
@@ -371,15 +576,20 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_ROLES: o->roles = 1; return -1;
 	case OPT_REFIT: o->refit = 1; return -1;
 	case OPT_ROLLBACK: o->rollback = 1; return -1;
-	case OPT_METHOD: o->method = arg; return -1;
+	case OPT_METHOD: {
+		static const char *const methods[] = {"dense", "fts", "hybrid", NULL};
+		o->method = enum_option(raw, arg, methods, "dense, fts or hybrid");
+		return o->method ? -1 : EXIT_USAGE;
+	}
+	case OPT_ALL_CHUNKS: o->all_chunks = 1; return -1;
 	case OPT_JSON: o->json = 1; return -1;
 	case OPT_JSONL: o->jsonl = 1; return -1;
 	case OPT_SHARD: {
 		int i, n, used = 0;
 		if (sscanf(arg, "%d/%d%n", &i, &n, &used) != 2 || arg[used] || n < 1 || n > 1024 ||
 		    i < 1 || i > n) {
-			log_error("--shard %s: expected i/N with 1 <= i <= N <= 1024", arg);
-			return EXIT_USAGE;
+			return usage_error("%s: expected i/N with 1 ≤ i ≤ N ≤ 1024, got '%s'", raw,
+					   arg);
 		}
 		o->shard = i;
 		o->n_shards = n;
@@ -388,49 +598,80 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_VERSION: printf("ragload %s\n", RAGLOAD_VERSION); return EXIT_DONE;
 	case OPT_PROGRESS: o->cfg.progress = 1; return -1;
 	case OPT_NO_PROGRESS: o->cfg.progress = 0; return -1;
-	case OPT_DISTANCE:
-		if (strcmp(arg, "cosine") && strcmp(arg, "l2") && strcmp(arg, "ip")) {
-			log_error("--distance %s: expected cosine, l2 or ip", arg);
-			return EXIT_USAGE;
-		}
-		o->index.distance = arg;
-		return -1;
-	case OPT_HNSW_M: o->index_given = 1; return parse_int(arg, 2, 100, &o->index.m) ? bad_value(raw, arg) : -1;
-	case OPT_HNSW_EFC:
-		return parse_int(arg, 4, 1000, &o->index.ef_construction) ? bad_value(raw, arg) : -1;
-	case OPT_LISTS: return parse_int(arg, 1, 32768, &o->index.lists) ? bad_value(raw, arg) : -1;
-	case OPT_ONLY:
-		if (strcmp(arg, "hnsw") && strcmp(arg, "ivfflat") && strcmp(arg, "fts"))
-			return bad_value(raw, arg);
-		o->index.only = arg;
-		return -1;
+	case OPT_DISTANCE: {
+		static const char *const distances[] = {"cosine", "l2", "ip", NULL};
+		o->index.distance = enum_option(raw, arg, distances, "cosine, l2 or ip");
+		return o->index.distance ? -1 : EXIT_USAGE;
+	}
+	case OPT_HNSW_M: o->index_given = 1; return int_option(raw, arg, 2, 100, &o->index.m);
+	case OPT_HNSW_EFC: return int_option(raw, arg, 4, 1000, &o->index.ef_construction);
+	case OPT_LISTS: return int_option(raw, arg, 1, 32768, &o->index.lists);
+	case OPT_ONLY: {
+		static const char *const kinds[] = {"hnsw", "ivfflat", "fts", NULL};
+		o->index.only = enum_option(raw, arg, kinds, "hnsw, ivfflat or fts");
+		return o->index.only ? -1 : EXIT_USAGE;
+	}
 	case OPT_QUERIES: o->eval.queries = arg; return -1;
 	case OPT_QRELS: o->eval.qrels = arg; return -1;
 	case OPT_GROUND_TRUTH: o->eval.ground_truth = arg; return -1;
-	case 'k': return parse_int(arg, 1, 1000, &o->eval.k) ? bad_value(raw, arg) : -1;
+	case 'k': return int_option(raw, arg, 1, 1000, &o->eval.k);
 	case OPT_RUN_FILE: o->eval.run_file = arg; return -1;
 	case OPT_REPORTS_DIR: o->eval.reports_dir = arg; return -1;
-	case OPT_KEEP: return parse_int(arg, 0, 1000000, &o->eval.keep) ? bad_value(raw, arg) : -1;
+	case OPT_KEEP: return int_option(raw, arg, 0, 1000000, &o->eval.keep);
 	case OPT_FAIL_ON_REGRESSION: {
 		char *end;
 		o->eval.fail_on_regression = strtod(arg, &end);
-		return (end == arg || *end || o->eval.fail_on_regression < 0) ? bad_value(raw, arg) : -1;
+		if (end == arg || *end || !isfinite(o->eval.fail_on_regression))
+			return usage_error("%s: expected a number, got '%s'", raw, arg);
+		return o->eval.fail_on_regression < 0 ? usage_error("%s: must be ≥ 0", raw) : -1;
 	}
 	case OPT_CONNECTIONS:
-		return parse_int(arg, 1, 64, &o->eval.connections) ? bad_value(raw, arg) : -1;
+		return int_option(raw, arg, 1, 64, &o->eval.connections);
 	case OPT_EF_SEARCH: o->eval.ef_search = arg; return -1;
 	case OPT_PROBES: o->eval.probes = arg; return -1;
 	case OPT_FTS_CONFIG:
 		if (strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg) || !*arg)
-			return bad_value(raw, arg);
+			return usage_error("%s: expected a text search configuration name such as "
+					   "english or simple, got '%s'", raw, arg);
 		o->eval.fts_config = o->index.fts_config = arg;
 		return -1;
 	case OPT_MAX_QUERIES:
-		return parse_int(arg, 0, 100000000, &o->eval.max_queries) ? bad_value(raw, arg) : -1;
-	default:
-		log_error("unknown or incomplete option '%s'", raw);
-		return usage(EXIT_USAGE);
+		return int_option(raw, arg, 0, 100000000, &o->eval.max_queries);
+	case ':': return usage_error("%s: needs a value", raw);
+	default: return usage_error("unknown option '%s'", raw);
 	}
+}
+
+/*
+ * The command named on the command line, for the hint after a usage error found before the
+ * command is reached ("ragload -k 0 search q"): the first word that is not an option or an
+ * option's value and names a command. NULL when there is none.
+ */
+static const char *find_hint_command(int argc, char **argv, const struct option *longopts)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			return i + 1 < argc && find_command(argv[i + 1]) ? argv[i + 1] : NULL;
+		if (a[0] != '-' || !a[1]) {
+			if (!strcmp(a, "help"))
+				continue;
+			return find_command(a) ? a : NULL;
+		}
+		int takes_value = 0;
+		if (a[1] == '-') {
+			size_t n = strcspn(a + 2, "=");
+			for (const struct option *lo = longopts; lo->name && !a[2 + n]; lo++)
+				if (strlen(lo->name) == n && !strncmp(lo->name, a + 2, n))
+					takes_value = lo->has_arg == required_argument;
+		} else {
+			/* short options: the last letter of a cluster takes the next word */
+			size_t n = strlen(a);
+			takes_value = n == 2 && strchr("dcok", a[1]);
+		}
+		i += takes_value;
+	}
+	return NULL;
 }
 
 /*
@@ -511,6 +752,7 @@ int main(int argc, char **argv)
 		{"refit", no_argument, NULL, OPT_REFIT},
 		{"rollback", no_argument, NULL, OPT_ROLLBACK},
 		{"method", required_argument, NULL, OPT_METHOD},
+		{"all-chunks", no_argument, NULL, OPT_ALL_CHUNKS},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"jsonl", no_argument, NULL, OPT_JSONL},
 		{NULL, 0, NULL, 0},
@@ -537,38 +779,65 @@ int main(int argc, char **argv)
 	char **pos = calloc((size_t)argc, sizeof(char *));
 	if (!pos)
 		return EXIT_FATAL;
+	hint_command = find_hint_command(argc, argv, longopts);
 	int n_pos = 0, status = -1;
 	opterr = 0;
 	optind = 1;
 	while (status < 0 && optind < argc) {
-		int c = getopt_long(argc, argv, "+d:c:o:qhk:", longopts, NULL);
+		int li = -1;
+		int c = getopt_long(argc, argv, "+:d:c:o:qhk:", longopts, &li);
 		if (c == -1) {
 			pos[n_pos++] = argv[optind++];
 			continue;
 		}
-		status = apply_option(&o, c, optarg, argv[optind - 1]);
+		/* the option as the user named it, for messages */
+		char name[64];
+		if (li >= 0)
+			snprintf(name, sizeof(name), "--%s", longopts[li].name);
+		else if ((c == '?' || c == ':') && optopt)
+			snprintf(name, sizeof(name), "-%c", optopt);
+		else if (c == '?' || c == ':')
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(argv[optind - 1], "="),
+				 argv[optind - 1]);
+		else
+			snprintf(name, sizeof(name), "-%c", c);
+		status = apply_option(&o, c, optarg, name);
 	}
 	if (status >= 0)
 		goto out;
 	status = EXIT_USAGE;
+	if (o.help || (n_pos > 0 && !strcmp(pos[0], "help"))) {
+		/* ragload --help, ragload COMMAND --help, ragload help [COMMAND] */
+		const char *name = n_pos == 0 ? NULL : strcmp(pos[0], "help") ? pos[0]
+				   : n_pos > 1 ? pos[1] : NULL;
+		const struct command *c = name ? find_command(name) : NULL;
+		if (name && !c) {
+			hint_command = NULL;
+			status = usage_error("unknown command '%s'", name);
+		} else {
+			status = c ? command_help(c) : usage(EXIT_DONE);
+		}
+		goto out;
+	}
 	if (n_pos == 0) {
-		usage(EXIT_USAGE);
+		status = usage_error("no command given");
 		goto out;
 	}
 	if (o.cfg.chunk.overlap >= o.cfg.chunk.tokens) {
-		log_error("chunk overlap (%d) must be smaller than chunk tokens (%d)",
-			  o.cfg.chunk.overlap, o.cfg.chunk.tokens);
+		status = usage_error("chunk overlap (%d) must be smaller than chunk tokens (%d)",
+				     o.cfg.chunk.overlap, o.cfg.chunk.tokens);
 		goto out;
 	}
 	rl_quiet = o.cfg.quiet;
-	for (size_t i = 0; i < RL_ARRAY_LEN(commands); i++) {
-		if (!strcmp(commands[i].name, pos[0])) {
-			status = commands[i].fn(&o, n_pos - 1, pos + 1);
-			goto out;
-		}
+	/* progress: on a terminal unless told otherwise; -q silences it whatever else is given */
+	o.cfg.progress = o.cfg.quiet ? 0 : o.cfg.progress < 0 ? isatty(2) : o.cfg.progress;
+	progress_enable(o.cfg.progress);
+	const struct command *cmd = find_command(pos[0]);
+	if (!cmd) {
+		status = usage_error("unknown command '%s'", pos[0]);
+		goto out;
 	}
-	log_error("unknown command '%s'", pos[0]);
-	status = usage(EXIT_USAGE);
+	status = cmd->fn(&o, n_pos - 1, pos + 1);
 out:
 	free(pos);
 	return status;

@@ -13,7 +13,10 @@
  * distance) for cosine corpora, else minus the distance, so that bigger is always better.
  * Fts: the OR of the query's lexemes (plainto_tsquery's AND finds almost nothing for a
  * sentence-long query), matched through the chunks_fts_idx expression and ranked by ts_rank.
- * Hybrid: the top SEARCH_FUSE chunks of both, fused with rrf_fuse() (as eval fuses them).
+ * Hybrid: the top SEARCH_FUSE of both, fused with rrf_fuse() (as eval fuses them).
+ * Each document is shown once, by its best chunk (--all-chunks: every chunk), so that one long
+ * document cannot fill the page: done in SQL (DISTINCT ON / a window over doc_id), so that k
+ * documents come back whenever the corpus has k.
  *
  * Why the model is read from the database on every run rather than cached: the corpus is
  * always queried with the model that embedded it, and a reindex may swap it at any moment; the
@@ -29,6 +32,7 @@
 #include "../stages/normalize.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,9 +41,11 @@
 #define SEARCH_K_MAX 10000
 #define SEARCH_QUERY_MAX (1u << 20)
 #define SEARCH_SNIPPET 100       /* code points of chunk text on a result line */
+#define DENSE_OVERFETCH 4        /* chunks fetched per document wanted, at first */
 
 struct hit {
 	int64_t chunk_id;
+	int64_t doc_id;
 	double score;
 };
 
@@ -84,7 +90,15 @@ static int vector_literal(const float *v, int dim, struct buf *out)
 	return rc ? rc : buf_putc(out, ']');
 }
 
-static int rank_dense(struct search *s, int k, struct hit *out, size_t *n)
+/*
+ * The top k chunks nearest the query vector; per_doc: each document once, by its nearest
+ * chunk. The index can only give chunks in distance order, so documents come from an
+ * over-fetch of DENSE_OVERFETCH x k chunks (at least SEARCH_EF_SEARCH), deduplicated by
+ * DISTINCT ON; when that yields fewer than k documents and the corpus has more chunks, the
+ * fetch grows fourfold and runs again (a document with many near chunks cannot crowd the
+ * others out). Ties are broken by chunk id, so a ranking is stable.
+ */
+static int rank_dense(struct search *s, int k, int per_doc, struct hit *out, size_t *n)
 {
 	const char *op = index_operator(s->distance);
 	int dim = model_dim(s->model);
@@ -109,20 +123,39 @@ static int rank_dense(struct search *s, int k, struct hit *out, size_t *n)
 	if (db_exec(s->conn, "BEGIN"))
 		goto out;
 	in_tx = 1;
-	if (index_settings(s->conn, k))
-		goto out;
-	if (buf_printf(&sql, "SELECT chunk_id, embedding_vector %s $1::vector FROM embeddings "
-		       "ORDER BY embedding_vector %s $1::vector LIMIT %d", op, op, k))
-		goto out;
-	const char *params[1] = {lit.data};
-	r = db_query(s->conn, sql.data, 1, params);
-	if (!r)
-		goto out;
 	int cosine = strcmp(s->distance, "cosine") == 0;
+	long fetch = per_doc ? (long)k * DENSE_OVERFETCH : k;
+	if (per_doc && fetch < SEARCH_EF_SEARCH)
+		fetch = SEARCH_EF_SEARCH;
+	for (;;) {
+		/* the inner ORDER BY ... LIMIT alone, so that the vector index serves it */
+		buf_reset(&sql);
+		if (index_settings(s->conn, fetch > INT32_MAX ? INT32_MAX : (int)fetch) ||
+		    buf_printf(&sql, "WITH t AS MATERIALIZED (SELECT chunk_id, embedding_vector %s "
+			       "$1::vector AS d FROM embeddings ORDER BY embedding_vector %s "
+			       "$1::vector LIMIT %ld) ", op, op, fetch) ||
+		    (per_doc ? buf_printf(&sql, "SELECT chunk_id, d, doc_id, (SELECT count(*) FROM t) "
+					  "FROM (SELECT DISTINCT ON (c.doc_id) t.chunk_id, t.d, "
+					  "c.doc_id FROM t JOIN chunks c USING (chunk_id) ORDER BY "
+					  "c.doc_id, t.d, t.chunk_id) u ORDER BY d, chunk_id LIMIT %d", k)
+			     : buf_printf(&sql, "SELECT t.chunk_id, t.d, c.doc_id, 0 FROM t JOIN "
+					  "chunks c USING (chunk_id) ORDER BY t.d, t.chunk_id")))
+			goto out;
+		const char *params[1] = {lit.data};
+		PQclear(r);
+		r = db_query(s->conn, sql.data, 1, params);
+		if (!r)
+			goto out;
+		if (!per_doc || PQntuples(r) >= k || PQntuples(r) == 0 ||
+		    strtoll(PQgetvalue(r, 0, 3), NULL, 10) < fetch)
+			break;
+		fetch *= 4;  /* fewer than k documents among the chunks fetched, and more to see */
+	}
 	*n = (size_t)PQntuples(r);
 	for (size_t i = 0; i < *n; i++) {
 		double d = atof(PQgetvalue(r, (int)i, 1));
 		out[i].chunk_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+		out[i].doc_id = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
 		out[i].score = cosine ? 1.0 - d : -d;
 	}
 	rc = 0;
@@ -138,7 +171,9 @@ out:
 
 /* ---- full text ------------------------------------------------------------------------------ */
 
-static int rank_fts(struct search *s, int k, struct hit *out, size_t *n)
+/* The top k chunks by ts_rank; per_doc: each document once, by its best chunk (a window
+ * over every match, which full-text search ranks anyway). Ties broken by chunk id. */
+static int rank_fts(struct search *s, int k, int per_doc, struct hit *out, size_t *n)
 {
 	const char *cfgname = s->a->fts_config ? s->a->fts_config : "english";
 	char *lit = PQescapeLiteral(s->conn, cfgname, strlen(cfgname));
@@ -155,9 +190,14 @@ static int rank_fts(struct search *s, int k, struct hit *out, size_t *n)
 	if (buf_printf(&sql,
 		"WITH q AS (SELECT to_tsquery(%s::regconfig, coalesce((SELECT string_agg("
 		"quote_literal(lexeme), ' | ') FROM unnest(to_tsvector(%s::regconfig, $1))), '')) "
-		"AS q) SELECT c.chunk_id, ts_rank(to_tsvector(%s::regconfig, c.chunk_text), q.q) AS r "
-		"FROM chunks c, q WHERE to_tsvector(%s::regconfig, c.chunk_text) @@ q.q "
-		"ORDER BY r DESC, c.chunk_id LIMIT %d", lit, lit, lit, lit, k)) {
+		"AS q), m AS (SELECT c.chunk_id, c.doc_id, ts_rank(to_tsvector(%s::regconfig, "
+		"c.chunk_text), q.q) AS r FROM chunks c, q WHERE to_tsvector(%s::regconfig, "
+		"c.chunk_text) @@ q.q) ", lit, lit, lit, lit) ||
+	    (per_doc ? buf_printf(&sql, "SELECT chunk_id, r, doc_id FROM (SELECT m.*, row_number() "
+				  "OVER (PARTITION BY doc_id ORDER BY r DESC, chunk_id) AS nth FROM m) "
+				  "b WHERE nth = 1 ORDER BY r DESC, chunk_id LIMIT %d", k)
+		     : buf_printf(&sql, "SELECT chunk_id, r, doc_id FROM m ORDER BY r DESC, chunk_id "
+				  "LIMIT %d", k))) {
 		rc = RL_ENOMEM;
 		goto out;
 	}
@@ -169,6 +209,7 @@ static int rank_fts(struct search *s, int k, struct hit *out, size_t *n)
 	for (size_t i = 0; i < *n; i++) {
 		out[i].chunk_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
 		out[i].score = atof(PQgetvalue(r, (int)i, 1));
+		out[i].doc_id = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
 	}
 	rc = 0;
 out:
@@ -180,7 +221,21 @@ out:
 
 /* ---- hybrid --------------------------------------------------------------------------------- */
 
-static int rank_hybrid(struct search *s, int k, struct hit *out, size_t *n)
+/* Where id is in the first n hits of h (by chunk, or by document), or n when absent. */
+static size_t hit_pos(const struct hit *h, size_t n, int64_t id, int by_doc)
+{
+	size_t i = 0;
+	while (i < n && (by_doc ? h[i].doc_id : h[i].chunk_id) != id)
+		i++;
+	return i;
+}
+
+/*
+ * Reciprocal rank fusion of the top SEARCH_FUSE of dense and fts. per_doc: the two document
+ * rankings (each document by its best chunk) are fused, and a document shows the chunk of
+ * the method that ranked it higher (dense on a tie); otherwise the two chunk rankings.
+ */
+static int rank_hybrid(struct search *s, int k, int per_doc, struct hit *out, size_t *n)
 {
 	int depth = k > SEARCH_FUSE ? k : SEARCH_FUSE;
 	struct hit *d = malloc((size_t)depth * sizeof(*d)), *f = malloc((size_t)depth * sizeof(*f));
@@ -192,17 +247,21 @@ static int rank_hybrid(struct search *s, int k, struct hit *out, size_t *n)
 
 	if (!d || !f || !a || !b || !fused || !scores)
 		goto out;
-	if ((rc = rank_dense(s, depth, d, &nd)) || (rc = rank_fts(s, depth, f, &nf)))
+	if ((rc = rank_dense(s, depth, per_doc, d, &nd)) ||
+	    (rc = rank_fts(s, depth, per_doc, f, &nf)))
 		goto out;
 	for (size_t i = 0; i < nd; i++)
-		a[i] = d[i].chunk_id;
+		a[i] = per_doc ? d[i].doc_id : d[i].chunk_id;
 	for (size_t i = 0; i < nf; i++)
-		b[i] = f[i].chunk_id;
+		b[i] = per_doc ? f[i].doc_id : f[i].chunk_id;
 	if ((rc = rrf_fuse(a, nd, b, nf, RRF_K, fused, scores, &nfused)))
 		goto out;
 	*n = nfused < (size_t)k ? nfused : (size_t)k;
-	for (size_t i = 0; i < *n; i++)
-		out[i] = (struct hit){fused[i], scores[i]};
+	for (size_t i = 0; i < *n; i++) {
+		size_t pd = hit_pos(d, nd, fused[i], per_doc), pf = hit_pos(f, nf, fused[i], per_doc);
+		const struct hit *h = pd <= pf ? &d[pd] : &f[pf];
+		out[i] = (struct hit){h->chunk_id, h->doc_id, scores[i]};
+	}
 out:
 	free(d);
 	free(f);
@@ -299,6 +358,8 @@ static int print_results(struct search *s)
 	}
 	if (a->json && buf_printf(&out, "]}\n"))
 		goto out;
+	if (!a->json && out.len == 0 && buf_printf(&out, "no results\n"))
+		goto out;
 	rc = fwrite(out.data ? out.data : "", 1, out.len, stdout) == out.len && !fflush(stdout)
 		     ? 0 : RL_ERR;
 	if (rc)
@@ -352,12 +413,18 @@ int search_run(const struct rl_config *cfg, const struct search_args *a)
 		goto out;
 	if (normalize_utf8(a->query, strlen(a->query), &s.query, &bad))
 		goto out;
+	if (!s.query.len || s.query.data[strspn(s.query.data, " \t\n\r\v\f")] == '\0') {
+		log_error("search: the query is empty once normalised");
+		status = EXIT_USAGE;
+		goto out;
+	}
 	s.hits = malloc((size_t)k * sizeof(*s.hits));
 	if (!s.hits)
 		goto out;
-	int rc = !strcmp(a->method, "fts")      ? rank_fts(&s, k, s.hits, &s.n_hits)
-		 : !strcmp(a->method, "hybrid") ? rank_hybrid(&s, k, s.hits, &s.n_hits)
-						: rank_dense(&s, k, s.hits, &s.n_hits);
+	int per_doc = !a->all_chunks;
+	int rc = !strcmp(a->method, "fts")      ? rank_fts(&s, k, per_doc, s.hits, &s.n_hits)
+		 : !strcmp(a->method, "hybrid") ? rank_hybrid(&s, k, per_doc, s.hits, &s.n_hits)
+						: rank_dense(&s, k, per_doc, s.hits, &s.n_hits);
 	if (rc || print_results(&s))
 		goto out;
 	status = EXIT_DONE;

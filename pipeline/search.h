@@ -13,6 +13,7 @@ struct search_args {
 	const char *method;    /* dense | fts | hybrid (default dense) */
 	int json;              /* JSON output with chunk and document ids */
 	const char *fts_config;
+	int all_chunks;        /* every chunk; default: each document once, by its best chunk */
 };
 
 /* Prints results on stdout. Returns an exit status. */

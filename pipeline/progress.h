@@ -1,0 +1,29 @@
+/*
+ * progress.h — the one status line a long command keeps on stderr, redrawn in place.
+ *
+ * What: progress_update() redraws the line ("\r" + text + erase to end of line) at most
+ * PROGRESS_HZ times a second, however often it is called, so a hot loop may call it freely;
+ * progress_end() clears or closes the line. Why one module: the model fit (models/) and the
+ * ingest pipeline both report, and there is one terminal. Nothing is drawn unless main()
+ * enabled it (stderr is a terminal, or --progress; never with -q or --no-progress), and the
+ * line never reaches a log file.
+ * Thread-safe; the text is copied.
+ */
+#ifndef RAGLOAD_PROGRESS_H
+#define RAGLOAD_PROGRESS_H
+
+#include <stdint.h>
+
+#define PROGRESS_HZ 4
+
+void progress_enable(int on);
+int progress_enabled(void);
+/* Redraws the line with the formatted text unless one was drawn less than 1/PROGRESS_HZ s
+ * ago (force: draw anyway, for a change of phase). */
+void progress_update(int force, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* keep: end the line with a newline, leaving the last text; else erase it. */
+void progress_end(int keep);
+/* "1h02m", "3m05s", "42s": an ETA or a duration, into buf (>= 16 bytes). */
+const char *progress_duration(double seconds, char *buf, int len);
+
+#endif
