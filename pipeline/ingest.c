@@ -1310,28 +1310,30 @@ static int input_index(struct ingest *in, const char *id)
 	return -1;
 }
 
-/* Says which damaged places kept documents from --prune, the largest first (at most 10). */
+/* Says which damaged places kept documents from --prune, the largest first (at most 10
+ * lines; the rest summed up). */
 static void prune_report_kept(struct ingest *in, uint64_t kept)
 {
 	struct damage *dm = in->damage;
-	size_t shown = 0;
+	uint64_t said = 0;
 
-	log_warn("--prune kept %llu document%s that this run did not see, because of damage "
-		 "reported above (they may still exist):", (unsigned long long)kept,
-		 kept == 1 ? "" : "s");
-	while (shown < 10) {
+	for (int shown = 0; shown < 10; shown++) {
 		struct damage_place *best = NULL;
 		for (size_t i = 0; i < dm->n; i++)
 			if (dm->p[i].kept && (!best || dm->p[i].kept > best->kept))
 				best = &dm->p[i];
 		if (!best)
 			break;
-		log_warn("  %llu under %s%s%s", (unsigned long long)best->kept,
-			 best->key ? best->key : "the whole input ", best->key ? " in " : "",
-			 in->args->paths[best->input]);
+		log_warn("--prune kept %llu document%s under %s (input %s): not seen because of "
+			 "the damage reported above, so they may still exist",
+			 (unsigned long long)best->kept, best->kept == 1 ? "" : "s",
+			 best->key ? best->key : "the whole input", in->args->paths[best->input]);
+		said += best->kept;
 		best->kept = 0;
-		shown++;
 	}
+	if (kept > said)
+		log_warn("--prune kept %llu more documents under other damaged places",
+			 (unsigned long long)(kept - said));
 }
 
 /*
@@ -1392,8 +1394,9 @@ static int prune(struct ingest *in)
 		rc = buf_putc(&ids, '}');
 	if (!rc && n && !in->args->dry_run) {
 		const char *p[1] = {ids.data};
-		PGresult *d = db_query(in->worker_conn, "DELETE FROM documents WHERE "
-				       "doc_id = ANY($1::int[])", 1, p);
+		PGresult *d = db_query(in->worker_conn, "WITH gone AS (DELETE FROM documents WHERE "
+				       "doc_id = ANY($1::int[]) RETURNING 1) SELECT count(*) FROM gone",
+				       1, p);
 		rc = d ? 0 : -1;
 		PQclear(d);
 	}
