@@ -607,6 +607,8 @@ static const struct sig sigs[] = {
 	{ 0, 4, "\xc5\xd0\xd3\xc6", "postscript" }, { 0, 5, "{\\rtf", "rtf" },
 	{ 0, 8, "AT&TFORM", "djvu" },
 	{ 0, 16, "SQLite format 3\0", "sqlite" },
+	{ 4, 15, "Standard Jet DB", "access-db" }, { 4, 15, "Standard ACE DB", "access-db" },
+	{ 0, 6, "\xf7\x02\x01\x83\x92\xc0", "dvi" },
 	{ 0, 4, "\xde\x12\x04\x95", "gettext-mo" }, { 0, 4, "\x95\x04\x12\xde", "gettext-mo" },
 	{ 0, 26, "# Sphinx inventory version", "sphinx-inventory" },
 	{ 0, 8, "\0\0\0\x01" "Bud1", "ds_store" },
