@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,7 +26,7 @@
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
-enum kind { K_STR, K_SIZE, K_INT, K_DOUBLE, K_BOOL };
+enum kind { K_STR, K_SIZE, K_INT, K_DOUBLE, K_BOOL, K_GLOBS };
 
 struct key {
 	const char *section;
@@ -43,6 +44,8 @@ static const struct key keys[] = {
 	{"limits", "max_ratio", K_SIZE, F(read.max_ratio), 1, 1e12},
 	{"limits", "max_line_bytes", K_SIZE, F(read.max_line_bytes), 16, 1e12},
 	{"limits", "max_nesting", K_INT, F(read.max_nesting), 0, 8},
+	{"inputs", "include", K_GLOBS, F(read.include), 0, 0},
+	{"inputs", "exclude", K_GLOBS, F(read.exclude), 0, 0},
 	{"limits", "max_doc_bytes", K_SIZE, F(norm.max_doc_bytes), 1024, 1e12},
 	{"normalize", "max_binary_ratio", K_DOUBLE, F(norm.max_binary_ratio), 0, 1},
 	{"chunk", "tokens", K_INT, F(chunk.tokens), 8, 65536},
@@ -74,6 +77,7 @@ void config_defaults(struct rl_config *c)
 	c->read.max_ratio = 1000;
 	c->read.max_line_bytes = 16ull << 20;
 	c->read.max_nesting = 1;
+	snprintf(c->read.exclude, sizeof(c->read.exclude), "%s", READ_DEFAULT_EXCLUDES);
 	c->norm.max_doc_bytes = 64ull << 20;
 	c->norm.max_binary_ratio = 0.30;
 	c->chunk.tokens = 256;
@@ -172,6 +176,12 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 				return -1;
 			strcpy(field, value);
 			return 0;
+		case K_GLOBS:
+			/* the whole list: "exclude =" empties it (no default excludes) */
+			if (strlen(value) >= READ_GLOBS_MAX)
+				return -1;
+			strcpy(field, value);
+			return 0;
 		case K_SIZE: {
 			uint64_t v;
 			if (config_parse_size(value, &v) || (double)v < k->min || (double)v > k->max)
@@ -213,6 +223,18 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 		}
 	}
 	return -1;
+}
+
+int config_globs_append(char *list, const char *pattern)
+{
+	size_t n = strlen(list), m = strlen(pattern);
+
+	if (!m || strpbrk(pattern, ", \t") || n + m + 2 > READ_GLOBS_MAX)
+		return -1;
+	if (n)
+		list[n++] = ' ';
+	memcpy(list + n, pattern, m + 1);
+	return 0;
 }
 
 struct load_ctx {

@@ -10,6 +10,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define READ_GLOBS_MAX 4096          /* bytes of one [inputs] pattern list */
+
+/*
+ * The default [inputs] exclude list, for documentation trees: what a docs build writes beside
+ * its pages that is not prose (stylesheets, scripts, source maps, search indexes and inventories,
+ * Sphinx's copies of the sources and its theme files and pickles, its index/search pages),
+ * version-control directories, and node_modules (third-party packages, often larger than the
+ * tree itself). README "What is read" lists them and how to take one back.
+ */
+#define READ_DEFAULT_EXCLUDES \
+	"*.css *.js *.mjs *.map *.inv searchindex.js objects.inv .buildinfo " \
+	"genindex.html genindex-*.html py-modindex.html search.html " \
+	"_sources/ _static/ .doctrees/ .git/ .hg/ .svn/ node_modules/"
+
 /* [limits] and [read]: what the read stage may expand and how deep it may go. */
 struct read_opts {
 	uint64_t max_entry_bytes;    /* one archive entry / file, expanded */
@@ -17,6 +31,10 @@ struct read_opts {
 	uint64_t max_ratio;          /* expanded / compressed bytes of one input, checked while streaming */
 	uint64_t max_line_bytes;     /* one JSONL line */
 	int max_nesting;             /* archives inside archives (1 = one level, as documented) */
+	/* [inputs]: glob lists, comma or space separated (read.h says how they match). A file
+	 * matching an exclude pattern is ignored ("excluded") unless it matches an include one. */
+	char include[READ_GLOBS_MAX];
+	char exclude[READ_GLOBS_MAX];
 };
 
 /* [normalize] */
@@ -71,6 +89,10 @@ void config_defaults(struct rl_config *c);
 int config_load(struct rl_config *c, const char *path);
 /* Sets one "section.key" = value (the form flags and --set use). 0 ok, -1 unknown or invalid. */
 int config_set(struct rl_config *c, const char *section, const char *key, const char *value);
+/* Appends one pattern to a comma/space separated [inputs] list (a --include or --exclude
+ * flag). Returns 0, or -1 when the list would pass READ_GLOBS_MAX or the pattern is empty or
+ * holds a comma or a space (the list separators). */
+int config_globs_append(char *list, const char *pattern);
 /* Parses sizes like "64MB", "1GiB", "4096". Returns 0 or -1. */
 int config_parse_size(const char *s, uint64_t *out);
 

@@ -81,11 +81,137 @@ struct ingest {
 	pthread_cond_t loaded;        /* signalled (under mu) as each loader finishes */
 	int loaders_left;
 	_Atomic int prune_unsafe;     /* the seen-keys table was lost with a connection */
+	struct damage *damage;        /* where this run may have missed documents (prune) */
 	_Atomic uint64_t reconnects;
 	int seen_table;               /* keys seen are recorded in a temp table (prune) */
 };
 
 static void meter_note(struct input_meter *m, const char *input, size_t raw);
+/* ---- where documents may have been missed ------------------------------------------------
+ * --prune deletes documents under the given inputs whose keys this run did not see. A
+ * document behind damage (an archive cut short, an unreadable directory, a file that is now
+ * binary or too large) was not seen either, yet may still exist: the read stage and the
+ * normalizer name each such place (a command-line input and a source key, or the whole
+ * input), and prune keeps every document at or under one of them. A damaged tar therefore
+ * keeps only its own documents; an unrelated md.zip of the same run is still pruned. */
+#define DAMAGE_MAX (1u << 20)         /* places recorded; past this nothing is pruned */
+
+struct damage_place {
+	uint64_t hash;                /* XXH3 of "<input index>\x1f<key>" */
+	char *key;                    /* NULL: the whole input */
+	int input;                    /* index into args->paths */
+	uint64_t kept;                /* documents prune kept because of it */
+};
+
+struct damage {
+	pthread_mutex_t mu;
+	struct damage_place *p;
+	size_t n, cap;
+	int overflow;
+};
+
+static uint64_t damage_hash(int input, const char *key, size_t len)
+{
+	XXH3_state_t st;
+	char sep[16];
+	int n = snprintf(sep, sizeof(sep), "%d\x1f", input);
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, sep, (size_t)n);
+	if (key)
+		XXH3_64bits_update(&st, key, len);
+	else
+		XXH3_64bits_update(&st, "\x1e", 1);  /* no key can hold it: the whole input */
+	return XXH3_64bits_digest(&st);
+}
+
+static void damage_note_input(struct ingest *in, const char *input, const char *key)
+{
+	struct damage *dm = in->damage;
+	int idx = -1;
+
+	if (!dm)
+		return;
+	for (int i = 0; i < in->args->n_paths; i++)
+		if (input && strcmp(input, in->args->paths[i]) == 0)
+			idx = i;
+	pthread_mutex_lock(&dm->mu);
+	if (idx < 0 || dm->n == DAMAGE_MAX) {
+		dm->overflow = 1;  /* cannot say where: prune nothing */
+	} else {
+		if (dm->n == dm->cap) {
+			size_t cap = dm->cap ? dm->cap * 2 : 64;
+			struct damage_place *np = realloc(dm->p, cap * sizeof(*np));
+			if (np) {
+				dm->p = np;
+				dm->cap = cap;
+			}
+		}
+		char *k = key ? xstrdup(key) : NULL;
+		if (dm->n == dm->cap || (key && !k)) {
+			dm->overflow = 1;
+			free(k);
+		} else {
+			dm->p[dm->n++] = (struct damage_place){
+				damage_hash(idx, key, key ? strlen(key) : 0), k, idx, 0 };
+		}
+	}
+	pthread_mutex_unlock(&dm->mu);
+}
+
+/* read_damage_fn for the reader thread */
+static void damage_from_read(void *ctx, const char *input, const char *key)
+{
+	damage_note_input(ctx, input, key);
+}
+
+static void damage_free(struct damage *dm)
+{
+	if (!dm)
+		return;
+	for (size_t i = 0; i < dm->n; i++)
+		free(dm->p[i].key);
+	free(dm->p);
+	pthread_mutex_destroy(&dm->mu);
+	free(dm);
+}
+
+static int damage_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct damage_place *)a)->hash, y = ((const struct damage_place *)b)->hash;
+	return x < y ? -1 : x > y;
+}
+
+static struct damage_place *damage_find(struct damage *dm, int input, const char *key, size_t len)
+{
+	struct damage_place k = { .hash = damage_hash(input, key, len) };
+	struct damage_place *p = bsearch(&k, dm->p, dm->n, sizeof(*dm->p), damage_cmp);
+
+	/* the first of equal hashes: duplicates of one place are adjacent */
+	while (p && p > dm->p && p[-1].hash == k.hash)
+		p--;
+	for (; p && p < dm->p + dm->n && p->hash == k.hash; p++)
+		if (p->input == input && (key ? p->key && strlen(p->key) == len &&
+					  memcmp(p->key, key, len) == 0 : !p->key))
+			return p;
+	return NULL;
+}
+
+/* The damaged place that covers a document (input index, key), or NULL: the whole input,
+ * the key itself, or the key cut before any '!', '/' or '#' in it (its archive, directory,
+ * collection). */
+static struct damage_place *damage_covering(struct damage *dm, int input, const char *key)
+{
+	struct damage_place *p = damage_find(dm, input, NULL, 0);
+
+	if (p)
+		return p;
+	for (size_t i = 0; key[i]; i++)
+		if ((key[i] == '!' || key[i] == '/' || key[i] == '#') &&
+		    (p = damage_find(dm, input, key, i)))
+			return p;
+	return damage_find(dm, input, key, strlen(key));
+}
 
 /* ---- reader thread ----------------------------------------------------------------------- */
 
@@ -117,8 +243,8 @@ static void *reader_main(void *arg)
 {
 	struct ingest *in = arg;
 	double t0 = now_seconds();
-	int rc = read_inputs(&in->cfg->read, in->args->paths, in->args->n_paths, emit_to_queue, in,
-			     &in->counts);
+	int rc = read_inputs_noting(&in->cfg->read, in->args->paths, in->args->n_paths,
+				    emit_to_queue, damage_from_read, in, &in->counts);
 	in->t_read += now_seconds() - t0;
 	if (rc < 0 && !in->failed) {
 		in->failed = 1;
@@ -471,6 +597,8 @@ static void *normalizer_main(void *arg)
 			in->items++;
 			in->raw_bytes += it->raw_bytes;
 			meter_note(in->meter, it->input, it->raw_bytes);
+			if (nr == RL_SKIP)  /* its earlier document, if any, is not pruned */
+				damage_note_input(in, it->input, it->source);
 			read_item_free(it);
 			if (nr < 0) {
 				rc = -1;
@@ -1331,6 +1459,25 @@ static void summary(struct ingest *in, const struct load_stats *ls, double elaps
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		fprintf(f, "  memory:    peak RSS %.1f MB (queues %.0f MB each)\n",
 			(double)ru.ru_maxrss / 1024.0, (double)in->cfg->load.queue_bytes / 1048576.0);
+	if (counts_ignored(&in->counts)) {
+		/* recognised and left alone (images, fonts, symlinks, excluded files...): not
+		 * warnings; the most frequent types first */
+		int order[COUNTS_MAX_REASONS], m;
+		pthread_mutex_lock(&in->counts.mu);
+		m = in->counts.n_ignored;
+		for (int i = 0; i < m; i++) {
+			int j = i;
+			for (; j > 0 && in->counts.ignored[order[j - 1]].n < in->counts.ignored[i].n; j--)
+				order[j] = order[j - 1];
+			order[j] = i;
+		}
+		fprintf(f, "  ignored:   %llu (", (unsigned long long)in->counts.ignored_total);
+		for (int i = 0; i < m; i++)
+			fprintf(f, "%s%s %llu", i ? ", " : "", in->counts.ignored[order[i]].type,
+				(unsigned long long)in->counts.ignored[order[i]].n);
+		pthread_mutex_unlock(&in->counts.mu);
+		fprintf(f, ")\n");
+	}
 	if (skipped) {
 		fprintf(f, "  skipped:  ");
 		pthread_mutex_lock(&in->counts.mu);
@@ -1356,6 +1503,11 @@ static void counts_json(struct ingest *in, const struct load_stats *ls, struct b
 	for (int i = 0; i < in->counts.n_reasons; i++)
 		buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", in->counts.reasons[i].reason,
 			   (unsigned long long)in->counts.reasons[i].n);
+	buf_printf(b, "}, \"ignored\": %llu, \"ignored_by_type\": {",
+		   (unsigned long long)in->counts.ignored_total);
+	for (int i = 0; i < in->counts.n_ignored; i++)
+		buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", in->counts.ignored[i].type,
+			   (unsigned long long)in->counts.ignored[i].n);
 	pthread_mutex_unlock(&in->counts.mu);
 	buf_printf(b, "}}");
 }
@@ -1374,26 +1526,94 @@ static int resolve_inputs(struct ingest *in)
 	return 0;
 }
 
-/* --prune under --shard: the candidates are filtered by the shard hash here, in C, since
- * SQL has no stable equivalent of it. */
-static int prune_shard(struct ingest *in, const char *inputs)
+static int input_index(struct ingest *in, const char *id)
 {
-	const char *params[1] = {inputs};
-	PGresult *r = db_query(in->worker_conn,
-		"SELECT doc_id, source_name FROM documents d WHERE d.source_input = ANY($1::text[]) "
+	for (int i = 0; i < in->args->n_paths; i++)
+		if (strcmp(in->input_ids[i], id) == 0)
+			return i;
+	return -1;
+}
+
+/* Says which damaged places kept documents from --prune, the largest first (at most 10
+ * lines; the rest summed up). */
+static void prune_report_kept(struct ingest *in, uint64_t kept)
+{
+	struct damage *dm = in->damage;
+	uint64_t said = 0;
+
+	for (int shown = 0; shown < 10; shown++) {
+		struct damage_place *best = NULL;
+		for (size_t i = 0; i < dm->n; i++)
+			if (dm->p[i].kept && (!best || dm->p[i].kept > best->kept))
+				best = &dm->p[i];
+		if (!best)
+			break;
+		log_warn("--prune kept %llu document%s under %s (input %s): not seen because of "
+			 "the damage reported above, so they may still exist",
+			 (unsigned long long)best->kept, best->kept == 1 ? "" : "s",
+			 best->key ? best->key : "the whole input", in->args->paths[best->input]);
+		said += best->kept;
+		best->kept = 0;
+	}
+	if (kept > said)
+		log_warn("--prune kept %llu more documents under other damaged places",
+			 (unsigned long long)(kept - said));
+}
+
+/*
+ * --prune: deletes documents under the given inputs whose keys were not seen in this run,
+ * except those under a place where this run met damage (see "where documents may have been
+ * missed"): nothing already loaded is lost because an archive got damaged, and one damaged
+ * archive does not stop the pruning of the rest. Ignored files (images, symlinks, excluded
+ * ones) are not damage: a document whose file is now excluded is pruned. The candidates
+ * (documents not seen) are few on a rerun, so they are filtered here, in C, against the
+ * damaged places and under --shard against the shard hash (SQL has no stable equivalent).
+ */
+static int prune(struct ingest *in)
+{
+	struct damage *dm = in->damage;
+	int fvecs = in->args->n_paths > 0 && has_suffix(in->args->paths[0], ".fvecs");
+
+	if (in->prune_unsafe || dm->overflow || (fvecs && counts_total(&in->counts))) {
+		log_warn("--prune not applied: %s", in->prune_unsafe ?
+			 "the record of documents seen was lost with a database connection" :
+			 dm->overflow ? "too many damaged places to tell which documents were missed" :
+			 "some vectors were skipped in this run, so documents that were not seen may "
+			 "still exist");
+		return 0;
+	}
+	qsort(dm->p, dm->n, sizeof(*dm->p), damage_cmp);
+	struct buf arr, ids;
+	buf_init(&arr, 0);
+	buf_init(&ids, 0);
+	PGresult *r = NULL;
+	uint64_t n = 0, kept = 0;
+	int rc = -1;
+	if (db_text_array(&arr, in->input_ids, (size_t)in->args->n_paths))
+		goto out;
+	const char *params[1] = {arr.data};
+	r = db_query(in->worker_conn,
+		"SELECT doc_id, source_name, source_input FROM documents d "
+		"WHERE d.source_input = ANY($1::text[]) "
 		"AND NOT EXISTS (SELECT 1 FROM pg_temp.ragload_seen s WHERE s.key = d.source_name)",
 		1, params);
 	if (!r)
-		return -1;
-	struct buf ids;
-	buf_init(&ids, 0);
-	int rc = buf_putc(&ids, '{'), n = 0;
+		goto out;
+	rc = buf_putc(&ids, '{');
 	for (int i = 0; i < PQntuples(r) && !rc; i++) {
-		if (!ingest_in_shard(PQgetvalue(r, i, 1), in->args->shard, in->args->n_shards))
+		const char *key = PQgetvalue(r, i, 1);
+		int input = input_index(in, PQgetvalue(r, i, 2));
+		struct damage_place *p;
+		if (in->args->n_shards &&
+		    !ingest_in_shard(key, in->args->shard, in->args->n_shards))
 			continue;
+		if (input >= 0 && (p = damage_covering(dm, input, key))) {
+			p->kept++;
+			kept++;
+			continue;
+		}
 		rc = buf_printf(&ids, "%s%s", n++ ? "," : "", PQgetvalue(r, i, 0));
 	}
-	PQclear(r);
 	if (!rc)
 		rc = buf_putc(&ids, '}');
 	if (!rc && n && !in->args->dry_run) {
@@ -1404,50 +1624,16 @@ static int prune_shard(struct ingest *in, const char *inputs)
 		rc = d ? 0 : -1;
 		PQclear(d);
 	}
-	if (!rc)
-		in->pruned = (uint64_t)n;
+	if (rc)
+		goto out;
+	in->pruned = n;
+	if (kept)
+		prune_report_kept(in, kept);
+out:
+	PQclear(r);
+	buf_release(&arr);
 	buf_release(&ids);
 	return rc ? -1 : 0;
-}
-
-/*
- * --prune: deletes documents under the given inputs whose keys were not seen in this run.
- * Never when something was skipped: an entry behind a corrupt spot was not seen either, and
- * nothing already loaded may be lost because an archive got damaged.
- */
-static int prune(struct ingest *in)
-{
-	if (counts_total(&in->counts) || in->prune_unsafe) {
-		log_warn("--prune not applied: %s", in->prune_unsafe ?
-			 "the record of documents seen was lost with a database connection" :
-			 "some input was skipped in this run, so documents that were not seen may "
-			 "still exist");
-		return 0;
-	}
-	struct buf arr;
-	buf_init(&arr, 0);
-	int rc = -1;
-	if (db_text_array(&arr, in->input_ids, (size_t)in->args->n_paths))
-		goto out;
-	const char *params[1] = {arr.data};
-	if (in->args->n_shards) {
-		rc = prune_shard(in, arr.data);
-		goto out;
-	}
-	PGresult *r = db_query(in->worker_conn, in->args->dry_run ?
-		"SELECT count(*) FROM documents d WHERE d.source_input = ANY($1::text[]) AND NOT "
-		"EXISTS (SELECT 1 FROM pg_temp.ragload_seen s WHERE s.key = d.source_name)" :
-		"WITH gone AS (DELETE FROM documents d WHERE d.source_input = ANY($1::text[]) AND NOT "
-		"EXISTS (SELECT 1 FROM pg_temp.ragload_seen s WHERE s.key = d.source_name) "
-		"RETURNING 1) SELECT count(*) FROM gone", 1, params);
-	if (!r)
-		goto out;
-	in->pruned = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	rc = 0;
-out:
-	buf_release(&arr);
-	return rc;
 }
 
 /* Fresh planner statistics after a bulk load, and dead tuples cleaned after deletes: the
@@ -1527,6 +1713,9 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		if (db_exec(in.worker_conn, "CREATE TEMP TABLE ragload_seen (key text PRIMARY KEY)"))
 			goto out;
 		in.seen_table = 1;
+		if (!(in.damage = calloc(1, sizeof(*in.damage))))
+			goto out;
+		pthread_mutex_init(&in.damage->mu, NULL);
 	}
 	if (!a->dry_run)
 		run_id = db_run_begin(conn, "ingest", a->paths, a->n_paths);
@@ -1704,6 +1893,7 @@ out:
 	for (int i = 0; in.input_ids && i < a->n_paths; i++)
 		free(in.input_ids[i]);
 	free(in.input_ids);
+	damage_free(in.damage);
 	counts_release(&in.counts);
 	fit_meter = NULL;
 	meter_free(in.meter);

@@ -23,6 +23,7 @@
 #include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,8 @@ struct opts {
 	int json, jsonl;
 	struct eval_args eval;
 	struct index_args index;
+	int no_default_excludes;
+	char exclude[READ_GLOBS_MAX];  /* --exclude patterns, added to [inputs] exclude */
 };
 
 static const char usage_text[] =
@@ -80,6 +83,9 @@ static const char usage_text[] =
 	"      --dry-run         ingest: say what would be added, changed, pruned; write nothing\n"
 	"      --log FILE        ingest: also append warnings and the summary to FILE\n"
 	"      --shard i/N       ingest: only the documents whose key hashes to share i of N\n"
+	"      --include GLOB    ingest: read matching files even if excluded (repeatable)\n"
+	"      --exclude GLOB    ingest: leave matching files out (repeatable)\n"
+	"      --no-default-excludes  ingest: drop the [inputs] exclude defaults (CSS, JS, ...)\n"
 	"      --roles           init: also create the loader and reader roles\n"
 	"  -o, --output FILE     model fit: where to write the model\n"
 	"\n"
@@ -187,10 +193,42 @@ static int cmd_init(struct opts *o, int argc, char **argv)
 	return rc ? EXIT_FATAL : EXIT_DONE;
 }
 
+/*
+ * Inputs of ingest and model fit: each must exist before anything runs (a typo must not fit
+ * a model on nothing); --no-default-excludes empties the [inputs] exclude list, then the
+ * --exclude patterns are added to it. Returns -1 to go on, else the exit status.
+ */
+static int inputs_prepare(struct opts *o, int argc, char **argv)
+{
+	struct stat st;
+
+	for (int i = 0; i < argc; i++) {
+		if (stat(argv[i], &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+			log_error("no such input: %s", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (o->no_default_excludes)
+		o->cfg.read.exclude[0] = '\0';
+	size_t n = strlen(o->cfg.read.exclude);
+	if (o->exclude[0]) {
+		if (n + strlen(o->exclude) + 2 > READ_GLOBS_MAX) {
+			log_error("--exclude: the exclude list passes %d bytes", READ_GLOBS_MAX - 1);
+			return EXIT_USAGE;
+		}
+		snprintf(o->cfg.read.exclude + n, READ_GLOBS_MAX - n, "%s%s", n ? " " : "",
+			 o->exclude);
+	}
+	return -1;
+}
+
 static int cmd_ingest(struct opts *o, int argc, char **argv)
 {
 	if (argc < 1)
 		return usage_error("ingest: no input given");
+	int st = inputs_prepare(o, argc, argv);
+	if (st >= 0)
+		return st;
 	struct ingest_args a = {argv, argc, o->model_file, o->no_wait, o->prune, o->dry_run,
 				o->log_file, o->shard, o->n_shards};
 	return ingest_run(&o->cfg, &a);
@@ -233,6 +271,9 @@ static int cmd_model(struct opts *o, int argc, char **argv)
 	if (!strcmp(sub, "fit")) {
 		if (argc < 2 || !o->output)
 			return usage_error("model fit: give inputs and -o FILE");
+		int st = inputs_prepare(o, argc - 1, argv + 1);
+		if (st >= 0)
+			return st;
 		if (ingest_fit_model(&o->cfg, argv + 1, argc - 1, &m) || save_model(m, o->output))
 			goto out;
 	} else if (!strcmp(sub, "export")) {
@@ -371,7 +412,15 @@ static const char help_ingest[] =
 	"      --prune           delete documents under the given inputs that are gone\n"
 	"      --dry-run         say what would be added, changed, pruned; write nothing\n"
 	"      --log FILE        also append warnings and the summary to FILE\n"
-	"      --shard i/N       only the documents whose key hashes to share i of N\n";
+	"      --shard i/N       only the documents whose key hashes to share i of N\n"
+	"      --include GLOB    read matching files even if an exclude matches (repeatable)\n"
+	"      --exclude GLOB    leave matching files out, counted as ignored (repeatable)\n"
+	"      --no-default-excludes  drop the [inputs] exclude defaults (stylesheets, scripts,\n"
+	"                        source maps, search indexes, _sources/, _static/, VCS dirs)\n"
+	"\n"
+	"A GLOB without '/' matches a file name, 'dir/' a directory anywhere, others the path\n"
+	"relative to the input. Images, fonts, executables and other files ragload does not read\n"
+	"are ignored and counted by type; they do not change the exit status.\n";
 static const char help_model[] =
 	"usage: ragload model fit PATH... -o FILE\n"
 	"       ragload model export FILE\n"
@@ -496,7 +545,8 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
        OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
-       OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL };
+       OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL, OPT_INCLUDE, OPT_EXCLUDE,
+       OPT_NO_DEFAULT_EXCLUDES };
 enum { OPT_ALL_CHUNKS = 512 };  /* search */
 
 /* Parses a whole int within [lo, hi] into *out; on failure says why, naming the option. */
@@ -571,6 +621,15 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 		return -1;
 	case OPT_NO_WAIT: o->no_wait = 1; return -1;
 	case OPT_PRUNE: o->prune = 1; return -1;
+	case OPT_INCLUDE:
+	case OPT_EXCLUDE:
+		if (config_globs_append(c == OPT_INCLUDE ? o->cfg.read.include : o->exclude, arg)) {
+			log_error("%s %s: expected one glob without ',' or spaces (lists of at most "
+				  "%d bytes)", raw, arg, READ_GLOBS_MAX - 1);
+			return EXIT_USAGE;
+		}
+		return -1;
+	case OPT_NO_DEFAULT_EXCLUDES: o->no_default_excludes = 1; return -1;
 	case OPT_DRY_RUN: o->dry_run = 1; return -1;
 	case OPT_LOG: o->log_file = arg; return -1;
 	case OPT_ROLES: o->roles = 1; return -1;
@@ -745,6 +804,9 @@ int main(int argc, char **argv)
 		{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
 		{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
 		{"prune", no_argument, NULL, OPT_PRUNE},
+		{"include", required_argument, NULL, OPT_INCLUDE},
+		{"exclude", required_argument, NULL, OPT_EXCLUDE},
+		{"no-default-excludes", no_argument, NULL, OPT_NO_DEFAULT_EXCLUDES},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"roles", no_argument, NULL, OPT_ROLES},

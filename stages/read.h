@@ -47,6 +47,16 @@ void read_item_free(struct read_item *it);
 typedef int (*read_emit_fn)(void *ctx, struct read_item *it);
 
 /*
+ * Called (from the reading thread) for each place this run may have missed documents of
+ * because of damage, once its warning is counted: key is a source key (a file, an archive, a
+ * directory of a walked input, an entry), and every document at or under it ("key",
+ * "key!...", "key/...", "key#...") may still exist although it was not read; key NULL: the
+ * whole command-line input. input is that command-line path. Both strings are only lent.
+ * --prune keeps such documents (pipeline/ingest.c).
+ */
+typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
+
+/*
  * read_inputs — streams every path (directory walked recursively in sorted order, archive,
  * compressed single file, plain file) to emit().
  *
@@ -58,9 +68,43 @@ typedef int (*read_emit_fn)(void *ctx, struct read_item *it);
  * through counts_skip(c, reason, source, message) and reading goes on with what follows: the
  * entries read before the damage are emitted. Returns 0, RL_ENOMEM, or the emit callback's
  * non-zero return.
+ * Files ragload recognises but does not read (read_sniff()), symbolic links inside a walked
+ * directory or an archive, further names of a hard-linked file, and files left out by the
+ * [inputs] globs are counted with counts_ignore() (not warnings, the exit status stays 0).
+ *
+ * Globs (o->include, o->exclude; comma or space separated): a pattern with no '/' matches a
+ * file's own name ("*.js"); one ending in '/' matches a directory name anywhere on the path
+ * ("_static/", ".git/"); any other matches the path relative to the input (inside an archive:
+ * the entry's path), at any depth unless it starts with '/' ("api/gen-*.html" anywhere,
+ * "/drafts/old*" at the top only); '*' never crosses a '/'. A file that matches an exclude pattern is ignored
+ * ("excluded") unless it also matches an include pattern. A walked directory that an exclude
+ * pattern names is not entered (counted once) unless include patterns are given, which may
+ * take back files under it.
+ *
  * Blocks while emit() blocks. Thread: call from one thread; c is thread-safe.
  */
 int read_inputs(const struct read_opts *o, char *const *paths, int n_paths, read_emit_fn emit,
 		void *ctx, struct counts *c);
+
+/* read_inputs() that also reports where damage may have hidden documents (damaged may be
+ * NULL; it gets ctx too). */
+int read_inputs_noting(const struct read_opts *o, char *const *paths, int n_paths,
+		       read_emit_fn emit, read_damage_fn damaged, void *ctx, struct counts *c);
+
+/*
+ * read_sniff — what the first bytes of a file say it is, when it is something ragload
+ * recognises but does not read: an image, audio, video, a font, an executable or object
+ * file, compiled Python, a database, a PDF, PostScript, RTF, an office or e-book document
+ * (OLE2, or a zip that is an OOXML/ODF/EPUB/JAR package), a gettext catalogue... Returns its
+ * short type name (a static string: "png", "elf", "docx", ...) or NULL for anything else
+ * (text, HTML, Markdown, archives and compressed files to walk, damaged or unknown bytes,
+ * which normalize judges). head/n: the first bytes (READ_SNIFF_BYTES are enough); tail/ntail:
+ * the last bytes of the whole file (a zip's central directory; may be NULL); name: the file's
+ * name, a tie-breaker for weak signatures only (may be NULL). Pure; thread-safe.
+ */
+#define READ_SNIFF_BYTES 4096
+#define READ_SNIFF_TAIL (64 * 1024 + 22)
+const char *read_sniff(const unsigned char *head, size_t n, const unsigned char *tail,
+		       size_t ntail, const char *name);
 
 #endif

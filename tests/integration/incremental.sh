@@ -32,13 +32,16 @@ t_check "run log records the counts" test "$(q "SELECT counts->>'pruned' FROM ra
 "$RAGLOAD" status > "$TMP/status" 2>&1
 t_check "status shows the corpus and the last runs" grep -q 'last runs' "$TMP/status"
 t_check "status shows the model" grep -q 'model ragload-hash' "$TMP/status"
-# A damaged input: nothing is pruned, even with --prune.
-mkdir -p "$TMP/c"; printf 'one\n' > "$TMP/c/x.txt"; printf 'two\n' > "$TMP/c/y.txt"
+# A damaged input keeps its own earlier document from --prune, and only that one: a file
+# removed beside it is still pruned (before, any skipped item stopped all pruning).
+mkdir -p "$TMP/c"; printf 'one\n' > "$TMP/c/x.txt"; printf 'two\n' > "$TMP/c/y.txt"; printf 'three\n' > "$TMP/c/z.txt"
 "$RAGLOAD" -q ingest "$TMP/c"
-rm "$TMP/c/y.txt"; head -c 4096 /dev/urandom > "$TMP/c/junk.bin"
+rm "$TMP/c/y.txt"; head -c 4096 /dev/urandom > "$TMP/c/junk.bin"; head -c 4096 /dev/urandom > "$TMP/c/z.txt"
 rc=0; "$RAGLOAD" --no-progress ingest --prune "$TMP/c" 2> "$TMP/err" || rc=$?
 t_eq "run with a skipped item exits 3" 3 "$rc"
-t_eq "nothing pruned when some input was skipped" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'y.txt'")"
+t_eq "the removed file is pruned although another was skipped" 0 "$(q "SELECT count(*) FROM documents WHERE source_name = 'y.txt'")"
+t_eq "a file now damaged keeps its earlier document" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'z.txt'")"
+t_check "what was kept is said" grep -q 'prune kept 1 document under z.txt' "$TMP/err"
 # --log FILE: timestamped warnings and the summary, and no password from a conninfo.
 rc=0; "$RAGLOAD" --no-progress -d "dbname=$PGDATABASE password=s3cr3t-pw" ingest --log "$TMP/run.log" "$TMP/c" 2>/dev/null || rc=$?
 t_check "log file has timestamped lines" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z ingest started' "$TMP/run.log"

@@ -38,6 +38,7 @@ struct run {
 	FILE *logf;
 	int rc;
 	double seconds;
+	void *log_extra;         /* a test's own record (damage reports) */
 };
 
 static int collect(void *ctx, struct read_item *it)
@@ -111,6 +112,14 @@ static uint64_t reason(struct run *R, const char *why)
 	for (int i = 0; i < R->c.n_reasons; i++)
 		if (strcmp(R->c.reasons[i].reason, why) == 0)
 			return R->c.reasons[i].n;
+	return 0;
+}
+
+static uint64_t ignored(struct run *R, const char *type)
+{
+	for (int i = 0; i < R->c.n_ignored; i++)
+		if (strcmp(R->c.ignored[i].type, type) == 0)
+			return R->c.ignored[i].n;
 	return 0;
 }
 
@@ -201,6 +210,214 @@ static void write_tar(const char *rel, int zstd, const struct wentry *e, size_t 
 	free(block);
 }
 
+
+/* ---- what a file is: ignored types, globs --------------------------------------------------- */
+
+static void test_sniff_signatures(void **state)
+{
+	(void)state;
+	static const struct { const char *bytes; size_t n; const char *name, *type; } cases[] = {
+		{ "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "a.png", "png" },
+		{ "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "misnamed.txt", "png" },  /* content wins */
+		{ "\xff\xd8\xff\xe0\0\x10JFIF\0\1", 12, NULL, "jpeg" },
+		{ "GIF89a\1\0\1\0", 10, NULL, "gif" },
+		{ "\x7f" "ELF\2\1\1\0\0\0\0\0\0\0\0\0", 16, "tool", "elf" },
+		{ "\0\1\0\0\0\x0a\0\x80\0\3\0\x20", 12, "f.ttf", "ttf" },
+		{ "wOF2\0\1\0\0", 8, NULL, "woff2" },
+		{ "%PDF-1.7\n", 9, NULL, "pdf" },
+		{ "SQLite format 3\0\x10\0", 18, NULL, "sqlite" },
+		{ "\xa7\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0", 16, "m.cpython-311.pyc", "pyc" },
+		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "old.doc", "doc" },
+		{ "RIFF\0\0\0\0WEBPVP8 ", 16, NULL, "webp" },
+		{ "\0\0\0\x18" "ftypmp42\0\0\0\0", 16, NULL, "mp4" },
+		{ "<?xml version=\"1.0\"?>\n<!-- c -->\n<svg xmlns=\"x\">", 48, "f.svg", "svg" },
+		{ "<svg><text>x</text></svg>", 25, NULL, "svg" },
+		{ "# Sphinx inventory version 2\n", 29, "objects.inv", "sphinx-inventory" },
+		/* read: text, HTML, archives, and bytes that claim nothing (damage is normalize's) */
+		{ "Plain text about PostgreSQL.\n", 29, "a.txt", NULL },
+		{ "<!DOCTYPE html><html><body>x", 28, "a.html", NULL },
+		{ "<?xml version=\"1.0\"?><html>", 27, "a.xhtml", NULL },
+		{ "\x1f\x8b\x08\0\0\0\0\0", 8, "a.gz", NULL },
+		{ "\x28\xb5\x2f\xfd\0\0", 6, NULL, NULL },
+		{ "\xff\xfb\x90\x64\0\0\0\0", 8, "random.bin", NULL },  /* MP3 sync only by name */
+		{ "MZ\x90\0\3\0\0\0", 8, "x.bin", NULL },              /* "MZ" alone is not PE */
+		{ "true facts about ranking\n", 25, NULL, NULL },
+		{ "BM is a text that starts with BM and some more text here", 56, NULL, NULL },
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(cases); i++) {
+		const char *t = read_sniff((const unsigned char *)cases[i].bytes, cases[i].n, NULL, 0,
+					   cases[i].name);
+		if (!cases[i].type)
+			assert_null(t);
+		else
+			assert_string_equal(t, cases[i].type);
+	}
+}
+
+/* A docx, an odt, an epub and a jar are documents (ignored until read), a zip of pages is
+ * walked; the decision is the same on disk and inside a tar. */
+static void test_zip_documents_not_walked(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p zd && cd zd && python3 -c \"\n"
+	   "import zipfile\n"
+	   "def mk(name, members, stored_first=None):\n"
+	   "    z = zipfile.ZipFile(name, 'w', zipfile.ZIP_DEFLATED)\n"
+	   "    if stored_first: z.writestr(zipfile.ZipInfo(stored_first[0]), stored_first[1])\n"
+	   "    for m, d in members: z.writestr(m, d)\n"
+	   "    z.close()\n"
+	   "mk('a.docx', [('[Content_Types].xml', '<Types/>'), ('word/document.xml', '<w/>')])\n"
+	   "mk('late.xlsx', [('xl/workbook.xml', '<w/>'), ('[Content_Types].xml', '<Types/>')])\n"
+	   "mk('b.odt', [('content.xml', '<x/>')], ('mimetype', 'application/vnd.oasis.opendocument.text'))\n"
+	   "mk('c.epub', [('META-INF/container.xml', '<c/>'), ('text.xhtml', '<p>x</p>')], ('mimetype', 'application/epub+zip'))\n"
+	   "mk('pages.zip', [('one.md', '# One\\\\n\\\\nPage one.'), ('two.txt', 'Page two.')])\n"
+	   "\" && bsdtar -cf ../zd.tar a.docx b.odt pages.zip && cp a.docx ../renamed.zip");
+	run1(&R, &o, "zd");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.c.total, 0);
+	assert_int_equal(R.n, 2);
+	assert_non_null(find(&R, "pages.zip!one.md"));
+	assert_int_equal(ignored(&R, "docx"), 1);
+	assert_int_equal(ignored(&R, "xlsx"), 1);  /* [Content_Types].xml not first: the end says */
+	assert_int_equal(ignored(&R, "odt"), 1);
+	assert_int_equal(ignored(&R, "epub"), 1);
+	run_free(&R);
+
+	run1(&R, &o, "zd.tar");
+	assert_int_equal(R.c.total, 0);
+	assert_int_equal(R.n, 2);
+	assert_int_equal(ignored(&R, "docx"), 1);
+	assert_int_equal(ignored(&R, "odt"), 1);
+	assert_true(log_has(&R, "zd.tar!a.docx [docx]"));
+	run_free(&R);
+
+	run1(&R, &o, "renamed.zip");  /* a docx by content, whatever its name */
+	assert_int_equal(R.n, 0);
+	assert_int_equal(ignored(&R, "docx"), 1);
+	run_free(&R);
+}
+
+/* Ignored types inside archives and compressed files; random bytes stay normalize's to warn
+ * about (emitted), a large video member is judged by its first block and drained. */
+static void test_ignored_inside_archives(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	o.max_entry_bytes = 100000;
+	sh("mkdir -p ia && cd ia && printf '\\211PNG\\r\\n\\032\\n0000' > pic.png && "
+	   "cp pic.png pic2.png && gzip pic2.png && cp /bin/true tool && "
+	   "(printf '\\0\\0\\0\\030ftypisom'; head -c 300000 /dev/zero) > big.mp4 && "
+	   "head -c 2048 /dev/urandom > random.bin && printf 'text\\n' > a.txt && "
+	   "bsdtar -czf ../ia.tar.gz pic.png pic2.png.gz tool big.mp4 random.bin a.txt");
+	run1(&R, &o, "ia.tar.gz");
+	assert_int_equal(R.rc, 0);
+	assert_int_equal(R.c.total, 0);  /* big.mp4 is not entry_too_large: it is a video */
+	assert_int_equal(R.n, 2);
+	assert_non_null(find(&R, "ia.tar.gz!a.txt"));
+	assert_non_null(find(&R, "ia.tar.gz!random.bin"));
+	assert_int_equal(ignored(&R, "png"), 2);  /* pic2.png.gz: judged by what it holds */
+	assert_int_equal(ignored(&R, "elf"), 1);
+	assert_int_equal(ignored(&R, "mp4"), 1);
+	run_free(&R);
+}
+
+static void test_include_exclude_globs(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+
+	sh("mkdir -p gl/_static gl/_sources/api gl/api gl/.git/objects gl/drafts/deep && cd gl && "
+	   "printf p > index.html && printf s > _static/basic.css && printf j > _static/doc.js && "
+	   "printf j > app.js && printf x > app.js.gz.txt && printf s > _sources/api/x.rst.txt && "
+	   "printf a > api/ref.html && printf g > .git/objects/ab && printf d > drafts/old1.md && "
+	   "printf d > drafts/deep/old2.md && printf m > notes.md && printf j > lib.js && gzip lib.js && "
+	   "bsdtar -cf ../gl.tar index.html _static app.js api");
+	snprintf(o.exclude, sizeof(o.exclude), "%s", READ_DEFAULT_EXCLUDES " /drafts/old*");
+	run1(&R, &o, "gl");
+	assert_int_equal(R.rc, 0);
+	const char *want[] = { "api/ref.html", "app.js.gz.txt", "drafts/deep/old2.md",
+			       "index.html", "notes.md" };
+	assert_int_equal(R.n, RL_ARRAY_LEN(want));
+	for (size_t i = 0; i < R.n; i++)
+		assert_string_equal(R.items[i]->source, want[i]);
+	/* _static/, _sources/, .git/ once each, app.js, lib.js.gz (as lib.js), drafts/old1.md */
+	assert_int_equal(ignored(&R, "excluded"), 6);
+	assert_int_equal(R.c.total, 0);
+	run_free(&R);
+
+	/* an include takes a default back, even under an excluded directory */
+	snprintf(o.include, sizeof(o.include), "*.js");
+	run1(&R, &o, "gl");
+	assert_non_null(find(&R, "app.js"));
+	assert_non_null(find(&R, "lib.js.gz"));
+	assert_non_null(find(&R, "_static/doc.js"));
+	assert_null(find(&R, "_static/basic.css"));
+	assert_null(find(&R, ".git/objects/ab"));
+	run_free(&R);
+
+	/* inside an archive: the entry's path */
+	o.include[0] = '\0';
+	run1(&R, &o, "gl.tar");
+	assert_int_equal(R.n, 2);
+	assert_non_null(find(&R, "gl.tar!index.html"));
+	assert_non_null(find(&R, "gl.tar!api/ref.html"));
+	assert_true(log_has(&R, "gl.tar!_static/basic.css [excluded]"));
+	run_free(&R);
+
+	/* no excludes at all */
+	o.exclude[0] = '\0';
+	run1(&R, &o, "gl");
+	assert_int_equal(ignored(&R, "excluded"), 0);
+	assert_non_null(find(&R, "_sources/api/x.rst.txt"));
+	run_free(&R);
+}
+
+/* Damage is reported per place for --prune; ignored files are not damage. */
+struct damage_log { char keys[8][128]; int n; };
+static void note_damage(void *ctx, const char *input, const char *key)
+{
+	struct run *R = ctx;
+	struct damage_log *d = (struct damage_log *)R->log_extra;
+	(void)input;
+	if (d->n < 8)
+		snprintf(d->keys[d->n++], 128, "%s", key ? key : "(input)");
+}
+
+static void test_damage_reported_per_place(void **state)
+{
+	(void)state;
+	struct run R = { 0 };
+	struct read_opts o = opts_default();
+	struct damage_log d = { 0 };
+	char path[512];
+	char *paths[1] = { path };
+
+	sh("mkdir -p dm/src && cd dm/src && for i in 1 2 3 4; do head -c 40000 /dev/urandom | base64 > p$i.txt; done && "
+	   "tar -czf ../full.tar.gz . && cd .. && head -c 100000 full.tar.gz > cut.tar.gz && rm -rf src full.tar.gz && "
+	   "printf '\\211PNG\\r\\n\\032\\n0000' > pic.png && ln -s pic.png link.png && printf ok > ok.txt");
+	snprintf(path, sizeof(path), "%s/dm", tmp);
+	counts_init(&R.c, 1);
+	R.logf = open_memstream(&R.log, &R.log_len);
+	R.c.log = R.logf;
+	R.log_extra = &d;
+	R.rc = read_inputs_noting(&o, paths, 1, collect, note_damage, &R, &R.c);
+	fflush(R.logf);
+	assert_int_equal(R.rc, 0);
+	assert_true(R.c.total >= 1);
+	assert_true(d.n >= 1);
+	for (int i = 0; i < d.n; i++)
+		assert_string_equal(d.keys[i], "cut.tar.gz");
+	assert_int_equal(ignored(&R, "png"), 1);
+	assert_int_equal(ignored(&R, "symlink"), 1);
+	run_free(&R);
+}
+
 /* ---- directories and plain files ----------------------------------------------------------- */
 
 static void test_dir_walk_order_and_relative_keys(void **state)
@@ -221,10 +438,13 @@ static void test_dir_walk_order_and_relative_keys(void **state)
 	expect_item(&R, "a/sub/y.md", "y.md", "Y");
 	expect_item(&R, "c.TXT", "c.TXT", "C");
 	assert_true(strstr(R.items[0]->input, "/walk") != NULL);
-	/* symlinks to files (inside or outside) are counted, the one to a directory is not */
-	assert_int_equal(reason(&R, "symlink"), 2);
-	assert_true(log_has(&R, "link.txt: symbolic link"));
-	assert_true(log_has(&R, "z/out: symbolic link"));
+	/* symlinks (to files inside or outside, to a directory) are ignored and counted, not
+	 * warnings */
+	assert_int_equal(ignored(&R, "symlink"), 3);
+	assert_int_equal(R.c.total, 0);
+	assert_true(log_has(&R, "link.txt [symlink]"));
+	assert_true(log_has(&R, "z/out [symlink]"));
+	assert_true(log_has(&R, "dirlink [symlink]"));
 	run_free(&R);
 }
 
@@ -421,9 +641,11 @@ static void test_symlink_and_hardlink_entries_skipped(void **state)
 	assert_int_equal(R.rc, 0);
 	assert_int_equal(R.n, 1);  /* bsdtar stores hard.txt first and real.txt as its link */
 	assert_string_equal(R.items[0]->data, "real");
-	assert_int_equal(reason(&R, "link"), 3);
-	assert_true(log_has(&R, "links.tar!soft.txt: symbolic link"));
-	assert_true(log_has(&R, "links.tar!out.txt: symbolic link"));
+	assert_int_equal(R.c.total, 0);  /* links are ignored, not warnings */
+	assert_int_equal(ignored(&R, "symlink"), 2);
+	assert_int_equal(ignored(&R, "hardlink"), 1);
+	assert_true(log_has(&R, "links.tar!soft.txt [symlink]"));
+	assert_true(log_has(&R, "links.tar!out.txt [symlink]"));
 	run_free(&R);
 
 	/* newc cpio carries a hard link's data on its last name: that one is read as a file */
@@ -835,8 +1057,9 @@ static void test_hardlink_data_loaded_once(void **state)
 	assert_int_equal(R.rc, 0);
 	assert_int_equal(R.n, 1);
 	expect_item(&R, "hl.cpio!a.txt", "a.txt", "data");
-	assert_int_equal(reason(&R, "link"), 1);
-	assert_true(log_has(&R, "hl.cpio!b.txt: hard link to \"a.txt\""));
+	assert_int_equal(ignored(&R, "hardlink"), 1);
+	assert_int_equal(R.c.total, 0);
+	assert_true(log_has(&R, "hl.cpio!b.txt [hardlink]"));
 	run_free(&R);
 }
 
@@ -954,6 +1177,11 @@ int main(void)
 		cmocka_unit_test(test_hardlink_data_loaded_once),
 		cmocka_unit_test(test_jsonl_repairs),
 		cmocka_unit_test(test_emit_error_stops_everything),
+		cmocka_unit_test(test_sniff_signatures),
+		cmocka_unit_test(test_zip_documents_not_walked),
+		cmocka_unit_test(test_ignored_inside_archives),
+		cmocka_unit_test(test_include_exclude_globs),
+		cmocka_unit_test(test_damage_reported_per_place),
 		cmocka_unit_test(test_missing_input_counted),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
