@@ -840,8 +840,9 @@ static int front_parse(const char *s, const char *end, int toml, json_t *m)
 				goto next; /* a multi-line string: skipped */
 			val = value_of(v, ke, &b);
 		}
-		if (val && json_object_set_new(m, key, val))
-			rc = RL_ENOMEM;
+		/* fails only for a key that is not UTF-8 (or out of memory): the key is lost */
+		if (val)
+			json_object_set_new(m, key, val);
 next:
 		if (le == end)
 			break;

@@ -917,6 +917,7 @@ static int emit_code(struct emit *e, const char *s, size_t n)
 			blank += !first;
 			continue;
 		}
+		size_t mark = e->out.len, head = mark;
 		if (!first && e->out.len) {
 			if (e->out.limit - e->out.len < w + 32) {
 				e->full = 1;
@@ -927,9 +928,17 @@ static int emit_code(struct emit *e, const char *s, size_t n)
 				rc = buf_putc(&e->out, ' ');
 			e->pend = SEP_NONE;
 			e->nl = 0;
+			head = e->out.len;
 		}
 		if (!rc)
 			rc = emit_text(e, s + a, b - a, 0);
+		if (!rc && e->out.len == head) { /* nothing visible (controls only): blank */
+			e->out.len = mark;
+			if (e->out.data)
+				e->out.data[mark] = '\0';
+			blank += !first;
+			continue;
+		}
 		first = blank = 0;
 	}
 	emit_sep(e, SEP_PARA);
