@@ -45,6 +45,7 @@
 #define FRONT_MAX_BYTES (64 << 10) /* front matter read for keys; the rest is skipped */
 #define FRONT_MAX_KEYS 256
 #define FRONT_KEY_MAX 128
+#define MD_PAD 64               /* zero bytes after the copy md4c parses; see markdown_parse() */
 
 /* ---- entities ------------------------------------------------------------------------------ */
 
@@ -126,6 +127,7 @@ struct walk {
 	const struct md_sink *sink;
 	void *ctx;
 	int rc;                  /* first non-zero callback result: stop */
+	size_t n;                /* input bytes: no text event can be longer */
 	int depth;               /* open blocks */
 	int in_code;             /* inside MD_BLOCK_CODE: text goes to code */
 	struct buf code;
@@ -536,6 +538,8 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE size, void *ud)
 	char u[8];
 	size_t n;
 
+	if (size > w->n)
+		return w->rc; /* cannot be right (a parser bug): dropped, never read */
 	if (w->in_code) {
 		if (type == MD_TEXT_NULLCHAR)
 			s = "\xEF\xBF\xBD", size = 3;
@@ -867,6 +871,7 @@ int markdown_parse(const char *s, size_t n, const struct md_sink *sink, void *ct
 		.text = on_text,
 	};
 	struct walk w = { .sink = sink, .ctx = ctx };
+	char *copy = NULL;
 	size_t in_start = 0, in_end = 0, body = 0;
 	int toml = 0, rc = 0;
 
@@ -894,13 +899,25 @@ int markdown_parse(const char *s, size_t n, const struct md_sink *sink, void *ct
 	/* md4c sizes are 32-bit; a longer text is cut (max_doc_bytes is far below) */
 	if (n > UINT_MAX)
 		n = UINT_MAX;
+	/* md4c 0.4.8 (Debian 12) reads past the end of its input on some documents (fixed
+	 * upstream later), and what it finds there steers it: it parses a copy followed by
+	 * zero bytes, so those reads see defined bytes, whatever the caller's buffer. */
+	if (!(copy = malloc(n + MD_PAD))) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	memcpy(copy, s, n);
+	memset(copy + n, 0, MD_PAD);
+	w.n = n;
 	buf_init(&w.code, n + 64);
-	int r = md_parse(s, (MD_SIZE)n, &parser, &w);
+	int r = md_parse(copy, (MD_SIZE)n, &parser, &w);
 	if (w.rc < 0)
 		rc = w.rc;
 	else if (r < 0 && !w.rc)
 		rc = RL_ENOMEM; /* md4c's only runtime error */
 	buf_release(&w.code);
+out:
+	free(copy);
 	if (rc && front_matter) {
 		json_decref(*front_matter);
 		*front_matter = NULL;
