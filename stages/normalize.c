@@ -4,9 +4,10 @@
  * What: decides text or binary; decodes to UTF-8 (UTF-16/32 with a BOM, BOM-less UTF-16 by
  * its alternating NULs or, for other scripts, by its code units, legacy Windows-1252 through
  * iconv, otherwise invalid UTF-8 bytes each replaced by U+FFFD and counted); turns HTML
- * (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown into
- * plain text keeping the headings; drops NUL (counted) and C0/C1 controls; tidies whitespace;
- * applies NFC.
+ * (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown (md4c,
+ * through markdown.c: what the rendered page shows, comments and markup gone, list items and
+ * table rows as paragraphs, code blocks verbatim, front matter as metadata) into plain text
+ * keeping the headings; drops NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
  *
  * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
  * back as a pending separator (a space or a paragraph break) and written only when the next
@@ -26,11 +27,12 @@
  * tests/hostile/ exercise all of this).
  *
  * Choices: rows (BEIR) are text by construction, so they skip binary detection and the
- * Windows-1252 guess. The doc title is the row's title, HTML <title>, else the first level-1
- * heading (HTML and Markdown). Unicode spaces (NBSP, U+2000..U+200A, ...) count as whitespace;
- * U+FEFF is dropped. Undecodable UTF-16/32 units become U+FFFD, counted as "undecodable".
- * Metadata records each decision: "encoding", "invalid_utf8", "undecodable", "nul_bytes",
- * "html_fallback", "truncated". Binary bytes under an archive's name are counted as
+ * Windows-1252 guess. The doc title is the row's title, HTML <title>, Markdown front matter's
+ * "title", else the first level-1 heading (HTML and Markdown). Unicode spaces (NBSP,
+ * U+2000..U+200A, ...) count as whitespace; U+FEFF is dropped. Undecodable UTF-16/32 units
+ * become U+FFFD, counted as "undecodable". Metadata records each decision: "encoding",
+ * "invalid_utf8", "undecodable", "nul_bytes", "html_fallback", "truncated", and a Markdown
+ * file's "front_matter" (an object). Binary bytes under an archive's name are counted as
  * unsupported_format (or corrupt_archive when they start with a known magic number): the read
  * stage could not open them as the archive they claim to be.
  */
