@@ -5,8 +5,8 @@
  * autolinks) into what a reader of the rendered page sees, as events for the caller's sink:
  * paragraphs, headings with their levels, list items each a paragraph behind its marker, table
  * rows each a paragraph with cells joined by " | ", code blocks verbatim. Links become their
- * text (an autolink its URL), images their alt text, entities their characters; emphasis and
- * other markers go. Raw HTML is stripped, not shown: comments (block and inline) and the
+ * text (an autolink its URL), images their alt text (but for status badges: linked SVGs and
+ * images from badge services), entities their characters; emphasis and other markers go. Raw HTML is stripped, not shown: comments (block and inline) and the
  * bodies of <script> and <style> vanish, tags go, their text stays, block tags break
  * paragraphs (so "<details><summary>Click</summary> body" reads "Click", then "body") and
  * <h1>..<h6> make headings. A leading YAML (---) or TOML (+++) front matter block is metadata,
@@ -138,6 +138,8 @@ struct walk {
 	char marker[24];         /* list marker owed before the item's first text */
 	size_t marker_len;
 	int cell;                /* cells so far in the current table row */
+	int links;               /* open links */
+	int badge;               /* open images whose alt text is dropped (badges) */
 	/* the HTML stripper, fed md4c's MD_TEXT_HTML pieces */
 	int h_state;
 	char h_name[TAG_NAME_MAX];
@@ -516,20 +518,46 @@ static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *ud)
 	return w->rc;
 }
 
+/* A status badge: a linked image whose URL is an SVG or names a badge service. Its alt text
+ * ("build", "npm", "coverage 98%") would be noise in every chunk of a README's first section
+ * and, in a "# name [![npm](...)](...)" heading, in the title. */
+static int is_badge(const MD_SPAN_IMG_DETAIL *img)
+{
+	const char *u = img->src.text;
+	size_t n = img->src.size, q = 0;
+	if (!u)
+		return 0;
+	while (q < n && u[q] != '?' && u[q] != '#')
+		q++;
+	if (q >= 4 && !strncasecmp(u + q - 4, ".svg", 4))
+		return 1;
+	for (size_t i = 0; i + 5 <= n; i++)
+		if (!strncasecmp(u + i, "badge", 5) || (i + 7 <= n && !strncasecmp(u + i, "shields", 7)))
+			return 1;
+	return 0;
+}
+
 static int on_enter_span(MD_SPANTYPE type, void *detail, void *ud)
 {
 	/* Links, images, emphasis, code spans: their text is reported by on_text; the markup
 	 * (and a link's target, an image's URL) is not text. */
-	(void)type;
-	(void)detail;
-	return ((struct walk *)ud)->rc;
+	struct walk *w = ud;
+	if (type == MD_SPAN_A)
+		w->links++;
+	else if (type == MD_SPAN_IMG && (w->badge || (w->links && is_badge(detail))))
+		w->badge++;
+	return w->rc;
 }
 
 static int on_leave_span(MD_SPANTYPE type, void *detail, void *ud)
 {
-	(void)type;
+	struct walk *w = ud;
 	(void)detail;
-	return ((struct walk *)ud)->rc;
+	if (type == MD_SPAN_A && w->links)
+		w->links--;
+	else if (type == MD_SPAN_IMG && w->badge)
+		w->badge--;
+	return w->rc;
 }
 
 static int on_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE size, void *ud)
@@ -540,6 +568,8 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE size, void *ud)
 
 	if (size > w->n)
 		return w->rc; /* cannot be right (a parser bug): dropped, never read */
+	if (w->badge && !w->in_code)
+		return w->rc;
 	if (w->in_code) {
 		if (type == MD_TEXT_NULLCHAR)
 			s = "\xEF\xBF\xBD", size = 3;

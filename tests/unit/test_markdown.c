@@ -128,9 +128,11 @@ static void test_links_images_inline(void **state)
 		   "[r]: http://ref.example\n",
 		   "A link and ref, alt text, https://auto.example/p?q=1, www.example.com, "
 		   "a <b> c, em st del.");
-	/* a badge line: the images' alt texts, no URLs */
-	text_is("[![Build](https://ci/b.svg)](https://ci) [![npm](https://n/b.svg)](https://n)\n",
-		"Build npm");
+	/* badges (linked SVGs, badge services) say nothing; other linked images their alt text */
+	text_is("# tool [![Build](https://ci/b.svg)](https://ci) [![npm](https://img.shields.io/"
+		"npm/v/x)](https://n) [![cov](https://c.io/badge.png?x=1)](c)\n\n"
+		"[![Screenshot](shot.png)](big.png) ![Logo](logo.svg)\n",
+		"tool\n\nScreenshot Logo");
 	/* hard breaks are line events; soft breaks spaces */
 	events_are("one  \ntwo\\\nthree\nfour", "one<L>two<L>three four");
 }
