@@ -4,9 +4,10 @@
  * What: decides text or binary; decodes to UTF-8 (UTF-16/32 with a BOM, BOM-less UTF-16 by
  * its alternating NULs or, for other scripts, by its code units, legacy Windows-1252 through
  * iconv, otherwise invalid UTF-8 bytes each replaced by U+FFFD and counted); turns HTML
- * (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown into
- * plain text keeping the headings; drops NUL (counted) and C0/C1 controls; tidies whitespace;
- * applies NFC.
+ * (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown (md4c,
+ * through markdown.c: what the rendered page shows, comments and markup gone, list items and
+ * table rows as paragraphs, code blocks verbatim, front matter as metadata) into plain text
+ * keeping the headings; drops NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
  *
  * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
  * back as a pending separator (a space or a paragraph break) and written only when the next
@@ -26,15 +27,17 @@
  * tests/hostile/ exercise all of this).
  *
  * Choices: rows (BEIR) are text by construction, so they skip binary detection and the
- * Windows-1252 guess. The doc title is the row's title, HTML <title>, else the first level-1
- * heading (HTML and Markdown). Unicode spaces (NBSP, U+2000..U+200A, ...) count as whitespace;
- * U+FEFF is dropped. Undecodable UTF-16/32 units become U+FFFD, counted as "undecodable".
- * Metadata records each decision: "encoding", "invalid_utf8", "undecodable", "nul_bytes",
- * "html_fallback", "truncated". Binary bytes under an archive's name are counted as
+ * Windows-1252 guess. The doc title is the row's title, HTML <title>, Markdown front matter's
+ * "title", else the first level-1 heading (HTML and Markdown). Unicode spaces (NBSP,
+ * U+2000..U+200A, ...) count as whitespace; U+FEFF is dropped. Undecodable UTF-16/32 units
+ * become U+FFFD, counted as "undecodable". Metadata records each decision: "encoding",
+ * "invalid_utf8", "undecodable", "nul_bytes", "html_fallback", "truncated", and a Markdown
+ * file's "front_matter" (an object). Binary bytes under an archive's name are counted as
  * unsupported_format (or corrupt_archive when they start with a known magic number): the read
  * stage could not open them as the archive they claim to be.
  */
 #include "normalize.h"
+#include "markdown.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -892,151 +895,105 @@ out:
 	return rc;
 }
 
-/* ---- Markdown -------------------------------------------------------------------------------- */
+/* ---- Markdown (parsed by markdown.c; the adapter here feeds its events to the emitter) ---- */
 
-static size_t md_indent(const char *s, size_t n)
+/* emit_code: minimal version; replaced by the full one from the HTML <pre> work */
+static int emit_code(struct emit *e, const char *s, size_t n)
 {
-	size_t i = 0;
-	while (i < n && s[i] == ' ')
-		i++;
-	return i;
+	/* Its own paragraph; each line's text through emit_text, lines joined by "\n" written
+	 * here (the emitter has no line separator), leading spaces kept where a line follows
+	 * another, blank lines at either end dropped. */
+	int rc = 0, first = 1;
+	size_t blank = 0;
+	emit_sep(e, SEP_PARA);
+	for (size_t i = 0; i < n && !rc && !e->full;) {
+		const char *nl = memchr(s + i, '\n', n - i);
+		size_t le = nl ? (size_t)(nl - s) : n, a = i, w = 0;
+		for (; a < le && (s[a] == ' ' || s[a] == '\t'); a++)
+			w += s[a] == '\t' ? 4 - w % 4 : 1;
+		size_t b = le;
+		while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r'))
+			b--;
+		i = nl ? le + 1 : n;
+		if (a == b) {
+			blank += !first;
+			continue;
+		}
+		size_t mark = e->out.len, head = mark;
+		if (!first && e->out.len) {
+			if (e->out.limit - e->out.len < w + 32) {
+				e->full = 1;
+				break;
+			}
+			rc = buf_append(&e->out, blank ? "\n\n" : "\n", blank ? 2 : 1);
+			for (size_t k = 0; !rc && k < w; k++)
+				rc = buf_putc(&e->out, ' ');
+			e->pend = SEP_NONE;
+			e->nl = 0;
+			head = e->out.len;
+		}
+		if (!rc)
+			rc = emit_text(e, s + a, b - a, 0);
+		if (!rc && e->out.len == head) { /* nothing visible (controls only): blank */
+			e->out.len = mark;
+			if (e->out.data)
+				e->out.data[mark] = '\0';
+			blank += !first;
+			continue;
+		}
+		first = blank = 0;
+	}
+	emit_sep(e, SEP_PARA);
+	return rc;
 }
 
-static size_t rtrim(const char *s, size_t n)
+static int md_on_text(void *ctx, const char *s, size_t n)
 {
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		n--;
-	return n;
-}
-
-/* ATX heading: up to 3 spaces, 1..6 '#', then a blank or the end. Sets the content range. */
-static int md_atx(const char *s, size_t n, size_t *cs, size_t *ce)
-{
-	size_t i = md_indent(s, n), h = 0;
-	if (i > 3)
-		return 0;
-	while (i + h < n && s[i + h] == '#')
-		h++;
-	if (h < 1 || h > 6)
-		return 0;
-	i += h;
-	if (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-		return 0;
-	while (i < n && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	size_t e = rtrim(s, n);
-	size_t c = e;
-	while (c > i && s[c - 1] == '#')
-		c--;
-	/* A closing run of '#' counts only after a blank ("# C#" keeps its '#'). */
-	if (c == i || s[c - 1] == ' ' || s[c - 1] == '\t')
-		e = rtrim(s, c);
-	*cs = i;
-	*ce = e > i ? e : i;
-	return (int)h;
-}
-
-/* Setext underline: up to 3 spaces, a run of '=' (level 1) or '-' (level 2), blanks. */
-static int md_setext(const char *s, size_t n)
-{
-	size_t i = md_indent(s, n), e = rtrim(s, n);
-	if (i > 3 || i >= e || (s[i] != '=' && s[i] != '-'))
-		return 0;
-	for (size_t j = i; j < e; j++)
-		if (s[j] != s[i])
-			return 0;
-	return s[i] == '=' ? 1 : 2;
-}
-
-/* Code fence: up to 3 spaces and at least three '`' or '~'. Returns the run length; *after
- * gets the offset just past the run. */
-static size_t md_fence(const char *s, size_t n, char *ch, size_t *after)
-{
-	size_t i = md_indent(s, n), k = 0;
-	if (i > 3 || i >= n || (s[i] != '`' && s[i] != '~'))
-		return 0;
-	while (i + k < n && s[i + k] == s[i])
-		k++;
-	if (k < 3)
-		return 0;
-	*ch = s[i];
-	*after = i + k;
-	return k;
-}
-
-/* A paragraph opened by a list item or quote is not a setext heading's text. */
-static int md_plain_line(const char *s, size_t n)
-{
-	size_t i = md_indent(s, n);
-	if (i >= n)
-		return 1;
-	if (s[i] == '>')
-		return 0;
-	if ((s[i] == '-' || s[i] == '*' || s[i] == '+') && (i + 1 >= n || s[i + 1] == ' '))
-		return 0;
-	size_t d = i;
-	while (d < n && s[d] >= '0' && s[d] <= '9')
-		d++;
-	if (d > i && d < n && (s[d] == '.' || s[d] == ')') && (d + 1 >= n || s[d + 1] == ' '))
-		return 0;
-	return 1;
-}
-
-static int md_heading(struct emit *e, int level, const char *s, size_t n)
-{
-	emit_heading_begin(e, level);
+	struct emit *e = ctx;
 	int rc = emit_text(e, s, n, 0);
-	return rc ? rc : emit_heading_end(e);
+	return rc ? rc : e->full; /* full: nothing more can be written, stop the parse */
+}
+
+static int md_on_para(void *ctx)
+{
+	emit_sep(ctx, SEP_PARA);
+	return 0;
+}
+
+static int md_on_heading_begin(void *ctx, int level)
+{
+	emit_heading_begin(ctx, level);
+	return 0;
+}
+
+static int md_on_heading_end(void *ctx)
+{
+	return emit_heading_end(ctx);
+}
+
+static int md_on_code(void *ctx, const char *s, size_t n)
+{
+	struct emit *e = ctx;
+	int rc = emit_code(e, s, n);
+	return rc ? rc : e->full;
 }
 
 /*
- * Line by line. Text accumulates as one pending range [pend, line) flushed before each
- * heading, so ordinary text costs one emit_text call per heading, not per line. Lines inside
- * code fences are text whatever they look like.
+ * Markdown through md4c (markdown.c). A hard line break is a paragraph break here: the emitter
+ * has no single line break outside code, and list items and table rows (paragraphs in
+ * markdown.c's events) are where a chunk should rather end. *front gets the front matter.
  */
-static int md_extract(struct emit *e, const char *s, size_t n)
+static int md_extract(struct emit *e, const char *s, size_t n, json_t **front)
 {
-	size_t pend = 0, i = 0, para = SIZE_MAX, prev_end = 0, fence_len = 0;
-	int para_plain = 0, rc = 0;
-	char fence_ch = 0;
-	while (i < n && !rc && !e->full) {
-		const char *nl = memchr(s + i, '\n', n - i);
-		size_t le = nl ? (size_t)(nl - s) : n, next = nl ? le + 1 : n;
-		const char *l = s + i;
-		size_t ln = le - i, cs, ce, after;
-		char ch;
-		int lvl;
-		if (fence_len) {
-			/* closed by a run of the same character, at least as long, and nothing else */
-			size_t k = md_fence(l, ln, &ch, &after);
-			if (k >= fence_len && ch == fence_ch && rtrim(l, ln) == after)
-				fence_len = 0;
-		} else if (rtrim(l, ln) == md_indent(l, ln)) {
-			para = SIZE_MAX; /* blank line */
-		} else if ((lvl = md_atx(l, ln, &cs, &ce))) {
-			rc = emit_text(e, s + pend, i - pend, 1);
-			if (!rc)
-				rc = md_heading(e, lvl, l + cs, ce - cs);
-			pend = next;
-			para = SIZE_MAX;
-		} else if (para != SIZE_MAX && para_plain && (lvl = md_setext(l, ln))) {
-			rc = emit_text(e, s + pend, para - pend, 1);
-			if (!rc)
-				rc = md_heading(e, lvl, s + para, prev_end - para);
-			pend = next;
-			para = SIZE_MAX;
-		} else if ((fence_len = md_fence(l, ln, &fence_ch, &after))) {
-			para = SIZE_MAX;
-		} else if (para == SIZE_MAX) {
-			para = i;
-			para_plain = md_plain_line(l, ln);
-		}
-		prev_end = le;
-		i = next;
-	}
-	if (!rc)
-		rc = emit_text(e, s + pend, n - pend, 1);
-	return rc;
+	static const struct md_sink sink = {
+		.text = md_on_text,
+		.para = md_on_para,
+		.line = md_on_para,
+		.heading_begin = md_on_heading_begin,
+		.heading_end = md_on_heading_end,
+		.code = md_on_code,
+	};
+	return markdown_parse(s, n, &sink, e, front);
 }
 
 /* ---- decoding ------------------------------------------------------------------------------ */
@@ -1534,7 +1491,8 @@ static int json_set(json_t *m, const char *key, json_t *v)
 
 /* The row's metadata object (when any) with our keys set over it; a fresh object otherwise. */
 static int build_metadata(const struct read_item *it, enum fmt f, const char *title,
-			  const struct decoded *dec, const struct result *r, char **out)
+			  json_t *front, const struct decoded *dec, const struct result *r,
+			  char **out)
 {
 	json_t *m = NULL;
 	int rc = 0;
@@ -1551,6 +1509,8 @@ static int build_metadata(const struct read_item *it, enum fmt f, const char *ti
 	rc = json_set(m, "format", json_string(fmt_name[f]));
 	if (!rc && title)
 		rc = json_set(m, "title", json_string(title));
+	if (!rc && front)
+		rc = json_set(m, "front_matter", json_incref(front));
 	if (!rc && dec->encoding)
 		rc = json_set(m, "encoding", json_string(dec->encoding));
 	if (!rc && dec->n_invalid)
@@ -1674,6 +1634,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	struct buf raw_title;
 	struct doc *d = NULL;
 	char *title = NULL, *meta = NULL;
+	json_t *front = NULL;  /* Markdown front matter */
 	int rc, halted = 0;
 
 	*out = NULL;
@@ -1697,11 +1658,19 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	if (f == FMT_HTML)
 		rc = html_extract(&e, dec.s, dec.n, &raw_title, &r.html_limited, &halted);
 	else if (f == FMT_MARKDOWN)
-		rc = md_extract(&e, dec.s, dec.n);
+		rc = md_extract(&e, dec.s, dec.n, &front);
 	else
 		rc = emit_text(&e, dec.s, dec.n, 1);
 	if (!rc)
 		rc = finish_text(o, &e, &sc, &r);
+	if (!rc && front) { /* the front matter's title is the document's */
+		json_t *t = json_object_get(front, "title");
+		size_t tn = json_is_string(t) ? json_string_length(t) : 0;
+		if (tn > 2 * LABEL_MAX)
+			tn = utf8_floor(json_string_value(t), 2 * LABEL_MAX);
+		if (tn)
+			rc = buf_append(&raw_title, json_string_value(t), tn);
+	}
 	if (rc)
 		goto out;
 	if (!r.text.len) {
@@ -1727,7 +1696,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			rc = RL_ENOMEM;
 	}
 	if (!rc)
-		rc = build_metadata(it, f, title, &dec, &r, &meta);
+		rc = build_metadata(it, f, title, front, &dec, &r, &meta);
 	if (rc)
 		goto out;
 
@@ -1761,6 +1730,7 @@ out:
 	doc_free(d);
 	free(title);
 	free(meta);
+	json_decref(front);
 	result_release(&r);
 	emit_release(&e);
 	buf_release(&raw_title);

@@ -18,7 +18,8 @@
  * The doc gets: source_name, input, title, text (NFC, NUL/control-free, paragraphs separated by
  * one blank line, other whitespace runs collapsed to one space), headings (offsets into text),
  * metadata_json (an object: the row's metadata and "_id" for collection rows; "format"
- * ("text"|"markdown"|"html"), "title" when known, "invalid_utf8" count when repaired).
+ * ("text"|"markdown"|"html"), "title" when known, "invalid_utf8" count when repaired,
+ * "front_matter" (an object) for Markdown with YAML/TOML front matter).
  */
 int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
 		   struct counts *c);

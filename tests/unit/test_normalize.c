@@ -279,9 +279,10 @@ static void test_markdown_headings(void **state)
 	counts_init(&c, 1);
 	struct read_item it = file_item("README.md", md, strlen(md));
 	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	/* md4c: the fence's lines are code, not markup; "---" after a list item is a rule */
 	assert_string_equal(d->text, "Title\n\nIntro text more.\n\nSub heading\n\n"
-				     "Body ## not a heading #hashtag\n\n```sh # a comment ```\n\n"
-				     "Third\n\n- item --- After");
+				     "Body ## not a heading #hashtag\n\n# a comment\n\n"
+				     "Third\n\n- item\n\nAfter");
 	assert_int_equal(d->n_headings, 3);
 	const char *want[] = { "Title", "Sub heading", "Third" };
 	int levels[] = { 1, 2, 3 };
