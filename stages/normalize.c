@@ -49,14 +49,17 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <uchardet.h>
 #include <utf8proc.h>
 
 enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML };
 static const char *const fmt_name[] = { "text", "markdown", "html" };
+static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
 #define LABEL_MAX 1024            /* bytes kept of a title or heading label */
 #define NFC_SPAN_MAX 4096         /* longest run handed to utf8proc at once */
+#define CHARSET_NAME_MAX 40       /* bytes of a charset name, NUL included */
 #define DEFAULT_BINARY_RATIO 0.3
 #define NFC_OPTS ((utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE))
 
@@ -1045,9 +1048,12 @@ struct decoded {
 	const char *s;           /* valid UTF-8: it->data or tmp */
 	size_t n;
 	struct buf tmp;
-	const char *encoding;    /* NULL when the input was UTF-8 */
+	const char *encoding;    /* NULL when the input was valid UTF-8 */
+	const char *enc_source;  /* how the encoding was chosen: "bom", "declared", "detected" */
+	char label[CHARSET_NAME_MAX]; /* encoding's storage when it is not a literal */
 	size_t n_invalid;        /* invalid UTF-8 bytes replaced */
-	size_t n_undecodable;    /* UTF-16/32 units iconv rejected */
+	size_t n_undecodable;    /* units iconv rejected (UTF-16/32 units, legacy bytes) */
+	size_t unit;             /* bytes of such a unit (0 taken as 1) */
 	size_t n_nul;            /* NUL bytes dropped */
 	const char *reason;      /* skip reason */
 };
@@ -1258,6 +1264,318 @@ static int iconv_decode(const char *from, const unsigned char *s, size_t n, size
 	return rc;
 }
 
+/* ---- charsets ------------------------------------------------------------------------------
+ * Bytes that are not valid UTF-8 are decoded by what they declare (an HTML <meta> or an XML
+ * declaration), else by what Mozilla's detector (libuchardet) makes of them, through iconv.
+ * A guess is checked before it is trusted: damaged UTF-8 (more good multibyte sequences than
+ * bad runs) stays UTF-8, and a single-byte guess must read like text (below). What no charset
+ * explains is repaired as UTF-8; every replacement is counted and the document warned about. */
+
+#define CHARSET_SNIFF 4096          /* a declaration must come this early */
+#define DETECT_BYTES (1u << 20)     /* uchardet sees at most this much of a document */
+
+/* Lower-cases the charset name at s (letters, digits, "._:-"; n bytes available) into out.
+ * Returns its length, 0 when there is none or it is too long. */
+static size_t charset_name_copy(const char *s, size_t n, char *out)
+{
+	size_t k = 0;
+	while (k < n && k < CHARSET_NAME_MAX - 1) {
+		char c = s[k];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == ':'))
+			break;
+		out[k++] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+	}
+	if (k == CHARSET_NAME_MAX - 1 && k < n && s[k] != '"' && s[k] != '\'' && s[k] != ';' &&
+	    s[k] != ' ' && s[k] != '>' && s[k] != '/')
+		k = 0;
+	out[k] = '\0';
+	return k;
+}
+
+/* The value after `key` (case-insensitive) and '=' in [s, s + n), quotes skipped: its name. */
+static size_t charset_attr(const char *s, size_t n, const char *key, char *out)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i + kl < n; i++) {
+		if (strncasecmp(s + i, key, kl))
+			continue;
+		size_t j = i + kl;
+		while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+			j++;
+		if (j >= n || s[j] != '=')
+			continue;
+		j++;
+		while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '"' || s[j] == '\''))
+			j++;
+		if (charset_name_copy(s + j, n - j, out))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The charset the document declares in its first CHARSET_SNIFF bytes: an XML declaration's
+ * encoding="..." (any document that starts with one), else, in HTML, a <meta charset=...> or
+ * a <meta http-equiv="Content-Type" content="...; charset=...">. 1 when found (name in out).
+ */
+static int charset_declared(const char *s, size_t n, int html, char *out)
+{
+	size_t m = n < CHARSET_SNIFF ? n : CHARSET_SNIFF, i = 0;
+	while (i < m && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	if (m - i >= 5 && memcmp(s + i, "<?xml", 5) == 0) {
+		const char *end = memmem(s + i, m - i, "?>", 2);
+		if (end && charset_attr(s + i, (size_t)(end - s) - i, "encoding", out))
+			return 1;
+	}
+	if (!html)
+		return 0;
+	for (const char *p = s; (p = memchr(p, '<', (size_t)(s + m - p)));) {
+		size_t at = (size_t)(p - s);
+		p++;
+		if (m - at < 6 || strncasecmp(s + at + 1, "meta", 4) ||
+		    !(s[at + 5] == ' ' || s[at + 5] == '\t' || s[at + 5] == '\n' || s[at + 5] == '\r'))
+			continue;
+		const char *gt = memchr(s + at, '>', m - at);
+		size_t end = gt ? (size_t)(gt - s) : m;
+		/* charset= covers both forms: the attribute and the one inside content="..." */
+		if (charset_attr(s + at + 5, end - at - 5, "charset", out))
+			return 1;
+	}
+	return 0;
+}
+
+/* What iconv is asked for a charset label (WHATWG's aliases for the common ones: Latin-1 and
+ * ASCII labels mean Windows-1252, the GB and Korean labels their supersets). NULL: the label
+ * means UTF-8 or UTF-16, which a <meta> cannot truly declare for bytes read this far. */
+static const char *charset_iconv(const char *label)
+{
+	static const struct { const char *label, *iconv; } alias[] = {
+		{ "iso-8859-1", "WINDOWS-1252" }, { "latin1", "WINDOWS-1252" },
+		{ "l1", "WINDOWS-1252" }, { "iso8859-1", "WINDOWS-1252" },
+		{ "iso_8859-1", "WINDOWS-1252" }, { "us-ascii", "WINDOWS-1252" },
+		{ "ascii", "WINDOWS-1252" }, { "cp1252", "WINDOWS-1252" },
+		{ "x-cp1252", "WINDOWS-1252" }, { "gb2312", "GB18030" }, { "gbk", "GB18030" },
+		{ "x-gbk", "GB18030" }, { "euc-kr", "CP949" }, { "ks_c_5601-1987", "CP949" },
+		{ "x-sjis", "SHIFT_JIS" }, { "sjis", "SHIFT_JIS" }, { "ms_kanji", "SHIFT_JIS" },
+		{ "windows-31j", "CP932" }, { "big5", "BIG5-HKSCS" }, { "tis-620", "WINDOWS-874" },
+		{ "iso-8859-11", "WINDOWS-874" }, { "iso-8859-9", "WINDOWS-1254" },
+		{ "latin5", "WINDOWS-1254" }, { "x-mac-cyrillic", "MAC-CYRILLIC" },
+		{ "x-mac-roman", "MACINTOSH" }, { "mac", "MACINTOSH" },
+	};
+	if (!strcmp(label, "utf-8") || !strcmp(label, "utf8") || !strncmp(label, "utf-16", 6) ||
+	    !strncmp(label, "utf-32", 6) || !strcmp(label, "x-user-defined"))
+		return NULL;
+	for (size_t i = 0; i < RL_ARRAY_LEN(alias); i++)
+		if (!strcmp(label, alias[i].label))
+			return alias[i].iconv;
+	return label; /* glibc's iconv knows the rest by these names, case aside */
+}
+
+/* The metadata label for the conversion used: what iconv was asked, lower case. */
+static const char *charset_label(const char *iconv_name, char *buf)
+{
+	size_t k = 0;
+	for (; iconv_name[k] && k < CHARSET_NAME_MAX - 1; k++)
+		buf[k] = (char)(iconv_name[k] >= 'A' && iconv_name[k] <= 'Z' ? iconv_name[k] | 0x20
+									     : iconv_name[k]);
+	buf[k] = '\0';
+	return buf;
+}
+
+/* Mozilla's detector over (at most DETECT_BYTES of) s: a lower-case name in out, 0 when it
+ * has no answer. */
+static int charset_detect(const char *s, size_t n, char *out)
+{
+	uchardet_t ud = uchardet_new();
+	int found = 0;
+	if (!ud)
+		return 0;
+	if (uchardet_handle_data(ud, s, n < DETECT_BYTES ? n : DETECT_BYTES) == 0) {
+		uchardet_data_end(ud);
+		const char *cs = uchardet_get_charset(ud);
+		found = cs && charset_name_copy(cs, strlen(cs), out) > 0;
+	}
+	uchardet_delete(ud);
+	return found;
+}
+
+static int charset_multibyte(const char *label)
+{
+	static const char *const prefixes[] = { "shift_jis", "sjis", "cp932", "euc-", "gb", "big5",
+						"iso-2022", "cp949", "uhc", "hz" };
+	for (size_t i = 0; i < RL_ARRAY_LEN(prefixes); i++)
+		if (!strncmp(label, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+/* Single-byte charsets of Latin script, where words mix ASCII and accented letters. */
+static int charset_latin(const char *label)
+{
+	static const char *const latin[] = {
+		"windows-1252", "iso-8859-1", "iso-8859-2", "iso-8859-3", "iso-8859-4",
+		"iso-8859-9", "iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+		"iso-8859-16", "windows-1250", "windows-1254", "windows-1257", "windows-1258",
+		"mac-centraleurope", "macintosh", "ibm850", "ibm852",
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(latin); i++)
+		if (!strcmp(label, latin[i]))
+			return 1;
+	return 0;
+}
+
+static int ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * Reads Latin legacy text like text: its accented letters sit inside words, next to ASCII
+ * letters ("Gemäß", "Größe"), or stand alone as one byte ("à", "§", "€"). Damaged UTF-8 and
+ * other garbage hold runs of high bytes between blanks ("\xff\xfe\xc3 "). At most one run in
+ * eight may look like that.
+ */
+static int latin_plausible(const unsigned char *s, size_t n)
+{
+	size_t runs = 0, odd = 0;
+	for (size_t i = 0; i < n;) {
+		i += ascii_span(s + i, n - i);
+		if (i >= n)
+			break;
+		size_t a = i;
+		while (i < n && s[i] >= 0x80)
+			i++;
+		runs++;
+		if (i - a > 1 && !(a > 0 && ascii_alnum(s[a - 1])) && !(i < n && ascii_alnum(s[i])))
+			odd++;
+	}
+	return odd * 8 <= runs;
+}
+
+/* Text of another script decoded from single bytes: at least 90% of the non-ASCII characters
+ * are letters or marks (random bytes read as Windows-1251 are about 75% letters). */
+static int letters_plausible(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t all = 0, letters = 0;
+	for (size_t i = 0; i < n;) {
+		i += ascii_span(s + i, n - i);
+		if (i >= n)
+			break;
+		size_t k = utf8_seq(s + i, n - i);
+		if (!k) {
+			i++;
+			continue;
+		}
+		utf8proc_category_t c = utf8proc_category(utf8_cp(s + i, k));
+		all++;
+		letters += c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ME;
+		i += k;
+	}
+	return letters * 10 >= all * 9;
+}
+
+/*
+ * Decodes s as `label` (iconv name) into dec. check: a guess, verified (above) and dropped
+ * when implausible. Returns 0 (decoded), 1 (not used: unknown to iconv or implausible),
+ * negative on error. Windows-1252's five undefined bytes vanish (WHATWG maps them to C1
+ * controls, which normalize drops anyway); anything else iconv rejects becomes U+FFFD.
+ */
+static int charset_decode(const char *name, const unsigned char *s, size_t n, int check,
+			  struct decoded *dec)
+{
+	char label[CHARSET_NAME_MAX];
+	size_t bad = 0;
+	charset_label(name, label);
+	int single = !charset_multibyte(label);
+	if (check && single && charset_latin(label) && !latin_plausible(s, n))
+		return 1;
+	buf_reset(&dec->tmp);
+	int rc = iconv_decode(name, s, n, 1, strcmp(label, "windows-1252") != 0, &dec->tmp, &bad);
+	if (rc < 0)
+		return rc;
+	if (rc == RL_SKIP ||
+	    (check && single && !charset_latin(label) &&
+	     !letters_plausible(dec->tmp.data ? dec->tmp.data : "", dec->tmp.len))) {
+		buf_reset(&dec->tmp);
+		return 1;
+	}
+	memcpy(dec->label, label, sizeof(label));
+	dec->encoding = dec->label;
+	dec->n_undecodable = bad;
+	dec->s = dec->tmp.data ? dec->tmp.data : "";
+	dec->n = dec->tmp.len;
+	return 0;
+}
+
+/*
+ * Bytes that are not valid UTF-8: damaged UTF-8 stays UTF-8; else the declared charset, else
+ * the detected one, else (no answer, or an implausible one) UTF-8 with each invalid byte
+ * replaced. A declaration whose decoding needs replacements gives way to a detection that
+ * needs none.
+ */
+static int decode_legacy(const struct read_item *it, const unsigned char *s, size_t n,
+			 const struct utf8_stats *st, struct decoded *dec)
+{
+	char declared[CHARSET_NAME_MAX], detected[CHARSET_NAME_MAX];
+	const char *name;
+	int rc;
+
+	if (st->multibyte < 2 * st->runs) {
+		if (charset_declared((const char *)s, n, format_of(it->name) == FMT_HTML,
+				     declared) && (name = charset_iconv(declared))) {
+			rc = charset_decode(name, s, n, 0, dec);
+			if (rc <= 0 && !dec->n_undecodable) {
+				dec->enc_source = "declared";
+				return rc;
+			}
+			if (rc == 0) { /* keep it unless a detection does better */
+				size_t bad = dec->n_undecodable;
+				struct buf keep = dec->tmp;
+				buf_init(&dec->tmp, 0);
+				if (charset_detect((const char *)s, n, detected) &&
+				    (name = charset_iconv(detected)) &&
+				    charset_decode(name, s, n, 1, dec) == 0 && !dec->n_undecodable) {
+					buf_release(&keep);
+					dec->enc_source = "detected";
+					return 0;
+				}
+				buf_release(&dec->tmp);
+				dec->tmp = keep;
+				charset_label(charset_iconv(declared), dec->label);
+				dec->encoding = dec->label;
+				dec->n_undecodable = bad;
+				dec->s = dec->tmp.data ? dec->tmp.data : "";
+				dec->n = dec->tmp.len;
+				dec->enc_source = "declared";
+				return 0;
+			}
+		}
+		if (charset_detect((const char *)s, n, detected) && (name = charset_iconv(detected))) {
+			rc = charset_decode(name, s, n, 1, dec);
+			if (rc <= 0) {
+				dec->enc_source = "detected";
+				return rc;
+			}
+		} else if (st->single_runs * 5 >= st->runs * 4 && st->multibyte * 4 <= st->runs) {
+			/* no answer: lone high bytes between ASCII are the mark of 8-bit text */
+			rc = charset_decode("WINDOWS-1252", s, n, 1, dec);
+			if (rc <= 0) {
+				dec->enc_source = "detected";
+				return rc;
+			}
+		}
+	}
+	buf_reset(&dec->tmp);
+	rc = utf8_repair(s, n, &dec->tmp, &dec->n_invalid);
+	dec->encoding = "utf-8";
+	dec->s = dec->tmp.data ? dec->tmp.data : "";
+	dec->n = dec->tmp.len;
+	return rc;
+}
+
 /* Decodes a READ_FILE entry to valid UTF-8, or RL_SKIP with dec->reason. */
 static int decode_file(const struct normalize_opts *o, const struct read_item *it,
 		       struct decoded *dec)
@@ -1268,7 +1586,7 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 									   : DEFAULT_BINARY_RATIO;
 	const char *from = NULL, *label = NULL;
 	struct utf8_stats st;
-	int rc;
+	int rc, sniffed = 0;
 
 	static const struct {
 		const char *bom, *from, *label;
@@ -1294,8 +1612,10 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 		n -= 3;
 	} else if ((from = sniff_utf16(s, n, &label))) {
 		unit = 2;
+		sniffed = 1;
 	} else if (looks_binary(s, n, ratio) && (from = sniff_utf16_text(s, n, &label))) {
 		unit = 2;
+		sniffed = 1;
 	}
 
 	if (from) {
@@ -1305,6 +1625,8 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 		if (rc)
 			return rc;
 		dec->encoding = label;
+		dec->unit = unit;
+		dec->enc_source = sniffed ? "detected" : "bom";
 		dec->s = dec->tmp.data ? dec->tmp.data : "";
 		dec->n = dec->tmp.len;
 		if (looks_binary((const unsigned char *)dec->s, dec->n, ratio)) {
@@ -1323,24 +1645,7 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 		dec->n = n;
 		return 0;
 	}
-	/* Legacy 8-bit text has lone high bytes between ASCII and (almost) no valid sequences;
-	 * damaged UTF-8 has runs of bad bytes or plenty of good sequences around them. */
-	if (st.single_runs * 5 >= st.runs * 4 && st.multibyte * 4 <= st.runs) {
-		rc = iconv_decode("WINDOWS-1252", s, n, 1, 0, &dec->tmp, &dec->n_undecodable);
-		if (rc < 0)
-			return rc;
-		if (rc == 0) {
-			dec->encoding = "windows-1252";
-			dec->s = dec->tmp.data ? dec->tmp.data : "";
-			dec->n = dec->tmp.len;
-			return 0;
-		}
-		buf_reset(&dec->tmp); /* no such iconv: repair instead */
-	}
-	rc = utf8_repair(s, n, &dec->tmp, &dec->n_invalid);
-	dec->s = dec->tmp.data ? dec->tmp.data : "";
-	dec->n = dec->tmp.len;
-	return rc;
+	return decode_legacy(it, s, n, &st, dec);
 }
 
 /* A collection row: title + "\n\n" + text (the BEIR convention), repaired if need be. */
@@ -1553,6 +1858,8 @@ static int build_metadata(const struct read_item *it, enum fmt f, const char *ti
 		rc = json_set(m, "title", json_string(title));
 	if (!rc && dec->encoding)
 		rc = json_set(m, "encoding", json_string(dec->encoding));
+	if (!rc && dec->enc_source)
+		rc = json_set(m, "encoding_source", json_string(dec->enc_source));
 	if (!rc && dec->n_invalid)
 		rc = json_set(m, "invalid_utf8", json_integer((json_int_t)dec->n_invalid));
 	if (!rc && dec->n_undecodable)
@@ -1717,6 +2024,11 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		counts_skip(c, "truncated_doc", it->source,
 			    "HTML nested deeper than the parser allows: text after that point lost");
 	r.truncated |= halted;
+	if (it->kind != READ_ROW && (dec.n_invalid || dec.n_undecodable))
+		counts_skip(c, "decoding_repaired", it->source,
+			    "%zu bytes not valid %s, replaced by U+FFFD",
+			    dec.n_invalid + dec.n_undecodable * (dec.unit ? dec.unit : 1),
+			    dec.encoding ? dec.encoding : "utf-8");
 
 	if (it->kind == READ_ROW && it->title)
 		rc = tidy_label(it->title, strlen(it->title), &sc, &title);

@@ -92,8 +92,128 @@ static void test_invalid_utf8_repaired_and_counted(void **state)
 	assert_non_null(strstr(d->text, "K\xc3\xb6ln"));
 	json_t *m = meta_of(d);
 	assert_int_equal(json_integer_value(json_object_get(m, "invalid_utf8")), 4);
-	assert_null(json_object_get(m, "encoding"));
+	assert_string_equal(json_string_value(json_object_get(m, "encoding")), "utf-8");
 	assert_string_equal(json_string_value(json_object_get(m, "format")), "text");
+	json_decref(m);
+	doc_free(d);
+	/* never silent: the document loads, and is warned about and counted */
+	assert_int_equal(reason_count(&c, "decoding_repaired"), 1);
+	counts_release(&c);
+}
+
+/* Decodes in as a file named name; checks the text, the encoding recorded and how it was
+ * chosen, and that nothing was counted. */
+static void charset_is(const char *name, const char *in, const char *want_text,
+		       const char *want_enc, const char *want_source)
+{
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	struct read_item it = file_item(name, in, strlen(in));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_string_equal(d->text, want_text);
+	json_t *m = meta_of(d);
+	json_t *enc = json_object_get(m, "encoding"), *src = json_object_get(m, "encoding_source");
+	if (want_enc) {
+		assert_string_equal(json_string_value(enc), want_enc);
+		assert_string_equal(json_string_value(src), want_source);
+	} else {
+		assert_null(enc);
+		assert_null(src);
+	}
+	assert_null(json_object_get(m, "invalid_utf8"));
+	assert_null(json_object_get(m, "undecodable"));
+	json_decref(m);
+	assert_int_equal(counts_total(&c), 0);
+	doc_free(d);
+	counts_release(&c);
+}
+
+static void test_charsets(void **state)
+{
+	(void)state;
+	/* German in Windows-1252/Latin-1: runs of two accented letters ("\xe4\xdf") are
+	 * letters, not damaged UTF-8 */
+	charset_is("brief.txt",
+		   "Gem\xe4\xdf \xa7 3 ist die Gr\xf6\xdf" "e der Fl\xe4" "che ma\xdf" "geblich.\n"
+		   "Mit freundlichen Gr\xfc\xdf" "en\n",
+		   "Gem\xc3\xa4\xc3\x9f \xc2\xa7 3 ist die Gr\xc3\xb6\xc3\x9f" "e der "
+		   "Fl\xc3\xa4" "che ma\xc3\x9f" "geblich. Mit freundlichen Gr\xc3\xbc\xc3\x9f" "en",
+		   "windows-1252", "detected");
+	/* declared by <meta charset>: curly quotes, euro sign, en dash */
+	charset_is("w.html",
+		   "<html><head><meta charset=\"windows-1252\"><title>Preise</title></head><body>"
+		   "<p>\x84Gut\x93 kostet 5 \x80 \x96 \x93quoted\x94 \x85</p></body></html>",
+		   "\xe2\x80\x9eGut\xe2\x80\x9c kostet 5 \xe2\x82\xac \xe2\x80\x93 "
+		   "\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x80\xa6",
+		   "windows-1252", "declared");
+	/* http-equiv, ISO-8859-1 (read as Windows-1252, its WHATWG meaning) */
+	charset_is("l1.htm",
+		   "<HTML><HEAD><META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; "
+		   "charset=ISO-8859-1\"></HEAD><BODY><P>\xc0 la carte, \xa9 1999, "
+		   "cr\xe8me br\xfbl\xe9" "e</P></BODY></HTML>",
+		   "\xc3\x80 la carte, \xc2\xa9 1999, cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e",
+		   "windows-1252", "declared");
+	/* an XML declaration names the charset (ISO-8859-15: its 0xA4 is the euro sign) */
+	charset_is("page.xhtml",
+		   "<?xml version=\"1.0\" encoding=\"ISO-8859-15\"?><html><body><p>Prix: 5 \xa4"
+		   "</p></body></html>",
+		   "Prix: 5 \xe2\x82\xac", "iso-8859-15", "declared");
+	/* detected: KOI8-R and Shift_JIS */
+	charset_is("ru.txt",
+		   "\xf3\xdf\xc5\xdb\xd8\x20\xd6\xc5\x20\xc5\xdd\xa3\x20\xdc\xd4\xc9\xc8\x20"
+		   "\xcd\xd1\xc7\xcb\xc9\xc8\x20\xc6\xd2\xc1\xce\xc3\xd5\xda\xd3\xcb\xc9\xc8\x20"
+		   "\xc2\xd5\xcc\xcf\xcb\x2c\x20\xc4\xc1\x20\xd7\xd9\xd0\xc5\xca\x20\xde\xc1"
+		   "\xc0\x2e",
+		   "\xd0\xa1\xd1\x8a\xd0\xb5\xd1\x88\xd1\x8c \xd0\xb6\xd0\xb5 \xd0\xb5\xd1\x89"
+		   "\xd1\x91 \xd1\x8d\xd1\x82\xd0\xb8\xd1\x85 \xd0\xbc\xd1\x8f\xd0\xb3\xd0\xba"
+		   "\xd0\xb8\xd1\x85 \xd1\x84\xd1\x80\xd0\xb0\xd0\xbd\xd1\x86\xd1\x83\xd0\xb7"
+		   "\xd1\x81\xd0\xba\xd0\xb8\xd1\x85 \xd0\xb1\xd1\x83\xd0\xbb\xd0\xbe\xd0\xba, "
+		   "\xd0\xb4\xd0\xb0 \xd0\xb2\xd1\x8b\xd0\xbf\xd0\xb5\xd0\xb9 \xd1\x87\xd0\xb0"
+		   "\xd1\x8e.",
+		   "koi8-r", "detected");
+	charset_is("neko.txt",
+		   "\x8c\xe1\x94\x79\x82\xcd\x94\x4c\x82\xc5\x82\xa0\x82\xe9\x81\x42\x96\xbc"
+		   "\x91\x4f\x82\xcd\x82\xdc\x82\xbe\x96\xb3\x82\xa2\x81\x42\x82\xc7\x82\xb1"
+		   "\x82\xc5\x90\xb6\x82\xea\x82\xbd\x82\xa9\x82\xc6\x82\xf1\x82\xc6\x8c\xa9"
+		   "\x93\x96\x82\xaa\x82\xc2\x82\xa9\x82\xca\x81\x42",
+		   "\xe5\x90\xbe\xe8\xbc\xa9\xe3\x81\xaf\xe7\x8c\xab\xe3\x81\xa7\xe3\x81\x82"
+		   "\xe3\x82\x8b\xe3\x80\x82\xe5\x90\x8d\xe5\x89\x8d\xe3\x81\xaf\xe3\x81\xbe"
+		   "\xe3\x81\xa0\xe7\x84\xa1\xe3\x81\x84\xe3\x80\x82\xe3\x81\xa9\xe3\x81\x93"
+		   "\xe3\x81\xa7\xe7\x94\x9f\xe3\x82\x8c\xe3\x81\x9f\xe3\x81\x8b\xe3\x81\xa8"
+		   "\xe3\x82\x93\xe3\x81\xa8\xe8\xa6\x8b\xe5\xbd\x93\xe3\x81\x8c\xe3\x81\xa4"
+		   "\xe3\x81\x8b\xe3\x81\xac\xe3\x80\x82",
+		   "shift_jis", "detected");
+	/* valid UTF-8 stays UTF-8 whatever a stale <meta> says; pure ASCII too */
+	charset_is("stale.html",
+		   "<meta charset=\"iso-8859-1\"><p>Gr\xc3\xbc\xc3\x9f" "e</p>",
+		   "Gr\xc3\xbc\xc3\x9f" "e", NULL, NULL);
+	charset_is("ascii.html", "<meta charset=\"koi8-r\"><p>plain</p>", "plain", NULL, NULL);
+	/* a page that claims UTF-8 but is Latin-1: the bytes are detected instead */
+	charset_is("claims.html", "<meta charset=\"utf-8\"><p>caf\xe9 cr\xe8me</p>",
+		   "caf\xc3\xa9 cr\xc3\xa8me", "windows-1252", "detected");
+
+	/* garbage no charset explains: loaded, repaired, warned about and counted */
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	const char *bad = "Valid start, then bad bytes \xff\xfe\xc3 and an overlong \xc0\xaf end.";
+	struct read_item it = file_item("garbled.txt", bad, strlen(bad));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_non_null(strstr(d->text, "bad bytes \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd and"));
+	assert_int_equal(reason_count(&c, "decoding_repaired"), 1);
+	json_t *m = meta_of(d);
+	assert_int_equal(json_integer_value(json_object_get(m, "invalid_utf8")), 5);
+	json_decref(m);
+	doc_free(d);
+	/* a declared charset whose bytes do not all decode: replacements counted as well */
+	const char *sj = "<meta charset=\"shift_jis\"><p>ok \x82\xa0 then \x82\xff\x82 end</p>";
+	it = file_item("sj.html", sj, strlen(sj));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_int_equal(reason_count(&c, "decoding_repaired"), 2);
+	assert_non_null(strstr(d->text, "\xef\xbf\xbd"));
+	m = meta_of(d);
+	assert_true(json_integer_value(json_object_get(m, "undecodable")) >= 1);
 	json_decref(m);
 	doc_free(d);
 	counts_release(&c);
@@ -681,6 +801,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_utf8_repaired_and_counted),
+		cmocka_unit_test(test_charsets),
 		cmocka_unit_test(test_nfc_composition),
 		cmocka_unit_test(test_nfc_matches_utf8proc),
 		cmocka_unit_test(test_nul_and_controls_removed),
