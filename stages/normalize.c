@@ -326,6 +326,8 @@ struct emit {
 	size_t h_start;   /* ... and where its first character went (SIZE_MAX: none yet) */
 	struct hrange *h;
 	size_t n_h, cap_h;
+	struct span *code;  /* code blocks written, in order */
+	size_t n_code, cap_code;
 };
 
 static void emit_init(struct emit *e, size_t limit)
@@ -339,6 +341,18 @@ static void emit_release(struct emit *e)
 {
 	buf_release(&e->out);
 	free(e->h);
+	free(e->code);
+}
+
+/* Forgets everything written (a page parsed again), keeping the memory. */
+static void emit_reset(struct emit *e)
+{
+	e->out.len = 0;
+	if (e->out.data)
+		e->out.data[0] = '\0';
+	e->pend = e->nl = e->full = e->nfc = e->h_level = 0;
+	e->h_start = SIZE_MAX;
+	e->n_h = e->n_code = 0;
 }
 
 static void emit_sep(struct emit *e, int sep)
@@ -490,6 +504,109 @@ static int emit_heading_end(struct emit *e)
 	return 0;
 }
 
+/*
+ * Appends a code block (valid UTF-8) as its own paragraph, verbatim: its lines, their leading
+ * indentation and the blank lines between them are kept; trailing blanks on each line, blank
+ * lines before and after, '\r', NUL and other controls are dropped; Unicode spaces become ' '
+ * and Unicode line breaks '\n'. Its byte range is recorded in e->code. Inside a heading it is
+ * heading text like any other. Like emit_text, it writes at most n + 2 bytes.
+ */
+static int emit_code(struct emit *e, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	if (e->h_level)
+		return emit_text(e, str, n, 0);
+	if (e->full)
+		return 0;
+	size_t room = e->out.limit - e->out.len;
+	if (room < 16) {
+		e->full = 1;
+		return 0;
+	}
+	if (n > room - 16) {
+		n = utf8_floor(str, room - 16);
+		e->full = 1;
+	}
+	if (e->n_code == e->cap_code) {
+		size_t cap = e->cap_code ? e->cap_code * 2 : 8;
+		struct span *c = realloc(e->code, cap * sizeof(*c));
+		if (!c)
+			return RL_ENOMEM;
+		e->code = c;
+		e->cap_code = cap;
+	}
+	int rc = buf_reserve(&e->out, n + 2);
+	if (rc)
+		return rc;
+	char *base = e->out.data, *o = base + e->out.len;
+	size_t start = SIZE_MAX, blank = 0;
+	for (size_t i = 0; i < n;) {
+		/* one line: [i, le) */
+		size_t le = i;
+		while (le < n && s[le] != '\n' && s[le] != '\r')
+			le++;
+		char *line_at = o;
+		if (start != SIZE_MAX)
+			for (size_t k = 0; k <= blank; k++)
+				*o++ = '\n';
+		char *text_at = o;
+		for (size_t j = i; j < le;) {
+			unsigned char c = s[j];
+			if (c >= 0x20 && c < 0x7F) {
+				*o++ = (char)c;
+				j++;
+				continue;
+			}
+			if (c < 0x80) { /* a tab is kept, other controls and DEL dropped */
+				if (c == '\t')
+					*o++ = '\t';
+				j++;
+				continue;
+			}
+			size_t k = utf8_seq(s + j, le - j);
+			int32_t cp = k ? utf8_cp(s + j, k) : 0;
+			int u = k ? uspace_kind(cp) : 0;
+			if (u == 1)
+				*o++ = ' ';
+			else if (u)
+				*o++ = '\n';
+			else if (k && cp > 0x9F && cp != 0xFEFF) {
+				if (!nfc_is_inert(cp))
+					e->nfc = 1;
+				memcpy(o, s + j, k);
+				o += k;
+			}
+			j += k ? k : 1;
+		}
+		while (o > text_at && (o[-1] == ' ' || o[-1] == '\t'))
+			o--;
+		if (o == text_at) { /* a blank line: owed only if more text follows */
+			o = line_at;
+			blank += start != SIZE_MAX;
+		} else {
+			if (start == SIZE_MAX) {
+				/* the paragraph break before the block, the block's first line after it */
+				size_t len = (size_t)(o - text_at), sep = line_at > base ? 2 : 0;
+				emit_sep(e, SEP_PARA);
+				memmove(text_at + sep, text_at, len);
+				char *at = emit_flush(e, base, line_at);
+				start = (size_t)(at - base);
+				o = at + len;
+			}
+			blank = 0;
+		}
+		/* "\r\n" is one line break */
+		i = le < n && s[le] == '\r' && le + 1 < n && s[le + 1] == '\n' ? le + 2 : le + 1;
+	}
+	e->out.len = (size_t)(o - base);
+	base[e->out.len] = '\0';
+	if (start != SIZE_MAX) {
+		e->code[e->n_code++] = (struct span){ start, e->out.len };
+		emit_sep(e, SEP_PARA);
+	}
+	return 0;
+}
+
 /* ---- HTML ------------------------------------------------------------------------------------ */
 
 enum tag { T_OTHER, T_SKIP, T_HEAD, T_TITLE, T_BLOCK, T_CELL, T_PRE, T_H };
@@ -530,41 +647,157 @@ static enum tag tag_of(const char *name)
 	return t ? t->tag : T_OTHER;
 }
 
+#define HTML_MAX_DEPTH 256
+#define HTML_MAX_ERRORS 10000
+#define HTML_ATTR_MAX 128         /* bytes of a class, id, role or href value looked at */
+
+/* What a page's content is: FILTER_MAIN only its <main> / role="main" elements, FILTER_NAV all
+ * of it but its navigation, FILTER_NONE all of it (the last resort, see html_extract). */
+enum filter { FILTER_NONE, FILTER_NAV, FILTER_MAIN };
+
+/* The attributes that decide what a start tag is, NUL-terminated copies ("" when absent). */
+struct html_attrs {
+	char cls[HTML_ATTR_MAX], id[HTML_ATTR_MAX], role[HTML_ATTR_MAX], href[HTML_ATTR_MAX];
+};
+
+static void attr_copy(char *dst, const char *v, size_t n)
+{
+	if (n > HTML_ATTR_MAX - 1)
+		n = HTML_ATTR_MAX - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+static int attr_set(struct html_attrs *a, const char *name, size_t nl, const char *v, size_t n)
+{
+	char *dst = nl == 5 && !strncasecmp(name, "class", 5) ? a->cls
+		  : nl == 2 && !strncasecmp(name, "id", 2) ? a->id
+		  : nl == 4 && !strncasecmp(name, "role", 4) ? a->role
+		  : nl == 4 && !strncasecmp(name, "href", 4) ? a->href : NULL;
+	if (dst)
+		attr_copy(dst, v, n);
+	return dst != NULL;
+}
+
+/* Whether the whitespace-separated tokens of list hold one of words (case-insensitive). */
+static int token_in(const char *list, const char *const *words, size_t n_words)
+{
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
+			p++;
+		size_t k = strcspn(p, " \t\n\r\f");
+		for (size_t i = 0; k && i < n_words; i++)
+			if (strlen(words[i]) == k && !strncasecmp(p, words[i], k))
+				return 1;
+		p += k;
+	}
+	return 0;
+}
+
+static int html_is_main(const char *name, const struct html_attrs *a)
+{
+	return !strcmp(name, "main") || !strcasecmp(a->role, "main");
+}
+
+static int html_is_sect(const char *name)
+{
+	return !strcmp(name, "article") || !strcmp(name, "main") || !strcmp(name, "section");
+}
+
+/*
+ * Navigation, not content: <nav>, <aside>, a page's own <header>/<footer> (sect: not inside
+ * <article>, <main> or <section>), the ARIA landmarks of navigation, sidebars and permalinks
+ * by their class or id tokens (a "toc" only when it is a container). The page itself and its
+ * main element never are.
+ */
+static int html_is_nav(const char *name, const struct html_attrs *a, int sect)
+{
+	static const char *const roles[] = { "navigation", "banner", "contentinfo",
+					     "complementary", "search" };
+	static const char *const names[] = {
+		"sidebar", "sphinxsidebar", "sphinxsidebarwrapper", "related", "breadcrumb",
+		"breadcrumbs", "navigation", "navbar", "skip-link", "skiplink", "headerlink",
+	};
+	static const char *const toc[] = { "toc" };
+	if (!strcmp(name, "html") || !strcmp(name, "body") || html_is_main(name, a))
+		return 0;
+	if (!strcmp(name, "nav") || !strcmp(name, "aside"))
+		return 1;
+	if (!sect && (!strcmp(name, "header") || !strcmp(name, "footer")))
+		return 1;
+	if (token_in(a->role, roles, RL_ARRAY_LEN(roles)) ||
+	    token_in(a->cls, names, RL_ARRAY_LEN(names)) ||
+	    token_in(a->id, names, RL_ARRAY_LEN(names)))
+		return 1;
+	return (!strcmp(name, "div") || !strcmp(name, "details") || !strcmp(name, "ul") ||
+		!strcmp(name, "ol")) &&
+	       (token_in(a->cls, toc, 1) || token_in(a->id, toc, 1));
+}
+
 /*
  * HTML is parsed with libxml2's SAX interface, never into a tree: a tree costs a few hundred
  * bytes per element (a 256 MB page of "<b>x</b>" would need gigabytes) and libxml2's tree
  * builder halts at nesting depth 256, dropping the rest of the page. The events drive the
  * emitter directly through a few counters (libxml2 closes every element it opened, implied
- * closes included, so the counters always balance).
+ * closes included, so the counters always balance): `depth` counts open elements, and the
+ * depth where a dropped element, a main element, an anchor or a code block opened is all it
+ * takes to know where it closes.
  *
  * Depth: libxml2 keeps a stack of open element names and scans it for every end tag that
  * matches nothing, so an unbounded stack makes stray end tags quadratic. Errors: libxml2
  * formats and copies a message for each one (about 2 us), so a page made of nothing but
  * errors ("</i></i>...", "<1<1<1...") would take minutes. At HTML_MAX_DEPTH open elements or
  * HTML_MAX_ERRORS errors the parser is stopped and the rest of the page goes through
- * html_strip(), a linear tag stripper (text, entities, block breaks and headings; no nesting
- * kept): no text is lost, and the metadata records "html_fallback". Offsets: the input is
- * valid UTF-8 and decoded as UTF-8, so libxml2's input offsets are offsets into our buffer;
- * the stop offset is checked (a start tag's '>', or the next '<') before it is trusted.
+ * html_strip(), a linear tag stripper (text, entities, block breaks, headings, navigation by
+ * tag name and attributes; no nesting kept but a counter): no text is lost, and the metadata
+ * records "html_fallback". Offsets: the input is valid UTF-8 and decoded as UTF-8, so
+ * libxml2's input offsets are offsets into our buffer; the stop offset is checked (a start
+ * tag's '>', or the next '<') before it is trusted.
+ *
+ * Anchors: a skip link ("Skip to content", href="#...") or a permalink symbol in a heading
+ * ("¶", "#", "§", "🔗") is known only by its text, so the emitter's state is saved where an
+ * anchor opens and restored where it closes when its text turns out to be one of those.
+ * Code: <pre> (and a <code> that starts a block and holds a line break) is collected as it
+ * comes and written by emit_code() where it closes.
  */
-#define HTML_MAX_DEPTH 256
-#define HTML_MAX_ERRORS 10000
+struct anchor_mark {
+	int depth;                /* 0: none open */
+	int hash;                 /* href starts with '#' */
+	size_t len, n_h, n_code, h_start;
+	int pend, nl;
+};
 
 struct html_walk {
 	struct emit *e;
 	htmlParserCtxtPtr ctxt;
 	const char *src;          /* the page, to check the stop offset against */
 	size_t src_len;
+	enum filter filter;
 	struct buf title;
+	struct buf code;          /* a code block being collected */
 	int in_title, title_done; /* inside the first <title>; it was seen */
 	int skip;                 /* depth inside script, style...: no text there */
 	int head, pre;            /* inside <head>, <pre> */
 	int h_open, h_active;     /* open h1..h6 elements; the outermost one is being emitted */
+	int depth;                /* open elements */
+	int drop;                 /* depth of the navigation element being dropped, 0 none */
+	int in_main;              /* depth of the main element being emitted, 0 none */
+	int main_seen, dropped;   /* a main element was found; something was left out */
+	int sect;                 /* open article, main, section elements */
+	int code_depth;           /* depth of the <pre>/<code> being collected, 0 none */
+	int code_pre;             /* ... which is a <pre> */
+	struct anchor_mark a;
 	int rc;                   /* first error; later events are ignored */
 	int stopped;              /* stopped at HTML_MAX_DEPTH or HTML_MAX_ERRORS */
 	int errors;
 	size_t resume;            /* where html_strip() takes over, SIZE_MAX when unknown */
 };
+
+/* Text goes out: not in a dropped element, and in a main element when only those count. */
+static int html_emitting(const struct html_walk *w)
+{
+	return !w->drop && (w->filter != FILTER_MAIN || w->in_main);
+}
 
 /* Stops libxml2 and notes where the page goes on: past the start tag being reported
  * (in_tag), else at the next tag. */
@@ -589,23 +822,83 @@ static void html_stop(struct html_walk *w, int in_tag)
 	}
 	w->stopped = 1;
 	w->resume = at;
+	if (w->code_depth && !w->rc) /* what was collected is text all the same */
+		w->rc = emit_code(w->e, w->code.data ? w->code.data : "", w->code.len);
+	w->code_depth = 0;
 	if (w->h_active) {
 		w->h_active = 0;
-		w->rc = emit_heading_end(w->e);
+		if (!w->rc)
+			w->rc = emit_heading_end(w->e);
 	}
 	emit_sep(w->e, SEP_PARA);
 	xmlStopParser(w->ctxt);
+}
+
+static void html_code_put(struct html_walk *w, const char *s, size_t n)
+{
+	size_t room = w->code.limit - w->code.len;
+	if (room && buf_append(&w->code, s, n < room ? n : room))
+		w->rc = RL_ENOMEM;
+}
+
+/* The text an anchor wrote since its mark, separators before it skipped. */
+static const char *anchor_text(const struct html_walk *w, size_t *n)
+{
+	const struct emit *e = w->e;
+	size_t i = w->a.len;
+	while (i < e->out.len && (e->out.data[i] == ' ' || e->out.data[i] == '\n'))
+		i++;
+	*n = e->out.len - i;
+	return e->out.data + i;
+}
+
+/* A permalink symbol in a heading, or a skip link: written, then taken back. */
+static void html_anchor_end(struct html_walk *w)
+{
+	static const char *const marks[] = { "\xc2\xb6", "#", "\xc2\xa7", "\xf0\x9f\x94\x97",
+					      "\xc2\xb6\xef\xb8\x8f", "\xf0\x9f\x94\x97\xef\xb8\x8f" };
+	struct emit *e = w->e;
+	size_t n;
+	const char *t = anchor_text(w, &n);
+	int undo = 0;
+	if (w->h_open)
+		for (size_t i = 0; i < RL_ARRAY_LEN(marks) && !undo; i++)
+			undo = n == strlen(marks[i]) && !memcmp(t, marks[i], n);
+	if (!undo && w->a.hash && n >= 5)
+		undo = !strncasecmp(t, "skip ", 5) || (n >= 8 && !strncasecmp(t, "jump to ", 8));
+	if (undo && !e->full) {
+		e->out.len = w->a.len;
+		if (e->out.data)
+			e->out.data[e->out.len] = '\0';
+		e->n_h = w->a.n_h;
+		e->n_code = w->a.n_code;
+		e->h_start = w->a.h_start;
+		e->pend = w->a.pend;
+		e->nl = w->a.nl;
+		w->dropped = 1;
+	}
+	w->a.depth = 0;
+}
+
+static void sax_attrs(const xmlChar **atts, struct html_attrs *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (size_t i = 0; atts && atts[i]; i += 2) {
+		const char *v = atts[i + 1] ? (const char *)atts[i + 1] : "";
+		attr_set(a, (const char *)atts[i], strlen((const char *)atts[i]), v, strlen(v));
+	}
 }
 
 static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 {
 	struct html_walk *w = ctx;
 	const char *name = (const char *)xname;
+	struct html_attrs a;
 	enum tag t;
 
-	(void)atts;
 	if (w->rc || w->stopped)
 		return;
+	w->depth++;
 	if (w->ctxt->nameNr > HTML_MAX_DEPTH) {
 		html_stop(w, 1);
 		return;
@@ -615,12 +908,54 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 		w->skip += t == T_SKIP;
 		return;
 	}
+	if (t == T_SKIP) {
+		w->skip = 1;
+		return;
+	}
+	if (t == T_HEAD) {
+		w->head++;
+		return;
+	}
+	if (t == T_TITLE) {
+		w->in_title += !w->title_done;
+		return;
+	}
+	sax_attrs(atts, &a);
+	if (w->filter && !w->drop && !w->in_main && html_is_main(name, &a)) {
+		w->main_seen = 1;
+		if (w->filter == FILTER_MAIN) {
+			w->in_main = w->depth;
+			emit_sep(w->e, SEP_PARA);
+		}
+	}
+	w->sect += html_is_sect(name);
+	if (!html_emitting(w))
+		return;
+	if (w->filter && html_is_nav(name, &a, w->sect - html_is_sect(name))) {
+		w->drop = w->depth;
+		w->dropped = 1;
+		return;
+	}
+	if (w->code_depth) { /* inside a code block, elements are line breaks at most */
+		if (t == T_BLOCK || t == T_PRE || t == T_H)
+			html_code_put(w, "\n", 1);
+		return;
+	}
+	if (!strcmp(name, "a") && !w->a.depth && (w->h_open || a.href[0] == '#')) {
+		struct emit *e = w->e;
+		w->a = (struct anchor_mark){ w->depth, a.href[0] == '#', e->out.len, e->n_h,
+					     e->n_code, e->h_start, e->pend, e->nl };
+	}
 	switch (t) {
-	case T_SKIP: w->skip = 1; break;
-	case T_HEAD: w->head++; break;
-	case T_TITLE: w->in_title += !w->title_done; break;
 	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
-	case T_PRE: emit_sep(w->e, SEP_PARA); w->pre++; break;
+	case T_PRE:
+		emit_sep(w->e, SEP_PARA);
+		if (w->pre++ == 0 && !w->h_active && !w->a.depth) {
+			w->code_depth = w->depth;
+			w->code_pre = 1;
+			buf_reset(&w->code);
+		}
+		break;
 	case T_CELL: emit_sep(w->e, SEP_SPACE); break;
 	case T_H:
 		if (w->h_open++ == 0 && !w->head) {
@@ -628,28 +963,73 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 			w->h_active = 1;
 		}
 		break;
-	default: break;
+	default:
+		/* <code> at the start of a block may be one; its line breaks tell (at its end) */
+		if (!strcmp(name, "code") && !w->h_active && !w->a.depth &&
+		    (w->e->pend == SEP_PARA || !w->e->out.len)) {
+			w->code_depth = w->depth;
+			w->code_pre = 0;
+			buf_reset(&w->code);
+		}
+		break;
 	}
 }
 
 static void html_end(void *ctx, const xmlChar *xname)
 {
 	struct html_walk *w = ctx;
+	const char *name = (const char *)xname;
 	enum tag t;
+	int d;
 
 	if (w->rc || w->stopped)
 		return;
-	t = tag_of((const char *)xname);
+	d = w->depth--;
+	t = tag_of(name);
 	if (w->skip) {
 		w->skip -= t == T_SKIP;
 		return;
 	}
 	switch (t) {
-	case T_HEAD: w->head -= w->head > 0; break;
+	case T_HEAD: w->head -= w->head > 0; return;
 	case T_TITLE:
 		if (w->in_title && --w->in_title == 0)
 			w->title_done = 1;
-		break;
+		return;
+	default: break;
+	}
+	w->sect -= html_is_sect(name) && w->sect > 0;
+	if (w->drop) {
+		if (d == w->drop)
+			w->drop = 0;
+		return;
+	}
+	if (d == w->in_main) {
+		w->in_main = 0;
+		emit_sep(w->e, SEP_PARA);
+		return;
+	}
+	if (!html_emitting(w))
+		return;
+	if (w->code_depth) {
+		if (d != w->code_depth) {
+			if (t == T_BLOCK || t == T_PRE || t == T_H)
+				html_code_put(w, "\n", 1);
+			return;
+		}
+		w->code_depth = 0;
+		if (w->code_pre || (w->code.len && memchr(w->code.data, '\n', w->code.len))) {
+			w->rc = emit_code(w->e, w->code.data ? w->code.data : "", w->code.len);
+		} else {
+			w->rc = emit_text(w->e, w->code.data ? w->code.data : "", w->code.len, 0);
+			return;
+		}
+	}
+	if (d == w->a.depth) {
+		html_anchor_end(w);
+		return;
+	}
+	switch (t) {
 	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
 	case T_PRE: w->pre -= w->pre > 0; emit_sep(w->e, SEP_PARA); break;
 	case T_CELL: emit_sep(w->e, SEP_SPACE); break;
@@ -677,7 +1057,11 @@ static void html_text(void *ctx, const xmlChar *ch, int len)
 			w->rc = RL_ENOMEM;
 		return;
 	}
-	if (!w->head)
+	if (w->head || !html_emitting(w))
+		return;
+	if (w->code_depth)
+		html_code_put(w, (const char *)ch, n);
+	else
 		w->rc = emit_text(w->e, (const char *)ch, n, w->pre > 0);
 }
 
@@ -746,12 +1130,55 @@ static size_t html_raw_end(const char *s, size_t n, const char *name)
 	return n;
 }
 
+/* The attributes of a raw start tag's text (after its name, up to its '>'). */
+static void raw_attrs(const char *s, size_t n, struct html_attrs *a)
+{
+	size_t i = 0;
+	memset(a, 0, sizeof(*a));
+	while (i < n) {
+		while (i < n && !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+			i++;
+		size_t nb = i;
+		while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+				 s[i] == '-' || s[i] == ':'))
+			i++;
+		size_t nl = i - nb;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+			i++;
+		if (i >= n || s[i] != '=')
+			continue;
+		i++;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+			i++;
+		char q = i < n && (s[i] == '"' || s[i] == '\'') ? s[i++] : 0;
+		size_t vb = i;
+		while (i < n && (q ? s[i] != q : !(s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+						   s[i] == '\r' || s[i] == '/')))
+			i++;
+		attr_set(a, s + nb, nl, s + vb, i - vb);
+		i += i < n;
+	}
+}
+
+/* What html_strip() carries from the SAX walk: which elements it is inside. */
+struct strip_state {
+	enum filter filter;
+	int wait_main;      /* FILTER_MAIN outside a main element: nothing goes out until one */
+	int main_seen;
+	int sect;           /* open article, main, section elements (roughly: no stack) */
+	char drop[16];      /* name of the navigation element being dropped ("" none) ... */
+	int drop_open;      /* ... and how many of that name are open */
+	int dropped;
+};
+
 /*
  * A linear tag stripper for what libxml2 is not given: text runs are emitted, entities
  * decoded, comments and script/style bodies dropped, block elements break paragraphs, h1..h6
- * make headings. No stack, so nesting depth costs nothing.
+ * make headings, navigation (html_is_nav) is dropped by counting the opens and closes of its
+ * element's name, and with FILTER_MAIN nothing goes out before a main element. No stack, so
+ * nesting depth costs nothing; code blocks are plain text here.
  */
-static int html_strip(struct emit *e, const char *s, size_t n)
+static int html_strip(struct emit *e, const char *s, size_t n, struct strip_state *st)
 {
 	size_t i = 0, run = 0;
 	int rc = 0;
@@ -763,13 +1190,16 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 			i = p && (!q || p < q) ? (size_t)(p - s) : q ? (size_t)(q - s) : n;
 			continue;
 		}
-		rc = emit_text(e, s + run, i - run, 0);
+		int out = !st->drop_open && !st->wait_main;
+		if (out)
+			rc = emit_text(e, s + run, i - run, 0);
 		if (rc)
 			break;
 		if (c == '&') {
 			char u[8];
 			size_t ulen = 0, used = html_entity(s + i, n - i, u, &ulen);
-			rc = used ? emit_text(e, u, ulen, 0) : emit_text(e, "&", 1, 0);
+			if (out)
+				rc = used ? emit_text(e, u, ulen, 0) : emit_text(e, "&", 1, 0);
 			i += used ? used : 1;
 			run = i;
 			continue;
@@ -785,7 +1215,8 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 		j += close;
 		int letter = j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'));
 		if (!letter && !(j < n && (s[j] == '!' || s[j] == '?'))) {
-			rc = emit_text(e, "<", 1, 0);  /* a lone '<' is text */
+			if (out)
+				rc = emit_text(e, "<", 1, 0);  /* a lone '<' is text */
 			run = ++i;
 			continue;
 		}
@@ -798,23 +1229,58 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 			j++;
 		}
 		name[k] = '\0';
+		size_t attrs_at = j;
 		for (char q = 0; j < n && (q || s[j] != '>'); j++) {
 			if (q)
 				q = s[j] == q ? 0 : q;
 			else if (s[j] == '"' || s[j] == '\'')
 				q = s[j];
 		}
+		size_t attrs_len = j - attrs_at;
+		int self_closing = attrs_len && s[j - 1] == '/';
 		i = j < n ? j + 1 : n;
 		run = i;
 		if (!letter)
 			continue;  /* <!DOCTYPE ...>, <?xml ...?> */
-		switch (tag_of(name)) {
-		case T_SKIP:
+		enum tag t = tag_of(name);
+		if (t == T_SKIP) {
 			if (!close && (!strcmp(name, "script") || !strcmp(name, "style"))) {
 				i += html_raw_end(s + i, n - i, name);
 				run = i;
 			}
-			break;
+			continue;
+		}
+		if (st->filter) {
+			if (close) {
+				st->sect -= html_is_sect(name) && st->sect > 0;
+				if (st->drop_open && !strcmp(name, st->drop))
+					st->drop_open--;
+				if (st->drop_open || st->wait_main)
+					continue;
+			} else {
+				struct html_attrs a;
+				raw_attrs(s + attrs_at, attrs_len, &a);
+				int sect = st->sect;
+				st->sect += html_is_sect(name) && !self_closing;
+				if (st->drop_open) {
+					st->drop_open += !strcmp(name, st->drop) && !self_closing;
+					continue;
+				}
+				if (st->wait_main) {
+					if (!html_is_main(name, &a))
+						continue;
+					st->wait_main = 0;
+					st->main_seen = 1;
+				}
+				if (html_is_nav(name, &a, sect) && !self_closing) {
+					memcpy(st->drop, name, sizeof(name));
+					st->drop_open = 1;
+					st->dropped = 1;
+					continue;
+				}
+			}
+		}
+		switch (t) {
 		case T_CELL: emit_sep(e, SEP_SPACE); break;
 		case T_H:
 			if (!close && !e->h_level)
@@ -826,30 +1292,51 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 		default: emit_sep(e, SEP_PARA); break;
 		}
 	}
-	if (!rc && run < n && !e->full)
+	if (!rc && run < n && !e->full && !st->drop_open && !st->wait_main)
 		rc = emit_text(e, s + run, n - run, 0);
 	return rc;
 }
 
-/*
- * Parses HTML into the emitter (see above). *title gets <title>'s raw text; *limited is set
- * when the page was nested deeper than HTML_MAX_DEPTH or held more than HTML_MAX_ERRORS errors
- * and its rest was stripped linearly, *halted when text was lost (the stop offset could not be
- * trusted), which the caller reports.
- */
-static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *limited,
-			int *halted)
+/* Whether the page has a main element: "<main" or a role="main" anywhere (one in a script or
+ * comment is found out by the parse, which then sees none). */
+static int html_has_main(const char *s, size_t n)
 {
-	struct html_walk w = { .e = e, .src = s, .src_len = n, .resume = SIZE_MAX };
+	static const char *const words[] = { "main", "MAIN", "Main" };
+	for (size_t w = 0; w < RL_ARRAY_LEN(words); w++) {
+		for (const char *p = s; (p = memmem(p, (size_t)(s + n - p), words[w], 4)); p += 4) {
+			size_t at = (size_t)(p - s);
+			char next = at + 4 < n ? s[at + 4] : '\0';
+			if (at >= 1 && s[at - 1] == '<' &&
+			    (next == '>' || next == ' ' || next == '\t' || next == '\n' || next == '\r'))
+				return 1;
+			size_t b = at;
+			if (b >= 1 && (s[b - 1] == '"' || s[b - 1] == '\''))
+				b--;
+			if (b >= 5 && !strncasecmp(s + b - 5, "role=", 5) &&
+			    (b == at || next == s[b]))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* One parse of the page (see above) with the given filter. */
+static int html_parse(struct emit *e, const char *s, size_t n, enum filter filter,
+		      struct buf *title, int *limited, int *halted, int *main_seen, int *dropped)
+{
+	struct html_walk w = { .e = e, .src = s, .src_len = n, .filter = filter,
+			       .resume = SIZE_MAX };
+	struct strip_state st = { .filter = filter, .wait_main = filter == FILTER_MAIN };
 	htmlSAXHandler *sax = NULL;
 	htmlDocPtr doc = NULL;
 	int rc = 0;
 
 	buf_init(&w.title, LABEL_MAX * 8);
+	buf_init(&w.code, e->out.limit);
 	if (n > INT_MAX) {
 		/* beyond what libxml2's int sizes address: the stripper reads all of it */
 		*limited = 1;
-		rc = html_strip(e, s, n);
+		rc = html_strip(e, s, n, &st);
 		goto out;
 	}
 	w.ctxt = htmlNewParserCtxt();
@@ -880,19 +1367,55 @@ static int html_extract(struct emit *e, const char *s, size_t n, struct buf *tit
 		goto out;
 	if (w.stopped && w.resume != SIZE_MAX) {
 		*limited = 1;
-		rc = html_strip(e, s + w.resume, n - w.resume);
+		st.wait_main = filter == FILTER_MAIN && !w.in_main;
+		st.sect = w.sect;
+		rc = html_strip(e, s + w.resume, n - w.resume, &st);
 	} else if (w.stopped) {
 		*halted = 1;
 	}
 	if (!rc)
 		rc = buf_append(title, w.title.data ? w.title.data : "", w.title.len);
 out:
+	*main_seen = w.main_seen || st.main_seen;
+	*dropped = w.dropped || st.dropped;
 	buf_release(&w.title);
+	buf_release(&w.code);
 	if (doc)
 		xmlFreeDoc(doc);
 	if (w.ctxt)
 		htmlFreeParserCtxt(w.ctxt);
 	return rc;
+}
+
+/*
+ * Parses HTML into the emitter: a page with a main element (<main>, role="main") is that
+ * element, else the page without its navigation. *title gets <title>'s raw text; *limited is
+ * set when the page was nested deeper than HTML_MAX_DEPTH or held more than HTML_MAX_ERRORS
+ * errors and its rest was stripped linearly, *halted when text was lost (the stop offset
+ * could not be trusted), which the caller reports. A page parses again (at most twice more,
+ * so the work stays linear) when the main element it seemed to have was not one (a "<main"
+ * in a script), and without any filter when the filter left no text at all: a page that is
+ * nothing but a link list is still a document.
+ */
+static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *limited,
+			int *halted)
+{
+	enum filter f = html_has_main(s, n) ? FILTER_MAIN : FILTER_NAV;
+	int rc, main_seen = 0, dropped = 0;
+	for (;;) {
+		rc = html_parse(e, s, n, f, title, limited, halted, &main_seen, &dropped);
+		if (rc || f == FILTER_NONE)
+			return rc;
+		if (f == FILTER_MAIN && !main_seen)
+			f = FILTER_NAV;
+		else if (!e->out.len && (dropped || f == FILTER_MAIN))
+			f = FILTER_NONE;
+		else
+			return 0;
+		emit_reset(e);
+		buf_reset(title);
+		*limited = *halted = 0;
+	}
 }
 
 /* ---- Markdown -------------------------------------------------------------------------------- */
@@ -1749,6 +2272,8 @@ struct result {
 	struct buf text;
 	struct heading *h;
 	size_t n_h;
+	struct span *code;  /* code blocks, offsets into text */
+	size_t n_code;
 	int truncated;
 	int html_limited;  /* HTML too deep or too broken: its rest was stripped linearly */
 	size_t full_len;   /* length before the cut */
@@ -1776,15 +2301,23 @@ static int finish_text(const struct normalize_opts *o, struct emit *e, struct nf
 	}
 	buf_init(&r->text, e->out.len <= (SIZE_MAX - 64) / 3 ? 3 * e->out.len + 64 : SIZE_MAX);
 	rc = buf_reserve(&r->text, e->out.len + e->out.len / 8);
-	for (size_t i = 0; i < e->n_h && !rc; i++) {
-		struct hrange *h = &e->h[i];
-		rc = nfc_append(e->out.data + prev, h->start - prev, &r->text, sc);
+	/* headings and code blocks are disjoint: walk both in text order */
+	for (size_t i = 0, k = 0; !rc && (i < e->n_h || k < e->n_code);) {
+		size_t *a, *b;
+		if (k >= e->n_code || (i < e->n_h && e->h[i].start < e->code[k].start)) {
+			a = &e->h[i].start;
+			b = &e->h[i++].end;
+		} else {
+			a = &e->code[k].start;
+			b = &e->code[k++].end;
+		}
+		rc = nfc_append(e->out.data + prev, *a - prev, &r->text, sc);
 		size_t start = r->text.len;
 		if (!rc)
-			rc = nfc_append(e->out.data + h->start, h->end - h->start, &r->text, sc);
-		prev = h->end;
-		h->start = start;
-		h->end = r->text.len;
+			rc = nfc_append(e->out.data + *a, *b - *a, &r->text, sc);
+		prev = *b;
+		*a = start;
+		*b = r->text.len;
 	}
 	if (!rc)
 		rc = nfc_append(e->out.data ? e->out.data + prev : "", e->out.len - prev, &r->text,
@@ -1813,6 +2346,17 @@ cut:
 			return RL_ENOMEM;
 		r->n_h++;
 	}
+	for (size_t i = 0; i < e->n_code && e->code[i].start < r->text.len; i++) {
+		struct span sp = e->code[i];
+		if (sp.end > r->text.len)
+			sp.end = r->text.len;
+		e->code[r->n_code++] = sp; /* in place: i >= r->n_code */
+	}
+	if (r->n_code) {
+		r->code = e->code;
+		e->code = NULL;
+		e->n_code = e->cap_code = 0;
+	}
 	/* The text buffer grew by doubling; the doc may wait in a queue for a while. */
 	if (r->text.data && r->text.cap > r->text.len + 1) {
 		char *p = realloc(r->text.data, r->text.len + 1);
@@ -1830,6 +2374,7 @@ static void result_release(struct result *r)
 	for (size_t i = 0; i < r->n_h; i++)
 		free(r->h[i].text);
 	free(r->h);
+	free(r->code);
 }
 
 static int json_set(json_t *m, const char *key, json_t *v)
@@ -2062,6 +2607,10 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	d->n_headings = r.n_h;
 	r.h = NULL;
 	r.n_h = 0;
+	d->code = r.code;
+	d->n_code = r.n_code;
+	r.code = NULL;
+	r.n_code = 0;
 	d->title = title;
 	d->metadata_json = meta;
 	title = meta = NULL;
