@@ -611,27 +611,46 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 
 enum tag { T_OTHER, T_SKIP, T_HEAD, T_TITLE, T_BLOCK, T_CELL, T_PRE, T_H };
 
+/* What else an element is, for the content filter (html_is_nav) and the walk. */
+enum {
+	TF_SECT = 1,    /* article, main, section: a header/footer inside is the content's */
+	TF_MAIN = 2,    /* main */
+	TF_NAV = 4,     /* nav, aside */
+	TF_PAGE = 8,    /* header, footer */
+	TF_BOX = 16,    /* div, details, ul, ol: a "toc" of these is navigation */
+	TF_ROOT = 32,   /* html, body: never dropped */
+	TF_A = 64,      /* a */
+	TF_CODE = 128,  /* code */
+};
+
 struct tag_entry {
 	const char *name;
 	enum tag tag;
+	unsigned flags;
 };
 
-/* Sorted for bsearch. Inline elements are absent: their text runs on without a break. */
+/* Sorted for bsearch. Inline elements are absent (but a and code): their text runs on
+ * without a break. */
 static const struct tag_entry tag_table[] = {
-	{ "address", T_BLOCK }, { "article", T_BLOCK }, { "aside", T_BLOCK },
-	{ "blockquote", T_BLOCK }, { "body", T_BLOCK }, { "br", T_BLOCK },
-	{ "caption", T_BLOCK }, { "center", T_BLOCK }, { "dd", T_BLOCK },
-	{ "details", T_BLOCK }, { "dialog", T_BLOCK }, { "div", T_BLOCK }, { "dl", T_BLOCK },
-	{ "dt", T_BLOCK }, { "fieldset", T_BLOCK }, { "figcaption", T_BLOCK },
-	{ "figure", T_BLOCK }, { "footer", T_BLOCK }, { "form", T_BLOCK }, { "h1", T_H },
-	{ "h2", T_H }, { "h3", T_H }, { "h4", T_H }, { "h5", T_H }, { "h6", T_H },
-	{ "head", T_HEAD }, { "header", T_BLOCK }, { "hr", T_BLOCK }, { "html", T_BLOCK },
-	{ "iframe", T_SKIP }, { "legend", T_BLOCK }, { "li", T_BLOCK }, { "main", T_BLOCK },
-	{ "nav", T_BLOCK }, { "noscript", T_SKIP }, { "object", T_SKIP }, { "ol", T_BLOCK },
-	{ "p", T_BLOCK }, { "pre", T_PRE }, { "script", T_SKIP }, { "section", T_BLOCK },
-	{ "style", T_SKIP }, { "summary", T_BLOCK }, { "table", T_BLOCK }, { "tbody", T_BLOCK },
-	{ "td", T_CELL }, { "template", T_SKIP }, { "tfoot", T_BLOCK }, { "th", T_CELL },
-	{ "thead", T_BLOCK }, { "title", T_TITLE }, { "tr", T_BLOCK }, { "ul", T_BLOCK },
+	{ "a", T_OTHER, TF_A },
+	{ "address", T_BLOCK, 0 }, { "article", T_BLOCK, TF_SECT }, { "aside", T_BLOCK, TF_NAV },
+	{ "blockquote", T_BLOCK, 0 }, { "body", T_BLOCK, TF_ROOT }, { "br", T_BLOCK, 0 },
+	{ "caption", T_BLOCK, 0 }, { "center", T_BLOCK, 0 }, { "code", T_OTHER, TF_CODE },
+	{ "dd", T_BLOCK, 0 }, { "details", T_BLOCK, TF_BOX }, { "dialog", T_BLOCK, 0 },
+	{ "div", T_BLOCK, TF_BOX }, { "dl", T_BLOCK, 0 }, { "dt", T_BLOCK, 0 },
+	{ "fieldset", T_BLOCK, 0 }, { "figcaption", T_BLOCK, 0 }, { "figure", T_BLOCK, 0 },
+	{ "footer", T_BLOCK, TF_PAGE }, { "form", T_BLOCK, 0 }, { "h1", T_H, 0 },
+	{ "h2", T_H, 0 }, { "h3", T_H, 0 }, { "h4", T_H, 0 }, { "h5", T_H, 0 }, { "h6", T_H, 0 },
+	{ "head", T_HEAD, 0 }, { "header", T_BLOCK, TF_PAGE }, { "hr", T_BLOCK, 0 },
+	{ "html", T_BLOCK, TF_ROOT }, { "iframe", T_SKIP, 0 }, { "legend", T_BLOCK, 0 },
+	{ "li", T_BLOCK, 0 }, { "main", T_BLOCK, TF_SECT | TF_MAIN }, { "nav", T_BLOCK, TF_NAV },
+	{ "noscript", T_SKIP, 0 }, { "object", T_SKIP, 0 }, { "ol", T_BLOCK, TF_BOX },
+	{ "p", T_BLOCK, 0 }, { "pre", T_PRE, 0 }, { "script", T_SKIP, 0 },
+	{ "section", T_BLOCK, TF_SECT }, { "style", T_SKIP, 0 }, { "summary", T_BLOCK, 0 },
+	{ "table", T_BLOCK, 0 }, { "tbody", T_BLOCK, 0 }, { "td", T_CELL, 0 },
+	{ "template", T_SKIP, 0 }, { "tfoot", T_BLOCK, 0 }, { "th", T_CELL, 0 },
+	{ "thead", T_BLOCK, 0 }, { "title", T_TITLE, 0 }, { "tr", T_BLOCK, 0 },
+	{ "ul", T_BLOCK, TF_BOX },
 };
 
 static int tag_cmp(const void *key, const void *ent)
@@ -639,99 +658,116 @@ static int tag_cmp(const void *key, const void *ent)
 	return strcmp(key, ((const struct tag_entry *)ent)->name);
 }
 
-/* libxml2's HTML parser lower-cases element names, so a plain strcmp table works. */
-static enum tag tag_of(const char *name)
+/* libxml2's HTML parser lower-cases element names, so a plain strcmp table works. *flags
+ * gets the element's TF_* flags. */
+static enum tag tag_of(const char *name, unsigned *flags)
 {
 	const struct tag_entry *t = bsearch(name, tag_table, RL_ARRAY_LEN(tag_table),
 					    sizeof(tag_table[0]), tag_cmp);
+	*flags = t ? t->flags : 0;
 	return t ? t->tag : T_OTHER;
 }
 
 #define HTML_MAX_DEPTH 256
 #define HTML_MAX_ERRORS 10000
-#define HTML_ATTR_MAX 128         /* bytes of a class, id, role or href value looked at */
 
 /* What a page's content is: FILTER_MAIN only its <main> / role="main" elements, FILTER_NAV all
  * of it but its navigation, FILTER_NONE all of it (the last resort, see html_extract). */
 enum filter { FILTER_NONE, FILTER_NAV, FILTER_MAIN };
 
-/* The attributes that decide what a start tag is, NUL-terminated copies ("" when absent). */
+/* The attributes that decide what a start tag is: pointers into the tag (n = 0: absent). */
+struct attr_val {
+	const char *s;
+	size_t n;
+};
 struct html_attrs {
-	char cls[HTML_ATTR_MAX], id[HTML_ATTR_MAX], role[HTML_ATTR_MAX], href[HTML_ATTR_MAX];
+	struct attr_val cls, id, role, href;
 };
 
-static void attr_copy(char *dst, const char *v, size_t n)
+static void attr_set(struct html_attrs *a, const char *name, size_t nl, const char *v, size_t n)
 {
-	if (n > HTML_ATTR_MAX - 1)
-		n = HTML_ATTR_MAX - 1;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-}
-
-static int attr_set(struct html_attrs *a, const char *name, size_t nl, const char *v, size_t n)
-{
-	char *dst = nl == 5 && !strncasecmp(name, "class", 5) ? a->cls
-		  : nl == 2 && !strncasecmp(name, "id", 2) ? a->id
-		  : nl == 4 && !strncasecmp(name, "role", 4) ? a->role
-		  : nl == 4 && !strncasecmp(name, "href", 4) ? a->href : NULL;
+	struct attr_val *dst = NULL;
+	switch (nl) {
+	case 2: dst = !strncasecmp(name, "id", 2) ? &a->id : NULL; break;
+	case 4: dst = !strncasecmp(name, "role", 4) ? &a->role
+		    : !strncasecmp(name, "href", 4) ? &a->href : NULL; break;
+	case 5: dst = !strncasecmp(name, "class", 5) ? &a->cls : NULL; break;
+	default: break;
+	}
 	if (dst)
-		attr_copy(dst, v, n);
-	return dst != NULL;
+		*dst = (struct attr_val){ v, n };
 }
 
-/* Whether the whitespace-separated tokens of list hold one of words (case-insensitive). */
-static int token_in(const char *list, const char *const *words, size_t n_words)
+static int attr_is(struct attr_val v, const char *word)
 {
-	for (const char *p = list; *p;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
-			p++;
-		size_t k = strcspn(p, " \t\n\r\f");
-		for (size_t i = 0; k && i < n_words; i++)
-			if (strlen(words[i]) == k && !strncasecmp(p, words[i], k))
+	size_t n = strlen(word);
+	return v.n == n && !strncasecmp(v.s, word, n);
+}
+
+static int html_is_main(unsigned flags, const struct html_attrs *a)
+{
+	return (flags & TF_MAIN) || attr_is(a->role, "main");
+}
+
+/* A word of a token list, with its length. */
+struct word {
+	const char *s;
+	size_t n;
+};
+#define WORD(lit) { lit, sizeof(lit) - 1 }
+
+static int words_has(struct attr_val v, const struct word *ws, size_t n_ws)
+{
+	for (size_t i = 0; i < v.n;) {
+		while (i < v.n && (v.s[i] == ' ' || v.s[i] == '\t' || v.s[i] == '\n' ||
+				   v.s[i] == '\r' || v.s[i] == '\f'))
+			i++;
+		size_t b = i;
+		while (i < v.n && !(v.s[i] == ' ' || v.s[i] == '\t' || v.s[i] == '\n' ||
+				    v.s[i] == '\r' || v.s[i] == '\f'))
+			i++;
+		for (size_t k = 0; i > b && k < n_ws; k++)
+			if (ws[k].n == i - b && !strncasecmp(v.s + b, ws[k].s, i - b))
 				return 1;
-		p += k;
 	}
 	return 0;
 }
 
-static int html_is_main(const char *name, const struct html_attrs *a)
-{
-	return !strcmp(name, "main") || !strcasecmp(a->role, "main");
-}
-
-static int html_is_sect(const char *name)
-{
-	return !strcmp(name, "article") || !strcmp(name, "main") || !strcmp(name, "section");
-}
+static const struct word nav_roles[] = {
+	WORD("navigation"), WORD("banner"), WORD("contentinfo"), WORD("complementary"),
+	WORD("search"),
+};
+static const struct word nav_names[] = {
+	WORD("sidebar"), WORD("sphinxsidebar"), WORD("sphinxsidebarwrapper"), WORD("related"),
+	WORD("breadcrumb"), WORD("breadcrumbs"), WORD("navigation"), WORD("navbar"),
+	WORD("skip-link"), WORD("skiplink"), WORD("headerlink"),
+};
+static const struct word toc_names[] = { WORD("toc") };
 
 /*
  * Navigation, not content: <nav>, <aside>, a page's own <header>/<footer> (sect: not inside
  * <article>, <main> or <section>), the ARIA landmarks of navigation, sidebars and permalinks
- * by their class or id tokens (a "toc" only when it is a container). The page itself and its
- * main element never are.
+ * by their class or id tokens (a "toc" only when it is a container; inline elements other
+ * than anchors are not looked at). The page itself and its main element never are.
  */
-static int html_is_nav(const char *name, const struct html_attrs *a, int sect)
+static int html_is_nav(enum tag t, unsigned flags, const struct html_attrs *a, int sect)
 {
-	static const char *const roles[] = { "navigation", "banner", "contentinfo",
-					     "complementary", "search" };
-	static const char *const names[] = {
-		"sidebar", "sphinxsidebar", "sphinxsidebarwrapper", "related", "breadcrumb",
-		"breadcrumbs", "navigation", "navbar", "skip-link", "skiplink", "headerlink",
-	};
-	static const char *const toc[] = { "toc" };
-	if (!strcmp(name, "html") || !strcmp(name, "body") || html_is_main(name, a))
+	/* inline elements (spans of syntax highlighting...) are never looked at but anchors */
+	if ((flags & (TF_ROOT | TF_MAIN)) || (t == T_OTHER && !(flags & TF_A)))
 		return 0;
-	if (!strcmp(name, "nav") || !strcmp(name, "aside"))
+	if (flags & TF_NAV)
 		return 1;
-	if (!sect && (!strcmp(name, "header") || !strcmp(name, "footer")))
+	if (!sect && (flags & TF_PAGE))
 		return 1;
-	if (token_in(a->role, roles, RL_ARRAY_LEN(roles)) ||
-	    token_in(a->cls, names, RL_ARRAY_LEN(names)) ||
-	    token_in(a->id, names, RL_ARRAY_LEN(names)))
+	if (!a->cls.n && !a->id.n && !a->role.n)
+		return 0;
+	if (attr_is(a->role, "main"))
+		return 0;
+	if (words_has(a->role, nav_roles, RL_ARRAY_LEN(nav_roles)) ||
+	    words_has(a->cls, nav_names, RL_ARRAY_LEN(nav_names)) ||
+	    words_has(a->id, nav_names, RL_ARRAY_LEN(nav_names)))
 		return 1;
-	return (!strcmp(name, "div") || !strcmp(name, "details") || !strcmp(name, "ul") ||
-		!strcmp(name, "ol")) &&
-	       (token_in(a->cls, toc, 1) || token_in(a->id, toc, 1));
+	return (flags & TF_BOX) && (words_has(a->cls, toc_names, 1) || words_has(a->id, toc_names, 1));
 }
 
 /*
@@ -884,8 +920,18 @@ static void sax_attrs(const xmlChar **atts, struct html_attrs *a)
 {
 	memset(a, 0, sizeof(*a));
 	for (size_t i = 0; atts && atts[i]; i += 2) {
-		const char *v = atts[i + 1] ? (const char *)atts[i + 1] : "";
-		attr_set(a, (const char *)atts[i], strlen((const char *)atts[i]), v, strlen(v));
+		const char *name = (const char *)atts[i], *v = (const char *)atts[i + 1];
+		struct attr_val *dst = NULL;
+		/* names come lower-cased from libxml2 */
+		switch (name[0]) {
+		case 'i': dst = !strcmp(name, "id") ? &a->id : NULL; break;
+		case 'r': dst = !strcmp(name, "role") ? &a->role : NULL; break;
+		case 'h': dst = !strcmp(name, "href") ? &a->href : NULL; break;
+		case 'c': dst = !strcmp(name, "class") ? &a->cls : NULL; break;
+		default: break;
+		}
+		if (dst && v)
+			*dst = (struct attr_val){ v, strlen(v) };
 	}
 }
 
@@ -894,6 +940,7 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 	struct html_walk *w = ctx;
 	const char *name = (const char *)xname;
 	struct html_attrs a;
+	unsigned fl;
 	enum tag t;
 
 	if (w->rc || w->stopped)
@@ -903,7 +950,7 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 		html_stop(w, 1);
 		return;
 	}
-	t = tag_of(name);
+	t = tag_of(name, &fl);
 	if (w->skip) {
 		w->skip += t == T_SKIP;
 		return;
@@ -921,17 +968,17 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 		return;
 	}
 	sax_attrs(atts, &a);
-	if (w->filter && !w->drop && !w->in_main && html_is_main(name, &a)) {
+	if (w->filter && !w->drop && !w->in_main && html_is_main(fl, &a)) {
 		w->main_seen = 1;
 		if (w->filter == FILTER_MAIN) {
 			w->in_main = w->depth;
 			emit_sep(w->e, SEP_PARA);
 		}
 	}
-	w->sect += html_is_sect(name);
+	w->sect += (fl & TF_SECT) != 0;
 	if (!html_emitting(w))
 		return;
-	if (w->filter && html_is_nav(name, &a, w->sect - html_is_sect(name))) {
+	if (w->filter && html_is_nav(t, fl, &a, w->sect - ((fl & TF_SECT) != 0))) {
 		w->drop = w->depth;
 		w->dropped = 1;
 		return;
@@ -941,9 +988,10 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 			html_code_put(w, "\n", 1);
 		return;
 	}
-	if (!strcmp(name, "a") && !w->a.depth && (w->h_open || a.href[0] == '#')) {
+	int hash = a.href.n && a.href.s[0] == '#';
+	if ((fl & TF_A) && !w->a.depth && (w->h_open || hash)) {
 		struct emit *e = w->e;
-		w->a = (struct anchor_mark){ w->depth, a.href[0] == '#', e->out.len, e->n_h,
+		w->a = (struct anchor_mark){ w->depth, hash, e->out.len, e->n_h,
 					     e->n_code, e->h_start, e->pend, e->nl };
 	}
 	switch (t) {
@@ -965,7 +1013,7 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 		break;
 	default:
 		/* <code> at the start of a block may be one; its line breaks tell (at its end) */
-		if (!strcmp(name, "code") && !w->h_active && !w->a.depth &&
+		if ((fl & TF_CODE) && !w->h_active && !w->a.depth &&
 		    (w->e->pend == SEP_PARA || !w->e->out.len)) {
 			w->code_depth = w->depth;
 			w->code_pre = 0;
@@ -978,14 +1026,14 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 static void html_end(void *ctx, const xmlChar *xname)
 {
 	struct html_walk *w = ctx;
-	const char *name = (const char *)xname;
+	unsigned fl;
 	enum tag t;
 	int d;
 
 	if (w->rc || w->stopped)
 		return;
 	d = w->depth--;
-	t = tag_of(name);
+	t = tag_of((const char *)xname, &fl);
 	if (w->skip) {
 		w->skip -= t == T_SKIP;
 		return;
@@ -998,7 +1046,7 @@ static void html_end(void *ctx, const xmlChar *xname)
 		return;
 	default: break;
 	}
-	w->sect -= html_is_sect(name) && w->sect > 0;
+	w->sect -= (fl & TF_SECT) && w->sect > 0;
 	if (w->drop) {
 		if (d == w->drop)
 			w->drop = 0;
@@ -1242,7 +1290,8 @@ static int html_strip(struct emit *e, const char *s, size_t n, struct strip_stat
 		run = i;
 		if (!letter)
 			continue;  /* <!DOCTYPE ...>, <?xml ...?> */
-		enum tag t = tag_of(name);
+		unsigned fl;
+		enum tag t = tag_of(name, &fl);
 		if (t == T_SKIP) {
 			if (!close && (!strcmp(name, "script") || !strcmp(name, "style"))) {
 				i += html_raw_end(s + i, n - i, name);
@@ -1252,7 +1301,7 @@ static int html_strip(struct emit *e, const char *s, size_t n, struct strip_stat
 		}
 		if (st->filter) {
 			if (close) {
-				st->sect -= html_is_sect(name) && st->sect > 0;
+				st->sect -= (fl & TF_SECT) && st->sect > 0;
 				if (st->drop_open && !strcmp(name, st->drop))
 					st->drop_open--;
 				if (st->drop_open || st->wait_main)
@@ -1261,18 +1310,18 @@ static int html_strip(struct emit *e, const char *s, size_t n, struct strip_stat
 				struct html_attrs a;
 				raw_attrs(s + attrs_at, attrs_len, &a);
 				int sect = st->sect;
-				st->sect += html_is_sect(name) && !self_closing;
+				st->sect += (fl & TF_SECT) && !self_closing;
 				if (st->drop_open) {
 					st->drop_open += !strcmp(name, st->drop) && !self_closing;
 					continue;
 				}
 				if (st->wait_main) {
-					if (!html_is_main(name, &a))
+					if (!html_is_main(fl, &a))
 						continue;
 					st->wait_main = 0;
 					st->main_seen = 1;
 				}
-				if (html_is_nav(name, &a, sect) && !self_closing) {
+				if (html_is_nav(t, fl, &a, sect) && !self_closing) {
 					memcpy(st->drop, name, sizeof(name));
 					st->drop_open = 1;
 					st->dropped = 1;
