@@ -1061,7 +1061,8 @@ static void html_end(void *ctx, const xmlChar *xname)
 		return;
 	if (w->code_depth) {
 		if (d != w->code_depth) {
-			if (t == T_BLOCK || t == T_PRE || t == T_H)
+			/* a block ends a line (a <br> did so where it opened) */
+			if ((t == T_BLOCK || t == T_PRE || t == T_H) && strcmp((const char *)xname, "br"))
 				html_code_put(w, "\n", 1);
 			return;
 		}

@@ -797,11 +797,189 @@ static void test_utf16_without_bom_non_latin(void **state)
 	counts_release(&c);
 }
 
+/* Normalizes an HTML page; returns the doc (caller frees), asserting it loaded uncounted. */
+static struct doc *html_doc(const char *name, const char *html)
+{
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	struct read_item it = file_item(name, html, strlen(html));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_int_equal(counts_total(&c), 0);
+	counts_release(&c);
+	return d;
+}
+
+static void test_html_main_content(void **state)
+{
+	(void)state;
+	/* a <main>: it is the document; the title still comes from <title> */
+	struct doc *d = html_doc("m.html",
+		"<html><head><title>Guide</title></head><body>"
+		"<a href=\"#main\">Skip to main content</a>"
+		"<header><h1>Site name</h1><nav><a href=\"/\">Home</a></nav></header>"
+		"<aside>Sidebar links</aside>"
+		"<main id=\"main\"><article><header><h1>Install<a class=\"headerlink\" "
+		"href=\"#install\">\xc2\xb6</a></h1></header><p>Run the installer.</p>"
+		"<nav class=\"toc\">On this page</nav>"
+		"<footer>Article footnote.</footer></article></main>"
+		"<footer>Copyright 2024</footer></body></html>");
+	assert_string_equal(d->text, "Install\n\nRun the installer.\n\nArticle footnote.");
+	assert_string_equal(d->title, "Guide");
+	assert_int_equal(d->n_headings, 1);
+	assert_string_equal(d->headings[0].text, "Install");
+	doc_free(d);
+
+	/* role="main", Sphinx style: related bar, sidebar, permalinks by class */
+	d = html_doc("sphinx.html",
+		"<div class=\"related\" role=\"navigation\"><h3>Navigation</h3><ul><li>index</li>"
+		"</ul></div><div class=\"document\"><div class=\"body\" role=\"main\">"
+		"<section><h1>csv<a class=\"headerlink\" href=\"#csv\">\xc2\xb6</a></h1>"
+		"<dl><dt>csv.reader()<a class=\"headerlink\" href=\"#r\">\xc2\xb6</a></dt>"
+		"<dd>Reads.</dd></dl></section></div></div>"
+		"<div class=\"sphinxsidebar\" role=\"navigation\"><h3>Table of Contents</h3>"
+		"<h4>Previous topic</h4><ul><li>Show Source</li></ul></div>");
+	assert_string_equal(d->text, "csv\n\ncsv.reader()\n\nReads.");
+	assert_string_equal(d->title, "csv");
+	doc_free(d);
+
+	/* several role="main" regions all count; a "<main" in a script is none */
+	d = html_doc("two.html", "<p>menu</p><div role=main>one</div><p>x</p>"
+				 "<div role='main'>two</div>");
+	assert_string_equal(d->text, "one\n\ntwo");
+	doc_free(d);
+	d = html_doc("fake.html", "<script>var s = '<main>';</script><nav>menu</nav>"
+				  "<p>Body text.</p>");
+	assert_string_equal(d->text, "Body text.");
+	doc_free(d);
+}
+
+static void test_html_navigation_dropped(void **state)
+{
+	(void)state;
+	/* Node.js API page layout, no main element */
+	struct doc *d = html_doc("fs.html",
+		"<html><head><title>File system | Node.js</title></head>"
+		"<body class=\"alt apidoc\"><div id=\"content\" class=\"clearfix\">"
+		"<div id=\"column2\" class=\"interior\" role=\"navigation\">"
+		"<div id=\"intro\" class=\"interior\"><a href=\"/\">Node.js</a></div>"
+		"<ul><li><a href=\"assert.html\">Assertion testing</a></li></ul></div>"
+		"<div id=\"column1\" data-id=\"fs\" class=\"interior\">"
+		"<header class=\"header\"><h1>Node.js v18 documentation</h1><hr></header>"
+		"<div id=\"toc\"><h2>Table of Contents</h2><ul><li>File system</li></ul></div>"
+		"<div id=\"apicontent\"><h2>File system<span><a class=\"mark\" "
+		"href=\"#file-system\" id=\"file-system\">#</a></span></h2>"
+		"<p>The <code>node:fs</code> module enables interacting with the file system.</p>"
+		"<h3><a href=\"#promises\">Promises API</a> <a href=\"#p\">\xf0\x9f\x94\x97</a></h3>"
+		"<p>See <a href=\"#x\">the callback API</a>.</p>"
+		"</div></div></div>"
+		"<div class=\"breadcrumbs\">Home &gt; API</div>"
+		"<div role=\"contentinfo\">Footer</div></body></html>");
+	assert_string_equal(d->text, "File system\n\nThe node:fs module enables interacting with the "
+				     "file system.\n\nPromises API\n\nSee the callback API.");
+	assert_int_equal(d->n_headings, 2);
+	assert_string_equal(d->headings[0].text, "File system");
+	assert_string_equal(d->headings[1].text, "Promises API");
+	assert_string_equal(d->text + d->headings[1].offset, "Promises API\n\nSee the callback API.");
+	assert_string_equal(d->title, "File system | Node.js");
+	doc_free(d);
+
+	/* a page of nothing but navigation is still a document */
+	d = html_doc("links.html", "<nav><ul><li><a href=\"a.html\">Chapter A</a></li>"
+				   "<li><a href=\"b.html\">Chapter B</a></li></ul></nav>");
+	assert_string_equal(d->text, "Chapter A\n\nChapter B");
+	doc_free(d);
+
+	/* an ordinary in-page link and a "#" that is not alone in its heading stay */
+	d = html_doc("keep.html", "<h2>C# tips</h2><p><a href=\"#s\">Skipping rope</a> and "
+				  "<a href=\"#t\">Skip to the end</a>.</p>");
+	assert_string_equal(d->text, "C# tips\n\nSkipping rope and .");
+	doc_free(d);
+
+	/* past the depth cap the linear stripper filters too */
+	size_t depth = 300, len = 0;
+	char *html = malloc(depth * 5 + 256);
+	for (size_t i = 0; i < depth; i++)
+		len += (size_t)sprintf(html + len, "<div>");
+	len += (size_t)sprintf(html + len, "deep<nav class=\"x\"><nav>menu</nav>more menu</nav>"
+				       "<div class=\"sidebar\"><div>side</div>bar</div><p>after</p>");
+	d = html_doc("deep.html", html);
+	assert_string_equal(d->text, "deep\n\nafter");
+	doc_free(d);
+	free(html);
+}
+
+/* Whether the doc's code blocks are exactly want (n of them). */
+static void code_is(const struct doc *d, const char *const *want, size_t n)
+{
+	assert_int_equal(d->n_code, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(d->code[i].end <= d->text_len);
+		assert_true(i == 0 || d->code[i].start >= d->code[i - 1].end);
+		assert_int_equal(d->code[i].end - d->code[i].start, strlen(want[i]));
+		assert_memory_equal(d->text + d->code[i].start, want[i], strlen(want[i]));
+	}
+}
+
+static void test_html_code_blocks(void **state)
+{
+	(void)state;
+	struct doc *d = html_doc("code.html",
+		"<p>A short usage example:</p>"
+		"<div class=\"highlight\"><pre>\n<span class=\"kn\">import</span> csv\n"
+		"<span class=\"k\">with</span> open(<span class=\"s1\">'some.csv'</span>, "
+		"newline=<span class=\"s1\">''</span>) <span class=\"k\">as</span> f:   \n"
+		"    reader = csv.reader(f)\n\n\n\tfor row in reader:\r\n"
+		"        print(row &amp; 1)\n\n</pre></div>"
+		"<p>Cafe\xcc\x81 text   after.</p><h2>Next</h2>"
+		"<pre>x = 1<br>y = 2</pre>");
+	static const char *const want[] = {
+		"import csv\nwith open('some.csv', newline='') as f:\n    reader = csv.reader(f)"
+		"\n\n\n\tfor row in reader:\n        print(row & 1)",
+		"x = 1\ny = 2",
+	};
+	code_is(d, want, 2);
+	assert_string_equal(d->text, "A short usage example:\n\n"
+		"import csv\nwith open('some.csv', newline='') as f:\n    reader = csv.reader(f)"
+		"\n\n\n\tfor row in reader:\n        print(row & 1)\n\n"
+		"Caf\xc3\xa9 text after.\n\nNext\n\nx = 1\ny = 2");
+	assert_string_equal(d->text + d->headings[0].offset, "Next\n\nx = 1\ny = 2");
+	doc_free(d);
+
+	/* NFC changes lengths inside and before a block: the range still fits exactly */
+	d = html_doc("nfc.html", "<p>e\xcc\x81t\xc3\xa9</p><pre>  s = \"Re\xcc\x81sume\xcc\x81\"\n"
+				 "  t = 1</pre><p>o\xcc\x88</p>");
+	static const char *const want2[] = { "  s = \"R\xc3\xa9sum\xc3\xa9\"\n  t = 1" };
+	code_is(d, want2, 1);
+	assert_string_equal(d->text, "\xc3\xa9t\xc3\xa9\n\n  s = \"R\xc3\xa9sum\xc3\xa9\"\n  t = 1"
+				     "\n\n\xc3\xb6");
+	doc_free(d);
+
+	/* <code> that opens a block and holds line breaks is a block; inline <code> is text */
+	d = html_doc("blk.html", "<div><code>make\n  install</code></div>"
+				 "<p>Run <code>make\ninstall</code> now; <code>ls</code>.</p>"
+				 "<p><code>solo</code></p><textarea>a\n  b</textarea>");
+	static const char *const want3[] = { "make\n  install" };
+	code_is(d, want3, 1);
+	assert_string_equal(d->text, "make\n  install\n\nRun make install now; ls.\n\nsolo\n\na b");
+	doc_free(d);
+
+	/* a document that is one code block; an empty <pre> records nothing */
+	d = html_doc("only.html", "<pre>\n\n  only\n</pre><pre> \n </pre>");
+	static const char *const want4[] = { "  only" };
+	code_is(d, want4, 1);
+	assert_string_equal(d->text, "  only");
+	doc_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_utf8_repaired_and_counted),
 		cmocka_unit_test(test_charsets),
+		cmocka_unit_test(test_html_main_content),
+		cmocka_unit_test(test_html_navigation_dropped),
+		cmocka_unit_test(test_html_code_blocks),
 		cmocka_unit_test(test_nfc_composition),
 		cmocka_unit_test(test_nfc_matches_utf8proc),
 		cmocka_unit_test(test_nul_and_controls_removed),
