@@ -506,10 +506,13 @@ static int emit_heading_end(struct emit *e)
 
 /*
  * Appends a code block (valid UTF-8) as its own paragraph, verbatim: its lines, their leading
- * indentation and the blank lines between them are kept; trailing blanks on each line, blank
- * lines before and after, '\r', NUL and other controls are dropped; Unicode spaces become ' '
- * and Unicode line breaks '\n'. Its byte range is recorded in e->code. Inside a heading it is
- * heading text like any other. Like emit_text, it writes at most n + 2 bytes.
+ * indentation and the blank lines between them are kept; tabs are expanded to the next
+ * multiple of 8 columns (text holds no control character but '\n'); trailing blanks on each
+ * line, blank lines before and after, '\r', NUL and other controls are dropped; Unicode
+ * spaces become ' ' and Unicode line breaks '\n'. Its byte range is recorded in e->code.
+ * Inside a heading it is heading text like any other. At the very start of the text its first
+ * line loses its indentation (text never starts with a blank). It writes at most n + 7 per tab
+ * + 2, reserved up front, so the loop writes without bounds checks.
  */
 static int emit_code(struct emit *e, const char *str, size_t n)
 {
@@ -518,13 +521,21 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 		return emit_text(e, str, n, 0);
 	if (e->full)
 		return 0;
-	size_t room = e->out.limit - e->out.len;
+	size_t room = e->out.limit - e->out.len, need = 0, tabs = 0;
 	if (room < 16) {
 		e->full = 1;
 		return 0;
 	}
-	if (n > room - 16) {
-		n = utf8_floor(str, room - 16);
+	for (const char *p = str; (p = memchr(p, '\t', (size_t)(str + n - p))); p++)
+		tabs++;
+	if (tabs > (SIZE_MAX - n) / 8 || n + 7 * tabs > room - 16) {
+		/* the longest prefix whose expansion fits */
+		size_t i = 0;
+		for (; i < n && need + (s[i] == '\t' ? 8 : 1) <= room - 16; i++)
+			need += s[i] == '\t' ? 8 : 1;
+		n = utf8_floor(str, i);
+		for (tabs = 0, i = 0; i < n; i++)
+			tabs += s[i] == '\t';
 		e->full = 1;
 	}
 	if (e->n_code == e->cap_code) {
@@ -535,7 +546,7 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 		e->code = c;
 		e->cap_code = cap;
 	}
-	int rc = buf_reserve(&e->out, n + 2);
+	int rc = buf_reserve(&e->out, n + 7 * tabs + 2);
 	if (rc)
 		return rc;
 	char *base = e->out.data, *o = base + e->out.len;
@@ -550,19 +561,24 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 			for (size_t k = 0; k <= blank; k++)
 				*o++ = '\n';
 		char *text_at = o;
+		size_t col = 0;  /* characters written on this line */
 		for (size_t j = i; j < le;) {
 			unsigned char c = s[j];
 			if (c >= 0x20 && c < 0x7F) {
 				*o++ = (char)c;
+				col++;
 				j++;
 				continue;
 			}
-			if (c < 0x80) { /* a tab is kept, other controls and DEL dropped */
+			if (c < 0x80) { /* a tab is expanded, other controls and DEL dropped */
 				if (c == '\t')
-					*o++ = '\t';
+					do {
+						*o++ = ' ';
+					} while (++col % 8);
 				j++;
 				continue;
 			}
+			col++;
 			size_t k = utf8_seq(s + j, le - j);
 			int32_t cp = k ? utf8_cp(s + j, k) : 0;
 			int u = k ? uspace_kind(cp) : 0;
@@ -580,6 +596,14 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 		}
 		while (o > text_at && (o[-1] == ' ' || o[-1] == '\t'))
 			o--;
+		if (start == SIZE_MAX && line_at == base) {
+			/* the text never starts with a blank, even a code line's indentation */
+			char *p = text_at;
+			while (p < o && *p == ' ')
+				p++;
+			memmove(text_at, p, (size_t)(o - p));
+			o -= p - text_at;
+		}
 		if (o == text_at) { /* a blank line: owed only if more text follows */
 			o = line_at;
 			blank += start != SIZE_MAX;
@@ -2380,6 +2404,10 @@ cut:
 		r->truncated = 1;
 		if (r->text.len > max)
 			r->text.len = cut_point(r->text.data, max);
+		/* a cut in a code block's indentation or blank lines: no trailing blank */
+		while (r->text.len && (r->text.data[r->text.len - 1] == ' ' ||
+				       r->text.data[r->text.len - 1] == '\n'))
+			r->text.len--;
 		if (r->text.data)
 			r->text.data[r->text.len] = '\0';
 	}

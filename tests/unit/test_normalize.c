@@ -935,13 +935,13 @@ static void test_html_code_blocks(void **state)
 		"<pre>x = 1<br>y = 2</pre>");
 	static const char *const want[] = {
 		"import csv\nwith open('some.csv', newline='') as f:\n    reader = csv.reader(f)"
-		"\n\n\n\tfor row in reader:\n        print(row & 1)",
+		"\n\n\n        for row in reader:\n        print(row & 1)",
 		"x = 1\ny = 2",
 	};
 	code_is(d, want, 2);
 	assert_string_equal(d->text, "A short usage example:\n\n"
 		"import csv\nwith open('some.csv', newline='') as f:\n    reader = csv.reader(f)"
-		"\n\n\n\tfor row in reader:\n        print(row & 1)\n\n"
+		"\n\n\n        for row in reader:\n        print(row & 1)\n\n"
 		"Caf\xc3\xa9 text after.\n\nNext\n\nx = 1\ny = 2");
 	assert_string_equal(d->text + d->headings[0].offset, "Next\n\nx = 1\ny = 2");
 	doc_free(d);
@@ -964,12 +964,26 @@ static void test_html_code_blocks(void **state)
 	assert_string_equal(d->text, "make\n  install\n\nRun make install now; ls.\n\nsolo\n\na b");
 	doc_free(d);
 
-	/* a document that is one code block; an empty <pre> records nothing */
-	d = html_doc("only.html", "<pre>\n\n  only\n</pre><pre> \n </pre>");
-	static const char *const want4[] = { "  only" };
+	/* a document that starts with a code block: its first line loses its indentation (text
+	 * never starts with a blank), the others keep theirs; an empty <pre> records nothing */
+	d = html_doc("only.html", "<pre>\n\n  only\n    more</pre><pre> \n </pre>");
+	static const char *const want4[] = { "only\n    more" };
 	code_is(d, want4, 1);
-	assert_string_equal(d->text, "  only");
+	assert_string_equal(d->text, "only\n    more");
 	doc_free(d);
+
+	/* cut at max_doc_bytes inside a code block's indentation: no trailing blank */
+	struct normalize_opts small = { .max_doc_bytes = 40, .max_binary_ratio = 0.3 };
+	const char *pre = "<pre>first line of code\n                              x</pre>";
+	struct counts c;
+	counts_init(&c, 1);
+	struct read_item it = file_item("cut.html", pre, strlen(pre));
+	assert_int_equal(run(&small, &it, &d, &c), 0);
+	assert_string_equal(d->text, "first line of code");
+	assert_int_equal(d->n_code, 1);
+	assert_int_equal(d->code[0].end, d->text_len);
+	doc_free(d);
+	counts_release(&c);
 }
 
 int main(void)
