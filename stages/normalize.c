@@ -1,38 +1,55 @@
 /*
  * normalize.c — raw entry -> document.
  *
- * What: decides text or binary; decodes to UTF-8 (UTF-16/32 with a BOM, BOM-less UTF-16 by
- * its alternating NULs or, for other scripts, by its code units, legacy Windows-1252 through
- * iconv, otherwise invalid UTF-8 bytes each replaced by U+FFFD and counted); turns HTML
- * (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown into
- * plain text keeping the headings; drops NUL (counted) and C0/C1 controls; tidies whitespace;
- * applies NFC.
+ * What: decides text or binary; decodes to UTF-8: a BOM (UTF-8/16/32), BOM-less UTF-16 (its
+ * alternating NULs, or for other scripts its code units), valid UTF-8 as it is, and anything
+ * else by its declared charset (XML declaration, HTML <meta>), else by Mozilla's detector
+ * (libuchardet) when its guess reads like text, through iconv; what no charset explains is
+ * repaired (each invalid byte U+FFFD), counted, and warned about ("decoding_repaired"). Turns
+ * HTML (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown
+ * into plain text keeping the headings and the code blocks; HTML is reduced to its main
+ * content (a <main> / role="main" element when there is one) without navigation (nav, aside,
+ * page header/footer, ARIA landmarks, sidebars by class/id, skip links, permalinks). Drops
+ * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
  *
  * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
  * back as a pending separator (a space or a paragraph break) and written only when the next
  * visible character arrives, so lines come out trimmed and paragraphs joined by exactly "\n\n"
- * in one pass. Headings are byte ranges of that text. NFC runs last, split at the heading
- * boundaries: those always touch a '\n', which NFC never composes or reorders across, so the
- * ranges remap exactly. NFC copies ASCII and NFC-inert characters (a bitmap built once from
- * utf8proc's tables) and hands utf8proc only the short spans around combining marks.
+ * in one pass. Code blocks (emit_code) are the exception: their own paragraphs, written line
+ * for line with their indentation. Headings and code blocks are byte ranges of that text. NFC
+ * runs last, split at the heading and code boundaries: those always touch a '\n' (or the
+ * text's ends), which NFC never composes or reorders across, so the ranges remap exactly. NFC
+ * copies ASCII and NFC-inert characters (a bitmap built once from utf8proc's tables) and hands
+ * utf8proc only the short spans around combining marks.
  *
  * Why: normalize + chunk must run at >= 50 MB/s per core, so the common path is one linear
- * pass per step without per-character library calls. Hostile input stays bounded: HTML never
- * becomes a tree (SAX events drive the emitter; nesting depth and parse errors are capped,
- * the rest of a page past a cap is stripped linearly, see "HTML"), NFC spans are capped
- * (utf8proc's canonical ordering is quadratic in a run of marks), and the emitter stops once
- * the text is far enough past max_doc_bytes that the final cut cannot come up short. Stray
- * NUL bytes in otherwise clean text do not make it binary (tests/fuzz/fuzz_normalize.c and
- * tests/hostile/ exercise all of this).
+ * pass per step without per-character library calls: valid UTF-8 is checked eight bytes at a
+ * time and never sees the detector, and the HTML filter costs a table lookup per element
+ * (flags beside the tag kind) and a look at class/id/role only on block elements and anchors.
+ * Hostile input stays bounded: HTML never becomes a tree (SAX events drive the emitter through
+ * counters of open elements; nesting depth and parse errors are capped, the rest of a page
+ * past a cap is stripped linearly and filtered by counting, see "HTML"; a page is parsed at
+ * most three times: with the main filter, without it when its "<main" was a false alarm, and
+ * unfiltered when the filter left nothing), NFC spans are capped (utf8proc's canonical
+ * ordering is quadratic in a run of marks), the detector sees at most 1 MB, and the emitter
+ * stops once the text is far enough past max_doc_bytes that the final cut cannot come up
+ * short. Stray NUL bytes in otherwise clean text do not make it binary
+ * (tests/fuzz/fuzz_normalize.c and tests/hostile/ exercise all of this).
  *
- * Choices: rows (BEIR) are text by construction, so they skip binary detection and the
- * Windows-1252 guess. The doc title is the row's title, HTML <title>, else the first level-1
- * heading (HTML and Markdown). Unicode spaces (NBSP, U+2000..U+200A, ...) count as whitespace;
- * U+FEFF is dropped. Undecodable UTF-16/32 units become U+FFFD, counted as "undecodable".
- * Metadata records each decision: "encoding", "invalid_utf8", "undecodable", "nul_bytes",
- * "html_fallback", "truncated". Binary bytes under an archive's name are counted as
- * unsupported_format (or corrupt_archive when they start with a known magic number): the read
- * stage could not open them as the archive they claim to be.
+ * Choices: rows (BEIR) are text by construction, so they skip binary detection and charset
+ * detection (invalid UTF-8 in a row is repaired and counted in its metadata, not warned
+ * about). A declared charset wins over the detector unless its decoding needs replacements
+ * and the detector's needs none; Latin-1 and ASCII labels mean Windows-1252 (WHATWG); a
+ * single-byte Latin guess must keep its accented letters next to ASCII letters or alone, any
+ * other single-byte guess must decode to letters (90%), else the bytes are repaired as UTF-8.
+ * The doc title is the row's title, HTML <title>, else the first level-1 heading (HTML and
+ * Markdown). Unicode spaces (NBSP, U+2000..U+200A, ...) count as whitespace; U+FEFF is dropped.
+ * Code blocks expand tabs to 8 columns and drop trailing blanks; a document never starts with
+ * a blank, so a leading code block loses its first line's indentation. Metadata records each
+ * decision: "encoding" and "encoding_source" (absent for UTF-8), "invalid_utf8",
+ * "undecodable", "nul_bytes", "html_fallback", "truncated". Binary bytes under an archive's
+ * name are counted as unsupported_format (or corrupt_archive when they start with a known
+ * magic number): the read stage could not open them as the archive they claim to be.
  */
 #include "normalize.h"
 
