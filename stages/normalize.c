@@ -531,11 +531,11 @@ static int emit_heading_end(struct emit *e)
  * line loses its indentation (text never starts with a blank). It writes at most n + 7 per tab
  * + 2, reserved up front, so the loop writes without bounds checks.
  */
-static int emit_code(struct emit *e, const char *str, size_t n)
+static int emit_code(struct emit *e, const char *s, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *us = (const unsigned char *)s;
 	if (e->h_level)
-		return emit_text(e, str, n, 0);
+		return emit_text(e, s, n, 0);
 	if (e->full)
 		return 0;
 	size_t room = e->out.limit - e->out.len, need = 0, tabs = 0;
@@ -543,16 +543,16 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 		e->full = 1;
 		return 0;
 	}
-	for (const char *p = str; (p = memchr(p, '\t', (size_t)(str + n - p))); p++)
+	for (const char *p = s; (p = memchr(p, '\t', (size_t)(s + n - p))); p++)
 		tabs++;
 	if (tabs > (SIZE_MAX - n) / 8 || n + 7 * tabs > room - 16) {
 		/* the longest prefix whose expansion fits */
 		size_t i = 0;
-		for (; i < n && need + (s[i] == '\t' ? 8 : 1) <= room - 16; i++)
-			need += s[i] == '\t' ? 8 : 1;
-		n = utf8_floor(str, i);
+		for (; i < n && need + (us[i] == '\t' ? 8 : 1) <= room - 16; i++)
+			need += us[i] == '\t' ? 8 : 1;
+		n = utf8_floor(s, i);
 		for (tabs = 0, i = 0; i < n; i++)
-			tabs += s[i] == '\t';
+			tabs += us[i] == '\t';
 		e->full = 1;
 	}
 	if (e->n_code == e->cap_code) {
@@ -571,7 +571,7 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 	for (size_t i = 0; i < n;) {
 		/* one line: [i, le) */
 		size_t le = i;
-		while (le < n && s[le] != '\n' && s[le] != '\r')
+		while (le < n && us[le] != '\n' && us[le] != '\r')
 			le++;
 		char *line_at = o;
 		if (start != SIZE_MAX)
@@ -580,7 +580,7 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 		char *text_at = o;
 		size_t col = 0;  /* characters written on this line */
 		for (size_t j = i; j < le;) {
-			unsigned char c = s[j];
+			unsigned char c = us[j];
 			if (c >= 0x20 && c < 0x7F) {
 				*o++ = (char)c;
 				col++;
@@ -596,8 +596,8 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 				continue;
 			}
 			col++;
-			size_t k = utf8_seq(s + j, le - j);
-			int32_t cp = k ? utf8_cp(s + j, k) : 0;
+			size_t k = utf8_seq(us + j, le - j);
+			int32_t cp = k ? utf8_cp(us + j, k) : 0;
 			int u = k ? uspace_kind(cp) : 0;
 			if (u == 1)
 				*o++ = ' ';
@@ -606,7 +606,7 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 			else if (k && cp > 0x9F && cp != 0xFEFF) {
 				if (!nfc_is_inert(cp))
 					e->nfc = 1;
-				memcpy(o, s + j, k);
+				memcpy(o, us + j, k);
 				o += k;
 			}
 			j += k ? k : 1;
@@ -637,7 +637,7 @@ static int emit_code(struct emit *e, const char *str, size_t n)
 			blank = 0;
 		}
 		/* "\r\n" is one line break */
-		i = le < n && s[le] == '\r' && le + 1 < n && s[le + 1] == '\n' ? le + 2 : le + 1;
+		i = le < n && us[le] == '\r' && le + 1 < n && us[le + 1] == '\n' ? le + 2 : le + 1;
 	}
 	e->out.len = (size_t)(o - base);
 	base[e->out.len] = '\0';
