@@ -926,7 +926,7 @@ static const char *anchor_text(const struct html_walk *w, size_t *n)
 	while (i < e->out.len && (e->out.data[i] == ' ' || e->out.data[i] == '\n'))
 		i++;
 	*n = e->out.len - i;
-	return e->out.data + i;
+	return e->out.data ? e->out.data + i : "";
 }
 
 /* A permalink symbol in a heading, or a skip link: written, then taken back. */
