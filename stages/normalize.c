@@ -1,40 +1,58 @@
 /*
  * normalize.c — raw entry -> document.
  *
- * What: decides text or binary; decodes to UTF-8 (UTF-16/32 with a BOM, BOM-less UTF-16 by
- * its alternating NULs or, for other scripts, by its code units, legacy Windows-1252 through
- * iconv, otherwise invalid UTF-8 bytes each replaced by U+FFFD and counted); turns HTML
- * (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown (md4c,
- * through markdown.c: what the rendered page shows, comments and markup gone, list items and
- * table rows as paragraphs, code blocks verbatim, front matter as metadata) into plain text
- * keeping the headings; drops NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
+ * What: decides text or binary; decodes to UTF-8: a BOM (UTF-8/16/32), BOM-less UTF-16 (its
+ * alternating NULs, or for other scripts its code units), valid UTF-8 as it is, and anything
+ * else by its declared charset (XML declaration, HTML <meta>), else by Mozilla's detector
+ * (libuchardet) when its guess reads like text, through iconv; what no charset explains is
+ * repaired (each invalid byte U+FFFD), counted, and warned about ("decoding_repaired"). Turns
+ * HTML (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown
+ * (md4c, through markdown.c: what the rendered page shows, comments and markup gone, list
+ * items and table rows as paragraphs, front matter as metadata) into plain text keeping the
+ * headings and the code blocks; HTML is reduced to its main
+ * content (a <main> / role="main" element when there is one) without navigation (nav, aside,
+ * page header/footer, ARIA landmarks, sidebars by class/id, skip links, permalinks). Drops
+ * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
  *
  * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
  * back as a pending separator (a space or a paragraph break) and written only when the next
  * visible character arrives, so lines come out trimmed and paragraphs joined by exactly "\n\n"
- * in one pass. Headings are byte ranges of that text. NFC runs last, split at the heading
- * boundaries: those always touch a '\n', which NFC never composes or reorders across, so the
- * ranges remap exactly. NFC copies ASCII and NFC-inert characters (a bitmap built once from
- * utf8proc's tables) and hands utf8proc only the short spans around combining marks.
+ * in one pass. Code blocks (emit_code) are the exception: their own paragraphs, written line
+ * for line with their indentation. Headings and code blocks are byte ranges of that text. NFC
+ * runs last, split at the heading and code boundaries: those always touch a '\n' (or the
+ * text's ends), which NFC never composes or reorders across, so the ranges remap exactly. NFC
+ * copies ASCII and NFC-inert characters (a bitmap built once from utf8proc's tables) and hands
+ * utf8proc only the short spans around combining marks.
  *
  * Why: normalize + chunk must run at >= 50 MB/s per core, so the common path is one linear
- * pass per step without per-character library calls. Hostile input stays bounded: HTML never
- * becomes a tree (SAX events drive the emitter; nesting depth and parse errors are capped,
- * the rest of a page past a cap is stripped linearly, see "HTML"), NFC spans are capped
- * (utf8proc's canonical ordering is quadratic in a run of marks), and the emitter stops once
- * the text is far enough past max_doc_bytes that the final cut cannot come up short. Stray
- * NUL bytes in otherwise clean text do not make it binary (tests/fuzz/fuzz_normalize.c and
- * tests/hostile/ exercise all of this).
+ * pass per step without per-character library calls: valid UTF-8 is checked eight bytes at a
+ * time and never sees the detector, and the HTML filter costs a table lookup per element
+ * (flags beside the tag kind) and a look at class/id/role only on block elements and anchors.
+ * Hostile input stays bounded: HTML never becomes a tree (SAX events drive the emitter through
+ * counters of open elements; nesting depth and parse errors are capped, the rest of a page
+ * past a cap is stripped linearly and filtered by counting, see "HTML"; a page is parsed at
+ * most three times: with the main filter, without it when its "<main" was a false alarm, and
+ * unfiltered when the filter left nothing), NFC spans are capped (utf8proc's canonical
+ * ordering is quadratic in a run of marks), the detector sees at most 1 MB, and the emitter
+ * stops once the text is far enough past max_doc_bytes that the final cut cannot come up
+ * short. Stray NUL bytes in otherwise clean text do not make it binary
+ * (tests/fuzz/fuzz_normalize.c and tests/hostile/ exercise all of this).
  *
- * Choices: rows (BEIR) are text by construction, so they skip binary detection and the
- * Windows-1252 guess. The doc title is the row's title, HTML <title>, Markdown front matter's
- * "title", else the first level-1 heading (HTML and Markdown). Unicode spaces (NBSP,
- * U+2000..U+200A, ...) count as whitespace; U+FEFF is dropped. Undecodable UTF-16/32 units
- * become U+FFFD, counted as "undecodable". Metadata records each decision: "encoding",
- * "invalid_utf8", "undecodable", "nul_bytes", "html_fallback", "truncated", and a Markdown
- * file's "front_matter" (an object). Binary bytes under an archive's name are counted as
- * unsupported_format (or corrupt_archive when they start with a known magic number): the read
- * stage could not open them as the archive they claim to be.
+ * Choices: rows (BEIR) are text by construction, so they skip binary detection and charset
+ * detection (invalid UTF-8 in a row is repaired and counted in its metadata, not warned
+ * about). A declared charset wins over the detector unless its decoding needs replacements
+ * and the detector's needs none; Latin-1 and ASCII labels mean Windows-1252 (WHATWG); a
+ * single-byte Latin guess must keep its accented letters next to ASCII letters or alone, any
+ * other single-byte guess must decode to letters (90%), else the bytes are repaired as UTF-8.
+ * The doc title is the row's title, HTML <title>, Markdown front matter's "title", else the
+ * first level-1 heading (HTML and Markdown). Unicode spaces (NBSP, U+2000..U+200A, ...) count as whitespace; U+FEFF is dropped.
+ * Code blocks expand tabs to 8 columns and drop trailing blanks; a document never starts with
+ * a blank, so a leading code block loses its first line's indentation. Metadata records each
+ * decision: "encoding" and "encoding_source" (absent for UTF-8), "invalid_utf8",
+ * "undecodable", "nul_bytes", "html_fallback", "truncated", and a Markdown file's
+ * "front_matter" (an object). Binary bytes under an archive's
+ * name are counted as unsupported_format (or corrupt_archive when they start with a known
+ * magic number): the read stage could not open them as the archive they claim to be.
  */
 #include "normalize.h"
 #include "markdown.h"
@@ -52,14 +70,17 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <uchardet.h>
 #include <utf8proc.h>
 
 enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML };
 static const char *const fmt_name[] = { "text", "markdown", "html" };
+static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
 #define LABEL_MAX 1024            /* bytes kept of a title or heading label */
 #define NFC_SPAN_MAX 4096         /* longest run handed to utf8proc at once */
+#define CHARSET_NAME_MAX 40       /* bytes of a charset name, NUL included */
 #define DEFAULT_BINARY_RATIO 0.3
 #define NFC_OPTS ((utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE))
 
@@ -326,6 +347,8 @@ struct emit {
 	size_t h_start;   /* ... and where its first character went (SIZE_MAX: none yet) */
 	struct hrange *h;
 	size_t n_h, cap_h;
+	struct span *code;  /* code blocks written, in order */
+	size_t n_code, cap_code;
 };
 
 static void emit_init(struct emit *e, size_t limit)
@@ -339,6 +362,18 @@ static void emit_release(struct emit *e)
 {
 	buf_release(&e->out);
 	free(e->h);
+	free(e->code);
+}
+
+/* Forgets everything written (a page parsed again), keeping the memory. */
+static void emit_reset(struct emit *e)
+{
+	e->out.len = 0;
+	if (e->out.data)
+		e->out.data[0] = '\0';
+	e->pend = e->nl = e->full = e->nfc = e->h_level = 0;
+	e->h_start = SIZE_MAX;
+	e->n_h = e->n_code = 0;
 }
 
 static void emit_sep(struct emit *e, int sep)
@@ -490,31 +525,177 @@ static int emit_heading_end(struct emit *e)
 	return 0;
 }
 
+/*
+ * Appends a code block (valid UTF-8) as its own paragraph, verbatim: its lines, their leading
+ * indentation and the blank lines between them are kept; tabs are expanded to the next
+ * multiple of 8 columns (text holds no control character but '\n'); trailing blanks on each
+ * line, blank lines before and after, '\r', NUL and other controls are dropped; Unicode
+ * spaces become ' ' and Unicode line breaks '\n'. Its byte range is recorded in e->code.
+ * Inside a heading it is heading text like any other. At the very start of the text its first
+ * line loses its indentation (text never starts with a blank). It writes at most n + 7 per tab
+ * + 2, reserved up front, so the loop writes without bounds checks.
+ */
+static int emit_code(struct emit *e, const char *s, size_t n)
+{
+	const unsigned char *us = (const unsigned char *)s;
+	if (e->h_level)
+		return emit_text(e, s, n, 0);
+	if (e->full)
+		return 0;
+	size_t room = e->out.limit - e->out.len, need = 0, tabs = 0;
+	if (room < 16) {
+		e->full = 1;
+		return 0;
+	}
+	for (const char *p = s; (p = memchr(p, '\t', (size_t)(s + n - p))); p++)
+		tabs++;
+	if (tabs > (SIZE_MAX - n) / 8 || n + 7 * tabs > room - 16) {
+		/* the longest prefix whose expansion fits */
+		size_t i = 0;
+		for (; i < n && need + (us[i] == '\t' ? 8 : 1) <= room - 16; i++)
+			need += us[i] == '\t' ? 8 : 1;
+		n = utf8_floor(s, i);
+		for (tabs = 0, i = 0; i < n; i++)
+			tabs += us[i] == '\t';
+		e->full = 1;
+	}
+	if (e->n_code == e->cap_code) {
+		size_t cap = e->cap_code ? e->cap_code * 2 : 8;
+		struct span *c = realloc(e->code, cap * sizeof(*c));
+		if (!c)
+			return RL_ENOMEM;
+		e->code = c;
+		e->cap_code = cap;
+	}
+	int rc = buf_reserve(&e->out, n + 7 * tabs + 2);
+	if (rc)
+		return rc;
+	char *base = e->out.data, *o = base + e->out.len;
+	size_t start = SIZE_MAX, blank = 0;
+	for (size_t i = 0; i < n;) {
+		/* one line: [i, le) */
+		size_t le = i;
+		while (le < n && us[le] != '\n' && us[le] != '\r')
+			le++;
+		char *line_at = o;
+		if (start != SIZE_MAX)
+			for (size_t k = 0; k <= blank; k++)
+				*o++ = '\n';
+		char *text_at = o;
+		size_t col = 0;  /* characters written on this line */
+		for (size_t j = i; j < le;) {
+			unsigned char c = us[j];
+			if (c >= 0x20 && c < 0x7F) {
+				*o++ = (char)c;
+				col++;
+				j++;
+				continue;
+			}
+			if (c < 0x80) { /* a tab is expanded, other controls and DEL dropped */
+				if (c == '\t')
+					do {
+						*o++ = ' ';
+					} while (++col % 8);
+				j++;
+				continue;
+			}
+			col++;
+			size_t k = utf8_seq(us + j, le - j);
+			int32_t cp = k ? utf8_cp(us + j, k) : 0;
+			int u = k ? uspace_kind(cp) : 0;
+			if (u == 1)
+				*o++ = ' ';
+			else if (u)
+				*o++ = '\n';
+			else if (k && cp > 0x9F && cp != 0xFEFF) {
+				if (!nfc_is_inert(cp))
+					e->nfc = 1;
+				memcpy(o, us + j, k);
+				o += k;
+			}
+			j += k ? k : 1;
+		}
+		while (o > text_at && (o[-1] == ' ' || o[-1] == '\t'))
+			o--;
+		if (start == SIZE_MAX && line_at == base) {
+			/* the text never starts with a blank, even a code line's indentation */
+			char *p = text_at;
+			while (p < o && *p == ' ')
+				p++;
+			memmove(text_at, p, (size_t)(o - p));
+			o -= p - text_at;
+		}
+		if (o == text_at) { /* a blank line: owed only if more text follows */
+			o = line_at;
+			blank += start != SIZE_MAX;
+		} else {
+			if (start == SIZE_MAX) {
+				/* the paragraph break before the block, the block's first line after it */
+				size_t len = (size_t)(o - text_at), sep = line_at > base ? 2 : 0;
+				emit_sep(e, SEP_PARA);
+				memmove(text_at + sep, text_at, len);
+				char *at = emit_flush(e, base, line_at);
+				start = (size_t)(at - base);
+				o = at + len;
+			}
+			blank = 0;
+		}
+		/* "\r\n" is one line break */
+		i = le < n && us[le] == '\r' && le + 1 < n && us[le + 1] == '\n' ? le + 2 : le + 1;
+	}
+	e->out.len = (size_t)(o - base);
+	base[e->out.len] = '\0';
+	if (start != SIZE_MAX) {
+		e->code[e->n_code++] = (struct span){ start, e->out.len };
+		emit_sep(e, SEP_PARA);
+	}
+	return 0;
+}
+
 /* ---- HTML ------------------------------------------------------------------------------------ */
 
 enum tag { T_OTHER, T_SKIP, T_HEAD, T_TITLE, T_BLOCK, T_CELL, T_PRE, T_H };
 
+/* What else an element is, for the content filter (html_is_nav) and the walk. */
+enum {
+	TF_SECT = 1,    /* article, main, section: a header/footer inside is the content's */
+	TF_MAIN = 2,    /* main */
+	TF_NAV = 4,     /* nav, aside */
+	TF_PAGE = 8,    /* header, footer */
+	TF_BOX = 16,    /* div, details, ul, ol: a "toc" of these is navigation */
+	TF_ROOT = 32,   /* html, body: never dropped */
+	TF_A = 64,      /* a */
+	TF_CODE = 128,  /* code */
+};
+
 struct tag_entry {
 	const char *name;
 	enum tag tag;
+	unsigned flags;
 };
 
-/* Sorted for bsearch. Inline elements are absent: their text runs on without a break. */
+/* Sorted for bsearch. Inline elements are absent (but a and code): their text runs on
+ * without a break. */
 static const struct tag_entry tag_table[] = {
-	{ "address", T_BLOCK }, { "article", T_BLOCK }, { "aside", T_BLOCK },
-	{ "blockquote", T_BLOCK }, { "body", T_BLOCK }, { "br", T_BLOCK },
-	{ "caption", T_BLOCK }, { "center", T_BLOCK }, { "dd", T_BLOCK },
-	{ "details", T_BLOCK }, { "dialog", T_BLOCK }, { "div", T_BLOCK }, { "dl", T_BLOCK },
-	{ "dt", T_BLOCK }, { "fieldset", T_BLOCK }, { "figcaption", T_BLOCK },
-	{ "figure", T_BLOCK }, { "footer", T_BLOCK }, { "form", T_BLOCK }, { "h1", T_H },
-	{ "h2", T_H }, { "h3", T_H }, { "h4", T_H }, { "h5", T_H }, { "h6", T_H },
-	{ "head", T_HEAD }, { "header", T_BLOCK }, { "hr", T_BLOCK }, { "html", T_BLOCK },
-	{ "iframe", T_SKIP }, { "legend", T_BLOCK }, { "li", T_BLOCK }, { "main", T_BLOCK },
-	{ "nav", T_BLOCK }, { "noscript", T_SKIP }, { "object", T_SKIP }, { "ol", T_BLOCK },
-	{ "p", T_BLOCK }, { "pre", T_PRE }, { "script", T_SKIP }, { "section", T_BLOCK },
-	{ "style", T_SKIP }, { "summary", T_BLOCK }, { "table", T_BLOCK }, { "tbody", T_BLOCK },
-	{ "td", T_CELL }, { "template", T_SKIP }, { "tfoot", T_BLOCK }, { "th", T_CELL },
-	{ "thead", T_BLOCK }, { "title", T_TITLE }, { "tr", T_BLOCK }, { "ul", T_BLOCK },
+	{ "a", T_OTHER, TF_A },
+	{ "address", T_BLOCK, 0 }, { "article", T_BLOCK, TF_SECT }, { "aside", T_BLOCK, TF_NAV },
+	{ "blockquote", T_BLOCK, 0 }, { "body", T_BLOCK, TF_ROOT }, { "br", T_BLOCK, 0 },
+	{ "caption", T_BLOCK, 0 }, { "center", T_BLOCK, 0 }, { "code", T_OTHER, TF_CODE },
+	{ "dd", T_BLOCK, 0 }, { "details", T_BLOCK, TF_BOX }, { "dialog", T_BLOCK, 0 },
+	{ "div", T_BLOCK, TF_BOX }, { "dl", T_BLOCK, 0 }, { "dt", T_BLOCK, 0 },
+	{ "fieldset", T_BLOCK, 0 }, { "figcaption", T_BLOCK, 0 }, { "figure", T_BLOCK, 0 },
+	{ "footer", T_BLOCK, TF_PAGE }, { "form", T_BLOCK, 0 }, { "h1", T_H, 0 },
+	{ "h2", T_H, 0 }, { "h3", T_H, 0 }, { "h4", T_H, 0 }, { "h5", T_H, 0 }, { "h6", T_H, 0 },
+	{ "head", T_HEAD, 0 }, { "header", T_BLOCK, TF_PAGE }, { "hr", T_BLOCK, 0 },
+	{ "html", T_BLOCK, TF_ROOT }, { "iframe", T_SKIP, 0 }, { "legend", T_BLOCK, 0 },
+	{ "li", T_BLOCK, 0 }, { "main", T_BLOCK, TF_SECT | TF_MAIN }, { "nav", T_BLOCK, TF_NAV },
+	{ "noscript", T_SKIP, 0 }, { "object", T_SKIP, 0 }, { "ol", T_BLOCK, TF_BOX },
+	{ "p", T_BLOCK, 0 }, { "pre", T_PRE, 0 }, { "script", T_SKIP, 0 },
+	{ "section", T_BLOCK, TF_SECT }, { "style", T_SKIP, 0 }, { "summary", T_BLOCK, 0 },
+	{ "table", T_BLOCK, 0 }, { "tbody", T_BLOCK, 0 }, { "td", T_CELL, 0 },
+	{ "template", T_SKIP, 0 }, { "tfoot", T_BLOCK, 0 }, { "th", T_CELL, 0 },
+	{ "thead", T_BLOCK, 0 }, { "title", T_TITLE, 0 }, { "tr", T_BLOCK, 0 },
+	{ "ul", T_BLOCK, TF_BOX },
 };
 
 static int tag_cmp(const void *key, const void *ent)
@@ -522,12 +703,116 @@ static int tag_cmp(const void *key, const void *ent)
 	return strcmp(key, ((const struct tag_entry *)ent)->name);
 }
 
-/* libxml2's HTML parser lower-cases element names, so a plain strcmp table works. */
-static enum tag tag_of(const char *name)
+/* libxml2's HTML parser lower-cases element names, so a plain strcmp table works. *flags
+ * gets the element's TF_* flags. */
+static enum tag tag_of(const char *name, unsigned *flags)
 {
 	const struct tag_entry *t = bsearch(name, tag_table, RL_ARRAY_LEN(tag_table),
 					    sizeof(tag_table[0]), tag_cmp);
+	*flags = t ? t->flags : 0;
 	return t ? t->tag : T_OTHER;
+}
+
+#define HTML_MAX_DEPTH 256
+#define HTML_MAX_ERRORS 10000
+
+/* What a page's content is: FILTER_MAIN only its <main> / role="main" elements, FILTER_NAV all
+ * of it but its navigation, FILTER_NONE all of it (the last resort, see html_extract). */
+enum filter { FILTER_NONE, FILTER_NAV, FILTER_MAIN };
+
+/* The attributes that decide what a start tag is: pointers into the tag (n = 0: absent). */
+struct attr_val {
+	const char *s;
+	size_t n;
+};
+struct html_attrs {
+	struct attr_val cls, id, role, href;
+};
+
+static void attr_set(struct html_attrs *a, const char *name, size_t nl, const char *v, size_t n)
+{
+	struct attr_val *dst = NULL;
+	switch (nl) {
+	case 2: dst = !strncasecmp(name, "id", 2) ? &a->id : NULL; break;
+	case 4: dst = !strncasecmp(name, "role", 4) ? &a->role
+		    : !strncasecmp(name, "href", 4) ? &a->href : NULL; break;
+	case 5: dst = !strncasecmp(name, "class", 5) ? &a->cls : NULL; break;
+	default: break;
+	}
+	if (dst)
+		*dst = (struct attr_val){ v, n };
+}
+
+static int attr_is(struct attr_val v, const char *word)
+{
+	size_t n = strlen(word);
+	return v.n == n && !strncasecmp(v.s, word, n);
+}
+
+static int html_is_main(unsigned flags, const struct html_attrs *a)
+{
+	return (flags & TF_MAIN) || attr_is(a->role, "main");
+}
+
+/* A word of a token list, with its length. */
+struct word {
+	const char *s;
+	size_t n;
+};
+#define WORD(lit) { lit, sizeof(lit) - 1 }
+
+static int words_has(struct attr_val v, const struct word *ws, size_t n_ws)
+{
+	for (size_t i = 0; i < v.n;) {
+		while (i < v.n && (v.s[i] == ' ' || v.s[i] == '\t' || v.s[i] == '\n' ||
+				   v.s[i] == '\r' || v.s[i] == '\f'))
+			i++;
+		size_t b = i;
+		while (i < v.n && !(v.s[i] == ' ' || v.s[i] == '\t' || v.s[i] == '\n' ||
+				    v.s[i] == '\r' || v.s[i] == '\f'))
+			i++;
+		for (size_t k = 0; i > b && k < n_ws; k++)
+			if (ws[k].n == i - b && !strncasecmp(v.s + b, ws[k].s, i - b))
+				return 1;
+	}
+	return 0;
+}
+
+static const struct word nav_roles[] = {
+	WORD("navigation"), WORD("banner"), WORD("contentinfo"), WORD("complementary"),
+	WORD("search"),
+};
+static const struct word nav_names[] = {
+	WORD("sidebar"), WORD("sphinxsidebar"), WORD("sphinxsidebarwrapper"), WORD("related"),
+	WORD("breadcrumb"), WORD("breadcrumbs"), WORD("navigation"), WORD("navbar"),
+	WORD("skip-link"), WORD("skiplink"), WORD("headerlink"),
+};
+static const struct word toc_names[] = { WORD("toc") };
+
+/*
+ * Navigation, not content: <nav>, <aside>, a page's own <header>/<footer> (sect: not inside
+ * <article>, <main> or <section>), the ARIA landmarks of navigation, sidebars and permalinks
+ * by their class or id tokens (a "toc" only when it is a container; inline elements other
+ * than anchors are not looked at). The page itself and its main element never are.
+ */
+static int html_is_nav(enum tag t, unsigned flags, const struct html_attrs *a, int sect)
+{
+	/* inline elements (spans of syntax highlighting...) are never looked at but anchors */
+	if ((flags & (TF_ROOT | TF_MAIN)) || (t == T_OTHER && !(flags & TF_A)))
+		return 0;
+	if (flags & TF_NAV)
+		return 1;
+	if (!sect && (flags & TF_PAGE))
+		return 1;
+	if (!a->cls.n && !a->id.n && !a->role.n)
+		return 0;
+	if (attr_is(a->role, "main"))
+		return 0;
+	if (words_has(a->role, nav_roles, RL_ARRAY_LEN(nav_roles)) ||
+	    words_has(a->cls, nav_names, RL_ARRAY_LEN(nav_names)) ||
+	    words_has(a->id, nav_names, RL_ARRAY_LEN(nav_names)))
+		return 1;
+	return (flags & TF_BOX) && (words_has(a->cls, toc_names, 1) || words_has(a->id, toc_names, 1));
 }
 
 /*
@@ -535,36 +820,65 @@ static enum tag tag_of(const char *name)
  * bytes per element (a 256 MB page of "<b>x</b>" would need gigabytes) and libxml2's tree
  * builder halts at nesting depth 256, dropping the rest of the page. The events drive the
  * emitter directly through a few counters (libxml2 closes every element it opened, implied
- * closes included, so the counters always balance).
+ * closes included, so the counters always balance): `depth` counts open elements, and the
+ * depth where a dropped element, a main element, an anchor or a code block opened is all it
+ * takes to know where it closes.
  *
  * Depth: libxml2 keeps a stack of open element names and scans it for every end tag that
  * matches nothing, so an unbounded stack makes stray end tags quadratic. Errors: libxml2
  * formats and copies a message for each one (about 2 us), so a page made of nothing but
  * errors ("</i></i>...", "<1<1<1...") would take minutes. At HTML_MAX_DEPTH open elements or
  * HTML_MAX_ERRORS errors the parser is stopped and the rest of the page goes through
- * html_strip(), a linear tag stripper (text, entities, block breaks and headings; no nesting
- * kept): no text is lost, and the metadata records "html_fallback". Offsets: the input is
- * valid UTF-8 and decoded as UTF-8, so libxml2's input offsets are offsets into our buffer;
- * the stop offset is checked (a start tag's '>', or the next '<') before it is trusted.
+ * html_strip(), a linear tag stripper (text, entities, block breaks, headings, navigation by
+ * tag name and attributes; no nesting kept but a counter): no text is lost, and the metadata
+ * records "html_fallback". Offsets: the input is valid UTF-8 and decoded as UTF-8, so
+ * libxml2's input offsets are offsets into our buffer; the stop offset is checked (a start
+ * tag's '>', or the next '<') before it is trusted.
+ *
+ * Anchors: a skip link ("Skip to content", href="#...") or a permalink symbol in a heading
+ * ("¶", "#", "§", "🔗") is known only by its text, so the emitter's state is saved where an
+ * anchor opens and restored where it closes when its text turns out to be one of those.
+ * Code: <pre> (and a <code> that starts a block and holds a line break) is collected as it
+ * comes and written by emit_code() where it closes.
  */
-#define HTML_MAX_DEPTH 256
-#define HTML_MAX_ERRORS 10000
+struct anchor_mark {
+	int depth;                /* 0: none open */
+	int hash;                 /* href starts with '#' */
+	size_t len, n_h, n_code, h_start;
+	int pend, nl;
+};
 
 struct html_walk {
 	struct emit *e;
 	htmlParserCtxtPtr ctxt;
 	const char *src;          /* the page, to check the stop offset against */
 	size_t src_len;
+	enum filter filter;
 	struct buf title;
+	struct buf code;          /* a code block being collected */
 	int in_title, title_done; /* inside the first <title>; it was seen */
 	int skip;                 /* depth inside script, style...: no text there */
 	int head, pre;            /* inside <head>, <pre> */
 	int h_open, h_active;     /* open h1..h6 elements; the outermost one is being emitted */
+	int depth;                /* open elements */
+	int drop;                 /* depth of the navigation element being dropped, 0 none */
+	int in_main;              /* depth of the main element being emitted, 0 none */
+	int main_seen, dropped;   /* a main element was found; something was left out */
+	int sect;                 /* open article, main, section elements */
+	int code_depth;           /* depth of the <pre>/<code> being collected, 0 none */
+	int code_pre;             /* ... which is a <pre> */
+	struct anchor_mark a;
 	int rc;                   /* first error; later events are ignored */
 	int stopped;              /* stopped at HTML_MAX_DEPTH or HTML_MAX_ERRORS */
 	int errors;
 	size_t resume;            /* where html_strip() takes over, SIZE_MAX when unknown */
 };
+
+/* Text goes out: not in a dropped element, and in a main element when only those count. */
+static int html_emitting(const struct html_walk *w)
+{
+	return !w->drop && (w->filter != FILTER_MAIN || w->in_main);
+}
 
 /* Stops libxml2 and notes where the page goes on: past the start tag being reported
  * (in_tag), else at the next tag. */
@@ -589,38 +903,152 @@ static void html_stop(struct html_walk *w, int in_tag)
 	}
 	w->stopped = 1;
 	w->resume = at;
+	if (w->code_depth && !w->rc) /* what was collected is text all the same */
+		w->rc = emit_code(w->e, w->code.data ? w->code.data : "", w->code.len);
+	w->code_depth = 0;
 	if (w->h_active) {
 		w->h_active = 0;
-		w->rc = emit_heading_end(w->e);
+		if (!w->rc)
+			w->rc = emit_heading_end(w->e);
 	}
 	emit_sep(w->e, SEP_PARA);
 	xmlStopParser(w->ctxt);
+}
+
+static void html_code_put(struct html_walk *w, const char *s, size_t n)
+{
+	size_t room = w->code.limit - w->code.len;
+	if (room && buf_append(&w->code, s, n < room ? n : room))
+		w->rc = RL_ENOMEM;
+}
+
+/* The text an anchor wrote since its mark, separators before it skipped. */
+static const char *anchor_text(const struct html_walk *w, size_t *n)
+{
+	const struct emit *e = w->e;
+	size_t i = w->a.len;
+	while (i < e->out.len && (e->out.data[i] == ' ' || e->out.data[i] == '\n'))
+		i++;
+	*n = e->out.len - i;
+	return e->out.data ? e->out.data + i : "";
+}
+
+/* A permalink symbol in a heading, or a skip link: written, then taken back. */
+static void html_anchor_end(struct html_walk *w)
+{
+	static const char *const marks[] = { "\xc2\xb6", "#", "\xc2\xa7", "\xf0\x9f\x94\x97",
+					      "\xc2\xb6\xef\xb8\x8f", "\xf0\x9f\x94\x97\xef\xb8\x8f" };
+	struct emit *e = w->e;
+	size_t n;
+	const char *t = anchor_text(w, &n);
+	int undo = 0;
+	if (w->h_open)
+		for (size_t i = 0; i < RL_ARRAY_LEN(marks) && !undo; i++)
+			undo = n == strlen(marks[i]) && !memcmp(t, marks[i], n);
+	if (!undo && w->a.hash && n >= 5)
+		undo = !strncasecmp(t, "skip ", 5) || (n >= 8 && !strncasecmp(t, "jump to ", 8));
+	if (undo && !e->full) {
+		e->out.len = w->a.len;
+		if (e->out.data)
+			e->out.data[e->out.len] = '\0';
+		e->n_h = w->a.n_h;
+		e->n_code = w->a.n_code;
+		e->h_start = w->a.h_start;
+		e->pend = w->a.pend;
+		e->nl = w->a.nl;
+		w->dropped = 1;
+	}
+	w->a.depth = 0;
+}
+
+static void sax_attrs(const xmlChar **atts, struct html_attrs *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (size_t i = 0; atts && atts[i]; i += 2) {
+		const char *name = (const char *)atts[i], *v = (const char *)atts[i + 1];
+		struct attr_val *dst = NULL;
+		/* names come lower-cased from libxml2 */
+		switch (name[0]) {
+		case 'i': dst = !strcmp(name, "id") ? &a->id : NULL; break;
+		case 'r': dst = !strcmp(name, "role") ? &a->role : NULL; break;
+		case 'h': dst = !strcmp(name, "href") ? &a->href : NULL; break;
+		case 'c': dst = !strcmp(name, "class") ? &a->cls : NULL; break;
+		default: break;
+		}
+		if (dst && v)
+			*dst = (struct attr_val){ v, strlen(v) };
+	}
 }
 
 static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 {
 	struct html_walk *w = ctx;
 	const char *name = (const char *)xname;
+	struct html_attrs a;
+	unsigned fl;
 	enum tag t;
 
-	(void)atts;
 	if (w->rc || w->stopped)
 		return;
+	w->depth++;
 	if (w->ctxt->nameNr > HTML_MAX_DEPTH) {
 		html_stop(w, 1);
 		return;
 	}
-	t = tag_of(name);
+	t = tag_of(name, &fl);
 	if (w->skip) {
 		w->skip += t == T_SKIP;
 		return;
 	}
+	if (t == T_SKIP) {
+		w->skip = 1;
+		return;
+	}
+	if (t == T_HEAD) {
+		w->head++;
+		return;
+	}
+	if (t == T_TITLE) {
+		w->in_title += !w->title_done;
+		return;
+	}
+	sax_attrs(atts, &a);
+	if (w->filter && !w->drop && !w->in_main && html_is_main(fl, &a)) {
+		w->main_seen = 1;
+		if (w->filter == FILTER_MAIN) {
+			w->in_main = w->depth;
+			emit_sep(w->e, SEP_PARA);
+		}
+	}
+	w->sect += (fl & TF_SECT) != 0;
+	if (!html_emitting(w))
+		return;
+	if (w->filter && html_is_nav(t, fl, &a, w->sect - ((fl & TF_SECT) != 0))) {
+		w->drop = w->depth;
+		w->dropped = 1;
+		return;
+	}
+	if (w->code_depth) { /* inside a code block, elements are line breaks at most */
+		if (t == T_BLOCK || t == T_PRE || t == T_H)
+			html_code_put(w, "\n", 1);
+		return;
+	}
+	int hash = a.href.n && a.href.s[0] == '#';
+	if ((fl & TF_A) && !w->a.depth && (w->h_open || hash)) {
+		struct emit *e = w->e;
+		w->a = (struct anchor_mark){ w->depth, hash, e->out.len, e->n_h,
+					     e->n_code, e->h_start, e->pend, e->nl };
+	}
 	switch (t) {
-	case T_SKIP: w->skip = 1; break;
-	case T_HEAD: w->head++; break;
-	case T_TITLE: w->in_title += !w->title_done; break;
 	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
-	case T_PRE: emit_sep(w->e, SEP_PARA); w->pre++; break;
+	case T_PRE:
+		emit_sep(w->e, SEP_PARA);
+		if (w->pre++ == 0 && !w->h_active && !w->a.depth) {
+			w->code_depth = w->depth;
+			w->code_pre = 1;
+			buf_reset(&w->code);
+		}
+		break;
 	case T_CELL: emit_sep(w->e, SEP_SPACE); break;
 	case T_H:
 		if (w->h_open++ == 0 && !w->head) {
@@ -628,28 +1056,74 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 			w->h_active = 1;
 		}
 		break;
-	default: break;
+	default:
+		/* <code> at the start of a block may be one; its line breaks tell (at its end) */
+		if ((fl & TF_CODE) && !w->h_active && !w->a.depth &&
+		    (w->e->pend == SEP_PARA || !w->e->out.len)) {
+			w->code_depth = w->depth;
+			w->code_pre = 0;
+			buf_reset(&w->code);
+		}
+		break;
 	}
 }
 
 static void html_end(void *ctx, const xmlChar *xname)
 {
 	struct html_walk *w = ctx;
+	unsigned fl;
 	enum tag t;
+	int d;
 
 	if (w->rc || w->stopped)
 		return;
-	t = tag_of((const char *)xname);
+	d = w->depth--;
+	t = tag_of((const char *)xname, &fl);
 	if (w->skip) {
 		w->skip -= t == T_SKIP;
 		return;
 	}
 	switch (t) {
-	case T_HEAD: w->head -= w->head > 0; break;
+	case T_HEAD: w->head -= w->head > 0; return;
 	case T_TITLE:
 		if (w->in_title && --w->in_title == 0)
 			w->title_done = 1;
-		break;
+		return;
+	default: break;
+	}
+	w->sect -= (fl & TF_SECT) && w->sect > 0;
+	if (w->drop) {
+		if (d == w->drop)
+			w->drop = 0;
+		return;
+	}
+	if (d == w->in_main) {
+		w->in_main = 0;
+		emit_sep(w->e, SEP_PARA);
+		return;
+	}
+	if (!html_emitting(w))
+		return;
+	if (w->code_depth) {
+		if (d != w->code_depth) {
+			/* a block ends a line (a <br> did so where it opened) */
+			if ((t == T_BLOCK || t == T_PRE || t == T_H) && strcmp((const char *)xname, "br"))
+				html_code_put(w, "\n", 1);
+			return;
+		}
+		w->code_depth = 0;
+		if (w->code_pre || (w->code.len && memchr(w->code.data, '\n', w->code.len))) {
+			w->rc = emit_code(w->e, w->code.data ? w->code.data : "", w->code.len);
+		} else {
+			w->rc = emit_text(w->e, w->code.data ? w->code.data : "", w->code.len, 0);
+			return;
+		}
+	}
+	if (d == w->a.depth) {
+		html_anchor_end(w);
+		return;
+	}
+	switch (t) {
 	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
 	case T_PRE: w->pre -= w->pre > 0; emit_sep(w->e, SEP_PARA); break;
 	case T_CELL: emit_sep(w->e, SEP_SPACE); break;
@@ -677,7 +1151,11 @@ static void html_text(void *ctx, const xmlChar *ch, int len)
 			w->rc = RL_ENOMEM;
 		return;
 	}
-	if (!w->head)
+	if (w->head || !html_emitting(w))
+		return;
+	if (w->code_depth)
+		html_code_put(w, (const char *)ch, n);
+	else
 		w->rc = emit_text(w->e, (const char *)ch, n, w->pre > 0);
 }
 
@@ -746,12 +1224,55 @@ static size_t html_raw_end(const char *s, size_t n, const char *name)
 	return n;
 }
 
+/* The attributes of a raw start tag's text (after its name, up to its '>'). */
+static void raw_attrs(const char *s, size_t n, struct html_attrs *a)
+{
+	size_t i = 0;
+	memset(a, 0, sizeof(*a));
+	while (i < n) {
+		while (i < n && !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+			i++;
+		size_t nb = i;
+		while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+				 s[i] == '-' || s[i] == ':'))
+			i++;
+		size_t nl = i - nb;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+			i++;
+		if (i >= n || s[i] != '=')
+			continue;
+		i++;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+			i++;
+		char q = i < n && (s[i] == '"' || s[i] == '\'') ? s[i++] : 0;
+		size_t vb = i;
+		while (i < n && (q ? s[i] != q : !(s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+						   s[i] == '\r' || s[i] == '/')))
+			i++;
+		attr_set(a, s + nb, nl, s + vb, i - vb);
+		i += i < n;
+	}
+}
+
+/* What html_strip() carries from the SAX walk: which elements it is inside. */
+struct strip_state {
+	enum filter filter;
+	int wait_main;      /* FILTER_MAIN outside a main element: nothing goes out until one */
+	int main_seen;
+	int sect;           /* open article, main, section elements (roughly: no stack) */
+	char drop[16];      /* name of the navigation element being dropped ("" none) ... */
+	int drop_open;      /* ... and how many of that name are open */
+	int dropped;
+};
+
 /*
  * A linear tag stripper for what libxml2 is not given: text runs are emitted, entities
  * decoded, comments and script/style bodies dropped, block elements break paragraphs, h1..h6
- * make headings. No stack, so nesting depth costs nothing.
+ * make headings, navigation (html_is_nav) is dropped by counting the opens and closes of its
+ * element's name, and with FILTER_MAIN nothing goes out before a main element. No stack, so
+ * nesting depth costs nothing; code blocks are plain text here.
  */
-static int html_strip(struct emit *e, const char *s, size_t n)
+static int html_strip(struct emit *e, const char *s, size_t n, struct strip_state *st)
 {
 	size_t i = 0, run = 0;
 	int rc = 0;
@@ -763,13 +1284,16 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 			i = p && (!q || p < q) ? (size_t)(p - s) : q ? (size_t)(q - s) : n;
 			continue;
 		}
-		rc = emit_text(e, s + run, i - run, 0);
+		int out = !st->drop_open && !st->wait_main;
+		if (out)
+			rc = emit_text(e, s + run, i - run, 0);
 		if (rc)
 			break;
 		if (c == '&') {
 			char u[8];
 			size_t ulen = 0, used = html_entity(s + i, n - i, u, &ulen);
-			rc = used ? emit_text(e, u, ulen, 0) : emit_text(e, "&", 1, 0);
+			if (out)
+				rc = used ? emit_text(e, u, ulen, 0) : emit_text(e, "&", 1, 0);
 			i += used ? used : 1;
 			run = i;
 			continue;
@@ -785,7 +1309,8 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 		j += close;
 		int letter = j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'));
 		if (!letter && !(j < n && (s[j] == '!' || s[j] == '?'))) {
-			rc = emit_text(e, "<", 1, 0);  /* a lone '<' is text */
+			if (out)
+				rc = emit_text(e, "<", 1, 0);  /* a lone '<' is text */
 			run = ++i;
 			continue;
 		}
@@ -798,23 +1323,59 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 			j++;
 		}
 		name[k] = '\0';
+		size_t attrs_at = j;
 		for (char q = 0; j < n && (q || s[j] != '>'); j++) {
 			if (q)
 				q = s[j] == q ? 0 : q;
 			else if (s[j] == '"' || s[j] == '\'')
 				q = s[j];
 		}
+		size_t attrs_len = j - attrs_at;
+		int self_closing = attrs_len && s[j - 1] == '/';
 		i = j < n ? j + 1 : n;
 		run = i;
 		if (!letter)
 			continue;  /* <!DOCTYPE ...>, <?xml ...?> */
-		switch (tag_of(name)) {
-		case T_SKIP:
+		unsigned fl;
+		enum tag t = tag_of(name, &fl);
+		if (t == T_SKIP) {
 			if (!close && (!strcmp(name, "script") || !strcmp(name, "style"))) {
 				i += html_raw_end(s + i, n - i, name);
 				run = i;
 			}
-			break;
+			continue;
+		}
+		if (st->filter) {
+			if (close) {
+				st->sect -= (fl & TF_SECT) && st->sect > 0;
+				if (st->drop_open && !strcmp(name, st->drop))
+					st->drop_open--;
+				if (st->drop_open || st->wait_main)
+					continue;
+			} else {
+				struct html_attrs a;
+				raw_attrs(s + attrs_at, attrs_len, &a);
+				int sect = st->sect;
+				st->sect += (fl & TF_SECT) && !self_closing;
+				if (st->drop_open) {
+					st->drop_open += !strcmp(name, st->drop) && !self_closing;
+					continue;
+				}
+				if (st->wait_main) {
+					if (!html_is_main(fl, &a))
+						continue;
+					st->wait_main = 0;
+					st->main_seen = 1;
+				}
+				if (html_is_nav(t, fl, &a, sect) && !self_closing) {
+					memcpy(st->drop, name, sizeof(name));
+					st->drop_open = 1;
+					st->dropped = 1;
+					continue;
+				}
+			}
+		}
+		switch (t) {
 		case T_CELL: emit_sep(e, SEP_SPACE); break;
 		case T_H:
 			if (!close && !e->h_level)
@@ -826,30 +1387,51 @@ static int html_strip(struct emit *e, const char *s, size_t n)
 		default: emit_sep(e, SEP_PARA); break;
 		}
 	}
-	if (!rc && run < n && !e->full)
+	if (!rc && run < n && !e->full && !st->drop_open && !st->wait_main)
 		rc = emit_text(e, s + run, n - run, 0);
 	return rc;
 }
 
-/*
- * Parses HTML into the emitter (see above). *title gets <title>'s raw text; *limited is set
- * when the page was nested deeper than HTML_MAX_DEPTH or held more than HTML_MAX_ERRORS errors
- * and its rest was stripped linearly, *halted when text was lost (the stop offset could not be
- * trusted), which the caller reports.
- */
-static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *limited,
-			int *halted)
+/* Whether the page has a main element: "<main" or a role="main" anywhere (one in a script or
+ * comment is found out by the parse, which then sees none). */
+static int html_has_main(const char *s, size_t n)
 {
-	struct html_walk w = { .e = e, .src = s, .src_len = n, .resume = SIZE_MAX };
+	static const char *const words[] = { "main", "MAIN", "Main" };
+	for (size_t w = 0; w < RL_ARRAY_LEN(words); w++) {
+		for (const char *p = s; (p = memmem(p, (size_t)(s + n - p), words[w], 4)); p += 4) {
+			size_t at = (size_t)(p - s);
+			char next = at + 4 < n ? s[at + 4] : '\0';
+			if (at >= 1 && s[at - 1] == '<' &&
+			    (next == '>' || next == ' ' || next == '\t' || next == '\n' || next == '\r'))
+				return 1;
+			size_t b = at;
+			if (b >= 1 && (s[b - 1] == '"' || s[b - 1] == '\''))
+				b--;
+			if (b >= 5 && !strncasecmp(s + b - 5, "role=", 5) &&
+			    (b == at || next == s[b]))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* One parse of the page (see above) with the given filter. */
+static int html_parse(struct emit *e, const char *s, size_t n, enum filter filter,
+		      struct buf *title, int *limited, int *halted, int *main_seen, int *dropped)
+{
+	struct html_walk w = { .e = e, .src = s, .src_len = n, .filter = filter,
+			       .resume = SIZE_MAX };
+	struct strip_state st = { .filter = filter, .wait_main = filter == FILTER_MAIN };
 	htmlSAXHandler *sax = NULL;
 	htmlDocPtr doc = NULL;
 	int rc = 0;
 
 	buf_init(&w.title, LABEL_MAX * 8);
+	buf_init(&w.code, e->out.limit);
 	if (n > INT_MAX) {
 		/* beyond what libxml2's int sizes address: the stripper reads all of it */
 		*limited = 1;
-		rc = html_strip(e, s, n);
+		rc = html_strip(e, s, n, &st);
 		goto out;
 	}
 	w.ctxt = htmlNewParserCtxt();
@@ -880,14 +1462,19 @@ static int html_extract(struct emit *e, const char *s, size_t n, struct buf *tit
 		goto out;
 	if (w.stopped && w.resume != SIZE_MAX) {
 		*limited = 1;
-		rc = html_strip(e, s + w.resume, n - w.resume);
+		st.wait_main = filter == FILTER_MAIN && !w.in_main;
+		st.sect = w.sect;
+		rc = html_strip(e, s + w.resume, n - w.resume, &st);
 	} else if (w.stopped) {
 		*halted = 1;
 	}
 	if (!rc)
 		rc = buf_append(title, w.title.data ? w.title.data : "", w.title.len);
 out:
+	*main_seen = w.main_seen || st.main_seen;
+	*dropped = w.dropped || st.dropped;
 	buf_release(&w.title);
+	buf_release(&w.code);
 	if (doc)
 		xmlFreeDoc(doc);
 	if (w.ctxt)
@@ -895,57 +1482,38 @@ out:
 	return rc;
 }
 
-/* ---- Markdown (parsed by markdown.c; the adapter here feeds its events to the emitter) ---- */
-
-/* emit_code: minimal version; replaced by the full one from the HTML <pre> work */
-static int emit_code(struct emit *e, const char *s, size_t n)
+/*
+ * Parses HTML into the emitter: a page with a main element (<main>, role="main") is that
+ * element, else the page without its navigation. *title gets <title>'s raw text; *limited is
+ * set when the page was nested deeper than HTML_MAX_DEPTH or held more than HTML_MAX_ERRORS
+ * errors and its rest was stripped linearly, *halted when text was lost (the stop offset
+ * could not be trusted), which the caller reports. A page parses again (at most twice more,
+ * so the work stays linear) when the main element it seemed to have was not one (a "<main"
+ * in a script), and without any filter when the filter left no text at all: a page that is
+ * nothing but a link list is still a document.
+ */
+static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *limited,
+			int *halted)
 {
-	/* Its own paragraph; each line's text through emit_text, lines joined by "\n" written
-	 * here (the emitter has no line separator), leading spaces kept where a line follows
-	 * another, blank lines at either end dropped. */
-	int rc = 0, first = 1;
-	size_t blank = 0;
-	emit_sep(e, SEP_PARA);
-	for (size_t i = 0; i < n && !rc && !e->full;) {
-		const char *nl = memchr(s + i, '\n', n - i);
-		size_t le = nl ? (size_t)(nl - s) : n, a = i, w = 0;
-		for (; a < le && (s[a] == ' ' || s[a] == '\t'); a++)
-			w += s[a] == '\t' ? 4 - w % 4 : 1;
-		size_t b = le;
-		while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r'))
-			b--;
-		i = nl ? le + 1 : n;
-		if (a == b) {
-			blank += !first;
-			continue;
-		}
-		size_t mark = e->out.len, head = mark;
-		if (!first && e->out.len) {
-			if (e->out.limit - e->out.len < w + 32) {
-				e->full = 1;
-				break;
-			}
-			rc = buf_append(&e->out, blank ? "\n\n" : "\n", blank ? 2 : 1);
-			for (size_t k = 0; !rc && k < w; k++)
-				rc = buf_putc(&e->out, ' ');
-			e->pend = SEP_NONE;
-			e->nl = 0;
-			head = e->out.len;
-		}
-		if (!rc)
-			rc = emit_text(e, s + a, b - a, 0);
-		if (!rc && e->out.len == head) { /* nothing visible (controls only): blank */
-			e->out.len = mark;
-			if (e->out.data)
-				e->out.data[mark] = '\0';
-			blank += !first;
-			continue;
-		}
-		first = blank = 0;
+	enum filter f = html_has_main(s, n) ? FILTER_MAIN : FILTER_NAV;
+	int rc, main_seen = 0, dropped = 0;
+	for (;;) {
+		rc = html_parse(e, s, n, f, title, limited, halted, &main_seen, &dropped);
+		if (rc || f == FILTER_NONE)
+			return rc;
+		if (f == FILTER_MAIN && !main_seen)
+			f = FILTER_NAV;
+		else if (!e->out.len && (dropped || f == FILTER_MAIN))
+			f = FILTER_NONE;
+		else
+			return 0;
+		emit_reset(e);
+		buf_reset(title);
+		*limited = *halted = 0;
 	}
-	emit_sep(e, SEP_PARA);
-	return rc;
 }
+
+/* ---- Markdown (parsed by markdown.c; the adapter here feeds its events to the emitter) ---- */
 
 static int md_on_text(void *ctx, const char *s, size_t n)
 {
@@ -1002,9 +1570,12 @@ struct decoded {
 	const char *s;           /* valid UTF-8: it->data or tmp */
 	size_t n;
 	struct buf tmp;
-	const char *encoding;    /* NULL when the input was UTF-8 */
+	const char *encoding;    /* NULL when the input was valid UTF-8 */
+	const char *enc_source;  /* how the encoding was chosen: "bom", "declared", "detected" */
+	char label[CHARSET_NAME_MAX]; /* encoding's storage when it is not a literal */
 	size_t n_invalid;        /* invalid UTF-8 bytes replaced */
-	size_t n_undecodable;    /* UTF-16/32 units iconv rejected */
+	size_t n_undecodable;    /* units iconv rejected (UTF-16/32 units, legacy bytes) */
+	size_t unit;             /* bytes of such a unit (0 taken as 1) */
 	size_t n_nul;            /* NUL bytes dropped */
 	const char *reason;      /* skip reason */
 };
@@ -1215,6 +1786,318 @@ static int iconv_decode(const char *from, const unsigned char *s, size_t n, size
 	return rc;
 }
 
+/* ---- charsets ------------------------------------------------------------------------------
+ * Bytes that are not valid UTF-8 are decoded by what they declare (an HTML <meta> or an XML
+ * declaration), else by what Mozilla's detector (libuchardet) makes of them, through iconv.
+ * A guess is checked before it is trusted: damaged UTF-8 (more good multibyte sequences than
+ * bad runs) stays UTF-8, and a single-byte guess must read like text (below). What no charset
+ * explains is repaired as UTF-8; every replacement is counted and the document warned about. */
+
+#define CHARSET_SNIFF 4096          /* a declaration must come this early */
+#define DETECT_BYTES (1u << 20)     /* uchardet sees at most this much of a document */
+
+/* Lower-cases the charset name at s (letters, digits, "._:-"; n bytes available) into out.
+ * Returns its length, 0 when there is none or it is too long. */
+static size_t charset_name_copy(const char *s, size_t n, char *out)
+{
+	size_t k = 0;
+	while (k < n && k < CHARSET_NAME_MAX - 1) {
+		char c = s[k];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == ':'))
+			break;
+		out[k++] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+	}
+	if (k == CHARSET_NAME_MAX - 1 && k < n && s[k] != '"' && s[k] != '\'' && s[k] != ';' &&
+	    s[k] != ' ' && s[k] != '>' && s[k] != '/')
+		k = 0;
+	out[k] = '\0';
+	return k;
+}
+
+/* The value after `key` (case-insensitive) and '=' in [s, s + n), quotes skipped: its name. */
+static size_t charset_attr(const char *s, size_t n, const char *key, char *out)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i + kl < n; i++) {
+		if (strncasecmp(s + i, key, kl))
+			continue;
+		size_t j = i + kl;
+		while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+			j++;
+		if (j >= n || s[j] != '=')
+			continue;
+		j++;
+		while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '"' || s[j] == '\''))
+			j++;
+		if (charset_name_copy(s + j, n - j, out))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The charset the document declares in its first CHARSET_SNIFF bytes: an XML declaration's
+ * encoding="..." (any document that starts with one), else, in HTML, a <meta charset=...> or
+ * a <meta http-equiv="Content-Type" content="...; charset=...">. 1 when found (name in out).
+ */
+static int charset_declared(const char *s, size_t n, int html, char *out)
+{
+	size_t m = n < CHARSET_SNIFF ? n : CHARSET_SNIFF, i = 0;
+	while (i < m && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	if (m - i >= 5 && memcmp(s + i, "<?xml", 5) == 0) {
+		const char *end = memmem(s + i, m - i, "?>", 2);
+		if (end && charset_attr(s + i, (size_t)(end - s) - i, "encoding", out))
+			return 1;
+	}
+	if (!html)
+		return 0;
+	for (const char *p = s; (p = memchr(p, '<', (size_t)(s + m - p)));) {
+		size_t at = (size_t)(p - s);
+		p++;
+		if (m - at < 6 || strncasecmp(s + at + 1, "meta", 4) ||
+		    !(s[at + 5] == ' ' || s[at + 5] == '\t' || s[at + 5] == '\n' || s[at + 5] == '\r'))
+			continue;
+		const char *gt = memchr(s + at, '>', m - at);
+		size_t end = gt ? (size_t)(gt - s) : m;
+		/* charset= covers both forms: the attribute and the one inside content="..." */
+		if (charset_attr(s + at + 5, end - at - 5, "charset", out))
+			return 1;
+	}
+	return 0;
+}
+
+/* What iconv is asked for a charset label (WHATWG's aliases for the common ones: Latin-1 and
+ * ASCII labels mean Windows-1252, the GB and Korean labels their supersets). NULL: the label
+ * means UTF-8 or UTF-16, which a <meta> cannot truly declare for bytes read this far. */
+static const char *charset_iconv(const char *label)
+{
+	static const struct { const char *label, *iconv; } alias[] = {
+		{ "iso-8859-1", "WINDOWS-1252" }, { "latin1", "WINDOWS-1252" },
+		{ "l1", "WINDOWS-1252" }, { "iso8859-1", "WINDOWS-1252" },
+		{ "iso_8859-1", "WINDOWS-1252" }, { "us-ascii", "WINDOWS-1252" },
+		{ "ascii", "WINDOWS-1252" }, { "cp1252", "WINDOWS-1252" },
+		{ "x-cp1252", "WINDOWS-1252" }, { "gb2312", "GB18030" }, { "gbk", "GB18030" },
+		{ "x-gbk", "GB18030" }, { "euc-kr", "CP949" }, { "ks_c_5601-1987", "CP949" },
+		{ "x-sjis", "SHIFT_JIS" }, { "sjis", "SHIFT_JIS" }, { "ms_kanji", "SHIFT_JIS" },
+		{ "windows-31j", "CP932" }, { "big5", "BIG5-HKSCS" }, { "tis-620", "WINDOWS-874" },
+		{ "iso-8859-11", "WINDOWS-874" }, { "iso-8859-9", "WINDOWS-1254" },
+		{ "latin5", "WINDOWS-1254" }, { "x-mac-cyrillic", "MAC-CYRILLIC" },
+		{ "x-mac-roman", "MACINTOSH" }, { "mac", "MACINTOSH" },
+	};
+	if (!strcmp(label, "utf-8") || !strcmp(label, "utf8") || !strncmp(label, "utf-16", 6) ||
+	    !strncmp(label, "utf-32", 6) || !strcmp(label, "x-user-defined"))
+		return NULL;
+	for (size_t i = 0; i < RL_ARRAY_LEN(alias); i++)
+		if (!strcmp(label, alias[i].label))
+			return alias[i].iconv;
+	return label; /* glibc's iconv knows the rest by these names, case aside */
+}
+
+/* The metadata label for the conversion used: what iconv was asked, lower case. */
+static const char *charset_label(const char *iconv_name, char *buf)
+{
+	size_t k = 0;
+	for (; iconv_name[k] && k < CHARSET_NAME_MAX - 1; k++)
+		buf[k] = (char)(iconv_name[k] >= 'A' && iconv_name[k] <= 'Z' ? iconv_name[k] | 0x20
+									     : iconv_name[k]);
+	buf[k] = '\0';
+	return buf;
+}
+
+/* Mozilla's detector over (at most DETECT_BYTES of) s: a lower-case name in out, 0 when it
+ * has no answer. */
+static int charset_detect(const char *s, size_t n, char *out)
+{
+	uchardet_t ud = uchardet_new();
+	int found = 0;
+	if (!ud)
+		return 0;
+	if (uchardet_handle_data(ud, s, n < DETECT_BYTES ? n : DETECT_BYTES) == 0) {
+		uchardet_data_end(ud);
+		const char *cs = uchardet_get_charset(ud);
+		found = cs && charset_name_copy(cs, strlen(cs), out) > 0;
+	}
+	uchardet_delete(ud);
+	return found;
+}
+
+static int charset_multibyte(const char *label)
+{
+	static const char *const prefixes[] = { "shift_jis", "sjis", "cp932", "euc-", "gb", "big5",
+						"iso-2022", "cp949", "uhc", "hz" };
+	for (size_t i = 0; i < RL_ARRAY_LEN(prefixes); i++)
+		if (!strncmp(label, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+/* Single-byte charsets of Latin script, where words mix ASCII and accented letters. */
+static int charset_latin(const char *label)
+{
+	static const char *const latin[] = {
+		"windows-1252", "iso-8859-1", "iso-8859-2", "iso-8859-3", "iso-8859-4",
+		"iso-8859-9", "iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+		"iso-8859-16", "windows-1250", "windows-1254", "windows-1257", "windows-1258",
+		"mac-centraleurope", "macintosh", "ibm850", "ibm852",
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(latin); i++)
+		if (!strcmp(label, latin[i]))
+			return 1;
+	return 0;
+}
+
+static int ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * Reads Latin legacy text like text: its accented letters sit inside words, next to ASCII
+ * letters ("Gemäß", "Größe"), or stand alone as one byte ("à", "§", "€"). Damaged UTF-8 and
+ * other garbage hold runs of high bytes between blanks ("\xff\xfe\xc3 "). At most one run in
+ * eight may look like that.
+ */
+static int latin_plausible(const unsigned char *s, size_t n)
+{
+	size_t runs = 0, odd = 0;
+	for (size_t i = 0; i < n;) {
+		i += ascii_span(s + i, n - i);
+		if (i >= n)
+			break;
+		size_t a = i;
+		while (i < n && s[i] >= 0x80)
+			i++;
+		runs++;
+		if (i - a > 1 && !(a > 0 && ascii_alnum(s[a - 1])) && !(i < n && ascii_alnum(s[i])))
+			odd++;
+	}
+	return odd * 8 <= runs;
+}
+
+/* Text of another script decoded from single bytes: at least 90% of the non-ASCII characters
+ * are letters or marks (random bytes read as Windows-1251 are about 75% letters). */
+static int letters_plausible(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t all = 0, letters = 0;
+	for (size_t i = 0; i < n;) {
+		i += ascii_span(s + i, n - i);
+		if (i >= n)
+			break;
+		size_t k = utf8_seq(s + i, n - i);
+		if (!k) {
+			i++;
+			continue;
+		}
+		utf8proc_category_t c = utf8proc_category(utf8_cp(s + i, k));
+		all++;
+		letters += c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ME;
+		i += k;
+	}
+	return letters * 10 >= all * 9;
+}
+
+/*
+ * Decodes s as `label` (iconv name) into dec. check: a guess, verified (above) and dropped
+ * when implausible. Returns 0 (decoded), 1 (not used: unknown to iconv or implausible),
+ * negative on error. Windows-1252's five undefined bytes vanish (WHATWG maps them to C1
+ * controls, which normalize drops anyway); anything else iconv rejects becomes U+FFFD.
+ */
+static int charset_decode(const char *name, const unsigned char *s, size_t n, int check,
+			  struct decoded *dec)
+{
+	char label[CHARSET_NAME_MAX];
+	size_t bad = 0;
+	charset_label(name, label);
+	int single = !charset_multibyte(label);
+	if (check && single && charset_latin(label) && !latin_plausible(s, n))
+		return 1;
+	buf_reset(&dec->tmp);
+	int rc = iconv_decode(name, s, n, 1, strcmp(label, "windows-1252") != 0, &dec->tmp, &bad);
+	if (rc < 0)
+		return rc;
+	if (rc == RL_SKIP ||
+	    (check && single && !charset_latin(label) &&
+	     !letters_plausible(dec->tmp.data ? dec->tmp.data : "", dec->tmp.len))) {
+		buf_reset(&dec->tmp);
+		return 1;
+	}
+	memcpy(dec->label, label, sizeof(label));
+	dec->encoding = dec->label;
+	dec->n_undecodable = bad;
+	dec->s = dec->tmp.data ? dec->tmp.data : "";
+	dec->n = dec->tmp.len;
+	return 0;
+}
+
+/*
+ * Bytes that are not valid UTF-8: damaged UTF-8 stays UTF-8; else the declared charset, else
+ * the detected one, else (no answer, or an implausible one) UTF-8 with each invalid byte
+ * replaced. A declaration whose decoding needs replacements gives way to a detection that
+ * needs none.
+ */
+static int decode_legacy(const struct read_item *it, const unsigned char *s, size_t n,
+			 const struct utf8_stats *st, struct decoded *dec)
+{
+	char declared[CHARSET_NAME_MAX], detected[CHARSET_NAME_MAX];
+	const char *name;
+	int rc;
+
+	if (st->multibyte < 2 * st->runs) {
+		if (charset_declared((const char *)s, n, format_of(it->name) == FMT_HTML,
+				     declared) && (name = charset_iconv(declared))) {
+			rc = charset_decode(name, s, n, 0, dec);
+			if (rc <= 0 && !dec->n_undecodable) {
+				dec->enc_source = "declared";
+				return rc;
+			}
+			if (rc == 0) { /* keep it unless a detection does better */
+				size_t bad = dec->n_undecodable;
+				struct buf keep = dec->tmp;
+				buf_init(&dec->tmp, 0);
+				if (charset_detect((const char *)s, n, detected) &&
+				    (name = charset_iconv(detected)) &&
+				    charset_decode(name, s, n, 1, dec) == 0 && !dec->n_undecodable) {
+					buf_release(&keep);
+					dec->enc_source = "detected";
+					return 0;
+				}
+				buf_release(&dec->tmp);
+				dec->tmp = keep;
+				charset_label(charset_iconv(declared), dec->label);
+				dec->encoding = dec->label;
+				dec->n_undecodable = bad;
+				dec->s = dec->tmp.data ? dec->tmp.data : "";
+				dec->n = dec->tmp.len;
+				dec->enc_source = "declared";
+				return 0;
+			}
+		}
+		if (charset_detect((const char *)s, n, detected) && (name = charset_iconv(detected))) {
+			rc = charset_decode(name, s, n, 1, dec);
+			if (rc <= 0) {
+				dec->enc_source = "detected";
+				return rc;
+			}
+		} else if (st->single_runs * 5 >= st->runs * 4 && st->multibyte * 4 <= st->runs) {
+			/* no answer: lone high bytes between ASCII are the mark of 8-bit text */
+			rc = charset_decode("WINDOWS-1252", s, n, 1, dec);
+			if (rc <= 0) {
+				dec->enc_source = "detected";
+				return rc;
+			}
+		}
+	}
+	buf_reset(&dec->tmp);
+	rc = utf8_repair(s, n, &dec->tmp, &dec->n_invalid);
+	dec->encoding = "utf-8";
+	dec->s = dec->tmp.data ? dec->tmp.data : "";
+	dec->n = dec->tmp.len;
+	return rc;
+}
+
 /* Decodes a READ_FILE entry to valid UTF-8, or RL_SKIP with dec->reason. */
 static int decode_file(const struct normalize_opts *o, const struct read_item *it,
 		       struct decoded *dec)
@@ -1225,7 +2108,7 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 									   : DEFAULT_BINARY_RATIO;
 	const char *from = NULL, *label = NULL;
 	struct utf8_stats st;
-	int rc;
+	int rc, sniffed = 0;
 
 	static const struct {
 		const char *bom, *from, *label;
@@ -1251,8 +2134,10 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 		n -= 3;
 	} else if ((from = sniff_utf16(s, n, &label))) {
 		unit = 2;
+		sniffed = 1;
 	} else if (looks_binary(s, n, ratio) && (from = sniff_utf16_text(s, n, &label))) {
 		unit = 2;
+		sniffed = 1;
 	}
 
 	if (from) {
@@ -1262,6 +2147,8 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 		if (rc)
 			return rc;
 		dec->encoding = label;
+		dec->unit = unit;
+		dec->enc_source = sniffed ? "detected" : "bom";
 		dec->s = dec->tmp.data ? dec->tmp.data : "";
 		dec->n = dec->tmp.len;
 		if (looks_binary((const unsigned char *)dec->s, dec->n, ratio)) {
@@ -1280,24 +2167,7 @@ static int decode_file(const struct normalize_opts *o, const struct read_item *i
 		dec->n = n;
 		return 0;
 	}
-	/* Legacy 8-bit text has lone high bytes between ASCII and (almost) no valid sequences;
-	 * damaged UTF-8 has runs of bad bytes or plenty of good sequences around them. */
-	if (st.single_runs * 5 >= st.runs * 4 && st.multibyte * 4 <= st.runs) {
-		rc = iconv_decode("WINDOWS-1252", s, n, 1, 0, &dec->tmp, &dec->n_undecodable);
-		if (rc < 0)
-			return rc;
-		if (rc == 0) {
-			dec->encoding = "windows-1252";
-			dec->s = dec->tmp.data ? dec->tmp.data : "";
-			dec->n = dec->tmp.len;
-			return 0;
-		}
-		buf_reset(&dec->tmp); /* no such iconv: repair instead */
-	}
-	rc = utf8_repair(s, n, &dec->tmp, &dec->n_invalid);
-	dec->s = dec->tmp.data ? dec->tmp.data : "";
-	dec->n = dec->tmp.len;
-	return rc;
+	return decode_legacy(it, s, n, &st, dec);
 }
 
 /* A collection row: title + "\n\n" + text (the BEIR convention), repaired if need be. */
@@ -1401,6 +2271,8 @@ struct result {
 	struct buf text;
 	struct heading *h;
 	size_t n_h;
+	struct span *code;  /* code blocks, offsets into text */
+	size_t n_code;
 	int truncated;
 	int html_limited;  /* HTML too deep or too broken: its rest was stripped linearly */
 	size_t full_len;   /* length before the cut */
@@ -1428,15 +2300,23 @@ static int finish_text(const struct normalize_opts *o, struct emit *e, struct nf
 	}
 	buf_init(&r->text, e->out.len <= (SIZE_MAX - 64) / 3 ? 3 * e->out.len + 64 : SIZE_MAX);
 	rc = buf_reserve(&r->text, e->out.len + e->out.len / 8);
-	for (size_t i = 0; i < e->n_h && !rc; i++) {
-		struct hrange *h = &e->h[i];
-		rc = nfc_append(e->out.data + prev, h->start - prev, &r->text, sc);
+	/* headings and code blocks are disjoint: walk both in text order */
+	for (size_t i = 0, k = 0; !rc && (i < e->n_h || k < e->n_code);) {
+		size_t *a, *b;
+		if (k >= e->n_code || (i < e->n_h && e->h[i].start < e->code[k].start)) {
+			a = &e->h[i].start;
+			b = &e->h[i++].end;
+		} else {
+			a = &e->code[k].start;
+			b = &e->code[k++].end;
+		}
+		rc = nfc_append(e->out.data + prev, *a - prev, &r->text, sc);
 		size_t start = r->text.len;
 		if (!rc)
-			rc = nfc_append(e->out.data + h->start, h->end - h->start, &r->text, sc);
-		prev = h->end;
-		h->start = start;
-		h->end = r->text.len;
+			rc = nfc_append(e->out.data + *a, *b - *a, &r->text, sc);
+		prev = *b;
+		*a = start;
+		*b = r->text.len;
 	}
 	if (!rc)
 		rc = nfc_append(e->out.data ? e->out.data + prev : "", e->out.len - prev, &r->text,
@@ -1449,6 +2329,10 @@ cut:
 		r->truncated = 1;
 		if (r->text.len > max)
 			r->text.len = cut_point(r->text.data, max);
+		/* a cut in a code block's indentation or blank lines: no trailing blank */
+		while (r->text.len && (r->text.data[r->text.len - 1] == ' ' ||
+				       r->text.data[r->text.len - 1] == '\n'))
+			r->text.len--;
 		if (r->text.data)
 			r->text.data[r->text.len] = '\0';
 	}
@@ -1464,6 +2348,17 @@ cut:
 		if (!(r->h[r->n_h].text = xstrndup(r->text.data + start, len)))
 			return RL_ENOMEM;
 		r->n_h++;
+	}
+	for (size_t i = 0; i < e->n_code && e->code[i].start < r->text.len; i++) {
+		struct span sp = e->code[i];
+		if (sp.end > r->text.len)
+			sp.end = r->text.len;
+		e->code[r->n_code++] = sp; /* in place: i >= r->n_code */
+	}
+	if (r->n_code) {
+		r->code = e->code;
+		e->code = NULL;
+		e->n_code = e->cap_code = 0;
 	}
 	/* The text buffer grew by doubling; the doc may wait in a queue for a while. */
 	if (r->text.data && r->text.cap > r->text.len + 1) {
@@ -1482,6 +2377,7 @@ static void result_release(struct result *r)
 	for (size_t i = 0; i < r->n_h; i++)
 		free(r->h[i].text);
 	free(r->h);
+	free(r->code);
 }
 
 static int json_set(json_t *m, const char *key, json_t *v)
@@ -1513,6 +2409,8 @@ static int build_metadata(const struct read_item *it, enum fmt f, const char *ti
 		rc = json_set(m, "front_matter", json_incref(front));
 	if (!rc && dec->encoding)
 		rc = json_set(m, "encoding", json_string(dec->encoding));
+	if (!rc && dec->enc_source)
+		rc = json_set(m, "encoding_source", json_string(dec->enc_source));
 	if (!rc && dec->n_invalid)
 		rc = json_set(m, "invalid_utf8", json_integer((json_int_t)dec->n_invalid));
 	if (!rc && dec->n_undecodable)
@@ -1686,6 +2584,11 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		counts_skip(c, "truncated_doc", it->source,
 			    "HTML nested deeper than the parser allows: text after that point lost");
 	r.truncated |= halted;
+	if (it->kind != READ_ROW && (dec.n_invalid || dec.n_undecodable))
+		counts_skip(c, "decoding_repaired", it->source,
+			    "%zu bytes not valid %s, replaced by U+FFFD",
+			    dec.n_invalid + dec.n_undecodable * (dec.unit ? dec.unit : 1),
+			    dec.encoding ? dec.encoding : "utf-8");
 
 	if (it->kind == READ_ROW && it->title)
 		rc = tidy_label(it->title, strlen(it->title), &sc, &title);
@@ -1719,6 +2622,10 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	d->n_headings = r.n_h;
 	r.h = NULL;
 	r.n_h = 0;
+	d->code = r.code;
+	d->n_code = r.n_code;
+	r.code = NULL;
+	r.n_code = 0;
 	d->title = title;
 	d->metadata_json = meta;
 	title = meta = NULL;

@@ -1,6 +1,7 @@
 /*
- * normalize.h — raw entry -> document: binary detection, UTF-8 repair, HTML/Markdown to text
- * with headings kept, utf8proc NFC, control characters and NUL removed, whitespace tidied.
+ * normalize.h — raw entry -> document: binary detection, charset decoding (declared, else
+ * detected; repairs warned about), HTML main content / Markdown to text with headings and code
+ * blocks kept, utf8proc NFC, control characters and NUL removed, whitespace tidied.
  */
 #ifndef RAGLOAD_NORMALIZE_H
 #define RAGLOAD_NORMALIZE_H
@@ -13,13 +14,17 @@
  * normalize_item — builds *out (a new doc the caller owns, freed with doc_free()) from it.
  * it is only read; the caller still owns it.
  * Returns 0 (doc built), RL_SKIP (binary or empty: counted in c under its reason, *out NULL),
- * or a negative error (out of memory). Thread-safe for distinct items.
+ * or a negative error (out of memory). Thread-safe for distinct items. A doc built may still
+ * be counted in c: "truncated_doc" (cut at max_doc_bytes), "decoding_repaired" (a file whose
+ * bytes needed U+FFFD replacements).
  *
- * The doc gets: source_name, input, title, text (NFC, NUL/control-free, paragraphs separated by
- * one blank line, other whitespace runs collapsed to one space), headings (offsets into text),
- * metadata_json (an object: the row's metadata and "_id" for collection rows; "format"
- * ("text"|"markdown"|"html"), "title" when known, "invalid_utf8" count when repaired,
- * "front_matter" (an object) for Markdown with YAML/TOML front matter).
+ * The doc gets: source_name, input, title, text (NFC, NUL/control-free but '\n', paragraphs
+ * separated by one blank line, other whitespace runs collapsed to one space except inside code
+ * blocks, which keep their lines and indentation), headings (offsets into text), code (byte
+ * ranges of the code blocks, in order), metadata_json (an object: the row's metadata and "_id"
+ * for collection rows; "format" ("text"|"markdown"|"html"), "title" when known, "encoding" and
+ * "encoding_source" when not UTF-8, "invalid_utf8"/"undecodable" counts when repaired, "front_matter" (an object) for Markdown
+ * with YAML/TOML front matter).
  */
 int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
 		   struct counts *c);

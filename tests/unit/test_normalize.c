@@ -92,8 +92,128 @@ static void test_invalid_utf8_repaired_and_counted(void **state)
 	assert_non_null(strstr(d->text, "K\xc3\xb6ln"));
 	json_t *m = meta_of(d);
 	assert_int_equal(json_integer_value(json_object_get(m, "invalid_utf8")), 4);
-	assert_null(json_object_get(m, "encoding"));
+	assert_string_equal(json_string_value(json_object_get(m, "encoding")), "utf-8");
 	assert_string_equal(json_string_value(json_object_get(m, "format")), "text");
+	json_decref(m);
+	doc_free(d);
+	/* never silent: the document loads, and is warned about and counted */
+	assert_int_equal(reason_count(&c, "decoding_repaired"), 1);
+	counts_release(&c);
+}
+
+/* Decodes in as a file named name; checks the text, the encoding recorded and how it was
+ * chosen, and that nothing was counted. */
+static void charset_is(const char *name, const char *in, const char *want_text,
+		       const char *want_enc, const char *want_source)
+{
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	struct read_item it = file_item(name, in, strlen(in));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_string_equal(d->text, want_text);
+	json_t *m = meta_of(d);
+	json_t *enc = json_object_get(m, "encoding"), *src = json_object_get(m, "encoding_source");
+	if (want_enc) {
+		assert_string_equal(json_string_value(enc), want_enc);
+		assert_string_equal(json_string_value(src), want_source);
+	} else {
+		assert_null(enc);
+		assert_null(src);
+	}
+	assert_null(json_object_get(m, "invalid_utf8"));
+	assert_null(json_object_get(m, "undecodable"));
+	json_decref(m);
+	assert_int_equal(counts_total(&c), 0);
+	doc_free(d);
+	counts_release(&c);
+}
+
+static void test_charsets(void **state)
+{
+	(void)state;
+	/* German in Windows-1252/Latin-1: runs of two accented letters ("\xe4\xdf") are
+	 * letters, not damaged UTF-8 */
+	charset_is("brief.txt",
+		   "Gem\xe4\xdf \xa7 3 ist die Gr\xf6\xdf" "e der Fl\xe4" "che ma\xdf" "geblich.\n"
+		   "Mit freundlichen Gr\xfc\xdf" "en\n",
+		   "Gem\xc3\xa4\xc3\x9f \xc2\xa7 3 ist die Gr\xc3\xb6\xc3\x9f" "e der "
+		   "Fl\xc3\xa4" "che ma\xc3\x9f" "geblich. Mit freundlichen Gr\xc3\xbc\xc3\x9f" "en",
+		   "windows-1252", "detected");
+	/* declared by <meta charset>: curly quotes, euro sign, en dash */
+	charset_is("w.html",
+		   "<html><head><meta charset=\"windows-1252\"><title>Preise</title></head><body>"
+		   "<p>\x84Gut\x93 kostet 5 \x80 \x96 \x93quoted\x94 \x85</p></body></html>",
+		   "\xe2\x80\x9eGut\xe2\x80\x9c kostet 5 \xe2\x82\xac \xe2\x80\x93 "
+		   "\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x80\xa6",
+		   "windows-1252", "declared");
+	/* http-equiv, ISO-8859-1 (read as Windows-1252, its WHATWG meaning) */
+	charset_is("l1.htm",
+		   "<HTML><HEAD><META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; "
+		   "charset=ISO-8859-1\"></HEAD><BODY><P>\xc0 la carte, \xa9 1999, "
+		   "cr\xe8me br\xfbl\xe9" "e</P></BODY></HTML>",
+		   "\xc3\x80 la carte, \xc2\xa9 1999, cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e",
+		   "windows-1252", "declared");
+	/* an XML declaration names the charset (ISO-8859-15: its 0xA4 is the euro sign) */
+	charset_is("page.xhtml",
+		   "<?xml version=\"1.0\" encoding=\"ISO-8859-15\"?><html><body><p>Prix: 5 \xa4"
+		   "</p></body></html>",
+		   "Prix: 5 \xe2\x82\xac", "iso-8859-15", "declared");
+	/* detected: KOI8-R and Shift_JIS */
+	charset_is("ru.txt",
+		   "\xf3\xdf\xc5\xdb\xd8\x20\xd6\xc5\x20\xc5\xdd\xa3\x20\xdc\xd4\xc9\xc8\x20"
+		   "\xcd\xd1\xc7\xcb\xc9\xc8\x20\xc6\xd2\xc1\xce\xc3\xd5\xda\xd3\xcb\xc9\xc8\x20"
+		   "\xc2\xd5\xcc\xcf\xcb\x2c\x20\xc4\xc1\x20\xd7\xd9\xd0\xc5\xca\x20\xde\xc1"
+		   "\xc0\x2e",
+		   "\xd0\xa1\xd1\x8a\xd0\xb5\xd1\x88\xd1\x8c \xd0\xb6\xd0\xb5 \xd0\xb5\xd1\x89"
+		   "\xd1\x91 \xd1\x8d\xd1\x82\xd0\xb8\xd1\x85 \xd0\xbc\xd1\x8f\xd0\xb3\xd0\xba"
+		   "\xd0\xb8\xd1\x85 \xd1\x84\xd1\x80\xd0\xb0\xd0\xbd\xd1\x86\xd1\x83\xd0\xb7"
+		   "\xd1\x81\xd0\xba\xd0\xb8\xd1\x85 \xd0\xb1\xd1\x83\xd0\xbb\xd0\xbe\xd0\xba, "
+		   "\xd0\xb4\xd0\xb0 \xd0\xb2\xd1\x8b\xd0\xbf\xd0\xb5\xd0\xb9 \xd1\x87\xd0\xb0"
+		   "\xd1\x8e.",
+		   "koi8-r", "detected");
+	charset_is("neko.txt",
+		   "\x8c\xe1\x94\x79\x82\xcd\x94\x4c\x82\xc5\x82\xa0\x82\xe9\x81\x42\x96\xbc"
+		   "\x91\x4f\x82\xcd\x82\xdc\x82\xbe\x96\xb3\x82\xa2\x81\x42\x82\xc7\x82\xb1"
+		   "\x82\xc5\x90\xb6\x82\xea\x82\xbd\x82\xa9\x82\xc6\x82\xf1\x82\xc6\x8c\xa9"
+		   "\x93\x96\x82\xaa\x82\xc2\x82\xa9\x82\xca\x81\x42",
+		   "\xe5\x90\xbe\xe8\xbc\xa9\xe3\x81\xaf\xe7\x8c\xab\xe3\x81\xa7\xe3\x81\x82"
+		   "\xe3\x82\x8b\xe3\x80\x82\xe5\x90\x8d\xe5\x89\x8d\xe3\x81\xaf\xe3\x81\xbe"
+		   "\xe3\x81\xa0\xe7\x84\xa1\xe3\x81\x84\xe3\x80\x82\xe3\x81\xa9\xe3\x81\x93"
+		   "\xe3\x81\xa7\xe7\x94\x9f\xe3\x82\x8c\xe3\x81\x9f\xe3\x81\x8b\xe3\x81\xa8"
+		   "\xe3\x82\x93\xe3\x81\xa8\xe8\xa6\x8b\xe5\xbd\x93\xe3\x81\x8c\xe3\x81\xa4"
+		   "\xe3\x81\x8b\xe3\x81\xac\xe3\x80\x82",
+		   "shift_jis", "detected");
+	/* valid UTF-8 stays UTF-8 whatever a stale <meta> says; pure ASCII too */
+	charset_is("stale.html",
+		   "<meta charset=\"iso-8859-1\"><p>Gr\xc3\xbc\xc3\x9f" "e</p>",
+		   "Gr\xc3\xbc\xc3\x9f" "e", NULL, NULL);
+	charset_is("ascii.html", "<meta charset=\"koi8-r\"><p>plain</p>", "plain", NULL, NULL);
+	/* a page that claims UTF-8 but is Latin-1: the bytes are detected instead */
+	charset_is("claims.html", "<meta charset=\"utf-8\"><p>caf\xe9 cr\xe8me</p>",
+		   "caf\xc3\xa9 cr\xc3\xa8me", "windows-1252", "detected");
+
+	/* garbage no charset explains: loaded, repaired, warned about and counted */
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	const char *bad = "Valid start, then bad bytes \xff\xfe\xc3 and an overlong \xc0\xaf end.";
+	struct read_item it = file_item("garbled.txt", bad, strlen(bad));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_non_null(strstr(d->text, "bad bytes \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd and"));
+	assert_int_equal(reason_count(&c, "decoding_repaired"), 1);
+	json_t *m = meta_of(d);
+	assert_int_equal(json_integer_value(json_object_get(m, "invalid_utf8")), 5);
+	json_decref(m);
+	doc_free(d);
+	/* a declared charset whose bytes do not all decode: replacements counted as well */
+	const char *sj = "<meta charset=\"shift_jis\"><p>ok \x82\xa0 then \x82\xff\x82 end</p>";
+	it = file_item("sj.html", sj, strlen(sj));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_int_equal(reason_count(&c, "decoding_repaired"), 2);
+	assert_non_null(strstr(d->text, "\xef\xbf\xbd"));
+	m = meta_of(d);
+	assert_true(json_integer_value(json_object_get(m, "undecodable")) >= 1);
 	json_decref(m);
 	doc_free(d);
 	counts_release(&c);
@@ -678,10 +798,203 @@ static void test_utf16_without_bom_non_latin(void **state)
 	counts_release(&c);
 }
 
+/* Normalizes an HTML page; returns the doc (caller frees), asserting it loaded uncounted. */
+static struct doc *html_doc(const char *name, const char *html)
+{
+	struct counts c;
+	struct doc *d = NULL;
+	counts_init(&c, 1);
+	struct read_item it = file_item(name, html, strlen(html));
+	assert_int_equal(run(&opts, &it, &d, &c), 0);
+	assert_int_equal(counts_total(&c), 0);
+	counts_release(&c);
+	return d;
+}
+
+static void test_html_main_content(void **state)
+{
+	(void)state;
+	/* a <main>: it is the document; the title still comes from <title> */
+	struct doc *d = html_doc("m.html",
+		"<html><head><title>Guide</title></head><body>"
+		"<a href=\"#main\">Skip to main content</a>"
+		"<header><h1>Site name</h1><nav><a href=\"/\">Home</a></nav></header>"
+		"<aside>Sidebar links</aside>"
+		"<main id=\"main\"><article><header><h1>Install<a class=\"headerlink\" "
+		"href=\"#install\">\xc2\xb6</a></h1></header><p>Run the installer.</p>"
+		"<nav class=\"toc\">On this page</nav>"
+		"<footer>Article footnote.</footer></article></main>"
+		"<footer>Copyright 2024</footer></body></html>");
+	assert_string_equal(d->text, "Install\n\nRun the installer.\n\nArticle footnote.");
+	assert_string_equal(d->title, "Guide");
+	assert_int_equal(d->n_headings, 1);
+	assert_string_equal(d->headings[0].text, "Install");
+	doc_free(d);
+
+	/* role="main", Sphinx style: related bar, sidebar, permalinks by class */
+	d = html_doc("sphinx.html",
+		"<div class=\"related\" role=\"navigation\"><h3>Navigation</h3><ul><li>index</li>"
+		"</ul></div><div class=\"document\"><div class=\"body\" role=\"main\">"
+		"<section><h1>csv<a class=\"headerlink\" href=\"#csv\">\xc2\xb6</a></h1>"
+		"<dl><dt>csv.reader()<a class=\"headerlink\" href=\"#r\">\xc2\xb6</a></dt>"
+		"<dd>Reads.</dd></dl></section></div></div>"
+		"<div class=\"sphinxsidebar\" role=\"navigation\"><h3>Table of Contents</h3>"
+		"<h4>Previous topic</h4><ul><li>Show Source</li></ul></div>");
+	assert_string_equal(d->text, "csv\n\ncsv.reader()\n\nReads.");
+	assert_string_equal(d->title, "csv");
+	doc_free(d);
+
+	/* several role="main" regions all count; a "<main" in a script is none */
+	d = html_doc("two.html", "<p>menu</p><div role=main>one</div><p>x</p>"
+				 "<div role='main'>two</div>");
+	assert_string_equal(d->text, "one\n\ntwo");
+	doc_free(d);
+	d = html_doc("fake.html", "<script>var s = '<main>';</script><nav>menu</nav>"
+				  "<p>Body text.</p>");
+	assert_string_equal(d->text, "Body text.");
+	doc_free(d);
+}
+
+static void test_html_navigation_dropped(void **state)
+{
+	(void)state;
+	/* Node.js API page layout, no main element */
+	struct doc *d = html_doc("fs.html",
+		"<html><head><title>File system | Node.js</title></head>"
+		"<body class=\"alt apidoc\"><div id=\"content\" class=\"clearfix\">"
+		"<div id=\"column2\" class=\"interior\" role=\"navigation\">"
+		"<div id=\"intro\" class=\"interior\"><a href=\"/\">Node.js</a></div>"
+		"<ul><li><a href=\"assert.html\">Assertion testing</a></li></ul></div>"
+		"<div id=\"column1\" data-id=\"fs\" class=\"interior\">"
+		"<header class=\"header\"><h1>Node.js v18 documentation</h1><hr></header>"
+		"<div id=\"toc\"><h2>Table of Contents</h2><ul><li>File system</li></ul></div>"
+		"<div id=\"apicontent\"><h2>File system<span><a class=\"mark\" "
+		"href=\"#file-system\" id=\"file-system\">#</a></span></h2>"
+		"<p>The <code>node:fs</code> module enables interacting with the file system.</p>"
+		"<h3><a href=\"#promises\">Promises API</a> <a href=\"#p\">\xf0\x9f\x94\x97</a></h3>"
+		"<p>See <a href=\"#x\">the callback API</a>.</p>"
+		"</div></div></div>"
+		"<div class=\"breadcrumbs\">Home &gt; API</div>"
+		"<div role=\"contentinfo\">Footer</div></body></html>");
+	assert_string_equal(d->text, "File system\n\nThe node:fs module enables interacting with the "
+				     "file system.\n\nPromises API\n\nSee the callback API.");
+	assert_int_equal(d->n_headings, 2);
+	assert_string_equal(d->headings[0].text, "File system");
+	assert_string_equal(d->headings[1].text, "Promises API");
+	assert_string_equal(d->text + d->headings[1].offset, "Promises API\n\nSee the callback API.");
+	assert_string_equal(d->title, "File system | Node.js");
+	doc_free(d);
+
+	/* a page of nothing but navigation is still a document */
+	d = html_doc("links.html", "<nav><ul><li><a href=\"a.html\">Chapter A</a></li>"
+				   "<li><a href=\"b.html\">Chapter B</a></li></ul></nav>");
+	assert_string_equal(d->text, "Chapter A\n\nChapter B");
+	doc_free(d);
+
+	/* an ordinary in-page link and a "#" that is not alone in its heading stay */
+	d = html_doc("keep.html", "<h2>C# tips</h2><p><a href=\"#s\">Skipping rope</a> and "
+				  "<a href=\"#t\">Skip to the end</a>.</p>");
+	assert_string_equal(d->text, "C# tips\n\nSkipping rope and .");
+	doc_free(d);
+
+	/* past the depth cap the linear stripper filters too */
+	size_t depth = 300, len = 0;
+	char *html = malloc(depth * 5 + 256);
+	for (size_t i = 0; i < depth; i++)
+		len += (size_t)sprintf(html + len, "<div>");
+	len += (size_t)sprintf(html + len, "deep<nav class=\"x\"><nav>menu</nav>more menu</nav>"
+				       "<div class=\"sidebar\"><div>side</div>bar</div><p>after</p>");
+	d = html_doc("deep.html", html);
+	assert_string_equal(d->text, "deep\n\nafter");
+	doc_free(d);
+	free(html);
+}
+
+/* Whether the doc's code blocks are exactly want (n of them). */
+static void code_is(const struct doc *d, const char *const *want, size_t n)
+{
+	assert_int_equal(d->n_code, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(d->code[i].end <= d->text_len);
+		assert_true(i == 0 || d->code[i].start >= d->code[i - 1].end);
+		assert_int_equal(d->code[i].end - d->code[i].start, strlen(want[i]));
+		assert_memory_equal(d->text + d->code[i].start, want[i], strlen(want[i]));
+	}
+}
+
+static void test_html_code_blocks(void **state)
+{
+	(void)state;
+	struct doc *d = html_doc("code.html",
+		"<p>A short usage example:</p>"
+		"<div class=\"highlight\"><pre>\n<span class=\"kn\">import</span> csv\n"
+		"<span class=\"k\">with</span> open(<span class=\"s1\">'some.csv'</span>, "
+		"newline=<span class=\"s1\">''</span>) <span class=\"k\">as</span> f:   \n"
+		"    reader = csv.reader(f)\n\n\n\tfor row in reader:\r\n"
+		"        print(row &amp; 1)\n\n</pre></div>"
+		"<p>Cafe\xcc\x81 text   after.</p><h2>Next</h2>"
+		"<pre>x = 1<br>y = 2</pre>");
+	static const char *const want[] = {
+		"import csv\nwith open('some.csv', newline='') as f:\n    reader = csv.reader(f)"
+		"\n\n\n        for row in reader:\n        print(row & 1)",
+		"x = 1\ny = 2",
+	};
+	code_is(d, want, 2);
+	assert_string_equal(d->text, "A short usage example:\n\n"
+		"import csv\nwith open('some.csv', newline='') as f:\n    reader = csv.reader(f)"
+		"\n\n\n        for row in reader:\n        print(row & 1)\n\n"
+		"Caf\xc3\xa9 text after.\n\nNext\n\nx = 1\ny = 2");
+	assert_string_equal(d->text + d->headings[0].offset, "Next\n\nx = 1\ny = 2");
+	doc_free(d);
+
+	/* NFC changes lengths inside and before a block: the range still fits exactly */
+	d = html_doc("nfc.html", "<p>e\xcc\x81t\xc3\xa9</p><pre>  s = \"Re\xcc\x81sume\xcc\x81\"\n"
+				 "  t = 1</pre><p>o\xcc\x88</p>");
+	static const char *const want2[] = { "  s = \"R\xc3\xa9sum\xc3\xa9\"\n  t = 1" };
+	code_is(d, want2, 1);
+	assert_string_equal(d->text, "\xc3\xa9t\xc3\xa9\n\n  s = \"R\xc3\xa9sum\xc3\xa9\"\n  t = 1"
+				     "\n\n\xc3\xb6");
+	doc_free(d);
+
+	/* <code> that opens a block and holds line breaks is a block; inline <code> is text */
+	d = html_doc("blk.html", "<div><code>make\n  install</code></div>"
+				 "<p>Run <code>make\ninstall</code> now; <code>ls</code>.</p>"
+				 "<p><code>solo</code></p><textarea>a\n  b</textarea>");
+	static const char *const want3[] = { "make\n  install" };
+	code_is(d, want3, 1);
+	assert_string_equal(d->text, "make\n  install\n\nRun make install now; ls.\n\nsolo\n\na b");
+	doc_free(d);
+
+	/* a document that starts with a code block: its first line loses its indentation (text
+	 * never starts with a blank), the others keep theirs; an empty <pre> records nothing */
+	d = html_doc("only.html", "<pre>\n\n  only\n    more</pre><pre> \n </pre>");
+	static const char *const want4[] = { "only\n    more" };
+	code_is(d, want4, 1);
+	assert_string_equal(d->text, "only\n    more");
+	doc_free(d);
+
+	/* cut at max_doc_bytes inside a code block's indentation: no trailing blank */
+	struct normalize_opts small = { .max_doc_bytes = 40, .max_binary_ratio = 0.3 };
+	const char *pre = "<pre>first line of code\n                              x</pre>";
+	struct counts c;
+	counts_init(&c, 1);
+	struct read_item it = file_item("cut.html", pre, strlen(pre));
+	assert_int_equal(run(&small, &it, &d, &c), 0);
+	assert_string_equal(d->text, "first line of code");
+	assert_int_equal(d->n_code, 1);
+	assert_int_equal(d->code[0].end, d->text_len);
+	doc_free(d);
+	counts_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_utf8_repaired_and_counted),
+		cmocka_unit_test(test_charsets),
+		cmocka_unit_test(test_html_main_content),
+		cmocka_unit_test(test_html_navigation_dropped),
+		cmocka_unit_test(test_html_code_blocks),
 		cmocka_unit_test(test_nfc_composition),
 		cmocka_unit_test(test_nfc_matches_utf8proc),
 		cmocka_unit_test(test_nul_and_controls_removed),
