@@ -227,16 +227,16 @@ static void test_heading_paths(void **state)
 static void test_token_counts(void **state)
 {
 	(void)state;
-	/* Hello , world ! It ' s 3 . 14 héllo 日本語 = 12 */
+	/* Hello , world ! It ' s 3 . 14 héllo 日 本 語 = 14 */
 	const char *s = "Hello, world! It's 3.14 h\xc3\xa9llo \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e";
-	assert_int_equal(chunk_count_tokens(s, strlen(s)), 12);
+	assert_int_equal(chunk_count_tokens(s, strlen(s)), 14);
 	assert_int_equal(chunk_count_tokens("", 0), 0);
 	assert_int_equal(chunk_count_tokens("  \n\n\t ", 6), 0);
 	assert_int_equal(chunk_count_tokens("a_b--c", 6), 6);
 	struct doc *d = doc_of(s);
 	assert_int_equal(chunk_doc(&defaults, d), 0);
 	assert_int_equal(d->n_chunks, 1);
-	assert_int_equal(d->chunks[0].token_count, 12);
+	assert_int_equal(d->chunks[0].token_count, 14);
 	doc_free(d);
 }
 
@@ -305,15 +305,22 @@ static void test_long_words_split(void **state)
 		assert_true(d->chunks[i].end - d->chunks[i].start <= 256 * 128);
 	doc_free(d);
 
-	/* U+65E5 is 3 bytes: 128 is no multiple of 3, so a cut must back off to a boundary */
+	/* a run of Cyrillic (2-byte letters): 128 bytes a token, cut at character boundaries */
 	size_t k = 0;
+	for (int i = 0; i < 1000; i++)
+		k += (size_t)sprintf(text + k, "\xd0\xb6");
+	assert_int_equal(chunk_count_tokens(text, k), (2000 + 127) / 128);
+	/* a run of Han: one token a character, so 1000 characters make 5 windows (224 new each) */
+	k = 0;
 	for (int i = 0; i < 1000; i++)
 		k += (size_t)sprintf(text + k, "\xe6\x97\xa5");
 	d = doc_of(text);
+	assert_int_equal(chunk_count_tokens(text, k), 1000);
 	assert_int_equal(chunk_doc(&defaults, d), 0);
 	check_chunks(&defaults, d);
-	assert_int_equal(d->n_chunks, 1);
-	assert_int_equal(d->chunks[0].token_count, (int)((3000 + 125) / 126));
+	assert_int_equal(d->n_chunks, 5);
+	assert_int_equal(d->chunks[0].token_count, 256);
+	assert_int_equal(d->chunks[0].end - d->chunks[0].start, 256 * 3);
 	doc_free(d);
 	free(text);
 }
