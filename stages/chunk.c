@@ -25,8 +25,9 @@
  * token limit. A window that would end inside a code block (doc->code) ends before the block
  * when that keeps it at least half full, else at a line start inside the block when there is
  * one. The next window starts about o->overlap tokens before the previous end (between half
- * and one and a half times that): at a sentence start if there is one in that range, else at a
- * word start, else at any token that is not closing punctuation, nearest the exact overlap.
+ * and one and a half times that): at a sentence start if there is one in that range, else
+ * after a comma or semicolon, else at a word start, else at any token that is not closing
+ * punctuation, nearest the exact overlap.
  * So no chunk begins with a space, mid-word, or on the previous sentence's full stop.
  *
  * How: one streaming pass. The tokenizer keeps only the current window plus one lookahead
@@ -95,6 +96,20 @@ static const unsigned char ascii_class[128] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 7, 6, 8, 6, 0, /* 0x70 */
 };
 
+/* ASCII letters and digits: the word loop's table */
+static const unsigned char ascii_word[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 /* Decodes the character at s (n > 0 bytes left): its length, and *cp (-1 for a byte that does
  * not start a well-formed sequence: it stands alone). */
 static inline size_t utf8_next(const unsigned char *s, size_t n, int32_t *cp)
@@ -156,8 +171,17 @@ static int cp_class(int32_t cp)
 {
 	if (cp < 0)
 		return C_WORD;
-	if (cp >= 0x4E00 && cp <= 0x9FFF) /* the common case of CJK text first */
+	/* the common letters first: Han, Kana, Hangul, Latin-1 and Latin Extended, Cyrillic */
+	if (cp >= 0x4E00 && cp <= 0x9FFF)
 		return C_CJK;
+	if ((cp >= 0x3041 && cp <= 0x3096) || (cp >= 0x30A1 && cp <= 0x30FA) ||
+	    (cp >= 0x30FC && cp <= 0x30FF))
+		return C_CJK;
+	if (cp >= 0xAC00 && cp <= 0xD7A3)
+		return C_HANGUL;
+	if ((cp >= 0x00C0 && cp <= 0x024F && cp != 0xD7 && cp != 0xF7) ||
+	    (cp >= 0x0400 && cp <= 0x0481))
+		return C_WORD;
 	switch (cp) {
 	case 0x200B: case 0x2028: case 0x2029:
 		return C_SPACE;
@@ -209,13 +233,18 @@ static inline int char_class(const unsigned char *s, size_t n, size_t *len, int3
 struct tok {
 	size_t start, end;
 	uint32_t code;              /* 1 + index of the code span the token starts in, 0 outside */
-	unsigned para_before : 1;   /* a blank line separates it from the previous token */
-	unsigned nl_before : 1;     /* it starts a line */
-	unsigned sentence_end : 1;  /* a window may end after it as after a sentence */
-	unsigned word_start : 1;    /* a chunk may start here: a word, not a piece of one */
-	unsigned sentence_start : 1;/* a word start after a sentence end, a blank line, or a
-				       line break inside code */
-	unsigned loose_start : 1;   /* not closing punctuation: a start when nothing better is */
+	unsigned char f;            /* T_* flags, written once per token (this is the hot loop) */
+};
+
+enum {
+	T_PARA = 1,     /* a blank line separates it from the previous token */
+	T_NL = 2,       /* it starts a line */
+	T_END = 4,      /* a window may end after it as after a sentence */
+	T_WORD = 8,     /* a chunk may start here: a word, not a piece of one */
+	T_SENT = 16,    /* a word start after a sentence end, a blank line, or a line break
+			   inside code */
+	T_CLAUSE = 32,  /* a word start after a comma, semicolon or colon */
+	T_LOOSE = 64,   /* not closing punctuation: a start when nothing better is */
 };
 
 struct tokenizer {
@@ -224,24 +253,49 @@ struct tokenizer {
 	const struct span *code;    /* NULL when counting */
 	size_t n_code, ci;          /* code spans and the cursor over them */
 	int prev_class;             /* class of the last token; -1 before the first */
-	unsigned prev_wide : 1;     /* the last token was CJK or fullwidth/CJK punctuation */
-	unsigned prev_end : 1;      /* the last token ended a sentence */
-	unsigned stop_pending : 1;  /* the last token was a full stop a closing quote may follow */
+	int prev_wide;              /* the last token was CJK or fullwidth/CJK punctuation */
+	int prev_end;               /* the last token ended a sentence */
+	int stop_pending;           /* the last token was a full stop a closing quote may follow */
+	int prev_comma;             /* the last token was , ; : 、 ， ； ： */
+	/* the last non-ASCII character classified: a token's end is found by classifying the
+	 * character after it, which then starts the next token (decoded once, not twice) */
+	size_t cpos, clen;
+	int32_t ccp;
+	int ccls;
 };
 
-static int is_space_at(const unsigned char *s, size_t n, size_t p)
+/* char_class() at s[p], with the one-character cache. */
+static inline int tz_class(struct tokenizer *tz, size_t p, size_t *len, int32_t *cp)
+{
+	const unsigned char *s = tz->s;
+	if (s[p] < 0x80) {
+		*len = 1;
+		*cp = s[p];
+		return ascii_class[s[p]];
+	}
+	if (p != tz->cpos) {
+		tz->clen = utf8_next(s + p, tz->n - p, &tz->ccp);
+		tz->ccls = cp_class(tz->ccp);
+		tz->cpos = p;
+	}
+	*len = tz->clen;
+	*cp = tz->ccp;
+	return tz->ccls;
+}
+
+static int is_space_at(struct tokenizer *tz, size_t p)
 {
 	size_t len;
 	int32_t cp;
-	return p >= n || char_class(s + p, n - p, &len, &cp) == C_SPACE;
+	return p >= tz->n || tz_class(tz, p, &len, &cp) == C_SPACE;
 }
 
 /* Extends a token over the combining marks that follow position p; returns the new end. */
-static size_t take_marks(const unsigned char *s, size_t n, size_t p, size_t limit)
+static size_t take_marks(struct tokenizer *tz, size_t p, size_t limit)
 {
 	size_t len;
 	int32_t cp;
-	while (p < n && s[p] >= 0x80 && char_class(s + p, n - p, &len, &cp) == C_MARK &&
+	while (p < tz->n && tz->s[p] >= 0x80 && tz_class(tz, p, &len, &cp) == C_MARK &&
 	       p + len <= limit)
 		p += len;
 	return p;
@@ -265,33 +319,29 @@ static int tokenizer_next(struct tokenizer *tz, struct tok *t)
 			newlines += s[p++] == '\n';
 			continue;
 		}
-		len = utf8_next(s + p, n - p, &cp);
-		if (cp_class(cp) != C_SPACE)
+		if (tz_class(tz, p, &len, &cp) != C_SPACE)
 			break;
 		p += len;
 		newlines += cp == 0x2028 || cp == 0x2029;
 	}
 	int spaced = p > tz->pos || tz->prev_class < 0;
 	t->start = p;
-	t->para_before = newlines >= 2;
-	t->nl_before = newlines >= 1;
-	t->sentence_end = 0;
-	cls = char_class(s + p, n - p, &len, &cp);
+	unsigned f = newlines >= 2 ? T_PARA | T_NL : newlines ? T_NL : 0;
+	int end = 0;
+	cls = tz_class(tz, p, &len, &cp);
 	size_t limit = n - p > WORD_MAX_BYTES ? p + WORD_MAX_BYTES : n;
-	int wide = 0, stop_pending = 0;
+	int wide = 0, stop_pending = 0, comma = 0;
 	p += len;
 	switch (cls) {
 	case C_WORD:
 	case C_MARK: /* a mark with nothing before it starts a word */
 		cls = C_WORD;
 		while (p < n) {
-			if (s[p] < 0x80) {
-				if (ascii_class[s[p]] != C_WORD || p + 1 > limit)
-					break;
+			while (p < limit && ascii_word[s[p]])
 				p++;
-				continue;
-			}
-			int c2 = char_class(s + p, n - p, &len, &cp);
+			if (p >= limit || s[p] < 0x80)
+				break;
+			int c2 = tz_class(tz, p, &len, &cp);
 			if ((c2 != C_WORD && c2 != C_MARK) || p + len > limit)
 				break;
 			p += len;
@@ -301,7 +351,7 @@ static int tokenizer_next(struct tokenizer *tz, struct tok *t)
 	case C_SEA: {
 		int max = cls == C_HANGUL ? HANGUL_RUN_MAX : SEA_RUN_MAX, bases = 1;
 		while (p < n && s[p] >= 0x80) {
-			int c2 = char_class(s + p, n - p, &len, &cp);
+			int c2 = tz_class(tz, p, &len, &cp);
 			if ((c2 != cls && c2 != C_MARK) || p + len > limit ||
 			    (c2 == cls && bases == max))
 				break;
@@ -312,29 +362,31 @@ static int tokenizer_next(struct tokenizer *tz, struct tok *t)
 	}
 	case C_CJK:
 		wide = 1;
-		p = take_marks(s, n, p, limit);
+		p = take_marks(tz, p, limit);
 		break;
 	default: { /* punctuation and symbols */
 		int32_t c = cp;
 		wide = c >= 0x2E80;
-		p = take_marks(s, n, p, limit);
+		p = take_marks(tz, p, limit);
 		if (c == '.' || c == '!' || c == '?') {
 			/* a sentence end before whitespace or the end; before a closing quote or
 			 * bracket, the closer ends the sentence */
-			if (is_space_at(s, n, p))
-				t->sentence_end = 1;
+			if (is_space_at(tz, p))
+				end = 1;
 			else
 				stop_pending = 1;
 		} else if (cls == C_STOP) {
-			t->sentence_end = 1;
+			end = 1;
 			stop_pending = 1;
 		} else if (tz->stop_pending && !spaced &&
 			   (cls == C_CLOSE || c == '"' || c == '\'')) {
-			t->sentence_end = wide || is_space_at(s, n, p);
+			end = wide || is_space_at(tz, p);
 			stop_pending = 1;
 		}
 		if (c == '"' || c == '\'')
 			cls = spaced ? C_OPEN : C_CLOSE;
+		comma = c == ',' || c == ';' || c == ':' || c == 0x3001 || c == 0xFF0C ||
+			c == 0xFF1B || c == 0xFF1A || c == 0xFF64;
 		break;
 	}
 	}
@@ -344,12 +396,18 @@ static int tokenizer_next(struct tokenizer *tz, struct tok *t)
 	/* Where a chunk may start: not on closing punctuation, nor inside a word (after a
 	 * hyphen, or a piece of a long run) unless the word is CJK or follows CJK, nor on a
 	 * symbol ("< 0.05", "= 0%") unless it begins a line (a list bullet). */
-	int closing = cls == C_CLOSE || cls == C_STOP;
-	t->loose_start = !closing;
-	t->word_start = !closing && (cls != C_PUNCT || t->nl_before) &&
-			(spaced || cls == C_CJK || tz->prev_wide);
-	t->sentence_start = t->word_start &&
-			    (tz->prev_class < 0 || t->para_before || tz->prev_end);
+	if (end)
+		f |= T_END;
+	if (cls != C_CLOSE && cls != C_STOP) {
+		f |= T_LOOSE;
+		if ((cls != C_PUNCT || (f & T_NL)) && (spaced || cls == C_CJK || tz->prev_wide)) {
+			f |= T_WORD;
+			if (tz->prev_class < 0 || (f & T_PARA) || tz->prev_end)
+				f |= T_SENT;
+			if (tz->prev_comma)
+				f |= T_CLAUSE;
+		}
+	}
 
 	/* code spans: sorted and disjoint, so one cursor (that survives unsorted ones) */
 	t->code = 0;
@@ -359,20 +417,23 @@ static int tokenizer_next(struct tokenizer *tz, struct tok *t)
 		if (tz->ci < tz->n_code && tz->code[tz->ci].start <= t->start &&
 		    tz->ci < UINT32_MAX) {
 			t->code = (uint32_t)(tz->ci + 1);
-			if (t->nl_before && t->word_start)
-				t->sentence_start = 1;
+			if ((f & T_NL) && (f & T_WORD))
+				f |= T_SENT;
 		}
 	}
 	tz->prev_class = cls;
 	tz->prev_wide = wide;
-	tz->prev_end = t->sentence_end;
+	t->f = (unsigned char)f;
+	tz->prev_end = end;
 	tz->stop_pending = stop_pending;
+	tz->prev_comma = comma;
 	return 1;
 }
 
 int chunk_count_tokens(const char *s, size_t n)
 {
-	struct tokenizer tz = { .s = (const unsigned char *)s, .n = n, .prev_class = -1 };
+	struct tokenizer tz = { .s = (const unsigned char *)s, .n = n, .prev_class = -1,
+				.cpos = SIZE_MAX };
 	struct tok t;
 	int count = 0;
 	while (count < INT_MAX && tokenizer_next(&tz, &t))
@@ -410,13 +471,13 @@ static size_t window_end(const struct tok *w, size_t T, size_t carried)
 {
 	size_t min_take = (T + 1) / 2, take = 0;
 	for (size_t k = T; k >= min_take && k > 0 && !take; k--)
-		if (w[k].para_before)
+		if ((w[k].f & T_PARA))
 			take = k;
 	for (size_t k = T; k >= min_take && k > 0 && !take; k--)
-		if (w[k - 1].sentence_end)
+		if ((w[k - 1].f & T_END))
 			take = k;
 	for (size_t k = T; k >= min_take && k > 0 && !take; k--)
-		if (w[k].word_start)
+		if ((w[k].f & T_WORD))
 			take = k;
 	if (!take)
 		take = T;
@@ -430,14 +491,14 @@ static size_t window_end(const struct tok *w, size_t T, size_t carried)
 		first--;
 	if (first > 0 && first >= min_take) {
 		for (size_t k = first; k >= min_take; k--)
-			if (w[k].para_before)
+			if ((w[k].f & T_PARA))
 				return k;
 		return first;
 	}
-	if (w[take].nl_before)
+	if ((w[take].f & T_NL))
 		return take;
 	for (size_t k = T; k > carried && k > first; k--) /* the last, half full or not */
-		if (w[k].nl_before && w[k].code == code)
+		if ((w[k].f & T_NL) && w[k].code == code)
 			return k;
 	return take;
 }
@@ -445,8 +506,9 @@ static size_t window_end(const struct tok *w, size_t T, size_t carried)
 /*
  * Where the next window starts, as an index into w, after taking `take` tokens: about ov
  * tokens back (from ov/2 to 3*ov/2, below half of take so windows advance), at the sentence
- * start nearest the exact overlap, else the nearest word start, else the nearest token that
- * is not closing punctuation, else exactly ov back.
+ * start nearest the exact overlap, else the nearest clause start (after a comma, semicolon or
+ * colon), else the nearest word start, else the nearest token that is not closing
+ * punctuation, else exactly ov back.
  */
 static size_t next_start(const struct tok *w, size_t take, size_t ov)
 {
@@ -460,16 +522,18 @@ static size_t next_start(const struct tok *w, size_t take, size_t ov)
 		hi = cap;
 	if (lo < 1)
 		lo = 1;
-	size_t target = take - ov, best[3] = { 0, 0, 0 }, dist[3] = { SIZE_MAX, SIZE_MAX, SIZE_MAX };
+	size_t target = take - ov, best[4] = { 0 };
+	size_t dist[4] = { SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX };
 	for (size_t s = take - hi; s <= take - lo; s++) {
 		size_t d = s > target ? s - target : target - s;
-		int tier = w[s].sentence_start ? 0 : w[s].word_start ? 1 : w[s].loose_start ? 2 : 3;
-		if (tier < 3 && d < dist[tier]) { /* ties: the earlier, more overlap */
+		unsigned f = w[s].f;
+		int tier = f & T_SENT ? 0 : f & T_CLAUSE ? 1 : f & T_WORD ? 2 : f & T_LOOSE ? 3 : 4;
+		if (tier < 4 && d < dist[tier]) { /* ties: the earlier, more overlap */
 			dist[tier] = d;
 			best[tier] = s;
 		}
 	}
-	for (int tier = 0; tier < 3; tier++)
+	for (int tier = 0; tier < 4; tier++)
 		if (dist[tier] != SIZE_MAX)
 			return best[tier];
 	return target;
@@ -565,7 +629,8 @@ int chunk_doc(const struct chunk_opts *o, struct doc *d)
 	size_t overlap = o->overlap < 0 ? 0 : (size_t)o->overlap;
 	struct tokenizer tz = { .s = (const unsigned char *)(d->text ? d->text : ""),
 				.n = d->text ? d->text_len : 0, .code = d->code,
-				.n_code = d->code ? d->n_code : 0, .prev_class = -1 };
+				.n_code = d->code ? d->n_code : 0, .prev_class = -1,
+				.cpos = SIZE_MAX };
 	struct hpath hp = { .dirty = 1, .empty = 1 };
 	struct tok *w = NULL;
 	size_t cnt = 0, cap = 0, carried = 0;

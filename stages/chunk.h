@@ -17,8 +17,8 @@
  * there, else the last token; one that would end inside a code span ends before the span
  * when that leaves it at least half full, else at a line start inside the span. Consecutive
  * windows share about o->overlap tokens (half to one and a half times that, below half the
- * window): the next window starts at a sentence start, else a word start, else a token that
- * is not closing punctuation. A document with text gets at least one chunk; empty text gets
+ * window): the next window starts at a sentence start, else after a comma or semicolon,
+ * else at a word start, else at a token that is not closing punctuation. A document with text gets at least one chunk; empty text gets
  * none. Each chunk's heading_path is the JSON array of the headings in force at its start.
  * Returns 0 or negative (out of memory). Thread-safe for distinct docs.
  */
