@@ -27,6 +27,7 @@
 #include "db.h"
 #include "ingest.h"
 #include "metrics.h"
+#include "../stages/chunk.h"
 #include "../stages/embed.h"
 #include "../stages/index.h"
 #include "../stages/normalize.h"
@@ -202,6 +203,9 @@ static int rank_fts(struct search *s, int k, int per_doc, struct hit *out, size_
 		goto out;
 	}
 	const char *params[1] = {s->query.len ? s->query.data : ""};
+	if (chunk_cjk_share(params[0], s->query.len) >= 0.5) /* no text search parser splits it */
+		log_info("note: full-text search (%s) does not segment Chinese/Japanese text; "
+			 "use --method dense", cfgname);
 	r = db_query(s->conn, sql.data, 1, params);
 	if (!r)
 		goto out;
