@@ -184,6 +184,8 @@ static int damage_cmp(const void *a, const void *b)
 
 static struct damage_place *damage_find(struct damage *dm, int input, const char *key, size_t len)
 {
+	if (!dm->n)
+		return NULL;
 	struct damage_place k = { .hash = damage_hash(input, key, len) };
 	struct damage_place *p = bsearch(&k, dm->p, dm->n, sizeof(*dm->p), damage_cmp);
 
@@ -1582,7 +1584,8 @@ static int prune(struct ingest *in)
 			 "still exist");
 		return 0;
 	}
-	qsort(dm->p, dm->n, sizeof(*dm->p), damage_cmp);
+	if (dm->n) /* qsort and bsearch want a real array even for no elements */
+		qsort(dm->p, dm->n, sizeof(*dm->p), damage_cmp);
 	struct buf arr, ids;
 	buf_init(&arr, 0);
 	buf_init(&ids, 0);
