@@ -36,6 +36,9 @@ struct read_item {
 	int64_t mtime;
 	char *title;          /* READ_ROW only */
 	char *metadata_json;  /* READ_ROW only */
+	const char *type;     /* READ_FILE: a document type told by content that needs its own
+	                         extractor (a static string: "docx", "odt", "epub", "eml"...);
+	                         NULL for text, HTML and Markdown, which normalize judges */
 };
 
 void read_item_free(struct read_item *it);
