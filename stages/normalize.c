@@ -2329,13 +2329,14 @@ cut:
 		r->truncated = 1;
 		if (r->text.len > max)
 			r->text.len = cut_point(r->text.data, max);
-		/* a cut in a code block's indentation or blank lines: no trailing blank */
-		while (r->text.len && (r->text.data[r->text.len - 1] == ' ' ||
-				       r->text.data[r->text.len - 1] == '\n'))
-			r->text.len--;
-		if (r->text.data)
-			r->text.data[r->text.len] = '\0';
 	}
+	/* no trailing blank: a cut in a code block's indentation or blank lines, or a code
+	 * block whose last lines held nothing visible once decoded (found by fuzz_normalize) */
+	while (r->text.len && (r->text.data[r->text.len - 1] == ' ' ||
+			       r->text.data[r->text.len - 1] == '\n'))
+		r->text.len--;
+	if (r->text.data)
+		r->text.data[r->text.len] = '\0';
 	if (e->n_h && !(r->h = calloc(e->n_h, sizeof(*r->h))))
 		return RL_ENOMEM;
 	for (size_t i = 0; i < e->n_h && e->h[i].start < r->text.len; i++) {
