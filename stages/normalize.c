@@ -2335,13 +2335,23 @@ cut:
 	while (r->text.len && (r->text.data[r->text.len - 1] == ' ' ||
 			       r->text.data[r->text.len - 1] == '\n'))
 		r->text.len--;
+	/* nor a leading one: a code block whose first lines held nothing visible once decoded
+	 * (found by fuzz_normalize); the ranges below move with the text */
+	size_t lead = 0;
+	while (lead < r->text.len && (r->text.data[lead] == ' ' || r->text.data[lead] == '\n'))
+		lead++;
+	if (lead) {
+		memmove(r->text.data, r->text.data + lead, r->text.len - lead);
+		r->text.len -= lead;
+	}
 	if (r->text.data)
 		r->text.data[r->text.len] = '\0';
+#define SHIFT(x) ((x) > lead ? (x) - lead : 0)
 	if (e->n_h && !(r->h = calloc(e->n_h, sizeof(*r->h))))
 		return RL_ENOMEM;
-	for (size_t i = 0; i < e->n_h && e->h[i].start < r->text.len; i++) {
-		size_t start = e->h[i].start;
-		size_t len = (e->h[i].end < r->text.len ? e->h[i].end : r->text.len) - start;
+	for (size_t i = 0; i < e->n_h && SHIFT(e->h[i].start) < r->text.len; i++) {
+		size_t start = SHIFT(e->h[i].start), end = SHIFT(e->h[i].end);
+		size_t len = (end < r->text.len ? end : r->text.len) - start;
 		if (len > LABEL_MAX)
 			len = utf8_floor(r->text.data + start, LABEL_MAX);
 		r->h[r->n_h].offset = start;
@@ -2350,12 +2360,14 @@ cut:
 			return RL_ENOMEM;
 		r->n_h++;
 	}
-	for (size_t i = 0; i < e->n_code && e->code[i].start < r->text.len; i++) {
-		struct span sp = e->code[i];
+	for (size_t i = 0; i < e->n_code && SHIFT(e->code[i].start) < r->text.len; i++) {
+		struct span sp = { SHIFT(e->code[i].start), SHIFT(e->code[i].end) };
 		if (sp.end > r->text.len)
 			sp.end = r->text.len;
-		e->code[r->n_code++] = sp; /* in place: i >= r->n_code */
+		if (sp.end > sp.start)
+			e->code[r->n_code++] = sp; /* in place: i >= r->n_code */
 	}
+#undef SHIFT
 	if (r->n_code) {
 		r->code = e->code;
 		e->code = NULL;
