@@ -463,6 +463,10 @@ static void ctype_read(const struct head *h, int in_digest, struct ctype *ct)
 		for (const char *p = v; *p && *p != ';' && !is_ws(*p) && k + 1 < sizeof(ct->type); p++)
 			ct->type[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 		ct->type[k] = '\0';
+		for (size_t i = 0; i < k; i++)  /* a type is an ASCII token: else unknown bytes */
+			if ((unsigned char)ct->type[i] <= ' ' || (unsigned char)ct->type[i] >= 127 ||
+			    ct->type[i] == '"')
+				strcpy(ct->type, "application/octet-stream");
 		if (!strchr(ct->type, '/'))
 			strcpy(ct->type, "text/plain");
 		char cs[64];
