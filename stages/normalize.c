@@ -9,7 +9,10 @@
  * HTML (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown
  * (md4c, through markdown.c: what the rendered page shows, comments and markup gone, list
  * items and table rows as paragraphs, front matter as metadata) into plain text keeping the
- * headings and the code blocks; HTML is reduced to its main
+ * headings and the code blocks; e-mail (an item of type "eml", through mail.c: each text
+ * part converted from its declared charset and repaired like any text, HTML parts through the
+ * HTML path, the subject as title, header fields and attachments as metadata "mail" and
+ * "attachments"); HTML is reduced to its main
  * content (a <main> / role="main" element when there is one) without navigation (nav, aside,
  * page header/footer, ARIA landmarks, sidebars by class/id, skip links, permalinks). Drops
  * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.

@@ -13,7 +13,9 @@
  * checks the limits while streaming: a bomb is refused a block past the limit, never after it
  * is in memory. An entry named like an archive is read into memory (bounded by
  * max_entry_bytes) and opened again the same way, up to max_nesting levels. A JSONL collection
- * is split into lines as it streams; only one line is held at a time.
+ * is split into lines as it streams; only one line is held at a time. An mbox is split into
+ * messages the same way (one message held at a time, each an "eml" item "file#n"); a single
+ * message is told by its header and typed "eml" for normalize's mail path.
  *
  * Why: nothing is ever written to disk, so ".." and absolute entry names are just text and no
  * extraction directory needs cleaning; one classification path for files and in-memory entries
