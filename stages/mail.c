@@ -560,11 +560,17 @@ static int text_name(const char *name, const char *type)
 	return 0;
 }
 
-static int is_html(const char *name, const char *type)
+static enum mail_kind part_kind(const char *name, const char *type)
 {
 	size_t nl = strlen(name);
-	return !strcmp(type, "text/html") || (nl > 5 && !strcasecmp(name + nl - 5, ".html")) ||
-	       (nl > 4 && !strcasecmp(name + nl - 4, ".htm"));
+	if (!strcmp(type, "text/html") || (nl > 5 && !strcasecmp(name + nl - 5, ".html")) ||
+	    (nl > 4 && !strcasecmp(name + nl - 4, ".htm")))
+		return MAIL_HTML;
+	if (!strcmp(type, "text/markdown") || !strcmp(type, "text/x-markdown") ||
+	    (nl > 3 && !strcasecmp(name + nl - 3, ".md")) ||
+	    (nl > 9 && !strcasecmp(name + nl - 9, ".markdown")))
+		return MAIL_MARKDOWN;
+	return MAIL_PLAIN;
 }
 
 static int attachment_list(struct walk *w, const struct ctype *ct, size_t bytes)
@@ -625,7 +631,7 @@ static int leaf_walk(struct walk *w, const struct ctype *ct, const char *body, s
 			goto out;
 	}
 	if (len)
-		rc = w->sink->text(w->ctx, p, len, ct->charset, is_html(ct->name, ct->type));
+		rc = w->sink->text(w->ctx, p, len, ct->charset, part_kind(ct->name, ct->type));
 out:
 	buf_release(&dec);
 	buf_release(&name);

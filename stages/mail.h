@@ -17,11 +17,13 @@
  * to stop quietly (the text is full), a negative error to stop with it. The bytes are only
  * lent for the call.
  * text:    a body part's bytes, transfer encoding undone: charset is its declared charset
- *          (lower case, "" when none or unusable), html is 1 for text/html.
+ *          (lower case, "" when none or unusable), kind what it is written in.
  * heading: the file name (UTF-8) of a text attachment whose text follows.
  */
+enum mail_kind { MAIL_PLAIN, MAIL_HTML, MAIL_MARKDOWN };
+
 struct mail_sink {
-	int (*text)(void *ctx, const char *s, size_t n, const char *charset, int html);
+	int (*text)(void *ctx, const char *s, size_t n, const char *charset, enum mail_kind kind);
 	int (*heading)(void *ctx, const char *s, size_t n);
 };
 

@@ -1630,7 +1630,10 @@ static int mail_to_utf8(struct mail_ctx *m, const char *s, size_t n, const char 
 	return rc;
 }
 
-static int mail_on_text(void *ctx, const char *s, size_t n, const char *charset, int html)
+static int md_extract(struct emit *e, const char *s, size_t n, json_t **front);
+
+static int mail_on_text(void *ctx, const char *s, size_t n, const char *charset,
+			enum mail_kind kind)
 {
 	struct mail_ctx *m = ctx;
 	int rc = mail_to_utf8(m, s, n, charset);
@@ -1638,14 +1641,19 @@ static int mail_on_text(void *ctx, const char *s, size_t n, const char *charset,
 	if (rc)
 		return rc;
 	emit_sep(m->e, SEP_PARA);
-	if (html) {  /* its own emitter: the HTML path may start a page over */
+	if (kind != MAIL_PLAIN) {  /* its own emitter: the HTML path may start a page over */
 		struct emit sub;
 		struct buf title;
+		json_t *front = NULL;
 		int limited = 0, halted = 0;
 		emit_init(&sub, m->e->out.limit);
 		buf_init(&title, LABEL_MAX * 8);
-		rc = html_extract(&sub, m->utf8.data ? m->utf8.data : "", m->utf8.len, &title,
-				  &limited, &halted);
+		if (kind == MAIL_HTML)
+			rc = html_extract(&sub, m->utf8.data ? m->utf8.data : "", m->utf8.len, &title,
+					  &limited, &halted);
+		else
+			rc = md_extract(&sub, m->utf8.data ? m->utf8.data : "", m->utf8.len, &front);
+		json_decref(front);
 		if (!rc)
 			rc = emit_text(m->e, sub.out.data ? sub.out.data : "", sub.out.len, 1);
 		*m->limited |= limited;

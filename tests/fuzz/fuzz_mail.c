@@ -33,10 +33,11 @@ static int tick(struct state *st)
 	return 0;
 }
 
-static int on_text(void *ctx, const char *s, size_t n, const char *charset, int html)
+static int on_text(void *ctx, const char *s, size_t n, const char *charset, enum mail_kind kind)
 {
 	struct state *st = ctx;
-	FUZZ_CHECK(s != NULL && n > 0 && charset != NULL && (html == 0 || html == 1));
+	FUZZ_CHECK(s != NULL && n > 0 && charset != NULL);
+	FUZZ_CHECK(kind == MAIL_PLAIN || kind == MAIL_HTML || kind == MAIL_MARKDOWN);
 	for (const char *c = charset; *c; c++)
 		FUZZ_CHECK(*c > ' ' && *c < 127 && !(*c >= 'A' && *c <= 'Z'));
 	st->bytes += n;

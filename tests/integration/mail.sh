@@ -56,7 +56,9 @@ JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+PgpzdHJlYW0K
 Content-Type: text/markdown; charset=utf-8; name="notes.md"
 Content-Disposition: attachment; filename="notes.md"
 
-Attached notes about vector indexes.
+## Index notes
+
+Attached notes about *vector* indexes.
 --outer--
 """ % base64.encodebytes(plain).decode().strip()
 open(d + "/a.eml", "w").write(eml)
@@ -89,7 +91,9 @@ text=$(q "SELECT string_agg(chunk_text, ' ' ORDER BY chunk_id) FROM chunks JOIN 
 t_check "base64 ISO-8859-1 part decoded exactly" grep -qF 'Grüße aus München: schöne Öfen und Käse.' <<<"$text"
 t_check "QP soft line break joined, =3D and =C3=A9 decoded" grep -qF 'broken with a soft line break, an equals sign a=b, and café au lait.' <<<"$text"
 t_check "alternative: text/plain preferred over HTML" bash -c "! grep -qF 'HTML-only wording' <<<\"\$1\"" _ "$text"
-t_check "text attachment read under its name" grep -qF 'Attached notes about vector indexes.' <<<"$text"
+t_check "Markdown attachment read as Markdown" grep -qxF 'Attached notes about vector indexes.' <<<"$text"
+t_check "its own heading kept as text" grep -qxF 'Index notes' <<<"$text"
+t_eq "attachment name is a heading" "notes.md" "$(q "SELECT metadata->'headings'->0->>2 FROM documents WHERE source_name = 'a.eml'")"
 t_eq "no base64 or QP remnants in any chunk" 0 "$(q "SELECT count(*) FROM chunks WHERE chunk_text ~ '(=3D|=C3|=\r?$|Content-Transfer-Encoding|JVBERi0|R3LDvMOfZQ|--outer)'")"
 t_eq "binary attachment listed" '[{"name": "report.pdf", "type": "application/pdf", "bytes": 48}]' \
   "$(q "SELECT metadata->'attachments' FROM documents WHERE source_name = 'a.eml'")"

@@ -18,10 +18,11 @@ struct rec {
 	struct buf out;
 };
 
-static int on_text(void *ctx, const char *s, size_t n, const char *charset, int html)
+static int on_text(void *ctx, const char *s, size_t n, const char *charset, enum mail_kind kind)
 {
 	struct rec *r = ctx;
-	return buf_printf(&r->out, "[%s%s]", charset, html ? "|html" : "") ||
+	return buf_printf(&r->out, "[%s%s]", charset,
+			  kind == MAIL_HTML ? "|html" : kind == MAIL_MARKDOWN ? "|md" : "") ||
 	       buf_append(&r->out, s, n) || buf_putc(&r->out, '\n');
 }
 
@@ -103,8 +104,9 @@ static void test_attachments(void **state)
 			      "Content-Type: application/pdf; name=\"r.pdf\"\n"
 			      "Content-Transfer-Encoding: base64\n\nJVBERi0x\n--m\n"
 			      "Content-Type: text/plain\nContent-Disposition: attachment; "
-			      "filename*=utf-8''n%C3%B6tes.txt\n\nattached\n--m--\n", &info);
-	assert_string_equal(t, "[]body\n#nötes.txt\n[]attached\n");
+			      "filename*=utf-8''n%C3%B6tes.txt\n\nattached\n--m\n"
+			      "Content-Type: text/x-markdown; name=a.md\n\n# md\n--m--\n", &info);
+	assert_string_equal(t, "[]body\n#nötes.txt\n[]attached\n#a.md\n[|md]# md\n");
 	char *js = json_dumps(info.attachments, JSON_COMPACT);
 	assert_string_equal(js, "[{\"name\":\"r.pdf\",\"type\":\"application/pdf\",\"bytes\":6}]");
 	free(js);
