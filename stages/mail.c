@@ -39,6 +39,7 @@
 #define MAX_FIELDS 512
 #define MAX_VALUE (16 * 1024)
 #define MAX_ATTACHMENTS 1000
+#define MAX_WORD 1024           /* an encoded word's longest */
 
 struct field {
 	const char *name, *value;
@@ -349,11 +350,14 @@ static int header_decode(const struct field *f, struct buf *out, size_t *bad)
 	buf_init(&raw, 0);
 	while (!rc && i < n) {
 		char *q1, *q2, *end;
+		/* an encoded word is short (RFC 2047: 75 bytes; some mailers write longer ones):
+		 * looking no further than MAX_WORD keeps a value full of "=?" linear */
+		size_t look = n - i < MAX_WORD ? n - i : MAX_WORD;
 		if (v[i] == '=' && i + 1 < n && v[i + 1] == '?' &&
-		    (q1 = memchr(v + i + 2, '?', n - i - 2)) && q1 + 2 < v + n && q1[2] == '?' &&
+		    (q1 = memchr(v + i + 2, '?', look - 2)) && q1 + 2 < v + i + look && q1[2] == '?' &&
 		    (q1[1] == 'B' || q1[1] == 'b' || q1[1] == 'Q' || q1[1] == 'q') &&
-		    (q2 = memchr(q1 + 3, '?', (size_t)(v + n - q1 - 3))) && q2 + 1 < v + n &&
-		    q2[1] == '=') {
+		    (q2 = memchr(q1 + 3, '?', (size_t)(v + i + look - q1 - 3))) &&
+		    q2 + 1 < v + i + look && q2[1] == '=') {
 			char cs[40];
 			const char *star = memchr(v + i + 2, '*', (size_t)(q1 - v - i - 2));
 			size_t csl = (size_t)((star ? star : q1) - (v + i + 2));
