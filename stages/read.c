@@ -45,7 +45,7 @@
  *   conversions give the same keys whatever the process locale.
  * - Duplicate _ids are found with a set of 128-bit xxh3 hashes of the ids (16 bytes per id).
  *
- * Hostile input (tests/hostile/, tests/fuzz/fuzz_read.c, fuzz_jsonl.c):
+ * Hostile input (tests/hostile/, tests/fuzz/fuzz_read.c, fuzz_jsonl.c, fuzz_mail.c):
  * - Expansion ratio per level: the file on disk (its filters and format) is judged after
  *   RATIO_FLOOR expanded bytes and, over max_ratio, the rest of the file is abandoned (the
  *   stream cannot be skipped without decompressing it). Each archive or compressed file inside
