@@ -9,7 +9,10 @@
  * HTML (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown
  * (md4c, through markdown.c: what the rendered page shows, comments and markup gone, list
  * items and table rows as paragraphs, front matter as metadata) into plain text keeping the
- * headings and the code blocks; HTML is reduced to its main
+ * headings and the code blocks; e-mail (an item of type "eml", through mail.c: each text
+ * part converted from its declared charset and repaired like any text, HTML parts through the
+ * HTML path, the subject as title, header fields and attachments as metadata "mail" and
+ * "attachments"); HTML is reduced to its main
  * content (a <main> / role="main" element when there is one) without navigation (nav, aside,
  * page header/footer, ARIA landmarks, sidebars by class/id, skip links, permalinks). Drops
  * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
@@ -55,6 +58,7 @@
  * magic number): the read stage could not open them as the archive they claim to be.
  */
 #include "normalize.h"
+#include "mail.h"
 #include "markdown.h"
 
 #include <errno.h>
@@ -73,8 +77,8 @@
 #include <uchardet.h>
 #include <utf8proc.h>
 
-enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML };
-static const char *const fmt_name[] = { "text", "markdown", "html" };
+enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL };
+static const char *const fmt_name[] = { "text", "markdown", "html", "mail" };
 static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
@@ -1580,6 +1584,127 @@ struct decoded {
 	const char *reason;      /* skip reason */
 };
 
+/* ---- e-mail (parsed by mail.c; the adapter converts each part's charset and emits it) ---- */
+
+struct mail_ctx {
+	struct emit *e;
+	struct decoded *dec;     /* repairs are counted here, as for any file */
+	struct buf utf8;         /* one part in UTF-8 */
+	int *limited, *halted;
+};
+
+static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *limited,
+			int *halted);
+static int iconv_decode(const char *from, const unsigned char *s, size_t n, size_t unit,
+			int replace, struct buf *out, size_t *n_bad);
+static const char *charset_iconv(const char *label);
+
+/* A part's bytes in its declared charset -> valid UTF-8 without NUL in m->utf8. */
+static int mail_to_utf8(struct mail_ctx *m, const char *s, size_t n, const char *charset)
+{
+	const char *from = *charset ? charset_iconv(charset) : NULL;
+	struct utf8_stats st;
+	size_t w = 0;
+	int rc = RL_SKIP;
+
+	buf_reset(&m->utf8);
+	utf8_scan((const unsigned char *)s, n, &st);
+	if (from)  /* even valid UTF-8: ISO-2022-JP and UTF-7 are 7-bit */
+		rc = iconv_decode(from, (const unsigned char *)s, n, 1, 1, &m->utf8,
+				  &m->dec->n_undecodable);
+	if (rc == RL_SKIP) {  /* no charset other than UTF-8, or one iconv lacks */
+		buf_reset(&m->utf8);
+		rc = st.invalid ? utf8_repair((const unsigned char *)s, n, &m->utf8, &m->dec->n_invalid)
+				: buf_append(&m->utf8, s, n);
+	}
+	for (size_t i = 0; !rc && i < m->utf8.len; i++) {
+		if (m->utf8.data[i])
+			m->utf8.data[w++] = m->utf8.data[i];
+		else
+			m->dec->n_nul++;
+	}
+	if (!rc && m->utf8.data) {
+		m->utf8.len = w;
+		m->utf8.data[w] = '\0';
+	}
+	return rc;
+}
+
+static int md_extract(struct emit *e, const char *s, size_t n, json_t **front);
+
+static int mail_on_text(void *ctx, const char *s, size_t n, const char *charset,
+			enum mail_kind kind)
+{
+	struct mail_ctx *m = ctx;
+	int rc = mail_to_utf8(m, s, n, charset);
+
+	if (rc)
+		return rc;
+	emit_sep(m->e, SEP_PARA);
+	if (kind != MAIL_PLAIN) {  /* its own emitter: the HTML path may start a page over */
+		struct emit sub;
+		struct buf title;
+		json_t *front = NULL;
+		int limited = 0, halted = 0;
+		emit_init(&sub, m->e->out.limit);
+		buf_init(&title, LABEL_MAX * 8);
+		if (kind == MAIL_HTML)
+			rc = html_extract(&sub, m->utf8.data ? m->utf8.data : "", m->utf8.len, &title,
+					  &limited, &halted);
+		else
+			rc = md_extract(&sub, m->utf8.data ? m->utf8.data : "", m->utf8.len, &front);
+		json_decref(front);
+		if (!rc)
+			rc = emit_text(m->e, sub.out.data ? sub.out.data : "", sub.out.len, 1);
+		*m->limited |= limited;
+		*m->halted |= halted;
+		buf_release(&title);
+		emit_release(&sub);
+	} else {
+		rc = emit_text(m->e, m->utf8.data ? m->utf8.data : "", m->utf8.len, 1);
+	}
+	emit_sep(m->e, SEP_PARA);
+	return rc ? rc : m->e->full;
+}
+
+static int mail_on_heading(void *ctx, const char *s, size_t n)
+{
+	struct mail_ctx *m = ctx;
+	emit_heading_begin(m->e, 2);
+	int rc = emit_text(m->e, s, n, 0);
+	int rc2 = emit_heading_end(m->e);
+	return rc ? rc : rc2 ? rc2 : m->e->full;
+}
+
+/* An e-mail message: the subject is the title, header fields and attachments metadata. */
+static int mail_extract(struct emit *e, struct decoded *dec, struct buf *title, int *limited,
+			int *halted, json_t **meta)
+{
+	static const struct mail_sink sink = { .text = mail_on_text, .heading = mail_on_heading };
+	struct mail_ctx m = { .e = e, .dec = dec, .limited = limited, .halted = halted };
+	struct mail_info info;
+	int rc;
+
+	buf_init(&m.utf8, 0);
+	rc = mail_parse(dec->s, dec->n, &sink, &m, &info);
+	if (rc > 0)
+		rc = 0;
+	if (!rc && info.subject)
+		rc = buf_append(title, info.subject, strnlen(info.subject, 2 * LABEL_MAX));
+	if (!rc && !(*meta = json_object()))
+		rc = RL_ENOMEM;
+	if (!rc && info.mime_errors)
+		rc = json_object_set_new(info.mail, "mime_errors",
+					 json_integer((json_int_t)info.mime_errors)) ? RL_ENOMEM : 0;
+	if (!rc && json_object_set(*meta, "mail", info.mail))
+		rc = RL_ENOMEM;
+	if (!rc && info.attachments && json_object_set(*meta, "attachments", info.attachments))
+		rc = RL_ENOMEM;
+	mail_info_release(&info);
+	buf_release(&m.utf8);
+	return rc;
+}
+
 /*
  * Binary when the first SNIFF_BYTES hold too many control bytes, or hold NUL bytes among
  * anything but text. A few stray NULs (or NUL padding) in otherwise clean text do not make a
@@ -2400,8 +2525,8 @@ static int json_set(json_t *m, const char *key, json_t *v)
 
 /* The row's metadata object (when any) with our keys set over it; a fresh object otherwise. */
 static int build_metadata(const struct read_item *it, enum fmt f, const char *title,
-			  json_t *front, const struct decoded *dec, const struct result *r,
-			  char **out)
+			  json_t *front, json_t *extra, const struct decoded *dec,
+			  const struct result *r, char **out)
 {
 	json_t *m = NULL;
 	int rc = 0;
@@ -2420,6 +2545,8 @@ static int build_metadata(const struct read_item *it, enum fmt f, const char *ti
 		rc = json_set(m, "title", json_string(title));
 	if (!rc && front)
 		rc = json_set(m, "front_matter", json_incref(front));
+	if (!rc && extra && json_object_update(m, extra))
+		rc = RL_ENOMEM;
 	if (!rc && dec->encoding)
 		rc = json_set(m, "encoding", json_string(dec->encoding));
 	if (!rc && dec->enc_source)
@@ -2537,7 +2664,8 @@ static void skip_undecodable(const struct read_item *it, const struct decoded *d
 int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
 		   struct counts *c)
 {
-	enum fmt f = it->kind == READ_ROW ? FMT_TEXT : format_of(it->name);
+	enum fmt f = it->kind == READ_ROW ? FMT_TEXT
+		   : it->type && !strcmp(it->type, "eml") ? FMT_MAIL : format_of(it->name);
 	struct decoded dec = { 0 };
 	struct nfc_scratch sc = { 0 };
 	struct result r = { 0 };
@@ -2546,6 +2674,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	struct doc *d = NULL;
 	char *title = NULL, *meta = NULL;
 	json_t *front = NULL;  /* Markdown front matter */
+	json_t *extra = NULL;  /* a format's own metadata (e-mail: "mail", "attachments") */
 	int rc, halted = 0;
 
 	*out = NULL;
@@ -2554,7 +2683,13 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	buf_init(&raw_title, LABEL_MAX * 8);
 	emit_init(&e, 0);
 
-	rc = it->kind == READ_ROW ? decode_row(it, &dec) : decode_file(o, it, &dec);
+	if (f == FMT_MAIL) {  /* 7-bit by rule: each part is decoded by its own charset */
+		dec.s = it->data ? it->data : "";
+		dec.n = it->data ? it->len : 0;
+		rc = 0;
+	} else {
+		rc = it->kind == READ_ROW ? decode_row(it, &dec) : decode_file(o, it, &dec);
+	}
 	if (rc == 0)
 		rc = drop_nuls(&dec);
 	if (rc == RL_SKIP) {
@@ -2570,6 +2705,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = html_extract(&e, dec.s, dec.n, &raw_title, &r.html_limited, &halted);
 	else if (f == FMT_MARKDOWN)
 		rc = md_extract(&e, dec.s, dec.n, &front);
+	else if (f == FMT_MAIL)
+		rc = mail_extract(&e, &dec, &raw_title, &r.html_limited, &halted, &extra);
 	else
 		rc = emit_text(&e, dec.s, dec.n, 1);
 	if (!rc)
@@ -2612,7 +2749,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			rc = RL_ENOMEM;
 	}
 	if (!rc)
-		rc = build_metadata(it, f, title, front, &dec, &r, &meta);
+		rc = build_metadata(it, f, title, front, extra, &dec, &r, &meta);
 	if (rc)
 		goto out;
 
@@ -2651,6 +2788,7 @@ out:
 	free(title);
 	free(meta);
 	json_decref(front);
+	json_decref(extra);
 	result_release(&r);
 	emit_release(&e);
 	buf_release(&raw_title);

@@ -22,9 +22,9 @@
  * separated by one blank line, other whitespace runs collapsed to one space except inside code
  * blocks, which keep their lines and indentation), headings (offsets into text), code (byte
  * ranges of the code blocks, in order), metadata_json (an object: the row's metadata and "_id"
- * for collection rows; "format" ("text"|"markdown"|"html"), "title" when known, "encoding" and
+ * for collection rows; "format" ("text"|"markdown"|"html"|"mail"), "title" when known, "encoding" and
  * "encoding_source" when not UTF-8, "invalid_utf8"/"undecodable" counts when repaired, "front_matter" (an object) for Markdown
- * with YAML/TOML front matter).
+ * with YAML/TOML front matter), "mail" (header fields) and "attachments" for e-mail.
  */
 int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
 		   struct counts *c);
