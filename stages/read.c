@@ -126,6 +126,9 @@ struct reader {
 	read_damage_fn damaged;  /* may be NULL */
 	struct globs *include, *exclude;
 	unsigned char *sniff;    /* READ_SNIFF_BYTES + READ_SNIFF_TAIL bytes of scratch */
+	const char *doc_type;    /* the office/e-book type sniffed for the item being read, which
+	                            file_emit() hands on (set by sniff_ignore(), cleared when a new
+	                            item is judged and when it is emitted) */
 };
 
 /* One [inputs] pattern, parsed once (see read.h for how each kind matches). */
@@ -782,6 +785,28 @@ const char *read_sniff(const unsigned char *h, size_t n, const unsigned char *t,
 }
 
 /*
+ * The office and e-book packages normalize reads (stages/office.c): the type read_sniff()
+ * named, as a static string, or NULL for a type ragload ignores. An OLE2 file under an OOXML
+ * name is an encrypted package (OOXML encryption wraps the zip in OLE2): handed on under its
+ * name's type, so that normalize counts it as encrypted instead of it vanishing as ignored.
+ */
+static const char *doc_type_read(const char *type, const char *name)
+{
+	static const char *const read[] = { "docx", "xlsx", "pptx", "odt", "ods", "odp", "epub" };
+	for (size_t i = 0; i < RL_ARRAY_LEN(read); i++)
+		if (!strcmp(type, read[i]))
+			return read[i];
+	if (!strcmp(type, "ole2"))
+		for (size_t i = 0; i < 3; i++) {
+			char suf[8] = ".";
+			strcat(suf, read[i]);
+			if (name_ends(name, suf))
+				return read[i];
+		}
+	return NULL;
+}
+
+/*
  * Counts the item as ignored when its first bytes name a type ragload does not read. head is
  * what is at hand (all of the item when it is short), tail its end when known. Returns
  * RL_SKIP when it was ignored, else 0.
@@ -793,6 +818,8 @@ static int sniff_ignore(struct reader *r, const char *key, const char *name,
 
 	if (!type)
 		return 0;
+	if ((r->doc_type = doc_type_read(type, name)))
+		return 0;  /* a document normalize extracts: read whole, as one file */
 	counts_ignore(r->c, type, key);
 	return RL_SKIP;
 }
@@ -960,6 +987,8 @@ static int file_emit(struct reader *r, const struct place *at, char *data, size_
 		return RL_ENOMEM;
 	}
 	it->kind = READ_FILE;
+	it->type = r->doc_type;
+	r->doc_type = NULL;
 	it->data = data;
 	it->len = len;
 	it->raw_bytes = len;
@@ -1131,6 +1160,8 @@ static int data_collect(struct reader *r, struct stream *s, const struct place *
 	ssize_t n;
 	int rc = 0;
 
+	if (sniff)
+		r->doc_type = NULL;
 	if (big && !sniff) {
 		too_large(r, at, (uint64_t)at->size);
 		return RL_SKIP;
@@ -2029,9 +2060,21 @@ static int container_read_as(struct reader *r, struct container *k, int raw_only
 
 	if (!a)
 		return RL_ENOMEM;
+	r->doc_type = NULL;
 	if (!raw_only && container_sniff(r, k)) {
 		archive_read_free(a);
 		return 0;  /* a type ragload ignores: counted */
+	}
+	if (r->doc_type) {  /* an office document or e-book: one file, never walked */
+		const char *type = r->doc_type;
+		archive_read_free(a);
+		if (k->fd >= 0) {
+			struct stat st;
+			if (fstat(k->fd, &st) == 0)
+				size = st.st_size;
+		}
+		r->doc_type = type;
+		return plain_read(r, k, size);
 	}
 	h = k->fd >= 0 ? archive_read_open_fd(a, k->fd, READ_CHUNK)
 		       : archive_read_open_memory(a, k->mem, k->len);
