@@ -12,7 +12,10 @@
  * headings and the code blocks; HTML is reduced to its main
  * content (a <main> / role="main" element when there is one) without navigation (nav, aside,
  * page header/footer, ARIA landmarks, sidebars by class/id, skip links, permalinks). Drops
- * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
+ * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC. Office documents and
+ * e-books (a read item with a type) are opened by office.c, whose text events feed the same
+ * emitter (an EPUB chapter through the HTML path), page and slide marks included, which NFC's
+ * split remaps like the headings.
  *
  * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
  * back as a pending separator (a space or a paragraph break) and written only when the next
@@ -50,9 +53,11 @@
  * a blank, so a leading code block loses its first line's indentation. Metadata records each
  * decision: "encoding" and "encoding_source" (absent for UTF-8), "invalid_utf8",
  * "undecodable", "nul_bytes", "html_fallback", "truncated", and a Markdown file's
- * "front_matter" (an object). Binary bytes under an archive's
+ * "front_matter" (an object), an office document's "properties" and "truncated_sheets"
+ * (its "format" is its type: "docx", "epub"...). Binary bytes under an archive's
  * name are counted as unsupported_format (or corrupt_archive when they start with a known
- * magic number): the read stage could not open them as the archive they claim to be.
+ * magic number): the read stage could not open them as the archive they claim to be; under
+ * an office document's name (.docx, .epub...) they are a corrupt_document.
  */
 #include "normalize.h"
 #include "markdown.h"

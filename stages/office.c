@@ -100,7 +100,7 @@ static int member_cmp(const void *a, const void *b)
 static const struct member *pkg_find(const struct pkg *p, const char *name)
 {
 	struct member key = { .name = (char *)name };
-	return name ? bsearch(&key, p->m, p->n, sizeof(*p->m), member_cmp) : NULL;
+	return name && p->n ? bsearch(&key, p->m, p->n, sizeof(*p->m), member_cmp) : NULL;
 }
 
 static int reject(struct office_info *info, const char *reason, const char *fmt, const char *arg)
@@ -203,7 +203,8 @@ static int pkg_open(struct pkg *p, const char *data, size_t n, struct office_inf
 		if ((rc = member_read(a, p, n, m, info)))
 			goto out;
 	}
-	qsort(p->m, p->n, sizeof(*p->m), member_cmp);
+	if (p->n) /* qsort and bsearch take no NULL array, even empty */
+		qsort(p->m, p->n, sizeof(*p->m), member_cmp);
 	/* a name twice: the first copy is the one bsearch may find, which is good enough */
 out:
 	archive_read_free(a);
@@ -282,6 +283,7 @@ struct walk {
 	int cell_new;          /* a cell started and has not shown text yet */
 	int row_cells;         /* cells of the current row that showed text */
 	int in_heading;
+	int note;              /* inside an ODF note's body: its paragraphs stay in the host's */
 	size_t sheet_bytes;    /* text sent in the current spreadsheet table */
 	const char *owed;      /* a heading to send before the next text ("Notes") */
 };
@@ -327,7 +329,7 @@ static void w_text(struct walk *w, const char *s, size_t n)
 
 static void w_para(struct walk *w)
 {
-	if (w->tbl || w->in_heading) /* a paragraph inside a cell or a heading: a space */
+	if (w->tbl || w->in_heading || w->note) /* inside a cell, a heading, a note: a space */
 		SEND(w, w->sink->text(w->ctx, " ", 1));
 	else
 		SEND(w, w->sink->para(w->ctx));
@@ -1274,8 +1276,9 @@ static void odf_walk(struct walk *w, const struct member *m, int sheets)
 				xmlFree(v);
 				if (!w->tbl && !empty)
 					w_heading_begin(w, level);
-			} else if (!strcmp(name, "note-body")) {
+			} else if (!strcmp(name, "note-body") && !empty) {
 				w_text(w, " ", 1); /* read where it stands, apart from the word before */
+				w->note++;
 			} else if (!strcmp(name, "s") || !strcmp(name, "tab") ||
 				   !strcmp(name, "line-break")) {
 				w_text(w, " ", 1);
@@ -1320,6 +1323,9 @@ static void odf_walk(struct walk *w, const struct member *m, int sheets)
 					w_para(w);
 				else
 					w_text(w, " ", 1);
+			} else if (!strcmp(name, "note-body") && w->note) {
+				w->note--;
+				w_text(w, " ", 1);
 			} else if (!strcmp(name, "frame") && title_frame) {
 				title_frame = 0;
 				w_heading_end(w);

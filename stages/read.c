@@ -2004,7 +2004,8 @@ static int container_read_as(struct reader *r, struct container *k, int raw_only
 /*
  * Judges a file on disk or an in-memory entry by its first bytes (and, for a zip, its last
  * ones) before libarchive sees it: an image is not opened as an archive that fails, and a
- * docx or an epub is a document, not a zip to walk. Returns RL_SKIP when it was ignored.
+ * docx or an epub is a document, not a zip to walk (read whole: r->doc_type is set then).
+ * Returns RL_SKIP when it was ignored.
  */
 static int container_sniff(struct reader *r, const struct container *k)
 {
