@@ -311,7 +311,7 @@ static void w_text(struct walk *w, const char *s, size_t n)
 {
 	if (!n || w->stop)
 		return;
-	if (w->owed && !blank(s, n)) {
+	if (w->owed && !w->in_heading && !blank(s, n)) {
 		const char *h = w->owed;
 		w->owed = NULL;
 		w_heading(w, 1, h, strlen(h));
@@ -346,6 +346,11 @@ static void w_heading_begin(struct walk *w, int level)
 {
 	if (w->in_heading)
 		return;
+	if (w->owed) { /* the owed heading first: headings never nest */
+		const char *h = w->owed;
+		w->owed = NULL;
+		w_heading(w, 1, h, strlen(h));
+	}
 	w->in_heading = 1;
 	SEND(w, w->sink->heading_begin(w->ctx, level < 1 ? 1 : level > 6 ? 6 : level));
 }
@@ -448,6 +453,8 @@ static int props_read(const struct member *m, struct office_info *info)
 			xmlFree(v);
 			continue;
 		}
+		if (!strcmp(name, "initial-creator") && info->properties)
+			json_object_del(info->properties, "author"); /* the author, over dc:creator */
 		for (size_t i = 0; i < RL_ARRAY_LEN(map); i++) {
 			if (strcmp(name, map[i].el))
 				continue;
