@@ -114,10 +114,24 @@ pkg('tour.odp', [('content.xml', odp), ('meta.xml', meta('Harbour Tour', 'Alan T
     'application/vnd.oasis.opendocument.presentation')
 EOF
 head -c 3000 "$d/report.docx" > "$d/truncated.docx"
+# a zip bomb under a docx's clothes: 40 MB of XML deflated to some 40 KB (ratio ~1000)
+python3 - "$d/report.docx" "$TMP/bomb.docx" <<'EOF'
+import sys, zipfile
+src, dst = zipfile.ZipFile(sys.argv[1]), zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED)
+for n in src.namelist():
+    x = src.read(n)
+    if n == 'word/document.xml':
+        x = x.replace(b'<w:body>', b'<w:body>' + b' ' * (40 << 20))
+    dst.writestr(n, x)
+dst.close()
+EOF
 head -c 4096 /dev/urandom > "$d/random.docx"
 
 rc=0; "$RAGLOAD" --no-progress ingest --chunk-tokens 24 --chunk-overlap 0 "$d" 2> "$TMP/err" || rc=$?
 t_eq "office dir: exit 3 (two damaged documents)" 3 "$rc"
+rc=0; "$RAGLOAD" --no-progress ingest --chunk-tokens 24 --chunk-overlap 0 "$TMP/bomb.docx" 2> "$TMP/err.bomb" || rc=$?
+t_eq "bomb.docx: exit 3" 3 "$rc"
+t_check "bomb.docx: skipped as corrupt_document (expansion bound)" grep -q "bomb.docx: docx: package expands past its bounds" "$TMP/err.bomb"
 t_check "truncated.docx skipped as corrupt_document" grep -q "truncated.docx: .*docx" "$TMP/err"
 t_check "random.docx skipped as corrupt_document" grep -q "random.docx: named like an office document" "$TMP/err"
 t_check "summary counts corrupt_document 2" grep -qE "corrupt_document:? +2|corrupt_document 2" "$TMP/err"
