@@ -335,8 +335,11 @@ static void w_para(struct walk *w)
 		SEND(w, w->sink->para(w->ctx));
 }
 
+static void w_heading_end(struct walk *w);
+
 static void w_heading(struct walk *w, int level, const char *s, size_t n)
 {
+	w_heading_end(w); /* a whole heading inside another (a table named in a heading) */
 	SEND(w, w->sink->heading_begin(w->ctx, level < 1 ? 1 : level > 6 ? 6 : level));
 	SEND(w, w->sink->text(w->ctx, s, n));
 	SEND(w, w->sink->heading_end(w->ctx));
@@ -1290,6 +1293,9 @@ static void odf_walk(struct walk *w, const struct member *m, int sheets)
 				   !strcmp(name, "line-break")) {
 				w_text(w, " ", 1);
 			} else if (!strcmp(name, "page")) {
+				/* a page never starts inside a heading, however the XML nests */
+				w_heading_end(w);
+				title_frame = 0;
 				SEND(w, w->sink->page(w->ctx, ++slide));
 				w->info->page_unit = "slides";
 			} else if (!strcmp(name, "frame") &&

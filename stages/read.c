@@ -788,7 +788,8 @@ const char *read_sniff(const unsigned char *h, size_t n, const unsigned char *t,
  * The office and e-book packages normalize reads (stages/office.c): the type read_sniff()
  * named, as a static string, or NULL for a type ragload ignores. An OLE2 file under an OOXML
  * name is an encrypted package (OOXML encryption wraps the zip in OLE2): handed on under its
- * name's type, so that normalize counts it as encrypted instead of it vanishing as ignored.
+ * name's type, so that normalize counts it as encrypted instead of it vanishing as ignored;
+ * so is a package whose members did not tell its kind (a docx cut short).
  */
 static const char *doc_type_read(const char *type, const char *name)
 {
@@ -796,8 +797,10 @@ static const char *doc_type_read(const char *type, const char *name)
 	for (size_t i = 0; i < RL_ARRAY_LEN(read); i++)
 		if (!strcmp(type, read[i]))
 			return read[i];
-	if (!strcmp(type, "ole2"))
-		for (size_t i = 0; i < 3; i++) {
+	/* the content says "a package" (OLE2: encrypted OOXML; a zip whose members did not say
+	 * which, e.g. one cut before its directory): the name says which */
+	if (!strcmp(type, "ole2") || !strcmp(type, "ooxml") || !strcmp(type, "odf"))
+		for (size_t i = 0; i < RL_ARRAY_LEN(read); i++) {
 			char suf[8] = ".";
 			strcat(suf, read[i]);
 			if (name_ends(name, suf))

@@ -126,6 +126,8 @@ for n in src.namelist():
 dst.close()
 EOF
 head -c 4096 /dev/urandom > "$d/random.docx"
+# OOXML encryption: the package inside an OLE2 compound file
+{ printf '\320\317\021\340\241\261\032\341'; head -c 4088 /dev/zero; } > "$d/locked.docx"
 
 rc=0; "$RAGLOAD" --no-progress ingest --chunk-tokens 24 --chunk-overlap 0 "$d" 2> "$TMP/err" || rc=$?
 t_eq "office dir: exit 3 (two damaged documents)" 3 "$rc"
@@ -134,6 +136,7 @@ t_eq "bomb.docx: exit 3" 3 "$rc"
 t_check "bomb.docx: skipped as corrupt_document (expansion bound)" grep -q "bomb.docx: docx: package expands past its bounds" "$TMP/err.bomb"
 t_check "truncated.docx skipped as corrupt_document" grep -q "truncated.docx: .*docx" "$TMP/err"
 t_check "random.docx skipped as corrupt_document" grep -q "random.docx: named like an office document" "$TMP/err"
+t_check "locked.docx (OLE2) skipped as encrypted" grep -q "locked.docx: docx: .*\[encrypted\]" "$TMP/err"
 t_check "summary counts corrupt_document 2" grep -qE "corrupt_document:? +2|corrupt_document 2" "$TMP/err"
 t_eq "each document once, under its own key" \
   "fleet.xlsx moorings.ods report.docx report.epub report.odt report.pptx tour.odp" \
