@@ -9,7 +9,10 @@
  * HTML (libxml2's SAX parser, a linear stripper past what libxml2 handles well) and Markdown
  * (md4c, through markdown.c: what the rendered page shows, comments and markup gone, list
  * items and table rows as paragraphs, front matter as metadata) into plain text keeping the
- * headings and the code blocks; HTML is reduced to its main
+ * headings and the code blocks; e-mail (an item of type "eml", through mail.c: each text
+ * part converted from its declared charset and repaired like any text, HTML parts through the
+ * HTML path, the subject as title, header fields and attachments as metadata "mail" and
+ * "attachments"); HTML is reduced to its main
  * content (a <main> / role="main" element when there is one) without navigation (nav, aside,
  * page header/footer, ARIA landmarks, sidebars by class/id, skip links, permalinks). Drops
  * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC. Office documents and
@@ -60,6 +63,7 @@
  * an office document's name (.docx, .epub...) they are a corrupt_document.
  */
 #include "normalize.h"
+#include "mail.h"
 #include "markdown.h"
 #include "office.h"
 
@@ -79,8 +83,8 @@
 #include <uchardet.h>
 #include <utf8proc.h>
 
-enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML };
-static const char *const fmt_name[] = { "text", "markdown", "html" };
+enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL };
+static const char *const fmt_name[] = { "text", "markdown", "html", "mail" };
 static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
@@ -1735,6 +1739,127 @@ struct decoded {
 	const char *reason;      /* skip reason */
 };
 
+/* ---- e-mail (parsed by mail.c; the adapter converts each part's charset and emits it) ---- */
+
+struct mail_ctx {
+	struct emit *e;
+	struct decoded *dec;     /* repairs are counted here, as for any file */
+	struct buf utf8;         /* one part in UTF-8 */
+	int *limited, *halted;
+};
+
+static int html_extract(struct emit *e, const char *s, size_t n, struct buf *title, int *limited,
+			int *halted);
+static int iconv_decode(const char *from, const unsigned char *s, size_t n, size_t unit,
+			int replace, struct buf *out, size_t *n_bad);
+static const char *charset_iconv(const char *label);
+
+/* A part's bytes in its declared charset -> valid UTF-8 without NUL in m->utf8. */
+static int mail_to_utf8(struct mail_ctx *m, const char *s, size_t n, const char *charset)
+{
+	const char *from = *charset ? charset_iconv(charset) : NULL;
+	struct utf8_stats st;
+	size_t w = 0;
+	int rc = RL_SKIP;
+
+	buf_reset(&m->utf8);
+	utf8_scan((const unsigned char *)s, n, &st);
+	if (from)  /* even valid UTF-8: ISO-2022-JP and UTF-7 are 7-bit */
+		rc = iconv_decode(from, (const unsigned char *)s, n, 1, 1, &m->utf8,
+				  &m->dec->n_undecodable);
+	if (rc == RL_SKIP) {  /* no charset other than UTF-8, or one iconv lacks */
+		buf_reset(&m->utf8);
+		rc = st.invalid ? utf8_repair((const unsigned char *)s, n, &m->utf8, &m->dec->n_invalid)
+				: buf_append(&m->utf8, s, n);
+	}
+	for (size_t i = 0; !rc && i < m->utf8.len; i++) {
+		if (m->utf8.data[i])
+			m->utf8.data[w++] = m->utf8.data[i];
+		else
+			m->dec->n_nul++;
+	}
+	if (!rc && m->utf8.data) {
+		m->utf8.len = w;
+		m->utf8.data[w] = '\0';
+	}
+	return rc;
+}
+
+static int md_extract(struct emit *e, const char *s, size_t n, json_t **front);
+
+static int mail_on_text(void *ctx, const char *s, size_t n, const char *charset,
+			enum mail_kind kind)
+{
+	struct mail_ctx *m = ctx;
+	int rc = mail_to_utf8(m, s, n, charset);
+
+	if (rc)
+		return rc;
+	emit_sep(m->e, SEP_PARA);
+	if (kind != MAIL_PLAIN) {  /* its own emitter: the HTML path may start a page over */
+		struct emit sub;
+		struct buf title;
+		json_t *front = NULL;
+		int limited = 0, halted = 0;
+		emit_init(&sub, m->e->out.limit);
+		buf_init(&title, LABEL_MAX * 8);
+		if (kind == MAIL_HTML)
+			rc = html_extract(&sub, m->utf8.data ? m->utf8.data : "", m->utf8.len, &title,
+					  &limited, &halted);
+		else
+			rc = md_extract(&sub, m->utf8.data ? m->utf8.data : "", m->utf8.len, &front);
+		json_decref(front);
+		if (!rc)
+			rc = emit_text(m->e, sub.out.data ? sub.out.data : "", sub.out.len, 1);
+		*m->limited |= limited;
+		*m->halted |= halted;
+		buf_release(&title);
+		emit_release(&sub);
+	} else {
+		rc = emit_text(m->e, m->utf8.data ? m->utf8.data : "", m->utf8.len, 1);
+	}
+	emit_sep(m->e, SEP_PARA);
+	return rc ? rc : m->e->full;
+}
+
+static int mail_on_heading(void *ctx, const char *s, size_t n)
+{
+	struct mail_ctx *m = ctx;
+	emit_heading_begin(m->e, 2);
+	int rc = emit_text(m->e, s, n, 0);
+	int rc2 = emit_heading_end(m->e);
+	return rc ? rc : rc2 ? rc2 : m->e->full;
+}
+
+/* An e-mail message: the subject is the title, header fields and attachments metadata. */
+static int mail_extract(struct emit *e, struct decoded *dec, struct buf *title, int *limited,
+			int *halted, json_t **meta)
+{
+	static const struct mail_sink sink = { .text = mail_on_text, .heading = mail_on_heading };
+	struct mail_ctx m = { .e = e, .dec = dec, .limited = limited, .halted = halted };
+	struct mail_info info;
+	int rc;
+
+	buf_init(&m.utf8, 0);
+	rc = mail_parse(dec->s, dec->n, &sink, &m, &info);
+	if (rc > 0)
+		rc = 0;
+	if (!rc && info.subject)
+		rc = buf_append(title, info.subject, strnlen(info.subject, 2 * LABEL_MAX));
+	if (!rc && !(*meta = json_object()))
+		rc = RL_ENOMEM;
+	if (!rc && info.mime_errors)
+		rc = json_object_set_new(info.mail, "mime_errors",
+					 json_integer((json_int_t)info.mime_errors)) ? RL_ENOMEM : 0;
+	if (!rc && json_object_set(*meta, "mail", info.mail))
+		rc = RL_ENOMEM;
+	if (!rc && info.attachments && json_object_set(*meta, "attachments", info.attachments))
+		rc = RL_ENOMEM;
+	mail_info_release(&info);
+	buf_release(&m.utf8);
+	return rc;
+}
+
 /*
  * Binary when the first SNIFF_BYTES hold too many control bytes, or hold NUL bytes among
  * anything but text. A few stray NULs (or NUL padding) in otherwise clean text do not make a
@@ -2496,18 +2621,29 @@ cut:
 		r->truncated = 1;
 		if (r->text.len > max)
 			r->text.len = cut_point(r->text.data, max);
-		/* a cut in a code block's indentation or blank lines: no trailing blank */
-		while (r->text.len && (r->text.data[r->text.len - 1] == ' ' ||
-				       r->text.data[r->text.len - 1] == '\n'))
-			r->text.len--;
-		if (r->text.data)
-			r->text.data[r->text.len] = '\0';
 	}
+	/* no trailing blank: a cut in a code block's indentation or blank lines, or a code
+	 * block whose last lines held nothing visible once decoded (found by fuzz_normalize) */
+	while (r->text.len && (r->text.data[r->text.len - 1] == ' ' ||
+			       r->text.data[r->text.len - 1] == '\n'))
+		r->text.len--;
+	/* nor a leading one: a code block whose first lines held nothing visible once decoded
+	 * (found by fuzz_normalize); the ranges below move with the text */
+	size_t lead = 0;
+	while (lead < r->text.len && (r->text.data[lead] == ' ' || r->text.data[lead] == '\n'))
+		lead++;
+	if (lead) {
+		memmove(r->text.data, r->text.data + lead, r->text.len - lead);
+		r->text.len -= lead;
+	}
+	if (r->text.data)
+		r->text.data[r->text.len] = '\0';
+#define SHIFT(x) ((x) > lead ? (x) - lead : 0)
 	if (e->n_h && !(r->h = calloc(e->n_h, sizeof(*r->h))))
 		return RL_ENOMEM;
-	for (size_t i = 0; i < e->n_h && e->h[i].start < r->text.len; i++) {
-		size_t start = e->h[i].start;
-		size_t len = (e->h[i].end < r->text.len ? e->h[i].end : r->text.len) - start;
+	for (size_t i = 0; i < e->n_h && SHIFT(e->h[i].start) < r->text.len; i++) {
+		size_t start = SHIFT(e->h[i].start), end = SHIFT(e->h[i].end);
+		size_t len = (end < r->text.len ? end : r->text.len) - start;
 		if (len > LABEL_MAX)
 			len = utf8_floor(r->text.data + start, LABEL_MAX);
 		r->h[r->n_h].offset = start;
@@ -2516,12 +2652,14 @@ cut:
 			return RL_ENOMEM;
 		r->n_h++;
 	}
-	for (size_t i = 0; i < e->n_code && e->code[i].start < r->text.len; i++) {
-		struct span sp = e->code[i];
+	for (size_t i = 0; i < e->n_code && SHIFT(e->code[i].start) < r->text.len; i++) {
+		struct span sp = { SHIFT(e->code[i].start), SHIFT(e->code[i].end) };
 		if (sp.end > r->text.len)
 			sp.end = r->text.len;
-		e->code[r->n_code++] = sp; /* in place: i >= r->n_code */
+		if (sp.end > sp.start)
+			e->code[r->n_code++] = sp; /* in place: i >= r->n_code */
 	}
+#undef SHIFT
 	if (r->n_code) {
 		r->code = e->code;
 		e->code = NULL;
@@ -2561,8 +2699,8 @@ static int json_set(json_t *m, const char *key, json_t *v)
 }
 
 /* The row's metadata object (when any) with our keys set over it; a fresh object otherwise. */
-static int build_metadata(const struct read_item *it, const char *format, const char *title,
-			  json_t *front, const struct office_info *info, const struct decoded *dec,
+static int build_metadata(const struct read_item *it, enum fmt f, const char *title,
+			  json_t *front, json_t *extra, const struct decoded *dec,
 			  const struct result *r, char **out)
 {
 	json_t *m = NULL;
@@ -2577,15 +2715,13 @@ static int build_metadata(const struct read_item *it, const char *format, const 
 	}
 	if (!m && !(m = json_object()))
 		return RL_ENOMEM;
-	rc = json_set(m, "format", json_string(format));
+	rc = json_set(m, "format", json_string(fmt_name[f]));
 	if (!rc && title)
 		rc = json_set(m, "title", json_string(title));
 	if (!rc && front)
 		rc = json_set(m, "front_matter", json_incref(front));
-	if (!rc && info->properties)
-		rc = json_set(m, "properties", json_incref(info->properties));
-	if (!rc && info->truncated_sheets)
-		rc = json_set(m, "truncated_sheets", json_integer(info->truncated_sheets));
+	if (!rc && extra && json_object_update(m, extra))
+		rc = RL_ENOMEM;
 	if (!rc && dec->encoding)
 		rc = json_set(m, "encoding", json_string(dec->encoding));
 	if (!rc && dec->enc_source)
@@ -2720,7 +2856,8 @@ static void skip_undecodable(const struct read_item *it, const struct decoded *d
 int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
 		   struct counts *c)
 {
-	enum fmt f = it->kind == READ_ROW ? FMT_TEXT : format_of(it->name);
+	enum fmt f = it->kind == READ_ROW ? FMT_TEXT
+		   : it->type && !strcmp(it->type, "eml") ? FMT_MAIL : format_of(it->name);
 	struct decoded dec = { 0 };
 	struct nfc_scratch sc = { 0 };
 	struct result r = { 0 };
@@ -2730,6 +2867,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	char *title = NULL, *meta = NULL;
 	json_t *front = NULL;  /* Markdown front matter */
 	struct office_info info = { 0 };
+	json_t *extra = NULL;  /* a format's own metadata (e-mail: "mail", "attachments") */
 	int rc, halted = 0;
 
 	*out = NULL;
@@ -2738,7 +2876,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	buf_init(&raw_title, LABEL_MAX * 8);
 	emit_init(&e, 0);
 
-	if (it->kind == READ_FILE && it->type) {
+	if (it->kind == READ_FILE && it->type && f != FMT_MAIL) {
 		/* an office document or e-book: its package's XML says its own encoding */
 		emit_release(&e);
 		emit_init(&e, emit_limit(o, OFFICE_TOTAL_MAX));
@@ -2753,11 +2891,26 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 					strnlen(json_string_value(t), 2 * LABEL_MAX));
 		if (!rc)
 			rc = finish_text(o, &e, &sc, &r);
+		/* its own metadata; its "format" is its type (over fmt_name's "text") */
+		if (!rc && !(extra = json_object()))
+			rc = RL_ENOMEM;
+		if (!rc)
+			rc = json_set(extra, "format", json_string(it->type));
+		if (!rc && info.properties)
+			rc = json_set(extra, "properties", json_incref(info.properties));
+		if (!rc && info.truncated_sheets)
+			rc = json_set(extra, "truncated_sheets", json_integer(info.truncated_sheets));
 		if (rc)
 			goto out;
 		goto extracted;
 	}
-	rc = it->kind == READ_ROW ? decode_row(it, &dec) : decode_file(o, it, &dec);
+	if (f == FMT_MAIL) {  /* 7-bit by rule: each part is decoded by its own charset */
+		dec.s = it->data ? it->data : "";
+		dec.n = it->data ? it->len : 0;
+		rc = 0;
+	} else {
+		rc = it->kind == READ_ROW ? decode_row(it, &dec) : decode_file(o, it, &dec);
+	}
 	if (rc == 0)
 		rc = drop_nuls(&dec);
 	if (rc == RL_SKIP) {
@@ -2773,6 +2926,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = html_extract(&e, dec.s, dec.n, &raw_title, &r.html_limited, &halted);
 	else if (f == FMT_MARKDOWN)
 		rc = md_extract(&e, dec.s, dec.n, &front);
+	else if (f == FMT_MAIL)
+		rc = mail_extract(&e, &dec, &raw_title, &r.html_limited, &halted, &extra);
 	else
 		rc = emit_text(&e, dec.s, dec.n, 1);
 	if (!rc)
@@ -2816,8 +2971,7 @@ extracted:
 			rc = RL_ENOMEM;
 	}
 	if (!rc)
-		rc = build_metadata(it, it->type ? it->type : fmt_name[f], title, front, &info,
-				    &dec, &r, &meta);
+		rc = build_metadata(it, f, title, front, extra, &dec, &r, &meta);
 	if (rc)
 		goto out;
 
@@ -2867,6 +3021,7 @@ out:
 	free(meta);
 	json_decref(front);
 	json_decref(info.properties);
+	json_decref(extra);
 	result_release(&r);
 	emit_release(&e);
 	buf_release(&raw_title);

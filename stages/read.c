@@ -13,7 +13,9 @@
  * checks the limits while streaming: a bomb is refused a block past the limit, never after it
  * is in memory. An entry named like an archive is read into memory (bounded by
  * max_entry_bytes) and opened again the same way, up to max_nesting levels. A JSONL collection
- * is split into lines as it streams; only one line is held at a time.
+ * is split into lines as it streams; only one line is held at a time. An mbox is split into
+ * messages the same way (one message held at a time, each an "eml" item "file#n"); a single
+ * message is told by its header and typed "eml" for normalize's mail path.
  *
  * Why: nothing is ever written to disk, so ".." and absolute entry names are just text and no
  * extraction directory needs cleaning; one classification path for files and in-memory entries
@@ -43,7 +45,7 @@
  *   conversions give the same keys whatever the process locale.
  * - Duplicate _ids are found with a set of 128-bit xxh3 hashes of the ids (16 bytes per id).
  *
- * Hostile input (tests/hostile/, tests/fuzz/fuzz_read.c, fuzz_jsonl.c):
+ * Hostile input (tests/hostile/, tests/fuzz/fuzz_read.c, fuzz_jsonl.c, fuzz_mail.c):
  * - Expansion ratio per level: the file on disk (its filters and format) is judged after
  *   RATIO_FLOOR expanded bytes and, over max_ratio, the rest of the file is abandoned (the
  *   stream cannot be skipped without decompressing it). Each archive or compressed file inside
@@ -784,6 +786,83 @@ const char *read_sniff(const unsigned char *h, size_t n, const unsigned char *t,
 	return NULL;
 }
 
+/* ---- mail ---------------------------------------------------------------------------------
+ * An RFC 5322 message is told by its first lines: header fields only (or their folded
+ * continuations) up to the first blank line, at least two of them ones a mail carries (one
+ * suffices when the name ends in ".eml": the name only breaks ties). An mbox starts with a
+ * "From " line (sender, then a date) followed by such a header. Both are text, so these
+ * checks come after the signature table has said it is nothing ragload ignores. */
+
+static const char *const mail_fields[] = {
+	"received", "return-path", "from", "to", "cc", "subject", "date", "message-id",
+	"mime-version", "delivered-to", "reply-to", "sender", "in-reply-to", "references",
+	"content-type", "content-transfer-encoding", "x-mailer", "user-agent", "bcc",
+};
+
+/* Length of a header field's name at the line h/n (followed by ':'), 0 when it is none. */
+static size_t mail_field(const unsigned char *h, size_t n)
+{
+	size_t i = 0;
+	while (i < n && h[i] > ' ' && h[i] < 127 && h[i] != ':')
+		i++;
+	return i && i < n && h[i] == ':' ? i : 0;
+}
+
+/* Known header fields in the header block at h (-1: a line that is no header field). */
+static int mail_header_fields(const unsigned char *h, size_t n)
+{
+	int known = 0;
+	size_t at = 0, lines = 0;
+	while (at < n) {
+		const unsigned char *nl = memchr(h + at, '\n', n - at);
+		size_t len = nl ? (size_t)(nl - h - at) : n - at, fl;
+		if (len && h[at + len - 1] == '\r')
+			len--;
+		if (!len)
+			break;
+		if (h[at] == ' ' || h[at] == '\t') {
+			if (!lines)
+				return -1;
+		} else if ((fl = mail_field(h + at, len))) {
+			for (size_t i = 0; i < RL_ARRAY_LEN(mail_fields); i++)
+				if (fl == strlen(mail_fields[i]) &&
+				    strncasecmp((const char *)h + at, mail_fields[i], fl) == 0)
+					known++;
+		} else if (nl) {  /* a last line cut short by the sniff window is let pass */
+			return -1;
+		}
+		lines++;
+		if (!nl)
+			break;
+		at = (size_t)(nl - h) + 1;
+	}
+	return known;
+}
+
+/* "mbox", "eml" or NULL for the item whose first bytes are h/n (see above). */
+static const char *mail_type(const unsigned char *h, size_t n, const char *name)
+{
+	if (n > READ_SNIFF_BYTES)
+		n = READ_SNIFF_BYTES;
+	if (n >= 5 && memcmp(h, "From ", 5) == 0) {
+		const unsigned char *nl = memchr(h, '\n', n);
+		size_t len = nl ? (size_t)(nl - h) : 0, digits = 0;
+		for (size_t i = 5; i < len; i++)
+			digits += h[i] >= '0' && h[i] <= '9';
+		if (!nl || len < 7 || h[5] == ' ' || digits < 4)
+			return NULL;
+		return mail_header_fields(nl + 1, n - len - 1) >= 1 ? "mbox" : NULL;
+	}
+	int known = mail_header_fields(h, n);
+	return known >= 2 || (known == 1 && name_ends(name, ".eml")) ? "eml" : NULL;
+}
+
+static int is_mbox(const char *h, size_t n, const char *name)
+{
+	const char *t = h ? mail_type((const unsigned char *)h, n, name) : NULL;
+	return t && !strcmp(t, "mbox");
+}
+
 /*
  * The office and e-book packages normalize reads (stages/office.c): the type read_sniff()
  * named, as a static string, or NULL for a type ragload ignores. An OLE2 file under an OOXML
@@ -974,8 +1053,12 @@ static int key_claim(struct reader *r, const char *key)
 	return rc;
 }
 
-/* Takes ownership of data (malloc'd, data[len] == 0). A duplicate key is counted, not an error. */
-static int file_emit(struct reader *r, const struct place *at, char *data, size_t len)
+/*
+ * Takes ownership of data (malloc'd, data[len] == 0). A duplicate key is counted, not an error.
+ * type: the document type when the caller knows it, else judged here by content.
+ */
+static int file_emit_typed(struct reader *r, const struct place *at, char *data, size_t len,
+			   const char *type)
 {
 	struct read_item *it = NULL;
 	int rc = key_claim(r, at->key);
@@ -990,8 +1073,14 @@ static int file_emit(struct reader *r, const struct place *at, char *data, size_
 		return RL_ENOMEM;
 	}
 	it->kind = READ_FILE;
-	it->type = r->doc_type;
-	r->doc_type = NULL;
+	if (r->doc_type) {  /* an office document or e-book told by read_sniff() */
+		it->type = r->doc_type;
+		r->doc_type = NULL;
+	} else {
+		it->type = type ? type : mail_type((const unsigned char *)data, len, at->name);
+		if (it->type && strcmp(it->type, "eml"))
+			it->type = NULL;  /* an mbox held whole (read as one text) is split only while streaming */
+	}
 	it->data = data;
 	it->len = len;
 	it->raw_bytes = len;
@@ -1004,6 +1093,11 @@ static int file_emit(struct reader *r, const struct place *at, char *data, size_
 		return RL_ENOMEM;
 	}
 	return item_emit(r, it);
+}
+
+static int file_emit(struct reader *r, const struct place *at, char *data, size_t len)
+{
+	return file_emit_typed(r, at, data, len, NULL);
 }
 
 /* ---- streaming with limits ----------------------------------------------------------------- */
@@ -1153,7 +1247,7 @@ static void too_large(struct reader *r, const struct place *at, uint64_t declare
  * is clamped to the limit so that memory never exceeds it.
  */
 static int data_collect(struct reader *r, struct stream *s, const struct place *at, int sniff,
-			char **out, size_t *out_len)
+			const char *first, ssize_t n_first, char **out, size_t *out_len)
 {
 	uint64_t max = r->o->max_entry_bytes ? r->o->max_entry_bytes : SIZE_MAX / 2;
 	int big = at->size >= 0 && (uint64_t)at->size > max;
@@ -1173,7 +1267,9 @@ static int data_collect(struct reader *r, struct stream *s, const struct place *
 	data = malloc(cap);
 	if (!data)
 		return RL_ENOMEM;
-	while ((n = stream_read(r, s, &p)) > 0) {
+	/* first: a piece the caller already took from the stream (n_first bytes) */
+	for (p = first, n = first ? n_first : stream_read(r, s, &p); n > 0;
+	     n = stream_read(r, s, &p)) {
 		if ((uint64_t)len + (uint64_t)n > max) {
 			if (!sniff || !(rc = sniff_ignore(r, at->key, at->name, (unsigned char *)data,
 							  len, NULL, 0)))
@@ -1630,6 +1726,163 @@ out:
 	return rc;
 }
 
+/* ---- mbox ---------------------------------------------------------------------------------- */
+
+/*
+ * An mbox streams through line by line: a line starting "From " after a blank line (or the
+ * first line) starts a message; ">From ", ">>From "... lose one '>' (mboxrd; mboxo's escapes
+ * read the same). Only the message being gathered is held, bounded by max_entry_bytes; a
+ * larger one is counted (entry_too_large) and passed over up to the next separator.
+ */
+#define MBOX_FROM_LINE 1024      /* a longer "From " line is no separator: bounded anyway */
+
+struct mbox {
+	struct reader *r;
+	const struct place *at;
+	struct buf msg;          /* the current message, its From_ line left out */
+	uint64_t number;         /* its 1-based number, 0 before the first */
+	uint64_t offset;         /* byte offset of its From_ line */
+	uint64_t pos;            /* bytes consumed */
+	size_t line_start;       /* where the current line starts in msg */
+	unsigned char head[24];  /* the current line's first bytes */
+	size_t line_len;         /* its length so far */
+	int prev_blank;          /* the line before was blank (or there was none) */
+	int discarding;          /* the current message is over the limit */
+};
+
+static int mbox_message(struct mbox *m)
+{
+	char key_suffix[32];
+	char *key, *data;
+	size_t len = m->msg.len;
+	int rc;
+
+	if (!m->number || m->discarding)
+		return 0;
+	/* the blank line before the next From_ line belongs to the separator */
+	if (len && m->msg.data[len - 1] == '\n')
+		len--;
+	if (len && m->msg.data[len - 1] == '\r')
+		len--;
+	snprintf(key_suffix, sizeof(key_suffix), "%llu", (unsigned long long)m->number);
+	if (!(key = key_join(m->at->key, '#', key_suffix)))
+		return RL_ENOMEM;
+	if (!(data = malloc(len + 1))) {
+		free(key);
+		return RL_ENOMEM;
+	}
+	if (len)
+		memcpy(data, m->msg.data, len);
+	data[len] = '\0';
+	struct place p = *m->at;
+	p.key = key;
+	p.size = (int64_t)len;
+	rc = file_emit_typed(m->r, &p, data, len, "eml");
+	free(key);
+	return rc;
+}
+
+/* A whole line was gathered (its '\n' included in msg unless discarding). */
+static int mbox_line_end(struct mbox *m)
+{
+	size_t hl = m->line_len < sizeof(m->head) ? m->line_len : sizeof(m->head);
+	int blank = m->line_len == 0 || (m->line_len == 1 && m->head[0] == '\r');
+	int rc = 0;
+
+	if (m->prev_blank && hl >= 5 && m->line_len <= MBOX_FROM_LINE &&
+	    memcmp(m->head, "From ", 5) == 0) {
+		if (!m->discarding)
+			m->msg.len = m->line_start;
+		rc = mbox_message(m);
+		buf_reset(&m->msg);
+		m->number++;
+		m->offset = m->pos - m->line_len - 1;
+		m->discarding = 0;
+	} else if (!m->discarding && m->head[0] == '>') {
+		size_t k = 1;
+		while (k < hl && m->head[k] == '>')
+			k++;
+		if (k + 5 <= hl && memcmp(m->head + k, "From ", 5) == 0) {
+			char *line = m->msg.data + m->line_start;
+			memmove(line, line + 1, m->msg.len - m->line_start - 1);
+			m->msg.len--;
+			m->msg.data[m->msg.len] = '\0';
+		}
+	}
+	m->prev_blank = blank;
+	m->line_len = 0;
+	m->line_start = m->msg.len;
+	return rc;
+}
+
+static int mbox_feed(struct mbox *m, const char *p, size_t n)
+{
+	uint64_t max = m->r->o->max_entry_bytes ? m->r->o->max_entry_bytes : SIZE_MAX / 2;
+	int rc = 0;
+
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) + 1 : n;
+
+		for (size_t i = 0; m->line_len + i < sizeof(m->head) && i < take; i++)
+			m->head[m->line_len + i] = (unsigned char)p[i];
+		if (!m->discarding && (uint64_t)m->msg.len + take > max) {
+			/* a From_ line itself never counts against the message before it */
+			int sep = m->prev_blank && m->line_len + take >= 5 &&
+				  m->line_len + take <= MBOX_FROM_LINE && memcmp(m->head, "From ", 5) == 0;
+			if (!sep) {
+				char num[32];
+				snprintf(num, sizeof(num), "%llu",
+					 (unsigned long long)(m->number ? m->number : 1));
+				char *key = key_join(m->at->key, '#', num);
+				skip(m->r, "entry_too_large", key ? key : m->at->key,
+				     "message at byte offset %llu: more than max_entry_bytes (%llu)",
+				     (unsigned long long)m->offset, (unsigned long long)max);
+				free(key);
+				m->discarding = 1;
+				buf_reset(&m->msg);
+				m->line_start = 0;
+			}
+		}
+		if (!m->discarding && (rc = buf_append(&m->msg, p, take)))
+			return rc;
+		m->line_len += take - (nl ? 1 : 0);
+		m->pos += take;
+		if (nl && (rc = mbox_line_end(m)))
+			return rc;
+		p += take;
+		n -= take;
+	}
+	return 0;
+}
+
+/* first/n: the stream's first piece, already read. */
+static int mbox_read(struct reader *r, struct stream *s, const struct place *at,
+		     const char *first, ssize_t n)
+{
+	struct mbox m = { .r = r, .at = at, .prev_blank = 1 };
+	const char *p = first;
+	int rc = key_claim(r, at->key);
+
+	if (rc)
+		return rc == 1 ? RL_SKIP : rc;  /* a duplicate mbox: counted, not read */
+	buf_init(&m.msg, 0);
+	for (; n > 0; n = stream_read(r, s, &p))
+		if ((rc = mbox_feed(&m, p, (size_t)n)))
+			goto out;
+	if (n < 0) {
+		/* damage already counted; the message it cut is still loaded */
+		rc = mbox_message(&m);
+		if (!rc)
+			rc = (int)n;
+		goto out;
+	}
+	rc = mbox_message(&m);
+out:
+	buf_release(&m.msg);
+	return rc;
+}
+
 /* ---- files, entries and containers --------------------------------------------------------- */
 
 static int container_read(struct reader *r, struct container *k);
@@ -1638,10 +1891,18 @@ static int file_read(struct reader *r, struct stream *s, const struct place *at)
 {
 	char *data;
 	size_t len;
+	const char *p;
+	ssize_t n = stream_read(r, s, &p);
+	int rc;
+
+	if (n < 0)
+		return (int)n;
+	/* an mbox is split while it streams: it is never held whole */
+	if (n > 0 && is_mbox(p, (size_t)n, at->name))
+		return mbox_read(r, s, at, p, n);
 	/* a file on disk or in memory was judged as a container already; an archive member or
 	 * what a compression filter holds is judged here */
-	int rc = data_collect(r, s, at, s->a != NULL, &data, &len);
-
+	rc = data_collect(r, s, at, s->a != NULL, n ? p : NULL, n, &data, &len);
 	if (rc)
 		return rc;
 	return file_emit(r, at, data, len);
@@ -1659,7 +1920,7 @@ static int nested_read(struct reader *r, struct stream *s, const struct place *a
 		skip(r, "nesting", at->key, "archive nested deeper than max_nesting (%d)", max);
 		return RL_SKIP;
 	}
-	rc = data_collect(r, s, at, 0, &k.mem, &k.len);
+	rc = data_collect(r, s, at, 0, NULL, 0, &k.mem, &k.len);
 	if (rc)
 		return rc;
 	rc = container_read(r, &k);
@@ -1828,7 +2089,8 @@ static int plain_read(struct reader *r, struct container *k, int64_t size)
 	struct stream s = { .fd = k->fd, .key = k->key, .container = k->key, .entry = k->name };
 	int rc;
 
-	if (k->fd < 0 && !name_is_collection(k->name)) {
+	if (k->fd < 0 && !name_is_collection(k->name) &&
+	    !is_mbox(k->mem, k->len, k->name)) {
 		rc = file_emit(r, &at, k->mem, k->len);
 		k->mem = NULL;
 		return rc;

@@ -20,7 +20,8 @@ enum read_kind {
  *
  * READ_FILE: data/len = raw bytes (not NUL-terminated necessarily; data[len] == 0 is
  *            guaranteed for convenience), name = entry file name used to pick the format
- *            (".html", ".md", ".txt"...; compressed suffixes already stripped).
+ *            (".html", ".md", ".txt"...; compressed suffixes already stripped). An mbox is
+ *            never one item: each message is a READ_FILE of type "eml" keyed "file#n".
  * READ_ROW:  data/len = the row's "text" (UTF-8 as decoded by the JSON parser, may contain
  *            NULs from \u0000 escapes: len is authoritative), title may be NULL,
  *            metadata_json = a JSON object literal holding the row's "metadata" plus "_id".
@@ -63,6 +64,11 @@ typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
 /*
  * read_inputs — streams every path (directory walked recursively in sorted order, archive,
  * compressed single file, plain file) to emit().
+ *
+ * Mail is told by content: a file whose first lines are an RFC 5322 header is an item of type
+ * "eml"; an mbox (a "From " line, then a header) is split while it streams, one "eml" item per
+ * message keyed "<file key>#<n>" (n from 1), each bounded by max_entry_bytes (a larger one is
+ * counted as entry_too_large and passed over; the mbox itself is not).
  *
  * Source keys: the path relative to the directory given on the command line (the file's own
  * name when a file is given), then "!entry/path" for an archive member (nested:

@@ -1,0 +1,139 @@
+# E-mail: an .eml (multipart/alternative with a base64 ISO-8859-1 text/plain and an HTML part,
+# a quoted-printable part with soft line breaks, a PDF attachment, a Markdown attachment) and
+# an mbox of 3 messages (one with a ">From " escaped line) load as one document a message:
+# keys x.mbox#1..3, the subject as title, from/to/date/message-id in documents.metadata, the
+# decoded text exact, no transfer encoding left in the chunks, the attachment listed. Then a
+# damaged mbox: a message cut short loads what it has, one over max_entry_bytes is skipped
+# with its reason while its siblings load (exit 3). Every fixture is made here.
+. "$(dirname "$0")/../lib.sh"
+newdb mail
+"$RAGLOAD" -q init
+d=$TMP/mail
+mkdir -p "$d"
+python3 - "$d" <<'PY'
+import base64, sys
+d = sys.argv[1]
+plain = "Grüße aus München: schöne Öfen und Käse.\nZweite Zeile.\n".encode("iso-8859-1")
+eml = """Return-Path: <jm@example.org>
+Received: from mx.example.org by mail.example.com; Tue, 1 Jul 2025 14:05:10 +0200
+From: =?ISO-8859-1?Q?J=FCrgen_M=FCller?= <jm@example.org>
+To: Bob <bob@example.com>
+Subject: =?UTF-8?B?R3LDvMOfZQ==?= aus dem Test
+Date: Tue, 1 Jul 2025 14:05:09 +0200
+Message-ID: <msg1@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="outer"
+
+This is a multi-part message in MIME format.
+--outer
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=ISO-8859-1
+Content-Transfer-Encoding: base64
+
+%s
+--alt
+Content-Type: text/html; charset=utf-8
+
+<html><body><p>HTML-only wording</p></body></html>
+--alt--
+
+--outer
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+A quoted-printable paragraph that is long enough to be broken with a soft line=
+ break, an equals sign a=3Db, and caf=C3=A9 au lait.
+
+--outer
+Content-Type: application/pdf; name="report.pdf"
+Content-Disposition: attachment; filename="report.pdf"
+Content-Transfer-Encoding: base64
+
+JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+PgpzdHJlYW0K
+--outer
+Content-Type: text/markdown; charset=utf-8; name="notes.md"
+Content-Disposition: attachment; filename="notes.md"
+
+## Index notes
+
+Attached notes about *vector* indexes.
+--outer--
+""" % base64.encodebytes(plain).decode().strip()
+open(d + "/a.eml", "w").write(eml)
+
+def msg(i, extra="", body=None):
+    return ("From sender%d@example.org Mon Jan  %d 10:00:00 2024\n"
+            "From: Sender %d <sender%d@example.org>\nTo: list@example.com\n"
+            "Subject: Message number %d\nDate: Mon, %d Jan 2024 10:00:00 +0000\n"
+            "Message-ID: <m%d@example.org>\n%s\n%s\n") % (i, i, i, i, i, i, i, extra,
+            body if body is not None else "Body of message %d.\n" % i)
+mbox = msg(1, body="First body.\n>From the start this line was escaped.\n>>From stays quoted once.\n") \
+     + msg(2, "In-Reply-To: <m1@example.org>\n") + msg(3)
+open(d + "/x.mbox", "w").write(mbox)
+PY
+# a file named .txt whose content is mail is still mail; a text file with one "Date:" is not
+printf 'From: a@example.org\nSubject: Named as text\nDate: Wed, 2 Jul 2025 09:00:00 +0000\n\nMail under a .txt name.\n' > "$d/named.txt"
+printf 'Date: 2025\n\nJust notes, not mail.\n' > "$d/notes.txt"
+
+rc=0; "$RAGLOAD" --no-progress ingest "$d" 2> "$TMP/err" || rc=$?
+t_eq "mail tree: exit 0" 0 "$rc"
+t_eq "one document per message" "a.eml named.txt notes.txt x.mbox#1 x.mbox#2 x.mbox#3" \
+  "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"
+t_eq "subject is the title" "Grüße aus dem Test" "$(q "SELECT metadata->>'title' FROM documents WHERE source_name = 'a.eml'")"
+t_eq "from decoded" "Jürgen Müller <jm@example.org>" "$(q "SELECT metadata->'mail'->>'from' FROM documents WHERE source_name = 'a.eml'")"
+t_eq "to" "Bob <bob@example.com>" "$(q "SELECT metadata->'mail'->>'to' FROM documents WHERE source_name = 'a.eml'")"
+t_eq "date as ISO 8601" "2025-07-01T14:05:09+02:00" "$(q "SELECT metadata->'mail'->>'date' FROM documents WHERE source_name = 'a.eml'")"
+t_eq "message-id" "<msg1@example.org>" "$(q "SELECT metadata->'mail'->>'message_id' FROM documents WHERE source_name = 'a.eml'")"
+t_eq "format mail" "mail" "$(q "SELECT metadata->>'format' FROM documents WHERE source_name = 'a.eml'")"
+text=$(q "SELECT string_agg(chunk_text, ' ' ORDER BY chunk_id) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'a.eml'")
+t_check "base64 ISO-8859-1 part decoded exactly" grep -qF 'Grüße aus München: schöne Öfen und Käse.' <<<"$text"
+t_check "QP soft line break joined, =3D and =C3=A9 decoded" grep -qF 'broken with a soft line break, an equals sign a=b, and café au lait.' <<<"$text"
+t_check "alternative: text/plain preferred over HTML" bash -c "! grep -qF 'HTML-only wording' <<<\"\$1\"" _ "$text"
+t_check "Markdown attachment read as Markdown" grep -qxF 'Attached notes about vector indexes.' <<<"$text"
+t_check "its own heading kept as text" grep -qxF 'Index notes' <<<"$text"
+t_eq "attachment name is a heading" "notes.md" "$(q "SELECT metadata->'headings'->0->>2 FROM documents WHERE source_name = 'a.eml'")"
+t_eq "no base64 or QP remnants in any chunk" 0 "$(q "SELECT count(*) FROM chunks WHERE chunk_text ~ '(=3D|=C3|=\r?$|Content-Transfer-Encoding|JVBERi0|R3LDvMOfZQ|--outer)'")"
+t_eq "binary attachment listed" '[{"name": "report.pdf", "type": "application/pdf", "bytes": 48}]' \
+  "$(q "SELECT metadata->'attachments' FROM documents WHERE source_name = 'a.eml'")"
+t_eq "mbox titles" "Message number 1|Message number 2|Message number 3" \
+  "$(q "SELECT string_agg(metadata->>'title', '|' ORDER BY source_name) FROM documents WHERE source_name LIKE 'x.mbox#%'")"
+t_eq "mbox message-ids in metadata" "<m1@example.org> <m2@example.org> <m3@example.org>" \
+  "$(q "SELECT string_agg(metadata->'mail'->>'message_id', ' ' ORDER BY source_name) FROM documents WHERE source_name LIKE 'x.mbox#%'")"
+t_eq "in-reply-to" "<m1@example.org>" "$(q "SELECT metadata->'mail'->>'in_reply_to' FROM documents WHERE source_name = 'x.mbox#2'")"
+m1=$(q "SELECT string_agg(chunk_text, ' ' ORDER BY chunk_id) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'x.mbox#1'")
+t_check ">From unescaped" grep -qF 'First body. From the start this line was escaped.' <<<"$m1"
+t_check ">>From loses one >" grep -qF '>From stays quoted once.' <<<"$m1"
+t_check "mbox: no message header or From_ line in the text" bash -c "! grep -qE 'Message-ID|sender1@example.org Mon' <<<\"\$1\"" _ "$m1"
+t_eq "mail told by content, not by name" "mail text" \
+  "$(q "SELECT string_agg(metadata->>'format', ' ' ORDER BY source_name) FROM documents WHERE source_name IN ('named.txt', 'notes.txt')")"
+
+# damage: a message cut short (multipart without its end, base64 cut mid-quantum) loads what
+# it has; one over max_entry_bytes is skipped with its reason; the siblings load
+b=$TMP/bad
+mkdir -p "$b"
+python3 - "$b" <<'PY'
+import sys
+b = sys.argv[1]
+cut = ("From a@example.org Mon Jan  1 10:00:00 2024\nFrom: a@example.org\nSubject: Cut short\n"
+       "Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n"
+       "Content-Transfer-Encoding: base64\n\nVGhlIHBhcnQgdGhhdCBhcnJpdmVkIGJlZm9yZSB0aGUgY3V0Lg==\n--zz\n"
+       "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\nU2Vjb25kIHBhcnQgY3V0IG1pZA")
+big = ("\nFrom b@example.org Mon Jan  2 10:00:00 2024\nFrom: b@example.org\nSubject: Too big\n\n"
+       + ("padding line of a very large message\n" * 2000))
+ok = ("\nFrom c@example.org Mon Jan  3 10:00:00 2024\nFrom: c@example.org\nSubject: Sibling\n"
+      "Date: not a date at all\n\nThe sibling after the big one loads.\n")
+empty = "\nFrom d@example.org Mon Jan  4 10:00:00 2024\nFrom: d@example.org\nSubject: No body\n\n"
+open(b + "/bad.mbox", "w").write(cut + "\n" + big + ok + empty)
+PY
+rc=0; "$RAGLOAD" --no-progress --set limits.max_entry_bytes=32768 ingest "$b" 2> "$TMP/err" || rc=$?
+t_eq "damaged mbox: exit 3" 3 "$rc"
+t_eq "cut message and sibling loaded" "bad.mbox#1 bad.mbox#3" \
+  "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents WHERE source_name LIKE 'bad.mbox#%'")"
+t_check "cut message keeps its first part" test "$(q "SELECT count(*) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'bad.mbox#1' AND chunk_text LIKE '%The part that arrived before the cut.%'")" -ge 1
+t_check "mime damage recorded" test "$(q "SELECT (metadata->'mail'->>'mime_errors')::int FROM documents WHERE source_name = 'bad.mbox#1'")" -ge 1
+t_eq "an unparseable date kept as written" "not a date at all" "$(q "SELECT metadata->'mail'->>'date' FROM documents WHERE source_name = 'bad.mbox#3'")"
+t_check "big message skipped with its reason" grep -qE 'entry_too_large.*bad.mbox#2|bad.mbox#2.*max_entry_bytes' "$TMP/err"
+t_check "message without body counted empty" grep -qE 'empty' "$TMP/err"
+t_check "no crash report on stderr" bash -c "! grep -qiE 'segmentation|core dumped|AddressSanitizer' '$TMP/err'"
