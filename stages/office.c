@@ -1173,7 +1173,7 @@ static void xlsx_sheet(struct walk *w, const struct member *m, const struct sst 
 				if (shared) {
 					char *end;
 					unsigned long k = v.len ? strtoul(v.data, &end, 10) : ULONG_MAX;
-					if (k < sst->n)
+					if (k < sst->n && sst->off[k + 1] > sst->off[k])
 						w_text(w, sst->text.data + sst->off[k],
 						       sst->off[k + 1] - sst->off[k]);
 				} else if (v.len) {
