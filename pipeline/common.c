@@ -152,6 +152,7 @@ void doc_free(struct doc *d)
 		free(d->headings[i].text);
 	free(d->headings);
 	free(d->code);
+	free(d->pages);
 	for (size_t i = 0; i < d->n_chunks; i++)
 		free(d->chunks[i].heading_path);
 	free(d->chunks);
@@ -165,6 +166,7 @@ size_t doc_bytes(const struct doc *d)
 	n += d->n_chunks * (sizeof(struct chunk) + 64);
 	n += d->n_headings * (sizeof(struct heading) + 32);
 	n += d->n_code * sizeof(struct span);
+	n += d->n_pages * sizeof(struct page_mark);
 	n += (size_t)d->n_chunks * (size_t)(d->dim > 0 ? d->dim : 0) * sizeof(float);
 	if (d->metadata_json)
 		n += strlen(d->metadata_json);

@@ -65,6 +65,13 @@ struct heading {
 	char *text;
 };
 
+/* Where a page or slide starts: the byte offset of its first character in the normalized
+ * text and its number (1-based, as the document counts them). */
+struct page_mark {
+	size_t offset;
+	int number;
+};
+
 /* A byte range [start, end) of a document's normalized text. */
 struct span {
 	size_t start;
@@ -97,6 +104,10 @@ struct doc {
 	                          order, disjoint: their lines and indentation are kept verbatim,
 	                          and chunking prefers not to cut inside one; NULL when none */
 	size_t n_code;
+	struct page_mark *pages; /* pages or slides, in text order (offsets ascending); NULL
+	                            when the format has none */
+	size_t n_pages;
+	const char *page_unit;   /* "pages" or "slides" (a static string), NULL without pages */
 	struct chunk *chunks;
 	size_t n_chunks;
 	float *vectors;        /* n_chunks * dim, filled by embed */

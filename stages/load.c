@@ -117,6 +117,30 @@ static int delete_replaced(struct loader *l, struct doc **docs, size_t n, char *
 	return rc;
 }
 
+/* The pages (or slides) a chunk's bytes lie on: the mark at or before its first byte and the
+ * one at or before its last; 0 when it starts before the first mark (a title page without a
+ * number). Binary search: marks are in text order. */
+static int page_at(const struct doc *d, size_t off)
+{
+	size_t lo = 0, hi = d->n_pages;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (d->pages[mid].offset <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? d->pages[lo - 1].number : 0;
+}
+
+static void page_range(const struct doc *d, const struct chunk *ch, int *first, int *last)
+{
+	*first = page_at(d, ch->start);
+	*last = page_at(d, ch->end > ch->start ? ch->end - 1 : ch->start);
+	if (*first <= 0 && *last > 0)
+		*first = d->pages[0].number;
+}
+
 static int chunk_metadata(struct buf *b, const struct doc *d, size_t i)
 {
 	const struct chunk *ch = &d->chunks[i];
@@ -125,6 +149,12 @@ static int chunk_metadata(struct buf *b, const struct doc *d, size_t i)
 			    ch->end);
 	if (!rc && ch->heading_path)
 		rc = buf_printf(b, ", \"headings\": %s", ch->heading_path);
+	if (!rc && d->n_pages && d->page_unit) {
+		int first, last;
+		page_range(d, ch, &first, &last);
+		if (first > 0)
+			rc = buf_printf(b, ", \"%s\": [%d, %d]", d->page_unit, first, last);
+	}
 	return rc ? rc : buf_putc(b, '}');
 }
 

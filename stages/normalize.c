@@ -15,7 +15,10 @@
  * "attachments"); HTML is reduced to its main
  * content (a <main> / role="main" element when there is one) without navigation (nav, aside,
  * page header/footer, ARIA landmarks, sidebars by class/id, skip links, permalinks). Drops
- * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC.
+ * NUL (counted) and C0/C1 controls; tidies whitespace; applies NFC. Office documents and
+ * e-books (a read item with a type) are opened by office.c, whose text events feed the same
+ * emitter (an EPUB chapter through the HTML path), page and slide marks included, which NFC's
+ * split remaps like the headings.
  *
  * How: every format feeds one emitter that writes the tidy text directly. Whitespace is held
  * back as a pending separator (a space or a paragraph break) and written only when the next
@@ -53,13 +56,16 @@
  * a blank, so a leading code block loses its first line's indentation. Metadata records each
  * decision: "encoding" and "encoding_source" (absent for UTF-8), "invalid_utf8",
  * "undecodable", "nul_bytes", "html_fallback", "truncated", and a Markdown file's
- * "front_matter" (an object). Binary bytes under an archive's
+ * "front_matter" (an object), an office document's "properties" and "truncated_sheets"
+ * (its "format" is its type: "docx", "epub"...). Binary bytes under an archive's
  * name are counted as unsupported_format (or corrupt_archive when they start with a known
- * magic number): the read stage could not open them as the archive they claim to be.
+ * magic number): the read stage could not open them as the archive they claim to be; under
+ * an office document's name (.docx, .epub...) they are a corrupt_document.
  */
 #include "normalize.h"
 #include "mail.h"
 #include "markdown.h"
+#include "office.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -353,6 +359,9 @@ struct emit {
 	size_t n_h, cap_h;
 	struct span *code;  /* code blocks written, in order */
 	size_t n_code, cap_code;
+	struct page_mark *pg;  /* pages/slides begun, at their first character */
+	size_t n_pg, cap_pg;
+	int pg_owed;        /* a page begun whose first character is still to come (its number) */
 };
 
 static void emit_init(struct emit *e, size_t limit)
@@ -367,6 +376,7 @@ static void emit_release(struct emit *e)
 	buf_release(&e->out);
 	free(e->h);
 	free(e->code);
+	free(e->pg);
 }
 
 /* Forgets everything written (a page parsed again), keeping the memory. */
@@ -377,7 +387,8 @@ static void emit_reset(struct emit *e)
 		e->out.data[0] = '\0';
 	e->pend = e->nl = e->full = e->nfc = e->h_level = 0;
 	e->h_start = SIZE_MAX;
-	e->n_h = e->n_code = 0;
+	e->n_h = e->n_code = e->n_pg = 0;
+	e->pg_owed = 0;
 }
 
 static void emit_sep(struct emit *e, int sep)
@@ -425,6 +436,10 @@ static char *emit_flush(struct emit *e, char *base, char *o)
 	e->nl = 0;
 	if (e->h_level && e->h_start == SIZE_MAX)
 		e->h_start = (size_t)(o - base);
+	if (e->pg_owed) { /* room was made when the page began */
+		e->pg[e->n_pg++] = (struct page_mark){ (size_t)(o - base), e->pg_owed };
+		e->pg_owed = 0;
+	}
 	return o;
 }
 
@@ -500,6 +515,26 @@ static int emit_text(struct emit *e, const char *str, size_t n, int paras)
 	}
 	e->out.len = (size_t)(o - base);
 	base[e->out.len] = '\0';
+	return 0;
+}
+
+/* A page or slide numbered number starts with the next visible character, after a paragraph
+ * break (so its offset always follows a '\n', which NFC's split relies on). A page that shows
+ * no character before the next one begins has no mark. */
+static int emit_page(struct emit *e, int number)
+{
+	if (e->h_level || number <= 0)
+		return 0;
+	emit_sep(e, SEP_PARA);
+	if (e->n_pg == e->cap_pg) {
+		size_t cap = e->cap_pg ? e->cap_pg * 2 : 16;
+		struct page_mark *pg = realloc(e->pg, cap * sizeof(*pg));
+		if (!pg)
+			return RL_ENOMEM;
+		e->pg = pg;
+		e->cap_pg = cap;
+	}
+	e->pg_owed = number;
 	return 0;
 }
 
@@ -1568,6 +1603,126 @@ static int md_extract(struct emit *e, const char *s, size_t n, json_t **front)
 	return markdown_parse(s, n, &sink, e, front);
 }
 
+/* ---- office documents and e-books (parsed by office.c; the adapter feeds the emitter) ----- */
+
+struct office_adapter {
+	struct emit *e;
+	struct emit page;      /* one EPUB XHTML member's text, then copied into e */
+	struct buf title;      /* its <title>: not used (the OPF's title is the book's) */
+	struct buf fixed;      /* its bytes with invalid UTF-8 repaired */
+	int limited, halted;
+};
+
+static int of_text(void *ctx, const char *s, size_t n)
+{
+	struct emit *e = ((struct office_adapter *)ctx)->e;
+	int rc = emit_text(e, s, n, 0);
+	return rc ? rc : e->full;
+}
+
+static int of_para(void *ctx)
+{
+	emit_sep(((struct office_adapter *)ctx)->e, SEP_PARA);
+	return 0;
+}
+
+static int of_heading_begin(void *ctx, int level)
+{
+	emit_heading_begin(((struct office_adapter *)ctx)->e, level);
+	return 0;
+}
+
+static int of_heading_end(void *ctx)
+{
+	return emit_heading_end(((struct office_adapter *)ctx)->e);
+}
+
+static int of_page(void *ctx, int number)
+{
+	return emit_page(((struct office_adapter *)ctx)->e, number);
+}
+
+/*
+ * One EPUB content document: read by the HTML path on an emitter of its own (html_extract
+ * may start a page over, which must not erase the chapters before it), then its text copied
+ * into the book's emitter range by range: headings as headings, code blocks as code, the
+ * rest as text whose blank lines are its paragraph breaks.
+ */
+static int of_html(void *ctx, const char *s, size_t n)
+{
+	struct office_adapter *a = ctx;
+	struct emit *e = a->e, *p = &a->page;
+	struct utf8_stats st;
+	size_t bad = 0;
+	int rc;
+
+	emit_reset(p);
+	buf_reset(&a->title);
+	utf8_scan((const unsigned char *)s, n, &st);
+	if (st.invalid) {
+		buf_reset(&a->fixed);
+		if ((rc = utf8_repair((const unsigned char *)s, n, &a->fixed, &bad)))
+			return rc;
+		s = a->fixed.data ? a->fixed.data : "";
+		n = a->fixed.len;
+	}
+	int limited = 0, halted = 0;
+	if ((rc = html_extract(p, s, n, &a->title, &limited, &halted)))
+		return rc;
+	a->limited |= limited;
+	a->halted |= halted;
+	if (p->h_level && (rc = emit_heading_end(p)))
+		return rc;
+	size_t prev = 0, i = 0, k = 0;
+	const char *t = p->out.data ? p->out.data : "";
+	while (!rc && !e->full && (i < p->n_h || k < p->n_code)) {
+		int is_h = k >= p->n_code || (i < p->n_h && p->h[i].start < p->code[k].start);
+		size_t a0 = is_h ? p->h[i].start : p->code[k].start;
+		size_t b0 = is_h ? p->h[i].end : p->code[k].end;
+		rc = emit_text(e, t + prev, a0 - prev, 1);
+		if (!rc && is_h) {
+			emit_heading_begin(e, p->h[i++].level);
+			rc = emit_text(e, t + a0, b0 - a0, 0);
+			if (!rc)
+				rc = emit_heading_end(e);
+		} else if (!rc) {
+			emit_sep(e, SEP_PARA);
+			rc = emit_code(e, t + a0, b0 - a0);
+			emit_sep(e, SEP_PARA);
+			k++;
+		}
+		prev = b0;
+	}
+	if (!rc)
+		rc = emit_text(e, t + prev, p->out.len - prev, 1);
+	emit_sep(e, SEP_PARA);
+	return rc ? rc : e->full;
+}
+
+static int office_extract(struct emit *e, const struct read_item *it, struct office_info *info,
+			  int *limited, int *halted)
+{
+	static const struct office_sink sink = {
+		.text = of_text,
+		.para = of_para,
+		.heading_begin = of_heading_begin,
+		.heading_end = of_heading_end,
+		.page = of_page,
+		.html = of_html,
+	};
+	struct office_adapter a = { .e = e };
+	emit_init(&a.page, e->out.limit);
+	buf_init(&a.title, LABEL_MAX * 8);
+	buf_init(&a.fixed, 0);
+	int rc = office_parse(it->type, it->data ? it->data : "", it->len, &sink, &a, info);
+	*limited = a.limited;
+	*halted = a.halted;
+	emit_release(&a.page);
+	buf_release(&a.title);
+	buf_release(&a.fixed);
+	return rc;
+}
+
 /* ---- decoding ------------------------------------------------------------------------------ */
 
 struct decoded {
@@ -2398,6 +2553,8 @@ struct result {
 	size_t n_h;
 	struct span *code;  /* code blocks, offsets into text */
 	size_t n_code;
+	struct page_mark *pg;  /* pages or slides, offsets into text */
+	size_t n_pg;
 	int truncated;
 	int html_limited;  /* HTML too deep or too broken: its rest was stripped linearly */
 	size_t full_len;   /* length before the cut */
@@ -2425,9 +2582,19 @@ static int finish_text(const struct normalize_opts *o, struct emit *e, struct nf
 	}
 	buf_init(&r->text, e->out.len <= (SIZE_MAX - 64) / 3 ? 3 * e->out.len + 64 : SIZE_MAX);
 	rc = buf_reserve(&r->text, e->out.len + e->out.len / 8);
-	/* headings and code blocks are disjoint: walk both in text order */
-	for (size_t i = 0, k = 0; !rc && (i < e->n_h || k < e->n_code);) {
+	/* headings and code blocks are disjoint: walk both in text order, with the page marks
+	 * (points, at most at a range's start) */
+	for (size_t i = 0, k = 0, g = 0; !rc && (i < e->n_h || k < e->n_code || g < e->n_pg);) {
 		size_t *a, *b;
+		size_t hs = i < e->n_h ? e->h[i].start : SIZE_MAX;
+		size_t cs = k < e->n_code ? e->code[k].start : SIZE_MAX;
+		if (g < e->n_pg && e->pg[g].offset <= hs && e->pg[g].offset <= cs) {
+			size_t off = e->pg[g].offset;
+			rc = nfc_append(e->out.data + prev, off - prev, &r->text, sc);
+			e->pg[g++].offset = r->text.len;
+			prev = off;
+			continue;
+		}
 		if (k >= e->n_code || (i < e->n_h && e->h[i].start < e->code[k].start)) {
 			a = &e->h[i].start;
 			b = &e->h[i++].end;
@@ -2498,6 +2665,13 @@ cut:
 		e->code = NULL;
 		e->n_code = e->cap_code = 0;
 	}
+	for (size_t i = 0; i < e->n_pg && e->pg[i].offset < r->text.len; i++)
+		e->pg[r->n_pg++] = e->pg[i]; /* in place: i >= r->n_pg */
+	if (r->n_pg) {
+		r->pg = e->pg;
+		e->pg = NULL;
+		e->n_pg = e->cap_pg = 0;
+	}
 	/* The text buffer grew by doubling; the doc may wait in a queue for a while. */
 	if (r->text.data && r->text.cap > r->text.len + 1) {
 		char *p = realloc(r->text.data, r->text.len + 1);
@@ -2516,6 +2690,7 @@ static void result_release(struct result *r)
 		free(r->h[i].text);
 	free(r->h);
 	free(r->code);
+	free(r->pg);
 }
 
 static int json_set(json_t *m, const char *key, json_t *v)
@@ -2616,6 +2791,20 @@ static int name_promises_archive(const char *name)
 	return 0;
 }
 
+/* Names of the office and e-book packages office.c reads. */
+static int name_promises_document(const char *name)
+{
+	static const char *const suffixes[] = { ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp",
+						".epub" };
+	size_t n = name ? strlen(name) : 0;
+	for (size_t i = 0; i < RL_ARRAY_LEN(suffixes); i++) {
+		size_t m = strlen(suffixes[i]);
+		if (n > m && strcasecmp(name + n - m, suffixes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* The magic number of a format the read stage reads, at the start of p (tar's further in). */
 static const char *format_magic(const unsigned char *p, size_t n)
 {
@@ -2647,6 +2836,9 @@ static void skip_undecodable(const struct read_item *it, const struct decoded *d
 
 	if (strcmp(dec->reason, "binary")) {
 		counts_skip(c, dec->reason, it->source, "undecodable text encoding");
+	} else if (name_promises_document(it->name)) {
+		counts_skip(c, "corrupt_document", it->source,
+			    "named like an office document or e-book, but not a package ragload can open");
 	} else if (!name_promises_archive(it->name)) {
 		counts_skip(c, "binary", it->source, "binary content (NUL or control bytes)");
 	} else if ((magic = format_magic(p, it->len))) {
@@ -2674,6 +2866,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	struct doc *d = NULL;
 	char *title = NULL, *meta = NULL;
 	json_t *front = NULL;  /* Markdown front matter */
+	struct office_info info = { 0 };
 	json_t *extra = NULL;  /* a format's own metadata (e-mail: "mail", "attachments") */
 	int rc, halted = 0;
 
@@ -2683,6 +2876,34 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	buf_init(&raw_title, LABEL_MAX * 8);
 	emit_init(&e, 0);
 
+	if (it->kind == READ_FILE && it->type && f != FMT_MAIL) {
+		/* an office document or e-book: its package's XML says its own encoding */
+		emit_release(&e);
+		emit_init(&e, emit_limit(o, OFFICE_TOTAL_MAX));
+		rc = office_extract(&e, it, &info, &r.html_limited, &halted);
+		if (rc == RL_SKIP) {
+			counts_skip(c, info.reason, it->source, "%s: %s", it->type, info.message);
+			goto out;
+		}
+		json_t *t = info.properties ? json_object_get(info.properties, "title") : NULL;
+		if (!rc && json_is_string(t))
+			rc = buf_append(&raw_title, json_string_value(t),
+					strnlen(json_string_value(t), 2 * LABEL_MAX));
+		if (!rc)
+			rc = finish_text(o, &e, &sc, &r);
+		/* its own metadata; its "format" is its type (over fmt_name's "text") */
+		if (!rc && !(extra = json_object()))
+			rc = RL_ENOMEM;
+		if (!rc)
+			rc = json_set(extra, "format", json_string(it->type));
+		if (!rc && info.properties)
+			rc = json_set(extra, "properties", json_incref(info.properties));
+		if (!rc && info.truncated_sheets)
+			rc = json_set(extra, "truncated_sheets", json_integer(info.truncated_sheets));
+		if (rc)
+			goto out;
+		goto extracted;
+	}
 	if (f == FMT_MAIL) {  /* 7-bit by rule: each part is decoded by its own charset */
 		dec.s = it->data ? it->data : "";
 		dec.n = it->data ? it->len : 0;
@@ -2721,6 +2942,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	}
 	if (rc)
 		goto out;
+extracted:
 	if (!r.text.len) {
 		counts_skip(c, "empty", it->source, "no text after normalization");
 		rc = RL_SKIP;
@@ -2744,7 +2966,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = tidy_label(it->title, strlen(it->title), &sc, &title);
 	else if (raw_title.len)
 		rc = tidy_label(raw_title.data, raw_title.len, &sc, &title);
-	for (size_t i = 0; !rc && !title && f != FMT_TEXT && i < r.n_h; i++) {
+	for (size_t i = 0; !rc && !title && (f != FMT_TEXT || it->type) && i < r.n_h; i++) {
 		if (r.h[i].level == 1 && !(title = xstrdup(r.h[i].text)))
 			rc = RL_ENOMEM;
 	}
@@ -2776,6 +2998,16 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	d->n_code = r.n_code;
 	r.code = NULL;
 	r.n_code = 0;
+	d->pages = r.pg;
+	d->n_pages = r.n_pg;
+	d->page_unit = r.n_pg ? info.page_unit : NULL;
+	if (!d->page_unit) {
+		free(d->pages);
+		d->pages = NULL;
+		d->n_pages = 0;
+	}
+	r.pg = NULL;
+	r.n_pg = 0;
 	d->title = title;
 	d->metadata_json = meta;
 	title = meta = NULL;
@@ -2788,6 +3020,7 @@ out:
 	free(title);
 	free(meta);
 	json_decref(front);
+	json_decref(info.properties);
 	json_decref(extra);
 	result_release(&r);
 	emit_release(&e);

@@ -128,6 +128,9 @@ struct reader {
 	read_damage_fn damaged;  /* may be NULL */
 	struct globs *include, *exclude;
 	unsigned char *sniff;    /* READ_SNIFF_BYTES + READ_SNIFF_TAIL bytes of scratch */
+	const char *doc_type;    /* the office/e-book type sniffed for the item being read, which
+	                            file_emit() hands on (set by sniff_ignore(), cleared when a new
+	                            item is judged and when it is emitted) */
 };
 
 /* One [inputs] pattern, parsed once (see read.h for how each kind matches). */
@@ -861,6 +864,31 @@ static int is_mbox(const char *h, size_t n, const char *name)
 }
 
 /*
+ * The office and e-book packages normalize reads (stages/office.c): the type read_sniff()
+ * named, as a static string, or NULL for a type ragload ignores. An OLE2 file under an OOXML
+ * name is an encrypted package (OOXML encryption wraps the zip in OLE2): handed on under its
+ * name's type, so that normalize counts it as encrypted instead of it vanishing as ignored;
+ * so is a package whose members did not tell its kind (a docx cut short).
+ */
+static const char *doc_type_read(const char *type, const char *name)
+{
+	static const char *const read[] = { "docx", "xlsx", "pptx", "odt", "ods", "odp", "epub" };
+	for (size_t i = 0; i < RL_ARRAY_LEN(read); i++)
+		if (!strcmp(type, read[i]))
+			return read[i];
+	/* the content says "a package" (OLE2: encrypted OOXML; a zip whose members did not say
+	 * which, e.g. one cut before its directory): the name says which */
+	if (!strcmp(type, "ole2") || !strcmp(type, "ooxml") || !strcmp(type, "odf"))
+		for (size_t i = 0; i < RL_ARRAY_LEN(read); i++) {
+			char suf[8] = ".";
+			strcat(suf, read[i]);
+			if (name_ends(name, suf))
+				return read[i];
+		}
+	return NULL;
+}
+
+/*
  * Counts the item as ignored when its first bytes name a type ragload does not read. head is
  * what is at hand (all of the item when it is short), tail its end when known. Returns
  * RL_SKIP when it was ignored, else 0.
@@ -872,6 +900,8 @@ static int sniff_ignore(struct reader *r, const char *key, const char *name,
 
 	if (!type)
 		return 0;
+	if ((r->doc_type = doc_type_read(type, name)))
+		return 0;  /* a document normalize extracts: read whole, as one file */
 	counts_ignore(r->c, type, key);
 	return RL_SKIP;
 }
@@ -1043,9 +1073,14 @@ static int file_emit_typed(struct reader *r, const struct place *at, char *data,
 		return RL_ENOMEM;
 	}
 	it->kind = READ_FILE;
-	it->type = type ? type : mail_type((const unsigned char *)data, len, at->name);
-	if (it->type && strcmp(it->type, "eml"))
-		it->type = NULL;  /* an mbox held whole (read as one text) is split only while streaming */
+	if (r->doc_type) {  /* an office document or e-book told by read_sniff() */
+		it->type = r->doc_type;
+		r->doc_type = NULL;
+	} else {
+		it->type = type ? type : mail_type((const unsigned char *)data, len, at->name);
+		if (it->type && strcmp(it->type, "eml"))
+			it->type = NULL;  /* an mbox held whole (read as one text) is split only while streaming */
+	}
 	it->data = data;
 	it->len = len;
 	it->raw_bytes = len;
@@ -1222,6 +1257,8 @@ static int data_collect(struct reader *r, struct stream *s, const struct place *
 	ssize_t n;
 	int rc = 0;
 
+	if (sniff)
+		r->doc_type = NULL;
 	if (big && !sniff) {
 		too_large(r, at, (uint64_t)at->size);
 		return RL_SKIP;
@@ -2232,7 +2269,8 @@ static int container_read_as(struct reader *r, struct container *k, int raw_only
 /*
  * Judges a file on disk or an in-memory entry by its first bytes (and, for a zip, its last
  * ones) before libarchive sees it: an image is not opened as an archive that fails, and a
- * docx or an epub is a document, not a zip to walk. Returns RL_SKIP when it was ignored.
+ * docx or an epub is a document, not a zip to walk (read whole: r->doc_type is set then).
+ * Returns RL_SKIP when it was ignored.
  */
 static int container_sniff(struct reader *r, const struct container *k)
 {
@@ -2288,9 +2326,21 @@ static int container_read_as(struct reader *r, struct container *k, int raw_only
 
 	if (!a)
 		return RL_ENOMEM;
+	r->doc_type = NULL;
 	if (!raw_only && container_sniff(r, k)) {
 		archive_read_free(a);
 		return 0;  /* a type ragload ignores: counted */
+	}
+	if (r->doc_type) {  /* an office document or e-book: one file, never walked */
+		const char *type = r->doc_type;
+		archive_read_free(a);
+		if (k->fd >= 0) {
+			struct stat st;
+			if (fstat(k->fd, &st) == 0)
+				size = st.st_size;
+		}
+		r->doc_type = type;
+		return plain_read(r, k, size);
 	}
 	h = k->fd >= 0 ? archive_read_open_fd(a, k->fd, READ_CHUNK)
 		       : archive_read_open_memory(a, k->mem, k->len);

@@ -38,7 +38,8 @@ struct read_item {
 	char *title;          /* READ_ROW only */
 	char *metadata_json;  /* READ_ROW only */
 	const char *type;     /* READ_FILE: a document type told by content that needs its own
-	                         extractor (a static string: "docx", "odt", "epub", "eml"...);
+	                         extractor (a static string: "docx", "xlsx", "pptx", "odt",
+	                         "ods", "odp", "epub", ...): the whole package, never walked;
 	                         NULL for text, HTML and Markdown, which normalize judges */
 };
 
@@ -77,6 +78,8 @@ typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
  * through counts_skip(c, reason, source, message) and reading goes on with what follows: the
  * entries read before the damage are emitted. Returns 0, RL_ENOMEM, or the emit callback's
  * non-zero return.
+ * Office documents and e-books (read_sniff()'s "docx", "odt", "epub"...) are emitted whole,
+ * as one READ_FILE item with it->type set, under the key the file itself has.
  * Files ragload recognises but does not read (read_sniff()), symbolic links inside a walked
  * directory or an archive, further names of a hard-linked file, and files left out by the
  * [inputs] globs are counted with counts_ignore() (not warnings, the exit status stays 0).
@@ -102,9 +105,13 @@ int read_inputs_noting(const struct read_opts *o, char *const *paths, int n_path
 
 /*
  * read_sniff — what the first bytes of a file say it is, when it is something ragload
- * recognises but does not read: an image, audio, video, a font, an executable or object
- * file, compiled Python, a database, a PDF, PostScript, RTF, an office or e-book document
- * (OLE2, or a zip that is an OOXML/ODF/EPUB/JAR package), a gettext catalogue... Returns its
+ * recognises and must not walk or read as text: an image, audio, video, a font, an
+ * executable or object file, compiled Python, a database, a PDF, PostScript, RTF, an office
+ * or e-book document (OLE2, or a zip that is an OOXML/ODF/EPUB/JAR package), a gettext
+ * catalogue... The office and e-book packages ("docx", "xlsx", "pptx", "odt", "ods", "odp",
+ * "epub") are read: read_inputs() hands each on whole as one READ_FILE item with it->type
+ * set (an OLE2 file under one of their names too: an encrypted package); every other type
+ * is counted with counts_ignore(). Returns its
  * short type name (a static string: "png", "elf", "docx", ...) or NULL for anything else
  * (text, HTML, Markdown, archives and compressed files to walk, damaged or unknown bytes,
  * which normalize judges). head/n: the first bytes (READ_SNIFF_BYTES are enough); tail/ntail:

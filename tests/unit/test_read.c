@@ -254,8 +254,9 @@ static void test_sniff_signatures(void **state)
 	}
 }
 
-/* A docx, an odt, an epub and a jar are documents (ignored until read), a zip of pages is
- * walked; the decision is the same on disk and inside a tar. */
+/* A docx, an odt, an epub are documents, read whole as one item each with their type (never
+ * walked member by member), a zip of pages is walked; the decision is the same on disk and
+ * inside a tar. */
 static void test_zip_documents_not_walked(void **state)
 {
 	(void)state;
@@ -275,28 +276,36 @@ static void test_zip_documents_not_walked(void **state)
 	   "mk('c.epub', [('META-INF/container.xml', '<c/>'), ('text.xhtml', '<p>x</p>')], ('mimetype', 'application/epub+zip'))\n"
 	   "mk('pages.zip', [('one.md', '# One\\\\n\\\\nPage one.'), ('two.txt', 'Page two.')])\n"
 	   "\" && bsdtar -cf ../zd.tar a.docx b.odt pages.zip && cp a.docx ../renamed.zip");
+	static const struct { const char *key, *type; } docs[] = {
+		{ "a.docx", "docx" }, { "late.xlsx", "xlsx" },  /* late: the zip's end says */
+		{ "b.odt", "odt" }, { "c.epub", "epub" },
+	};
 	run1(&R, &o, "zd");
 	assert_int_equal(R.rc, 0);
 	assert_int_equal(R.c.total, 0);
-	assert_int_equal(R.n, 2);
+	assert_int_equal(R.n, 6);
 	assert_non_null(find(&R, "pages.zip!one.md"));
-	assert_int_equal(ignored(&R, "docx"), 1);
-	assert_int_equal(ignored(&R, "xlsx"), 1);  /* [Content_Types].xml not first: the end says */
-	assert_int_equal(ignored(&R, "odt"), 1);
-	assert_int_equal(ignored(&R, "epub"), 1);
+	assert_null(find(&R, "pages.zip!one.md")->type);
+	for (size_t i = 0; i < RL_ARRAY_LEN(docs); i++) {
+		struct read_item *it = find(&R, docs[i].key);
+		assert_non_null(it);
+		assert_string_equal(it->type, docs[i].type);
+		assert_int_equal(ignored(&R, docs[i].type), 0);
+	}
+	assert_memory_equal(find(&R, "a.docx")->data, "PK\3\4", 4);
 	run_free(&R);
 
 	run1(&R, &o, "zd.tar");
 	assert_int_equal(R.c.total, 0);
-	assert_int_equal(R.n, 2);
-	assert_int_equal(ignored(&R, "docx"), 1);
-	assert_int_equal(ignored(&R, "odt"), 1);
-	assert_true(log_has(&R, "zd.tar!a.docx [docx]"));
+	assert_int_equal(R.n, 4);
+	assert_string_equal(find(&R, "zd.tar!a.docx")->type, "docx");
+	assert_string_equal(find(&R, "zd.tar!b.odt")->type, "odt");
+	assert_null(find(&R, "zd.tar!pages.zip!two.txt")->type);
 	run_free(&R);
 
 	run1(&R, &o, "renamed.zip");  /* a docx by content, whatever its name */
-	assert_int_equal(R.n, 0);
-	assert_int_equal(ignored(&R, "docx"), 1);
+	assert_int_equal(R.n, 1);
+	assert_string_equal(R.items[0]->type, "docx");
 	run_free(&R);
 }
 

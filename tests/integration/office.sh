@@ -1,0 +1,229 @@
+# Office documents and e-books: pandoc writes a .docx, .odt, .epub and .pptx from one Markdown
+# source this test knows (a YAML title and author, headings, a list, a table, a footnote);
+# python3's zipfile writes a minimal .xlsx, .ods and .odp by hand. Each loads as ONE document
+# under its own key, its text keeps the source's words in order, chunks carry the right heading
+# path and (pptx, odp) slide numbers, the properties reach documents.metadata; a truncated
+# docx and random bytes named .docx are skipped as corrupt_document (exit 3) while the others
+# load; a tar of the directory loads the same documents.
+#
+# Word coverage: the source's words (\w+, lower-cased; the footnote's definition left out)
+# against the document's: longest common subsequence / source word count >= 0.98. The
+# footnote's words must appear in order somewhere (docx puts notes at the end, odt inline).
+. "$(dirname "$0")/../lib.sh"
+command -v pandoc >/dev/null || { t_skip "office: pandoc not installed"; exit 0; }
+newdb office
+"$RAGLOAD" -q init
+d=$TMP/office
+mkdir -p "$d"
+cat > "$TMP/src.md" <<'EOF'
+---
+title: The Quarterly Harbour Report
+author: Ada Lovelace
+---
+
+# Introduction
+
+The harbour opened in spring and the ferries carried many passengers across the bay.[^1]
+Fishermen unloaded their catch at dawn while traders argued over the price of cod.
+
+## Shipping lanes
+
+- First lane runs north past the lighthouse and the old signal tower
+- Second lane runs east to the fishing village beyond the dunes
+- Third lane is closed for dredging until the autumn storms pass
+
+| Vessel | Tonnage | Crew |
+|--------|---------|------|
+| Albatross | 1200 | 14 |
+| Cormorant | 800 | 9 |
+
+# Finances
+
+Revenue grew steadily while costs for fuel and maintenance stayed flat this year.
+The treasurer reported a modest surplus that will fund repairs to the eastern breakwater.
+
+## Outlook
+
+Next year the council plans a new pier for larger cruise ships and cargo boats.
+Engineers expect construction to take eighteen months if the weather cooperates.
+
+[^1]: Passenger numbers come from the ticket office ledger.
+EOF
+for t in docx odt epub pptx; do
+  pandoc "$TMP/src.md" -o "$d/report.$t" 2> "$TMP/pandoc.err" ||
+    t_fail "pandoc writes report.$t: $(head -c 200 "$TMP/pandoc.err")"
+done
+python3 - "$d" <<'EOF'
+import sys, zipfile
+d = sys.argv[1]
+def pkg(name, members, mimetype=None):
+    z = zipfile.ZipFile(d + '/' + name, 'w', zipfile.ZIP_DEFLATED)
+    if mimetype:
+        z.writestr(zipfile.ZipInfo('mimetype'), mimetype)  # stored, first
+    for m, x in members:
+        z.writestr(m, x)
+    z.close()
+S = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main'
+R = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships'
+P = 'http://schemas.openxmlformats.org/package/2006/relationships'
+strings = ['Vessel', 'Tonnage', 'Albatross', 'Cormorant', 'Harbour fees']
+sst = ''.join('<si><t>%s</t></si>' % s for s in strings)
+def row(n, cells):
+    return '<row r="%d">%s</row>' % (n, ''.join(cells))
+s1 = row(1, ['<c r="A1" t="s"><v>0</v></c>', '<c r="B1" t="s"><v>1</v></c>']) + \
+     row(2, ['<c r="A2" t="s"><v>2</v></c>', '<c r="B2"><v>1200</v></c>']) + \
+     row(3, ['<c r="A3" t="s"><v>3</v></c>', '<c r="B3"><v>800</v></c>'])
+s2 = row(1, ['<c r="A1" t="s"><v>4</v></c>', '<c r="B1" t="inlineStr"><is><t>paid quarterly</t></is></c>'])
+pkg('fleet.xlsx', [
+    ('[Content_Types].xml', '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'),
+    ('_rels/.rels', '<Relationships xmlns="%s"><Relationship Id="rId1" Type="%s/officeDocument" Target="xl/workbook.xml"/></Relationships>' % (P, R)),
+    ('xl/workbook.xml', '<workbook xmlns="%s" xmlns:r="%s"><sheets><sheet name="Fleet" sheetId="1" r:id="rId1"/><sheet name="Fees" sheetId="2" r:id="rId2"/></sheets></workbook>' % (S, R)),
+    ('xl/_rels/workbook.xml.rels', '<Relationships xmlns="%s"><Relationship Id="rId1" Type="%s/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="%s/worksheet" Target="worksheets/sheet2.xml"/><Relationship Id="rId3" Type="%s/sharedStrings" Target="sharedStrings.xml"/></Relationships>' % (P, R, R, R)),
+    ('xl/sharedStrings.xml', '<sst xmlns="%s">%s</sst>' % (S, sst)),
+    ('xl/worksheets/sheet1.xml', '<worksheet xmlns="%s"><sheetData>%s</sheetData></worksheet>' % (S, s1)),
+    ('xl/worksheets/sheet2.xml', '<worksheet xmlns="%s"><sheetData>%s</sheetData></worksheet>' % (S, s2)),
+    ('docProps/core.xml', '<cp:coreProperties xmlns:cp="x" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Fleet Register</dc:title><dc:creator>Grace Hopper</dc:creator></cp:coreProperties>'),
+])
+NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+      'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+      'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+      'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+      'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+      'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" '
+      'xmlns:dc="http://purl.org/dc/elements/1.1/"')
+def meta(title, author):
+    return ('<office:document-meta %s><office:meta><dc:title>%s</dc:title>'
+            '<meta:initial-creator>%s</meta:initial-creator><dc:creator>Someone Else</dc:creator>'
+            '<meta:document-statistic meta:page-count="2"/></office:meta></office:document-meta>' % (NS, title, author))
+def cell(v):
+    return '<table:table-cell><text:p>%s</text:p></table:table-cell>' % v
+ods = ('<office:document-content %s><office:body><office:spreadsheet><table:table table:name="Moorings">'
+       '<table:table-row>%s</table:table-row><table:table-row>%s<table:table-cell table:number-columns-repeated="3"/></table:table-row>'
+       '</table:table></office:spreadsheet></office:body></office:document-content>' % (NS, cell('Berth') + cell('Owner'), cell('North quay') + cell('Harbour trust')))
+pkg('moorings.ods', [('content.xml', ods), ('meta.xml', meta('Moorings List', 'Alan Turing')),
+    ('META-INF/manifest.xml', '<manifest/>')], 'application/vnd.oasis.opendocument.spreadsheet')
+def page(n, title, body, notes):
+    return ('<draw:page draw:name="page%d"><draw:frame presentation:class="title"><draw:text-box><text:p>%s</text:p></draw:text-box></draw:frame>'
+            '<draw:frame presentation:class="outline"><draw:text-box><text:p>%s</text:p></draw:text-box></draw:frame>'
+            '<draw:frame presentation:class="page-number"><draw:text-box><text:p>%d</text:p></draw:text-box></draw:frame>'
+            '<presentation:notes><draw:page-thumbnail/><draw:frame><draw:text-box><text:p>%s</text:p></draw:text-box></draw:frame></presentation:notes></draw:page>' % (n, title, body, n, notes))
+odp = ('<office:document-content %s><office:body><office:presentation>%s%s</office:presentation></office:body></office:document-content>'
+       % (NS, page(1, 'Welcome aboard', 'The tour starts at the lighthouse.', 'Greet the visitors warmly.'),
+          page(2, 'Safety briefing', 'Life jackets hang under every seat.', 'Point at the exits twice.')))
+pkg('tour.odp', [('content.xml', odp), ('meta.xml', meta('Harbour Tour', 'Alan Turing'))],
+    'application/vnd.oasis.opendocument.presentation')
+EOF
+head -c 3000 "$d/report.docx" > "$d/truncated.docx"
+# a zip bomb under a docx's clothes: 40 MB of XML deflated to some 40 KB (ratio ~1000)
+python3 - "$d/report.docx" "$TMP/bomb.docx" <<'EOF'
+import sys, zipfile
+src, dst = zipfile.ZipFile(sys.argv[1]), zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED)
+for n in src.namelist():
+    x = src.read(n)
+    if n == 'word/document.xml':
+        x = x.replace(b'<w:body>', b'<w:body>' + b' ' * (40 << 20))
+    dst.writestr(n, x)
+dst.close()
+EOF
+head -c 4096 /dev/urandom > "$d/random.docx"
+# OOXML encryption: the package inside an OLE2 compound file
+{ printf '\320\317\021\340\241\261\032\341'; head -c 4088 /dev/zero; } > "$d/locked.docx"
+
+rc=0; "$RAGLOAD" --no-progress ingest --chunk-tokens 24 --chunk-overlap 0 "$d" 2> "$TMP/err" || rc=$?
+t_eq "office dir: exit 3 (two damaged documents)" 3 "$rc"
+rc=0; "$RAGLOAD" --no-progress ingest --chunk-tokens 24 --chunk-overlap 0 "$TMP/bomb.docx" 2> "$TMP/err.bomb" || rc=$?
+t_eq "bomb.docx: exit 3" 3 "$rc"
+t_check "bomb.docx: skipped as corrupt_document (expansion bound)" grep -q "bomb.docx: docx: package expands past its bounds" "$TMP/err.bomb"
+t_check "truncated.docx skipped as corrupt_document" grep -q "truncated.docx: .*docx" "$TMP/err"
+t_check "random.docx skipped as corrupt_document" grep -q "random.docx: named like an office document" "$TMP/err"
+t_check "locked.docx (OLE2) skipped as encrypted" grep -q "locked.docx: docx: .*\[encrypted\]" "$TMP/err"
+t_check "summary counts corrupt_document 2" grep -qE "corrupt_document:? +2|corrupt_document 2" "$TMP/err"
+t_eq "each document once, under its own key" \
+  "fleet.xlsx moorings.ods report.docx report.epub report.odt report.pptx tour.odp" \
+  "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"
+
+# word coverage, in order
+words() { python3 -c '
+import re, sys
+t = open(sys.argv[1]).read()
+print(" ".join(re.findall(r"\w+", t.lower())))' "$1"; }
+python3 - "$TMP/src.md" > "$TMP/src.words" <<'EOF'
+import re, sys
+t = open(sys.argv[1]).read().split('---', 2)[2]
+t = re.sub(r'\[\^1\]:.*', '', t).replace('[^1]', '')
+print(' '.join(re.findall(r'\w+', t.lower())))
+EOF
+for t in docx odt epub pptx; do
+  q "SELECT original_content FROM documents WHERE source_name = 'report.$t'" > "$TMP/$t.txt"
+  cov=$(python3 - "$TMP/src.words" "$TMP/$t.txt" <<'EOF'
+import re, sys
+src = open(sys.argv[1]).read().split()
+doc = re.findall(r'\w+', open(sys.argv[2]).read().lower())
+prev = [0] * (len(doc) + 1)
+for a in src:
+    cur = [0] * (len(doc) + 1)
+    for j, b in enumerate(doc):
+        cur[j + 1] = prev[j] + 1 if a == b else max(prev[j + 1], cur[j])
+    prev = cur
+note = 'passenger numbers come from the ticket office ledger'
+ok_note = note in ' '.join(doc)
+print('%.4f %s' % (prev[-1] / len(src), 'note' if ok_note else 'nonote'))
+EOF
+)
+  t_check "report.$t keeps >= 98% of the source's words in order ($cov)" \
+    python3 -c "import sys; c, n = sys.argv[1].split(); sys.exit(0 if float(c) >= 0.98 and n == 'note' else 1)" "$cov"
+done
+
+# heading paths
+for t in docx odt epub; do
+  # (a chunk's heading path is the one at its start; the treasurer's sentence starts one)
+  t_eq "report.$t: the chunk about the surplus is under Finances" t \
+    "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"Finances\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.$t' AND c.chunk_text LIKE '%treasurer reported%'")"
+  t_eq "report.$t: the table rows are under Introduction > Shipping lanes" t \
+    "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"Introduction\", \"Shipping lanes\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.$t' AND c.chunk_text LIKE '%Albatross%'")"
+done
+t_check "report.docx: table cells joined by ' | '" grep -q "Albatross | 1200 | 14" "$TMP/docx.txt"
+t_check "report.docx: notes under a Notes heading" grep -q "^Notes$" "$TMP/docx.txt"
+
+# slides
+t_eq "report.pptx: the surplus chunk is on slide 3" "[3, 3]" \
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND c.chunk_text LIKE '%treasurer reported%' LIMIT 1")"
+t_eq "report.pptx: a chunk across slides 2 and 3 says both" "[2, 3]" \
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND c.chunk_text LIKE '%Cormorant%Finances%' LIMIT 1")"
+t_eq "report.pptx: every chunk has slides" 0 \
+  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND NOT c.chunk_metadata ? 'slides'")"
+t_eq "tour.odp: the second slide's notes are on slide 2, under its title" "[2, 2] [\"Safety briefing\"]" \
+  "$(q "SELECT (c.chunk_metadata->>'slides') || ' ' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'tour.odp' AND c.chunk_text LIKE '%exits twice%'")"
+t_eq "tour.odp: the chunk from slide 1 into slide 2 says [1, 2]" "[1, 2]" \
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'tour.odp' AND c.chunk_text LIKE '%lighthouse%Life jackets%'")"
+t_check "tour.odp: speaker notes kept, slide number frame left out" \
+  bash -c "psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'tour.odp'\" | grep -q 'Point at the exits twice' && ! psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'tour.odp'\" | grep -qx '2'"
+t_eq "report.docx has no page marks (its pages are not in the XML)" 0 \
+  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.docx' AND c.chunk_metadata ? 'slides'")"
+
+# properties
+for t in docx odt epub pptx; do
+  t_eq "report.$t: title and author in metadata" "The Quarterly Harbour Report|Ada Lovelace|$t" \
+    "$(q "SELECT (metadata->'properties'->>'title') || '|' || (metadata->'properties'->>'author') || '|' || (metadata->>'format') FROM documents WHERE source_name = 'report.$t'")"
+done
+t_eq "moorings.ods: initial creator is the author" "Moorings List|Alan Turing|2" \
+  "$(q "SELECT (metadata->'properties'->>'title') || '|' || (metadata->'properties'->>'author') || '|' || (metadata->'properties'->>'pages') FROM documents WHERE source_name = 'moorings.ods'")"
+
+# spreadsheets
+q "SELECT original_content FROM documents WHERE source_name = 'fleet.xlsx'" > "$TMP/xlsx.txt"
+t_check "fleet.xlsx: shared strings and numbers, row by row" grep -q "^Albatross | 1200$" "$TMP/xlsx.txt"
+t_check "fleet.xlsx: second sheet under its name" grep -q "^Fees$" "$TMP/xlsx.txt"
+t_check "fleet.xlsx: inline string" grep -q "Harbour fees | paid quarterly" "$TMP/xlsx.txt"
+t_eq "fleet.xlsx: the Albatross row is under the Fleet heading" '["Fleet"]' \
+  "$(q "SELECT c.chunk_metadata->>'headings' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'fleet.xlsx' AND c.chunk_text LIKE '%Albatross%'")"
+t_check "moorings.ods: rows, empty repeated cells left out" \
+  bash -c "psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'moorings.ods'\" | grep -qx 'North quay | Harbour trust'"
+
+# the same directory as a tar: the same documents under the archive's key
+(cd "$TMP" && tar -cf office.tar office)
+rc=0; "$RAGLOAD" --no-progress ingest --chunk-tokens 24 --chunk-overlap 0 "$TMP/office.tar" 2> "$TMP/err" || rc=$?
+t_eq "office.tar: exit 3" 3 "$rc"
+t_eq "office.tar: the same 7 documents, each under its member's key" 7 \
+  "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'office.tar!office/%' AND source_name NOT LIKE 'office.tar!office/%!%'")"
+t_eq "office.tar: the same text as on disk" 0 \
+  "$(q "SELECT count(*) FROM documents a JOIN documents b ON b.source_name = 'office.tar!office/' || a.source_name WHERE a.original_content <> b.original_content")"
