@@ -20,7 +20,7 @@
  * tree itself). README "What is read" lists them and how to take one back.
  */
 #define READ_DEFAULT_EXCLUDES \
-	"*.css *.js *.mjs *.map *.inv searchindex.js objects.inv .buildinfo " \
+	"*.css *.js *.mjs *.map *.json *.inv .buildinfo " \
 	"genindex.html genindex-*.html py-modindex.html search.html " \
 	"_sources/ _static/ .doctrees/ .git/ .hg/ .svn/ node_modules/"
 
