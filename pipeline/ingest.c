@@ -803,6 +803,20 @@ static void meter_note(struct input_meter *m, const char *input, size_t raw)
 		m->dir_raw[i] += raw;
 }
 
+/* Back to the first input, nothing read: the load pass reads the inputs again after the
+ * fit has read them (main thread, while no other thread notes). */
+static void meter_rewind(struct input_meter *m)
+{
+	if (!m)
+		return;
+	m->cur = 0;
+	m->last = 0;
+	for (int i = 0; i < m->n; i++) {
+		m->dir_raw[i] = 0;
+		m->pos[i] = 0;
+	}
+}
+
 /* Bytes of the inputs behind us (see above); 0 while the sizes are unknown. */
 static uint64_t meter_done(struct input_meter *m)
 {
@@ -869,6 +883,7 @@ static int fit_emit(void *ctx, struct read_item *it)
 	struct doc *d = NULL;
 	int rc = normalize_item(&fc->cfg->norm, it, &d, fc->counts);
 	fc->raw_bytes += it->raw_bytes;
+	meter_note(fc->meter, it->input, it->raw_bytes);
 	read_item_free(it);
 	if (rc < 0 || (rc == 0 && chunk_doc(&fc->cfg->chunk, d))) {
 		doc_free(d);
@@ -923,6 +938,7 @@ int ingest_fit_model(const struct rl_config *cfg, char *const *paths, int n_path
 			 (unsigned long long)fc.docs, now_seconds() - t0);
 out:
 	progress_end(0);
+	meter_rewind(fc.meter);
 	model_fit_free(fc.fit);
 	counts_release(&quiet);
 	return rc;

@@ -79,16 +79,19 @@ t_check "embed before init: exit 1, says so" test "$rc" = 1 -a "$(grep -c 'no ra
 # -q, --no-progress, or when stderr is not a terminal.
 if command -v script > /dev/null; then
   "$RAGLOAD" -q init
+  # 2,000 notes, 4.7 MB: a load of a few seconds, long enough for several redraws (4 a second)
+  # on a machine twice as fast as this one.
   mkdir -p "$TMP/docs"
-  for i in $(seq 1 400); do
-    printf '# Note %d\n\nParagraph %d about loading documents into PostgreSQL with pgvector, chunking and embedding them for retrieval. %s\n' \
-      "$i" "$i" "$(seq -s ' ' 1 300)" > "$TMP/docs/n$i.md"
-  done
+  awk -v d="$TMP/docs" 'BEGIN { for (j = 1; j <= 300; j++) s = s " " j
+    for (i = 1; i <= 2000; i++) { f = d "/n" i ".md"
+      printf "# Note %d\n\nParagraph %d about loading documents into PostgreSQL with pgvector, chunking and embedding them for retrieval.%s\n\nA second paragraph %d.%s\n", i, i, s, i, s > f
+      close(f) } }'
   script -qfec "\"$RAGLOAD\" ingest \"$TMP/docs\"" "$TMP/tty" > /dev/null 2>&1; rc=$?
   t_eq "ingest on a tty exits 0" 0 "$rc"
   tr '\r' '\n' < "$TMP/tty" > "$TMP/tty.txt"
   t_check "the fit reports what it is doing" grep -q 'fitting the model: ' "$TMP/tty.txt"
-  t_check "ingest progress shows a percentage of the input size" grep -qE '[0-9]+% of [0-9.]+ MB' "$TMP/tty.txt"
+  t_check "ingest progress shows a percentage of the input size" grep -qE '^ragload: [0-9]+% of [0-9.]+ MB' "$TMP/tty.txt"
+  t_check "the fit's progress through a directory moves past 0%" grep -qE 'reading documents: .*[1-9][0-9]*% of [0-9.]+ MB' "$TMP/tty.txt"
   t_check "progress redraws one line in place" grep -q $'\r' "$TMP/tty"
   # the same load again with the model just fitted (no fit: seconds, not tens of them)
   "$RAGLOAD" -q model export "$TMP/m.model"
