@@ -5,6 +5,10 @@
 #   make bench      benchmarks (reports/bench/)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)
 
+# every core: the suite builds the program four times (release, faults, ASan, TSan) and the fuzz
+# replay once; `make -j1` still builds one file at a time
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+
 PKGS     := libpq libarchive libutf8proc openblas libzstd jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 CC       ?= cc
 BUILD    ?= build

@@ -47,3 +47,39 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/ragload-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
 have_shared() { [ -d "$DATASETS/scifact" ]; }
+
+# scifact_db NAME: database rl_NAME holding SciFact as `ragload init` + `ingest corpus.jsonl`
+# leave it (default settings, no vector index). The load runs once per suite, into the template
+# rl_tpl_scifact (tests/run.sh gives every test the same RAGLOAD_TEST_CACHE; a test run alone
+# loads it for itself); each test gets its own copy (createdb -T), so what one test writes no
+# other sees. Sets SCIFACT_RC (the load's exit status), SCIFACT_ERR (a file: its stderr) and
+# SCIFACT_MODEL (the model that load fitted, exported to a file).
+scifact_db() {
+  local cache=${RAGLOAD_TEST_CACHE:-$TMP} tpl=rl_tpl_scifact i
+  (
+    flock 9
+    if [ ! -f "$cache/scifact.rc" ]; then
+      PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$tpl"
+      createdb "$tpl"
+      rc=0
+      { PGDATABASE=$tpl "$RAGLOAD" -q init &&
+        PGDATABASE=$tpl "$RAGLOAD" --no-progress ingest "$DATASETS/scifact/corpus.jsonl"; } \
+        2> "$cache/scifact.err" || rc=$?
+      echo "$rc" > "$cache/scifact.rc"
+    fi
+    if [ ! -f "$cache/scifact.model" ] && [ "$(cat "$cache/scifact.rc")" = 0 ]; then
+      PGDATABASE=$tpl "$RAGLOAD" -q model export "$cache/scifact.model"
+    fi
+  ) 9> "$cache/scifact.lock"
+  SCIFACT_MODEL=$cache/scifact.model
+  SCIFACT_RC=$(cat "$cache/scifact.rc"); SCIFACT_ERR=$cache/scifact.err
+  export PGDATABASE="rl_$1"
+  PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$PGDATABASE" 2>/dev/null
+  # the template's last backend may still be exiting: createdb -T refuses while it is
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    createdb -T "$tpl" "$PGDATABASE" 2> "$TMP/createdb.err" && return 0
+    sleep 0.5
+  done
+  cat "$TMP/createdb.err" >&2
+  return 1
+}

@@ -9,7 +9,9 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export ROOT
 RESULTS=$(mktemp); export RESULTS
-trap 'rm -f "$RESULTS"' EXIT
+# fixtures loaded once per suite and shared by its tests (tests/lib.sh: scifact_db)
+RAGLOAD_TEST_CACHE=$(mktemp -d); export RAGLOAD_TEST_CACHE
+trap 'rm -rf "$RESULTS" "$RAGLOAD_TEST_CACHE"' EXIT
 cd "$ROOT"
 
 run_unit() {

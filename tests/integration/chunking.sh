@@ -44,10 +44,8 @@ t_eq "a Japanese hybrid query gets one note" 1 "$(grep -c 'note: full-text searc
 t_eq "an English query gets none" 0 "$(grep -c 'note:' "$TMP/en.err")"
 
 if ! have_shared; then t_skip "chunking: ../shared/datasets absent"; exit 0; fi
-newdb chunking_scifact
-"$RAGLOAD" -q init
-rc=0; "$RAGLOAD" --no-progress ingest "$DATASETS/scifact/corpus.jsonl" 2> "$TMP/ingest.err" || rc=$?
-t_eq "ingest SciFact exits 0" 0 "$rc"
+scifact_db chunking_scifact
+t_eq "ingest SciFact exits 0" 0 "$SCIFACT_RC"
 later="WITH c AS (SELECT chunk_text, row_number() OVER (PARTITION BY doc_id ORDER BY chunk_id) AS rn
           FROM chunks) SELECT count(*) FROM c WHERE rn > 1"
 n=$(q "$later AND chunk_text ~ '^[.,;:!?)\\]}%]' AND chunk_text !~ '^(\\. ){4}'")

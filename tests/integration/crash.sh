@@ -6,7 +6,10 @@ if ! have_shared; then t_skip "crash: ../shared/datasets absent"; exit 0; fi
 FAULTS=$ROOT/build/faults/ragload
 [ -x "$FAULTS" ] || make -s -C "$ROOT" faults >/dev/null
 head -n 3000 "$DATASETS/scifact/corpus.jsonl" > "$TMP/corpus.jsonl"
-SMALL=(--set load.batch_docs=100)
+# one model for every load (the fit is not what this test is about; fitted once, it saves one
+# fit per load)
+"$RAGLOAD" --no-progress model fit "$TMP/corpus.jsonl" -o "$TMP/small.model" 2>/dev/null
+SMALL=(--model "$TMP/small.model" --set load.batch_docs=100)
 pairs() { q "SELECT d.source_name || ' ' || md5(c.chunk_text) FROM documents d JOIN chunks c USING (doc_id) ORDER BY 1"; }
 consistent() {
   [ "$(q "SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id)")" = 0 ] &&
@@ -66,7 +69,8 @@ t_check "run log records the reconnect" test "$(q "SELECT counts->>'reconnects' 
 
 # 4. the server restarts mid-ingest
 newdb crash_restart; "$RAGLOAD" -q init
-"$RAGLOAD" --no-progress --set load.batch_docs=50 ingest "$TMP/corpus.jsonl" 2> "$TMP/restart" & pid=$!
+"$RAGLOAD" --no-progress --model "$TMP/small.model" --set load.batch_docs=50 ingest "$TMP/corpus.jsonl" \
+  2> "$TMP/restart" & pid=$!
 for _ in $(seq 1 200); do
   n=$(q "SELECT count(*) FROM documents" 2>/dev/null || echo 0)
   [ "${n:-0}" -gt 0 ] && break; sleep 0.05
@@ -83,9 +87,9 @@ t_check "after a server restart: the corpus is complete" cmp -s "$TMP/ref" "$TMP
 # SciFact corpus in small transactions with a model fitted beforehand, so that the load goes on
 # for over a second after the kill and the check between batches (once a second) sees it; a
 # faster load would only see it after the last batch (the check before the post-load work).
-"$RAGLOAD" --no-progress model fit "$DATASETS/scifact/corpus.jsonl" -o "$TMP/lockloss.model" 2>/dev/null
+scifact_db crash_scifact  # for the suite's SciFact model, fitted once
 newdb crash_lockloss; "$RAGLOAD" -q init
-"$RAGLOAD" --no-progress --model "$TMP/lockloss.model" --set load.batch_docs=10 \
+"$RAGLOAD" --no-progress --model "$SCIFACT_MODEL" --set load.batch_docs=10 \
   ingest "$DATASETS/scifact/corpus.jsonl" 2> "$TMP/lockloss" & pid=$!
 for _ in $(seq 1 200); do
   n=$(q "SELECT count(*) FROM documents" 2>/dev/null || echo 0)

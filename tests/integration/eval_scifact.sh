@@ -3,11 +3,9 @@
 # every nDCG@10, and eval without any ANN index.
 . "$(dirname "$0")/../lib.sh"
 if ! have_shared; then t_skip "eval_scifact: ../shared/datasets absent"; exit 0; fi
-newdb eval_scifact
 D=$DATASETS/scifact
-"$RAGLOAD" -q init
-rc=0; "$RAGLOAD" --no-progress ingest "$D/corpus.jsonl" 2> "$TMP/ingest.err" || rc=$?
-t_eq "ingest corpus.jsonl exits 0" 0 "$rc"
+scifact_db eval_scifact
+t_eq "ingest corpus.jsonl exits 0" 0 "$SCIFACT_RC"
 rc=0; "$RAGLOAD" --no-progress index 2> "$TMP/index.err" || rc=$?
 t_eq "index exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 5 "$TMP/index.err"

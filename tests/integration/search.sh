@@ -9,11 +9,9 @@
 . "$(dirname "$0")/../lib.sh"
 if ! have_shared; then t_skip "search: ../shared/datasets absent"; exit 0; fi
 D=$DATASETS/scifact
-newdb search
-"$RAGLOAD" -q init
-rc=0; "$RAGLOAD" --no-progress ingest "$D/corpus.jsonl" 2> "$TMP/ingest.err" || rc=$?
-t_eq "ingest SciFact exits 0" 0 "$rc"
-[ "$rc" = 0 ] || { tail -n 5 "$TMP/ingest.err"; exit 0; }
+scifact_db search
+t_eq "ingest SciFact exits 0" 0 "$SCIFACT_RC"
+[ "$SCIFACT_RC" = 0 ] || { tail -n 5 "$SCIFACT_ERR"; exit 0; }
 
 # The claims of the test qrels: one line each, "qid<TAB>text".
 python3 - "$D/queries.jsonl" "$D/qrels/test.tsv" > "$TMP/claims.tsv" <<'EOF'
@@ -163,5 +161,5 @@ for q, text in (l.split("\t", 1) for l in open(claims).read().splitlines()):
     tot += len(got & {h["chunk_id"] for h in ex[q]["results"]}) / 10
 print(f"{tot / 30:.3f}")
 EOF
-t_check "search through HNSW (ef_search 100) finds >= 95% of the exact top 10 ($(cat "$TMP/hnsw.out"))" \
+t_check "search through HNSW (ef_search 200) finds >= 95% of the exact top 10 ($(cat "$TMP/hnsw.out"))" \
   python3 -c 'import sys; sys.exit(0 if float(open(sys.argv[1]).read()) >= 0.95 else 1)' "$TMP/hnsw.out"
