@@ -42,14 +42,14 @@
  * have no place in the product, and timing a stage alone needs the others' output prepared
  * in memory first, which the streaming pipeline never does.
  */
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
-#include "../pipeline/db.h"
-#include "../pipeline/pgcopy.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
+#include "../lib/db.h"
+#include "../lib/pgcopy.h"
 #include "../stages/read.h"
 #include "../stages/normalize.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 #include "../stages/load.h"
 
 #include <cblas.h>

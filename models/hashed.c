@@ -42,8 +42,8 @@
  * u8 idf codes[2^idf_bits], float32 column scales[dim], int8 projection codes[features][dim]
  * (struct hashed says why quantised).
  */
-#include "../stages/embed.h"
-#include "../pipeline/progress.h"
+#include "model.h"
+#include "../lib/progress.h"
 
 #include <assert.h>
 #include <cblas.h>

@@ -18,11 +18,11 @@
  * literal fed to PostgreSQL gives bit-for-bit the vector computed here.
  */
 #include "embedcmd.h"
-#include "common.h"
-#include "db.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
 #include "ingest.h"
 #include "../include/ragload.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 #include "../stages/normalize.h"
 
 #include <jansson.h>

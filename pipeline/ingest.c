@@ -19,15 +19,15 @@
  * Any thread that fails aborts every queue; the others then wind down.
  */
 #include "ingest.h"
-#include "db.h"
-#include "queue.h"
-#include "vecfile.h"
-#include "progress.h"
+#include "../lib/db.h"
+#include "../lib/queue.h"
+#include "../lib/vecfile.h"
+#include "../lib/progress.h"
 #include "../stages/index.h"
 #include "../stages/read.h"
 #include "../stages/normalize.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 #include "../stages/load.h"
 
 #include <dirent.h>

@@ -4,8 +4,8 @@
 #ifndef RAGLOAD_INGEST_H
 #define RAGLOAD_INGEST_H
 
-#include "common.h"
-#include "config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 #include <libpq-fe.h>
 

@@ -4,16 +4,16 @@
  * Commands are entries of one table (as git's builtins are); each gets the parsed config and
  * its remaining arguments and returns an exit status. Only main() exits.
  */
-#include "common.h"
-#include "config.h"
-#include "db.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
+#include "../lib/db.h"
 #include "ingest.h"
 #include "status.h"
 #include "reindex.h"
 #include "search.h"
 #include "embedcmd.h"
-#include "progress.h"
-#include "../stages/embed.h"
+#include "../lib/progress.h"
+#include "../models/model.h"
 #include "../stages/evaluate.h"
 #include "../stages/index.h"
 

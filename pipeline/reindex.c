@@ -14,12 +14,12 @@
  * until the next reindex; --rollback swaps it back.
  */
 #include "reindex.h"
-#include "common.h"
-#include "db.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
 #include "ingest.h"
-#include "pgcopy.h"
+#include "../lib/pgcopy.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 
 #include <jansson.h>
 #include <stdlib.h>

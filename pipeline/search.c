@@ -23,12 +23,12 @@
  * built-in model is ~17 MB and loads in a few tens of milliseconds.
  */
 #include "search.h"
-#include "common.h"
-#include "db.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
 #include "ingest.h"
-#include "metrics.h"
+#include "../lib/metrics.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 #include "../stages/index.h"
 #include "../stages/normalize.h"
 

@@ -3,8 +3,8 @@
  * checking on a nightly job.
  */
 #include "status.h"
-#include "common.h"
-#include "db.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -42,14 +42,14 @@
  *   ranking, ~0.05 s per query. Untimed passes like this one run on all pool connections.
  */
 #include "evaluate.h"
-#include "embed.h"
+#include "../models/model.h"
 #include "index.h"
 #include "normalize.h"
 #include "report.h"
-#include "../pipeline/db.h"
+#include "../lib/db.h"
 #include "../pipeline/ingest.h"
-#include "../pipeline/metrics.h"
-#include "../pipeline/pgcopy.h"
+#include "../lib/metrics.h"
+#include "../lib/pgcopy.h"
 
 #include <cblas.h>
 #include <errno.h>

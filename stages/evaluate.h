@@ -6,8 +6,8 @@
 #ifndef RAGLOAD_EVALUATE_H
 #define RAGLOAD_EVALUATE_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 struct eval_args {
 	const char *queries;          /* BEIR queries.jsonl or .fvecs (required) */

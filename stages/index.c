@@ -10,7 +10,7 @@
  * fits) and parallel maintenance workers; progress comes from pg_stat_progress_create_index.
  */
 #include "index.h"
-#include "../pipeline/db.h"
+#include "../lib/db.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
 #ifndef RAGLOAD_INDEX_H
 #define RAGLOAD_INDEX_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 struct index_args {
 	const char *distance;     /* cosine | l2 | ip; NULL = the corpus's */

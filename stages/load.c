@@ -12,9 +12,9 @@
  * document is skipped and counted and nothing else is lost or duplicated.
  */
 #include "load.h"
-#include "../pipeline/pgcopy.h"
-#include "../pipeline/db.h"
-#include "../pipeline/fault.h"
+#include "../lib/pgcopy.h"
+#include "../lib/db.h"
+#include "../lib/fault.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
 #ifndef RAGLOAD_LOAD_H
 #define RAGLOAD_LOAD_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 #include <libpq-fe.h>
 

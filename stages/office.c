@@ -36,7 +36,7 @@
  * read up to the break (a document damaged at its end still says most of what it said).
  */
 #include "office.h"
-#include "../pipeline/common.h"
+#include "../lib/common.h"
 
 #include <limits.h>
 #include <stdlib.h>

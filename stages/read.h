@@ -6,8 +6,8 @@
 #ifndef RAGLOAD_READ_H
 #define RAGLOAD_READ_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 enum read_kind {
 	READ_FILE = 1,   /* a whole file or archive entry: data = its raw bytes */

@@ -20,7 +20,7 @@
 #include <xxhash.h>
 
 #include "../../include/ragload.h"
-#include "../../stages/embed.h"
+#include "../../models/model.h"
 
 static const char *const corpus[] = {
 	"The cat sat on the mat and looked at the garden.",

@@ -15,8 +15,8 @@
 #ifndef RAGLOAD_EMBED_H
 #define RAGLOAD_EMBED_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 struct model;
 struct model_fit;

@@ -3,9 +3,9 @@
  * that embeddings.model_name holds, recorded as the corpus model in ragload_corpus, and the
  * embedding column typed vector(dim) for it while the table is empty.
  */
-#include "ingest.h"
+#include "../pipeline/ingest.h"
 #include "db.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 
 #include <stdlib.h>
 #include <string.h>

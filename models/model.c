@@ -24,7 +24,7 @@
  * an ASCII letter precedes the run so that "e" + U+0301 composes to "é" exactly as a
  * precomposed "é" would (the result equals normalising the whole text first).
  */
-#include "embed.h"
+#include "model.h"
 
 #include <assert.h>
 #include <cblas.h>
