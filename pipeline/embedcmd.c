@@ -20,10 +20,12 @@
 #include "embedcmd.h"
 #include "../lib/common.h"
 #include "../lib/db.h"
-#include "ingest.h"
+#include "../models/store.h"
+#include "../lib/corpus.h"
 #include "../include/ragload.h"
 #include "../models/model.h"
 #include "../stages/normalize.h"
+#include "../lib/blas.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -75,10 +77,10 @@ int ragload_model_from_db(const char *conninfo, struct ragload_model **out, char
 {
 	struct model *m = NULL;
 	*out = NULL;
-	/* db_connect and corpus_current_model say what went wrong on stderr */
-	PGconn *conn = db_connect(conninfo ? conninfo : "");
-	if (!conn)
-		return embed_fail(err, errlen, "cannot connect to the database");
+	/* db_open_corpus and corpus_current_model say what went wrong on stderr */
+	PGconn *conn;
+	if (db_open_corpus(conninfo ? conninfo : "", 0, 0, 0, &conn) != EXIT_DONE)
+		return embed_fail(err, errlen, "cannot open the corpus");
 	int rc = corpus_current_model(conn, &m);
 	PQfinish(conn);
 	if (rc == 1)
@@ -238,7 +240,7 @@ int embedcmd_run(const struct rl_config *cfg, const struct embedcmd_args *a)
 	buf_init(&line, EMBED_LINE_MAX);
 	buf_init(&out, 0);
 	/* texts are embedded one at a time: BLAS worker threads would only compete for cores */
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	if (a->model_spec ? ragload_model_open(a->model_spec, &m, err, sizeof(err))
 			  : ragload_model_from_db(cfg->conninfo, &m, err, sizeof(err))) {
 		log_error("embed: %s", err);

@@ -19,6 +19,9 @@
  * Any thread that fails aborts every queue; the others then wind down.
  */
 #include "ingest.h"
+#include "modelcmd.h"
+#include "../models/store.h"
+#include "../lib/corpus.h"
 #include "../lib/db.h"
 #include "../lib/queue.h"
 #include "../lib/vecfile.h"
@@ -29,6 +32,8 @@
 #include "../stages/chunk.h"
 #include "../models/model.h"
 #include "../stages/load.h"
+#include "../lib/blas.h"
+#include "../stages/embed.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -72,7 +77,7 @@ struct ingest {
 	char **input_ids;             /* real path of each command-line input (prune scope) */
 	PGconn **main_conn;           /* holds the run lock; live-index DDL; under conn_mu */
 	pthread_mutex_t conn_mu;      /* the main connection while loaders run */
-	struct live_indexes *li;      /* checked per document before it joins a batch */
+	struct index_live *li;      /* checked per document before it joins a batch */
 	uint64_t incoming;            /* chunks handed to loaders, committed or not (conn_mu) */
 	double main_checked;          /* when the main connection last answered (conn_mu) */
 	int main_lost;                /* its reconnect gave up: no loader tries again (conn_mu) */
@@ -86,7 +91,6 @@ struct ingest {
 	int seen_table;               /* keys seen are recorded in a temp table (prune) */
 };
 
-static void meter_note(struct input_meter *m, const char *input, size_t raw);
 /* ---- where documents may have been missed ------------------------------------------------
  * --prune deletes documents under the given inputs whose keys this run did not see. A
  * document behind damage (an archive cut short, an unreadable directory, a file that is now
@@ -281,48 +285,14 @@ static void content_hash(struct ingest *in, struct doc *d)
 	memcpy(d->hash, c.digest, 16);
 }
 
-/*
- * Reconnects after a lost connection or a server restart: backoff from 0.25 s doubling to
- * 5 s, for up to load.reconnect_timeout_s. A main connection gets the run lock again (the old
- * session, and its lock, died with it).
- */
+/* db_reconnect for this run (its conninfo, lock shard and timeouts), counted. */
 static int reconnect(struct ingest *in, PGconn **conn, int take_lock)
 {
-	double deadline = now_seconds() + in->cfg->load.reconnect_timeout_s, wait = 0.25;
-	if (*conn)
-		PQfinish(*conn);
-	*conn = NULL;
-	for (;;) {
-		PGconn *c = PQconnectdb(in->cfg->conninfo);
-		if (PQstatus(c) == CONNECTION_OK) {
-			PQclear(PQexec(c, "SET client_min_messages = warning"));
-			if (!take_lock || db_lock(c, in->args->shard, in->cfg->load.lock_wait_s) == 0) {
-				*conn = c;
-				in->reconnects++;
-				log_warn("reconnected to PostgreSQL");
-				return 0;
-			}
-		}
-		PQfinish(c);
-		if (now_seconds() + wait > deadline) {
-			log_error("could not reconnect to PostgreSQL within %d s; giving up",
-				  in->cfg->load.reconnect_timeout_s);
-			return -1;
-		}
-		usleep((useconds_t)(wait * 1e6));
-		wait = wait * 2 > 5 ? 5 : wait * 2;
-	}
-}
-
-/* A connection that answers (a server restart leaves it looking fine until used). */
-static int conn_alive(PGconn *c)
-{
-	if (!c || PQstatus(c) != CONNECTION_OK)
-		return 0;
-	PGresult *r = PQexec(c, "SELECT 1");
-	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-	PQclear(r);
-	return ok;
+	if (db_reconnect(in->cfg->conninfo, conn, take_lock, in->args->shard,
+			 in->cfg->load.lock_wait_s, in->cfg->load.reconnect_timeout_s))
+		return RL_ERR;
+	in->reconnects++;
+	return 0;
 }
 
 /* The loaders: each a thread with its own connection, popping whole documents off q_docs
@@ -343,7 +313,7 @@ static int main_conn_ensure(struct ingest *in)
 {
 	if (in->main_lost)
 		return -1;
-	if (conn_alive(*in->main_conn))
+	if (db_alive(*in->main_conn))
 		return 0;
 	log_warn("the main connection (it holds the run lock) stopped answering; reconnecting");
 	if (reconnect(in, in->main_conn, 1)) {
@@ -679,271 +649,6 @@ static void join_threads(pthread_t reader, pthread_t normalizer, const int start
 			pthread_join(workers[i].thread, NULL);
 }
 
-/* ---- progress: how far through the inputs -------------------------------------------------
- *
- * A percentage and an ETA need the inputs' size and how much of it is behind us, in the same
- * unit: bytes on disk. The size: each file's st_size, each directory's regular files summed by
- * a thread of its own (a large tree is walked while the work starts; until it is done the line
- * shows no percentage). How much is read: an archive, JSONL or compressed file is one open
- * descriptor of the reader's, whose offset (/proc/self/fdinfo) is the compressed bytes read; a
- * directory counts the raw bytes of the items read from it, which are its files' own bytes
- * (archives inside it count expanded, hence the cap at its size); inputs before the one being
- * read are done. The reader runs up to a queue ahead of the load, so the last seconds are
- * the pipeline draining.
- */
-struct input_meter {
-	int n;
-	char *const *paths;           /* the command line's, not owned */
-	char **real;                  /* realpath of each, NULL when unresolvable */
-	uint64_t *size;               /* bytes of each (directories: summed by the sizing thread) */
-	int *is_dir;
-	_Atomic uint64_t *dir_raw;    /* raw bytes of items read from directory i */
-	uint64_t *pos;                /* highest offset seen in file input i (meter_done only) */
-	_Atomic int cur;              /* the highest input the normalizer has seen an item of */
-	int last;                     /* cache for meter_note (normalizer thread only) */
-	_Atomic uint64_t total;
-	_Atomic int sized;            /* total is final */
-	pthread_t sizer;
-	int sizer_started;
-};
-
-static _Thread_local uint64_t walk_sum;
-
-static int walk_add(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)path;
-	(void)f;
-	if (flag == FTW_F && S_ISREG(st->st_mode))
-		walk_sum += (uint64_t)st->st_size;
-	return 0;
-}
-
-static void *meter_size(void *arg)
-{
-	struct input_meter *m = arg;
-	uint64_t total = 0;
-	for (int i = 0; i < m->n; i++) {
-		struct stat st;
-		if (stat(m->paths[i], &st))
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			walk_sum = 0;
-			nftw(m->paths[i], walk_add, 16, FTW_PHYS);
-			m->size[i] = walk_sum;
-		}
-		total += m->size[i];
-	}
-	m->total = total;
-	m->sized = 1;
-	return NULL;
-}
-
-static void meter_free(struct input_meter *m)
-{
-	if (!m)
-		return;
-	if (m->sizer_started)
-		pthread_join(m->sizer, NULL);
-	for (int i = 0; m->real && i < m->n; i++)
-		free(m->real[i]);
-	free(m->real);
-	free(m->size);
-	free(m->is_dir);
-	free((void *)m->dir_raw);
-	free(m->pos);
-	free(m);
-}
-
-/* Starts sizing the inputs. NULL when out of memory (progress then shows no percentage). */
-static struct input_meter *meter_start(char *const *paths, int n)
-{
-	struct input_meter *m = calloc(1, sizeof(*m));
-	if (!m)
-		return NULL;
-	m->n = n;
-	m->paths = paths;
-	m->real = calloc((size_t)n, sizeof(*m->real));
-	m->size = calloc((size_t)n, sizeof(*m->size));
-	m->is_dir = calloc((size_t)n, sizeof(*m->is_dir));
-	m->dir_raw = calloc((size_t)n, sizeof(*m->dir_raw));
-	m->pos = calloc((size_t)n, sizeof(*m->pos));
-	if (!m->real || !m->size || !m->is_dir || !m->dir_raw || !m->pos) {
-		meter_free(m);
-		return NULL;
-	}
-	for (int i = 0; i < n; i++) {
-		struct stat st;
-		m->real[i] = realpath(paths[i], NULL);
-		if (stat(paths[i], &st) == 0) {
-			m->is_dir[i] = S_ISDIR(st.st_mode);
-			m->size[i] = m->is_dir[i] ? 0 : (uint64_t)st.st_size;
-		}
-	}
-	m->sizer_started = pthread_create(&m->sizer, NULL, meter_size, m) == 0;
-	if (!m->sizer_started)
-		meter_size(m);
-	return m;
-}
-
-/* An item from input `input` was read (normalizer thread). */
-static void meter_note(struct input_meter *m, const char *input, size_t raw)
-{
-	if (!m || !input)
-		return;
-	int i = m->last;
-	if (strcmp(m->paths[i], input))
-		for (i = 0; i < m->n && strcmp(m->paths[i], input); i++)
-			;
-	if (i == m->n)
-		return;
-	m->last = i;
-	if (i > m->cur)
-		m->cur = i;
-	if (m->is_dir[i])
-		m->dir_raw[i] += raw;
-}
-
-/* Back to the first input, nothing read: the load pass reads the inputs again after the
- * fit has read them (main thread, while no other thread notes). */
-static void meter_rewind(struct input_meter *m)
-{
-	if (!m)
-		return;
-	m->cur = 0;
-	m->last = 0;
-	for (int i = 0; i < m->n; i++) {
-		m->dir_raw[i] = 0;
-		m->pos[i] = 0;
-	}
-}
-
-/* Bytes of the inputs behind us (see above); 0 while the sizes are unknown. */
-static uint64_t meter_done(struct input_meter *m)
-{
-	if (!m || !m->sized)
-		return 0;
-	int cur = m->cur;
-	/* the reader's open inputs: their offsets, and the furthest one it has reached */
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	while (d && (e = readdir(d)) != NULL) {
-		char link[300], target[4096];
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		for (int i = 0; i < m->n; i++) {
-			if (m->is_dir[i] || !m->real[i] || strcmp(m->real[i], target))
-				continue;
-			char info[300];
-			snprintf(info, sizeof(info), "/proc/self/fdinfo/%s", e->d_name);
-			FILE *f = fopen(info, "r");
-			unsigned long long pos = 0;
-			if (f) {
-				if (fscanf(f, "pos: %llu", &pos) == 1 && pos > m->pos[i])
-					m->pos[i] = pos;
-				fclose(f);
-			}
-			if (i > cur)
-				cur = i;
-		}
-	}
-	if (d)
-		closedir(d);
-	uint64_t done = 0;
-	for (int i = 0; i < m->n; i++) {
-		uint64_t part = i < cur ? m->size[i] : i > cur ? 0 : m->is_dir[i] ? m->dir_raw[i]
-						   : m->pos[i];
-		done += part < m->size[i] ? part : m->size[i];
-	}
-	return done;
-}
-
-/* ---- fitting ------------------------------------------------------------------------------ */
-
-struct fit_ctx {
-	const struct rl_config *cfg;
-	struct model_fit *fit;
-	struct counts *counts;
-	uint64_t docs;
-	int failed;
-	uint64_t raw_bytes;           /* for progress */
-	struct input_meter *meter;    /* may be NULL */
-};
-
-/* The ingest run's meter, for the fit it may start first (main thread only). */
-static struct input_meter *fit_meter;
-
-static int fit_emit(void *ctx, struct read_item *it)
-{
-	struct fit_ctx *fc = ctx;
-	struct doc *d = NULL;
-	int rc = normalize_item(&fc->cfg->norm, it, &d, fc->counts);
-	fc->raw_bytes += it->raw_bytes;
-	meter_note(fc->meter, it->input, it->raw_bytes);
-	read_item_free(it);
-	if (rc < 0 || (rc == 0 && chunk_doc(&fc->cfg->chunk, d))) {
-		doc_free(d);
-		fc->failed = 1;
-		return -1;
-	}
-	if (rc == RL_SKIP || !d)
-		return 0;
-	for (size_t i = 0; i < d->n_chunks; i++)
-		model_fit_add(fc->fit, d->text + d->chunks[i].start,
-			      d->chunks[i].end - d->chunks[i].start);
-	doc_free(d);
-	++fc->docs;
-	if (progress_enabled()) {
-		uint64_t total = fc->meter && fc->meter->sized ? fc->meter->total : 0;
-		char pct[32] = "";
-		if (total)
-			snprintf(pct, sizeof(pct), ", %.0f%% of %.1f MB",
-				 100.0 * (double)meter_done(fc->meter) / (double)total,
-				 (double)total / 1e6);
-		progress_update(0, "ragload: fitting the model: reading documents: %llu read "
-				"(%.1f MB%s; the fit samples up to %llu)",
-				(unsigned long long)fc->docs, (double)fc->raw_bytes / 1e6, pct,
-				(unsigned long long)fc->cfg->model.fit_sample_docs);
-	}
-	return fc->docs >= fc->cfg->model.fit_sample_docs ? 1 : 0;
-}
-
-int ingest_fit_model(const struct rl_config *cfg, char *const *paths, int n_paths,
-		     struct model **out)
-{
-	struct counts quiet;
-	counts_init(&quiet, 1); /* the load pass reports bad input; do not say it twice */
-	struct fit_ctx fc = {cfg, NULL, &quiet, 0, 0, 0, fit_meter};
-	int rc = model_fit_begin(&cfg->model, &fc.fit);
-	if (rc)
-		goto out;
-	double t0 = now_seconds();
-	progress_update(1, "ragload: fitting the model: reading documents");
-	rc = read_inputs(&cfg->read, paths, n_paths, fit_emit, &fc, &quiet);
-	if (fc.failed || rc < 0) {
-		rc = -1;
-		goto out;
-	}
-	progress_update(1, "ragload: fitting the model on %llu documents",
-			(unsigned long long)fc.docs);
-	rc = model_fit_end(fc.fit, out);
-	fc.fit = NULL;
-	progress_end(0);
-	if (!rc)
-		log_info("fitted model %s on %llu documents in %.1f s", model_name(*out),
-			 (unsigned long long)fc.docs, now_seconds() - t0);
-out:
-	progress_end(0);
-	meter_rewind(fc.meter);
-	model_fit_free(fc.fit);
-	counts_release(&quiet);
-	return rc;
-}
-
 /* ---- precomputed vectors (.fvecs) ------------------------------------------------------------ */
 
 static int has_suffix(const char *s, const char *suffix)
@@ -1132,54 +837,6 @@ static int ingest_vectors(struct ingest *in)
 	return rc;
 }
 
-/* ---- live vector indexes -------------------------------------------------------------------- */
-
-/*
- * Small deltas go into the live HNSW/IVFFlat indexes. Once a load has added more than
- * index_rebuild_share of the rows, inserting into the graph row by row costs more than a
- * rebuild: the vector indexes are dropped (their definitions kept) and rebuilt at the end.
- */
-struct live_indexes {
-	PGresult *defs;       /* index name, CREATE INDEX statement */
-	double rows;          /* rows of embeddings when the run started */
-	int dropped;
-};
-
-static int live_indexes_init(PGconn *conn, struct live_indexes *li)
-{
-	memset(li, 0, sizeof(*li));
-	li->defs = db_query(conn, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = "
-			    "current_schema() AND tablename = 'embeddings' AND (indexdef LIKE "
-			    "'%USING hnsw%' OR indexdef LIKE '%USING ivfflat%')", 0, NULL);
-	if (!li->defs)
-		return -1;
-	int ok;
-	li->rows = (double)db_scalar_int(conn, "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
-					 "WHERE oid = 'embeddings'::regclass", 0, &ok);
-	return ok ? 0 : -1;
-}
-
-static int live_indexes_check(PGconn *conn, struct live_indexes *li, const struct load_opts *o,
-			      uint64_t added)
-{
-	if (li->dropped || !li->defs || PQntuples(li->defs) == 0 ||
-	    (double)added <= o->index_rebuild_share * li->rows)
-		return 0;
-	log_info("this load adds more than %.0f%% of the rows: dropping the vector indexes, "
-		 "rebuilding them after the load", 100 * o->index_rebuild_share);
-	for (int i = 0; i < PQntuples(li->defs); i++) {
-		char *name = PQescapeIdentifier(conn, PQgetvalue(li->defs, i, 0),
-						strlen(PQgetvalue(li->defs, i, 0)));
-		char sql[256];
-		snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s", name ? name : "");
-		PQfreemem(name);
-		if (db_exec(conn, sql))
-			return -1;
-	}
-	li->dropped = 1;
-	return 0;
-}
-
 /* ---- loader threads ------------------------------------------------------------------------ */
 
 static void print_progress(struct ingest *in, const struct load_stats *ls, double t0, int final);
@@ -1208,7 +865,8 @@ static int load_gate(struct ingest *in, const struct doc *d)
 		in->main_checked = t;
 	}
 	if (!rc && in->li)
-		rc = live_indexes_check(*in->main_conn, in->li, &in->cfg->load, in->incoming);
+		rc = index_live_check(*in->main_conn, in->li, in->cfg->load.index_rebuild_share,
+				      in->incoming);
 	pthread_mutex_unlock(&in->conn_mu);
 	return rc;
 }
@@ -1343,38 +1001,10 @@ static void loaders_free(struct ingest *in)
 	in->loaders = NULL;
 }
 
-static int live_indexes_rebuild(PGconn *conn, struct live_indexes *li, int dim, int m)
-{
-	if (!li->dropped)
-		return 0;
-	int ok;
-	long long rows = db_scalar_int(conn, "SELECT count(*) FROM embeddings", 0, &ok);
-	char sql[256];
-	snprintf(sql, sizeof(sql), "SET maintenance_work_mem = '%lldkB'",
-		 index_hnsw_memory_kb(rows, dim, m));
-	if (!ok || db_exec(conn, sql))
-		return -1;
-	for (int i = 0; i < PQntuples(li->defs); i++) {
-		double t0 = now_seconds();
-		if (db_exec(conn, PQgetvalue(li->defs, i, 1)))
-			return -1;
-		char secs[32];
-		snprintf(secs, sizeof(secs), "%.3f", now_seconds() - t0);
-		const char *p[2] = {PQgetvalue(li->defs, i, 0), secs};
-		PQclear(db_query(conn, "UPDATE ragload_indexes SET build_seconds = $2, index_bytes = "
-				 "pg_relation_size($1::text::regclass), row_count = (SELECT count(*) "
-				 "FROM embeddings), created_at = now() WHERE index_name = $1 "
-				 "RETURNING 1", 2, p));
-		log_info("rebuilt %s in %s s", PQgetvalue(li->defs, i, 0), secs);
-	}
-	li->dropped = 0;
-	return 0;
-}
-
 /* ---- the command -------------------------------------------------------------------------- */
 
 static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGconn *conn,
-			 struct model **out)
+			 struct input_meter *meter, struct model **out)
 {
 	if (a->model_file)
 		return model_read_file(a->model_file, out);
@@ -1387,14 +1017,14 @@ static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGc
 		int rc = corpus_current_model(conn, out);
 		return rc == 0 ? 0 : -1;
 	}
-	return ingest_fit_model(cfg, a->paths, a->n_paths, out);
+	return model_fit_inputs(cfg, a->paths, a->n_paths, meter, out);
 }
 
 static void print_progress(struct ingest *in, const struct load_stats *ls, double t0, int final)
 {
 	double el = now_seconds() - t0;
 	double mb = (double)in->raw_bytes / 1e6;
-	uint64_t total = in->meter && in->meter->sized ? in->meter->total : 0;
+	uint64_t total = meter_total(in->meter);
 	char where[96] = "", eta[16];
 	if (total && !final) {
 		/* The reader runs a queue ahead of the embedding, the slow part: the share of the
@@ -1685,13 +1315,13 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	in.cfg = cfg;
 	in.args = a;
 	if (progress_enabled())
-		fit_meter = in.meter = meter_start(a->paths, a->n_paths);
+		in.meter = meter_start(a->paths, a->n_paths);
 	counts_init(&in.counts, 0);
 	pthread_mutex_init(&in.mu, NULL);
 	pthread_mutex_init(&in.conn_mu, NULL);
 	pthread_cond_init(&in.loaded, NULL);
 	struct model *model = NULL;
-	struct live_indexes li = {0};
+	struct index_live li = {0};
 	struct load_stats lsum;
 	int64_t run_id = -1;
 	int threads = 0, started[2] = { 0, 0 };
@@ -1714,19 +1344,15 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		fprintf(logf, "\n");
 	}
 	in.main_conn = &conn;
-	conn = db_connect(cfg->conninfo);
-	if (!conn || resolve_inputs(&in))
-		goto out;
-	if (db_schema_version(conn) <= 0) {
-		log_error("the database has no ragload schema: run `ragload init` first");
-		goto out;
-	}
-	status = db_take_lock(conn, a->shard, a->no_wait ? 0 : cfg->load.lock_wait_s);
+	status = db_open_corpus(cfg->conninfo, 1, a->shard, a->no_wait ? 0 : cfg->load.lock_wait_s,
+				&conn);
 	if (status != EXIT_DONE)
 		goto out;
 	status = EXIT_FATAL;
+	if (resolve_inputs(&in))
+		goto out;
 	in.worker_conn = db_connect(cfg->conninfo);
-	if (!in.worker_conn || live_indexes_init(conn, &li))
+	if (!in.worker_conn || index_live_init(conn, &li))
 		goto out;
 	if (a->prune) {
 		if (db_exec(in.worker_conn, "CREATE TEMP TABLE ragload_seen (key text PRIMARY KEY)"))
@@ -1787,7 +1413,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 				goto out;
 			int rc = a->model_file ? 1 : corpus_current_model(conn, &model);
 			if (rc == 1)
-				rc = resolve_model(cfg, a, conn, &model);
+				rc = resolve_model(cfg, a, conn, in.meter, &model);
 			if (!rc)
 				rc = corpus_use_model(conn, model, chunking);
 			snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)",
@@ -1797,7 +1423,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 				goto out;
 			have = 1;
 		} else {
-			if (resolve_model(cfg, a, conn, &model) ||
+			if (resolve_model(cfg, a, conn, in.meter, &model) ||
 			    corpus_use_model(conn, model, chunking))
 				goto out;
 			have = 1;
@@ -1808,7 +1434,7 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 		 * swaps generations without rewriting every document's hash. */
 		snprintf(in.settings_sig, sizeof(in.settings_sig), "%s", PIPELINE_VERSION);
 		/* Two pipeline threads besides the loader share the cores with BLAS. */
-		embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
+		blas_set_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 1);
 		in.li = &li;
 		if (queue_init(&in.q_read, cfg->load.queue_bytes) ||
 		    queue_init(&in.q_norm, NORM_QUEUE_BYTES) ||
@@ -1848,11 +1474,11 @@ int ingest_run(struct rl_config *cfg, const struct ingest_args *a)
 	}
 	/* the loaders reconnect it after a loss they notice; one they did not (a restart after
 	 * their last commit) is noticed here, before the work that follows */
-	if (!conn_alive(conn) && reconnect(&in, &conn, 1))
+	if (!db_alive(conn) && reconnect(&in, &conn, 1))
 		goto out;
 	if (a->prune && prune(&in))
 		goto out;
-	if (live_indexes_rebuild(conn, &li, model ? model_dim(model) : 0, 16))
+	if (index_live_rebuild(conn, &li, model ? model_dim(model) : 0))
 		goto out;
 	if (!a->dry_run) {
 		loaders_stats(&in, &lsum);
@@ -1900,9 +1526,9 @@ out:
 		queue_release(&in.q_docs, (void (*)(void *))doc_free);
 	}
 	if (li.dropped && conn && PQstatus(conn) == CONNECTION_OK)
-		live_indexes_rebuild(conn, &li, model ? model_dim(model) : 0, 16);  /* never leave a
+		index_live_rebuild(conn, &li, model ? model_dim(model) : 0);  /* never leave a
 										      * corpus without them */
-	PQclear(li.defs);
+	index_live_release(&li);
 	loaders_free(&in);
 	model_free(model);
 	if (in.worker_conn)
@@ -1914,7 +1540,6 @@ out:
 	free(in.input_ids);
 	damage_free(in.damage);
 	counts_release(&in.counts);
-	fit_meter = NULL;
 	meter_free(in.meter);
 	pthread_mutex_destroy(&in.mu);
 	if (logf)

@@ -12,12 +12,13 @@
 #include "reindex.h"
 #include "search.h"
 #include "embedcmd.h"
+#include "init.h"
+#include "modelcmd.h"
+#include "indexcmd.h"
+#include "evalcmd.h"
 #include "../lib/progress.h"
-#include "../models/model.h"
-#include "../stages/evaluate.h"
-#include "../stages/index.h"
+#include "../lib/blas.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -47,6 +48,7 @@ struct opts {
 	int help;              /* --help given: the overview, or the command's own help */
 	int json, jsonl;
 	struct eval_args eval;
+	const char *ef_search, *probes;  /* eval: the comma lists as given */
 	struct index_args index;
 	int no_default_excludes;
 	char exclude[READ_GLOBS_MAX];  /* --exclude patterns, added to [inputs] exclude */
@@ -121,41 +123,15 @@ static int usage_error(const char *fmt, ...)
 }
 
 /*
- * Every command but init, ingest (which says so itself) and model fit reads the corpus: on a
- * database where `ragload init` never ran, say so in one place, after the command's own usage
- * checks, rather than let each fail on its first query with a raw SQL error.
- * Returns -1 to go on, else an exit status.
+ * The commands: each checks its own arguments (a usage error says the one thing wrong), then
+ * hands its options to the file that runs it. A command that reads the corpus opens it with
+ * db_open_corpus(), which says "run 'ragload init' first" on a database init never ran on.
  */
-static int check_corpus(const struct opts *o)
-{
-	PGconn *conn = db_connect(o->cfg.conninfo);
-	if (!conn)
-		return EXIT_FATAL;
-	int v = db_schema_version(conn), status = -1;
-	if (v == 0) {
-		log_error("no ragload corpus in database %s: run 'ragload init' first", PQdb(conn));
-		status = EXIT_FATAL;
-	} else if (v < 0) {
-		status = EXIT_FATAL;
-	}
-	PQfinish(conn);
-	return status;
-}
-
 static int cmd_init(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("init: unexpected argument '%s'", argv[0]);
-	PGconn *conn = db_connect(o->cfg.conninfo);
-	if (!conn)
-		return EXIT_FATAL;
-	int rc = db_migrate(conn);
-	if (!rc)
-		log_info("schema at version %d", db_schema_version(conn));
-	if (!rc && o->roles)
-		rc = db_create_roles(conn);
-	PQfinish(conn);
-	return rc ? EXIT_FATAL : EXIT_DONE;
+	return init_run(&o->cfg, o->roles);
 }
 
 /*
@@ -202,92 +178,31 @@ static int cmd_ingest(struct opts *o, int argc, char **argv)
 	return ingest_run(&o->cfg, &a);
 }
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (!f) {
-		log_error("%s: cannot create file", path);
-		return -1;
-	}
-	int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
-	if (fclose(f))
-		rc = -1;
-	if (rc)
-		log_error("%s: write failed", path);
-	return rc;
-}
-
-static int save_model(const struct model *m, const char *path)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	int rc = model_save(m, &b) || write_file(path, b.data, b.len);
-	buf_release(&b);
-	if (!rc)
-		log_info("wrote model %s (%d dimensions) to %s", model_name(m), model_dim(m), path);
-	return rc;
-}
-
 static int cmd_model(struct opts *o, int argc, char **argv)
 {
 	if (argc < 1)
 		return usage_error("model: give a subcommand: fit, export or import");
 	const char *sub = argv[0];
-	struct model *m = NULL;
-	PGconn *conn = NULL;
-	int status = EXIT_FATAL;
 	if (!strcmp(sub, "fit")) {
 		if (argc < 2 || !o->output)
 			return usage_error("model fit: give inputs and -o FILE");
 		int st = inputs_prepare(o, argc - 1, argv + 1);
 		if (st >= 0)
 			return st;
-		if (ingest_fit_model(&o->cfg, argv + 1, argc - 1, &m) || save_model(m, o->output))
-			goto out;
-	} else if (!strcmp(sub, "export")) {
+	} else if (!strcmp(sub, "export") || !strcmp(sub, "import")) {
 		if (argc != 2)
-			return usage_error("model export: give one FILE");
-		if ((status = check_corpus(o)) >= 0)
-			return status;
-		status = EXIT_FATAL;
-		conn = db_connect(o->cfg.conninfo);
-		if (!conn)
-			goto out;
-		int rc = corpus_current_model(conn, &m);
-		if (rc == 1)
-			log_error("this corpus has no model yet");
-		if (rc || save_model(m, argv[1]))
-			goto out;
-	} else if (!strcmp(sub, "import")) {
-		if (argc != 2)
-			return usage_error("model import: give one FILE");
-		if ((status = check_corpus(o)) >= 0)
-			return status;
-		status = EXIT_FATAL;
-		if (model_read_file(argv[1], &m))
-			goto out;
-		conn = db_connect(o->cfg.conninfo);
-		if (!conn || corpus_store_model(conn, m))
-			goto out;
-		log_info("stored model %s", model_name(m));
+			return usage_error("model %s: give one FILE", sub);
 	} else {
 		return usage_error("model: unknown subcommand '%s' (fit, export or import)", sub);
 	}
-	status = EXIT_DONE;
-out:
-	model_free(m);
-	if (conn)
-		PQfinish(conn);
-	return status;
+	struct modelcmd_args a = {sub, argv + 1, argc - 1, o->output};
+	return modelcmd_run(&o->cfg, &a);
 }
 
 static int cmd_status(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("status: unexpected argument '%s'", argv[0]);
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
 	return status_run(&o->cfg);
 }
 
@@ -295,9 +210,6 @@ static int cmd_reindex(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("reindex: unexpected argument '%s'", argv[0]);
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
 	struct reindex_args a = {o->model_file, o->refit, o->chunk_tokens, o->chunk_overlap,
 				 o->index_given, o->index, o->rollback};
 	return reindex_run(&o->cfg, &a);
@@ -309,9 +221,6 @@ static int cmd_search(struct opts *o, int argc, char **argv)
 		return usage_error("search: give the query as one argument (quoted)");
 	if (argv[0][strspn(argv[0], " \t\n\r\v\f")] == '\0')
 		return usage_error("search: the query is empty");
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
 	struct search_args a = {argv[0], o->eval.k, o->method ? o->method : "dense", o->json,
 				o->eval.fts_config, o->all_chunks};
 	return search_run(&o->cfg, &a);
@@ -321,9 +230,6 @@ static int cmd_embed(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("embed: unexpected argument '%s'", argv[0]);
-	int st = o->model_file ? -1 : check_corpus(o);
-	if (st >= 0)
-		return st;
 	struct embedcmd_args a = {o->jsonl, o->json, o->model_file};
 	return embedcmd_run(&o->cfg, &a);
 }
@@ -332,10 +238,7 @@ static int cmd_index(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("index: unexpected argument '%s'", argv[0]);
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
-	return index_run(&o->cfg, &o->index);
+	return indexcmd_run(&o->cfg, &o->index);
 }
 
 static int cmd_eval(struct opts *o, int argc, char **argv)
@@ -344,10 +247,7 @@ static int cmd_eval(struct opts *o, int argc, char **argv)
 		return usage_error("eval: unexpected argument '%s'", argv[0]);
 	if (!o->eval.queries)
 		return usage_error("eval: --queries FILE is required");
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
-	return evaluate_run(&o->cfg, &o->eval);
+	return evalcmd_run(&o->cfg, &o->eval, o->ef_search, o->probes);
 }
 
 /*
@@ -654,8 +554,8 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	}
 	case OPT_CONNECTIONS:
 		return int_option(raw, arg, 1, 64, &o->eval.connections);
-	case OPT_EF_SEARCH: o->eval.ef_search = arg; return -1;
-	case OPT_PROBES: o->eval.probes = arg; return -1;
+	case OPT_EF_SEARCH: o->ef_search = arg; return -1;
+	case OPT_PROBES: o->probes = arg; return -1;
 	case OPT_FTS_CONFIG:
 		if (strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg) || !*arg)
 			return usage_error("%s: expected a text search configuration name such as "
@@ -701,34 +601,6 @@ static const char *find_hint_command(int argc, char **argv, const struct option 
 	return NULL;
 }
 
-/*
- * Debian 12's OpenBLAS (0.3.21) does not recognise newer AVX-512 CPUs (e.g. Zen 4/5) and falls
- * back to its Haswell kernels, at 0.55-0.6x the sgemm speed. OpenBLAS picks its kernels when it
- * loads, so the only fix from inside is to re-run this process with OPENBLAS_CORETYPE set. Done
- * only when the CPU has every AVX-512 subset the SkylakeX kernels use and the user has not set
- * OPENBLAS_CORETYPE; RAGLOAD_BLAS_REEXEC stops any loop.
- */
-static void tune_blas(char **argv)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (getenv("OPENBLAS_CORETYPE") || getenv("RAGLOAD_BLAS_REEXEC"))
-		return;
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-	    !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-		return;
-	const char *core = openblas_get_corename();
-	if (!core || (strcasecmp(core, "haswell") && strcasecmp(core, "zen")))
-		return;
-	setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-	setenv("RAGLOAD_BLAS_REEXEC", "1", 1);
-	execv("/proc/self/exe", argv);
-	unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with what we have */
-#else
-	(void)argv;
-#endif
-}
-
 int main(int argc, char **argv)
 {
 	/* glibc gives each allocating thread an arena of its own (up to 8 per core) and keeps
@@ -739,7 +611,7 @@ int main(int argc, char **argv)
 #ifdef M_ARENA_MAX
 	mallopt(M_ARENA_MAX, 2);
 #endif
-	tune_blas(argv);
+	blas_tune(argv);
 	static const struct option longopts[] = {
 		{"conninfo", required_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'c'},

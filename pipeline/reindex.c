@@ -14,12 +14,16 @@
  * until the next reindex; --rollback swaps it back.
  */
 #include "reindex.h"
+#include "indexcmd.h"
 #include "../lib/common.h"
 #include "../lib/db.h"
-#include "ingest.h"
+#include "../models/store.h"
+#include "../lib/corpus.h"
 #include "../lib/pgcopy.h"
 #include "../stages/chunk.h"
 #include "../models/model.h"
+#include "../lib/blas.h"
+#include "../stages/embed.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -37,23 +41,15 @@ struct live {
 	char prev_chunking[32];
 };
 
-static void corpus_value(PGconn *conn, const char *key, char *out, size_t len, const char *def)
-{
-	const char *p[1] = {key};
-	PGresult *r = db_query(conn, "SELECT value FROM ragload_corpus WHERE key = $1", 1, p);
-	snprintf(out, len, "%s", r && PQntuples(r) ? PQgetvalue(r, 0, 0) : def);
-	PQclear(r);
-}
-
 static int live_settings(PGconn *conn, struct live *l)
 {
 	char gen[16];
-	corpus_value(conn, "model", l->model, sizeof(l->model), "");
-	corpus_value(conn, "chunking", l->chunking, sizeof(l->chunking), "256/32");
-	corpus_value(conn, "distance", l->distance, sizeof(l->distance), "cosine");
-	corpus_value(conn, "generation", gen, sizeof(gen), "1");
-	corpus_value(conn, "prev_model", l->prev_model, sizeof(l->prev_model), "");
-	corpus_value(conn, "prev_chunking", l->prev_chunking, sizeof(l->prev_chunking), "");
+	corpus_get(conn, "model", l->model, sizeof(l->model), "");
+	corpus_get(conn, "chunking", l->chunking, sizeof(l->chunking), "256/32");
+	corpus_get(conn, "distance", l->distance, sizeof(l->distance), "cosine");
+	corpus_get(conn, "generation", gen, sizeof(gen), "1");
+	corpus_get(conn, "prev_model", l->prev_model, sizeof(l->prev_model), "");
+	corpus_get(conn, "prev_chunking", l->prev_chunking, sizeof(l->prev_chunking), "");
 	l->generation = atoi(gen);
 	if (!l->model[0]) {
 		log_error("the corpus has no model yet: run `ragload ingest` first");
@@ -466,7 +462,7 @@ static int rollback(PGconn *conn, const struct live *l)
 		return -1;
 	}
 	char prev_gen[16];
-	corpus_value(conn, "prev_generation", prev_gen, sizeof(prev_gen), "1");
+	corpus_get(conn, "prev_generation", prev_gen, sizeof(prev_gen), "1");
 	/* The generation rolled back from becomes the previous one: a second rollback redoes. */
 	if (swap(conn, "ragload_prev", l, l->prev_model, l->prev_chunking, atoi(prev_gen)))
 		return -1;
@@ -499,15 +495,10 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 {
 	int status = EXIT_FATAL;
 	struct model *m = NULL;
-	PGconn *conn = db_connect(cfg->conninfo);
+	PGconn *conn = NULL;
 	struct live l;
-	if (!conn)
-		goto out;
-	if (db_schema_version(conn) <= 0) {
-		log_error("the database has no ragload schema: run `ragload init` first");
-		goto out;
-	}
-	if ((status = db_take_lock(conn, 0, cfg->load.lock_wait_s)) != EXIT_DONE)
+	if ((status = db_open_corpus(cfg->conninfo, 1, 0, cfg->load.lock_wait_s, &conn)) !=
+	    EXIT_DONE)
 		goto out;
 	status = EXIT_FATAL;
 	if (live_settings(conn, &l))
@@ -551,10 +542,10 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 		PQfinish(conn);  /* index_run takes the lock itself */
 		conn = NULL;
 		log_info("model and chunking unchanged: rebuilding the indexes only");
-		status = index_run(cfg, &a->index);
+		status = indexcmd_run(cfg, &a->index);
 		goto out;
 	}
-	embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 2);
+	blas_set_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 2);
 	double t0 = now_seconds();
 	uint64_t n_docs;
 	log_info("building generation %d (model %s, chunking %s) beside generation %d",

@@ -25,12 +25,14 @@
 #include "search.h"
 #include "../lib/common.h"
 #include "../lib/db.h"
-#include "ingest.h"
+#include "../models/store.h"
+#include "../lib/corpus.h"
 #include "../lib/metrics.h"
 #include "../stages/chunk.h"
 #include "../models/model.h"
 #include "../stages/index.h"
 #include "../stages/normalize.h"
+#include "../lib/blas.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -408,10 +410,10 @@ int search_run(const struct rl_config *cfg, const struct search_args *a)
 		goto out;
 	}
 	/* one query: BLAS worker threads would only compete with this one for the cores */
-	embed_set_blas_threads(1);
-	s.conn = db_connect(cfg->conninfo);
-	if (!s.conn)
+	blas_set_threads(1);
+	if ((status = db_open_corpus(cfg->conninfo, 0, 0, 0, &s.conn)) != EXIT_DONE)
 		goto out;
+	status = EXIT_FATAL;
 	int dense = strcmp(a->method, "fts") != 0;
 	if (dense && load_model(&s))
 		goto out;

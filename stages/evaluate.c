@@ -47,9 +47,10 @@
 #include "normalize.h"
 #include "report.h"
 #include "../lib/db.h"
-#include "../pipeline/ingest.h"
+#include "../models/store.h"
 #include "../lib/metrics.h"
 #include "../lib/pgcopy.h"
+#include "../lib/blas.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -62,13 +63,11 @@
 #include <unistd.h>
 
 #define EVAL_DOCS 100                 /* documents per ranking: Recall@100, run-file depth */
-#define EVAL_CHUNKS 1000              /* chunks fetched to fill EVAL_DOCS documents */
 #define EVAL_MAX_QUERIES 1000000      /* queries in one evaluation */
 #define EVAL_QUERY_BYTES (2ull << 30) /* query vectors and their text literals together */
 #define EVAL_LINE_MAX (1u << 20)      /* one queries.jsonl line */
 #define EVAL_MAX_DIM 16000            /* pgvector's vector limit */
 #define EVAL_MAX_GT_IDS 100000        /* ids in one ground-truth row */
-#define EVAL_MAX_SETTINGS 32          /* search settings per index */
 #define EVAL_MAX_INDEXES 8            /* vector indexes measured */
 #define EVAL_MAX_ROWS 512             /* report rows of each kind */
 #define EVAL_BLOCK_ROWS 4096          /* corpus rows per sgemm */
@@ -138,7 +137,6 @@ struct eval {
 	const struct rl_config *cfg;
 	const struct eval_args *a;
 	PGconn *conn;
-	int64_t run_id;
 	/* corpus */
 	char dbname[128], distance[16], model_name[256], pg_version[128], vec_version[32];
 	enum dist dist;
@@ -216,22 +214,6 @@ static int ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* Parses "10,20,40" into out (at most max values within [lo, hi]). Returns the count, or -1. */
-static int parse_list(const char *s, int lo, int hi, int *out, int max)
-{
-	int n = 0;
-	while (*s) {
-		char *end;
-		errno = 0;
-		long v = strtol(s, &end, 10);
-		if (end == s || errno || v < lo || v > hi || n == max || (*end && *end != ','))
-			return -1;
-		out[n++] = (int)v;
-		s = *end ? end + 1 : end;
-	}
-	return n;
 }
 
 /* The key index of a document id, or -1. */
@@ -325,32 +307,9 @@ out:
 
 /* ---- corpus ------------------------------------------------------------------------------- */
 
-/* Connects, takes the corpus lock (an ingest or index run must not change what is measured),
- * reads the corpus facts, document keys and the model. Returns 0, or negative with *status the
- * exit status to stop with (EXIT_LOCKED when another run holds the lock). */
-static int corpus_open(struct eval *e, int *status)
+/* Reads the corpus facts, document keys and the model. Returns 0 or negative (logged). */
+static int corpus_open(struct eval *e)
 {
-	const struct eval_args *a = e->a;
-	*status = EXIT_FATAL;
-	e->conn = db_connect(e->cfg->conninfo);
-	if (!e->conn)
-		return RL_ERR;
-	if (db_schema_version(e->conn) < 2) {
-		log_error("the database schema is missing or old: run `ragload init` first");
-		return RL_ERR;
-	}
-	if ((*status = db_take_lock(e->conn, 0, e->cfg->load.lock_wait_s)) != EXIT_DONE)
-		return RL_ERR;
-	*status = EXIT_FATAL;
-	char *inputs[3];
-	int n_in = 0;
-	inputs[n_in++] = (char *)a->queries;
-	if (a->qrels)
-		inputs[n_in++] = (char *)a->qrels;
-	if (a->ground_truth)
-		inputs[n_in++] = (char *)a->ground_truth;
-	e->run_id = db_run_begin(e->conn, "eval", inputs, n_in);
-
 	PGresult *r = db_query(e->conn,
 		"SELECT current_database(), (SELECT count(*) FROM documents), "
 		"(SELECT count(*) FROM chunks), (SELECT count(*) FROM embeddings), "
@@ -1491,7 +1450,7 @@ static int exact_search(struct eval *e)
 	}
 	/* One BLAS thread per part: each part is bound by its fetch, every backend needs a core,
 	 * and BLAS threads waiting for a busy core made each sgemm several times slower. */
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	for (int i = 1; i < parts; i++)
 		if (!(started[i] = pthread_create(&th[i], NULL, scan_main, &sc[i]) == 0))
 			sc[i].rc = RL_ERR;
@@ -2029,17 +1988,11 @@ static int ann_settings(struct eval *e, const struct vindex *ix, const struct vi
 	int vals[EVAL_MAX_SETTINGS], n;
 	int hnsw = !strcmp(ix->kind, "hnsw");
 	if (hnsw) {
-		n = parse_list(e->a->ef_search, 1, 1000, vals, EVAL_MAX_SETTINGS);
-		if (n <= 0) {
-			log_error("--ef-search %s: expected a comma list of 1..1000", e->a->ef_search);
-			return RL_ERR;
-		}
-	} else if (e->a->probes) {
-		n = parse_list(e->a->probes, 1, 32768, vals, EVAL_MAX_SETTINGS);
-		if (n <= 0) {
-			log_error("--probes %s: expected a comma list of 1..32768", e->a->probes);
-			return RL_ERR;
-		}
+		n = e->a->n_ef_search;
+		memcpy(vals, e->a->ef_search, sizeof(vals));
+	} else if (e->a->n_probes) {
+		n = e->a->n_probes;
+		memcpy(vals, e->a->probes, sizeof(vals));
 	} else {
 		n = 0;
 		for (int p = 1; n == 0 || (p <= ix->lists / 4 && n < EVAL_MAX_SETTINGS); p *= 2)
@@ -2548,7 +2501,8 @@ void eval_args_defaults(struct eval_args *a)
 	a->k = 10;
 	a->reports_dir = "reports";
 	a->connections = 2;
-	a->ef_search = "10,20,40,80,160,320";
+	for (int ef = 10; ef <= 320; ef *= 2)
+		a->ef_search[a->n_ef_search++] = ef;
 	a->fts_config = "english";
 }
 
@@ -2590,27 +2544,6 @@ static void eval_release(struct eval *e)
 		fclose(e->run);
 		unlink(e->run_tmp);
 	}
-}
-
-/* Checks what can be checked before any work, so a typo costs no minutes. */
-static int args_check(const struct eval_args *a)
-{
-	int v[EVAL_MAX_SETTINGS];
-	if (a->ef_search && parse_list(a->ef_search, 1, 1000, v, EVAL_MAX_SETTINGS) <= 0) {
-		log_error("--ef-search %s: expected a comma list of 1..1000 (at most %d)", a->ef_search,
-			  EVAL_MAX_SETTINGS);
-		return -1;
-	}
-	if (a->probes && parse_list(a->probes, 1, 32768, v, EVAL_MAX_SETTINGS) <= 0) {
-		log_error("--probes %s: expected a comma list of 1..32768 (at most %d)", a->probes,
-			  EVAL_MAX_SETTINGS);
-		return -1;
-	}
-	if (a->k < 1 || a->k > EVAL_CHUNKS) {
-		log_error("-k %d: expected 1..%d", a->k, EVAL_CHUNKS);
-		return -1;
-	}
-	return 0;
 }
 
 /* Report rows, the plan log and the run file (written to <file>.tmp, renamed at the end). */
@@ -2666,24 +2599,19 @@ static int run_file_close(struct eval *e)
 	return 0;
 }
 
-int evaluate_run(const struct rl_config *cfg, const struct eval_args *a)
+int evaluate_run(const struct rl_config *cfg, PGconn *conn, const struct eval_args *a,
+		 struct eval_summary *sum)
 {
 	struct eval e;
 	memset(&e, 0, sizeof(e));
 	e.cfg = cfg;
 	e.a = a;
-	e.run_id = -1;
+	e.conn = conn;
 	e.gt_agreement = NAN;
-	int status = EXIT_FATAL, regressed = 0;
+	int rc = RL_ERR, regressed = 0;
 
-	if (args_check(a))
-		return EXIT_USAGE;
-	/* One BLAS thread from the start: every sgemm here is small or runs one per connection,
-	 * and OpenBLAS's idle pool would otherwise spin beside the backends while we connect. */
-	embed_set_blas_threads(1);
-	if (eval_init(&e) || corpus_open(&e, &status))
+	if (eval_init(&e) || corpus_open(&e))
 		goto out;
-	status = EXIT_FATAL;
 	if (queries_load(&e) || eval_depths(&e) || (a->ground_truth && truth_load(&e)))
 		goto out;
 	if (pool_open(&e) || exact_search(&e) || (a->ground_truth && truth_check(&e)))
@@ -2693,20 +2621,9 @@ int evaluate_run(const struct rl_config *cfg, const struct eval_args *a)
 		goto out;
 	if (ann_measure(&e) || run_file_close(&e) || report_emit(&e, &regressed))
 		goto out;
-	status = regressed ? EXIT_FATAL : EXIT_DONE;
-	if (regressed)
-		log_error("eval: a quality or recall figure dropped by more than %g since the "
-			  "previous report", a->fail_on_regression);
+	rc = 0;
 out:
-	if (e.conn && e.run_id >= 0) {
-		char counts[160];
-		snprintf(counts, sizeof(counts), "{\"queries\": %zu, \"quality_rows\": %zu, "
-			 "\"ann_rows\": %zu}", e.nq, e.n_quality, e.n_ann);
-		db_run_end(e.conn, e.run_id, status == EXIT_DONE ? "done" : regressed ? "regressed"
-			   : "failed", counts, NULL);
-	}
-	if (e.conn)
-		PQfinish(e.conn);
+	*sum = (struct eval_summary){e.nq, e.n_quality, e.n_ann, regressed};
 	eval_release(&e);
-	return status;
+	return rc;
 }

@@ -21,6 +21,8 @@
 
 #include "../../include/ragload.h"
 #include "../../models/model.h"
+#include "../../lib/blas.h"
+#include "../../stages/embed.h"
 
 static const char *const corpus[] = {
 	"The cat sat on the mat and looked at the garden.",
@@ -1022,7 +1024,7 @@ int main(void)
 	/* one BLAS thread: OpenBLAS's own worker threads hand work over in ways ThreadSanitizer
 	 * cannot see (false reports); test_concurrent_embed_equals_single_threaded runs two
 	 * embedding threads of our own */
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors_are_unit_length),
 		cmocka_unit_test(test_same_text_gives_identical_vector),
