@@ -1,5 +1,5 @@
 /*
- * test_embed.c — unit tests of the embedding models and the embed stage (stages/embed.c,
+ * test_embed.c — unit tests of the embedding models and the embed stage (models/model.c, stages/embed.c,
  * models/hashed.c, models/glove.c, the ragload.h API in pipeline/embedcmd.c): vector
  * properties, normalisation insensitivity, the word splitter, the model file format and its
  * refusals, model_open and GloVe files, the bounded fit, embed_docs, and thread safety.
