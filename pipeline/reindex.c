@@ -19,7 +19,7 @@
 #include "../lib/db.h"
 #include "../models/store.h"
 #include "../lib/corpus.h"
-#include "../lib/pgcopy.h"
+#include "../stages/load.h"
 #include "../stages/chunk.h"
 #include "../models/model.h"
 #include "../lib/blas.h"
@@ -154,32 +154,26 @@ static void cursor_close(struct doc_cursor *c)
 	db_exec_quiet(c->conn, "COMMIT", NULL, 0);
 }
 
+/*
+ * The shadow tables are made from the live ones (LIKE ... INCLUDING ALL: columns, defaults,
+ * NOT NULL and CHECK constraints, storage, statistics, comments), without their indexes,
+ * which come after the bulk load, where building is faster than maintaining them row by row.
+ * finish_shadow() then gives them every key, constraint and index the live tables have, read
+ * from the catalog, so whatever a migration adds to them survives a reindex's swap.
+ */
 static int create_shadow(PGconn *conn, int dim)
 {
-	/* Only defaults for now: keys and indexes come after the bulk load, which is faster. */
 	return db_exec(conn, "DROP SCHEMA IF EXISTS ragload_shadow CASCADE") ||
 	       db_exec(conn, "CREATE SCHEMA ragload_shadow") ||
 	       db_exec(conn, "CREATE TABLE ragload_shadow.chunks (LIKE public.chunks "
-			     "INCLUDING DEFAULTS)") ||
+			     "INCLUDING ALL EXCLUDING INDEXES)") ||
 	       db_exec(conn, "CREATE TABLE ragload_shadow.embeddings (LIKE public.embeddings "
-			     "INCLUDING DEFAULTS)") ||
+			     "INCLUDING ALL EXCLUDING INDEXES)") ||
 	       corpus_type_vectors(conn, "ragload_shadow.embeddings", dim);
 }
 
-static int parse_id_array(const char *s, int64_t *ids, size_t n)
-{
-	size_t i = 0;
-	if (*s++ != '{')
-		return -1;
-	while (*s && *s != '}' && i < n) {
-		char *end;
-		ids[i++] = strtoll(s, &end, 10);
-		s = *end == ',' ? end + 1 : end;
-	}
-	return i == n ? 0 : -1;
-}
-
-/* Chunks, embeds and copies one batch of documents into the shadow tables. */
+/* Chunks and embeds one batch of documents, then writes it into the shadow tables through the
+ * load stage's row writers (ids from the live sequences: ids are never reused). */
 static int write_batch(PGconn *conn, const struct model *m, struct doc **docs, size_t n)
 {
 	size_t n_chunks = 0;
@@ -187,68 +181,24 @@ static int write_batch(PGconn *conn, const struct model *m, struct doc **docs, s
 		n_chunks += docs[i]->n_chunks;
 	if (!n_chunks)
 		return 0;
-	int64_t *ids = malloc(2 * n_chunks * sizeof(int64_t));
-	struct buf meta;
-	buf_init(&meta, 0);
-	struct pgcopy pc;
-	int rc = -1;
-	char sql[384];
-	PGresult *r = NULL;
+	int64_t *ids = malloc((2 * n_chunks + n) * sizeof(int64_t));
+	char err[1024];
+	int rc = RL_ERR;
 	if (!ids)
-		goto out;
-	snprintf(sql, sizeof(sql),
-		 "SELECT (SELECT array_agg(nextval('chunks_chunk_id_seq')) FROM generate_series(1, %zu)), "
-		 "(SELECT array_agg(nextval('embeddings_embedding_id_seq')) FROM generate_series(1, %zu))",
-		 n_chunks, n_chunks);
-	r = db_query(conn, sql, 0, NULL);
-	if (!r || parse_id_array(PQgetvalue(r, 0, 0), ids, n_chunks) ||
-	    parse_id_array(PQgetvalue(r, 0, 1), ids + n_chunks, n_chunks))
-		goto out;
-	pgcopy_begin(&pc, conn, "ragload_shadow.chunks (chunk_id, doc_id, chunk_text, token_count, "
-				"chunk_metadata)");
-	for (size_t i = 0, k = 0; i < n; i++) {
-		const struct doc *d = docs[i];
-		for (size_t j = 0; j < d->n_chunks; j++, k++) {
-			const struct chunk *ch = &d->chunks[j];
-			buf_reset(&meta);
-			buf_printf(&meta, "{\"ordinal\": %zu, \"start\": %zu, \"end\": %zu", j, ch->start,
-				   ch->end);
-			if (ch->heading_path)
-				buf_printf(&meta, ", \"headings\": %s", ch->heading_path);
-			buf_putc(&meta, '}');
-			pgcopy_row(&pc, 5);
-			pgcopy_int4(&pc, (int32_t)ids[k]);
-			pgcopy_int4(&pc, (int32_t)d->doc_id);
-			pgcopy_text(&pc, d->text + ch->start, ch->end - ch->start);
-			pgcopy_int4(&pc, ch->token_count);
-			pgcopy_jsonb(&pc, meta.data, meta.len);
-		}
-	}
-	if (pgcopy_end(&pc, 1)) {
-		log_error("copying chunks into the shadow generation: %s", pc.error);
-		goto out;
-	}
-	const char *name = model_name(m);
-	pgcopy_begin(&pc, conn, "ragload_shadow.embeddings (embedding_id, chunk_id, "
-				"embedding_vector, model_name)");
-	for (size_t i = 0, k = 0; i < n; i++) {
-		const struct doc *d = docs[i];
-		for (size_t j = 0; j < d->n_chunks; j++, k++) {
-			pgcopy_row(&pc, 4);
-			pgcopy_int4(&pc, (int32_t)ids[n_chunks + k]);
-			pgcopy_int4(&pc, (int32_t)ids[k]);
-			pgcopy_vector(&pc, d->vectors + j * (size_t)d->dim, d->dim);
-			pgcopy_text(&pc, name, strlen(name));
-		}
-	}
-	if (pgcopy_end(&pc, 1)) {
-		log_error("copying embeddings into the shadow generation: %s", pc.error);
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	buf_release(&meta);
+		return RL_ENOMEM;
+	int64_t *chunk_ids = ids, *emb_ids = ids + n_chunks, *doc_ids = ids + 2 * n_chunks;
+	for (size_t i = 0; i < n; i++)
+		doc_ids[i] = docs[i]->doc_id;
+	if (load_reserve_ids(conn, 0, n_chunks, NULL, chunk_ids, emb_ids, err, sizeof(err)))
+		log_error("reserving ids for the shadow generation: %s", err);
+	else if (load_copy_chunks(conn, "ragload_shadow.chunks", docs, n, doc_ids, chunk_ids, err,
+				  sizeof(err)))
+		log_error("copying chunks into the shadow generation: %s", err);
+	else if (load_copy_embeddings(conn, "ragload_shadow.embeddings", docs, n, chunk_ids, emb_ids,
+				      model_name(m), err, sizeof(err)))
+		log_error("copying embeddings into the shadow generation: %s", err);
+	else
+		rc = 0;
 	free(ids);
 	return rc;
 }
@@ -308,39 +258,91 @@ out:
 	return rc;
 }
 
-/* Keys, foreign keys and indexes of the shadow generation, named as the live ones are. */
+/*
+ * The live table's keys, constraints (primary, unique, foreign, exclusion: LIKE copied the
+ * CHECK and NOT NULL ones) and indexes, given to its shadow copy under the same names; the
+ * vector and full-text indexes excepted, which are built with the new settings. Definitions
+ * are read with search_path = public and replayed with ragload_shadow first on it, so a
+ * foreign key between the two tables points at the shadow copy and one to documents at the
+ * live documents table.
+ */
+static int copy_keys(PGconn *conn, const char *table)
+{
+	char sql[1024], on_live[96], on_shadow[96];
+	int rc = RL_ERR;
+	PGresult *k = NULL, *ix = NULL;
+	snprintf(sql, sizeof(sql), "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+		 "WHERE conrelid = 'public.%s'::regclass AND contype IN ('p', 'u', 'f', 'x') "
+		 "ORDER BY contype = 'f', conname", table);
+	if (db_exec(conn, "SET search_path = public") || !(k = db_query(conn, sql, 0, NULL)))
+		goto out;
+	snprintf(sql, sizeof(sql), "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN "
+		 "pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE "
+		 "i.indrelid = 'public.%s'::regclass AND a.amname NOT IN ('hnsw', 'ivfflat') AND "
+		 "c.relname <> '" INDEX_FTS_NAME "' AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
+		 "WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid) ORDER BY c.relname",
+		 table);
+	if (!(ix = db_query(conn, sql, 0, NULL)) ||
+	    db_exec(conn, "SET search_path = ragload_shadow, public"))
+		goto out;
+	for (int i = 0; i < PQntuples(k); i++) {
+		char *name = PQescapeIdentifier(conn, PQgetvalue(k, i, 0), strlen(PQgetvalue(k, i, 0)));
+		struct buf add;
+		buf_init(&add, 0);
+		int bad = !name || buf_printf(&add, "ALTER TABLE ragload_shadow.%s ADD CONSTRAINT %s %s",
+					      table, name, PQgetvalue(k, i, 1)) ||
+			  db_exec(conn, add.data);
+		PQfreemem(name);
+		buf_release(&add);
+		if (bad)
+			goto out;
+	}
+	snprintf(on_live, sizeof(on_live), " ON public.%s ", table);
+	snprintf(on_shadow, sizeof(on_shadow), " ON ragload_shadow.%s ", table);
+	for (int i = 0; i < PQntuples(ix); i++) {
+		const char *def = PQgetvalue(ix, i, 0), *on = strstr(def, on_live);
+		struct buf create;
+		buf_init(&create, 0);
+		if (!on) {
+			log_error("reindex: cannot place index on the shadow table: %s", def);
+			goto out;
+		}
+		int bad = buf_append(&create, def, (size_t)(on - def)) ||
+			  buf_printf(&create, "%s%s", on_shadow, on + strlen(on_live)) ||
+			  db_exec(conn, create.data);
+		buf_release(&create);
+		if (bad)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(k);
+	PQclear(ix);
+	db_exec(conn, "SET search_path TO DEFAULT");
+	return rc;
+}
+
+/* Keys, constraints and indexes of the shadow generation, named as the live ones are; the
+ * vector and full-text indexes through the index stage's DDL, with the new settings. */
 static int finish_shadow(PGconn *conn, const struct live *l, const struct index_args *ia,
 			 long long rows, int dim)
 {
-	const char *opclass = index_opclass(l->distance);
-	int lists = ia->lists > 0 ? ia->lists : index_default_lists(rows);
-	char hnsw[512], ivf[512], mem[128];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	snprintf(mem, sizeof(mem), "SET maintenance_work_mem = '%lldkB'; "
-		 "SET max_parallel_maintenance_workers = %ld",
-		 index_hnsw_memory_kb(rows, dim, ia->m), ncpu > 1 ? ncpu : 1);
-	snprintf(hnsw, sizeof(hnsw), "CREATE INDEX " INDEX_HNSW_NAME " ON ragload_shadow.embeddings "
-		 "USING hnsw (embedding_vector %s) WITH (m = %d, ef_construction = %d)", opclass,
-		 ia->m, ia->ef_construction);
-	snprintf(ivf, sizeof(ivf), "CREATE INDEX " INDEX_IVFFLAT_NAME " ON ragload_shadow.embeddings "
-		 "USING ivfflat (embedding_vector %s) WITH (lists = %d)", opclass, lists);
-	char *cfgname = PQescapeLiteral(conn, ia->fts_config, strlen(ia->fts_config));
-	char fts[384];
-	snprintf(fts, sizeof(fts), "CREATE INDEX " INDEX_FTS_NAME " ON ragload_shadow.chunks USING "
-		 "gin (to_tsvector(%s::regconfig, chunk_text))", cfgname ? cfgname : "'english'");
-	PQfreemem(cfgname);
-	return db_exec(conn, "ALTER TABLE ragload_shadow.chunks ADD PRIMARY KEY (chunk_id), "
-			     "ADD FOREIGN KEY (doc_id) REFERENCES public.documents (doc_id) "
-			     "ON DELETE CASCADE") ||
-	       db_exec(conn, "CREATE INDEX chunks_doc_id_idx ON ragload_shadow.chunks (doc_id)") ||
-	       db_exec(conn, "CREATE INDEX chunks_chunk_metadata_gin ON ragload_shadow.chunks "
-			     "USING gin (chunk_metadata)") ||
-	       db_exec(conn, "ALTER TABLE ragload_shadow.embeddings ADD PRIMARY KEY (embedding_id), "
-			     "ADD UNIQUE (chunk_id), ADD FOREIGN KEY (chunk_id) REFERENCES "
-			     "ragload_shadow.chunks (chunk_id) ON DELETE CASCADE") ||
-	       db_exec(conn, mem) || db_exec(conn, hnsw) || db_exec(conn, ivf) ||
-	       db_exec(conn, fts) ||
-	       db_exec(conn, "ANALYZE ragload_shadow.chunks, ragload_shadow.embeddings");
+	static const char *const kinds[] = {"hnsw", "ivfflat", "fts"};
+	static const char *const names[] = {INDEX_HNSW_NAME, INDEX_IVFFLAT_NAME, INDEX_FTS_NAME};
+	struct index_args a = *ia;
+	if (!a.fts_config)
+		a.fts_config = "english";
+	if (copy_keys(conn, "chunks") || copy_keys(conn, "embeddings") ||
+	    index_build_memory(conn, rows, dim, a.m))
+		return RL_ERR;
+	for (size_t i = 0; i < RL_ARRAY_LEN(kinds); i++) {
+		char sql[1024], params[256];
+		if (index_ddl(conn, kinds[i], names[i], "ragload_shadow", l->distance, &a, rows, sql,
+			      sizeof(sql), params, sizeof(params)) || db_exec(conn, sql))
+			return RL_ERR;
+	}
+	return db_exec(conn, "ANALYZE ragload_shadow.chunks, ragload_shadow.embeddings") ? RL_ERR
+											  : 0;
 }
 
 /* Counts, and a recall spot check: a stored vector must find its own chunk first. */
@@ -418,28 +420,14 @@ static int swap(PGconn *conn, const char *incoming, const struct live *l, const 
 			  "ALTER SEQUENCE public.embeddings_embedding_id_seq OWNED BY "
 			  "public.embeddings.embedding_id"))
 		goto fail;
-	const char *keys[5] = {"model", "chunking", "generation", "prev_model", "prev_chunking"};
+	const char *keys[6] = {"model", "chunking", "generation", "prev_model", "prev_chunking",
+			       "prev_generation"};
 	char prev_gen[16];
 	snprintf(prev_gen, sizeof(prev_gen), "%d", l->generation);
-	const char *vals[5] = {new_model, new_chunking, gen, l->model, l->chunking};
-	for (int i = 0; i < 5; i++) {
-		const char *p[2] = {keys[i], vals[i]};
-		PGresult *r = db_query(conn, "INSERT INTO ragload_corpus (key, value) VALUES ($1, $2) "
-				       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
-				       "updated_at = now() RETURNING 1", 2, p);
-		if (!r)
+	const char *vals[6] = {new_model, new_chunking, gen, l->model, l->chunking, prev_gen};
+	for (int i = 0; i < 6; i++)
+		if (corpus_set(conn, keys[i], vals[i], 1))
 			goto fail;
-		PQclear(r);
-	}
-	{
-		const char *p[2] = {"prev_generation", prev_gen};
-		PGresult *r = db_query(conn, "INSERT INTO ragload_corpus (key, value) VALUES ($1, $2) "
-				       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
-				       "updated_at = now() RETURNING 1", 2, p);
-		if (!r)
-			goto fail;
-		PQclear(r);
-	}
 	/* Least privilege survives the swap: grants live on the tables that just moved in. */
 	int ok;
 	if (db_scalar_int(conn, "SELECT count(*) FROM pg_roles WHERE rolname = '" ROLE_READER "'",

@@ -44,12 +44,13 @@
 #include "evaluate.h"
 #include "../models/model.h"
 #include "index.h"
-#include "normalize.h"
+#include "query.h"
 #include "report.h"
 #include "../lib/db.h"
 #include "../models/store.h"
 #include "../lib/metrics.h"
 #include "../lib/pgcopy.h"
+#include "../lib/vecfile.h"
 #include "../lib/blas.h"
 
 #include <cblas.h>
@@ -67,7 +68,6 @@
 #define EVAL_QUERY_BYTES (2ull << 30) /* query vectors and their text literals together */
 #define EVAL_LINE_MAX (1u << 20)      /* one queries.jsonl line */
 #define EVAL_MAX_DIM 16000            /* pgvector's vector limit */
-#define EVAL_MAX_GT_IDS 100000        /* ids in one ground-truth row */
 #define EVAL_MAX_INDEXES 8            /* vector indexes measured */
 #define EVAL_MAX_ROWS 512             /* report rows of each kind */
 #define EVAL_BLOCK_ROWS 4096          /* corpus rows per sgemm */
@@ -191,12 +191,6 @@ struct eval {
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
 
 /* n big-endian floats (a vector's binary form) into x: a loop the compiler turns into byte
  * shuffles, several floats at a time. */
@@ -507,42 +501,31 @@ out:
 	return rc;
 }
 
-/* .fvecs: per vector int32 LE dim + dim float32 LE; query i has id "i". */
+/* .fvecs (lib/vecfile.c): query i has id "i". */
 static int queries_fvecs(struct eval *e, const char *const *judged_ids, size_t n_judged)
 {
 	const char *path = e->a->queries;
-	int rc = RL_ERR;
+	int rc = RL_ERR, got;
 	size_t cap = 0, vcap = 0, ord = 0;
-	unsigned char *raw = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		log_error("%s: %s", path, strerror(errno));
+	float *v = NULL;
+	struct vecfile vf;
+	char err[256];
+	if (vecfile_open(&vf, path, err, sizeof(err))) {
+		log_error("%s: %s", path, err);
 		return RL_ERR;
 	}
-	for (;; ord++) {
-		unsigned char hdr[4];
-		size_t got = fread(hdr, 1, 4, f);
-		if (got == 0 && feof(f))
-			break;
-		if (got != 4) {
-			log_error("%s: vector %zu: truncated header", path, ord);
-			goto out;
-		}
-		uint32_t d = le32(hdr);
-		if (d == 0 || d > EVAL_MAX_DIM || (e->dim > 0 && (int)d != e->dim)) {
-			log_error("%s: vector %zu (byte %zu): dimension %u, the corpus has %d", path,
-				  ord, ord * (4 + 4 * (size_t)d), d, e->dim);
-			goto out;
-		}
-		e->dim = (int)d;
-		if (!raw && !(raw = malloc(4 * (size_t)d))) {
-			rc = RL_ENOMEM;
-			goto out;
-		}
-		if (fread(raw, 4, d, f) != d) {
-			log_error("%s: vector %zu: truncated", path, ord);
-			goto out;
-		}
+	int d = vf.dim;
+	if (d > EVAL_MAX_DIM || (d > 0 && e->dim > 0 && d != e->dim)) {
+		log_error("%s: dimension %d, the corpus has %d", path, d, e->dim);
+		goto out;
+	}
+	if (d > 0)
+		e->dim = d;
+	if (!(v = malloc(4 * (size_t)(d > 0 ? d : 1)))) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	for (; (got = vecfile_next(&vf, v, err, sizeof(err))) == 1; ord++) {
 		if (e->a->max_queries && e->nq >= (size_t)e->a->max_queries)
 			break;
 		char id[32];
@@ -551,12 +534,12 @@ static int queries_fvecs(struct eval *e, const char *const *judged_ids, size_t n
 			continue;
 		if (e->nq == vcap) {
 			size_t nc = vcap ? vcap * 2 : 256;
-			if ((unsigned long long)nc * d * 4 > EVAL_QUERY_BYTES / 4) {
+			if ((unsigned long long)nc * (size_t)d * 4 > EVAL_QUERY_BYTES / 4) {
 				log_error("%s: too many query vectors: use --max-queries", path);
 				rc = RL_ELIMIT;
 				goto out;
 			}
-			float *nv = realloc(e->qvec, nc * d * sizeof(float));
+			float *nv = realloc(e->qvec, nc * (size_t)d * sizeof(float));
 			if (!nv) {
 				rc = RL_ENOMEM;
 				goto out;
@@ -564,71 +547,67 @@ static int queries_fvecs(struct eval *e, const char *const *judged_ids, size_t n
 			e->qvec = nv;
 			vcap = nc;
 		}
-		float *v = e->qvec + e->nq * d;
-		for (uint32_t i = 0; i < d; i++) {
-			uint32_t u = le32(raw + 4 * i);
-			memcpy(&v[i], &u, sizeof(float));
+		for (int i = 0; i < d; i++) {
 			if (!isfinite(v[i])) {
-				log_error("%s: vector %zu: element %u is not finite", path, ord, i);
+				log_error("%s: vector %zu: element %d is not finite", path, ord, i);
 				goto out;
 			}
 		}
+		memcpy(e->qvec + e->nq * (size_t)d, v, (size_t)d * sizeof(float));
 		if ((rc = query_add(e, &cap, id, NULL, 0, ord)))
 			goto out;
 		rc = RL_ERR;
+	}
+	if (got < 0) {
+		log_error("%s: %s", path, err);
+		goto out;
 	}
 	free(e->qtext);
 	e->qtext = NULL;  /* vectors have no text: no full-text search */
 	rc = 0;
 out:
-	free(raw);
-	fclose(f);
+	free(v);
+	vecfile_close(&vf);
 	return rc;
 }
 
-/* Embeds the text queries with the corpus's model, after the NFC normalisation the corpus
- * text went through (a query must take the corpus's code path to be comparable). */
+/* Each text query down the query path (stages/query.h), as `ragload search` takes it:
+ * normalised as the corpus text was, then embedded alone with the corpus's model, so that a
+ * query's vector here is the one search ranks with, to the last bit. */
 static int queries_embed(struct eval *e)
 {
-	int rc = RL_ENOMEM;
-	size_t *lens = malloc(e->nq * sizeof(*lens));
 	if ((unsigned long long)e->nq * (unsigned)e->dim * 4 > EVAL_QUERY_BYTES / 4) {
 		log_error("%s: too many queries for dimension %d: use --max-queries", e->a->queries,
 			  e->dim);
-		free(lens);
 		return RL_ELIMIT;
 	}
 	e->qvec = malloc(e->nq * (size_t)e->dim * sizeof(float));
-	if (!lens || !e->qvec)
-		goto out;
+	if (!e->qvec)
+		return RL_ENOMEM;
+	struct buf nb;
+	buf_init(&nb, EVAL_LINE_MAX * 4);
 	size_t invalid = 0;
-	for (size_t i = 0; i < e->nq; i++) {
-		struct buf nb;
+	int rc = 0;
+	for (size_t i = 0; i < e->nq && !rc; i++) {
 		size_t bad = 0;
-		buf_init(&nb, EVAL_LINE_MAX * 4);
-		if ((rc = normalize_utf8(e->qtext[i], strlen(e->qtext[i]), &nb, &bad))) {
-			buf_release(&nb);
-			goto out;
-		}
+		if ((rc = query_normalise(e->qtext[i], strlen(e->qtext[i]), &nb, &bad)))
+			break;
 		invalid += bad;
 		free(e->qtext[i]);
-		e->qtext[i] = nb.len ? buf_detach(&nb, &lens[i]) : xstrdup("");
-		buf_release(&nb);
-		if (!e->qtext[i]) {
+		e->qtext[i] = nb.len ? buf_detach(&nb, NULL) : xstrdup("");
+		if (!e->qtext[i])
 			rc = RL_ENOMEM;
-			goto out;
-		}
-		lens[i] = strlen(e->qtext[i]);
+		else
+			rc = query_vector(e->model, e->qtext[i], strlen(e->qtext[i]),
+					  e->qvec + i * (size_t)e->dim);
 	}
+	buf_release(&nb);
 	if (invalid)
 		log_warn("%s: %zu invalid UTF-8 bytes replaced", e->a->queries, invalid);
-	rc = model_embed(e->model, (const char *const *)e->qtext, lens, e->nq, e->qvec);
-out:
-	free(lens);
 	return rc;
 }
 
-/* '[x,y,...]' with %.9g: a float32 survives the text round trip exactly. */
+/* '[x,y,...]' (query_literal): a float32 survives the text round trip exactly. */
 static int queries_literals(struct eval *e)
 {
 	size_t each = (size_t)e->dim * 17 + 3;
@@ -641,15 +620,14 @@ static int queries_literals(struct eval *e)
 	if (!e->qlit)
 		return RL_ENOMEM;
 	for (size_t q = 0; q < e->nq; q++) {
-		char *s = malloc(each), *p = s;
-		if (!s)
+		char *lit = malloc(each);
+		if (!lit)
 			return RL_ENOMEM;
-		*p++ = '[';
-		for (int i = 0; i < e->dim; i++)
-			p += snprintf(p, 17, i ? ",%.9g" : "%.9g", (double)e->qvec[q * e->dim + i]);
-		*p++ = ']';
-		*p = '\0';
-		e->qlit[q] = s;
+		if (query_literal(e->qvec + q * (size_t)e->dim, e->dim, lit, each) < 0) {
+			free(lit);
+			return RL_ERR;
+		}
+		e->qlit[q] = lit;
 	}
 	return 0;
 }
@@ -705,28 +683,29 @@ out:
 
 /* ---- ground truth ------------------------------------------------------------------------- */
 
-/* .ivecs: per query int32 LE count + count int32 LE ids (0-based file order = document key).
- * Row r belongs to the query at ordinal r of the queries file. */
+/* .ivecs (lib/vecfile.c): per query the ids of its exact top k (0-based file order = document
+ * key). Row r belongs to the query at ordinal r of the queries file. */
 static int truth_load(struct eval *e)
 {
 	const char *path = e->a->ground_truth;
-	int rc = RL_ERR;
+	int rc = RL_ERR, got = 0;
 	size_t maxord = 0;
 	for (size_t q = 0; q < e->nq; q++)
 		maxord = e->qord[q] > maxord ? e->qord[q] : maxord;
 	int32_t *row_of = NULL;  /* ordinal -> query */
-	unsigned char *raw = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		log_error("%s: %s", path, strerror(errno));
+	int32_t *ids = NULL;
+	struct vecfile vf;
+	char err[256];
+	if (vecfile_open(&vf, path, err, sizeof(err))) {
+		log_error("%s: %s", path, err);
 		return RL_ERR;
 	}
 	e->gt_k = e->k;
 	row_of = malloc((maxord + 1) * sizeof(*row_of));
 	e->gt_kidx = malloc(e->nq * (size_t)e->gt_k * sizeof(*e->gt_kidx));
 	e->gt_d = malloc(e->nq * (size_t)e->gt_k * sizeof(*e->gt_d));
-	raw = malloc(4 * (size_t)EVAL_MAX_GT_IDS);
-	if (!row_of || !e->gt_kidx || !e->gt_d || !raw) {
+	ids = malloc(4 * (size_t)(vf.dim > 0 ? vf.dim : 1));
+	if (!row_of || !e->gt_kidx || !e->gt_d || !ids) {
 		rc = RL_ENOMEM;
 		goto out;
 	}
@@ -738,29 +717,24 @@ static int truth_load(struct eval *e)
 		e->gt_kidx[i] = -1;
 		e->gt_d[i] = NAN;
 	}
+	if (vf.dim > 0 && vf.dim < e->gt_k) {
+		log_error("%s: rows of %d ids, fewer than k = %d", path, vf.dim, e->gt_k);
+		goto out;
+	}
 	size_t r;
-	for (r = 0; r <= maxord; r++) {
-		unsigned char hdr[4];
-		size_t got = fread(hdr, 1, 4, f);
-		if (got == 0 && feof(f))
-			break;
-		uint32_t c = got == 4 ? le32(hdr) : 0;
-		if (got != 4 || c == 0 || c > EVAL_MAX_GT_IDS || fread(raw, 4, c, f) != c) {
-			log_error("%s: row %zu: truncated or bad count", path, r);
-			goto out;
-		}
+	for (r = 0; r <= maxord && (got = vecfile_next(&vf, ids, err, sizeof(err))) == 1; r++) {
 		if (row_of[r] < 0)
 			continue;
-		if ((int)c < e->gt_k) {
-			log_error("%s: row %zu has %u ids, fewer than k = %d", path, r, c, e->gt_k);
-			goto out;
-		}
 		for (int j = 0; j < e->gt_k; j++) {
 			char key[16];
-			snprintf(key, sizeof(key), "%d", (int32_t)le32(raw + 4 * j));
+			snprintf(key, sizeof(key), "%d", ids[j]);
 			int32_t kx = key_kidx(&e->keys, key);
 			e->gt_kidx[(size_t)row_of[r] * e->gt_k + j] = kx >= 0 ? kx : -1 - j;
 		}
+	}
+	if (got < 0) {
+		log_error("%s: %s", path, err);
+		goto out;
 	}
 	e->gt_rows = r;
 	if (r <= maxord)
@@ -769,8 +743,8 @@ static int truth_load(struct eval *e)
 	rc = 0;
 out:
 	free(row_of);
-	free(raw);
-	fclose(f);
+	free(ids);
+	vecfile_close(&vf);
 	return rc;
 }
 
@@ -1776,14 +1750,16 @@ static int fts_setup(const struct eval *e, PGconn *c, const void *arg)
 		 "CREATE INDEX ON " EVAL_FTS_TABLE " USING gin (tsv); ANALYZE " EVAL_FTS_TABLE, lit);
 	if (db_exec(c, sql))
 		return RL_ERR;
-	/* The query is the OR of its lexemes: plainto_tsquery's AND finds almost nothing for a
-	 * sentence-long query. */
-	snprintf(sql, sizeof(sql),
-		 "WITH q AS (SELECT to_tsquery(%s::regconfig, coalesce((SELECT string_agg("
-		 "quote_literal(lexeme), ' | ') FROM unnest(to_tsvector(%s::regconfig, $1))), '')) AS q) "
-		 "SELECT t.chunk_id, t.doc_id, ts_rank(t.tsv, q.q) AS r FROM " EVAL_FTS_TABLE " t, q "
-		 "WHERE t.tsv @@ q.q ORDER BY r DESC, t.chunk_id LIMIT $2", lit, lit);
-	PGresult *r = PQprepare(c, "fts", sql, 2, NULL);
+	/* The query as search asks it (query_fts_sql), over the materialised tsvectors. */
+	struct buf q;
+	buf_init(&q, 0);
+	if (query_fts_sql(&q, lit, EVAL_FTS_TABLE, "tsv") ||
+	    buf_printf(&q, "SELECT chunk_id, doc_id, r FROM m ORDER BY r DESC, chunk_id LIMIT $2")) {
+		buf_release(&q);
+		return RL_ENOMEM;
+	}
+	PGresult *r = PQprepare(c, "fts", q.data, 2, NULL);
+	buf_release(&q);
 	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : RL_ERR;
 	if (rc)
 		log_error("eval: full-text query: %s", PQresultErrorMessage(r));
