@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-/* Parses "10,20,40" into out (at most max values within [lo, hi]). Returns the count, or -1. */
+/* Parses "10,20,40" into out (at most max values within [lo, hi]). Returns the count, or RL_ERR. */
 static int parse_list(const char *s, int lo, int hi, int *out, int max)
 {
 	int n = 0;
@@ -23,7 +23,7 @@ static int parse_list(const char *s, int lo, int hi, int *out, int max)
 		errno = 0;
 		long v = strtol(s, &end, 10);
 		if (end == s || errno || v < lo || v > hi || n == max || (*end && *end != ','))
-			return -1;
+			return RL_ERR;
 		out[n++] = (int)v;
 		s = *end ? end + 1 : end;
 	}

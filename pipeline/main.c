@@ -32,6 +32,10 @@
 
 #define RAGLOAD_VERSION "0.1.0"
 
+/* What the option and argument checks return to let the command go on (any exit status,
+ * EXIT_DONE included, stops it). */
+#define GO_ON (-1)
+
 struct opts {
 	struct rl_config cfg;
 	const char *model_file;
@@ -137,7 +141,7 @@ static int cmd_init(struct opts *o, int argc, char **argv)
 /*
  * Inputs of ingest and model fit: each must exist before anything runs (a typo must not fit
  * a model on nothing); --no-default-excludes empties the [inputs] exclude list, then the
- * --exclude patterns are added to it. Returns -1 to go on, else the exit status.
+ * --exclude patterns are added to it. Returns GO_ON to go on, else the exit status.
  */
 static int inputs_prepare(struct opts *o, int argc, char **argv)
 {
@@ -163,7 +167,7 @@ static int inputs_prepare(struct opts *o, int argc, char **argv)
 			*w++ = ' ';
 		memcpy(w, o->exclude, strlen(o->exclude) + 1);
 	}
-	return -1;
+	return GO_ON;
 }
 
 static int cmd_ingest(struct opts *o, int argc, char **argv)
@@ -430,7 +434,7 @@ static int int_option(const char *opt, const char *s, int lo, int hi, int *out)
 	if (v > hi)
 		return usage_error("%s: must be ≤ %d", opt, hi);
 	*out = (int)v;
-	return -1;
+	return GO_ON;
 }
 
 static int set_option(struct rl_config *c, const char *arg)
@@ -439,7 +443,7 @@ static int set_option(struct rl_config *c, const char *arg)
 	snprintf(tmp, sizeof(tmp), "%s", arg);
 	char *eq = strchr(tmp, '='), *dot = strchr(tmp, '.');
 	if (!eq || !dot || dot > eq)
-		return -1;
+		return GO_ON;
 	*eq = '\0';
 	*dot = '\0';
 	return config_set(c, tmp, dot + 1, eq + 1);
@@ -457,7 +461,7 @@ static const char *enum_option(const char *opt, const char *arg, const char *con
 }
 
 /* Applies one parsed option; raw is the option as named on the command line ("-k",
- * "--hnsw-m"), for messages. Returns -1 to go on, else an exit status to stop with. */
+ * "--hnsw-m"), for messages. Returns GO_ON to go on, else an exit status to stop with. */
 static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 {
 	switch (c) {
@@ -466,29 +470,29 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 			return usage_error("%s: longer than %zu bytes", raw,
 					   sizeof(o->cfg.conninfo) - 1);
 		strcpy(o->cfg.conninfo, arg);
-		return -1;
-	case 'c': return -1; /* read before everything else */
-	case 'o': o->output = arg; return -1;
-	case 'q': o->cfg.quiet = 1; return -1;
-	case 'h': o->help = 1; return -1;
+		return GO_ON;
+	case 'c': return GO_ON; /* read before everything else */
+	case 'o': o->output = arg; return GO_ON;
+	case 'q': o->cfg.quiet = 1; return GO_ON;
+	case 'h': o->help = 1; return GO_ON;
 	case OPT_SET:
 		if (set_option(&o->cfg, arg))
 			return usage_error("--set: unknown setting or invalid value '%s' "
 					   "(config/default.ini lists them)", arg);
-		return -1;
-	case OPT_MODEL: o->model_file = arg; return -1;
+		return GO_ON;
+	case OPT_MODEL: o->model_file = arg; return GO_ON;
 	case OPT_CHUNK_TOKENS:
 		if (int_option(raw, arg, 8, 65536, &o->chunk_tokens) >= 0)
 			return EXIT_USAGE;
 		o->cfg.chunk.tokens = o->chunk_tokens;
-		return -1;
+		return GO_ON;
 	case OPT_CHUNK_OVERLAP:
 		if (int_option(raw, arg, 0, 65535, &o->chunk_overlap) >= 0)
 			return EXIT_USAGE;
 		o->cfg.chunk.overlap = o->chunk_overlap;
-		return -1;
-	case OPT_NO_WAIT: o->no_wait = 1; return -1;
-	case OPT_PRUNE: o->prune = 1; return -1;
+		return GO_ON;
+	case OPT_NO_WAIT: o->no_wait = 1; return GO_ON;
+	case OPT_PRUNE: o->prune = 1; return GO_ON;
 	case OPT_INCLUDE:
 	case OPT_EXCLUDE:
 		if (config_globs_append(c == OPT_INCLUDE ? o->cfg.read.include : o->exclude, arg)) {
@@ -496,21 +500,21 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 				  "%d bytes)", raw, arg, READ_GLOBS_MAX - 1);
 			return EXIT_USAGE;
 		}
-		return -1;
-	case OPT_NO_DEFAULT_EXCLUDES: o->no_default_excludes = 1; return -1;
-	case OPT_DRY_RUN: o->dry_run = 1; return -1;
-	case OPT_LOG: o->log_file = arg; return -1;
-	case OPT_ROLES: o->roles = 1; return -1;
-	case OPT_REFIT: o->refit = 1; return -1;
-	case OPT_ROLLBACK: o->rollback = 1; return -1;
+		return GO_ON;
+	case OPT_NO_DEFAULT_EXCLUDES: o->no_default_excludes = 1; return GO_ON;
+	case OPT_DRY_RUN: o->dry_run = 1; return GO_ON;
+	case OPT_LOG: o->log_file = arg; return GO_ON;
+	case OPT_ROLES: o->roles = 1; return GO_ON;
+	case OPT_REFIT: o->refit = 1; return GO_ON;
+	case OPT_ROLLBACK: o->rollback = 1; return GO_ON;
 	case OPT_METHOD: {
 		static const char *const methods[] = {"dense", "fts", "hybrid", NULL};
 		o->method = enum_option(raw, arg, methods, "dense, fts or hybrid");
-		return o->method ? -1 : EXIT_USAGE;
+		return o->method ? GO_ON : EXIT_USAGE;
 	}
-	case OPT_ALL_CHUNKS: o->all_chunks = 1; return -1;
-	case OPT_JSON: o->json = 1; return -1;
-	case OPT_JSONL: o->jsonl = 1; return -1;
+	case OPT_ALL_CHUNKS: o->all_chunks = 1; return GO_ON;
+	case OPT_JSON: o->json = 1; return GO_ON;
+	case OPT_JSONL: o->jsonl = 1; return GO_ON;
 	case OPT_SHARD: {
 		int i, n, used = 0;
 		if (sscanf(arg, "%d/%d%n", &i, &n, &used) != 2 || arg[used] || n < 1 || n > 1024 ||
@@ -520,15 +524,15 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 		}
 		o->shard = i;
 		o->n_shards = n;
-		return -1;
+		return GO_ON;
 	}
 	case OPT_VERSION: printf("ragload %s\n", RAGLOAD_VERSION); return EXIT_DONE;
-	case OPT_PROGRESS: o->cfg.progress = 1; return -1;
-	case OPT_NO_PROGRESS: o->cfg.progress = 0; return -1;
+	case OPT_PROGRESS: o->cfg.progress = 1; return GO_ON;
+	case OPT_NO_PROGRESS: o->cfg.progress = 0; return GO_ON;
 	case OPT_DISTANCE: {
 		static const char *const distances[] = {"cosine", "l2", "ip", NULL};
 		o->index.distance = enum_option(raw, arg, distances, "cosine, l2 or ip");
-		return o->index.distance ? -1 : EXIT_USAGE;
+		return o->index.distance ? GO_ON : EXIT_USAGE;
 	}
 	case OPT_HNSW_M: o->index_given = 1; return int_option(raw, arg, 2, 100, &o->index.m);
 	case OPT_HNSW_EFC: return int_option(raw, arg, 4, 1000, &o->index.ef_construction);
@@ -536,32 +540,32 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_ONLY: {
 		static const char *const kinds[] = {"hnsw", "ivfflat", "fts", NULL};
 		o->index.only = enum_option(raw, arg, kinds, "hnsw, ivfflat or fts");
-		return o->index.only ? -1 : EXIT_USAGE;
+		return o->index.only ? GO_ON : EXIT_USAGE;
 	}
-	case OPT_QUERIES: o->eval.queries = arg; return -1;
-	case OPT_QRELS: o->eval.qrels = arg; return -1;
-	case OPT_GROUND_TRUTH: o->eval.ground_truth = arg; return -1;
+	case OPT_QUERIES: o->eval.queries = arg; return GO_ON;
+	case OPT_QRELS: o->eval.qrels = arg; return GO_ON;
+	case OPT_GROUND_TRUTH: o->eval.ground_truth = arg; return GO_ON;
 	case 'k': return int_option(raw, arg, 1, 1000, &o->eval.k);
-	case OPT_RUN_FILE: o->eval.run_file = arg; return -1;
-	case OPT_REPORTS_DIR: o->eval.reports_dir = arg; return -1;
+	case OPT_RUN_FILE: o->eval.run_file = arg; return GO_ON;
+	case OPT_REPORTS_DIR: o->eval.reports_dir = arg; return GO_ON;
 	case OPT_KEEP: return int_option(raw, arg, 0, 1000000, &o->eval.keep);
 	case OPT_FAIL_ON_REGRESSION: {
 		char *end;
 		o->eval.fail_on_regression = strtod(arg, &end);
 		if (end == arg || *end || !isfinite(o->eval.fail_on_regression))
 			return usage_error("%s: expected a number, got '%s'", raw, arg);
-		return o->eval.fail_on_regression < 0 ? usage_error("%s: must be ≥ 0", raw) : -1;
+		return o->eval.fail_on_regression < 0 ? usage_error("%s: must be ≥ 0", raw) : GO_ON;
 	}
 	case OPT_CONNECTIONS:
 		return int_option(raw, arg, 1, 64, &o->eval.connections);
-	case OPT_EF_SEARCH: o->ef_search = arg; return -1;
-	case OPT_PROBES: o->probes = arg; return -1;
+	case OPT_EF_SEARCH: o->ef_search = arg; return GO_ON;
+	case OPT_PROBES: o->probes = arg; return GO_ON;
 	case OPT_FTS_CONFIG:
 		if (strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg) || !*arg)
 			return usage_error("%s: expected a text search configuration name such as "
 					   "english or simple, got '%s'", raw, arg);
 		o->eval.fts_config = o->index.fts_config = arg;
-		return -1;
+		return GO_ON;
 	case OPT_MAX_QUERIES:
 		return int_option(raw, arg, 0, 100000000, &o->eval.max_queries);
 	case ':': return usage_error("%s: needs a value", raw);
@@ -601,6 +605,55 @@ static const char *find_hint_command(int argc, char **argv, const struct option 
 	return NULL;
 }
 
+/* Every option of every command; each command reads the ones its help lists. */
+static const struct option longopts[] = {
+	{"conninfo", required_argument, NULL, 'd'},
+	{"config", required_argument, NULL, 'c'},
+	{"output", required_argument, NULL, 'o'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"set", required_argument, NULL, OPT_SET},
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
+	{"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
+	{"no-wait", no_argument, NULL, OPT_NO_WAIT},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"progress", no_argument, NULL, OPT_PROGRESS},
+	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+	{"distance", required_argument, NULL, OPT_DISTANCE},
+	{"hnsw-m", required_argument, NULL, OPT_HNSW_M},
+	{"hnsw-efc", required_argument, NULL, OPT_HNSW_EFC},
+	{"lists", required_argument, NULL, OPT_LISTS},
+	{"only", required_argument, NULL, OPT_ONLY},
+	{"queries", required_argument, NULL, OPT_QUERIES},
+	{"qrels", required_argument, NULL, OPT_QRELS},
+	{"ground-truth", required_argument, NULL, OPT_GROUND_TRUTH},
+	{"run-file", required_argument, NULL, OPT_RUN_FILE},
+	{"reports-dir", required_argument, NULL, OPT_REPORTS_DIR},
+	{"keep", required_argument, NULL, OPT_KEEP},
+	{"fail-on-regression", required_argument, NULL, OPT_FAIL_ON_REGRESSION},
+	{"connections", required_argument, NULL, OPT_CONNECTIONS},
+	{"ef-search", required_argument, NULL, OPT_EF_SEARCH},
+	{"probes", required_argument, NULL, OPT_PROBES},
+	{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
+	{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
+	{"prune", no_argument, NULL, OPT_PRUNE},
+	{"include", required_argument, NULL, OPT_INCLUDE},
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"no-default-excludes", no_argument, NULL, OPT_NO_DEFAULT_EXCLUDES},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"log", required_argument, NULL, OPT_LOG},
+	{"roles", no_argument, NULL, OPT_ROLES},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{"refit", no_argument, NULL, OPT_REFIT},
+	{"rollback", no_argument, NULL, OPT_ROLLBACK},
+	{"method", required_argument, NULL, OPT_METHOD},
+	{"all-chunks", no_argument, NULL, OPT_ALL_CHUNKS},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"jsonl", no_argument, NULL, OPT_JSONL},
+	{NULL, 0, NULL, 0},
+};
+
 int main(int argc, char **argv)
 {
 	/* glibc gives each allocating thread an arena of its own (up to 8 per core) and keeps
@@ -612,53 +665,6 @@ int main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 2);
 #endif
 	blas_tune(argv);
-	static const struct option longopts[] = {
-		{"conninfo", required_argument, NULL, 'd'},
-		{"config", required_argument, NULL, 'c'},
-		{"output", required_argument, NULL, 'o'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"set", required_argument, NULL, OPT_SET},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
-		{"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
-		{"no-wait", no_argument, NULL, OPT_NO_WAIT},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"progress", no_argument, NULL, OPT_PROGRESS},
-		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-		{"distance", required_argument, NULL, OPT_DISTANCE},
-		{"hnsw-m", required_argument, NULL, OPT_HNSW_M},
-		{"hnsw-efc", required_argument, NULL, OPT_HNSW_EFC},
-		{"lists", required_argument, NULL, OPT_LISTS},
-		{"only", required_argument, NULL, OPT_ONLY},
-		{"queries", required_argument, NULL, OPT_QUERIES},
-		{"qrels", required_argument, NULL, OPT_QRELS},
-		{"ground-truth", required_argument, NULL, OPT_GROUND_TRUTH},
-		{"run-file", required_argument, NULL, OPT_RUN_FILE},
-		{"reports-dir", required_argument, NULL, OPT_REPORTS_DIR},
-		{"keep", required_argument, NULL, OPT_KEEP},
-		{"fail-on-regression", required_argument, NULL, OPT_FAIL_ON_REGRESSION},
-		{"connections", required_argument, NULL, OPT_CONNECTIONS},
-		{"ef-search", required_argument, NULL, OPT_EF_SEARCH},
-		{"probes", required_argument, NULL, OPT_PROBES},
-		{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
-		{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
-		{"prune", no_argument, NULL, OPT_PRUNE},
-		{"include", required_argument, NULL, OPT_INCLUDE},
-		{"exclude", required_argument, NULL, OPT_EXCLUDE},
-		{"no-default-excludes", no_argument, NULL, OPT_NO_DEFAULT_EXCLUDES},
-		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-		{"log", required_argument, NULL, OPT_LOG},
-		{"roles", no_argument, NULL, OPT_ROLES},
-		{"shard", required_argument, NULL, OPT_SHARD},
-		{"refit", no_argument, NULL, OPT_REFIT},
-		{"rollback", no_argument, NULL, OPT_ROLLBACK},
-		{"method", required_argument, NULL, OPT_METHOD},
-		{"all-chunks", no_argument, NULL, OPT_ALL_CHUNKS},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"jsonl", no_argument, NULL, OPT_JSONL},
-		{NULL, 0, NULL, 0},
-	};
 	struct opts o;
 	memset(&o, 0, sizeof(o));
 	o.chunk_overlap = -1;
@@ -682,7 +688,7 @@ int main(int argc, char **argv)
 	if (!pos)
 		return EXIT_FATAL;
 	hint_command = find_hint_command(argc, argv, longopts);
-	int n_pos = 0, status = -1;
+	int n_pos = 0, status = GO_ON;
 	opterr = 0;
 	optind = 1;
 	while (status < 0 && optind < argc) {

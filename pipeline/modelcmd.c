@@ -41,7 +41,7 @@ static int fit_emit(void *ctx, struct read_item *it)
 	if (rc < 0 || (rc == 0 && chunk_doc(&fc->cfg->chunk, d))) {
 		doc_free(d);
 		fc->failed = 1;
-		return -1;
+		return RL_ERR;
 	}
 	if (rc == RL_SKIP || !d)
 		return 0;
@@ -78,7 +78,7 @@ int model_fit_inputs(const struct rl_config *cfg, char *const *paths, int n_path
 	progress_update(1, "ragload: fitting the model: reading documents");
 	rc = read_inputs(&cfg->read, paths, n_paths, fit_emit, &fc, &quiet);
 	if (fc.failed || rc < 0) {
-		rc = -1;
+		rc = RL_ERR;
 		goto out;
 	}
 	progress_update(1, "ragload: fitting the model on %llu documents",

@@ -53,7 +53,7 @@ static int live_settings(PGconn *conn, struct live *l)
 	l->generation = atoi(gen);
 	if (!l->model[0]) {
 		log_error("the corpus has no model yet: run `ragload ingest` first");
-		return -1;
+		return RL_ERR;
 	}
 	return 0;
 }
@@ -73,37 +73,6 @@ static int cursor_open(struct doc_cursor *c, PGconn *conn)
 	return db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
 	       db_exec(conn, "DECLARE ragload_docs NO SCROLL CURSOR FOR SELECT doc_id, "
 			     "original_content, metadata->'headings' FROM documents ORDER BY doc_id");
-}
-
-static int parse_headings(struct doc *d, const char *json)
-{
-	json_error_t e;
-	json_t *a = json_loads(json, 0, &e);
-	if (!json_is_array(a)) {
-		json_decref(a);
-		return 0;
-	}
-	size_t n = json_array_size(a);
-	d->headings = calloc(n ? n : 1, sizeof(struct heading));
-	if (!d->headings) {
-		json_decref(a);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *h = json_array_get(a, i);
-		json_t *t = json_array_get(h, 2);
-		if (!json_is_string(t))
-			continue;
-		struct heading *hd = &d->headings[d->n_headings];
-		hd->offset = (size_t)json_integer_value(json_array_get(h, 0));
-		hd->level = (int)json_integer_value(json_array_get(h, 1));
-		hd->text = xstrdup(json_string_value(t));
-		if (!hd->text || hd->offset > d->text_len)
-			continue;
-		d->n_headings++;
-	}
-	json_decref(a);
-	return 0;
 }
 
 /* The next document, or NULL at the end (*err set on failure). */
@@ -139,7 +108,7 @@ static struct doc *cursor_next(struct doc_cursor *c, int *err)
 	d->metadata_json = xstrdup("{}");
 	if (!d->text || !d->source_name || !d->metadata_json)
 		goto fail;
-	if (!PQgetisnull(c->page, i, 2) && parse_headings(d, PQgetvalue(c->page, i, 2)))
+	if (!PQgetisnull(c->page, i, 2) && load_read_headings(d, PQgetvalue(c->page, i, 2)))
 		goto fail;
 	return d;
 fail:
@@ -213,7 +182,7 @@ static int scan_documents(const struct rl_config *cfg, const struct chunk_opts *
 	struct doc_cursor c;
 	struct doc *batch[FETCH_DOCS];
 	size_t n = 0;
-	int rc = -1, err = 0;
+	int rc = RL_ERR, err = 0;
 	*n_docs = 0;
 	if (!rd || cursor_open(&c, rd))
 		goto out;
@@ -354,13 +323,13 @@ static int verify_shadow(PGconn *conn, const struct live *l)
 		"(SELECT count(*) FROM ragload_shadow.chunks c WHERE NOT EXISTS (SELECT 1 FROM "
 		"ragload_shadow.embeddings e WHERE e.chunk_id = c.chunk_id))", 0, NULL);
 	if (!r)
-		return -1;
+		return RL_ERR;
 	long long no_chunks = atoll(PQgetvalue(r, 0, 0)), no_emb = atoll(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	if (no_chunks || no_emb) {
 		log_error("the new generation is incomplete (%lld documents without chunks, %lld "
 			  "chunks without embeddings): not swapped in", no_chunks, no_emb);
-		return -1;
+		return RL_ERR;
 	}
 	char sql[512];
 	snprintf(sql, sizeof(sql),
@@ -370,18 +339,18 @@ static int verify_shadow(PGconn *conn, const struct live *l)
 		 "ragload_shadow.embeddings ORDER BY chunk_id LIMIT 20) s) x",
 		 index_operator(l->distance));
 	if (db_exec(conn, "BEGIN; SET LOCAL hnsw.ef_search = 100"))
-		return -1;
+		return RL_ERR;
 	r = db_query(conn, sql, 0, NULL);
 	db_exec_quiet(conn, "COMMIT", NULL, 0);
 	if (!r)
-		return -1;
+		return RL_ERR;
 	int hits = atoi(PQgetvalue(r, 0, 0)), n = atoi(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	/* Duplicate texts can legitimately find a twin first; most must find themselves. */
 	if (n && hits * 10 < n * 8) {
 		log_error("recall spot check failed on the new generation (%d of %d chunks found "
 			  "themselves): not swapped in", hits, n);
-		return -1;
+		return RL_ERR;
 	}
 	log_info("verified the new generation: counts complete, self-recall %d/%d", hits, n);
 	return 0;
@@ -438,7 +407,7 @@ static int swap(PGconn *conn, const char *incoming, const struct live *l, const 
 	return 0;
 fail:
 	db_exec_quiet(conn, "ROLLBACK", NULL, 0);
-	return -1;
+	return RL_ERR;
 }
 
 static int rollback(PGconn *conn, const struct live *l)
@@ -447,13 +416,13 @@ static int rollback(PGconn *conn, const struct live *l)
 	if (db_scalar_int(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ragload_prev' "
 				"AND tablename IN ('chunks', 'embeddings')", 0, &ok) != 2 || !ok) {
 		log_error("there is no previous generation to roll back to");
-		return -1;
+		return RL_ERR;
 	}
 	char prev_gen[16];
 	corpus_get(conn, "prev_generation", prev_gen, sizeof(prev_gen), "1");
 	/* The generation rolled back from becomes the previous one: a second rollback redoes. */
 	if (swap(conn, "ragload_prev", l, l->prev_model, l->prev_chunking, atoi(prev_gen)))
-		return -1;
+		return RL_ERR;
 	log_info("rolled back to generation %s (model %s, chunking %s)", prev_gen, l->prev_model,
 		 l->prev_chunking);
 	return 0;
@@ -468,15 +437,15 @@ static int choose_model(const struct rl_config *cfg, const struct reindex_args *
 		struct model_fit *fit;
 		uint64_t n;
 		if (model_fit_begin(&cfg->model, &fit))
-			return -1;
+			return RL_ERR;
 		if (scan_documents(cfg, co, fit, NULL, NULL, &n)) {
 			model_fit_free(fit);
-			return -1;
+			return RL_ERR;
 		}
 		log_info("fitting a new model on %llu stored documents", (unsigned long long)n);
 		return model_fit_end(fit, out);
 	}
-	return corpus_current_model(conn, out) == 0 ? 0 : -1;
+	return corpus_current_model(conn, out) == 0 ? 0 : RL_ERR;
 }
 
 int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)

@@ -375,12 +375,9 @@ static int annq_query(const struct eval *e, PGconn *c, size_t q, const void *arg
 {
 	const struct annq_arg *a = arg;
 	const char *params[2] = { e->qlit[q], a->limit };
-	PGresult *r = PQexecPrepared(c, "annq", 2, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_error("eval: ANN query %s: %s", e->qid[q], PQresultErrorMessage(r));
-		PQclear(r);
+	PGresult *r = eval_exec_prepared(c, "annq", params, "ANN query", e->qid[q]);
+	if (!r)
 		return RL_ERR;
-	}
 	int n = PQntuples(r) < EVAL_CHUNKS ? PQntuples(r) : EVAL_CHUNKS;
 	struct hit h[EVAL_CHUNKS];
 	for (int i = 0; i < n; i++) {

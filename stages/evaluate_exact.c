@@ -612,6 +612,79 @@ static int exact_needs(const struct eval *e, struct need **need, size_t *n_need,
 	return 0;
 }
 
+/* The queries as the scan compares them: unit length for cosine (as pgvector's <=> takes
+ * them), with each one's squared norm in qn. */
+static void exact_queries(const struct eval *e, float *qs, double *qn)
+{
+	size_t nq = e->nq;
+	int d = e->dim;
+	memcpy(qs, e->qvec, nq * d * sizeof(float));
+	for (size_t q = 0; q < nq; q++) {
+		float *v = qs + q * d;
+		double n2 = 0;
+		for (int i = 0; i < d; i++)
+			n2 += (double)v[i] * v[i];
+		if (e->dist == DIST_COSINE && n2 > 0) {
+			double inv = 1.0 / sqrt(n2);
+			n2 = 0;
+			for (int i = 0; i < d; i++) {
+				v[i] = (float)(v[i] * inv);
+				n2 += (double)v[i] * v[i];
+			}
+		}
+		qn[q] = n2;
+	}
+}
+
+/* One snapshot for the map and every part: a load committing meanwhile is seen by none. The
+ * main connection's transaction is open; the parts join its exported snapshot. */
+static int share_snapshot(PGconn *main, struct scan *sc, int parts)
+{
+	PGresult *r = db_query(main, "SELECT pg_export_snapshot()", 0, NULL);
+	if (!r)
+		return RL_ERR;
+	char set[128];
+	snprintf(set, sizeof(set), "SET TRANSACTION SNAPSHOT '%s'", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	for (int i = 1; i < parts; i++)
+		if (db_exec(sc[i].conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") ||
+		    db_exec(sc[i].conn, set))
+			return RL_ERR;
+	return 0;
+}
+
+/* Nearest first, from the merged scan s: each query's ranking (kc chunks, true distances) and
+ * its reference top k (chunk ids and distances for metric_ann_recall). */
+static void exact_order(struct eval *e, struct scan *s)
+{
+	size_t nq = e->nq;
+	int k = e->k, kc = e->kc;
+	for (size_t q = 0; q < nq; q++) {
+		struct hit *ref = s->ref + q * k;
+		int nr = s->ref_n[q];
+		qsort(ref, (size_t)nr, sizeof(*ref), eval_hit_cmp);
+		if (kc > k) {
+			struct hit *h = s->rank + q * 2 * kc, *out = e->exact + q * kc;
+			rank_cut(h, &s->rank_n[q], &s->rank_top[q], kc);
+			qsort(h, (size_t)s->rank_n[q], sizeof(*h), eval_hit_cmp);
+			e->exact_n[q] = s->rank_n[q];
+			for (int i = 0; i < e->exact_n[q]; i++) {
+				out[i] = h[i];
+				if (e->dist == DIST_L2)  /* the rank buffer holds squared distances */
+					out[i].d = h[i].d > 0 ? sqrtf(h[i].d) : 0;
+			}
+		} else {
+			memcpy(e->exact + q * kc, ref, (size_t)nr * sizeof(*ref));
+			e->exact_n[q] = nr;
+		}
+		for (int i = 0; i < k; i++) {
+			/* fewer than k only when zero vectors were skipped: pad with no-ids */
+			e->ref_ids[q * k + i] = i < nr ? ref[i].chunk : -1 - i;
+			e->ref_d[q * k + i] = i < nr ? ref[i].d : NAN;
+		}
+	}
+}
+
 /* The exact top-k (and the top-kc ranking) of every query, by one pass over every vector. */
 int exact_search(struct eval *e)
 {
@@ -626,7 +699,6 @@ int exact_search(struct eval *e)
 	double *qn = NULL;
 	struct need *need = NULL;
 	uint8_t *mark = NULL;
-	PGresult *r = NULL;
 
 	memset(sc, 0, sizeof(sc));
 	if ((unsigned long long)nq * (k + 2 * kc) * sizeof(struct hit) > EVAL_HEAP_BYTES) {
@@ -660,22 +732,7 @@ int exact_search(struct eval *e)
 	if (!qs || !qn || !e->exact || !e->exact_n || !e->ref_ids || !e->ref_d ||
 	    exact_needs(e, &need, &sh.n_need, &mark))
 		goto out;
-	memcpy(qs, e->qvec, nq * d * sizeof(float));
-	for (size_t q = 0; q < nq; q++) {
-		float *v = qs + q * d;
-		double n2 = 0;
-		for (int i = 0; i < d; i++)
-			n2 += (double)v[i] * v[i];
-		if (e->dist == DIST_COSINE && n2 > 0) {
-			double inv = 1.0 / sqrt(n2);
-			n2 = 0;
-			for (int i = 0; i < d; i++) {
-				v[i] = (float)(v[i] * inv);
-				n2 += (double)v[i] * v[i];
-			}
-		}
-		qn[q] = n2;
-	}
+	exact_queries(e, qs, qn);
 	sh.qs = qs;
 	sh.qn = qn;
 	sh.need = need;
@@ -686,17 +743,8 @@ int exact_search(struct eval *e)
 	if (db_exec(e->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
 		goto out;
 	in_tx = 1;
-	if (parts > 1) {
-		if (!(r = db_query(e->conn, "SELECT pg_export_snapshot()", 0, NULL)))
-			goto out;
-		char set[128];
-		snprintf(set, sizeof(set), "SET TRANSACTION SNAPSHOT '%s'", PQgetvalue(r, 0, 0));
-		for (int i = 1; i < parts; i++)
-			if (db_exec(sc[i].conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") ||
-			    db_exec(sc[i].conn, set))
-				goto out;
-	}
-	if ((rc = chunk_map_fetch(e, e->conn)))
+	if ((parts > 1 && share_snapshot(e->conn, sc, parts)) ||
+	    (rc = chunk_map_fetch(e, e->conn)))
 		goto out;
 	for (int i = 0; i < parts; i++) {
 		PGconn *c = sc[i].conn;
@@ -727,31 +775,7 @@ int exact_search(struct eval *e)
 	for (int i = 1; i < parts; i++)
 		scan_merge(&sc[0], &sc[i]);
 
-	/* Nearest first: the ranking and the reference. */
-	for (size_t q = 0; q < nq; q++) {
-		struct hit *ref = sc[0].ref + q * k;
-		int nr = sc[0].ref_n[q];
-		qsort(ref, (size_t)nr, sizeof(*ref), eval_hit_cmp);
-		if (kc > k) {
-			struct hit *h = sc[0].rank + q * 2 * kc, *out = e->exact + q * kc;
-			rank_cut(h, &sc[0].rank_n[q], &sc[0].rank_top[q], kc);
-			qsort(h, (size_t)sc[0].rank_n[q], sizeof(*h), eval_hit_cmp);
-			e->exact_n[q] = sc[0].rank_n[q];
-			for (int i = 0; i < e->exact_n[q]; i++) {
-				out[i] = h[i];
-				if (e->dist == DIST_L2)  /* the rank buffer holds squared distances */
-					out[i].d = h[i].d > 0 ? sqrtf(h[i].d) : 0;
-			}
-		} else {
-			memcpy(e->exact + q * kc, ref, (size_t)nr * sizeof(*ref));
-			e->exact_n[q] = nr;
-		}
-		for (int i = 0; i < k; i++) {
-			/* fewer than k only when zero vectors were skipped: pad with no-ids */
-			e->ref_ids[q * k + i] = i < nr ? ref[i].chunk : -1 - i;
-			e->ref_d[q * k + i] = i < nr ? ref[i].d : NAN;
-		}
-	}
+	exact_order(e, &sc[0]);
 	e->zero_vectors = sc[0].zero_vectors;
 	e->exact_seconds = now_seconds() - t0;
 	if (e->zero_vectors)
@@ -760,7 +784,6 @@ int exact_search(struct eval *e)
 	log_info("eval: exact top-%d of %zu queries over %llu vectors in %.3f s (%d connection%s)",
 		 kc, nq, sc[0].rows, e->exact_seconds, parts, parts == 1 ? "" : "s");
 out:
-	PQclear(r);
 	for (int i = 0; i < parts; i++) {
 		if (started[i])
 			pthread_join(th[i], NULL);

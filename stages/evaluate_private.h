@@ -177,6 +177,10 @@ int truth_check(struct eval *e);
 /* evaluate_quality.c */
 int eval_pass_run(const struct eval *e, const struct pass *p);
 int quality_exact(struct eval *e);
+/* One ranking query of a pass: the prepared statement stmt with its two parameters; NULL
+ * (what and the query id logged) on failure. */
+PGresult *eval_exec_prepared(PGconn *c, const char *stmt, const char *const params[2],
+			     const char *what, const char *qid);
 int quality_fts(struct eval *e);
 int quality_hybrid(struct eval *e);
 int quality_score(struct eval *e, const int32_t *docs, const int *n_docs, const char *tag,

@@ -237,17 +237,26 @@ static int fts_setup(const struct eval *e, PGconn *c, const void *arg)
 	return rc;
 }
 
+PGresult *eval_exec_prepared(PGconn *c, const char *stmt, const char *const params[2],
+			     const char *what, const char *qid)
+{
+	PGresult *r = PQexecPrepared(c, stmt, 2, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_error("eval: %s %s: %s", what, qid, PQresultErrorMessage(r));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
 static int fts_query(const struct eval *e, PGconn *c, size_t q, const void *arg,
 		     int32_t *chunk_docs)
 {
 	(void)arg;
 	const char *params[2] = { e->qtext[q], e->chunks_str };
-	PGresult *r = PQexecPrepared(c, "fts", 2, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_error("eval: full-text query %s: %s", e->qid[q], PQresultErrorMessage(r));
-		PQclear(r);
+	PGresult *r = eval_exec_prepared(c, "fts", params, "full-text query", e->qid[q]);
+	if (!r)
 		return RL_ERR;
-	}
 	int n = PQntuples(r) < EVAL_CHUNKS ? PQntuples(r) : EVAL_CHUNKS;
 	for (int i = 0; i < n; i++)
 		chunk_docs[i] = (int32_t)strtol(PQgetvalue(r, i, 1), NULL, 10);

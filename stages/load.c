@@ -19,8 +19,11 @@
 #include "../lib/db.h"
 #include "../lib/fault.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
 struct loader {
 	PGconn *conn;
@@ -255,6 +258,102 @@ int load_copy_embeddings(PGconn *conn, const char *table, struct doc *const *doc
 		snprintf(err, errlen, "%s", pc.error);
 		return RL_ERR;
 	}
+	return 0;
+}
+
+/* ---- what a document row keeps (load.h) ------------------------------------------------ */
+
+void load_hash_text(struct doc *d, const char *sig)
+{
+	XXH3_state_t st;
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, d->text, d->text_len);
+	XXH3_128bits_update(&st, "\0", 1);
+	XXH3_128bits_update(&st, d->metadata_json, strlen(d->metadata_json));
+	XXH3_128bits_update(&st, "\0", 1);
+	XXH3_128bits_update(&st, sig, strlen(sig));
+	XXH128_hash_t h = XXH3_128bits_digest(&st);
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, h);
+	memcpy(d->hash, c.digest, 16);
+}
+
+void load_hash_vectors(struct doc *d, const char *sig)
+{
+	XXH3_state_t st;
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, d->vectors, (size_t)d->dim * sizeof(float));
+	XXH3_128bits_update(&st, sig, strlen(sig));
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+	memcpy(d->hash, c.digest, 16);
+}
+
+/*
+ * Keeps the document's headings in documents.metadata ("headings": [[offset, level, text],
+ * ...]) so that a reindex with new chunk settings rebuilds heading paths from the stored text
+ * without reading the archives again.
+ */
+int load_keep_headings(struct doc *d)
+{
+	size_t n = strlen(d->metadata_json);
+	if (!d->n_headings || n < 2 || d->metadata_json[n - 1] != '}')
+		return 0;
+	struct buf b;
+	buf_init(&b, 0);
+	int rc = buf_append(&b, d->metadata_json, n - 1);
+	int empty = 1;
+	for (size_t i = 0; i + 1 < n - 1 && empty; i++)
+		empty = d->metadata_json[i + 1] == ' ' || d->metadata_json[i + 1] == '\n';
+	if (!rc)
+		rc = buf_printf(&b, "%s\"headings\": [", empty ? "" : ", ");
+	for (size_t i = 0; i < d->n_headings && !rc; i++) {
+		const struct heading *h = &d->headings[i];
+		rc = buf_printf(&b, "%s[%zu, %d, ", i ? ", " : "", h->offset, h->level);
+		if (!rc)
+			rc = buf_json_str(&b, h->text, strlen(h->text));
+		if (!rc)
+			rc = buf_putc(&b, ']');
+	}
+	if (!rc)
+		rc = buf_append(&b, "]}", 2);
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	free(d->metadata_json);
+	d->metadata_json = buf_detach(&b, NULL);
+	return 0;
+}
+
+int load_read_headings(struct doc *d, const char *json)
+{
+	json_error_t e;
+	json_t *a = json_loads(json, 0, &e);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return 0;
+	}
+	size_t n = json_array_size(a);
+	d->headings = calloc(n ? n : 1, sizeof(struct heading));
+	if (!d->headings) {
+		json_decref(a);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *h = json_array_get(a, i);
+		json_t *t = json_array_get(h, 2);
+		if (!json_is_string(t))
+			continue;
+		struct heading *hd = &d->headings[d->n_headings];
+		hd->offset = (size_t)json_integer_value(json_array_get(h, 0));
+		hd->level = (int)json_integer_value(json_array_get(h, 1));
+		hd->text = xstrdup(json_string_value(t));
+		if (!hd->text || hd->offset > d->text_len)
+			continue;
+		d->n_headings++;
+	}
+	json_decref(a);
 	return 0;
 }
 

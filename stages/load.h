@@ -50,6 +50,19 @@ void load_set_reconnect(struct loader *l, load_reconnect_fn fn, void *ctx);
 const struct load_stats *load_get_stats(const struct loader *l);
 void load_free(struct loader *l);
 
+/* ---- what a document row keeps ----------------------------------------------------------- */
+
+/* documents.content_hash: xxh128 of the text, the metadata and sig (what else shapes the
+ * rows), NUL-separated; a vector document's (no text) of its vector and sig. A document
+ * loaded with the same source key and hash is unchanged. */
+void load_hash_text(struct doc *d, const char *sig);
+void load_hash_vectors(struct doc *d, const char *sig);
+/* Keeps the document's headings in its metadata ("headings": [[offset, level, text], ...]),
+ * so that a reindex with new chunk settings rebuilds heading paths from the stored text;
+ * load_read_headings() reads them back into d (unparsable JSON: none). Return 0 or negative. */
+int load_keep_headings(struct doc *d);
+int load_read_headings(struct doc *d, const char *json);
+
 /* ---- the row writers: the one producer of chunk and embedding rows (reindex uses them too) */
 
 /* Reserves ids from the documents, chunks and embeddings sequences in one round trip (n_docs

@@ -143,12 +143,10 @@ static void html_summary(struct ctx *c, struct out *o)
 	o_puts(o, "</ul></section>\n");
 }
 
-void write_html(struct ctx *c, struct out *o)
+/* The page head, the title line and the summary. */
+static void html_head(struct ctx *c, struct out *o)
 {
 	const struct report *r = c->r;
-	char s1[256], s2[256], num[64];
-	const char *types[16];
-	int k = r->k > 0 ? r->k : 10;
 
 	o_puts(o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -166,6 +164,13 @@ void write_html(struct ctx *c, struct out *o)
 	o_html(o, r->distance ? r->distance : NA);
 	o_puts(o, " distance)</p>\n");
 	html_summary(c, o);
+}
+
+/* Retrieval quality, one row per method and setting. */
+static void html_quality(struct ctx *c, struct out *o)
+{
+	const struct report *r = c->r;
+	char s1[256];
 
 	/* quality */
 	o_puts(o, "<h2>Retrieval quality</h2>\n");
@@ -194,6 +199,15 @@ void write_html(struct ctx *c, struct out *o)
 		}
 		o_puts(o, "</tbody>\n</table></div>\n");
 	}
+}
+
+/* Per index type its plot, then latency and throughput, then build time and size. */
+static void html_ann(struct ctx *c, struct out *o)
+{
+	const struct report *r = c->r;
+	char s1[256], s2[256], num[64];
+	const char *types[16];
+	int k = r->k > 0 ? r->k : 10;
 
 	/* ANN */
 	o_puts(o, "<h2>Vector indexes: recall versus speed</h2>\n");
@@ -274,12 +288,31 @@ void write_html(struct ctx *c, struct out *o)
 		o_puts(o, "</tbody>\n</table></div>\n<p class=\"meta\">MB = 2<sup>20</sup> bytes, as "
 			  "PostgreSQL's pg_size_pretty.</p>\n");
 	}
+}
+
+/* The exact search's time. */
+static void html_exact(struct ctx *c, struct out *o)
+{
+	const struct report *r = c->r;
+	char num[64];
+	int k = r->k > 0 ? r->k : 10;
 
 	o_printf(o, "<h2>Exact search</h2>\n<p>Exact top-%d for all queries (client-side BLAS "
 		    "ground truth): %s s.</p>\n", k, fmt_num(num, sizeof(num), "%.2f", r->exact_seconds));
+}
 
+/* Corpus and model, machine, settings (write_facts). */
+static void html_facts_all(struct ctx *c, struct out *o)
+{
 	static const struct facts_format html_facts = { html_section, html_kv };
 	write_facts(c, o, &html_facts);
+}
+
+/* What changed since the previous report, regressions first. */
+static void html_changes(struct ctx *c, struct out *o)
+{
+	char s1[256];
+
 	o_puts(o, "</dl>\n<h2>Changes since the previous report</h2>\n");
 	if (!c->prev) {
 		o_puts(o, "<p>No deltas: ");
@@ -317,4 +350,14 @@ void write_html(struct ctx *c, struct out *o)
 		}
 	}
 	o_puts(o, "</main>\n</body>\n</html>\n");
+}
+
+void write_html(struct ctx *c, struct out *o)
+{
+	html_head(c, o);
+	html_quality(c, o);
+	html_ann(c, o);
+	html_exact(c, o);
+	html_facts_all(c, o);
+	html_changes(c, o);
 }

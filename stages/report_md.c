@@ -36,10 +36,10 @@ static void md_section(struct out *o, const char *title, int first)
 	o_printf(o, "%s## %s\n\n| | |\n|---|---|\n", first ? "" : "\n", title);
 }
 
-void write_md(struct ctx *c, struct out *o)
+/* The title, the summary line. */
+static void md_head(struct ctx *c, struct out *o)
 {
 	const struct report *r = c->r;
-	char s1[512], s2[512], s3[512], num[64];
 
 	o_puts(o, "# ragload report: ");
 	o_md(o, r->corpus_name ? r->corpus_name : "corpus");
@@ -53,6 +53,13 @@ void write_md(struct ctx *c, struct out *o)
 		o_printf(o, "Numbers in parentheses are changes since report `%s` (none shown when the "
 			    "change rounds to zero; *new* marks rows that report did not have).\n\n",
 			 c->prev_name);
+}
+
+/* Retrieval quality, one row per method and setting. */
+static void md_quality(struct ctx *c, struct out *o)
+{
+	const struct report *r = c->r;
+	char s1[512];
 
 	o_puts(o, "## Retrieval quality\n\n");
 	if (!r->n_quality) {
@@ -75,6 +82,13 @@ void write_md(struct ctx *c, struct out *o)
 		}
 		o_puts(o, "\n");
 	}
+}
+
+/* Vector indexes: recall, latency and throughput per setting, build time and size. */
+static void md_ann(struct ctx *c, struct out *o)
+{
+	const struct report *r = c->r;
+	char s1[512], s2[512], s3[512], num[64];
 
 	o_puts(o, "## Vector indexes\n\n");
 	if (!r->n_ann) {
@@ -119,6 +133,13 @@ void write_md(struct ctx *c, struct out *o)
 			o_printf(o, "%zu setting(s) fell back to a sequential scan: their recall is not "
 				    "the index's.\n\n", n_seqscan(r));
 	}
+}
+
+/* The exact search's time, then corpus and model, machine, settings (write_facts). */
+static void md_exact_facts(struct ctx *c, struct out *o)
+{
+	const struct report *r = c->r;
+	char num[64];
 
 	o_puts(o, "## Exact search\n\n");
 	o_printf(o, "Exact top-k for all queries (client-side BLAS): %s s.\n\n",
@@ -126,6 +147,12 @@ void write_md(struct ctx *c, struct out *o)
 
 	static const struct facts_format md_facts = { md_section, md_kv };
 	write_facts(c, o, &md_facts);
+}
+
+/* What changed since the previous report, regressions first. */
+static void md_changes(struct ctx *c, struct out *o)
+{
+	char s1[512];
 
 	o_puts(o, "\n## Changes since the previous report\n\n");
 	if (!c->prev) {
@@ -156,4 +183,13 @@ void write_md(struct ctx *c, struct out *o)
 		}
 		o_puts(o, "\n");
 	}
+}
+
+void write_md(struct ctx *c, struct out *o)
+{
+	md_head(c, o);
+	md_quality(c, o);
+	md_ann(c, o);
+	md_exact_facts(c, o);
+	md_changes(c, o);
 }
