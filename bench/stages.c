@@ -27,9 +27,9 @@
  * How: every figure is a ratio or a rate from one run, so this program only measures: wall
  * time on the monotonic clock around exactly the work named, inputs prepared beforehand and
  * outside the timed region. It uses the stage APIs (stages/ *.h) the pipeline uses, so a
- * stage measured here is the code `ragload ingest` runs. Two constants mirror ingest.c and
- * embed.c (GROUP_DOCS/GROUP_BYTES: documents embedded together; EMBED_BLOCK: rows per sgemm);
- * they are repeated here, not shared, because those are internal to the stage.
+ * stage measured here is the code `ragload ingest` runs. Two constants mirror ingest's and
+ * the embed stage's (GROUP_DOCS/GROUP_BYTES: documents embedded together; EMBED_BLOCK: rows
+ * per sgemm); they are repeated here, not shared, because those are internal to them.
  *
  * CPU: besides wall time, each single-threaded stage reports this process's CPU time (what
  * bench/run.sh rates them by: equal to wall time on an idle core, unmoved by neighbours), and
@@ -71,7 +71,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define GROUP_DOCS 64              /* pipeline/ingest.c: documents embedded together */
+#define GROUP_DOCS 64              /* pipeline/ingest_private.h: documents embedded together */
 #define GROUP_BYTES (1u << 20)     /* ... or this much text */
 #define EMBED_BLOCK 256            /* stages/embed.c, models/hashed.c: rows per sgemm call */
 #define SGEMM_CALLS 24             /* bare sgemm calls per thread (~1-2 s) */

@@ -67,7 +67,7 @@ void model_free(struct model *m);
 
 /*
  * struct model_kind — what a kind of model implements. The functions see a struct model whose
- * common fields embed.c manages; m->impl is the kind's own state (immutable once built, so
+ * common fields model.c manages; m->impl is the kind's own state (immutable once built, so
  * that embed may run in many threads at once).
  */
 struct model_kind {

@@ -93,6 +93,8 @@ struct ingest {
 };
 
 /* ingest_threads.c */
+void count_dry_run(struct ingest *in, struct doc *const *g, size_t n);
+int hand_to_loaders(struct ingest *in, struct doc **g, size_t n);
 void abort_queues(struct ingest *in);
 /* Starts the reader, the normalizer and the workers (the loaders run already); on failure
  * the run is marked failed and the queues aborted, so that the loaders wind down. */

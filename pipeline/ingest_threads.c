@@ -244,6 +244,31 @@ void norm_group_free(struct norm_group *ng)
 	free(ng);
 }
 
+/* A dry run counts what the group would add or change (a doc_id: an existing document). */
+void count_dry_run(struct ingest *in, struct doc *const *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (g[i]->doc_id > 0)
+			in->would_change++;
+		else
+			in->would_add++;
+	}
+}
+
+/* Hands each document of g to the loaders (q_docs), emptying its slot. */
+int hand_to_loaders(struct ingest *in, struct doc **g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct doc *d = g[i];
+		g[i] = NULL;
+		if (queue_push(&in->q_docs, d, doc_bytes(d))) {
+			doc_free(d);
+			return RL_ERR;
+		}
+	}
+	return 0;
+}
+
 /* Looks a group up and hands what is new or changed to the workers as one queue item (or
  * counts it in a dry run). The group's slots are emptied; the caller frees what is left. */
 static int pass_group(struct ingest *in, struct doc **g, size_t n)
@@ -251,12 +276,7 @@ static int pass_group(struct ingest *in, struct doc **g, size_t n)
 	if (lookup_group(in, g, &n))
 		return RL_ERR;
 	if (in->args->dry_run) {
-		for (size_t i = 0; i < n; i++) {
-			if (g[i]->doc_id > 0)
-				in->would_change++;
-			else
-				in->would_add++;
-		}
+		count_dry_run(in, g, n);
 		return 0;
 	}
 	if (!n)
@@ -291,15 +311,7 @@ static int process_group(struct worker *w, struct doc **g, size_t n)
 	if (n && embed_docs(in->model, g, n))
 		return RL_ERR;
 	w->t_embed += now_seconds() - t2;
-	for (size_t i = 0; i < n; i++) {
-		struct doc *d = g[i];
-		g[i] = NULL;
-		if (queue_push(&in->q_docs, d, doc_bytes(d))) {
-			doc_free(d);
-			return RL_ERR;
-		}
-	}
-	return 0;
+	return hand_to_loaders(in, g, n);
 }
 
 static void *normalizer_main(void *arg)

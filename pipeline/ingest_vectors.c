@@ -104,21 +104,9 @@ int vectors_probe_dim(char *const *paths, int n, int *dim)
  * slots are emptied; the caller frees what is left. */
 static int hand_over(struct ingest *in, struct doc **group, size_t n)
 {
-	for (size_t k = 0; k < n; k++) {
-		if (in->args->dry_run) {
-			if (group[k]->doc_id > 0)
-				in->would_change++;
-			else
-				in->would_add++;
-			continue;
-		}
-		struct doc *x = group[k];
-		group[k] = NULL;
-		if (queue_push(&in->q_docs, x, doc_bytes(x))) {
-			doc_free(x);
-			return RL_ERR;
-		}
-	}
+	if (!in->args->dry_run)
+		return hand_to_loaders(in, group, n);
+	count_dry_run(in, group, n);
 	return 0;
 }
 

@@ -5,10 +5,13 @@
  *   index settings only: rebuild_indexes();              (no re-embedding)
  *   otherwise: create_shadow(); fill_shadow(); finish_shadow(); verify(); swap();
  *
- * The shadow generation lives in schema ragload_shadow: chunks and embeddings rebuilt from the
- * normalized text stored in documents (archives are not read again), with new chunk ids from
- * the same sequences (ids are never reused), its own indexes, and foreign keys to the one
- * documents table, so doc_ids survive. The swap moves the live tables to ragload_prev and the
+ * The shadow generation lives in schema ragload_shadow: tables made LIKE the live ones
+ * (INCLUDING ALL), chunks and embeddings rebuilt from the normalized text stored in documents
+ * (archives are not read again) and written through the load stage's row writers, with new
+ * ids from the same sequences (ids are never reused), then every key, constraint and index of
+ * the live tables under the same names (the vector and full-text ones through the index
+ * stage's DDL, with the new settings), and foreign keys to the one documents table, so
+ * doc_ids survive. The swap moves the live tables to ragload_prev and the
  * shadow ones to public in one short transaction: a reader sees the old generation or the new
  * one, never a mix, and never a missing table. The previous generation stays in ragload_prev
  * until the next reindex; --rollback swaps it back.
@@ -496,7 +499,7 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 	if (!strcmp(new_model, l.model) && !strcmp(chunking, l.chunking)) {
 		/* Only the index settings change: rebuild them in place (each swapped in by
 		 * rename); nothing is re-embedded. */
-		PQfinish(conn);  /* index_run takes the lock itself */
+		PQfinish(conn);  /* indexcmd_run takes the lock itself */
 		conn = NULL;
 		log_info("model and chunking unchanged: rebuilding the indexes only");
 		status = indexcmd_run(cfg, &a->index);
