@@ -3,8 +3,8 @@
  * sticky-error output buffer, number and setting formatting, the run's context (parsed
  * fragments, deltas), the summary facts both human-readable reports state, and the writers.
  *
- *   report.c       entry point, context, deltas, results.json, results.csv, the facts
- *                  renderer, files and directories
+ *   report.c       entry point, context, deltas, the facts renderer, files and directories
+ *   report_data.c  results.json, results.csv
  *   report_md.c    report.md
  *   report_html.c  report.html (summary, tables, facts)
  *   report_svg.c   the recall-versus-QPS plots report.html embeds
@@ -33,6 +33,7 @@ void o_md(struct out *o, const char *s);
 __attribute__((format(printf, 2, 3)))
 void o_printf(struct out *o, const char *fmt, ...);
 void o_puts(struct out *o, const char *s);
+void o_csv(struct out *o, const char *s);
 
 /* ---- numbers and settings as text ------------------------------------------------------- */
 const char *fmt_num(char *s, size_t n, const char *f, double v);
@@ -40,6 +41,8 @@ const char *fmt_delta(char *s, size_t n, const char *f, double d);
 const char *fmt_mb(char *s, size_t n, long long bytes);
 const char *fmt_ms(char *s, size_t n, double v);
 double jnum(const json_t *o, const char *key);
+json_t *jreal(double v);
+json_t *jstr(const char *s);
 void setting_text(const json_t *obj, char *s, size_t n);
 
 /* ---- the run's context ------------------------------------------------------------------ */
@@ -92,6 +95,9 @@ struct facts_format {
 void write_facts(struct ctx *c, struct out *o, const struct facts_format *f);
 
 /* ---- the writers -------------------------------------------------------------------------- */
+/* results.json's text (the caller frees it); 0 or negative. */
+int build_json(struct ctx *c, char **text);
+void write_csv(struct ctx *c, struct out *o);
 void write_md(struct ctx *c, struct out *o);
 void write_html(struct ctx *c, struct out *o);
 /* The recall-versus-QPS plot of one index type, as inline SVG. */
