@@ -52,7 +52,7 @@
 #include "../models/model.h"
 #include "../stages/load.h"
 #include "../lib/blas.h"
-#include "../stages/embed.h"
+#include "../stages/embedding.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -73,7 +73,7 @@
 
 #define GROUP_DOCS 64              /* pipeline/ingest_private.h: documents embedded together */
 #define GROUP_BYTES (1u << 20)     /* ... or this much text */
-#define EMBED_BLOCK 256            /* stages/embed.c, models/hashed.c: rows per sgemm call */
+#define EMBED_BLOCK 256            /* stages/embedding.c, models/hashed.c: rows per sgemm call */
 #define SGEMM_CALLS 24             /* bare sgemm calls per thread (~1-2 s) */
 #define COPY_PIECE (1u << 20)      /* the raw baseline's PQputCopyData size */
 #define MAX_THREADS 64

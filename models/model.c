@@ -4,7 +4,7 @@
  *
  * What: a struct model is a kind (models/hashed.c, models/glove.c: the table below) plus the
  * kind's immutable state. This file owns what is common to all kinds: the file container,
- * the name, dispatch and the words of a text. The embed stage (stages/embed.c) feeds the
+ * the name, dispatch and the words of a text. The embed stage (stages/embedding.c) feeds the
  * chunks of many documents through model_embed() in blocks.
  *
  * File format 2 (little-endian): "RAGLMODL", u32 format version (2), u32 header length, the

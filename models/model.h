@@ -11,7 +11,7 @@
  *   models/hashed.c  "ragload-hash": the built-in model, fitted on the corpus (model_fit_*)
  *   models/glove.c   "glove": SIF-weighted averages of static word vectors (glove:FILE)
  * A third kind is a new file plus one line in that table; the stages never change. The embed
- * stage (stages/embed.h) and the query path (stages/query.h) use this interface.
+ * stage (stages/embedding.h) and the query path (stages/query.h) use this interface.
  */
 #ifndef RAGLOAD_MODEL_H
 #define RAGLOAD_MODEL_H

@@ -14,7 +14,7 @@
 #include "../stages/read.h"
 #include "../stages/normalize.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../stages/embedding.h"
 
 #include <math.h>
 #include <stdlib.h>

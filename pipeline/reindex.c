@@ -26,7 +26,7 @@
 #include "../stages/chunk.h"
 #include "../models/model.h"
 #include "../lib/blas.h"
-#include "../stages/embed.h"
+#include "../stages/embedding.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /*
- * test_embed.c — unit tests of the embedding models and the embed stage (models/model.c, stages/embed.c,
- * models/hashed.c, models/glove.c, the ragload.h API in pipeline/embedcmd.c): vector
+ * test_embed.c — unit tests of the embedding models and the embed stage (models/model.c,
+ * stages/embedding.c, models/hashed.c, models/glove.c, the ragload.h API in
+ * pipeline/embedcmd.c): vector
  * properties, normalisation insensitivity, the word splitter, the model file format and its
  * refusals, model_open and GloVe files, the bounded fit, embed_docs, and thread safety.
  */
@@ -22,7 +23,7 @@
 #include "../../include/ragload.h"
 #include "../../models/model.h"
 #include "../../lib/blas.h"
-#include "../../stages/embed.h"
+#include "../../stages/embedding.h"
 
 static const char *const corpus[] = {
 	"The cat sat on the mat and looked at the garden.",

@@ -1,11 +1,11 @@
 /*
- * embed.h — the embed stage: the chunks of many documents through one model, in blocks.
+ * embedding.h — the embed stage: the chunks of many documents through one model, in blocks.
  *
  * The model interface itself (struct model, model_embed, the kinds) is models/model.h; this
  * stage only walks documents' chunks and hands them to model_embed() a block at a time.
  */
-#ifndef RAGLOAD_EMBED_H
-#define RAGLOAD_EMBED_H
+#ifndef RAGLOAD_EMBEDDING_H
+#define RAGLOAD_EMBEDDING_H
 
 #include "../lib/common.h"
 #include "../models/model.h"

@@ -1,12 +1,12 @@
 /*
- * embed.c — the embed stage: fills each document's vectors from its chunks.
+ * embedding.c — the embed stage: fills each document's vectors from its chunks.
  *
  * Chunks of all the documents handed over are gathered into blocks of EMBED_BLOCK texts, one
  * model_embed() (one sgemm) per block, so that small documents share a projection. The block
  * a chunk lands in can move the last bits of its vector (OpenBLAS's edge kernels), which is
  * why ingest hands groups of documents over whole (pipeline/ingest.c).
  */
-#include "embed.h"
+#include "embedding.h"
 
 #include <assert.h>
 #include <stdlib.h>
