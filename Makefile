@@ -21,8 +21,8 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS)) -llapacke -lstemmer -lm -pthread
 LDFLAGS  := $(SANFLAGS)
 
 MIGRATIONS := $(sort $(wildcard config/migrations/*.sql))
-LIB_SRC  := $(filter-out pipeline/main.c,$(wildcard pipeline/*.c)) $(wildcard stages/*.c) \
-            $(wildcard models/*.c)
+LIB_SRC  := $(wildcard lib/*.c) $(wildcard models/*.c) $(wildcard stages/*.c) \
+            $(filter-out pipeline/main.c,$(wildcard pipeline/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MAIN_OBJ := $(BUILD)/obj/pipeline/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -65,7 +65,7 @@ asan:
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" SANFLAGS="-fsanitize=thread"
-# The test build with fault injection hooks (pipeline/fault.h); never shipped.
+# The test build with fault injection hooks (lib/fault.h); never shipped.
 faults:
 	@$(MAKE) --no-print-directory BUILD=build/faults DEFS=-DRAGLOAD_FAULT_INJECTION build/faults/ragload
 
@@ -81,7 +81,7 @@ $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 # build/fuzz/fuzz_T: libFuzzer + ASan/UBSan (clang); build/fuzz/replay_T: the same target with
 # tests/fuzz/replay.c as driver (gcc + ASan/UBSan), which replays corpora in seconds.
 FUZZ_TARGETS := read jsonl normalize markdown mail office chunk vecfile config
-FUZZ_SRC     := pipeline/common.c pipeline/config.c pipeline/vecfile.c \
+FUZZ_SRC     := lib/common.c lib/config.c lib/vecfile.c \
                 stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/chunk.c
 FUZZ_PKGS    := libarchive libutf8proc jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 FUZZ_CC      ?= clang

@@ -27,30 +27,32 @@
  * How: every figure is a ratio or a rate from one run, so this program only measures: wall
  * time on the monotonic clock around exactly the work named, inputs prepared beforehand and
  * outside the timed region. It uses the stage APIs (stages/ *.h) the pipeline uses, so a
- * stage measured here is the code `ragload ingest` runs. Two constants mirror ingest.c and
- * embed.c (GROUP_DOCS/GROUP_BYTES: documents embedded together; EMBED_BLOCK: rows per sgemm);
- * they are repeated here, not shared, because those are internal to the stage.
+ * stage measured here is the code `ragload ingest` runs. Two constants mirror ingest's and
+ * the embed stage's (GROUP_DOCS/GROUP_BYTES: documents embedded together; EMBED_BLOCK: rows
+ * per sgemm); they are repeated here, not shared, because those are internal to them.
  *
  * CPU: besides wall time, each single-threaded stage reports this process's CPU time (what
  * bench/run.sh rates them by: equal to wall time on an idle core, unmoved by neighbours), and
  * the loads report the PostgreSQL backend's too (from /proc/<pid>/stat, same machine), which
  * shows where a load's time goes: the client's encoding or the server's inserts, indexes, WAL.
  * BLAS: the program re-executes itself under the OpenBLAS kernels ragload would pick
- * (tune_blas_like_ragload, mirroring pipeline/main.c), so the stages are timed as they run.
+ * (blas_tune, lib/blas.c, as ragload does), so the stages are timed as they run.
  *
  * Why a separate program rather than flags of ragload: the baselines (bare sgemm, raw COPY)
  * have no place in the product, and timing a stage alone needs the others' output prepared
  * in memory first, which the streaming pipeline never does.
  */
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
-#include "../pipeline/db.h"
-#include "../pipeline/pgcopy.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
+#include "../lib/db.h"
+#include "../lib/pgcopy.h"
 #include "../stages/read.h"
 #include "../stages/normalize.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 #include "../stages/load.h"
+#include "../lib/blas.h"
+#include "../stages/embedding.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -69,9 +71,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define GROUP_DOCS 64              /* pipeline/ingest.c: documents embedded together */
+#define GROUP_DOCS 64              /* pipeline/ingest_private.h: documents embedded together */
 #define GROUP_BYTES (1u << 20)     /* ... or this much text */
-#define EMBED_BLOCK 256            /* stages/embed.c, models/hashed.c: rows per sgemm call */
+#define EMBED_BLOCK 256            /* stages/embedding.c, models/hashed.c: rows per sgemm call */
 #define SGEMM_CALLS 24             /* bare sgemm calls per thread (~1-2 s) */
 #define COPY_PIECE (1u << 20)      /* the raw baseline's PQputCopyData size */
 #define MAX_THREADS 64
@@ -175,7 +177,7 @@ static int cmd_read(const struct rl_config *cfg, char *path)
 	char *paths[1] = {path};
 	/* ingest sets one BLAS thread (which stops OpenBLAS's spinning pool) before its reader
 	 * starts; so here, or the pool's spin shares the cores with the read */
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	double c0 = thread_cpu_seconds(), t0 = now_seconds();
 	int rc = read_inputs(&cfg->read, paths, 1, emit_tally, &t, &c);
 	double s = now_seconds() - t0, cs = thread_cpu_seconds() - c0;
@@ -436,7 +438,7 @@ static int cmd_stages(struct rl_config *cfg, char *path, int do_load)
 	struct counts c;
 	counts_init(&c, 1);
 	char *paths[1] = {path};
-	embed_set_blas_threads(1);  /* as in cmd_read; the fit below asks for every core again */
+	blas_set_threads(1);  /* as in cmd_read; the fit below asks for every core again */
 	/* 1. everything read into memory (not a figure: the read stage is timed by `read`) */
 	struct read_tally keep = {0};
 	keep.keep = xmalloc(sizeof(struct read_item *));
@@ -501,7 +503,7 @@ static int cmd_stages(struct rl_config *cfg, char *path, int do_load)
 	/* 3. the model, fitted as ingest fits it (every chunk of the first fit_sample_docs docs) */
 	struct model_fit *fit;
 	struct model *m;
-	embed_set_blas_threads(ncores());
+	blas_set_threads(ncores());
 	t0 = now_seconds();
 	if (model_fit_begin(&cfg->model, &fit))
 		die("model_fit_begin failed");
@@ -524,7 +526,7 @@ static int cmd_stages(struct rl_config *cfg, char *path, int do_load)
 		groups[n_groups++] = (struct group){first, i - first};
 	}
 	int cores = ncores();
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	double c0 = cpu_seconds();
 	double t_embed1 = embed_all(m, docs, groups, n_groups, 1);
 	double c_embed1 = cpu_seconds() - c0;
@@ -878,7 +880,7 @@ static int cmd_embedq(const char *model_path, const char *out)
 static int cmd_sgemm(int m, int n, int k)
 {
 	double s1, sn, c1, cn;
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	double g1 = sgemm_rate(m, n, k, 1, &s1, &c1);
 	double gn = sgemm_rate(m, n, k, ncores(), &sn, &cn);
 	double flop = 2.0 * m * n * (double)k * SGEMM_CALLS;
@@ -940,33 +942,6 @@ static int cmd_blasinfo(void)
 	return 0;
 }
 
-/*
- * The BLAS kernels ragload runs with: pipeline/main.c (tune_blas) re-executes ragload with
- * OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs that Debian 12's OpenBLAS does not recognise
- * (it falls back to Haswell). The stages are timed here under the same kernels, so this
- * mirrors that function exactly.
- */
-static void tune_blas_like_ragload(char **argv)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (getenv("OPENBLAS_CORETYPE") || getenv("RAGLOAD_BLAS_REEXEC"))
-		return;
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-	    !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-		return;
-	const char *core = openblas_get_corename();
-	if (!core || (strcasecmp(core, "haswell") && strcasecmp(core, "zen")))
-		return;
-	setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-	setenv("RAGLOAD_BLAS_REEXEC", "1", 1);
-	execv("/proc/self/exe", argv);
-	unsetenv("OPENBLAS_CORETYPE");
-#else
-	(void)argv;
-#endif
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-stages read FILE | stages FILE [--load] | rawcopy DIR T1 T2 T3 |"
@@ -978,7 +953,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	tune_blas_like_ragload(argv);
+	blas_tune(argv);  /* the kernels ragload runs with (lib/blas.c) */
 	struct rl_config cfg;
 	config_defaults(&cfg);
 	rl_quiet = 1;

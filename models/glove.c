@@ -26,7 +26,7 @@
  * Payload (model file format 2): u32 n_words, u32 dim, u32 bytes of the word list, the words
  * each NUL-terminated in rank order, float32 vectors[n_words][dim], float32 weights[n_words].
  */
-#include "../stages/embed.h"
+#include "model.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -41,9 +41,12 @@
  * Payload (model file format 2, after the header): float32 idf_lo, float32 idf_step,
  * u8 idf codes[2^idf_bits], float32 column scales[dim], int8 projection codes[features][dim]
  * (struct hashed says why quantised).
+ * (struct hashed says why quantised).
+ *
+ * Size: ~1,000 lines, one model kind: featuriser, fit (IDF, SVD projection), file payload.
  */
-#include "../stages/embed.h"
-#include "../pipeline/progress.h"
+#include "model.h"
+#include "../lib/progress.h"
 
 #include <assert.h>
 #include <cblas.h>

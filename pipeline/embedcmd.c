@@ -2,28 +2,30 @@
  * embedcmd.c — the embedding library's public API (include/ragload.h, build/libragload.so) and
  * `ragload embed`, the command built on it.
  *
- * What: ragload_embed() normalises each text as ingest normalises a document
- * (normalize_utf8: invalid UTF-8 repaired, controls dropped, NFC) and embeds it with the
- * model, one text per model_embed() call. `ragload embed` reads stdin (a text a line, or JSON
+ * What: ragload_embed() sends each text down the query path (stages/query.h): normalised as
+ * ingest normalises a document (invalid UTF-8 repaired, controls dropped, NFC) and embedded
+ * alone with the model, as search and eval embed a query. `ragload embed` reads stdin (a text a line, or JSON
  * lines with --jsonl), embeds each with the corpus's model (or --model SPEC) and writes one
  * pgvector literal a line, or JSON lines with --json.
  *
  * Why one text per call: BLAS picks kernels by matrix shape, so a text embedded inside a
- * batch can differ from the same text embedded alone in the last bits. `ragload search`
- * embeds its one query alone; embedding every text alone here makes `ragload embed` print
- * exactly the vector search uses, whatever else is on stdin, at a cost that does not matter
- * for queries (a single-row projection is memory-bound, well under a millisecond).
+ * batch can differ from the same text embedded alone in the last bits. Every text alone makes
+ * `ragload embed` print exactly the vector search and eval use, whatever else is on stdin, at
+ * a cost that does not matter for queries (a single-row projection is memory-bound, well
+ * under a millisecond).
  *
  * Floats are printed with %.9g: nine significant digits read back to the same float32, so a
  * literal fed to PostgreSQL gives bit-for-bit the vector computed here.
  */
 #include "embedcmd.h"
-#include "common.h"
-#include "db.h"
-#include "ingest.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
+#include "../models/store.h"
+#include "../lib/corpus.h"
 #include "../include/ragload.h"
-#include "../stages/embed.h"
-#include "../stages/normalize.h"
+#include "../models/model.h"
+#include "../stages/query.h"
+#include "../lib/blas.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -75,10 +77,10 @@ int ragload_model_from_db(const char *conninfo, struct ragload_model **out, char
 {
 	struct model *m = NULL;
 	*out = NULL;
-	/* db_connect and corpus_current_model say what went wrong on stderr */
-	PGconn *conn = db_connect(conninfo ? conninfo : "");
-	if (!conn)
-		return embed_fail(err, errlen, "cannot connect to the database");
+	/* db_open_corpus and corpus_current_model say what went wrong on stderr */
+	PGconn *conn;
+	if (db_open_corpus(conninfo ? conninfo : "", 0, 0, 0, &conn) != EXIT_DONE)
+		return embed_fail(err, errlen, "cannot open the corpus");
 	int rc = corpus_current_model(conn, &m);
 	PQfinish(conn);
 	if (rc == 1)
@@ -121,13 +123,8 @@ int ragload_embed(const struct ragload_model *m, const char *const *texts, const
 	buf_init(&nb, EMBED_TEXT_MAX);
 	for (size_t i = 0; i < n && !rc; i++) {
 		size_t bad;
-		buf_reset(&nb);
-		rc = normalize_utf8(texts[i] ? texts[i] : "", texts[i] ? lens[i] : 0, &nb, &bad);
-		if (rc)
-			break;
-		const char *t = nb.len ? nb.data : "";
-		size_t len = nb.len;
-		rc = model_embed(m->m, &t, &len, 1, out + i * (size_t)dim);
+		rc = query_embed(m->m, texts[i], texts[i] ? lens[i] : 0, &nb, &bad,
+				 out + i * (size_t)dim);
 	}
 	buf_release(&nb);
 	return rc;
@@ -135,28 +132,7 @@ int ragload_embed(const struct ragload_model *m, const char *const *texts, const
 
 int ragload_vector_literal(const float *v, int dim, char *buf, size_t buflen)
 {
-	size_t at = 0;
-	char tmp[32];
-	if (dim < 1 || !v)
-		return RL_ERR;
-	for (int i = -1; i <= dim; i++) {
-		int n;
-		if (i < 0)
-			n = snprintf(tmp, sizeof(tmp), "[");
-		else if (i == dim)
-			n = snprintf(tmp, sizeof(tmp), "]");
-		else
-			n = snprintf(tmp, sizeof(tmp), "%s%.9g", i ? "," : "", (double)v[i]);
-		/* as snprintf: copy what fits, count everything */
-		if (buflen && at < buflen - 1) {
-			size_t room = buflen - 1 - at;
-			memcpy(buf + at, tmp, (size_t)n < room ? (size_t)n : room);
-		}
-		at += (size_t)n;
-	}
-	if (buflen)
-		buf[at < buflen ? at : buflen - 1] = '\0';
-	return at > (size_t)INT32_MAX ? RL_ERR : (int)at;
+	return query_literal(v, dim, buf, buflen);
 }
 
 /* ---- the command ------------------------------------------------------------------------ */
@@ -211,15 +187,10 @@ static int write_vector(const struct ragload_model *m, const float *v, json_t *i
 		if (!rc)
 			rc = buf_printf(out, ",\"dim\":%d,\"embedding\":", dim);
 	}
+	if (!rc)
+		rc = query_literal_buf(v, dim, out);
 	if (rc)
 		return rc;
-	rc = buf_reserve(out, 16 * (size_t)dim + 8);
-	if (rc)
-		return rc;
-	int n = ragload_vector_literal(v, dim, out->data + out->len, out->cap - out->len);
-	if (n < 0 || (size_t)n >= out->cap - out->len)
-		return RL_ERR;
-	out->len += (size_t)n;
 	rc = json ? buf_printf(out, "}\n") : buf_putc(out, '\n');
 	if (rc)
 		return rc;
@@ -238,7 +209,7 @@ int embedcmd_run(const struct rl_config *cfg, const struct embedcmd_args *a)
 	buf_init(&line, EMBED_LINE_MAX);
 	buf_init(&out, 0);
 	/* texts are embedded one at a time: BLAS worker threads would only compete for cores */
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	if (a->model_spec ? ragload_model_open(a->model_spec, &m, err, sizeof(err))
 			  : ragload_model_from_db(cfg->conninfo, &m, err, sizeof(err))) {
 		log_error("embed: %s", err);

@@ -6,7 +6,7 @@
 #ifndef RAGLOAD_EMBEDCMD_H
 #define RAGLOAD_EMBEDCMD_H
 
-#include "config.h"
+#include "../lib/config.h"
 
 struct embedcmd_args {
 	int jsonl;      /* input lines are JSON objects with a "text" field (or JSON strings) */

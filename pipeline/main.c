@@ -4,20 +4,21 @@
  * Commands are entries of one table (as git's builtins are); each gets the parsed config and
  * its remaining arguments and returns an exit status. Only main() exits.
  */
-#include "common.h"
-#include "config.h"
-#include "db.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
+#include "../lib/db.h"
 #include "ingest.h"
 #include "status.h"
 #include "reindex.h"
 #include "search.h"
 #include "embedcmd.h"
-#include "progress.h"
-#include "../stages/embed.h"
-#include "../stages/evaluate.h"
-#include "../stages/index.h"
+#include "init.h"
+#include "modelcmd.h"
+#include "indexcmd.h"
+#include "evalcmd.h"
+#include "../lib/progress.h"
+#include "../lib/blas.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -30,6 +31,10 @@
 #include <strings.h>
 
 #define RAGLOAD_VERSION "0.1.0"
+
+/* What the option and argument checks return to let the command go on (any exit status,
+ * EXIT_DONE included, stops it). */
+#define GO_ON (-1)
 
 struct opts {
 	struct rl_config cfg;
@@ -47,6 +52,7 @@ struct opts {
 	int help;              /* --help given: the overview, or the command's own help */
 	int json, jsonl;
 	struct eval_args eval;
+	const char *ef_search, *probes;  /* eval: the comma lists as given */
 	struct index_args index;
 	int no_default_excludes;
 	char exclude[READ_GLOBS_MAX];  /* --exclude patterns, added to [inputs] exclude */
@@ -121,47 +127,21 @@ static int usage_error(const char *fmt, ...)
 }
 
 /*
- * Every command but init, ingest (which says so itself) and model fit reads the corpus: on a
- * database where `ragload init` never ran, say so in one place, after the command's own usage
- * checks, rather than let each fail on its first query with a raw SQL error.
- * Returns -1 to go on, else an exit status.
+ * The commands: each checks its own arguments (a usage error says the one thing wrong), then
+ * hands its options to the file that runs it. A command that reads the corpus opens it with
+ * db_open_corpus(), which says "run 'ragload init' first" on a database init never ran on.
  */
-static int check_corpus(const struct opts *o)
-{
-	PGconn *conn = db_connect(o->cfg.conninfo);
-	if (!conn)
-		return EXIT_FATAL;
-	int v = db_schema_version(conn), status = -1;
-	if (v == 0) {
-		log_error("no ragload corpus in database %s: run 'ragload init' first", PQdb(conn));
-		status = EXIT_FATAL;
-	} else if (v < 0) {
-		status = EXIT_FATAL;
-	}
-	PQfinish(conn);
-	return status;
-}
-
 static int cmd_init(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("init: unexpected argument '%s'", argv[0]);
-	PGconn *conn = db_connect(o->cfg.conninfo);
-	if (!conn)
-		return EXIT_FATAL;
-	int rc = db_migrate(conn);
-	if (!rc)
-		log_info("schema at version %d", db_schema_version(conn));
-	if (!rc && o->roles)
-		rc = db_create_roles(conn);
-	PQfinish(conn);
-	return rc ? EXIT_FATAL : EXIT_DONE;
+	return init_run(&o->cfg, o->roles);
 }
 
 /*
  * Inputs of ingest and model fit: each must exist before anything runs (a typo must not fit
  * a model on nothing); --no-default-excludes empties the [inputs] exclude list, then the
- * --exclude patterns are added to it. Returns -1 to go on, else the exit status.
+ * --exclude patterns are added to it. Returns GO_ON to go on, else the exit status.
  */
 static int inputs_prepare(struct opts *o, int argc, char **argv)
 {
@@ -187,7 +167,7 @@ static int inputs_prepare(struct opts *o, int argc, char **argv)
 			*w++ = ' ';
 		memcpy(w, o->exclude, strlen(o->exclude) + 1);
 	}
-	return -1;
+	return GO_ON;
 }
 
 static int cmd_ingest(struct opts *o, int argc, char **argv)
@@ -202,92 +182,31 @@ static int cmd_ingest(struct opts *o, int argc, char **argv)
 	return ingest_run(&o->cfg, &a);
 }
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (!f) {
-		log_error("%s: cannot create file", path);
-		return -1;
-	}
-	int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
-	if (fclose(f))
-		rc = -1;
-	if (rc)
-		log_error("%s: write failed", path);
-	return rc;
-}
-
-static int save_model(const struct model *m, const char *path)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	int rc = model_save(m, &b) || write_file(path, b.data, b.len);
-	buf_release(&b);
-	if (!rc)
-		log_info("wrote model %s (%d dimensions) to %s", model_name(m), model_dim(m), path);
-	return rc;
-}
-
 static int cmd_model(struct opts *o, int argc, char **argv)
 {
 	if (argc < 1)
 		return usage_error("model: give a subcommand: fit, export or import");
 	const char *sub = argv[0];
-	struct model *m = NULL;
-	PGconn *conn = NULL;
-	int status = EXIT_FATAL;
 	if (!strcmp(sub, "fit")) {
 		if (argc < 2 || !o->output)
 			return usage_error("model fit: give inputs and -o FILE");
 		int st = inputs_prepare(o, argc - 1, argv + 1);
 		if (st >= 0)
 			return st;
-		if (ingest_fit_model(&o->cfg, argv + 1, argc - 1, &m) || save_model(m, o->output))
-			goto out;
-	} else if (!strcmp(sub, "export")) {
+	} else if (!strcmp(sub, "export") || !strcmp(sub, "import")) {
 		if (argc != 2)
-			return usage_error("model export: give one FILE");
-		if ((status = check_corpus(o)) >= 0)
-			return status;
-		status = EXIT_FATAL;
-		conn = db_connect(o->cfg.conninfo);
-		if (!conn)
-			goto out;
-		int rc = corpus_current_model(conn, &m);
-		if (rc == 1)
-			log_error("this corpus has no model yet");
-		if (rc || save_model(m, argv[1]))
-			goto out;
-	} else if (!strcmp(sub, "import")) {
-		if (argc != 2)
-			return usage_error("model import: give one FILE");
-		if ((status = check_corpus(o)) >= 0)
-			return status;
-		status = EXIT_FATAL;
-		if (model_read_file(argv[1], &m))
-			goto out;
-		conn = db_connect(o->cfg.conninfo);
-		if (!conn || corpus_store_model(conn, m))
-			goto out;
-		log_info("stored model %s", model_name(m));
+			return usage_error("model %s: give one FILE", sub);
 	} else {
 		return usage_error("model: unknown subcommand '%s' (fit, export or import)", sub);
 	}
-	status = EXIT_DONE;
-out:
-	model_free(m);
-	if (conn)
-		PQfinish(conn);
-	return status;
+	struct modelcmd_args a = {sub, argv + 1, argc - 1, o->output};
+	return modelcmd_run(&o->cfg, &a);
 }
 
 static int cmd_status(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("status: unexpected argument '%s'", argv[0]);
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
 	return status_run(&o->cfg);
 }
 
@@ -295,9 +214,6 @@ static int cmd_reindex(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("reindex: unexpected argument '%s'", argv[0]);
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
 	struct reindex_args a = {o->model_file, o->refit, o->chunk_tokens, o->chunk_overlap,
 				 o->index_given, o->index, o->rollback};
 	return reindex_run(&o->cfg, &a);
@@ -309,9 +225,6 @@ static int cmd_search(struct opts *o, int argc, char **argv)
 		return usage_error("search: give the query as one argument (quoted)");
 	if (argv[0][strspn(argv[0], " \t\n\r\v\f")] == '\0')
 		return usage_error("search: the query is empty");
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
 	struct search_args a = {argv[0], o->eval.k, o->method ? o->method : "dense", o->json,
 				o->eval.fts_config, o->all_chunks};
 	return search_run(&o->cfg, &a);
@@ -321,9 +234,6 @@ static int cmd_embed(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("embed: unexpected argument '%s'", argv[0]);
-	int st = o->model_file ? -1 : check_corpus(o);
-	if (st >= 0)
-		return st;
 	struct embedcmd_args a = {o->jsonl, o->json, o->model_file};
 	return embedcmd_run(&o->cfg, &a);
 }
@@ -332,10 +242,7 @@ static int cmd_index(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("index: unexpected argument '%s'", argv[0]);
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
-	return index_run(&o->cfg, &o->index);
+	return indexcmd_run(&o->cfg, &o->index);
 }
 
 static int cmd_eval(struct opts *o, int argc, char **argv)
@@ -344,10 +251,7 @@ static int cmd_eval(struct opts *o, int argc, char **argv)
 		return usage_error("eval: unexpected argument '%s'", argv[0]);
 	if (!o->eval.queries)
 		return usage_error("eval: --queries FILE is required");
-	int st = check_corpus(o);
-	if (st >= 0)
-		return st;
-	return evaluate_run(&o->cfg, &o->eval);
+	return evalcmd_run(&o->cfg, &o->eval, o->ef_search, o->probes);
 }
 
 /*
@@ -530,7 +434,7 @@ static int int_option(const char *opt, const char *s, int lo, int hi, int *out)
 	if (v > hi)
 		return usage_error("%s: must be ≤ %d", opt, hi);
 	*out = (int)v;
-	return -1;
+	return GO_ON;
 }
 
 static int set_option(struct rl_config *c, const char *arg)
@@ -539,7 +443,7 @@ static int set_option(struct rl_config *c, const char *arg)
 	snprintf(tmp, sizeof(tmp), "%s", arg);
 	char *eq = strchr(tmp, '='), *dot = strchr(tmp, '.');
 	if (!eq || !dot || dot > eq)
-		return -1;
+		return GO_ON;
 	*eq = '\0';
 	*dot = '\0';
 	return config_set(c, tmp, dot + 1, eq + 1);
@@ -557,7 +461,7 @@ static const char *enum_option(const char *opt, const char *arg, const char *con
 }
 
 /* Applies one parsed option; raw is the option as named on the command line ("-k",
- * "--hnsw-m"), for messages. Returns -1 to go on, else an exit status to stop with. */
+ * "--hnsw-m"), for messages. Returns GO_ON to go on, else an exit status to stop with. */
 static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 {
 	switch (c) {
@@ -566,29 +470,29 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 			return usage_error("%s: longer than %zu bytes", raw,
 					   sizeof(o->cfg.conninfo) - 1);
 		strcpy(o->cfg.conninfo, arg);
-		return -1;
-	case 'c': return -1; /* read before everything else */
-	case 'o': o->output = arg; return -1;
-	case 'q': o->cfg.quiet = 1; return -1;
-	case 'h': o->help = 1; return -1;
+		return GO_ON;
+	case 'c': return GO_ON; /* read before everything else */
+	case 'o': o->output = arg; return GO_ON;
+	case 'q': o->cfg.quiet = 1; return GO_ON;
+	case 'h': o->help = 1; return GO_ON;
 	case OPT_SET:
 		if (set_option(&o->cfg, arg))
 			return usage_error("--set: unknown setting or invalid value '%s' "
 					   "(config/default.ini lists them)", arg);
-		return -1;
-	case OPT_MODEL: o->model_file = arg; return -1;
+		return GO_ON;
+	case OPT_MODEL: o->model_file = arg; return GO_ON;
 	case OPT_CHUNK_TOKENS:
 		if (int_option(raw, arg, 8, 65536, &o->chunk_tokens) >= 0)
 			return EXIT_USAGE;
 		o->cfg.chunk.tokens = o->chunk_tokens;
-		return -1;
+		return GO_ON;
 	case OPT_CHUNK_OVERLAP:
 		if (int_option(raw, arg, 0, 65535, &o->chunk_overlap) >= 0)
 			return EXIT_USAGE;
 		o->cfg.chunk.overlap = o->chunk_overlap;
-		return -1;
-	case OPT_NO_WAIT: o->no_wait = 1; return -1;
-	case OPT_PRUNE: o->prune = 1; return -1;
+		return GO_ON;
+	case OPT_NO_WAIT: o->no_wait = 1; return GO_ON;
+	case OPT_PRUNE: o->prune = 1; return GO_ON;
 	case OPT_INCLUDE:
 	case OPT_EXCLUDE:
 		if (config_globs_append(c == OPT_INCLUDE ? o->cfg.read.include : o->exclude, arg)) {
@@ -596,21 +500,21 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 				  "%d bytes)", raw, arg, READ_GLOBS_MAX - 1);
 			return EXIT_USAGE;
 		}
-		return -1;
-	case OPT_NO_DEFAULT_EXCLUDES: o->no_default_excludes = 1; return -1;
-	case OPT_DRY_RUN: o->dry_run = 1; return -1;
-	case OPT_LOG: o->log_file = arg; return -1;
-	case OPT_ROLES: o->roles = 1; return -1;
-	case OPT_REFIT: o->refit = 1; return -1;
-	case OPT_ROLLBACK: o->rollback = 1; return -1;
+		return GO_ON;
+	case OPT_NO_DEFAULT_EXCLUDES: o->no_default_excludes = 1; return GO_ON;
+	case OPT_DRY_RUN: o->dry_run = 1; return GO_ON;
+	case OPT_LOG: o->log_file = arg; return GO_ON;
+	case OPT_ROLES: o->roles = 1; return GO_ON;
+	case OPT_REFIT: o->refit = 1; return GO_ON;
+	case OPT_ROLLBACK: o->rollback = 1; return GO_ON;
 	case OPT_METHOD: {
 		static const char *const methods[] = {"dense", "fts", "hybrid", NULL};
 		o->method = enum_option(raw, arg, methods, "dense, fts or hybrid");
-		return o->method ? -1 : EXIT_USAGE;
+		return o->method ? GO_ON : EXIT_USAGE;
 	}
-	case OPT_ALL_CHUNKS: o->all_chunks = 1; return -1;
-	case OPT_JSON: o->json = 1; return -1;
-	case OPT_JSONL: o->jsonl = 1; return -1;
+	case OPT_ALL_CHUNKS: o->all_chunks = 1; return GO_ON;
+	case OPT_JSON: o->json = 1; return GO_ON;
+	case OPT_JSONL: o->jsonl = 1; return GO_ON;
 	case OPT_SHARD: {
 		int i, n, used = 0;
 		if (sscanf(arg, "%d/%d%n", &i, &n, &used) != 2 || arg[used] || n < 1 || n > 1024 ||
@@ -620,15 +524,15 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 		}
 		o->shard = i;
 		o->n_shards = n;
-		return -1;
+		return GO_ON;
 	}
 	case OPT_VERSION: printf("ragload %s\n", RAGLOAD_VERSION); return EXIT_DONE;
-	case OPT_PROGRESS: o->cfg.progress = 1; return -1;
-	case OPT_NO_PROGRESS: o->cfg.progress = 0; return -1;
+	case OPT_PROGRESS: o->cfg.progress = 1; return GO_ON;
+	case OPT_NO_PROGRESS: o->cfg.progress = 0; return GO_ON;
 	case OPT_DISTANCE: {
 		static const char *const distances[] = {"cosine", "l2", "ip", NULL};
 		o->index.distance = enum_option(raw, arg, distances, "cosine, l2 or ip");
-		return o->index.distance ? -1 : EXIT_USAGE;
+		return o->index.distance ? GO_ON : EXIT_USAGE;
 	}
 	case OPT_HNSW_M: o->index_given = 1; return int_option(raw, arg, 2, 100, &o->index.m);
 	case OPT_HNSW_EFC: return int_option(raw, arg, 4, 1000, &o->index.ef_construction);
@@ -636,32 +540,32 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_ONLY: {
 		static const char *const kinds[] = {"hnsw", "ivfflat", "fts", NULL};
 		o->index.only = enum_option(raw, arg, kinds, "hnsw, ivfflat or fts");
-		return o->index.only ? -1 : EXIT_USAGE;
+		return o->index.only ? GO_ON : EXIT_USAGE;
 	}
-	case OPT_QUERIES: o->eval.queries = arg; return -1;
-	case OPT_QRELS: o->eval.qrels = arg; return -1;
-	case OPT_GROUND_TRUTH: o->eval.ground_truth = arg; return -1;
+	case OPT_QUERIES: o->eval.queries = arg; return GO_ON;
+	case OPT_QRELS: o->eval.qrels = arg; return GO_ON;
+	case OPT_GROUND_TRUTH: o->eval.ground_truth = arg; return GO_ON;
 	case 'k': return int_option(raw, arg, 1, 1000, &o->eval.k);
-	case OPT_RUN_FILE: o->eval.run_file = arg; return -1;
-	case OPT_REPORTS_DIR: o->eval.reports_dir = arg; return -1;
+	case OPT_RUN_FILE: o->eval.run_file = arg; return GO_ON;
+	case OPT_REPORTS_DIR: o->eval.reports_dir = arg; return GO_ON;
 	case OPT_KEEP: return int_option(raw, arg, 0, 1000000, &o->eval.keep);
 	case OPT_FAIL_ON_REGRESSION: {
 		char *end;
 		o->eval.fail_on_regression = strtod(arg, &end);
 		if (end == arg || *end || !isfinite(o->eval.fail_on_regression))
 			return usage_error("%s: expected a number, got '%s'", raw, arg);
-		return o->eval.fail_on_regression < 0 ? usage_error("%s: must be ≥ 0", raw) : -1;
+		return o->eval.fail_on_regression < 0 ? usage_error("%s: must be ≥ 0", raw) : GO_ON;
 	}
 	case OPT_CONNECTIONS:
 		return int_option(raw, arg, 1, 64, &o->eval.connections);
-	case OPT_EF_SEARCH: o->eval.ef_search = arg; return -1;
-	case OPT_PROBES: o->eval.probes = arg; return -1;
+	case OPT_EF_SEARCH: o->ef_search = arg; return GO_ON;
+	case OPT_PROBES: o->probes = arg; return GO_ON;
 	case OPT_FTS_CONFIG:
 		if (strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg) || !*arg)
 			return usage_error("%s: expected a text search configuration name such as "
 					   "english or simple, got '%s'", raw, arg);
 		o->eval.fts_config = o->index.fts_config = arg;
-		return -1;
+		return GO_ON;
 	case OPT_MAX_QUERIES:
 		return int_option(raw, arg, 0, 100000000, &o->eval.max_queries);
 	case ':': return usage_error("%s: needs a value", raw);
@@ -701,33 +605,54 @@ static const char *find_hint_command(int argc, char **argv, const struct option 
 	return NULL;
 }
 
-/*
- * Debian 12's OpenBLAS (0.3.21) does not recognise newer AVX-512 CPUs (e.g. Zen 4/5) and falls
- * back to its Haswell kernels, at 0.55-0.6x the sgemm speed. OpenBLAS picks its kernels when it
- * loads, so the only fix from inside is to re-run this process with OPENBLAS_CORETYPE set. Done
- * only when the CPU has every AVX-512 subset the SkylakeX kernels use and the user has not set
- * OPENBLAS_CORETYPE; RAGLOAD_BLAS_REEXEC stops any loop.
- */
-static void tune_blas(char **argv)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (getenv("OPENBLAS_CORETYPE") || getenv("RAGLOAD_BLAS_REEXEC"))
-		return;
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-	    !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-		return;
-	const char *core = openblas_get_corename();
-	if (!core || (strcasecmp(core, "haswell") && strcasecmp(core, "zen")))
-		return;
-	setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-	setenv("RAGLOAD_BLAS_REEXEC", "1", 1);
-	execv("/proc/self/exe", argv);
-	unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with what we have */
-#else
-	(void)argv;
-#endif
-}
+/* Every option of every command; each command reads the ones its help lists. */
+static const struct option longopts[] = {
+	{"conninfo", required_argument, NULL, 'd'},
+	{"config", required_argument, NULL, 'c'},
+	{"output", required_argument, NULL, 'o'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"set", required_argument, NULL, OPT_SET},
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
+	{"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
+	{"no-wait", no_argument, NULL, OPT_NO_WAIT},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"progress", no_argument, NULL, OPT_PROGRESS},
+	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+	{"distance", required_argument, NULL, OPT_DISTANCE},
+	{"hnsw-m", required_argument, NULL, OPT_HNSW_M},
+	{"hnsw-efc", required_argument, NULL, OPT_HNSW_EFC},
+	{"lists", required_argument, NULL, OPT_LISTS},
+	{"only", required_argument, NULL, OPT_ONLY},
+	{"queries", required_argument, NULL, OPT_QUERIES},
+	{"qrels", required_argument, NULL, OPT_QRELS},
+	{"ground-truth", required_argument, NULL, OPT_GROUND_TRUTH},
+	{"run-file", required_argument, NULL, OPT_RUN_FILE},
+	{"reports-dir", required_argument, NULL, OPT_REPORTS_DIR},
+	{"keep", required_argument, NULL, OPT_KEEP},
+	{"fail-on-regression", required_argument, NULL, OPT_FAIL_ON_REGRESSION},
+	{"connections", required_argument, NULL, OPT_CONNECTIONS},
+	{"ef-search", required_argument, NULL, OPT_EF_SEARCH},
+	{"probes", required_argument, NULL, OPT_PROBES},
+	{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
+	{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
+	{"prune", no_argument, NULL, OPT_PRUNE},
+	{"include", required_argument, NULL, OPT_INCLUDE},
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"no-default-excludes", no_argument, NULL, OPT_NO_DEFAULT_EXCLUDES},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"log", required_argument, NULL, OPT_LOG},
+	{"roles", no_argument, NULL, OPT_ROLES},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{"refit", no_argument, NULL, OPT_REFIT},
+	{"rollback", no_argument, NULL, OPT_ROLLBACK},
+	{"method", required_argument, NULL, OPT_METHOD},
+	{"all-chunks", no_argument, NULL, OPT_ALL_CHUNKS},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"jsonl", no_argument, NULL, OPT_JSONL},
+	{NULL, 0, NULL, 0},
+};
 
 int main(int argc, char **argv)
 {
@@ -739,54 +664,7 @@ int main(int argc, char **argv)
 #ifdef M_ARENA_MAX
 	mallopt(M_ARENA_MAX, 2);
 #endif
-	tune_blas(argv);
-	static const struct option longopts[] = {
-		{"conninfo", required_argument, NULL, 'd'},
-		{"config", required_argument, NULL, 'c'},
-		{"output", required_argument, NULL, 'o'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"set", required_argument, NULL, OPT_SET},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"chunk-tokens", required_argument, NULL, OPT_CHUNK_TOKENS},
-		{"chunk-overlap", required_argument, NULL, OPT_CHUNK_OVERLAP},
-		{"no-wait", no_argument, NULL, OPT_NO_WAIT},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"progress", no_argument, NULL, OPT_PROGRESS},
-		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-		{"distance", required_argument, NULL, OPT_DISTANCE},
-		{"hnsw-m", required_argument, NULL, OPT_HNSW_M},
-		{"hnsw-efc", required_argument, NULL, OPT_HNSW_EFC},
-		{"lists", required_argument, NULL, OPT_LISTS},
-		{"only", required_argument, NULL, OPT_ONLY},
-		{"queries", required_argument, NULL, OPT_QUERIES},
-		{"qrels", required_argument, NULL, OPT_QRELS},
-		{"ground-truth", required_argument, NULL, OPT_GROUND_TRUTH},
-		{"run-file", required_argument, NULL, OPT_RUN_FILE},
-		{"reports-dir", required_argument, NULL, OPT_REPORTS_DIR},
-		{"keep", required_argument, NULL, OPT_KEEP},
-		{"fail-on-regression", required_argument, NULL, OPT_FAIL_ON_REGRESSION},
-		{"connections", required_argument, NULL, OPT_CONNECTIONS},
-		{"ef-search", required_argument, NULL, OPT_EF_SEARCH},
-		{"probes", required_argument, NULL, OPT_PROBES},
-		{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
-		{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
-		{"prune", no_argument, NULL, OPT_PRUNE},
-		{"include", required_argument, NULL, OPT_INCLUDE},
-		{"exclude", required_argument, NULL, OPT_EXCLUDE},
-		{"no-default-excludes", no_argument, NULL, OPT_NO_DEFAULT_EXCLUDES},
-		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-		{"log", required_argument, NULL, OPT_LOG},
-		{"roles", no_argument, NULL, OPT_ROLES},
-		{"shard", required_argument, NULL, OPT_SHARD},
-		{"refit", no_argument, NULL, OPT_REFIT},
-		{"rollback", no_argument, NULL, OPT_ROLLBACK},
-		{"method", required_argument, NULL, OPT_METHOD},
-		{"all-chunks", no_argument, NULL, OPT_ALL_CHUNKS},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"jsonl", no_argument, NULL, OPT_JSONL},
-		{NULL, 0, NULL, 0},
-	};
+	blas_tune(argv);
 	struct opts o;
 	memset(&o, 0, sizeof(o));
 	o.chunk_overlap = -1;
@@ -810,7 +688,7 @@ int main(int argc, char **argv)
 	if (!pos)
 		return EXIT_FATAL;
 	hint_command = find_hint_command(argc, argv, longopts);
-	int n_pos = 0, status = -1;
+	int n_pos = 0, status = GO_ON;
 	opterr = 0;
 	optind = 1;
 	while (status < 0 && optind < argc) {

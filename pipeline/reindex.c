@@ -5,21 +5,28 @@
  *   index settings only: rebuild_indexes();              (no re-embedding)
  *   otherwise: create_shadow(); fill_shadow(); finish_shadow(); verify(); swap();
  *
- * The shadow generation lives in schema ragload_shadow: chunks and embeddings rebuilt from the
- * normalized text stored in documents (archives are not read again), with new chunk ids from
- * the same sequences (ids are never reused), its own indexes, and foreign keys to the one
- * documents table, so doc_ids survive. The swap moves the live tables to ragload_prev and the
+ * The shadow generation lives in schema ragload_shadow: tables made LIKE the live ones
+ * (INCLUDING ALL), chunks and embeddings rebuilt from the normalized text stored in documents
+ * (archives are not read again) and written through the load stage's row writers, with new
+ * ids from the same sequences (ids are never reused), then every key, constraint and index of
+ * the live tables under the same names (the vector and full-text ones through the index
+ * stage's DDL, with the new settings), and foreign keys to the one documents table, so
+ * doc_ids survive. The swap moves the live tables to ragload_prev and the
  * shadow ones to public in one short transaction: a reader sees the old generation or the new
  * one, never a mix, and never a missing table. The previous generation stays in ragload_prev
  * until the next reindex; --rollback swaps it back.
  */
 #include "reindex.h"
-#include "common.h"
-#include "db.h"
-#include "ingest.h"
-#include "pgcopy.h"
+#include "indexcmd.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
+#include "../models/store.h"
+#include "../lib/corpus.h"
+#include "../stages/load.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
+#include "../lib/blas.h"
+#include "../stages/embedding.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -37,27 +44,19 @@ struct live {
 	char prev_chunking[32];
 };
 
-static void corpus_value(PGconn *conn, const char *key, char *out, size_t len, const char *def)
-{
-	const char *p[1] = {key};
-	PGresult *r = db_query(conn, "SELECT value FROM ragload_corpus WHERE key = $1", 1, p);
-	snprintf(out, len, "%s", r && PQntuples(r) ? PQgetvalue(r, 0, 0) : def);
-	PQclear(r);
-}
-
 static int live_settings(PGconn *conn, struct live *l)
 {
 	char gen[16];
-	corpus_value(conn, "model", l->model, sizeof(l->model), "");
-	corpus_value(conn, "chunking", l->chunking, sizeof(l->chunking), "256/32");
-	corpus_value(conn, "distance", l->distance, sizeof(l->distance), "cosine");
-	corpus_value(conn, "generation", gen, sizeof(gen), "1");
-	corpus_value(conn, "prev_model", l->prev_model, sizeof(l->prev_model), "");
-	corpus_value(conn, "prev_chunking", l->prev_chunking, sizeof(l->prev_chunking), "");
+	corpus_get(conn, "model", l->model, sizeof(l->model), "");
+	corpus_get(conn, "chunking", l->chunking, sizeof(l->chunking), "256/32");
+	corpus_get(conn, "distance", l->distance, sizeof(l->distance), "cosine");
+	corpus_get(conn, "generation", gen, sizeof(gen), "1");
+	corpus_get(conn, "prev_model", l->prev_model, sizeof(l->prev_model), "");
+	corpus_get(conn, "prev_chunking", l->prev_chunking, sizeof(l->prev_chunking), "");
 	l->generation = atoi(gen);
 	if (!l->model[0]) {
 		log_error("the corpus has no model yet: run `ragload ingest` first");
-		return -1;
+		return RL_ERR;
 	}
 	return 0;
 }
@@ -77,37 +76,6 @@ static int cursor_open(struct doc_cursor *c, PGconn *conn)
 	return db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
 	       db_exec(conn, "DECLARE ragload_docs NO SCROLL CURSOR FOR SELECT doc_id, "
 			     "original_content, metadata->'headings' FROM documents ORDER BY doc_id");
-}
-
-static int parse_headings(struct doc *d, const char *json)
-{
-	json_error_t e;
-	json_t *a = json_loads(json, 0, &e);
-	if (!json_is_array(a)) {
-		json_decref(a);
-		return 0;
-	}
-	size_t n = json_array_size(a);
-	d->headings = calloc(n ? n : 1, sizeof(struct heading));
-	if (!d->headings) {
-		json_decref(a);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *h = json_array_get(a, i);
-		json_t *t = json_array_get(h, 2);
-		if (!json_is_string(t))
-			continue;
-		struct heading *hd = &d->headings[d->n_headings];
-		hd->offset = (size_t)json_integer_value(json_array_get(h, 0));
-		hd->level = (int)json_integer_value(json_array_get(h, 1));
-		hd->text = xstrdup(json_string_value(t));
-		if (!hd->text || hd->offset > d->text_len)
-			continue;
-		d->n_headings++;
-	}
-	json_decref(a);
-	return 0;
 }
 
 /* The next document, or NULL at the end (*err set on failure). */
@@ -143,7 +111,7 @@ static struct doc *cursor_next(struct doc_cursor *c, int *err)
 	d->metadata_json = xstrdup("{}");
 	if (!d->text || !d->source_name || !d->metadata_json)
 		goto fail;
-	if (!PQgetisnull(c->page, i, 2) && parse_headings(d, PQgetvalue(c->page, i, 2)))
+	if (!PQgetisnull(c->page, i, 2) && load_read_headings(d, PQgetvalue(c->page, i, 2)))
 		goto fail;
 	return d;
 fail:
@@ -158,32 +126,26 @@ static void cursor_close(struct doc_cursor *c)
 	db_exec_quiet(c->conn, "COMMIT", NULL, 0);
 }
 
+/*
+ * The shadow tables are made from the live ones (LIKE ... INCLUDING ALL: columns, defaults,
+ * NOT NULL and CHECK constraints, storage, statistics, comments), without their indexes,
+ * which come after the bulk load, where building is faster than maintaining them row by row.
+ * finish_shadow() then gives them every key, constraint and index the live tables have, read
+ * from the catalog, so whatever a migration adds to them survives a reindex's swap.
+ */
 static int create_shadow(PGconn *conn, int dim)
 {
-	/* Only defaults for now: keys and indexes come after the bulk load, which is faster. */
 	return db_exec(conn, "DROP SCHEMA IF EXISTS ragload_shadow CASCADE") ||
 	       db_exec(conn, "CREATE SCHEMA ragload_shadow") ||
 	       db_exec(conn, "CREATE TABLE ragload_shadow.chunks (LIKE public.chunks "
-			     "INCLUDING DEFAULTS)") ||
+			     "INCLUDING ALL EXCLUDING INDEXES)") ||
 	       db_exec(conn, "CREATE TABLE ragload_shadow.embeddings (LIKE public.embeddings "
-			     "INCLUDING DEFAULTS)") ||
+			     "INCLUDING ALL EXCLUDING INDEXES)") ||
 	       corpus_type_vectors(conn, "ragload_shadow.embeddings", dim);
 }
 
-static int parse_id_array(const char *s, int64_t *ids, size_t n)
-{
-	size_t i = 0;
-	if (*s++ != '{')
-		return -1;
-	while (*s && *s != '}' && i < n) {
-		char *end;
-		ids[i++] = strtoll(s, &end, 10);
-		s = *end == ',' ? end + 1 : end;
-	}
-	return i == n ? 0 : -1;
-}
-
-/* Chunks, embeds and copies one batch of documents into the shadow tables. */
+/* Chunks and embeds one batch of documents, then writes it into the shadow tables through the
+ * load stage's row writers (ids from the live sequences: ids are never reused). */
 static int write_batch(PGconn *conn, const struct model *m, struct doc **docs, size_t n)
 {
 	size_t n_chunks = 0;
@@ -191,68 +153,24 @@ static int write_batch(PGconn *conn, const struct model *m, struct doc **docs, s
 		n_chunks += docs[i]->n_chunks;
 	if (!n_chunks)
 		return 0;
-	int64_t *ids = malloc(2 * n_chunks * sizeof(int64_t));
-	struct buf meta;
-	buf_init(&meta, 0);
-	struct pgcopy pc;
-	int rc = -1;
-	char sql[384];
-	PGresult *r = NULL;
+	int64_t *ids = malloc((2 * n_chunks + n) * sizeof(int64_t));
+	char err[1024];
+	int rc = RL_ERR;
 	if (!ids)
-		goto out;
-	snprintf(sql, sizeof(sql),
-		 "SELECT (SELECT array_agg(nextval('chunks_chunk_id_seq')) FROM generate_series(1, %zu)), "
-		 "(SELECT array_agg(nextval('embeddings_embedding_id_seq')) FROM generate_series(1, %zu))",
-		 n_chunks, n_chunks);
-	r = db_query(conn, sql, 0, NULL);
-	if (!r || parse_id_array(PQgetvalue(r, 0, 0), ids, n_chunks) ||
-	    parse_id_array(PQgetvalue(r, 0, 1), ids + n_chunks, n_chunks))
-		goto out;
-	pgcopy_begin(&pc, conn, "ragload_shadow.chunks (chunk_id, doc_id, chunk_text, token_count, "
-				"chunk_metadata)");
-	for (size_t i = 0, k = 0; i < n; i++) {
-		const struct doc *d = docs[i];
-		for (size_t j = 0; j < d->n_chunks; j++, k++) {
-			const struct chunk *ch = &d->chunks[j];
-			buf_reset(&meta);
-			buf_printf(&meta, "{\"ordinal\": %zu, \"start\": %zu, \"end\": %zu", j, ch->start,
-				   ch->end);
-			if (ch->heading_path)
-				buf_printf(&meta, ", \"headings\": %s", ch->heading_path);
-			buf_putc(&meta, '}');
-			pgcopy_row(&pc, 5);
-			pgcopy_int4(&pc, (int32_t)ids[k]);
-			pgcopy_int4(&pc, (int32_t)d->doc_id);
-			pgcopy_text(&pc, d->text + ch->start, ch->end - ch->start);
-			pgcopy_int4(&pc, ch->token_count);
-			pgcopy_jsonb(&pc, meta.data, meta.len);
-		}
-	}
-	if (pgcopy_end(&pc, 1)) {
-		log_error("copying chunks into the shadow generation: %s", pc.error);
-		goto out;
-	}
-	const char *name = model_name(m);
-	pgcopy_begin(&pc, conn, "ragload_shadow.embeddings (embedding_id, chunk_id, "
-				"embedding_vector, model_name)");
-	for (size_t i = 0, k = 0; i < n; i++) {
-		const struct doc *d = docs[i];
-		for (size_t j = 0; j < d->n_chunks; j++, k++) {
-			pgcopy_row(&pc, 4);
-			pgcopy_int4(&pc, (int32_t)ids[n_chunks + k]);
-			pgcopy_int4(&pc, (int32_t)ids[k]);
-			pgcopy_vector(&pc, d->vectors + j * (size_t)d->dim, d->dim);
-			pgcopy_text(&pc, name, strlen(name));
-		}
-	}
-	if (pgcopy_end(&pc, 1)) {
-		log_error("copying embeddings into the shadow generation: %s", pc.error);
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	buf_release(&meta);
+		return RL_ENOMEM;
+	int64_t *chunk_ids = ids, *emb_ids = ids + n_chunks, *doc_ids = ids + 2 * n_chunks;
+	for (size_t i = 0; i < n; i++)
+		doc_ids[i] = docs[i]->doc_id;
+	if (load_reserve_ids(conn, 0, n_chunks, NULL, chunk_ids, emb_ids, err, sizeof(err)))
+		log_error("reserving ids for the shadow generation: %s", err);
+	else if (load_copy_chunks(conn, "ragload_shadow.chunks", docs, n, doc_ids, chunk_ids, err,
+				  sizeof(err)))
+		log_error("copying chunks into the shadow generation: %s", err);
+	else if (load_copy_embeddings(conn, "ragload_shadow.embeddings", docs, n, chunk_ids, emb_ids,
+				      model_name(m), err, sizeof(err)))
+		log_error("copying embeddings into the shadow generation: %s", err);
+	else
+		rc = 0;
 	free(ids);
 	return rc;
 }
@@ -267,7 +185,7 @@ static int scan_documents(const struct rl_config *cfg, const struct chunk_opts *
 	struct doc_cursor c;
 	struct doc *batch[FETCH_DOCS];
 	size_t n = 0;
-	int rc = -1, err = 0;
+	int rc = RL_ERR, err = 0;
 	*n_docs = 0;
 	if (!rd || cursor_open(&c, rd))
 		goto out;
@@ -312,39 +230,91 @@ out:
 	return rc;
 }
 
-/* Keys, foreign keys and indexes of the shadow generation, named as the live ones are. */
+/*
+ * The live table's keys, constraints (primary, unique, foreign, exclusion: LIKE copied the
+ * CHECK and NOT NULL ones) and indexes, given to its shadow copy under the same names; the
+ * vector and full-text indexes excepted, which are built with the new settings. Definitions
+ * are read with search_path = public and replayed with ragload_shadow first on it, so a
+ * foreign key between the two tables points at the shadow copy and one to documents at the
+ * live documents table.
+ */
+static int copy_keys(PGconn *conn, const char *table)
+{
+	char sql[1024], on_live[96], on_shadow[96];
+	int rc = RL_ERR;
+	PGresult *k = NULL, *ix = NULL;
+	snprintf(sql, sizeof(sql), "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+		 "WHERE conrelid = 'public.%s'::regclass AND contype IN ('p', 'u', 'f', 'x') "
+		 "ORDER BY contype = 'f', conname", table);
+	if (db_exec(conn, "SET search_path = public") || !(k = db_query(conn, sql, 0, NULL)))
+		goto out;
+	snprintf(sql, sizeof(sql), "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN "
+		 "pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE "
+		 "i.indrelid = 'public.%s'::regclass AND a.amname NOT IN ('hnsw', 'ivfflat') AND "
+		 "c.relname <> '" INDEX_FTS_NAME "' AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
+		 "WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid) ORDER BY c.relname",
+		 table);
+	if (!(ix = db_query(conn, sql, 0, NULL)) ||
+	    db_exec(conn, "SET search_path = ragload_shadow, public"))
+		goto out;
+	for (int i = 0; i < PQntuples(k); i++) {
+		char *name = PQescapeIdentifier(conn, PQgetvalue(k, i, 0), strlen(PQgetvalue(k, i, 0)));
+		struct buf add;
+		buf_init(&add, 0);
+		int bad = !name || buf_printf(&add, "ALTER TABLE ragload_shadow.%s ADD CONSTRAINT %s %s",
+					      table, name, PQgetvalue(k, i, 1)) ||
+			  db_exec(conn, add.data);
+		PQfreemem(name);
+		buf_release(&add);
+		if (bad)
+			goto out;
+	}
+	snprintf(on_live, sizeof(on_live), " ON public.%s ", table);
+	snprintf(on_shadow, sizeof(on_shadow), " ON ragload_shadow.%s ", table);
+	for (int i = 0; i < PQntuples(ix); i++) {
+		const char *def = PQgetvalue(ix, i, 0), *on = strstr(def, on_live);
+		struct buf create;
+		buf_init(&create, 0);
+		if (!on) {
+			log_error("reindex: cannot place index on the shadow table: %s", def);
+			goto out;
+		}
+		int bad = buf_append(&create, def, (size_t)(on - def)) ||
+			  buf_printf(&create, "%s%s", on_shadow, on + strlen(on_live)) ||
+			  db_exec(conn, create.data);
+		buf_release(&create);
+		if (bad)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(k);
+	PQclear(ix);
+	db_exec(conn, "SET search_path TO DEFAULT");
+	return rc;
+}
+
+/* Keys, constraints and indexes of the shadow generation, named as the live ones are; the
+ * vector and full-text indexes through the index stage's DDL, with the new settings. */
 static int finish_shadow(PGconn *conn, const struct live *l, const struct index_args *ia,
 			 long long rows, int dim)
 {
-	const char *opclass = index_opclass(l->distance);
-	int lists = ia->lists > 0 ? ia->lists : index_default_lists(rows);
-	char hnsw[512], ivf[512], mem[128];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	snprintf(mem, sizeof(mem), "SET maintenance_work_mem = '%lldkB'; "
-		 "SET max_parallel_maintenance_workers = %ld",
-		 index_hnsw_memory_kb(rows, dim, ia->m), ncpu > 1 ? ncpu : 1);
-	snprintf(hnsw, sizeof(hnsw), "CREATE INDEX " INDEX_HNSW_NAME " ON ragload_shadow.embeddings "
-		 "USING hnsw (embedding_vector %s) WITH (m = %d, ef_construction = %d)", opclass,
-		 ia->m, ia->ef_construction);
-	snprintf(ivf, sizeof(ivf), "CREATE INDEX " INDEX_IVFFLAT_NAME " ON ragload_shadow.embeddings "
-		 "USING ivfflat (embedding_vector %s) WITH (lists = %d)", opclass, lists);
-	char *cfgname = PQescapeLiteral(conn, ia->fts_config, strlen(ia->fts_config));
-	char fts[384];
-	snprintf(fts, sizeof(fts), "CREATE INDEX " INDEX_FTS_NAME " ON ragload_shadow.chunks USING "
-		 "gin (to_tsvector(%s::regconfig, chunk_text))", cfgname ? cfgname : "'english'");
-	PQfreemem(cfgname);
-	return db_exec(conn, "ALTER TABLE ragload_shadow.chunks ADD PRIMARY KEY (chunk_id), "
-			     "ADD FOREIGN KEY (doc_id) REFERENCES public.documents (doc_id) "
-			     "ON DELETE CASCADE") ||
-	       db_exec(conn, "CREATE INDEX chunks_doc_id_idx ON ragload_shadow.chunks (doc_id)") ||
-	       db_exec(conn, "CREATE INDEX chunks_chunk_metadata_gin ON ragload_shadow.chunks "
-			     "USING gin (chunk_metadata)") ||
-	       db_exec(conn, "ALTER TABLE ragload_shadow.embeddings ADD PRIMARY KEY (embedding_id), "
-			     "ADD UNIQUE (chunk_id), ADD FOREIGN KEY (chunk_id) REFERENCES "
-			     "ragload_shadow.chunks (chunk_id) ON DELETE CASCADE") ||
-	       db_exec(conn, mem) || db_exec(conn, hnsw) || db_exec(conn, ivf) ||
-	       db_exec(conn, fts) ||
-	       db_exec(conn, "ANALYZE ragload_shadow.chunks, ragload_shadow.embeddings");
+	static const char *const kinds[] = {"hnsw", "ivfflat", "fts"};
+	static const char *const names[] = {INDEX_HNSW_NAME, INDEX_IVFFLAT_NAME, INDEX_FTS_NAME};
+	struct index_args a = *ia;
+	if (!a.fts_config)
+		a.fts_config = "english";
+	if (copy_keys(conn, "chunks") || copy_keys(conn, "embeddings") ||
+	    index_build_memory(conn, rows, dim, a.m))
+		return RL_ERR;
+	for (size_t i = 0; i < RL_ARRAY_LEN(kinds); i++) {
+		char sql[1024], params[256];
+		if (index_ddl(conn, kinds[i], names[i], "ragload_shadow", l->distance, &a, rows, sql,
+			      sizeof(sql), params, sizeof(params)) || db_exec(conn, sql))
+			return RL_ERR;
+	}
+	return db_exec(conn, "ANALYZE ragload_shadow.chunks, ragload_shadow.embeddings") ? RL_ERR
+											  : 0;
 }
 
 /* Counts, and a recall spot check: a stored vector must find its own chunk first. */
@@ -356,13 +326,13 @@ static int verify_shadow(PGconn *conn, const struct live *l)
 		"(SELECT count(*) FROM ragload_shadow.chunks c WHERE NOT EXISTS (SELECT 1 FROM "
 		"ragload_shadow.embeddings e WHERE e.chunk_id = c.chunk_id))", 0, NULL);
 	if (!r)
-		return -1;
+		return RL_ERR;
 	long long no_chunks = atoll(PQgetvalue(r, 0, 0)), no_emb = atoll(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	if (no_chunks || no_emb) {
 		log_error("the new generation is incomplete (%lld documents without chunks, %lld "
 			  "chunks without embeddings): not swapped in", no_chunks, no_emb);
-		return -1;
+		return RL_ERR;
 	}
 	char sql[512];
 	snprintf(sql, sizeof(sql),
@@ -372,18 +342,18 @@ static int verify_shadow(PGconn *conn, const struct live *l)
 		 "ragload_shadow.embeddings ORDER BY chunk_id LIMIT 20) s) x",
 		 index_operator(l->distance));
 	if (db_exec(conn, "BEGIN; SET LOCAL hnsw.ef_search = 100"))
-		return -1;
+		return RL_ERR;
 	r = db_query(conn, sql, 0, NULL);
 	db_exec_quiet(conn, "COMMIT", NULL, 0);
 	if (!r)
-		return -1;
+		return RL_ERR;
 	int hits = atoi(PQgetvalue(r, 0, 0)), n = atoi(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	/* Duplicate texts can legitimately find a twin first; most must find themselves. */
 	if (n && hits * 10 < n * 8) {
 		log_error("recall spot check failed on the new generation (%d of %d chunks found "
 			  "themselves): not swapped in", hits, n);
-		return -1;
+		return RL_ERR;
 	}
 	log_info("verified the new generation: counts complete, self-recall %d/%d", hits, n);
 	return 0;
@@ -422,28 +392,14 @@ static int swap(PGconn *conn, const char *incoming, const struct live *l, const 
 			  "ALTER SEQUENCE public.embeddings_embedding_id_seq OWNED BY "
 			  "public.embeddings.embedding_id"))
 		goto fail;
-	const char *keys[5] = {"model", "chunking", "generation", "prev_model", "prev_chunking"};
+	const char *keys[6] = {"model", "chunking", "generation", "prev_model", "prev_chunking",
+			       "prev_generation"};
 	char prev_gen[16];
 	snprintf(prev_gen, sizeof(prev_gen), "%d", l->generation);
-	const char *vals[5] = {new_model, new_chunking, gen, l->model, l->chunking};
-	for (int i = 0; i < 5; i++) {
-		const char *p[2] = {keys[i], vals[i]};
-		PGresult *r = db_query(conn, "INSERT INTO ragload_corpus (key, value) VALUES ($1, $2) "
-				       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
-				       "updated_at = now() RETURNING 1", 2, p);
-		if (!r)
+	const char *vals[6] = {new_model, new_chunking, gen, l->model, l->chunking, prev_gen};
+	for (int i = 0; i < 6; i++)
+		if (corpus_set(conn, keys[i], vals[i], 1))
 			goto fail;
-		PQclear(r);
-	}
-	{
-		const char *p[2] = {"prev_generation", prev_gen};
-		PGresult *r = db_query(conn, "INSERT INTO ragload_corpus (key, value) VALUES ($1, $2) "
-				       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
-				       "updated_at = now() RETURNING 1", 2, p);
-		if (!r)
-			goto fail;
-		PQclear(r);
-	}
 	/* Least privilege survives the swap: grants live on the tables that just moved in. */
 	int ok;
 	if (db_scalar_int(conn, "SELECT count(*) FROM pg_roles WHERE rolname = '" ROLE_READER "'",
@@ -454,7 +410,7 @@ static int swap(PGconn *conn, const char *incoming, const struct live *l, const 
 	return 0;
 fail:
 	db_exec_quiet(conn, "ROLLBACK", NULL, 0);
-	return -1;
+	return RL_ERR;
 }
 
 static int rollback(PGconn *conn, const struct live *l)
@@ -463,13 +419,13 @@ static int rollback(PGconn *conn, const struct live *l)
 	if (db_scalar_int(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ragload_prev' "
 				"AND tablename IN ('chunks', 'embeddings')", 0, &ok) != 2 || !ok) {
 		log_error("there is no previous generation to roll back to");
-		return -1;
+		return RL_ERR;
 	}
 	char prev_gen[16];
-	corpus_value(conn, "prev_generation", prev_gen, sizeof(prev_gen), "1");
+	corpus_get(conn, "prev_generation", prev_gen, sizeof(prev_gen), "1");
 	/* The generation rolled back from becomes the previous one: a second rollback redoes. */
 	if (swap(conn, "ragload_prev", l, l->prev_model, l->prev_chunking, atoi(prev_gen)))
-		return -1;
+		return RL_ERR;
 	log_info("rolled back to generation %s (model %s, chunking %s)", prev_gen, l->prev_model,
 		 l->prev_chunking);
 	return 0;
@@ -484,30 +440,25 @@ static int choose_model(const struct rl_config *cfg, const struct reindex_args *
 		struct model_fit *fit;
 		uint64_t n;
 		if (model_fit_begin(&cfg->model, &fit))
-			return -1;
+			return RL_ERR;
 		if (scan_documents(cfg, co, fit, NULL, NULL, &n)) {
 			model_fit_free(fit);
-			return -1;
+			return RL_ERR;
 		}
 		log_info("fitting a new model on %llu stored documents", (unsigned long long)n);
 		return model_fit_end(fit, out);
 	}
-	return corpus_current_model(conn, out) == 0 ? 0 : -1;
+	return corpus_current_model(conn, out) == 0 ? 0 : RL_ERR;
 }
 
 int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 {
 	int status = EXIT_FATAL;
 	struct model *m = NULL;
-	PGconn *conn = db_connect(cfg->conninfo);
+	PGconn *conn = NULL;
 	struct live l;
-	if (!conn)
-		goto out;
-	if (db_schema_version(conn) <= 0) {
-		log_error("the database has no ragload schema: run `ragload init` first");
-		goto out;
-	}
-	if ((status = db_take_lock(conn, 0, cfg->load.lock_wait_s)) != EXIT_DONE)
+	if ((status = db_open_corpus(cfg->conninfo, 1, 0, cfg->load.lock_wait_s, &conn)) !=
+	    EXIT_DONE)
 		goto out;
 	status = EXIT_FATAL;
 	if (live_settings(conn, &l))
@@ -548,13 +499,13 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 	if (!strcmp(new_model, l.model) && !strcmp(chunking, l.chunking)) {
 		/* Only the index settings change: rebuild them in place (each swapped in by
 		 * rename); nothing is re-embedded. */
-		PQfinish(conn);  /* index_run takes the lock itself */
+		PQfinish(conn);  /* indexcmd_run takes the lock itself */
 		conn = NULL;
 		log_info("model and chunking unchanged: rebuilding the indexes only");
-		status = index_run(cfg, &a->index);
+		status = indexcmd_run(cfg, &a->index);
 		goto out;
 	}
-	embed_set_blas_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 2);
+	blas_set_threads(cfg->model.blas_threads > 0 ? cfg->model.blas_threads : 2);
 	double t0 = now_seconds();
 	uint64_t n_docs;
 	log_info("building generation %d (model %s, chunking %s) beside generation %d",

@@ -6,7 +6,7 @@
 #ifndef RAGLOAD_REINDEX_H
 #define RAGLOAD_REINDEX_H
 
-#include "config.h"
+#include "../lib/config.h"
 #include "../stages/index.h"
 
 struct reindex_args {

@@ -5,14 +5,14 @@
  *
  *   connect(); load_model(); normalise(query); rank(method); details(); print();
  *
- * Dense: the query is normalised as corpus text was (normalize_utf8), embedded alone with the
- * corpus's model (the vector `ragload embed` prints for it) and ranked by the corpus's distance
+ * Dense: the query goes down the query path (stages/query.h): normalised as corpus text was,
+ * embedded alone with the corpus's model (the vector `ragload embed` prints for it) and ranked by the corpus's distance
  * operator in one ORDER BY ... LIMIT k statement: through the HNSW index with hnsw.ef_search
  * = max(SEARCH_EF_SEARCH, k) when there is one, else IVFFlat with ivfflat.probes =
  * ceil(sqrt(lists)), else an exact scan. The score printed is the cosine similarity (1 -
  * distance) for cosine corpora, else minus the distance, so that bigger is always better.
- * Fts: the OR of the query's lexemes (plainto_tsquery's AND finds almost nothing for a
- * sentence-long query), matched through the chunks_fts_idx expression and ranked by ts_rank.
+ * Fts: the OR of the query's lexemes (query_fts_sql, as eval asks it), matched through the
+ * chunks_fts_idx expression and ranked by ts_rank.
  * Hybrid: the top SEARCH_FUSE of both, fused with rrf_fuse() (as eval fuses them).
  * Each document is shown once, by its best chunk (--all-chunks: every chunk), so that one long
  * document cannot fill the page: done in SQL (DISTINCT ON / a window over doc_id), so that k
@@ -23,14 +23,16 @@
  * built-in model is ~17 MB and loads in a few tens of milliseconds.
  */
 #include "search.h"
-#include "common.h"
-#include "db.h"
-#include "ingest.h"
-#include "metrics.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
+#include "../models/store.h"
+#include "../lib/corpus.h"
+#include "../lib/metrics.h"
 #include "../stages/chunk.h"
-#include "../stages/embed.h"
+#include "../models/model.h"
 #include "../stages/index.h"
-#include "../stages/normalize.h"
+#include "../stages/query.h"
+#include "../lib/blas.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -84,14 +86,6 @@ static int index_settings(PGconn *conn, int k)
 	return sql[0] ? db_exec(conn, sql) : 0;
 }
 
-static int vector_literal(const float *v, int dim, struct buf *out)
-{
-	int rc = buf_putc(out, '[');
-	for (int i = 0; i < dim && !rc; i++)
-		rc = buf_printf(out, "%s%.9g", i ? "," : "", (double)v[i]);
-	return rc ? rc : buf_putc(out, ']');
-}
-
 /*
  * The top k chunks nearest the query vector; per_doc: each document once, by its nearest
  * chunk. The index can only give chunks in distance order, so documents come from an
@@ -113,9 +107,8 @@ static int rank_dense(struct search *s, int k, int per_doc, struct hit *out, siz
 	buf_init(&sql, 0);
 	if (!v)
 		goto out;
-	const char *t = s->query.len ? s->query.data : "";
-	size_t len = s->query.len;
-	if ((rc = model_embed(s->model, &t, &len, 1, v)) || (rc = vector_literal(v, dim, &lit)))
+	if ((rc = query_vector(s->model, s->query.data, s->query.len, v)) ||
+	    (rc = query_literal_buf(v, dim, &lit)))
 		goto out;
 	rc = RL_ERR;
 	if (!op) {
@@ -189,12 +182,7 @@ static int rank_fts(struct search *s, int k, int per_doc, struct hit *out, size_
 		goto out;
 	}
 	/* the same expression as chunks_fts_idx, so that the index finds the matches */
-	if (buf_printf(&sql,
-		"WITH q AS (SELECT to_tsquery(%s::regconfig, coalesce((SELECT string_agg("
-		"quote_literal(lexeme), ' | ') FROM unnest(to_tsvector(%s::regconfig, $1))), '')) "
-		"AS q), m AS (SELECT c.chunk_id, c.doc_id, ts_rank(to_tsvector(%s::regconfig, "
-		"c.chunk_text), q.q) AS r FROM chunks c, q WHERE to_tsvector(%s::regconfig, "
-		"c.chunk_text) @@ q.q) ", lit, lit, lit, lit) ||
+	if (query_fts_sql(&sql, lit, "chunks", NULL) ||
 	    (per_doc ? buf_printf(&sql, "SELECT chunk_id, r, doc_id FROM (SELECT m.*, row_number() "
 				  "OVER (PARTITION BY doc_id ORDER BY r DESC, chunk_id) AS nth FROM m) "
 				  "b WHERE nth = 1 ORDER BY r DESC, chunk_id LIMIT %d", k)
@@ -409,14 +397,14 @@ int search_run(const struct rl_config *cfg, const struct search_args *a)
 		goto out;
 	}
 	/* one query: BLAS worker threads would only compete with this one for the cores */
-	embed_set_blas_threads(1);
-	s.conn = db_connect(cfg->conninfo);
-	if (!s.conn)
+	blas_set_threads(1);
+	if ((status = db_open_corpus(cfg->conninfo, 0, 0, 0, &s.conn)) != EXIT_DONE)
 		goto out;
+	status = EXIT_FATAL;
 	int dense = strcmp(a->method, "fts") != 0;
 	if (dense && load_model(&s))
 		goto out;
-	if (normalize_utf8(a->query, strlen(a->query), &s.query, &bad))
+	if (query_normalise(a->query, strlen(a->query), &s.query, &bad))
 		goto out;
 	if (!s.query.len || s.query.data[strspn(s.query.data, " \t\n\r\v\f")] == '\0') {
 		log_error("search: the query is empty once normalised");

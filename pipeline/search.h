@@ -5,7 +5,7 @@
 #ifndef RAGLOAD_SEARCH_H
 #define RAGLOAD_SEARCH_H
 
-#include "config.h"
+#include "../lib/config.h"
 
 struct search_args {
 	const char *query;

@@ -3,8 +3,8 @@
  * checking on a nightly job.
  */
 #include "status.h"
-#include "common.h"
-#include "db.h"
+#include "../lib/common.h"
+#include "../lib/db.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +33,13 @@ static void print_table(PGresult *r)
 
 int status_run(const struct rl_config *cfg)
 {
-	int status = EXIT_FATAL;
-	PGconn *conn = db_connect(cfg->conninfo);
+	PGconn *conn = NULL;
 	PGresult *r = NULL;
-	if (!conn)
+	int status = db_open_corpus(cfg->conninfo, 0, 0, 0, &conn);
+	if (status != EXIT_DONE)
 		goto out;
+	status = EXIT_FATAL;
 	int ver = db_schema_version(conn);
-	if (ver <= 0) {
-		log_error("the database has no ragload schema: run `ragload init` first");
-		goto out;
-	}
 	r = db_query(conn,
 		"SELECT current_database(), (SELECT count(*) FROM documents), "
 		"(SELECT count(*) FROM chunks), (SELECT count(*) FROM embeddings), "

@@ -5,7 +5,7 @@
 #ifndef RAGLOAD_STATUS_H
 #define RAGLOAD_STATUS_H
 
-#include "config.h"
+#include "../lib/config.h"
 
 /* Prints on stdout. Returns an exit status. */
 int status_run(const struct rl_config *cfg);

@@ -58,7 +58,7 @@
 #include <utf8proc.h>
 
 #define CHUNK_MAX_TOKENS 65536   /* hard cap on o->tokens: the window array's size */
-#define WORD_MAX_BYTES 128       /* longest token; stages/embed.c cuts words at the same length */
+#define WORD_MAX_BYTES 128       /* longest token; models/model.c cuts words at the same length */
 #define HANGUL_RUN_MAX 4         /* syllables per Hangul token: most eojeol are 1-4 */
 #define SEA_RUN_MAX 4            /* characters per Thai/Lao/Khmer/Myanmar pseudo-word */
 #define PATH_LABEL_MAX 512       /* bytes of one heading kept in a heading path */

@@ -6,8 +6,8 @@
 #ifndef RAGLOAD_CHUNK_H
 #define RAGLOAD_CHUNK_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 /*
  * chunk_doc — fills d->chunks / d->n_chunks (owned by d) from d->text, d->headings and

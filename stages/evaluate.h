@@ -1,13 +1,18 @@
 /*
- * evaluate.h — `ragload eval`: exact ground truth computed by ragload, ANN recall and latency
+ * evaluate.h — the evaluate stage (`ragload eval` runs it): exact ground truth computed by ragload, ANN recall and latency
  * for every vector index present, retrieval quality against qrels for exact, fts, hybrid and
  * each ANN setting, then the report (stages/report.h).
  */
 #ifndef RAGLOAD_EVALUATE_H
 #define RAGLOAD_EVALUATE_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
+
+#include <libpq-fe.h>
+
+#define EVAL_MAX_SETTINGS 32          /* search settings per index */
+#define EVAL_CHUNKS 1000              /* chunks fetched to fill a ranking: -k's bound */
 
 struct eval_args {
 	const char *queries;          /* BEIR queries.jsonl or .fvecs (required) */
@@ -19,14 +24,28 @@ struct eval_args {
 	int keep;                     /* prune older reports beyond this many; 0 = keep all */
 	double fail_on_regression;    /* > 0: exit 1 when nDCG@10 or recall@10 drops by more */
 	int connections;              /* N for the concurrent QPS figure; default 2 */
-	const char *ef_search;        /* comma list, default "10,20,40,80,160,320" */
-	const char *probes;           /* comma list, default 1,2,4,... up to lists/4 */
+	int ef_search[EVAL_MAX_SETTINGS]; /* HNSW settings measured: 10,20,40,80,160,320 */
+	int n_ef_search;
+	int probes[EVAL_MAX_SETTINGS];    /* IVFFlat settings; n_probes 0: 1,2,4,... up to lists/4 */
+	int n_probes;
 	const char *fts_config;       /* text search configuration, default "english" */
 	int max_queries;              /* 0 = all */
 };
 
+/* What the run log records of an evaluation. */
+struct eval_summary {
+	size_t queries, quality_rows, ann_rows;
+	int regressed;                /* a figure dropped by more than fail_on_regression */
+};
+
 void eval_args_defaults(struct eval_args *a);
-/* Runs the evaluation; returns an exit status (0 done, 1 fatal or regression, 2 usage). */
-int evaluate_run(const struct rl_config *cfg, const struct eval_args *a);
+/*
+ * evaluate_run — the evaluation of the corpus on conn (opened and locked by the caller, so
+ * that no ingest or index run changes what is measured), its report written and its path
+ * printed on stdout. Returns 0 with *sum filled (sum->regressed: the caller's exit status
+ * says so), or negative (logged).
+ */
+int evaluate_run(const struct rl_config *cfg, PGconn *conn, const struct eval_args *a,
+		 struct eval_summary *sum);
 
 #endif

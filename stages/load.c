@@ -3,21 +3,27 @@
  *
  * A batch is one transaction holding whole documents, never part of one:
  *
- *   BEGIN; delete_replaced(); reserve_ids(); copy_documents(); copy_chunks();
- *   copy_embeddings(); COMMIT;
+ *   BEGIN; delete_replaced(); load_reserve_ids(); copy_documents(); load_copy_chunks();
+ *   load_copy_embeddings(); COMMIT;
  *
  * COPY has no RETURNING, so ids are reserved from the three sequences in one round trip and
  * written explicitly; foreign keys line up without reading anything back. When a batch fails
  * (a value the server rejects), it is rolled back and retried in halves, so only the offending
  * document is skipped and counted and nothing else is lost or duplicated.
+ *
+ * The id reservation and the chunk and embedding writers (with chunk_metadata) are public:
+ * reindex writes its shadow generation through them, so these rows have one producer.
  */
 #include "load.h"
-#include "../pipeline/pgcopy.h"
-#include "../pipeline/db.h"
-#include "../pipeline/fault.h"
+#include "../lib/pgcopy.h"
+#include "../lib/db.h"
+#include "../lib/fault.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
 struct loader {
 	PGconn *conn;
@@ -68,8 +74,8 @@ static int parse_ids(const char *s, int64_t *ids, size_t n)
 	return i == n ? 0 : -1;
 }
 
-static int reserve_ids(struct loader *l, size_t n_docs, size_t n_chunks, int64_t *doc_ids,
-		       int64_t *chunk_ids, int64_t *emb_ids, char *err, size_t errlen)
+int load_reserve_ids(PGconn *conn, size_t n_docs, size_t n_chunks, int64_t *doc_ids,
+		     int64_t *chunk_ids, int64_t *emb_ids, char *err, size_t errlen)
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql),
@@ -78,7 +84,7 @@ static int reserve_ids(struct loader *l, size_t n_docs, size_t n_chunks, int64_t
 		 "(SELECT array_agg(nextval('chunks_chunk_id_seq')) FROM generate_series(1, %zu)), "
 		 "(SELECT array_agg(nextval('embeddings_embedding_id_seq')) "
 		 "FROM generate_series(1, %zu))", n_docs, n_chunks, n_chunks);
-	PGresult *r = PQexec(l->conn, sql);
+	PGresult *r = PQexec(conn, sql);
 	int rc = -1;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
@@ -158,34 +164,11 @@ static int chunk_metadata(struct buf *b, const struct doc *d, size_t i)
 	return rc ? rc : buf_putc(b, '}');
 }
 
-/* One attempt at one transaction. Returns 0, or -1 with err set (the batch is rolled back). */
-static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, size_t errlen)
+static int copy_documents(PGconn *conn, struct doc *const *docs, size_t n,
+			  const int64_t *doc_ids, char *err, size_t errlen)
 {
-	size_t n_chunks = 0, n_new = 0;
-	for (size_t i = 0; i < n; i++) {
-		n_chunks += docs[i]->n_chunks;
-		n_new += docs[i]->doc_id <= 0;
-	}
-	int64_t *ids = malloc((n_new + 2 * n_chunks + 1) * sizeof(int64_t));
-	int64_t *doc_ids = malloc((n + 1) * sizeof(int64_t));
-	struct buf meta;
-	buf_init(&meta, 0);
 	struct pgcopy pc;
-	int rc = -1;
-	if (!ids || !doc_ids) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	int64_t *new_ids = ids, *chunk_ids = ids + n_new, *emb_ids = ids + n_new + n_chunks;
-
-	if (db_exec_quiet(l->conn, "BEGIN", err, errlen) ||
-	    delete_replaced(l, docs, n, err, errlen) ||
-	    reserve_ids(l, n_new, n_chunks, new_ids, chunk_ids, emb_ids, err, errlen))
-		goto out;
-	for (size_t i = 0, k = 0; i < n; i++)
-		doc_ids[i] = docs[i]->doc_id > 0 ? docs[i]->doc_id : new_ids[k++];
-
-	pgcopy_begin(&pc, l->conn,
+	pgcopy_begin(&pc, conn,
 		     "documents (doc_id, source_name, metadata, original_content, content_hash, "
 		     "source_input)");
 	for (size_t i = 0; i < n; i++) {
@@ -201,12 +184,29 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 		else
 			pgcopy_null(&pc);
 	}
-	if (pgcopy_end(&pc, 1))
-		goto copy_failed;
+	if (pgcopy_end(&pc, 1)) {
+		snprintf(err, errlen, "%s", pc.error);
+		return RL_ERR;
+	}
+	return 0;
+}
 
-	fault_in_copy(l->conn);
-	pgcopy_begin(&pc, l->conn,
-		     "chunks (chunk_id, doc_id, chunk_text, token_count, chunk_metadata)");
+/* ---- the row writers (load.h) --------------------------------------------------------- */
+
+int load_copy_chunks(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
+		     const int64_t *doc_ids, const int64_t *chunk_ids, char *err, size_t errlen)
+{
+	struct pgcopy pc;
+	struct buf meta, target;
+	int rc = RL_ERR;
+	buf_init(&meta, 0);
+	buf_init(&target, 0);
+	if (buf_printf(&target, "%s (chunk_id, doc_id, chunk_text, token_count, chunk_metadata)",
+		       table)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	pgcopy_begin(&pc, conn, target.data);
 	for (size_t i = 0, k = 0; i < n; i++) {
 		const struct doc *d = docs[i];
 		for (size_t j = 0; j < d->n_chunks; j++, k++) {
@@ -225,10 +225,25 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 		}
 	}
 	if (pgcopy_end(&pc, 1))
-		goto copy_failed;
+		snprintf(err, errlen, "%s", pc.error);
+	else
+		rc = 0;
+out:
+	buf_release(&meta);
+	buf_release(&target);
+	return rc;
+}
 
-	size_t model_len = strlen(l->model_name);
-	pgcopy_begin(&pc, l->conn, "embeddings (embedding_id, chunk_id, embedding_vector, model_name)");
+int load_copy_embeddings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
+			 const int64_t *chunk_ids, const int64_t *emb_ids, const char *model_name,
+			 char *err, size_t errlen)
+{
+	struct pgcopy pc;
+	char target[160];
+	size_t model_len = strlen(model_name);
+	snprintf(target, sizeof(target), "%s (embedding_id, chunk_id, embedding_vector, model_name)",
+		 table);
+	pgcopy_begin(&pc, conn, target);
 	for (size_t i = 0, k = 0; i < n; i++) {
 		const struct doc *d = docs[i];
 		for (size_t j = 0; j < d->n_chunks; j++, k++) {
@@ -236,11 +251,143 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 			pgcopy_int4(&pc, (int32_t)emb_ids[k]);
 			pgcopy_int4(&pc, (int32_t)chunk_ids[k]);
 			pgcopy_vector(&pc, d->vectors + (size_t)j * (size_t)d->dim, d->dim);
-			pgcopy_text(&pc, l->model_name, model_len);
+			pgcopy_text(&pc, model_name, model_len);
 		}
 	}
-	if (pgcopy_end(&pc, 1))
-		goto copy_failed;
+	if (pgcopy_end(&pc, 1)) {
+		snprintf(err, errlen, "%s", pc.error);
+		return RL_ERR;
+	}
+	return 0;
+}
+
+/* ---- what a document row keeps (load.h) ------------------------------------------------ */
+
+void load_hash_text(struct doc *d, const char *sig)
+{
+	XXH3_state_t st;
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, d->text, d->text_len);
+	XXH3_128bits_update(&st, "\0", 1);
+	XXH3_128bits_update(&st, d->metadata_json, strlen(d->metadata_json));
+	XXH3_128bits_update(&st, "\0", 1);
+	XXH3_128bits_update(&st, sig, strlen(sig));
+	XXH128_hash_t h = XXH3_128bits_digest(&st);
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, h);
+	memcpy(d->hash, c.digest, 16);
+}
+
+void load_hash_vectors(struct doc *d, const char *sig)
+{
+	XXH3_state_t st;
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, d->vectors, (size_t)d->dim * sizeof(float));
+	XXH3_128bits_update(&st, sig, strlen(sig));
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+	memcpy(d->hash, c.digest, 16);
+}
+
+/*
+ * Keeps the document's headings in documents.metadata ("headings": [[offset, level, text],
+ * ...]) so that a reindex with new chunk settings rebuilds heading paths from the stored text
+ * without reading the archives again.
+ */
+int load_keep_headings(struct doc *d)
+{
+	size_t n = strlen(d->metadata_json);
+	if (!d->n_headings || n < 2 || d->metadata_json[n - 1] != '}')
+		return 0;
+	struct buf b;
+	buf_init(&b, 0);
+	int rc = buf_append(&b, d->metadata_json, n - 1);
+	int empty = 1;
+	for (size_t i = 0; i + 1 < n - 1 && empty; i++)
+		empty = d->metadata_json[i + 1] == ' ' || d->metadata_json[i + 1] == '\n';
+	if (!rc)
+		rc = buf_printf(&b, "%s\"headings\": [", empty ? "" : ", ");
+	for (size_t i = 0; i < d->n_headings && !rc; i++) {
+		const struct heading *h = &d->headings[i];
+		rc = buf_printf(&b, "%s[%zu, %d, ", i ? ", " : "", h->offset, h->level);
+		if (!rc)
+			rc = buf_json_str(&b, h->text, strlen(h->text));
+		if (!rc)
+			rc = buf_putc(&b, ']');
+	}
+	if (!rc)
+		rc = buf_append(&b, "]}", 2);
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	free(d->metadata_json);
+	d->metadata_json = buf_detach(&b, NULL);
+	return 0;
+}
+
+int load_read_headings(struct doc *d, const char *json)
+{
+	json_error_t e;
+	json_t *a = json_loads(json, 0, &e);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return 0;
+	}
+	size_t n = json_array_size(a);
+	d->headings = calloc(n ? n : 1, sizeof(struct heading));
+	if (!d->headings) {
+		json_decref(a);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *h = json_array_get(a, i);
+		json_t *t = json_array_get(h, 2);
+		if (!json_is_string(t))
+			continue;
+		struct heading *hd = &d->headings[d->n_headings];
+		hd->offset = (size_t)json_integer_value(json_array_get(h, 0));
+		hd->level = (int)json_integer_value(json_array_get(h, 1));
+		hd->text = xstrdup(json_string_value(t));
+		if (!hd->text || hd->offset > d->text_len)
+			continue;
+		d->n_headings++;
+	}
+	json_decref(a);
+	return 0;
+}
+
+/* One attempt at one transaction. Returns 0, or -1 with err set (the batch is rolled back). */
+static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, size_t errlen)
+{
+	size_t n_chunks = 0, n_new = 0;
+	for (size_t i = 0; i < n; i++) {
+		n_chunks += docs[i]->n_chunks;
+		n_new += docs[i]->doc_id <= 0;
+	}
+	int64_t *ids = malloc((n_new + 2 * n_chunks + 1) * sizeof(int64_t));
+	int64_t *doc_ids = malloc((n + 1) * sizeof(int64_t));
+	int rc = RL_ERR;
+	if (!ids || !doc_ids) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	int64_t *new_ids = ids, *chunk_ids = ids + n_new, *emb_ids = ids + n_new + n_chunks;
+
+	if (db_exec_quiet(l->conn, "BEGIN", err, errlen) ||
+	    delete_replaced(l, docs, n, err, errlen) ||
+	    load_reserve_ids(l->conn, n_new, n_chunks, new_ids, chunk_ids, emb_ids, err, errlen))
+		goto out;
+	for (size_t i = 0, k = 0; i < n; i++)
+		doc_ids[i] = docs[i]->doc_id > 0 ? docs[i]->doc_id : new_ids[k++];
+
+	if (copy_documents(l->conn, docs, n, doc_ids, err, errlen))
+		goto out;
+	fault_in_copy(l->conn);
+	if (load_copy_chunks(l->conn, "chunks", docs, n, doc_ids, chunk_ids, err, errlen) ||
+	    load_copy_embeddings(l->conn, "embeddings", docs, n, chunk_ids, emb_ids, l->model_name,
+				 err, errlen))
+		goto out;
 
 	fault_before_commit();
 	if (db_exec_quiet(l->conn, "COMMIT", err, errlen)) {
@@ -251,13 +398,9 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 	for (size_t i = 0; i < n; i++)
 		docs[i]->doc_id = doc_ids[i];
 	rc = 0;
-	goto out;
-copy_failed:
-	snprintf(err, errlen, "%s", pc.error);
 out:
 	if (rc && PQstatus(l->conn) == CONNECTION_OK)
 		db_exec_quiet(l->conn, "ROLLBACK", NULL, 0);
-	buf_release(&meta);
 	free(ids);
 	free(doc_ids);
 	return rc;

@@ -5,8 +5,8 @@
 #ifndef RAGLOAD_LOAD_H
 #define RAGLOAD_LOAD_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 #include <libpq-fe.h>
 
@@ -49,5 +49,35 @@ typedef int (*load_reconnect_fn)(void *ctx, PGconn **conn);
 void load_set_reconnect(struct loader *l, load_reconnect_fn fn, void *ctx);
 const struct load_stats *load_get_stats(const struct loader *l);
 void load_free(struct loader *l);
+
+/* ---- what a document row keeps ----------------------------------------------------------- */
+
+/* documents.content_hash: xxh128 of the text, the metadata and sig (what else shapes the
+ * rows), NUL-separated; a vector document's (no text) of its vector and sig. A document
+ * loaded with the same source key and hash is unchanged. */
+void load_hash_text(struct doc *d, const char *sig);
+void load_hash_vectors(struct doc *d, const char *sig);
+/* Keeps the document's headings in its metadata ("headings": [[offset, level, text], ...]),
+ * so that a reindex with new chunk settings rebuilds heading paths from the stored text;
+ * load_read_headings() reads them back into d (unparsable JSON: none). Return 0 or negative. */
+int load_keep_headings(struct doc *d);
+int load_read_headings(struct doc *d, const char *json);
+
+/* ---- the row writers: the one producer of chunk and embedding rows (reindex uses them too) */
+
+/* Reserves ids from the documents, chunks and embeddings sequences in one round trip (n_docs
+ * may be 0). Returns 0, or RL_ERR with the server's message in err. */
+int load_reserve_ids(PGconn *conn, size_t n_docs, size_t n_chunks, int64_t *doc_ids,
+		     int64_t *chunk_ids, int64_t *emb_ids, char *err, size_t errlen);
+/* COPYs every chunk of docs[0..n) into table ("chunks" or a shadow copy) with chunk_ids in
+ * order, docs[i]'s under doc_ids[i], chunk_metadata as the load writes it (ordinal, byte
+ * range, headings, pages). Returns 0, or RL_ERR with the reason in err. */
+int load_copy_chunks(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
+		     const int64_t *doc_ids, const int64_t *chunk_ids, char *err, size_t errlen);
+/* COPYs every chunk's vector into table ("embeddings" or a shadow copy): emb_ids[k] for
+ * chunk_ids[k], under model_name. Returns 0, or RL_ERR with the reason in err. */
+int load_copy_embeddings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
+			 const int64_t *chunk_ids, const int64_t *emb_ids, const char *model_name,
+			 char *err, size_t errlen);
 
 #endif

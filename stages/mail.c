@@ -25,7 +25,7 @@
  */
 #include "mail.h"
 
-#include "../pipeline/common.h"
+#include "../lib/common.h"
 
 #include <errno.h>
 #include <iconv.h>

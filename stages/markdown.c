@@ -27,7 +27,7 @@
  */
 #include "markdown.h"
 
-#include "../pipeline/common.h"
+#include "../lib/common.h"
 
 #include <ctype.h>
 #include <limits.h>

@@ -6,8 +6,8 @@
 #ifndef RAGLOAD_NORMALIZE_H
 #define RAGLOAD_NORMALIZE_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 #include "read.h"
 
 /*

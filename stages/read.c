@@ -69,6 +69,11 @@
  *   invalid_utf8); NULs from \u0000 are dropped from the title and the metadata (PostgreSQL
  *   text and jsonb cannot hold them; normalize drops and counts the text's). Messages name the
  *   line and its byte offset; a last line cut short says so.
+ *   line and its byte offset; a last line cut short says so.
+ *
+ * Size: over 2,500 lines, kept in one file while new formats are being added to its type
+ * table and readers (as normalize.c is); its sections (what a file is, globs, streaming with
+ * limits, JSONL, mbox, containers, files and directories) are where it splits next.
  */
 #include "read.h"
 

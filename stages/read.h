@@ -6,8 +6,8 @@
 #ifndef RAGLOAD_READ_H
 #define RAGLOAD_READ_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 enum read_kind {
 	READ_FILE = 1,   /* a whole file or archive entry: data = its raw bytes */
@@ -57,7 +57,7 @@ typedef int (*read_emit_fn)(void *ctx, struct read_item *it);
  * directory of a walked input, an entry), and every document at or under it ("key",
  * "key!...", "key/...", "key#...") may still exist although it was not read; key NULL: the
  * whole command-line input. input is that command-line path. Both strings are only lent.
- * --prune keeps such documents (pipeline/ingest.c).
+ * --prune keeps such documents (pipeline/ingest_prune.c).
  */
 typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
 

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "../pipeline/common.h"
+#include "../lib/common.h"
 
 /*
  * Every double that was not measured is NAN: it is written as JSON null, an empty CSV field,

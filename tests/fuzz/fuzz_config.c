@@ -7,8 +7,8 @@
  * misbehaves (UBSan catches a float-to-integer overflow).
  */
 #include "fuzz.h"
-#include "../../pipeline/common.h"
-#include "../../pipeline/config.h"
+#include "../../lib/common.h"
+#include "../../lib/config.h"
 
 #include <math.h>
 

@@ -6,7 +6,7 @@
  * the file ends cleanly, an error message is set whenever -1 is returned.
  */
 #include "fuzz.h"
-#include "../../pipeline/vecfile.h"
+#include "../../lib/vecfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

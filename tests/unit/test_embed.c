@@ -1,6 +1,7 @@
 /*
- * test_embed.c — unit tests of the embedding models and the embed stage (stages/embed.c,
- * models/hashed.c, models/glove.c, the ragload.h API in pipeline/embedcmd.c): vector
+ * test_embed.c — unit tests of the embedding models and the embed stage (models/model.c,
+ * stages/embedding.c, models/hashed.c, models/glove.c, the ragload.h API in
+ * pipeline/embedcmd.c): vector
  * properties, normalisation insensitivity, the word splitter, the model file format and its
  * refusals, model_open and GloVe files, the bounded fit, embed_docs, and thread safety.
  */
@@ -20,7 +21,9 @@
 #include <xxhash.h>
 
 #include "../../include/ragload.h"
-#include "../../stages/embed.h"
+#include "../../models/model.h"
+#include "../../lib/blas.h"
+#include "../../stages/embedding.h"
 
 static const char *const corpus[] = {
 	"The cat sat on the mat and looked at the garden.",
@@ -1022,7 +1025,7 @@ int main(void)
 	/* one BLAS thread: OpenBLAS's own worker threads hand work over in ways ThreadSanitizer
 	 * cannot see (false reports); test_concurrent_embed_equals_single_threaded runs two
 	 * embedding threads of our own */
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors_are_unit_length),
 		cmocka_unit_test(test_same_text_gives_identical_vector),

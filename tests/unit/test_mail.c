@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "../../pipeline/common.h"
+#include "../../lib/common.h"
 #include "../../stages/mail.h"
 
 struct rec {

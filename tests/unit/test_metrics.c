@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../pipeline/metrics.h"
+#include "../../lib/metrics.h"
 
 /* Writes text to a fresh temporary file; the caller unlinks and frees the returned path. */
 static char *write_tmp(const char *text)

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../pipeline/pgcopy.h"
+#include "../../lib/pgcopy.h"
 
 static void test_header_and_trailer(void **state)
 {

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../pipeline/common.h"
-#include "../../pipeline/config.h"
-#include "../../pipeline/queue.h"
+#include "../../lib/common.h"
+#include "../../lib/config.h"
+#include "../../lib/queue.h"
 
 static void test_buf_limit(void **state)
 {

@@ -1,11 +1,11 @@
 /*
- * embed.c — the model interface (kinds, file format, model_open), the word splitter every
- * kind shares, and the embed stage.
+ * model.c — the model interface (kinds, file format, model_open) and the word splitter every
+ * kind shares.
  *
  * What: a struct model is a kind (models/hashed.c, models/glove.c: the table below) plus the
  * kind's immutable state. This file owns what is common to all kinds: the file container,
- * the name, dispatch, the words of a text, and embed_docs(), which feeds the chunks of many
- * documents through model_embed() in blocks.
+ * the name, dispatch and the words of a text. The embed stage (stages/embedding.c) feeds the
+ * chunks of many documents through model_embed() in blocks.
  *
  * File format 2 (little-endian): "RAGLMODL", u32 format version (2), u32 header length, the
  * header (the settings JSON: "kind" and everything that decides how text becomes a vector),
@@ -24,10 +24,9 @@
  * an ASCII letter precedes the run so that "e" + U+0301 composes to "é" exactly as a
  * precomposed "é" would (the result equals normalising the whole text first).
  */
-#include "embed.h"
+#include "model.h"
 
 #include <assert.h>
-#include <cblas.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -42,7 +41,6 @@
 #define MODEL_MAGIC "RAGLMODL"
 #define MODEL_FORMAT MODEL_FILE_FORMAT
 #define MODEL_FILE_MAX (1ull << 30)  /* bytea holds at most 1 GB: a bigger model cannot be stored */
-#define EMBED_BLOCK 256              /* texts per model_embed() call in embed_docs */
 #define SPAN_MAX 1024                /* bytes of non-ASCII text normalised per utf8proc call */
 
 #define UTF8_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD)
@@ -608,88 +606,4 @@ int model_open(const char *spec, struct model **out, char *err, size_t errlen)
 out:
 	buf_release(&b);
 	return rc;
-}
-
-/* ---- the embed stage -------------------------------------------------------------------- */
-
-int embed_docs(const struct model *m, struct doc **docs, size_t n)
-{
-	const char *texts[EMBED_BLOCK];
-	size_t lens[EMBED_BLOCK];
-	float *tmp = NULL;
-	int rc = RL_ENOMEM;
-
-	tmp = malloc((size_t)EMBED_BLOCK * (size_t)m->dim * sizeof(float));
-	if (!tmp)
-		goto out;
-	/* allocate every doc's vectors first, so a failure leaves no doc half-filled */
-	for (size_t i = 0; i < n; i++) {
-		struct doc *d = docs[i];
-		free(d->vectors);
-		d->vectors = NULL;
-		d->dim = m->dim;
-		if (d->n_chunks == 0)
-			continue;
-		d->vectors = malloc(d->n_chunks * (size_t)m->dim * sizeof(float));
-		if (!d->vectors)
-			goto out;
-	}
-	/* walk the chunks of all docs in blocks; (di, ci) is the next chunk to gather, (sd, sc)
-	 * the next to receive its vector */
-	size_t di = 0, ci = 0, sd = 0, sc = 0;
-	for (;;) {
-		size_t nb = 0;
-		while (nb < EMBED_BLOCK && di < n) {
-			struct doc *d = docs[di];
-			if (ci >= d->n_chunks) {
-				di++;
-				ci = 0;
-				continue;
-			}
-			const struct chunk *c = &d->chunks[ci++];
-			assert(c->start <= c->end && c->end <= d->text_len);
-			texts[nb] = d->text + c->start;
-			lens[nb] = c->end - c->start;
-			nb++;
-		}
-		if (nb == 0)
-			break;
-		rc = model_embed(m, texts, lens, nb, tmp);
-		if (rc)
-			goto out;
-		for (size_t r = 0; r < nb; r++) {
-			while (sc >= docs[sd]->n_chunks) {
-				sd++;
-				sc = 0;
-			}
-			memcpy(docs[sd]->vectors + sc * (size_t)m->dim, tmp + r * (size_t)m->dim,
-			       (size_t)m->dim * sizeof(float));
-			sc++;
-		}
-	}
-	rc = 0;
-out:
-	if (rc) {
-		for (size_t i = 0; i < n; i++) {
-			free(docs[i]->vectors);
-			docs[i]->vectors = NULL;
-		}
-	}
-	free(tmp);
-	return rc;
-}
-
-/* OpenBLAS's own shutdown of its thread pool (exported, not in cblas.h; weak, so another BLAS
- * links too). Its pool threads spin on sched_yield for ~0.1 s after start and after each job
- * before they sleep; with one thread per caller they never get work, and on 2 cores their spin
- * took a third of a 40 ms exact scan. OpenBLAS starts the pool again when a call wants it. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-
-void embed_set_blas_threads(int n)
-{
-	if (n <= 0)
-		return;
-	openblas_set_num_threads(n);
-	if (n == 1 && blas_thread_shutdown_)
-		blas_thread_shutdown_();
 }

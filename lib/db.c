@@ -1,5 +1,6 @@
 /*
- * db.c — libpq helpers, the run lock, migrations and the run log.
+ * db.c — libpq helpers, opening a corpus (schema check, run lock), reconnecting, migrations
+ * and the run log.
  *
  * Migrations are compiled into the binary (build/gen/migrations.c, generated from
  * the .sql files of config/migrations by the Makefile), so `ragload init` works from any directory and
@@ -164,6 +165,75 @@ int db_schema_version(PGconn *conn)
 		return 0;
 	int64_t v = db_scalar_int(conn, "SELECT max(version) FROM ragload_schema_version", 0, &ok);
 	return ok ? (int)v : -1;
+}
+
+int db_open_corpus(const char *conninfo, int lock, int shard, int wait_s, PGconn **out)
+{
+	*out = NULL;
+	PGconn *conn = db_connect(conninfo);
+	if (!conn)
+		return EXIT_FATAL;
+	int v = db_schema_version(conn);
+	if (v == 0) {
+		log_error("no ragload corpus in database %s: run 'ragload init' first", PQdb(conn));
+		goto fail;
+	}
+	if (v > 0 && v < DB_SCHEMA_MIN) {
+		log_error("the schema of database %s is at version %d, this ragload needs %d: run "
+			  "'ragload init' to upgrade it", PQdb(conn), v, DB_SCHEMA_MIN);
+		goto fail;
+	}
+	if (v < 0)
+		goto fail;
+	if (lock) {
+		int status = db_take_lock(conn, shard, wait_s);
+		if (status != EXIT_DONE) {
+			PQfinish(conn);
+			return status;
+		}
+	}
+	*out = conn;
+	return EXIT_DONE;
+fail:
+	PQfinish(conn);
+	return EXIT_FATAL;
+}
+
+int db_reconnect(const char *conninfo, PGconn **conn, int lock, int shard, int lock_wait_s,
+		 int timeout_s)
+{
+	double deadline = now_seconds() + timeout_s, wait = 0.25;
+	if (*conn)
+		PQfinish(*conn);
+	*conn = NULL;
+	for (;;) {
+		PGconn *c = PQconnectdb(conninfo);
+		if (PQstatus(c) == CONNECTION_OK) {
+			PQclear(PQexec(c, "SET client_min_messages = warning"));
+			if (!lock || db_lock(c, shard, lock_wait_s) == 0) {
+				*conn = c;
+				log_warn("reconnected to PostgreSQL");
+				return 0;
+			}
+		}
+		PQfinish(c);
+		if (now_seconds() + wait > deadline) {
+			log_error("could not reconnect to PostgreSQL within %d s; giving up", timeout_s);
+			return -1;
+		}
+		usleep((useconds_t)(wait * 1e6));
+		wait = wait * 2 > 5 ? 5 : wait * 2;
+	}
+}
+
+int db_alive(PGconn *c)
+{
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return 0;
+	PGresult *r = PQexec(c, "SELECT 1");
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	return ok;
 }
 
 int db_migrate(PGconn *conn)

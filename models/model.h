@@ -1,5 +1,5 @@
 /*
- * embed.h — embedding models behind one interface, and the embed stage.
+ * model.h — the embedding models behind one interface (the floor below the stages).
  *
  * The pipeline sees one opaque struct model: model_embed() turns texts into L2-normalised
  * vectors, model_name() is the exact id stored in embeddings.model_name, model_save() /
@@ -7,16 +7,17 @@
  * model_embed(), the very code path the corpus went through.
  *
  * Kinds of model (DESIGN.md, Embedding model): each is one file under models/ that fills a
- * struct model_kind (below) and is listed in the kind table in embed.c:
+ * struct model_kind (below) and is listed in the kind table in models/model.c:
  *   models/hashed.c  "ragload-hash": the built-in model, fitted on the corpus (model_fit_*)
  *   models/glove.c   "glove": SIF-weighted averages of static word vectors (glove:FILE)
- * A third kind is a new file plus one line in that table; the stages never change.
+ * A third kind is a new file plus one line in that table; the stages never change. The embed
+ * stage (stages/embedding.h) and the query path (stages/query.h) use this interface.
  */
-#ifndef RAGLOAD_EMBED_H
-#define RAGLOAD_EMBED_H
+#ifndef RAGLOAD_MODEL_H
+#define RAGLOAD_MODEL_H
 
-#include "../pipeline/common.h"
-#include "../pipeline/config.h"
+#include "../lib/common.h"
+#include "../lib/config.h"
 
 struct model;
 struct model_fit;
@@ -59,13 +60,6 @@ int model_load(const void *data, size_t len, struct model **out, char *err, size
 int model_open(const char *spec, struct model **out, char *err, size_t errlen);
 void model_free(struct model *m);
 
-/* The embed stage: fills docs[i]->vectors (n_chunks * dim, owned by the doc) for every chunk
- * of every doc, a block of texts per model_embed() call. Returns 0 or negative. Thread-safe. */
-int embed_docs(const struct model *m, struct doc **docs, size_t n);
-
-/* Sets OpenBLAS's thread count (0 = leave as is). */
-void embed_set_blas_threads(int n);
-
 /* ---- for model kinds (models/ *.c) ------------------------------------------------------ */
 
 #define MODEL_MAX_DIM 2000       /* pgvector indexes vectors up to 2,000 dimensions */
@@ -73,7 +67,7 @@ void embed_set_blas_threads(int n);
 
 /*
  * struct model_kind — what a kind of model implements. The functions see a struct model whose
- * common fields embed.c manages; m->impl is the kind's own state (immutable once built, so
+ * common fields model.c manages; m->impl is the kind's own state (immutable once built, so
  * that embed may run in many threads at once).
  */
 struct model_kind {

@@ -3,8 +3,8 @@
  *
  * What: the error convention, a bounded growable buffer, the document/chunk types that flow
  * between stages, and the thread-safe skip counters.
- * Why here: stages include only pipeline/ public headers (DESIGN.md, house style rule 1), so
- * the types that cross stage boundaries live in pipeline/.
+ * Why here: every floor uses them and lib/ uses nothing above it (DESIGN.md, house style
+ * rule 1), so the types that cross stage boundaries live in lib/.
  */
 #ifndef RAGLOAD_COMMON_H
 #define RAGLOAD_COMMON_H

@@ -18,7 +18,9 @@ int db_exec(PGconn *conn, const char *sql);
 int db_exec_quiet(PGconn *conn, const char *sql, char *err, size_t errlen);
 /* Runs a query; returns the result when its status is PGRES_TUPLES_OK, else logs and NULL. */
 PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params);
-/* First column of the first row as int64, or def when no row / NULL. -1 on error in *ok. */
+/* First column of the first row as int64, or def when there is no row or it is NULL. *ok (when
+ * ok is not NULL) is set to 1 when the query ran, 0 when it failed (logged); on failure the
+ * function returns def, so a caller must test *ok, not the value, to tell an error apart. */
 int64_t db_scalar_int(PGconn *conn, const char *sql, int64_t def, int *ok);
 
 /*
@@ -33,6 +35,29 @@ int db_lock(PGconn *conn, int shard, int wait_s);
 /* db_lock for a command: returns EXIT_DONE when held, else the exit status to stop with
  * (EXIT_LOCKED, said on stderr, or EXIT_FATAL). */
 int db_take_lock(PGconn *conn, int shard, int wait_s);
+
+/*
+ * db_open_corpus — the one way a command opens a corpus: connects, checks that `ragload init`
+ * ran and that the schema is at least DB_SCHEMA_MIN (every column the code reads or writes
+ * exists: load.c writes documents.source_input, added by migration 0003), and with lock set
+ * takes the run lock (db_lock's shard and wait_s). Returns EXIT_DONE with *out (the caller
+ * closes it with PQfinish), or the exit status to stop with (EXIT_FATAL, EXIT_LOCKED), the
+ * reason said on stderr.
+ */
+#define DB_SCHEMA_MIN 3
+int db_open_corpus(const char *conninfo, int lock, int shard, int wait_s, PGconn **out);
+
+/*
+ * db_reconnect — after a lost connection or a server restart: closes *conn and connects again
+ * with backoff from 0.25 s doubling to 5 s, for up to timeout_s seconds; with lock set, the new
+ * session takes the run lock again (shard, lock_wait_s), since the old session's lock died
+ * with it. Returns 0 with a new *conn, or -1 (logged) with *conn NULL.
+ */
+int db_reconnect(const char *conninfo, PGconn **conn, int lock, int shard, int lock_wait_s,
+		 int timeout_s);
+
+/* Whether a connection answers (a server restart leaves it looking fine until used). */
+int db_alive(PGconn *c);
 
 /* Applies config/migrations (compiled in) in order, once each; idempotent. */
 int db_migrate(PGconn *conn);

@@ -110,6 +110,16 @@ static int slot_tag_match(uint64_t slot, uint64_t hash)
 	return ((slot ^ hash) >> 32) == 0;
 }
 
+/* Puts index1 (an item's index + 1; 0 marks a free slot) at hash h's first free slot of a
+ * table of n (a power of two) slots, probing linearly. */
+static void slot_put(uint64_t *slots, size_t n, uint64_t h, uint32_t index1)
+{
+	size_t pos = h & (n - 1);
+	while (slots[pos])
+		pos = (pos + 1) & (n - 1);
+	slots[pos] = slot_make(h, index1);
+}
+
 /* Doubles a slot table and reinserts; hashes are stored so nothing is rehashed. */
 static int slots_grow(uint64_t **slots, size_t *n_slots, size_t n_items,
 		      uint64_t (*hash_of)(const struct qrels *, uint32_t), const struct qrels *q)
@@ -118,13 +128,8 @@ static int slots_grow(uint64_t **slots, size_t *n_slots, size_t n_items,
 	uint64_t *s = calloc(n, sizeof(*s));
 	if (!s)
 		return RL_ENOMEM;
-	for (size_t i = 0; i < n_items; i++) {
-		uint64_t h = hash_of(q, (uint32_t)i);
-		size_t pos = h & (n - 1);
-		while (s[pos])
-			pos = (pos + 1) & (n - 1);
-		s[pos] = slot_make(h, (uint32_t)i + 1);
-	}
+	for (size_t i = 0; i < n_items; i++)
+		slot_put(s, n, hash_of(q, (uint32_t)i), (uint32_t)i + 1);
 	free(*slots);
 	*slots = s;
 	*n_slots = n;
@@ -215,11 +220,7 @@ static int query_intern(struct qrels *q, const char *qid, size_t len, uint32_t *
 	if (!id)
 		return RL_ENOMEM;
 	q->queries[q->n_queries] = (struct qrels_query){ .id = id, .hash = h };
-	size_t mask = q->n_qslots - 1;
-	size_t pos = h & mask;
-	while (q->qslots[pos])
-		pos = (pos + 1) & mask;
-	q->qslots[pos] = slot_make(h, (uint32_t)++q->n_queries);
+	slot_put(q->qslots, q->n_qslots, h, (uint32_t)++q->n_queries);
 	*out = (uint32_t)(q->n_queries - 1);
 	return 0;
 }
@@ -252,11 +253,7 @@ static int judgment_put(struct qrels *q, uint32_t query, const char *docid, size
 		return RL_ENOMEM;
 	q->judgments[q->n_judgments] =
 		(struct qrels_judgment){ .hash = h, .docid = d, .query = query, .rel = rel };
-	size_t mask = q->n_jslots - 1;
-	size_t pos = h & mask;
-	while (q->jslots[pos])
-		pos = (pos + 1) & mask;
-	q->jslots[pos] = slot_make(h, (uint32_t)++q->n_judgments);
+	slot_put(q->jslots, q->n_jslots, h, (uint32_t)++q->n_judgments);
 	return 0;
 }
 

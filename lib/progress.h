@@ -12,6 +12,7 @@
 #ifndef RAGLOAD_PROGRESS_H
 #define RAGLOAD_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PROGRESS_HZ 4
@@ -25,5 +26,22 @@ void progress_update(int force, const char *fmt, ...) __attribute__((format(prin
 void progress_end(int keep);
 /* "1h02m", "3m05s", "42s": an ETA or a duration, into buf (>= 16 bytes). */
 const char *progress_duration(double seconds, char *buf, int len);
+
+/*
+ * The input meter: how many bytes of the command line's inputs are behind the reader, for a
+ * percentage and an ETA (progress.c says how it is measured). meter_start() sizes the inputs
+ * on a thread of its own (directories are walked); meter_note() is called for each item read
+ * (one thread at a time); meter_done() and meter_total() are 0 while the sizes are unknown.
+ * Every function accepts a NULL meter (no progress).
+ */
+struct input_meter;
+/* paths is borrowed and must outlive the meter. NULL when out of memory. */
+struct input_meter *meter_start(char *const *paths, int n);
+void meter_note(struct input_meter *m, const char *input, size_t raw);
+/* Back to the first input, nothing read (a second pass over the same inputs). */
+void meter_rewind(struct input_meter *m);
+uint64_t meter_done(struct input_meter *m);
+uint64_t meter_total(struct input_meter *m);
+void meter_free(struct input_meter *m);
 
 #endif

@@ -1,92 +1,78 @@
 /*
- * corpus.c — the model lives with the corpus: stored in ragload_models under the exact id
- * that embeddings.model_name holds, recorded as the corpus model in ragload_corpus, and the
- * embedding column typed vector(dim) for it while the table is empty.
+ * corpus.c — the corpus's own records (lib/corpus.h): ragload_corpus facts, ragload_models
+ * rows as bytes, and the embedding column typed vector(dim) while the table is empty. The
+ * model itself lives with the corpus through models/store.c, which serialises it.
  */
-#include "ingest.h"
+#include "corpus.h"
 #include "db.h"
-#include "../stages/embed.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int corpus_store_model(PGconn *conn, const struct model *m)
+void corpus_get(PGconn *conn, const char *key, char *out, size_t len, const char *def)
 {
-	struct buf data;
-	buf_init(&data, 0);
-	int rc = model_save(m, &data);
-	if (rc) {
-		log_error("cannot serialise model %s", model_name(m));
-		goto out;
-	}
-	char dim[16];
-	snprintf(dim, sizeof(dim), "%d", model_dim(m));
-	const char *params[4] = {model_name(m), dim, model_settings_json(m), data.data};
-	int lengths[4] = {0, 0, 0, (int)data.len};
-	int formats[4] = {0, 0, 0, 1};
-	PGresult *r = PQexecParams(conn,
-		"INSERT INTO ragload_models (model_name, format_version, dim, settings, data) "
-		"VALUES ($1, 1, $2, $3::jsonb, $4) ON CONFLICT (model_name) DO NOTHING",
-		4, NULL, params, lengths, formats, 0);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		log_error("storing model %s: %s", model_name(m), PQresultErrorMessage(r));
-		rc = -1;
-	}
+	const char *p[1] = {key};
+	PGresult *r = db_query(conn, "SELECT value FROM ragload_corpus WHERE key = $1", 1, p);
+	snprintf(out, len, "%s", r && PQntuples(r) ? PQgetvalue(r, 0, 0) : def);
 	PQclear(r);
-out:
-	buf_release(&data);
-	return rc;
 }
 
-int corpus_load_model(PGconn *conn, const char *name, struct model **out)
-{
-	const char *params[1] = {name};
-	PGresult *r = PQexecParams(conn, "SELECT data FROM ragload_models WHERE model_name = $1",
-				   1, NULL, params, NULL, NULL, 1);
-	int rc = -1;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_error("reading model %s: %s", name, PQresultErrorMessage(r));
-		goto out;
-	}
-	if (PQntuples(r) == 0) {
-		rc = 1;
-		goto out;
-	}
-	char err[256];
-	if (model_load(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), out, err, sizeof(err))) {
-		log_error("stored model %s: %s", name, err);
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	return rc;
-}
-
-int corpus_current_model(PGconn *conn, struct model **out)
+int corpus_model_name(PGconn *conn, char *out, size_t len)
 {
 	PGresult *r = db_query(conn,
 		"SELECT coalesce((SELECT model_name FROM embeddings LIMIT 1), "
 		"(SELECT value FROM ragload_corpus WHERE key = 'model'))", 0, NULL);
 	if (!r)
-		return -1;
-	int rc = 1;
-	if (!PQgetisnull(r, 0, 0)) {
-		char *name = xstrdup(PQgetvalue(r, 0, 0));
-		rc = corpus_load_model(conn, name, out);
-		if (rc == 1)
-			log_error("the corpus is embedded with model %s, which is not in ragload_models",
-				  name);
-		if (rc == 1)
-			rc = -1;
-		free(name);
+		return RL_ERR;
+	int rc = PQgetisnull(r, 0, 0) ? 1 : 0;
+	if (!rc)
+		snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+int corpus_store_model_bytes(PGconn *conn, const char *name, int dim, const char *settings_json,
+			     const void *data, size_t len)
+{
+	char d[16];
+	snprintf(d, sizeof(d), "%d", dim);
+	const char *params[4] = {name, d, settings_json, data};
+	int lengths[4] = {0, 0, 0, (int)len};
+	int formats[4] = {0, 0, 0, 1};
+	PGresult *r = PQexecParams(conn,
+		"INSERT INTO ragload_models (model_name, format_version, dim, settings, data) "
+		"VALUES ($1, 1, $2, $3::jsonb, $4) ON CONFLICT (model_name) DO NOTHING",
+		4, NULL, params, lengths, formats, 0);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		log_error("storing model %s: %s", name, PQresultErrorMessage(r));
+		rc = RL_ERR;
 	}
 	PQclear(r);
 	return rc;
 }
 
-/* Records key = value in ragload_corpus; writes nothing when it already holds that value. */
-static int corpus_set(PGconn *conn, const char *key, const char *value, int overwrite)
+int corpus_fetch_model_bytes(PGconn *conn, const char *name, PGresult **res)
+{
+	const char *params[1] = {name};
+	PGresult *r = PQexecParams(conn, "SELECT data FROM ragload_models WHERE model_name = $1",
+				   1, NULL, params, NULL, NULL, 1);
+	*res = NULL;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_error("reading model %s: %s", name, PQresultErrorMessage(r));
+		PQclear(r);
+		return RL_ERR;
+	}
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return 1;
+	}
+	*res = r;
+	return 0;
+}
+
+/* Writes nothing when the key already holds that value. */
+int corpus_set(PGconn *conn, const char *key, const char *value, int overwrite)
 {
 	const char *params[2] = {key, value};
 	PGresult *u = PQexecParams(conn, overwrite ?
@@ -164,22 +150,4 @@ int corpus_type_vectors(PGconn *conn, const char *table, int dim)
 		 table, dim, dim <= VECTOR_INLINE_MAX_DIM ? ", ALTER COLUMN embedding_vector SET "
 		 "STORAGE PLAIN" : "");
 	return db_exec(conn, sql) ? -1 : 0;
-}
-
-int corpus_use_model(PGconn *conn, const struct model *m, const char *chunking)
-{
-	if (corpus_store_model(conn, m))
-		return -1;
-	return corpus_claim(conn, model_name(m), model_dim(m), "cosine", chunking);
-}
-
-int model_read_file(const char *path, struct model **out)
-{
-	/* a model file, or a spec such as glove:FILE (model_open names the file in err) */
-	char err[512];
-	if (model_open(path, out, err, sizeof(err))) {
-		log_error("%s", err);
-		return -1;
-	}
-	return 0;
 }

@@ -1,0 +1,571 @@
+/*
+ * evaluate_ann.c — the ANN sweep: every vector index present, every search setting, with the
+ * other index kind steered away and the plan proven by EXPLAIN; a timed pass on one
+ * connection (latency p50/p95/p99, QPS), QPS on N connections, recall@k against the exact
+ * reference, and quality when documents are ranked.
+ */
+#include "evaluate_private.h"
+#include "index.h"
+#include "query.h"
+#include "../lib/db.h"
+#include "../lib/blas.h"
+#include "../lib/pgcopy.h"
+#include "../lib/vecfile.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- ANN ---------------------------------------------------------------------------------- */
+
+/* The statement every ANN measurement runs: the index orders embeddings (in a subquery, so the
+ * join cannot hide the ORDER BY ... LIMIT from the index), then the chunks are joined. */
+static int conn_prepare(const struct eval *e, PGconn *c)
+{
+	char sql[768];
+	/* A generic plan would price LIMIT $2 blind and may pick a sequential scan; a custom plan
+	 * per execution is what EXPLAIN EXECUTE shows, so the proven plan is the measured one. */
+	if (db_exec(c, "SET plan_cache_mode = force_custom_plan"))
+		return RL_ERR;
+	snprintf(sql, sizeof(sql),
+		 "SELECT e.chunk_id, c.doc_id, e.d FROM (SELECT chunk_id, embedding_vector %s "
+		 "$1::vector AS d FROM embeddings ORDER BY embedding_vector %s $1::vector LIMIT $2) e "
+		 "JOIN chunks c USING (chunk_id) ORDER BY e.d, e.chunk_id", e->op, e->op);
+	PGresult *r = PQprepare(c, "ann", sql, 2, NULL);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : RL_ERR;
+	if (rc)
+		log_error("eval: preparing the ANN query: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	if (rc)
+		return rc;
+	/* The quality pass asks for hundreds of rows; joined to chunks that is priced as a hash
+	 * join over the whole table, so it maps chunks to documents on the client instead. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT chunk_id, embedding_vector %s $1::vector AS d FROM embeddings "
+		 "ORDER BY embedding_vector %s $1::vector LIMIT $2", e->op, e->op);
+	r = PQprepare(c, "annq", sql, 2, NULL);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : RL_ERR;
+	if (rc)
+		log_error("eval: preparing the ANN quality query: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	return rc;
+}
+
+/* The vector indexes on embeddings, with their build settings. */
+static int ann_indexes(struct eval *e, struct vindex *ix, int *n_ix)
+{
+	PGresult *r = db_query(e->conn,
+		"SELECT c.relname, am.amname, coalesce(ri.params::text, ''), ri.build_seconds, "
+		"pg_relation_size(c.oid), coalesce(array_to_string(c.reloptions, ','), '') "
+		"FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+		"JOIN pg_am am ON am.oid = c.relam "
+		"LEFT JOIN ragload_indexes ri ON ri.index_name = c.relname "
+		"WHERE i.indrelid = 'embeddings'::regclass AND i.indisvalid "
+		"AND am.amname IN ('hnsw', 'ivfflat') ORDER BY am.amname, c.relname", 0, NULL);
+	if (!r)
+		return RL_ERR;
+	int n = 0;
+	for (int i = 0; i < PQntuples(r) && n < EVAL_MAX_INDEXES; i++) {
+		struct vindex *v = &ix[n++];
+		memset(v, 0, sizeof(*v));
+		snprintf(v->name, sizeof(v->name), "%s", PQgetvalue(r, i, 0));
+		snprintf(v->kind, sizeof(v->kind), "%s", PQgetvalue(r, i, 1));
+		v->build_s = PQgetisnull(r, i, 3) ? NAN : atof(PQgetvalue(r, i, 3));
+		v->bytes = atoll(PQgetvalue(r, i, 4));
+		int hnsw = !strcmp(v->kind, "hnsw");
+		/* Build settings: as ragload recorded them, else the reloptions, else the defaults. */
+		json_t *p = NULL;
+		if (*PQgetvalue(r, i, 2))
+			p = json_loads(PQgetvalue(r, i, 2), 0, NULL);
+		if (!json_is_object(p)) {
+			json_decref(p);
+			p = json_object();
+			char opts[256];
+			snprintf(opts, sizeof(opts), "%s", PQgetvalue(r, i, 5));
+			for (char *save = NULL, *t = strtok_r(opts, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				char *eq = strchr(t, '=');
+				if (eq) {
+					*eq = '\0';
+					json_object_set_new(p, t, json_integer(atoll(eq + 1)));
+				}
+			}
+		}
+		int m = json_is_integer(json_object_get(p, "m")) ?
+			(int)json_integer_value(json_object_get(p, "m")) : 16;
+		int efc = json_is_integer(json_object_get(p, "ef_construction")) ?
+			  (int)json_integer_value(json_object_get(p, "ef_construction")) : 64;
+		v->lists = json_is_integer(json_object_get(p, "lists")) ?
+			   (int)json_integer_value(json_object_get(p, "lists")) : 100;
+		json_decref(p);
+		if (hnsw) {
+			snprintf(v->build_json, sizeof(v->build_json),
+				 "{\"m\":%d,\"ef_construction\":%d}", m, efc);
+			snprintf(v->tag, sizeof(v->tag), "hnsw_m%d_efc%d", m, efc);
+		} else {
+			snprintf(v->build_json, sizeof(v->build_json), "{\"lists\":%d}", v->lists);
+			snprintf(v->tag, sizeof(v->tag), "ivfflat_lists%d", v->lists);
+		}
+	}
+	PQclear(r);
+	*n_ix = n;
+	return 0;
+}
+
+/* The search settings of one index: the SET LOCALs that select it and steer the planner off
+ * the other kind, e.g. ivfflat.probes = lists makes IVFFlat cost like a full scan. */
+static int ann_settings(struct eval *e, const struct vindex *ix, const struct vindex *all, int n_all,
+			struct setting *out, int *n_out)
+{
+	int vals[EVAL_MAX_SETTINGS], n;
+	int hnsw = !strcmp(ix->kind, "hnsw");
+	if (hnsw) {
+		n = e->a->n_ef_search;
+		memcpy(vals, e->a->ef_search, sizeof(vals));
+	} else if (e->a->n_probes) {
+		n = e->a->n_probes;
+		memcpy(vals, e->a->probes, sizeof(vals));
+	} else {
+		n = 0;
+		for (int p = 1; n == 0 || (p <= ix->lists / 4 && n < EVAL_MAX_SETTINGS); p *= 2)
+			vals[n++] = p;
+	}
+	int other_lists = 0, other_hnsw = 0;
+	for (int i = 0; i < n_all; i++) {
+		if (!strcmp(all[i].kind, "ivfflat") && all[i].lists > other_lists)
+			other_lists = all[i].lists;
+		other_hnsw |= !strcmp(all[i].kind, "hnsw");
+	}
+	int iter_row = hnsw && e->iter_scan;
+	int m = 0;
+	for (int i = 0; i < n + iter_row && m < EVAL_MAX_SETTINGS + 1; i++) {
+		struct setting *s = &out[m++];
+		memset(s, 0, sizeof(*s));
+		s->ix = ix;
+		s->iterative = i == n;
+		s->value = s->iterative ? EVAL_ITER_EF : vals[i];
+		int len;
+		if (hnsw) {
+			len = snprintf(s->sets, sizeof(s->sets), "SET LOCAL hnsw.ef_search = %d; ",
+				       s->value);
+			if (other_lists)
+				len += snprintf(s->sets + len, sizeof(s->sets) - len,
+						"SET LOCAL ivfflat.probes = %d; ", other_lists);
+			snprintf(s->search_json, sizeof(s->search_json), s->iterative ?
+				 "{\"ef_search\":%d,\"iterative_scan\":\"relaxed_order\"}" :
+				 "{\"ef_search\":%d}", s->value);
+			snprintf(s->tag, sizeof(s->tag), "%s_ef%d%s", ix->tag, s->value,
+				 s->iterative ? "_relaxed" : "");
+		} else {
+			len = snprintf(s->sets, sizeof(s->sets), "SET LOCAL ivfflat.probes = %d; ",
+				       s->value);
+			if (other_hnsw)
+				len += snprintf(s->sets + len, sizeof(s->sets) - len,
+						"SET LOCAL hnsw.ef_search = %d; ", EVAL_STEER_EF);
+			snprintf(s->search_json, sizeof(s->search_json), "{\"probes\":%d}", s->value);
+			snprintf(s->tag, sizeof(s->tag), "%s_probes%d", ix->tag, s->value);
+		}
+		/* Iterative scans off unless wanted: a server default must not change the figures. */
+		if (e->iter_scan)
+			snprintf(s->sets + len, sizeof(s->sets) - len,
+				 "SET LOCAL hnsw.iterative_scan = %s; SET LOCAL ivfflat.iterative_scan = off",
+				 s->iterative ? "relaxed_order" : "off");
+	}
+	*n_out = m;
+	return 0;
+}
+
+/* Finds the node that reads embeddings in an EXPLAIN (FORMAT JSON) plan: its index name, or
+ * its node type when it is not an index scan. */
+static void plan_find(json_t *node, char *out, size_t n)
+{
+	if (!json_is_object(node) || *out)
+		return;
+	const char *rel = json_string_value(json_object_get(node, "Relation Name"));
+	if (rel && !strcmp(rel, "embeddings")) {
+		const char *ixn = json_string_value(json_object_get(node, "Index Name"));
+		const char *type = json_string_value(json_object_get(node, "Node Type"));
+		snprintf(out, n, "%s", ixn ? ixn : type ? type : "?");
+		return;
+	}
+	json_t *kids = json_object_get(node, "Plans");
+	size_t i;
+	json_t *kid;
+	json_array_foreach(kids, i, kid)
+		plan_find(kid, out, n);
+}
+
+/* EXPLAINs statement stmt for query 0 with limit; out gets what reads embeddings. */
+static int plan_of(struct eval *e, PGconn *c, const char *stmt, const char *limit, char *out,
+		   size_t n)
+{
+	struct buf sql;
+	buf_init(&sql, 0);
+	out[0] = '\0';
+	int rc = buf_printf(&sql, "EXPLAIN (FORMAT JSON) EXECUTE %s('%s', %s)", stmt, e->qlit[0],
+			    limit);
+	if (rc)
+		goto out;
+	PGresult *r = db_query(c, sql.data, 0, NULL);
+	if (!r) {
+		rc = RL_ERR;
+		goto out;
+	}
+	json_t *j = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+	PQclear(r);
+	plan_find(json_object_get(json_array_get(j, 0), "Plan"), out, n);
+	json_decref(j);
+	if (!*out)
+		snprintf(out, n, "?");
+out:
+	buf_release(&sql);
+	return rc;
+}
+
+static int begin_with(PGconn *c, const char *sets)
+{
+	return db_exec(c, "BEGIN") || db_exec(c, sets) ? RL_ERR : 0;
+}
+
+/* Runs query q through "ann"; fills ids/dists (up to max) and doc ids (may be NULL).
+ * Returns the row count or negative. *ms gets the latency around the execution only. */
+static int ann_query(const struct eval *e, PGconn *c, size_t q, const char *limit, int64_t *ids,
+		     float *dists, int32_t *docs, int max, double *ms)
+{
+	const char *params[2] = { e->qlit[q], limit };
+	double t0 = now_seconds();
+	PGresult *r = PQexecPrepared(c, "ann", 2, params, NULL, NULL, 0);
+	if (ms)
+		*ms = (now_seconds() - t0) * 1000.0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_error("eval: ANN query %s: %s", e->qid[q], PQresultErrorMessage(r));
+		PQclear(r);
+		return RL_ERR;
+	}
+	int n = PQntuples(r);
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++) {
+		if (ids)
+			ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		if (docs)
+			docs[i] = (int32_t)strtol(PQgetvalue(r, i, 1), NULL, 10);
+		if (dists)
+			dists[i] = strtof(PQgetvalue(r, i, 2), NULL);
+	}
+	PQclear(r);
+	return n;
+}
+
+/* The start line of the N-connection figure: every worker has begun its transaction and
+ * set its settings before the clock starts. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int ready, go;
+};
+
+/* One thread of the N-connection figure: its share of the queries, one connection. */
+struct worker {
+	const struct eval *e;
+	PGconn *conn;
+	const char *sets;
+	int t, n;
+	struct gate *gate;
+	double end;
+	int rc;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const struct eval *e = w->e;
+	w->rc = begin_with(w->conn, w->sets);
+	pthread_mutex_lock(&w->gate->mu);
+	w->gate->ready++;
+	pthread_cond_broadcast(&w->gate->cv);
+	while (!w->gate->go)
+		pthread_cond_wait(&w->gate->cv, &w->gate->mu);
+	pthread_mutex_unlock(&w->gate->mu);
+	for (size_t q = (size_t)w->t; q < e->nq && !w->rc; q += (size_t)w->n)
+		if (ann_query(e, w->conn, q, e->kstr, NULL, NULL, NULL, 0, NULL) < 0)
+			w->rc = RL_ERR;
+	w->end = now_seconds();
+	db_exec(w->conn, w->rc ? "ROLLBACK" : "COMMIT");
+	return NULL;
+}
+
+/* QPS with every pool connection busy: queries split round robin, total / wall time. */
+static double ann_qps_n(struct eval *e, const struct setting *s)
+{
+	struct pool *p = &e->pool;
+	struct worker w[RL_ARRAY_LEN(p->c)];
+	pthread_t th[RL_ARRAY_LEN(p->c)];
+	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	int started = 0;
+	for (int i = 0; i < p->n; i++) {
+		w[i] = (struct worker){ .e = e, .conn = p->c[i], .sets = s->sets, .t = i, .n = p->n,
+					.gate = &g };
+		if (pthread_create(&th[i], NULL, worker_main, &w[i]))
+			break;
+		started++;
+	}
+	pthread_mutex_lock(&g.mu);
+	while (g.ready < started)
+		pthread_cond_wait(&g.cv, &g.mu);
+	double t0 = now_seconds(), end = t0;
+	g.go = 1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	int ok = started == p->n;
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		ok &= w[i].rc == 0;
+		end = w[i].end > end ? w[i].end : end;
+	}
+	pthread_mutex_destroy(&g.mu);
+	pthread_cond_destroy(&g.cv);
+	return ok && end > t0 ? (double)e->nq / (end - t0) : NAN;
+}
+
+/* Prepares the main connection and opens the extra ones (connecting is part of no figure). */
+int eval_pool_open(struct eval *e)
+{
+	int want = e->a->connections;
+	if (conn_prepare(e, e->conn))
+		return RL_ERR;
+	if (want <= 1)
+		return 0;
+	if (want > (int)RL_ARRAY_LEN(e->pool.c))
+		want = (int)RL_ARRAY_LEN(e->pool.c);
+	for (int i = 0; i < want; i++) {
+		PGconn *c = db_connect(e->cfg->conninfo);
+		if (!c)
+			return RL_ERR;
+		e->pool.c[e->pool.n++] = c;
+		if (conn_prepare(e, c))
+			return RL_ERR;
+	}
+	return 0;
+}
+
+/* The quality pass of one setting, per connection: the setting's SET LOCALs, and the
+ * sequential scan off: a LIMIT of hundreds is priced as most of the table and the planner would read it
+ * all, but the quality of an index is what it returns when it is used (the timed pass keeps
+ * the planner's own choice). */
+struct annq_arg {
+	const struct setting *s;
+	char limit[16];
+};
+
+static int annq_setup(const struct eval *e, PGconn *c, const void *arg)
+{
+	const struct annq_arg *a = arg;
+	(void)e;
+	return begin_with(c, a->s->sets) || db_exec(c, "SET LOCAL enable_seqscan = off") ? RL_ERR
+											  : 0;
+}
+
+static int annq_query(const struct eval *e, PGconn *c, size_t q, const void *arg,
+		      int32_t *chunk_docs)
+{
+	const struct annq_arg *a = arg;
+	const char *params[2] = { e->qlit[q], a->limit };
+	PGresult *r = eval_exec_prepared(c, "annq", params, "ANN query", e->qid[q]);
+	if (!r)
+		return RL_ERR;
+	int n = PQntuples(r) < EVAL_CHUNKS ? PQntuples(r) : EVAL_CHUNKS;
+	struct hit h[EVAL_CHUNKS];
+	for (int i = 0; i < n; i++) {
+		h[i].chunk = (int32_t)strtol(PQgetvalue(r, i, 0), NULL, 10);
+		h[i].d = strtof(PQgetvalue(r, i, 1), NULL);
+		h[i].doc = eval_chunk_doc(e, h[i].chunk);
+	}
+	PQclear(r);
+	/* relaxed_order returns rows only roughly in order: sort them by distance, as pgvector's
+	 * documentation does with a materialised CTE */
+	if (a->s->iterative)
+		qsort(h, (size_t)n, sizeof(*h), eval_hit_cmp);
+	for (int i = 0; i < n; i++)
+		chunk_docs[i] = h[i].doc;
+	return n;
+}
+
+static void annq_teardown(const struct eval *e, PGconn *c, int failed)
+{
+	(void)e;
+	db_exec_quiet(c, failed ? "ROLLBACK" : "COMMIT", NULL, 0);
+}
+
+/* Records which plan served a setting, for the report's settings. */
+static void plan_note(struct eval *e, const struct setting *s, const char *pass, const char *plan)
+{
+	json_t *o = json_pack("{s:s, s:o, s:s, s:s}", "index", s->ix->name, "search",
+			      json_loads(s->search_json, 0, NULL), "pass", pass, "plan", plan);
+	if (o)
+		json_array_append_new(e->plans, o);
+}
+
+/* The quality pass: up to ann_chunks chunks per query through the index, collapsed to
+ * documents. Without iterative scans HNSW returns at most ef_search rows, so it is asked for
+ * no more (a larger LIMIT only misleads the planner) and the row records the cap. */
+static int ann_quality(struct eval *e, const struct setting *s, int32_t *docs, int *n_docs)
+{
+	char plan[128], setting[256];
+	struct annq_arg arg = { .s = s };
+	int capped = !strcmp(s->ix->kind, "hnsw") && !s->iterative && s->value < e->ann_chunks;
+	snprintf(arg.limit, sizeof(arg.limit), "%d", capped ? s->value : e->ann_chunks);
+	int rc = annq_setup(e, e->conn, &arg);
+	if (!rc)
+		rc = plan_of(e, e->conn, "annq", arg.limit, plan, sizeof(plan));
+	db_exec_quiet(e->conn, "ROLLBACK", NULL, 0);
+	if (rc)
+		return rc;
+	plan_note(e, s, "quality", plan);
+	if (strcmp(plan, s->ix->name) != 0) {
+		log_warn("eval: %s %s with LIMIT %s: the plan reads embeddings by %s, not the index: "
+			 "no quality row", s->ix->kind, s->search_json, arg.limit, plan);
+		return 0;
+	}
+	int len = (int)strlen(s->search_json);
+	if (capped)
+		snprintf(setting, sizeof(setting), "%.*s,\"max_chunks\":%d}", len - 1,
+			 s->search_json, s->value);
+	else
+		snprintf(setting, sizeof(setting), "%s", s->search_json);
+	struct pass p = { annq_setup, annq_query, annq_teardown, &arg, docs, n_docs };
+	if ((rc = eval_pass_run(e, &p)))
+		return rc;
+	return quality_score(e, docs, n_docs, s->tag, s->ix->kind, setting);
+}
+
+/* Scratch of the ANN passes: per query up to k results of the timed pass. */
+struct ann_scratch {
+	int64_t *ids;           /* nq x k */
+	float *dists;           /* nq x k */
+	int *n;                 /* nq */
+	double *lat;            /* nq, ms */
+	int32_t *docs;          /* nq x EVAL_DOCS rankings of the quality pass */
+	int *n_docs;            /* nq */
+};
+
+/* One setting: plan proof, timed pass (latency, recall@k, QPS on 1), N connections, quality. */
+static int ann_setting(struct eval *e, const struct setting *s, struct ann_scratch *x)
+{
+	char plan[128];
+	struct report_ann *row = NULL;
+	int rc = begin_with(e->conn, s->sets);
+	if (!rc)
+		rc = plan_of(e, e->conn, "ann", e->kstr, plan, sizeof(plan));
+	if (rc)
+		goto out;
+	plan_note(e, s, "timed", plan);
+	int flagged = strcmp(plan, s->ix->name) != 0;
+	if (flagged)
+		log_warn("eval: %s %s: the plan reads embeddings by %s, not %s: flagged, not "
+			 "reported as ANN", s->ix->kind, s->search_json, plan, s->ix->name);
+	double t0 = now_seconds();
+	for (size_t q = 0; q < e->nq; q++) {
+		size_t o = q * (size_t)e->k;
+		x->n[q] = ann_query(e, e->conn, q, e->kstr, x->ids + o, x->dists + o, NULL, e->k,
+				    &x->lat[q]);
+		if (x->n[q] < 0) {
+			rc = x->n[q];
+			goto out;
+		}
+	}
+	double wall = now_seconds() - t0;
+	if ((rc = db_exec(e->conn, "COMMIT")))
+		goto out;
+	double recall = 0;
+	for (size_t q = 0; q < e->nq; q++) {
+		size_t o = q * (size_t)e->k;
+		recall += metric_ann_recall(x->ids + o, x->dists + o, x->n[q], e->ref_ids + o,
+					    e->ref_d + o, e->k, -1);
+	}
+
+	if (e->n_ann == EVAL_MAX_ROWS) {
+		rc = RL_ELIMIT;
+		goto out;
+	}
+	row = &e->ann[e->n_ann++];
+	memset(row, 0, sizeof(*row));
+	snprintf(row->index, sizeof(row->index), "%s", s->ix->kind);
+	snprintf(row->build_json, sizeof(row->build_json), "%s", s->ix->build_json);
+	snprintf(row->search_json, sizeof(row->search_json), "%s", s->search_json);
+	row->build_s = s->ix->build_s;
+	row->index_bytes = s->ix->bytes;
+	row->recall10 = recall / (double)e->nq;
+	row->p50_ms = metric_percentile(x->lat, e->nq, 50);
+	row->p95_ms = metric_percentile(x->lat, e->nq, 95);
+	row->p99_ms = metric_percentile(x->lat, e->nq, 99);
+	row->qps_1 = (double)e->nq / wall;
+	row->qps_n = NAN;
+	row->n_conn = 1;
+	row->seqscan = flagged;
+	if (!flagged && e->pool.n > 1) {
+		row->qps_n = ann_qps_n(e, s);
+		row->n_conn = e->pool.n;
+	}
+	char qn[32] = "";
+	if (isfinite(row->qps_n))
+		snprintf(qn, sizeof(qn), ", %.0f on %d", row->qps_n, row->n_conn);
+	log_info("eval: %-7s %-52s recall@%d %.4f  p50 %.2f ms  p99 %.2f ms  QPS %.0f%s%s",
+		 s->ix->kind, s->search_json, e->k, row->recall10, row->p50_ms, row->p99_ms,
+		 row->qps_1, qn, flagged ? "  (not the index: flagged)" : "");
+	if (!flagged && e->quality_on)
+		return ann_quality(e, s, x->docs, x->n_docs);
+	return 0;
+out:
+	db_exec_quiet(e->conn, "ROLLBACK", NULL, 0);
+	return rc;
+}
+
+/* Every vector index, every setting. */
+int ann_measure(struct eval *e)
+{
+	struct vindex ix[EVAL_MAX_INDEXES];
+	struct setting set[EVAL_MAX_SETTINGS + 1];
+	int n_ix = 0, n_set, rc;
+	struct ann_scratch x;
+	x.ids = malloc(e->nq * (size_t)e->k * sizeof(*x.ids));
+	x.dists = malloc(e->nq * (size_t)e->k * sizeof(*x.dists));
+	x.n = malloc(e->nq * sizeof(*x.n));
+	x.lat = malloc(e->nq * sizeof(*x.lat));
+	x.docs = malloc(e->nq * EVAL_DOCS * sizeof(*x.docs));
+	x.n_docs = malloc(e->nq * sizeof(*x.n_docs));
+	rc = !x.ids || !x.dists || !x.n || !x.lat || !x.docs || !x.n_docs ? RL_ENOMEM : 0;
+	if (!rc)
+		rc = ann_indexes(e, ix, &n_ix);
+	if (rc || n_ix == 0) {
+		if (!rc)
+			log_info("eval: no HNSW or IVFFlat index on embeddings: exact, fts and hybrid "
+				 "only (run `ragload index` for ANN figures)");
+		goto out;
+	}
+	for (int i = 0; i < n_ix && !rc; i++) {
+		if ((rc = ann_settings(e, &ix[i], ix, n_ix, set, &n_set)))
+			break;
+		/* Warm-up, untimed: the first pass over an index would measure the disk. */
+		if ((rc = begin_with(e->conn, set[0].sets)))
+			break;
+		for (size_t q = 0; q < e->nq && q < EVAL_WARMUP && !rc; q++)
+			if (ann_query(e, e->conn, q, e->kstr, NULL, NULL, NULL, 0, NULL) < 0)
+				rc = RL_ERR;
+		db_exec(e->conn, rc ? "ROLLBACK" : "COMMIT");
+		for (int j = 0; j < n_set && !rc; j++)
+			rc = ann_setting(e, &set[j], &x);
+	}
+out:
+	free(x.ids);
+	free(x.dists);
+	free(x.n);
+	free(x.lat);
+	free(x.docs);
+	free(x.n_docs);
+	return rc;
+}
