@@ -8,7 +8,7 @@ out=${1:?usage: make-seeds.sh OUT}
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -f "$out/.done" ] && [ "$out/.done" -nt "$0" ]; then exit 0; fi
 rm -rf "$out"
-mkdir -p "$out/read" "$out/jsonl" "$out/vecfile" "$out/normalize" "$out/chunk" "$out/config"
+mkdir -p "$out/read" "$out/jsonl" "$out/vecfile" "$out/normalize" "$out/chunk" "$out/config" "$out/mail"
 out=$(cd "$out" && pwd)
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
@@ -72,6 +72,25 @@ open(v + "/truncated.fvecs", "wb").write(vec([1.0, 2.0]) + vec([3.0, 4.0])[:6])
 open(v + "/baddim.fvecs", "wb").write(vec([1.0, 2.0]) + struct.pack("<i", 3) + b"\0" * 12)
 open(v + "/negdim.fvecs", "wb").write(struct.pack("<i", -5) + b"\0" * 20)
 open(v + "/hugedim.fvecs", "wb").write(struct.pack("<i", 1 << 30))
+PY
+# mail with attachments that are documents, archives, images, messages (read as nested entries)
+python3 - "$out/mail" "$here/corpus/office/pandoc.docx" "$here/corpus/office/hand.ods" "$r/t.zip" <<'PY'
+import base64, sys
+out, docx, ods, tzip = sys.argv[1:5]
+def b64(p): return base64.encodebytes(open(p, 'rb').read()).decode()
+def att(name, ctype, body, enc='base64'):
+    return ('--b\nContent-Type: %s; name="%s"\nContent-Disposition: attachment; filename="%s"\n'
+            'Content-Transfer-Encoding: %s\n\n%s\n' % (ctype, name, name, enc, body))
+head = 'From: a@example.org\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n'
+png = base64.encodebytes(b'\x89PNG\r\n\x1a\n' + bytes(32)).decode()
+open(out + '/attach-docx.eml', 'w').write(head + att('m.docx', 'application/octet-stream', b64(docx)) + '--b--\n')
+open(out + '/attach-mixed.eml', 'w').write(head + att('s.ods', 'application/vnd.oasis.opendocument.spreadsheet', b64(ods))
+    + att('t.zip', 'application/zip', b64(tzip)) + att('i.png', 'image/png', png)
+    + att('n.md', 'text/markdown', '# T\n\ntext', '7bit') + '--b--\n')
+inner = head.replace('boundary=b', 'boundary=c').replace('--b', '--c') + \
+        att('x.txt', 'text/plain', 'inner text', 'quoted-printable').replace('--b', '--c') + '--c--\n'
+open(out + '/attach-nested.eml', 'w').write(head + '--b\nContent-Type: message/rfc822\n'
+    'Content-Disposition: attachment; filename="fw.eml"\n\n' + inner + '--b--\n')
 PY
 # JSONL seeds that only make sense compressed
 zstd -q -c "$here/corpus/jsonl/basic.jsonl" > "$out/jsonl/basic.jsonl.zst"
