@@ -764,9 +764,14 @@ const char *read_sniff(const unsigned char *h, size_t n, const unsigned char *t,
 	    ((h[4] <= 3 && h[5] == 0 && h[6] == 0 && h[7] == 0 && h[1] >= 0x0c && h[1] <= 0x0f) ||
 	     name_ends(name, ".pyc") || name_ends(name, ".pyo")))
 		return "pyc";
-	/* OLE2 compound files: .doc, .xls, .ppt, .msi; the name says which */
+	/* OLE2 compound files: an encrypted OOXML package when its directory names the
+	 * "EncryptedPackage" stream (UTF-16LE; Office writes the directory near either end),
+	 * else .doc, .xls, .ppt, .msi...: the name says which */
 	if (n >= 8 && memcmp(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0) {
 		static const char *const ole[] = { ".doc", ".xls", ".ppt", ".msi", ".msg", ".vsd" };
+		static const char ep[] = "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
+		if (memmem(h, n, ep, sizeof(ep) - 1) || (t && memmem(t, nt, ep, sizeof(ep) - 1)))
+			return "ooxml-encrypted";
 		for (size_t i = 0; i < RL_ARRAY_LEN(ole); i++)
 			if (name_ends(name, ole[i]))
 				return ole[i] + 1;
@@ -881,14 +886,16 @@ static const char *doc_type_read(const char *type, const char *name)
 			return read[i];
 	/* the content says "a package" (OLE2: encrypted OOXML; a zip whose members did not say
 	 * which, e.g. one cut before its directory): the name says which */
-	if (!strcmp(type, "ole2") || !strcmp(type, "ooxml") || !strcmp(type, "odf"))
+	int encrypted = !strcmp(type, "ooxml-encrypted");
+	if (encrypted || !strcmp(type, "ole2") || !strcmp(type, "ooxml") || !strcmp(type, "odf"))
 		for (size_t i = 0; i < RL_ARRAY_LEN(read); i++) {
 			char suf[8] = ".";
 			strcat(suf, read[i]);
 			if (name_ends(name, suf))
 				return read[i];
 		}
-	return NULL;
+	/* encrypted whatever its name: normalize says so (office.c reads its directory) */
+	return encrypted ? "ooxml-encrypted" : NULL;
 }
 
 /*
@@ -1453,8 +1460,10 @@ static int data_collect(struct reader *r, struct stream *s, const struct place *
 		memcpy(data + len, p, (size_t)n);
 		len += (size_t)n;
 		if (sniff && len >= READ_SNIFF_BYTES) {
-			/* a zip's members are only known at its end: judged again there */
-			sniff = len >= 2 && data[0] == 'P' && data[1] == 'K';
+			/* a zip's members (and an OLE2 file's directory) may only be known at its
+			 * end: judged again there */
+			sniff = (len >= 2 && data[0] == 'P' && data[1] == 'K') ||
+				(len >= 8 && memcmp(data, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0);
 			if ((rc = sniff_ignore(r, at->key, at->name, (unsigned char *)data, len, NULL, 0)))
 				goto out;
 			if (big) {
@@ -2446,7 +2455,8 @@ static int container_sniff(struct reader *r, const struct container *k)
 		if (got <= 0)
 			return 0;  /* a read error is libarchive's to report */
 		n = (size_t)got;
-		if (n >= 4 && memcmp(head, "PK", 2) == 0) {
+		if (n >= 8 && (memcmp(head, "PK", 2) == 0 ||
+			       memcmp(head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0)) {
 			struct stat st;
 			if (fstat(k->fd, &st) == 0 && st.st_size > 0) {
 				off_t from = st.st_size > READ_SNIFF_TAIL ? st.st_size - READ_SNIFF_TAIL : 0;

@@ -126,8 +126,29 @@ for n in src.namelist():
 dst.close()
 EOF
 head -c 4096 /dev/urandom > "$d/random.docx"
-# OOXML encryption: the package inside an OLE2 compound file
-{ printf '\320\317\021\340\241\261\032\341'; head -c 4088 /dev/zero; } > "$d/locked.docx"
+# OOXML encryption: the package inside an OLE2 compound file (EncryptionInfo, EncryptedPackage)
+cat > "$TMP/cfb.py" <<'EOF'
+# cfb.py OUT [STREAM...]: a minimal OLE2 compound file (512-byte sectors: header, one FAT
+# sector, one directory sector, one data sector) whose directory holds the named streams.
+import os, struct, sys
+out, names = sys.argv[1], sys.argv[2:] or ['EncryptionInfo', 'EncryptedPackage']
+FREE, END, FATSECT, NOSTREAM = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+hdr = (b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1' + bytes(16) + struct.pack('<HHHHH', 0x3E, 3, 0xFFFE, 9, 6)
+       + bytes(6) + struct.pack('<IIIIIIIII', 0, 1, 1, 0, 4096, END, 0, END, 0)
+       + struct.pack('<I', 0) + struct.pack('<I', FREE) * 108)
+fat = struct.pack('<III', FATSECT, END, END) + struct.pack('<I', FREE) * 125
+def entry(name, kind, child=NOSTREAM, right=NOSTREAM, start=END, size=0):
+    n = (name + '\0').encode('utf-16-le')
+    return (n.ljust(64, b'\0') + struct.pack('<HBB', len(n), kind, 1)
+            + struct.pack('<III', NOSTREAM, right, child) + bytes(16 + 4 + 16)
+            + struct.pack('<IQ', start, size))
+ents = [entry('Root Entry', 5, child=1)]
+for i, nm in enumerate(names[:3]):
+    ents.append(entry(nm, 2, right=i + 2 if i + 1 < len(names[:3]) else NOSTREAM, start=2, size=64))
+d = b''.join(ents).ljust(512, b'\0')
+open(out, 'wb').write(hdr + fat + d + os.urandom(512))
+EOF
+python3 "$TMP/cfb.py" "$d/locked.docx"
 
 rc=0; "$RAGLOAD" --no-progress ingest --chunk-tokens 24 --chunk-overlap 0 "$d" 2> "$TMP/err" || rc=$?
 t_eq "office dir: exit 3 (two damaged documents)" 3 "$rc"
@@ -136,7 +157,7 @@ t_eq "bomb.docx: exit 3" 3 "$rc"
 t_check "bomb.docx: skipped as corrupt_document (expansion bound)" grep -q "bomb.docx: docx: package expands past its bounds" "$TMP/err.bomb"
 t_check "truncated.docx skipped as corrupt_document" grep -q "truncated.docx: .*docx" "$TMP/err"
 t_check "random.docx skipped as corrupt_document" grep -q "random.docx: named like an office document" "$TMP/err"
-t_check "locked.docx (OLE2) skipped as encrypted" grep -q "locked.docx: docx: .*\[encrypted\]" "$TMP/err"
+t_check "locked.docx (OLE2 holding EncryptedPackage) skipped as encrypted" grep -q "locked.docx: docx: an encrypted OOXML package.*\[encrypted\]" "$TMP/err"
 t_check "summary counts corrupt_document 2" grep -qE "corrupt_document:? +2|corrupt_document 2" "$TMP/err"
 t_eq "each document once, under its own key" \
   "fleet.xlsx moorings.ods report.docx report.epub report.odt report.pptx tour.odp" \
@@ -227,3 +248,76 @@ t_eq "office.tar: the same 7 documents, each under its member's key" 7 \
   "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'office.tar!office/%' AND source_name NOT LIKE 'office.tar!office/%!%'")"
 t_eq "office.tar: the same text as on disk" 0 \
   "$(q "SELECT count(*) FROM documents a JOIN documents b ON b.source_name = 'office.tar!office/' || a.source_name WHERE a.original_content <> b.original_content")"
+
+# Bad samples of every format, each beside the good ones (which load): corrupt (the main
+# part's XML replaced by bytes that are no XML), truncated (cut at 60%), encrypted (OOXML: an
+# OLE2 compound file holding EncryptionInfo/EncryptedPackage, also under a name that says
+# nothing; ODF: manifest:encryption-data; EPUB: encryption.xml listing a chapter), oversized
+# (an incompressible member that takes it past max_entry_bytes). Each is skipped with its
+# reason, warned about under its own name; the run exits 3. A legacy OLE2 file (no
+# encryption streams) under a .docx name is a corrupt_document, not "encrypted".
+newdb office_bad
+"$RAGLOAD" -q init
+b=$TMP/bad
+mkdir -p "$b"
+cp "$d/report.docx" "$d/report.pptx" "$d/fleet.xlsx" "$d/report.odt" "$d/tour.odp" "$d/moorings.ods" "$d/report.epub" "$b/"
+TMP=$TMP python3 - "$b" <<'EOF'
+import os, re, subprocess, sys, zipfile
+b = sys.argv[1]
+good = {'docx': 'report.docx', 'pptx': 'report.pptx', 'xlsx': 'fleet.xlsx', 'odt': 'report.odt',
+        'odp': 'tour.odp', 'ods': 'moorings.ods', 'epub': 'report.epub'}
+main = {'docx': 'word/document.xml', 'pptx': 'ppt/presentation.xml', 'xlsx': 'xl/workbook.xml',
+        'odt': 'content.xml', 'odp': 'content.xml', 'ods': 'content.xml'}
+ENC = ('<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+       '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">'
+       '<manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="AAAA"/>'
+       '</manifest:file-entry></manifest:manifest>')
+def rewrite(src, dst, change=lambda n, x: x, add=()):
+    zi = zipfile.ZipFile(src)
+    zo = zipfile.ZipFile(dst, 'w', zipfile.ZIP_DEFLATED)
+    names = dict(add)
+    for info in zi.infolist():
+        x = names.pop(info.filename, None) or change(info.filename, zi.read(info.filename))
+        zo.writestr(info, x)
+    for n, x in names.items():
+        zo.writestr(n, x)
+    zo.close()
+cfb = os.environ['TMP'] + '/cfb.py'
+for t, g in good.items():
+    src = os.path.join(b, g)
+    data = open(src, 'rb').read()
+    open(os.path.join(b, 'truncated.' + t), 'wb').write(data[:len(data) * 6 // 10])
+    names = zipfile.ZipFile(src).namelist()
+    if t == 'epub':
+        part = [n for n in names if n.endswith('.opf')][0]
+        ch = [n for n in names if n.endswith('.xhtml') and '/ch' in n][0]
+        enc = ('<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+               'xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>'
+               '<enc:CipherReference URI="%s"/></enc:CipherData></enc:EncryptedData></encryption>' % ch)
+        rewrite(src, os.path.join(b, 'encrypted.' + t), add=[('META-INF/encryption.xml', enc)])
+    else:
+        part = main[t]
+    rewrite(src, os.path.join(b, 'corrupt.' + t), lambda n, x: b'\x00\x01 no XML here' if n == part else x)
+    if t in ('odt', 'odp', 'ods'):
+        rewrite(src, os.path.join(b, 'encrypted.' + t), add=[('META-INF/manifest.xml', ENC)])
+    if t in ('docx', 'pptx', 'xlsx'):
+        subprocess.check_call([sys.executable, cfb, os.path.join(b, 'encrypted.' + t)])
+    rewrite(src, os.path.join(b, 'oversized.' + t), add=[('media/padding.bin', os.urandom(300000))])
+subprocess.check_call([sys.executable, cfb, os.path.join(b, 'locked-without-a-name')])
+subprocess.check_call([sys.executable, cfb, os.path.join(b, 'legacy.docx'), 'WordDocument', '1Table'])
+EOF
+rc=0; "$RAGLOAD" --no-progress --set limits.max_entry_bytes=200000 ingest "$b" 2> "$TMP/err.bad" || rc=$?
+t_eq "bad samples: exit 3" 3 "$rc"
+for t in docx pptx xlsx odt odp ods epub; do
+  t_check "corrupt.$t: corrupt_document" grep -qE "corrupt\.$t: .*\[corrupt_document\]" "$TMP/err.bad"
+  t_check "truncated.$t: corrupt_document" grep -qE "truncated\.$t: .*\[corrupt_document\]" "$TMP/err.bad"
+  t_check "encrypted.$t: encrypted" grep -qE "encrypted\.$t: .*\[encrypted\]" "$TMP/err.bad"
+  t_check "oversized.$t: entry_too_large" grep -qE "oversized\.$t: .*max_entry_bytes.*\[entry_too_large\]" "$TMP/err.bad"
+done
+t_check "an encrypted OOXML package is told by content, whatever its name" \
+  grep -qE "locked-without-a-name: .*\[encrypted\]" "$TMP/err.bad"
+t_check "a legacy OLE2 file under a .docx name: corrupt_document" \
+  grep -qE "legacy\.docx: docx: an OLE2 compound file \(a legacy.*\[corrupt_document\]" "$TMP/err.bad"
+t_eq "bad samples: only the seven good siblings load" \
+  "fleet.xlsx moorings.ods report.docx report.epub report.odt report.pptx tour.odp" \
+  "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"
