@@ -371,13 +371,15 @@ static int reconnect_loader(void *ctx, PGconn **conn)
 
 /*
  * Keeps the document's headings in documents.metadata ("headings": [[offset, level, text],
- * ...]) so that a reindex with new chunk settings rebuilds heading paths from the stored text
- * without reading the archives again.
+ * ...]), and its page or slide marks ("page_marks": [[offset, number], ...], "page_unit":
+ * "pages"|"slides"), so that a reindex with new chunk settings rebuilds heading paths and
+ * pages from the stored text without reading the archives again.
  */
 static int keep_headings(struct doc *d)
 {
 	size_t n = strlen(d->metadata_json);
-	if (!d->n_headings || n < 2 || d->metadata_json[n - 1] != '}')
+	if ((!d->n_headings && !(d->n_pages && d->page_unit)) || n < 2 ||
+	    d->metadata_json[n - 1] != '}')
 		return 0;
 	struct buf b;
 	buf_init(&b, 0);
@@ -385,7 +387,7 @@ static int keep_headings(struct doc *d)
 	int empty = 1;
 	for (size_t i = 0; i + 1 < n - 1 && empty; i++)
 		empty = d->metadata_json[i + 1] == ' ' || d->metadata_json[i + 1] == '\n';
-	if (!rc)
+	if (!rc && d->n_headings)
 		rc = buf_printf(&b, "%s\"headings\": [", empty ? "" : ", ");
 	for (size_t i = 0; i < d->n_headings && !rc; i++) {
 		const struct heading *h = &d->headings[i];
@@ -395,8 +397,19 @@ static int keep_headings(struct doc *d)
 		if (!rc)
 			rc = buf_putc(&b, ']');
 	}
+	if (!rc && d->n_headings)
+		rc = buf_putc(&b, ']');
+	if (!rc && d->n_pages && d->page_unit) {
+		rc = buf_printf(&b, "%s\"page_unit\": \"%s\", \"page_marks\": [",
+				empty && !d->n_headings ? "" : ", ", d->page_unit);
+		for (size_t i = 0; i < d->n_pages && !rc; i++)
+			rc = buf_printf(&b, "%s[%zu, %d]", i ? ", " : "", d->pages[i].offset,
+					d->pages[i].number);
+		if (!rc)
+			rc = buf_putc(&b, ']');
+	}
 	if (!rc)
-		rc = buf_append(&b, "]}", 2);
+		rc = buf_putc(&b, '}');
 	if (rc) {
 		buf_release(&b);
 		return rc;

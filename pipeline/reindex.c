@@ -6,7 +6,9 @@
  *   otherwise: create_shadow(); fill_shadow(); finish_shadow(); verify(); swap();
  *
  * The shadow generation lives in schema ragload_shadow: chunks and embeddings rebuilt from the
- * normalized text stored in documents (archives are not read again), with new chunk ids from
+ * normalized text stored in documents (archives are not read again; the heading and page or
+ * slide marks ingest kept in documents.metadata give the new chunks their heading paths and
+ * pages, through load's one chunk_metadata writer), with new chunk ids from
  * the same sequences (ids are never reused), its own indexes, and foreign keys to the one
  * documents table, so doc_ids survive. The swap moves the live tables to ragload_prev and the
  * shadow ones to public in one short transaction: a reader sees the old generation or the new
@@ -20,8 +22,10 @@
 #include "pgcopy.h"
 #include "../stages/chunk.h"
 #include "../stages/embed.h"
+#include "../stages/load.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,7 +80,8 @@ static int cursor_open(struct doc_cursor *c, PGconn *conn)
 	c->conn = conn;
 	return db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
 	       db_exec(conn, "DECLARE ragload_docs NO SCROLL CURSOR FOR SELECT doc_id, "
-			     "original_content, metadata->'headings' FROM documents ORDER BY doc_id");
+			     "original_content, metadata->'headings', metadata->'page_marks', "
+			     "metadata->>'page_unit' FROM documents ORDER BY doc_id");
 }
 
 static int parse_headings(struct doc *d, const char *json)
@@ -107,6 +112,48 @@ static int parse_headings(struct doc *d, const char *json)
 		d->n_headings++;
 	}
 	json_decref(a);
+	return 0;
+}
+
+/*
+ * The page or slide marks ingest kept in documents.metadata ("page_marks": [[offset, number],
+ * ...], "page_unit": "pages"|"slides"), so that the new chunks say their pages as ingest's
+ * did. Marks out of order or past the text are dropped (the metadata is a column anyone may
+ * have edited).
+ */
+static int parse_pages(struct doc *d, const char *json, const char *unit)
+{
+	json_error_t e;
+	json_t *a = json_loads(json, 0, &e);
+	d->page_unit = !strcmp(unit, "slides") ? "slides" : !strcmp(unit, "pages") ? "pages" : NULL;
+	if (!json_is_array(a) || !d->page_unit) {
+		json_decref(a);
+		d->page_unit = NULL;
+		return 0;
+	}
+	size_t n = json_array_size(a);
+	d->pages = calloc(n ? n : 1, sizeof(*d->pages));
+	if (!d->pages) {
+		json_decref(a);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = json_array_get(a, i);
+		json_int_t off = json_integer_value(json_array_get(m, 0));
+		json_int_t num = json_integer_value(json_array_get(m, 1));
+		if (!json_is_integer(json_array_get(m, 0)) || off < 0 || (size_t)off > d->text_len ||
+		    num <= 0 || num > INT32_MAX ||
+		    (d->n_pages && (size_t)off < d->pages[d->n_pages - 1].offset))
+			continue;
+		d->pages[d->n_pages].offset = (size_t)off;
+		d->pages[d->n_pages++].number = (int)num;
+	}
+	json_decref(a);
+	if (!d->n_pages) {
+		free(d->pages);
+		d->pages = NULL;
+		d->page_unit = NULL;
+	}
 	return 0;
 }
 
@@ -144,6 +191,9 @@ static struct doc *cursor_next(struct doc_cursor *c, int *err)
 	if (!d->text || !d->source_name || !d->metadata_json)
 		goto fail;
 	if (!PQgetisnull(c->page, i, 2) && parse_headings(d, PQgetvalue(c->page, i, 2)))
+		goto fail;
+	if (!PQgetisnull(c->page, i, 3) && !PQgetisnull(c->page, i, 4) &&
+	    parse_pages(d, PQgetvalue(c->page, i, 3), PQgetvalue(c->page, i, 4)))
 		goto fail;
 	return d;
 fail:
@@ -214,12 +264,8 @@ static int write_batch(PGconn *conn, const struct model *m, struct doc **docs, s
 		const struct doc *d = docs[i];
 		for (size_t j = 0; j < d->n_chunks; j++, k++) {
 			const struct chunk *ch = &d->chunks[j];
-			buf_reset(&meta);
-			buf_printf(&meta, "{\"ordinal\": %zu, \"start\": %zu, \"end\": %zu", j, ch->start,
-				   ch->end);
-			if (ch->heading_path)
-				buf_printf(&meta, ", \"headings\": %s", ch->heading_path);
-			buf_putc(&meta, '}');
+			if (load_chunk_metadata(&meta, d, j))
+				goto out;
 			pgcopy_row(&pc, 5);
 			pgcopy_int4(&pc, (int32_t)ids[k]);
 			pgcopy_int4(&pc, (int32_t)d->doc_id);

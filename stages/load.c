@@ -141,7 +141,7 @@ static void page_range(const struct doc *d, const struct chunk *ch, int *first, 
 		*first = d->pages[0].number;
 }
 
-static int chunk_metadata(struct buf *b, const struct doc *d, size_t i)
+int load_chunk_metadata(struct buf *b, const struct doc *d, size_t i)
 {
 	const struct chunk *ch = &d->chunks[i];
 	buf_reset(b);
@@ -216,7 +216,7 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 			pgcopy_int4(&pc, (int32_t)doc_ids[i]);
 			pgcopy_text(&pc, d->text + ch->start, ch->end - ch->start);
 			pgcopy_int4(&pc, ch->token_count);
-			if (chunk_metadata(&meta, d, j)) {
+			if (load_chunk_metadata(&meta, d, j)) {
 				pgcopy_end(&pc, 0);
 				snprintf(err, errlen, "out of memory");
 				goto out;

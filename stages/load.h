@@ -37,6 +37,14 @@ int load_init(struct loader **out, PGconn *conn, const struct load_opts *o, cons
  * as "db_rejected"). Returns 0, or negative on a fatal error (connection lost).
  */
 int load_add(struct loader *l, struct doc *d);
+
+/*
+ * load_chunk_metadata — chunk i's chunk_metadata (a JSON object: ordinal, start, end, its
+ * heading path, the pages or slides it lies on) into b (reset first). The one writer of
+ * chunk_metadata: ingest's loader and reindex's shadow generation both use it. Returns 0 or
+ * RL_ENOMEM. Pure.
+ */
+int load_chunk_metadata(struct buf *b, const struct doc *d, size_t i);
 /* Commits what is queued. Returns 0 or negative. */
 int load_flush(struct loader *l);
 /*

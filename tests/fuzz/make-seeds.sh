@@ -92,6 +92,25 @@ inner = head.replace('boundary=b', 'boundary=c').replace('--b', '--c') + \
 open(out + '/attach-nested.eml', 'w').write(head + '--b\nContent-Type: message/rfc822\n'
     'Content-Disposition: attachment; filename="fw.eml"\n\n' + inner + '--b--\n')
 PY
+# office: raw OLE2 compound files (byte 0: bit 7, the rest the file): encrypted OOXML
+# (EncryptionInfo, EncryptedPackage in the directory) and a legacy Word file
+mkdir -p "$out/office"
+python3 - "$out/office" <<'PY'
+import struct, sys
+FREE, END = 0xFFFFFFFF, 0xFFFFFFFE
+def cfb(names):
+    hdr = (b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1' + bytes(16) + struct.pack('<HHHHH', 0x3E, 3, 0xFFFE, 9, 6)
+           + bytes(6) + struct.pack('<IIIIIIIII', 0, 1, 1, 0, 4096, END, 0, END, 0)
+           + struct.pack('<I', 0) + struct.pack('<I', FREE) * 108)
+    fat = struct.pack('<III', 0xFFFFFFFD, END, END) + struct.pack('<I', FREE) * 125
+    ents = b''
+    for k, nm in enumerate(['Root Entry'] + names):
+        n = (nm + '\0').encode('utf-16-le')
+        ents += n.ljust(64, b'\0') + struct.pack('<HBB', len(n), 2 if k else 5, 1) + bytes(60)
+    return hdr + fat + ents.ljust(512, b'\0') + bytes(512)
+open(sys.argv[1] + '/ole2-encrypted', 'wb').write(b'\x80' + cfb(['EncryptionInfo', 'EncryptedPackage']))
+open(sys.argv[1] + '/ole2-legacy', 'wb').write(b'\x82' + cfb(['WordDocument', '1Table']))
+PY
 # JSONL seeds that only make sense compressed
 zstd -q -c "$here/corpus/jsonl/basic.jsonl" > "$out/jsonl/basic.jsonl.zst"
 touch "$out/.done"
