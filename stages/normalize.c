@@ -1831,6 +1831,30 @@ static int mail_on_heading(void *ctx, const char *s, size_t n)
 	return rc ? rc : rc2 ? rc2 : m->e->full;
 }
 
+/*
+ * The document properties every format names alike ("properties": title, author, created),
+ * from a format's own object src (an e-mail's header fields, Markdown front matter), string
+ * values only; set in meta when any is there. Returns 0 or RL_ENOMEM.
+ */
+static int properties_from(json_t *meta, json_t *src, const char *title, const char *author,
+			   const char *created)
+{
+	const char *from[3] = { title, author, created }, *to[3] = { "title", "author", "created" };
+	json_t *p = NULL;
+	for (int i = 0; i < 3; i++) {
+		json_t *v = json_is_object(src) ? json_object_get(src, from[i]) : NULL;
+		if (!json_is_string(v) || !json_string_length(v))
+			continue;
+		if (!p && !(p = json_object()))
+			return RL_ENOMEM;
+		if (json_object_set(p, to[i], v)) {
+			json_decref(p);
+			return RL_ENOMEM;
+		}
+	}
+	return p && json_object_set_new(meta, "properties", p) ? RL_ENOMEM : 0;
+}
+
 /* An e-mail message: the subject is the title, header fields and attachments metadata. */
 static int mail_extract(struct emit *e, struct decoded *dec, struct buf *title, int *limited,
 			int *halted, json_t **meta)
@@ -1855,6 +1879,8 @@ static int mail_extract(struct emit *e, struct decoded *dec, struct buf *title, 
 		rc = RL_ENOMEM;
 	if (!rc && info.attachments && json_object_set(*meta, "attachments", info.attachments))
 		rc = RL_ENOMEM;
+	if (!rc)
+		rc = properties_from(*meta, info.mail, "subject", "from", "date");
 	mail_info_release(&info);
 	buf_release(&m.utf8);
 	return rc;
@@ -2932,6 +2958,12 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = emit_text(&e, dec.s, dec.n, 1);
 	if (!rc)
 		rc = finish_text(o, &e, &sc, &r);
+	if (!rc && front && f == FMT_MARKDOWN) { /* its title, author and date are properties */
+		if (!extra && !(extra = json_object()))
+			rc = RL_ENOMEM;
+		if (!rc)
+			rc = properties_from(extra, front, "title", "author", "date");
+	}
 	if (!rc && front) { /* the front matter's title is the document's */
 		json_t *t = json_object_get(front, "title");
 		size_t tn = json_is_string(t) ? json_string_length(t) : 0;

@@ -483,6 +483,17 @@ static int props_read(const struct member *m, struct office_info *info)
 		}
 		if (!strcmp(name, "initial-creator") && info->properties)
 			json_object_del(info->properties, "author"); /* the author, over dc:creator */
+		/* EPUB's OPF: dc:date is the publication date (ODF's is the last change), the last
+		 * change is <meta property="dcterms:modified"> */
+		if (name_ends(m->name, ".opf") && (!strcmp(name, "date") || !strcmp(name, "meta"))) {
+			char *p = !strcmp(name, "meta") ? xr_attr(r, "property", NULL) : NULL;
+			if (!strcmp(name, "date"))
+				rc = prop_set(info, "created", xr_string(r));
+			else if (p && !strcmp(p, "dcterms:modified"))
+				rc = prop_set(info, "modified", xr_string(r));
+			xmlFree(p);
+			continue;
+		}
 		for (size_t i = 0; i < RL_ARRAY_LEN(map); i++) {
 			if (strcmp(name, map[i].el))
 				continue;
