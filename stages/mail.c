@@ -627,7 +627,9 @@ static int leaf_walk(struct walk *w, const struct ctype *ct, const char *body, s
 			goto out;
 	}
 	text = text_name(ct->name, ct->type);
-	attached = ct->attachment || (!text && ct->name[0]);
+	/* message/external-body holds where a file is (a URL, an FTP site), not the file */
+	attached = (ct->attachment || (!text && ct->name[0])) &&
+		   strcmp(ct->type, "message/external-body");
 	if (attached || !text) {
 		rc = attachment_list(w, ct, &name, len);
 		if (!rc && attached && w->sink->attachment)
@@ -694,7 +696,10 @@ static int part_walk(struct walk *w, const char *s, size_t n, int depth, int in_
 		}
 		size_t k = multipart_split(w, body, blen, ct.boundary, from, to, MAX_PARTS);
 		int digest = !strcmp(ct.type, "multipart/digest");
-		if (k && !strcmp(ct.type, "multipart/alternative")) {
+		if (!k) {  /* not one boundary line (counted): what is there is read as text */
+			strcpy(ct.type, "text/plain");
+			rc = leaf_walk(w, &ct, body, blen, top);
+		} else if (!strcmp(ct.type, "multipart/alternative")) {
 			size_t i = alternative_pick(body, from, to, k);
 			rc = part_walk(w, body + from[i], to[i] - from[i], depth + 1, 0, 0);
 		} else {

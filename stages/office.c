@@ -838,9 +838,13 @@ static void docx_walk(struct walk *w, const struct member *m, const struct style
 				in_t = !empty;
 			} else if (!strcmp(name, "r")) {
 				in_r += !empty;
-			} else if (in_r && (!strcmp(name, "tab") || !strcmp(name, "br") ||
-					    !strcmp(name, "cr"))) {
+			} else if (in_r && !strcmp(name, "tab")) {
 				w_text(w, " ", 1);
+			} else if (in_r && (!strcmp(name, "br") || !strcmp(name, "cr"))) {
+				/* a line break keeps its lines apart (code, addresses, verse: pandoc
+				 * writes a code block as one paragraph of breaks); in a cell, a heading,
+				 * a note it is a space */
+				w_para(w);
 			} else if (!strcmp(name, "pStyle") && !w->tbl) {
 				char *v = xr_attr(r, "val", NULL);
 				int level = v ? style_level(st, v) : 0;
@@ -1271,8 +1275,9 @@ out:
 /* ---- ODF --------------------------------------------------------------------------------- */
 
 /*
- * content.xml's office:body. Text is what text:p and text:h hold (text:s, text:tab and
- * text:line-break are spaces); a note's citation is left out, its body read where it stands;
+ * content.xml's office:body. Text is what text:p and text:h hold (text:s and text:tab are
+ * spaces, text:line-break ends a line as a paragraph break would); a note's citation is left
+ * out, its body read where it stands;
  * slides (draw:page) send page marks and their title frame is a heading; a spreadsheet's
  * table is under its name.
  */
@@ -1325,9 +1330,10 @@ static void odf_walk(struct walk *w, const struct member *m, int sheets)
 			} else if (!strcmp(name, "note-body") && !empty) {
 				w_text(w, " ", 1); /* read where it stands, apart from the word before */
 				w->note++;
-			} else if (!strcmp(name, "s") || !strcmp(name, "tab") ||
-				   !strcmp(name, "line-break")) {
+			} else if (!strcmp(name, "s") || !strcmp(name, "tab")) {
 				w_text(w, " ", 1);
+			} else if (!strcmp(name, "line-break")) {
+				w_para(w);  /* its lines apart, as a docx's w:br */
 			} else if (!strcmp(name, "page")) {
 				/* a page never starts inside a heading, however the XML nests */
 				w_heading_end(w);

@@ -155,6 +155,18 @@ static void test_damage_keeps_text(void **state)
 	t = parse("Subject: y\nnot a header line\nrest\n", &info);
 	assert_string_equal(t, "[]not a header line\nrest\n\n");
 	mail_info_release(&info);
+	/* a boundary declared but never used (a mailer that flattened the message): its body is
+	 * still the text */
+	t = parse("Content-Type: multipart/mixed; boundary=\"B\"\n\nHi there,\n\nthe fish.\n", &info);
+	assert_string_equal(t, "[]Hi there,\n\nthe fish.\n\n");
+	assert_int_equal(info.mime_errors, 1);
+	mail_info_release(&info);
+	/* message/external-body names a file elsewhere: listed, never handed on as one */
+	t = parse("Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\n"
+		  "Content-Type: message/external-body; name=\"d.txt\"; access-type=anon-ftp\n\n"
+		  "Content-Type: text/plain\n\n--b--\n", &info);
+	assert_string_equal(t, "[]body\n");
+	mail_info_release(&info);
 	t = parse("Subject: only a header\n", &info);
 	assert_string_equal(t, "");
 	assert_string_equal(info.subject, "only a header");
