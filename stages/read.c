@@ -15,7 +15,9 @@
  * max_entry_bytes) and opened again the same way, up to max_nesting levels. A JSONL collection
  * is split into lines as it streams; only one line is held at a time. An mbox is split into
  * messages the same way (one message held at a time, each an "eml" item "file#n"); a single
- * message is told by its header and typed "eml" for normalize's mail path.
+ * message is told by its header and typed "eml" for normalize's mail path. A message's
+ * attached files are decoded by mail.c and read, after the message, as in-memory entries one
+ * level deeper ("file#n!name"), through the same classification as any file.
  *
  * Why: nothing is ever written to disk, so ".." and absolute entry names are just text and no
  * extraction directory needs cleaning; one classification path for files and in-memory entries
