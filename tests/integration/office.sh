@@ -83,7 +83,7 @@ EOF
 # the formats each check below runs over (see the PDF note at the top)
 COVER_FORMATS="docx odt epub pptx md html txt eml"
 HEADING_FORMATS="docx odt epub md html"
-PROP_FORMATS="docx odt epub pptx md eml"
+PROP_FORMATS="docx odt epub pptx md html eml"
 N_DOCS=13
 python3 - "$d" <<'EOF'
 import sys, zipfile
@@ -257,7 +257,8 @@ t_eq "report.docx has no page marks (its pages are not in the XML)" 0 \
 
 # properties: title and author everywhere they are written; the dates and counts each
 # format keeps (pandoc stamps the OOXML and ODF packages with the time it wrote them, the
-# EPUB's dc:date and the Markdown's and the mail's dates are the source's 2025-03-14)
+# EPUB's dc:date, the HTML's <meta> and the Markdown's and the mail's dates are the source's
+# 2025-03-14)
 for t in $PROP_FORMATS; do
   t_eq "report.$t: title and author in metadata" "The Quarterly Harbour Report|Ada Lovelace" \
     "$(q "SELECT (metadata->'properties'->>'title') || '|' || regexp_replace(metadata->'properties'->>'author', ' <.*', '') FROM documents WHERE source_name = 'report.$t'")"
@@ -272,6 +273,7 @@ t_eq "report.pptx: created, modified, slides (as many as its slide marks)" "TODA
 t_eq "report.odt: created, modified" "TODAY|TODAY" "$(props report.odt)"
 t_eq "report.epub: created (dc:date), modified (dcterms:modified)" "2025-03-14|TODAY" "$(props report.epub)"
 t_eq "report.md: created from the front matter's date" "2025-03-14" "$(props report.md)"
+t_eq "report.html: created from <meta name=dcterms.date>" "2025-03-14" "$(props report.html)"
 t_eq "report.eml: created from the Date field" "2025-03-14T09:30:00+00:00" "$(props report.eml)"
 t_eq "notes.mbox#2: its own subject and author" "Re: The Quarterly Harbour Report|Bob <bob@example.org>" \
   "$(q "SELECT concat_ws('|', metadata->'properties'->>'title', metadata->'properties'->>'author') FROM documents WHERE source_name = 'notes.mbox#2'")"
