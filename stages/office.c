@@ -1407,6 +1407,11 @@ static int odf_read(const struct pkg *p, struct walk *w, int sheets)
 	if (man && strstr(man->data, "encryption-data"))
 		return reject(w->info, "encrypted", "the package's manifest lists encrypted parts%s",
 			      NULL);
+	/* LibreOffice leaves content.xml out of a template without a body (its Default.ott):
+	 * when the manifest does not list it either, the package is whole and has no text */
+	if (!content && man && man->len && !strstr(man->data, "\"content.xml\"") &&
+	    main_part_check(man, "META-INF/manifest.xml", w->info) == 0)
+		return props_read(pkg_find(p, "meta.xml"), w->info);
 	if ((rc = main_part_check(content, "content.xml", w->info)))
 		return rc;
 	if ((rc = props_read(pkg_find(p, "meta.xml"), w->info)))

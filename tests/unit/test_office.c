@@ -365,6 +365,18 @@ static void test_damaged(void **state)
 	assert_int_equal(run("docx", nomain, &info, &ev), RL_SKIP);
 	assert_string_equal(info.reason, "corrupt_document");
 	assert_non_null(strstr(info.message, "word/document.xml"));
+	/* a template LibreOffice wrote without a body: no content.xml, nor in the manifest */
+	const char *const bodiless[] = { "META-INF/manifest.xml",
+					 "<manifest><file-entry full-path=\"styles.xml\"/></manifest>",
+					 "styles.xml", "<x/>", NULL };
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(run("odt", bodiless, &info, &ev), 0);
+	assert_string_equal(ev, "");
+	const char *const lost[] = { "META-INF/manifest.xml",
+				     "<manifest><file-entry full-path=\"content.xml\"/></manifest>",
+				     "styles.xml", "<x/>", NULL };
+	assert_int_equal(run("odt", lost, &info, &ev), RL_SKIP);
+	assert_string_equal(info.reason, "corrupt_document");
 	const char *const enc[] = { "META-INF/manifest.xml",
 				    "<manifest><file-entry><encryption-data/></file-entry></manifest>",
 				    "content.xml", "<x/>", NULL };
