@@ -5,6 +5,9 @@
  * What: one program, several subcommands, each printing "key value" lines on stdout:
  *   read FILE             the read stage alone: read_inputs() with an emit callback that
  *                         frees each entry (decompressed and handed on, nothing else)
+ *   docx PATH...          the office path alone: read_inputs() of the documents, each
+ *                         normalized (office.c's package reader and XML walk, the emitter, NFC)
+ *                         as it is read, on one thread: what ingest does before chunking
  *   stages FILE [--load]  the corpus in memory, then each stage alone on one thread:
  *                         normalize, chunk, model fit, embed (1 thread, then one thread per
  *                         core), a bare cblas_sgemm of the projection's shape (1 thread, one
@@ -186,6 +189,46 @@ static int cmd_read(const struct rl_config *cfg, char *path)
 	printf("items %llu\nbytes %llu\nraw_bytes %llu\nskipped %llu\nseconds %.6f\n"
 	       "cpu_seconds %.6f\n", (unsigned long long)t.items, (unsigned long long)t.bytes,
 	       (unsigned long long)t.raw_bytes, (unsigned long long)counts_total(&c), s, cs);
+	counts_release(&c);
+	return 0;
+}
+
+/* ---- docx: read + normalize of office documents -------------------------------------------- */
+
+struct docx_tally {
+	const struct rl_config *cfg;
+	struct counts *c;
+	unsigned long long files, bytes, text_bytes, failed;
+};
+
+static int emit_normalize(void *ctx, struct read_item *it)
+{
+	struct docx_tally *t = ctx;
+	struct doc *d = NULL;
+	t->files++;
+	t->bytes += it->len;
+	if (normalize_item(&t->cfg->norm, it, &d, t->c) == 0 && d)
+		t->text_bytes += d->text_len;
+	else
+		t->failed++;
+	doc_free(d);
+	read_item_free(it);
+	return 0;
+}
+
+static int cmd_docx(const struct rl_config *cfg, char **paths, int n)
+{
+	struct counts c;
+	counts_init(&c, 1);
+	struct docx_tally t = {.cfg = cfg, .c = &c};
+	embed_set_blas_threads(1);
+	double c0 = thread_cpu_seconds(), t0 = now_seconds();
+	int rc = read_inputs(&cfg->read, paths, n, emit_normalize, &t, &c);
+	double s = now_seconds() - t0, cs = thread_cpu_seconds() - c0;
+	if (rc < 0 || t.failed)
+		die("read + normalize failed (%llu of %llu documents)", t.failed, t.files);
+	printf("files %llu\nbytes %llu\ntext_bytes %llu\nseconds %.6f\ncpu_seconds %.6f\n", t.files,
+	       t.bytes, t.text_bytes, s, cs);
 	counts_release(&c);
 	return 0;
 }
@@ -944,7 +987,7 @@ static int cmd_blasinfo(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench-stages read FILE | stages FILE [--load] | rawcopy DIR T1 T2 T3 |"
+	fprintf(stderr, "usage: bench-stages read FILE | docx PATH... | stages FILE [--load] | rawcopy DIR T1 T2 T3 |"
 		" pgscan Q.fvecs K OP | fvecs N OUT | embedq MODEL OUT | sgemm M N K | cputime CMD... |"
 		" jget FILE PATH |"
 		" blasinfo\n");
@@ -963,6 +1006,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "read") && argc == 3)
 		return cmd_read(&cfg, argv[2]);
+	if (!strcmp(cmd, "docx") && argc >= 3)
+		return cmd_docx(&cfg, argv + 2, argc - 2);
 	if (!strcmp(cmd, "stages") && (argc == 3 || (argc == 4 && !strcmp(argv[3], "--load"))))
 		return cmd_stages(&cfg, argv[2], argc == 4);
 	if (!strcmp(cmd, "rawcopy") && argc >= 4)

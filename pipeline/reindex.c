@@ -7,13 +7,14 @@
  *
  * The shadow generation lives in schema ragload_shadow: tables made LIKE the live ones
  * (INCLUDING ALL), chunks and embeddings rebuilt from the normalized text stored in documents
- * (archives are not read again) and written through the load stage's row writers, with new
- * ids from the same sequences (ids are never reused), then every key, constraint and index of
- * the live tables under the same names (the vector and full-text ones through the index
- * stage's DDL, with the new settings), and foreign keys to the one documents table, so
- * doc_ids survive. The swap moves the live tables to ragload_prev and the
- * shadow ones to public in one short transaction: a reader sees the old generation or the new
- * one, never a mix, and never a missing table. The previous generation stays in ragload_prev
+ * (archives are not read again; the heading and page or slide marks ingest kept in
+ * documents.metadata give the new chunks their heading paths and pages) and written through
+ * the load stage's row writers, with new ids from the same sequences (ids are never reused),
+ * then every key, constraint and index of the live tables under the same names (the vector
+ * and full-text ones through the index stage's DDL, with the new settings), and foreign keys
+ * to the one documents table, so doc_ids survive. The swap moves the live tables to
+ * ragload_prev and the shadow ones to public in one short transaction: a reader sees the old
+ * generation or the new one, never a mix, and never a missing table. The previous generation stays in ragload_prev
  * until the next reindex; --rollback swaps it back.
  */
 #include "reindex.h"
@@ -29,6 +30,7 @@
 #include "../stages/embedding.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,7 +77,8 @@ static int cursor_open(struct doc_cursor *c, PGconn *conn)
 	c->conn = conn;
 	return db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
 	       db_exec(conn, "DECLARE ragload_docs NO SCROLL CURSOR FOR SELECT doc_id, "
-			     "original_content, metadata->'headings' FROM documents ORDER BY doc_id");
+			     "original_content, metadata->'headings', metadata->'page_marks', "
+			     "metadata->>'page_unit' FROM documents ORDER BY doc_id");
 }
 
 /* The next document, or NULL at the end (*err set on failure). */
@@ -112,6 +115,9 @@ static struct doc *cursor_next(struct doc_cursor *c, int *err)
 	if (!d->text || !d->source_name || !d->metadata_json)
 		goto fail;
 	if (!PQgetisnull(c->page, i, 2) && load_read_headings(d, PQgetvalue(c->page, i, 2)))
+		goto fail;
+	if (!PQgetisnull(c->page, i, 3) && !PQgetisnull(c->page, i, 4) &&
+	    load_read_pages(d, PQgetvalue(c->page, i, 3), PQgetvalue(c->page, i, 4)))
 		goto fail;
 	return d;
 fail:

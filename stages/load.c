@@ -147,7 +147,7 @@ static void page_range(const struct doc *d, const struct chunk *ch, int *first, 
 		*first = d->pages[0].number;
 }
 
-static int chunk_metadata(struct buf *b, const struct doc *d, size_t i)
+int load_chunk_metadata(struct buf *b, const struct doc *d, size_t i)
 {
 	const struct chunk *ch = &d->chunks[i];
 	buf_reset(b);
@@ -216,7 +216,7 @@ int load_copy_chunks(PGconn *conn, const char *table, struct doc *const *docs, s
 			pgcopy_int4(&pc, (int32_t)doc_ids[i]);
 			pgcopy_text(&pc, d->text + ch->start, ch->end - ch->start);
 			pgcopy_int4(&pc, ch->token_count);
-			if (chunk_metadata(&meta, d, j)) {
+			if (load_chunk_metadata(&meta, d, j)) {
 				pgcopy_end(&pc, 0);
 				snprintf(err, errlen, "out of memory");
 				goto out;
@@ -291,13 +291,15 @@ void load_hash_vectors(struct doc *d, const char *sig)
 
 /*
  * Keeps the document's headings in documents.metadata ("headings": [[offset, level, text],
- * ...]) so that a reindex with new chunk settings rebuilds heading paths from the stored text
- * without reading the archives again.
+ * ...]), and its page or slide marks ("page_marks": [[offset, number], ...], "page_unit":
+ * "pages"|"slides"), so that a reindex with new chunk settings rebuilds heading paths and
+ * pages from the stored text without reading the archives again.
  */
 int load_keep_headings(struct doc *d)
 {
 	size_t n = strlen(d->metadata_json);
-	if (!d->n_headings || n < 2 || d->metadata_json[n - 1] != '}')
+	if ((!d->n_headings && !(d->n_pages && d->page_unit)) || n < 2 ||
+	    d->metadata_json[n - 1] != '}')
 		return 0;
 	struct buf b;
 	buf_init(&b, 0);
@@ -305,7 +307,7 @@ int load_keep_headings(struct doc *d)
 	int empty = 1;
 	for (size_t i = 0; i + 1 < n - 1 && empty; i++)
 		empty = d->metadata_json[i + 1] == ' ' || d->metadata_json[i + 1] == '\n';
-	if (!rc)
+	if (!rc && d->n_headings)
 		rc = buf_printf(&b, "%s\"headings\": [", empty ? "" : ", ");
 	for (size_t i = 0; i < d->n_headings && !rc; i++) {
 		const struct heading *h = &d->headings[i];
@@ -315,8 +317,19 @@ int load_keep_headings(struct doc *d)
 		if (!rc)
 			rc = buf_putc(&b, ']');
 	}
+	if (!rc && d->n_headings)
+		rc = buf_putc(&b, ']');
+	if (!rc && d->n_pages && d->page_unit) {
+		rc = buf_printf(&b, "%s\"page_unit\": \"%s\", \"page_marks\": [",
+				empty && !d->n_headings ? "" : ", ", d->page_unit);
+		for (size_t i = 0; i < d->n_pages && !rc; i++)
+			rc = buf_printf(&b, "%s[%zu, %d]", i ? ", " : "", d->pages[i].offset,
+					d->pages[i].number);
+		if (!rc)
+			rc = buf_putc(&b, ']');
+	}
 	if (!rc)
-		rc = buf_append(&b, "]}", 2);
+		rc = buf_putc(&b, '}');
 	if (rc) {
 		buf_release(&b);
 		return rc;
@@ -354,6 +367,47 @@ int load_read_headings(struct doc *d, const char *json)
 		d->n_headings++;
 	}
 	json_decref(a);
+	return 0;
+}
+
+/*
+ * The page or slide marks load_keep_headings() kept, back into d, so that the new chunks say
+ * their pages as ingest's did. Marks out of order or past the text are dropped (the metadata
+ * is a column anyone may have edited).
+ */
+int load_read_pages(struct doc *d, const char *json, const char *unit)
+{
+	json_error_t e;
+	json_t *a = json_loads(json, 0, &e);
+	d->page_unit = !strcmp(unit, "slides") ? "slides" : !strcmp(unit, "pages") ? "pages" : NULL;
+	if (!json_is_array(a) || !d->page_unit) {
+		json_decref(a);
+		d->page_unit = NULL;
+		return 0;
+	}
+	size_t n = json_array_size(a);
+	d->pages = calloc(n ? n : 1, sizeof(*d->pages));
+	if (!d->pages) {
+		json_decref(a);
+		return RL_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = json_array_get(a, i);
+		json_int_t off = json_integer_value(json_array_get(m, 0));
+		json_int_t num = json_integer_value(json_array_get(m, 1));
+		if (!json_is_integer(json_array_get(m, 0)) || off < 0 || (size_t)off > d->text_len ||
+		    num <= 0 || num > INT32_MAX ||
+		    (d->n_pages && (size_t)off < d->pages[d->n_pages - 1].offset))
+			continue;
+		d->pages[d->n_pages].offset = (size_t)off;
+		d->pages[d->n_pages++].number = (int)num;
+	}
+	json_decref(a);
+	if (!d->n_pages) {
+		free(d->pages);
+		d->pages = NULL;
+		d->page_unit = NULL;
+	}
 	return 0;
 }
 

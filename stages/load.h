@@ -37,6 +37,14 @@ int load_init(struct loader **out, PGconn *conn, const struct load_opts *o, cons
  * as "db_rejected"). Returns 0, or negative on a fatal error (connection lost).
  */
 int load_add(struct loader *l, struct doc *d);
+
+/*
+ * load_chunk_metadata — chunk i's chunk_metadata (a JSON object: ordinal, start, end, its
+ * heading path, the pages or slides it lies on) into b (reset first). The one writer of
+ * chunk_metadata: ingest's loader and reindex's shadow generation both use it. Returns 0 or
+ * RL_ENOMEM. Pure.
+ */
+int load_chunk_metadata(struct buf *b, const struct doc *d, size_t i);
 /* Commits what is queued. Returns 0 or negative. */
 int load_flush(struct loader *l);
 /*
@@ -57,11 +65,14 @@ void load_free(struct loader *l);
  * loaded with the same source key and hash is unchanged. */
 void load_hash_text(struct doc *d, const char *sig);
 void load_hash_vectors(struct doc *d, const char *sig);
-/* Keeps the document's headings in its metadata ("headings": [[offset, level, text], ...]),
- * so that a reindex with new chunk settings rebuilds heading paths from the stored text;
- * load_read_headings() reads them back into d (unparsable JSON: none). Return 0 or negative. */
+/* Keeps the document's headings in its metadata ("headings": [[offset, level, text], ...])
+ * and its page or slide marks ("page_unit", "page_marks": [[offset, number], ...]), so that a
+ * reindex with new chunk settings rebuilds heading paths and pages from the stored text;
+ * load_read_headings() and load_read_pages() read them back into d (unparsable JSON: none).
+ * Return 0 or negative. */
 int load_keep_headings(struct doc *d);
 int load_read_headings(struct doc *d, const char *json);
+int load_read_pages(struct doc *d, const char *json, const char *unit);
 
 /* ---- the row writers: the one producer of chunk and embedding rows (reindex uses them too) */
 

@@ -5,8 +5,11 @@
  * encoded words decoded, folded lines unfolded, Date as ISO 8601 when it parses); the body's
  * text parts with their transfer encoding (base64, quoted-printable) undone, handed to the
  * sink with their declared charset; multipart/alternative read once (text/plain preferred,
- * else text/html, else its last part); text attachments (plain, Markdown, HTML) read after a
- * heading naming the file; every other attachment listed by name, type and decoded size.
+ * else text/html, else its last part); named inline text parts (plain, Markdown, HTML) read
+ * after a heading naming the file; attached files (disposition "attachment", or a named part
+ * that is not text) handed to the sink's attachment callback, which the read stage uses to
+ * read each as a nested entry under the message's key; every part not read as text listed
+ * by name, type and decoded size.
  *
  * How: a recursive walk over byte ranges of the message, never a tree: a part is its header
  * lines and the body after the first blank line; a multipart body is cut at its boundary
@@ -61,7 +64,7 @@ struct walk {
 };
 
 struct ctype {
-	char type[64];               /* "text/plain", lower case */
+	char type[128];              /* "text/plain", lower case (OOXML types pass 64) */
 	char charset[40];
 	char boundary[72];           /* RFC 2046: at most 70 characters */
 	char name[256];              /* file name (filename or name parameter) */
@@ -577,35 +580,32 @@ static enum mail_kind part_kind(const char *name, const char *type)
 	return MAIL_PLAIN;
 }
 
-static int attachment_list(struct walk *w, const struct ctype *ct, size_t bytes)
+/* Lists a part not read as text (name: its decoded file name) in info->attachments. */
+static int attachment_list(struct walk *w, const struct ctype *ct, const struct buf *name,
+			   size_t bytes)
 {
 	struct mail_info *in = w->info;
-	struct buf name;
 	json_t *a;
-	int rc = 0;
 	if (!in->attachments && !(in->attachments = json_array()))
 		return RL_ENOMEM;
 	if (json_array_size(in->attachments) >= MAX_ATTACHMENTS)
 		return 0;
-	buf_init(&name, 0);
-	struct field f = { .value = ct->name, .value_len = strlen(ct->name) };
-	rc = header_decode(&f, &name, &(size_t){ 0 });
-	if (!rc && !(a = json_pack("{s:s%,s:s,s:I}", "name", name.data ? name.data : "",
-				     name.len, "type", ct->type, "bytes", (json_int_t)bytes)))
-		rc = RL_ENOMEM;
-	if (!rc && json_array_append_new(in->attachments, a))
-		rc = RL_ENOMEM;
-	buf_release(&name);
-	return rc;
+	if (!(a = json_pack("{s:s%,s:s,s:I}", "name", name->data ? name->data : "", name->len,
+			    "type", ct->type, "bytes", (json_int_t)bytes)))
+		return RL_ENOMEM;
+	return json_array_append_new(in->attachments, a) ? RL_ENOMEM : 0;
 }
 
-/* A leaf part: decoded, then read as text or listed as an attachment. */
+/*
+ * A leaf part: decoded, then read as text, or listed (and handed to the sink's attachment
+ * callback when it is an attached file: disposition "attachment", or not text and named).
+ */
 static int leaf_walk(struct walk *w, const struct ctype *ct, const char *body, size_t n, int top)
 {
 	struct buf dec, name;
 	const char *p = body;
 	size_t len = n, bad = 0;
-	int rc = 0, text;
+	int rc = 0, text, attached;
 
 	buf_init(&dec, 0);
 	buf_init(&name, 0);
@@ -621,19 +621,25 @@ static int leaf_walk(struct walk *w, const struct ctype *ct, const char *body, s
 	}
 	if (bad)
 		w->info->mime_errors++;
-	text = text_name(ct->name, ct->type);
-	if (!text) {
-		rc = attachment_list(w, ct, len);
-		goto out;
-	}
-	if (ct->attachment || (ct->name[0] && !top)) {
+	if (ct->name[0]) {
 		struct field f = { .value = ct->name, .value_len = strlen(ct->name) };
-		rc = header_decode(&f, &name, &bad);
-		if (!rc && name.len && w->sink->heading)
-			rc = w->sink->heading(w->ctx, name.data, name.len);
-		if (rc)
+		if ((rc = header_decode(&f, &name, &bad)))
 			goto out;
 	}
+	text = text_name(ct->name, ct->type);
+	/* message/external-body holds where a file is (a URL, an FTP site), not the file */
+	attached = (ct->attachment || (!text && ct->name[0])) &&
+		   strcmp(ct->type, "message/external-body");
+	if (attached || !text) {
+		rc = attachment_list(w, ct, &name, len);
+		if (!rc && attached && w->sink->attachment)
+			rc = w->sink->attachment(w->ctx, name.data ? name.data : "", ct->type,
+						 len ? p : "", len);
+		goto out;
+	}
+	if (ct->name[0] && !top && name.len && w->sink->heading &&
+	    (rc = w->sink->heading(w->ctx, name.data, name.len)))
+		goto out;
 	if (len)
 		rc = w->sink->text(w->ctx, p, len, ct->charset, part_kind(ct->name, ct->type));
 out:
@@ -690,7 +696,10 @@ static int part_walk(struct walk *w, const char *s, size_t n, int depth, int in_
 		}
 		size_t k = multipart_split(w, body, blen, ct.boundary, from, to, MAX_PARTS);
 		int digest = !strcmp(ct.type, "multipart/digest");
-		if (k && !strcmp(ct.type, "multipart/alternative")) {
+		if (!k) {  /* not one boundary line (counted): what is there is read as text */
+			strcpy(ct.type, "text/plain");
+			rc = leaf_walk(w, &ct, body, blen, top);
+		} else if (!strcmp(ct.type, "multipart/alternative")) {
 			size_t i = alternative_pick(body, from, to, k);
 			rc = part_walk(w, body + from[i], to[i] - from[i], depth + 1, 0, 0);
 		} else {

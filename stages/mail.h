@@ -18,21 +18,27 @@
  * lent for the call.
  * text:    a body part's bytes, transfer encoding undone: charset is its declared charset
  *          (lower case, "" when none or unusable), kind what it is written in.
- * heading: the file name (UTF-8) of a text attachment whose text follows.
+ * heading: the file name (UTF-8) of a named inline text part whose text follows.
+ * attachment: an attached file: a part with Content-Disposition "attachment", or one that is
+ *          not text and has a file name. name: its decoded file name (UTF-8 without controls,
+ *          "" when none), type: its Content-Type (lower case), s/n: its bytes with the transfer
+ *          encoding undone. Its text is never sent to text(): an attachment is a document of
+ *          its own (the read stage reads it as a nested entry). May be NULL.
  */
 enum mail_kind { MAIL_PLAIN, MAIL_HTML, MAIL_MARKDOWN };
 
 struct mail_sink {
 	int (*text)(void *ctx, const char *s, size_t n, const char *charset, enum mail_kind kind);
 	int (*heading)(void *ctx, const char *s, size_t n);
+	int (*attachment)(void *ctx, const char *name, const char *type, const char *s, size_t n);
 };
 
 /*
  * What mail_parse() learned beside the text. The caller owns it: mail_info_release().
  * subject: the decoded Subject (UTF-8, NULL when none). mail: {"from", "to", "cc", "date"
  * (ISO 8601 when parseable, else as written), "message_id", "in_reply_to", "subject"}, only
- * the fields present. attachments: [{"name", "type", "bytes"}] for parts not read as text,
- * NULL when none. mime_errors: damage met (a missing boundary, bad base64...), 0 when none.
+ * the fields present. attachments: [{"name", "type", "bytes"}] for the attachments and the
+ * parts not read as text, NULL when none. mime_errors: damage met (a missing boundary, bad base64...), 0 when none.
  */
 struct mail_info {
 	char *subject;

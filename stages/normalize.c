@@ -369,6 +369,8 @@ struct emit {
 	struct page_mark *pg;  /* pages/slides begun, at their first character */
 	size_t n_pg, cap_pg;
 	int pg_owed;        /* a page begun whose first character is still to come (its number) */
+	json_t *props;      /* a page's <meta> author and dates, when the caller wants them
+	                       (a top-level HTML file; not owned here), else NULL */
 };
 
 static void emit_init(struct emit *e, size_t limit)
@@ -1026,6 +1028,49 @@ static void sax_attrs(const xmlChar **atts, struct html_attrs *a)
 	}
 }
 
+/*
+ * A page's document properties from its <meta> elements (HTML has no other place for them):
+ * name="author" / "dc.creator" / "dcterms.creator" is the author; "date", "dc.date",
+ * "dcterms.date", "dcterms.created", property="article:published_time" the creation date;
+ * "dcterms.modified", property="article:modified_time" the last change. The first of each
+ * wins; a value is kept up to LABEL_MAX bytes (cut at a character boundary).
+ */
+static void html_meta(struct html_walk *w, const xmlChar **atts)
+{
+	static const struct { const char *name, *key; } map[] = {
+		{ "author", "author" }, { "dc.creator", "author" }, { "dcterms.creator", "author" },
+		{ "date", "created" }, { "dc.date", "created" }, { "dcterms.date", "created" },
+		{ "dcterms.created", "created" }, { "article:published_time", "created" },
+		{ "dcterms.modified", "modified" }, { "article:modified_time", "modified" },
+	};
+	const char *name = NULL, *content = NULL;
+	for (size_t i = 0; atts && atts[i]; i += 2) {
+		const char *a = (const char *)atts[i], *v = (const char *)atts[i + 1];
+		if (v && (!strcmp(a, "name") || !strcmp(a, "property")))
+			name = v;
+		else if (v && !strcmp(a, "content"))
+			content = v;
+	}
+	if (!name || !content)
+		return;
+	while (*content == ' ' || *content == '\t' || *content == '\n' || *content == '\r')
+		content++;
+	size_t n = strnlen(content, LABEL_MAX + 4);
+	if (n > LABEL_MAX)
+		n = utf8_floor(content, LABEL_MAX);
+	while (n && (content[n - 1] == ' ' || content[n - 1] == '\n' || content[n - 1] == '\t' ||
+		     content[n - 1] == '\r'))
+		n--;
+	for (size_t i = 0; n && i < RL_ARRAY_LEN(map); i++) {
+		if (strcasecmp(name, map[i].name) || json_object_get(w->e->props, map[i].key))
+			continue;
+		json_t *v = json_stringn(content, n);  /* NULL when not valid UTF-8: left out */
+		if (v && json_object_set_new(w->e->props, map[i].key, v))
+			w->rc = RL_ENOMEM;
+		break;
+	}
+}
+
 static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 {
 	struct html_walk *w = ctx;
@@ -1056,6 +1101,10 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 	}
 	if (t == T_TITLE) {
 		w->in_title += !w->title_done;
+		return;
+	}
+	if (w->e->props && name[0] == 'm' && !strcmp(name, "meta")) {
+		html_meta(w, atts);
 		return;
 	}
 	sax_attrs(atts, &a);
@@ -1838,6 +1887,30 @@ static int mail_on_heading(void *ctx, const char *s, size_t n)
 	return rc ? rc : rc2 ? rc2 : m->e->full;
 }
 
+/*
+ * The document properties every format names alike ("properties": title, author, created),
+ * from a format's own object src (an e-mail's header fields, Markdown front matter), string
+ * values only; set in meta when any is there. Returns 0 or RL_ENOMEM.
+ */
+static int properties_from(json_t *meta, json_t *src, const char *title, const char *author,
+			   const char *created)
+{
+	const char *from[3] = { title, author, created }, *to[3] = { "title", "author", "created" };
+	json_t *p = NULL;
+	for (int i = 0; i < 3; i++) {
+		json_t *v = json_is_object(src) ? json_object_get(src, from[i]) : NULL;
+		if (!json_is_string(v) || !json_string_length(v))
+			continue;
+		if (!p && !(p = json_object()))
+			return RL_ENOMEM;
+		if (json_object_set(p, to[i], v)) {
+			json_decref(p);
+			return RL_ENOMEM;
+		}
+	}
+	return p && json_object_set_new(meta, "properties", p) ? RL_ENOMEM : 0;
+}
+
 /* An e-mail message: the subject is the title, header fields and attachments metadata. */
 static int mail_extract(struct emit *e, struct decoded *dec, struct buf *title, int *limited,
 			int *halted, json_t **meta)
@@ -1862,6 +1935,8 @@ static int mail_extract(struct emit *e, struct decoded *dec, struct buf *title, 
 		rc = RL_ENOMEM;
 	if (!rc && info.attachments && json_object_set(*meta, "attachments", info.attachments))
 		rc = RL_ENOMEM;
+	if (!rc)
+		rc = properties_from(*meta, info.mail, "subject", "from", "date");
 	mail_info_release(&info);
 	buf_release(&m.utf8);
 	return rc;
@@ -2875,6 +2950,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	json_t *front = NULL;  /* Markdown front matter */
 	struct office_info info = { 0 };
 	json_t *extra = NULL;  /* a format's own metadata (e-mail: "mail", "attachments") */
+	json_t *html_props = NULL;  /* an HTML page's <meta> properties */
 	int rc, halted = 0;
 
 	*out = NULL;
@@ -2929,7 +3005,12 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 
 	emit_release(&e);
 	emit_init(&e, emit_limit(o, dec.n));
-	if (f == FMT_HTML)
+	if (f == FMT_HTML && !(html_props = json_object()))
+		rc = RL_ENOMEM;
+	e.props = html_props;
+	if (rc)
+		;
+	else if (f == FMT_HTML)
 		rc = html_extract(&e, dec.s, dec.n, &raw_title, &r.html_limited, &halted);
 	else if (f == FMT_MARKDOWN)
 		rc = md_extract(&e, dec.s, dec.n, &front);
@@ -2939,6 +3020,18 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = emit_text(&e, dec.s, dec.n, 1);
 	if (!rc)
 		rc = finish_text(o, &e, &sc, &r);
+	if (!rc && json_object_size(html_props)) { /* <meta> author and dates (title below) */
+		if (!extra && !(extra = json_object()))
+			rc = RL_ENOMEM;
+		if (!rc && json_object_set(extra, "properties", html_props))
+			rc = RL_ENOMEM;
+	}
+	if (!rc && front && f == FMT_MARKDOWN) { /* its title, author and date are properties */
+		if (!extra && !(extra = json_object()))
+			rc = RL_ENOMEM;
+		if (!rc)
+			rc = properties_from(extra, front, "title", "author", "date");
+	}
 	if (!rc && front) { /* the front matter's title is the document's */
 		json_t *t = json_object_get(front, "title");
 		size_t tn = json_is_string(t) ? json_string_length(t) : 0;
@@ -2977,6 +3070,10 @@ extracted:
 		if (r.h[i].level == 1 && !(title = xstrdup(r.h[i].text)))
 			rc = RL_ENOMEM;
 	}
+	/* an HTML page with <meta> properties: its title among them too (extra holds them) */
+	if (!rc && title && json_object_size(html_props) &&
+	    json_object_set_new(html_props, "title", json_string(title)))
+		rc = RL_ENOMEM;
 	if (!rc)
 		rc = build_metadata(it, f, title, front, extra, &dec, &r, &meta);
 	if (rc)
@@ -3029,6 +3126,7 @@ out:
 	json_decref(front);
 	json_decref(info.properties);
 	json_decref(extra);
+	json_decref(html_props);
 	result_release(&r);
 	emit_release(&e);
 	buf_release(&raw_title);

@@ -24,7 +24,11 @@
  * ranges of the code blocks, in order), metadata_json (an object: the row's metadata and "_id"
  * for collection rows; "format" ("text"|"markdown"|"html"|"mail"), "title" when known, "encoding" and
  * "encoding_source" when not UTF-8, "invalid_utf8"/"undecodable" counts when repaired, "front_matter" (an object) for Markdown
- * with YAML/TOML front matter), "mail" (header fields) and "attachments" for e-mail;
+ * with YAML/TOML front matter, whose title, author and date are also "properties": title,
+ * author, created; an HTML page's <meta> author and dates with its title likewise), "mail"
+ * (header fields), "attachments" and "properties" (title: the
+ * subject, author: From, created: Date) for e-mail; an item's own metadata_json (a mail
+ * attachment's "attachment", naming its message) is kept;
  * for an office document or e-book (it->type set): "format"
  * is the type, "properties" (title, author, created, modified, pages/slides) and
  * "truncated_sheets" when any, and the doc's pages/page_unit mark its slides (pptx, odp).

@@ -31,8 +31,10 @@
  *
  * Damage: a package libarchive cannot read, or whose main part is missing or not XML at its
  * first node, is corrupt_document; an encrypted zip member, an ODF manifest with
- * encryption-data, or an OLE2 file where an OOXML package was expected (OOXML encryption
- * wraps the package in OLE2) is encrypted. XML that breaks off after it began keeps the text
+ * encryption-data, an EPUB whose encryption.xml lists a content document (DRM; font
+ * obfuscation is not encryption), or an OLE2 compound file holding EncryptionInfo and
+ * EncryptedPackage (OOXML encryption wraps the package so) is encrypted; any other OLE2 file
+ * (a legacy .doc under a .docx name) is corrupt_document. XML that breaks off after it began keeps the text
  * read up to the break (a document damaged at its end still says most of what it said).
  * read up to the break (a document damaged at its end still says most of what it said).
  *
@@ -44,6 +46,7 @@
 #include "../lib/common.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -113,6 +116,28 @@ static int reject(struct office_info *info, const char *reason, const char *fmt,
 	info->reason = reason;
 	snprintf(info->message, sizeof(info->message), fmt, arg ? arg : "");
 	return RL_SKIP;
+}
+
+static xmlTextReaderPtr xr_open(const struct member *m);
+
+/*
+ * The main part must be there and be XML up to its first element: one that is not (its
+ * bytes replaced, cut before its root) is a corrupt_document, not an empty one. XML that
+ * breaks off later keeps what was read (see the design note). Returns 0 or RL_SKIP.
+ */
+static int main_part_check(const struct member *m, const char *name, struct office_info *info)
+{
+	xmlTextReaderPtr r = m ? xr_open(m) : NULL;
+	int ok = 0, got;
+	while (r && (got = xmlTextReaderRead(r)) == 1)
+		if (xmlTextReaderNodeType(r) == XML_READER_TYPE_ELEMENT) {
+			ok = 1;
+			break;
+		}
+	xmlFreeTextReader(r);
+	if (!m)
+		return reject(info, "corrupt_document", "no main document part (%s)", name);
+	return ok ? 0 : reject(info, "corrupt_document", "main part %s is not XML", name);
 }
 
 /* Reads one member's bytes into m (bounded by OFFICE_MEMBER_MAX and what is left of the
@@ -463,6 +488,17 @@ static int props_read(const struct member *m, struct office_info *info)
 		}
 		if (!strcmp(name, "initial-creator") && info->properties)
 			json_object_del(info->properties, "author"); /* the author, over dc:creator */
+		/* EPUB's OPF: dc:date is the publication date (ODF's is the last change), the last
+		 * change is <meta property="dcterms:modified"> */
+		if (name_ends(m->name, ".opf") && (!strcmp(name, "date") || !strcmp(name, "meta"))) {
+			char *p = !strcmp(name, "meta") ? xr_attr(r, "property", NULL) : NULL;
+			if (!strcmp(name, "date"))
+				rc = prop_set(info, "created", xr_string(r));
+			else if (p && !strcmp(p, "dcterms:modified"))
+				rc = prop_set(info, "modified", xr_string(r));
+			xmlFree(p);
+			continue;
+		}
 		for (size_t i = 0; i < RL_ARRAY_LEN(map); i++) {
 			if (strcmp(name, map[i].el))
 				continue;
@@ -807,9 +843,13 @@ static void docx_walk(struct walk *w, const struct member *m, const struct style
 				in_t = !empty;
 			} else if (!strcmp(name, "r")) {
 				in_r += !empty;
-			} else if (in_r && (!strcmp(name, "tab") || !strcmp(name, "br") ||
-					    !strcmp(name, "cr"))) {
+			} else if (in_r && !strcmp(name, "tab")) {
 				w_text(w, " ", 1);
+			} else if (in_r && (!strcmp(name, "br") || !strcmp(name, "cr"))) {
+				/* a line break keeps its lines apart (code, addresses, verse: pandoc
+				 * writes a code block as one paragraph of breaks); in a cell, a heading,
+				 * a note it is a space */
+				w_para(w);
 			} else if (!strcmp(name, "pStyle") && !w->tbl) {
 				char *v = xr_attr(r, "val", NULL);
 				int level = v ? style_level(st, v) : 0;
@@ -873,8 +913,8 @@ static int docx_read(const struct pkg *p, struct walk *w)
 			main_part = t;
 	}
 	const struct member *doc = pkg_find(p, main_part);
-	if (!rc && !doc)
-		rc = reject(w->info, "corrupt_document", "no main document part (%s)", main_part);
+	if (!rc)
+		rc = main_part_check(doc, main_part, w->info);
 	if (!rc)
 		rc = styles_read(pkg_find(p, "word/styles.xml"), st);
 	if (!rc)
@@ -1020,8 +1060,8 @@ static int pptx_read(const struct pkg *p, struct walk *w)
 	struct strs ids = { 0 };
 	int rc = 0;
 
-	if (!pres)
-		return reject(w->info, "corrupt_document", "no main document part (%s)", main_part);
+	if ((rc = main_part_check(pres, main_part, w->info)))
+		return rc;
 	if ((rc = props_read(pkg_find(p, "docProps/core.xml"), w->info)) ||
 	    (rc = props_read(pkg_find(p, "docProps/app.xml"), w->info)) ||
 	    (rc = rels_read(p, main_part, &rs)))
@@ -1202,8 +1242,8 @@ static int xlsx_read(const struct pkg *p, struct walk *w)
 	struct sst sst = { 0 };
 	int rc = 0;
 
-	if (!wb)
-		return reject(w->info, "corrupt_document", "no main document part (%s)", main_part);
+	if ((rc = main_part_check(wb, main_part, w->info)))
+		return rc;
 	if ((rc = props_read(pkg_find(p, "docProps/core.xml"), w->info)) ||
 	    (rc = rels_read(p, main_part, &rs)))
 		goto out;
@@ -1240,8 +1280,9 @@ out:
 /* ---- ODF --------------------------------------------------------------------------------- */
 
 /*
- * content.xml's office:body. Text is what text:p and text:h hold (text:s, text:tab and
- * text:line-break are spaces); a note's citation is left out, its body read where it stands;
+ * content.xml's office:body. Text is what text:p and text:h hold (text:s and text:tab are
+ * spaces, text:line-break ends a line as a paragraph break would); a note's citation is left
+ * out, its body read where it stands;
  * slides (draw:page) send page marks and their title frame is a heading; a spreadsheet's
  * table is under its name.
  */
@@ -1294,9 +1335,10 @@ static void odf_walk(struct walk *w, const struct member *m, int sheets)
 			} else if (!strcmp(name, "note-body") && !empty) {
 				w_text(w, " ", 1); /* read where it stands, apart from the word before */
 				w->note++;
-			} else if (!strcmp(name, "s") || !strcmp(name, "tab") ||
-				   !strcmp(name, "line-break")) {
+			} else if (!strcmp(name, "s") || !strcmp(name, "tab")) {
 				w_text(w, " ", 1);
+			} else if (!strcmp(name, "line-break")) {
+				w_para(w);  /* its lines apart, as a docx's w:br */
 			} else if (!strcmp(name, "page")) {
 				/* a page never starts inside a heading, however the XML nests */
 				w_heading_end(w);
@@ -1370,9 +1412,13 @@ static int odf_read(const struct pkg *p, struct walk *w, int sheets)
 	if (man && strstr(man->data, "encryption-data"))
 		return reject(w->info, "encrypted", "the package's manifest lists encrypted parts%s",
 			      NULL);
-	if (!content)
-		return reject(w->info, "corrupt_document", "no main document part (%s)",
-			      "content.xml");
+	/* LibreOffice leaves content.xml out of a template without a body (its Default.ott):
+	 * when the manifest does not list it either, the package is whole and has no text */
+	if (!content && man && man->len && !strstr(man->data, "\"content.xml\"") &&
+	    main_part_check(man, "META-INF/manifest.xml", w->info) == 0)
+		return props_read(pkg_find(p, "meta.xml"), w->info);
+	if ((rc = main_part_check(content, "content.xml", w->info)))
+		return rc;
 	if ((rc = props_read(pkg_find(p, "meta.xml"), w->info)))
 		return rc;
 	odf_walk(w, content, sheets);
@@ -1380,6 +1426,33 @@ static int odf_read(const struct pkg *p, struct walk *w, int sheets)
 }
 
 /* ---- EPUB -------------------------------------------------------------------------------- */
+
+/*
+ * EPUB encryption (OCF: META-INF/encryption.xml): font obfuscation lists only fonts and
+ * leaves the text readable; a content document (XHTML, HTML, XML) listed as a CipherReference
+ * means DRM: the book is encrypted.
+ */
+static int epub_encrypted(const struct member *enc, struct office_info *info)
+{
+	static const char *const text[] = { ".xhtml", ".html", ".htm", ".xml", ".opf", ".ncx" };
+	xmlTextReaderPtr r = xr_open(enc);
+	int rc = 0;
+	while (r && !rc && xmlTextReaderRead(r) == 1) {
+		if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT ||
+		    strcmp(xr_name(r), "CipherReference"))
+			continue;
+		char *uri = xr_attr(r, "URI", NULL);
+		for (size_t i = 0; uri && i < RL_ARRAY_LEN(text); i++)
+			if (name_ends(uri, text[i])) {
+				rc = reject(info, "encrypted", "content document %s is encrypted (DRM)", uri);
+				break;
+			}
+		xmlFree(uri);
+	}
+	xmlFreeTextReader(r);
+	return rc;
+}
+
 
 static int epub_read(const struct pkg *p, struct walk *w)
 {
@@ -1401,6 +1474,10 @@ static int epub_read(const struct pkg *p, struct walk *w)
 		rc = reject(w->info, "corrupt_document", "no package document (OPF) found%s", NULL);
 		goto out;
 	}
+	if ((rc = main_part_check(opf, opf->name, w->info)))
+		goto out;
+	if ((rc = epub_encrypted(pkg_find(p, "META-INF/encryption.xml"), w->info)))
+		goto out;
 	if ((rc = props_read(opf, w->info)))
 		goto out;
 	r = xr_open(opf);
@@ -1449,6 +1526,66 @@ out:
 	return rc;
 }
 
+/* ---- OLE2 (Compound File Binary) ----------------------------------------------------------
+ * OOXML encryption (ECMA-376 part 2; MS-OFFCRYPTO) stores the encrypted zip as the stream
+ * "EncryptedPackage" of an OLE2 compound file, beside "EncryptionInfo". The directory is a
+ * chain of sectors through the FAT; only the FAT sectors the header lists (109 of them: files
+ * up to ~7 MiB with 512-byte sectors, ~440 MiB with 4096-byte ones) are followed, and every
+ * walk is bounded by the file's own sector count, so a loop in the chain ends. */
+
+static uint32_t le32_at(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A directory entry's name (UTF-16LE, its length in bytes with the NUL) is the ASCII s. */
+static int cfb_name_is(const unsigned char *e, const char *s)
+{
+	size_t len = (size_t)e[64] | (size_t)e[65] << 8, m = strlen(s);
+	if (len != 2 * (m + 1))
+		return 0;
+	for (size_t i = 0; i < m; i++)
+		if (e[2 * i] != (unsigned char)s[i] || e[2 * i + 1])
+			return 0;
+	return 1;
+}
+
+/* 1: an encrypted OOXML package; 0: some other compound file; -1: its directory is unreadable. */
+static int cfb_encrypted(const unsigned char *d, size_t n)
+{
+	if (n < 512)
+		return -1;
+	unsigned shift = (unsigned)d[30] | (unsigned)d[31] << 8;
+	if (shift != 9 && shift != 12)
+		return -1;
+	size_t ssz = (size_t)1 << shift, per = ssz / 4, sectors = n / ssz;
+	uint32_t sec = le32_at(d + 48);
+	int info = 0, package = 0;
+	for (size_t steps = 0; sec < 0xFFFFFFFA && steps <= sectors; steps++) {
+		size_t off = ((size_t)sec + 1) << shift;
+		if (off + ssz > n || off < ssz)
+			return -1;
+		for (size_t e = off; e + 128 <= off + ssz; e += 128) {
+			if (d[e + 66] != 2)  /* streams only */
+				continue;
+			info |= cfb_name_is(d + e, "EncryptionInfo");
+			package |= cfb_name_is(d + e, "EncryptedPackage");
+		}
+		if (info && package)
+			return 1;
+		/* the next directory sector: FAT[sec], in the FAT sector the header's DIFAT names */
+		size_t fs = sec / per;
+		if (fs >= 109)
+			return -1;
+		uint32_t fat = le32_at(d + 76 + 4 * fs);
+		size_t foff = ((size_t)fat + 1) << shift;
+		if (fat >= 0xFFFFFFFA || foff + ssz > n || foff < ssz)
+			return -1;
+		sec = le32_at(d + foff + 4 * (sec % per));
+	}
+	return 0;
+}
+
 /* ---- public ------------------------------------------------------------------------------ */
 
 int office_parse(const char *type, const char *data, size_t n, const struct office_sink *sink,
@@ -1458,10 +1595,16 @@ int office_parse(const char *type, const char *data, size_t n, const struct offi
 	struct walk w = { .sink = sink, .ctx = ctx, .info = info };
 	int rc;
 
-	if (n >= 8 && memcmp(data, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0)
-		return reject(info, "encrypted",
-			      "an OLE2 compound file under an office package's name: an encrypted package%s",
+	if (n >= 8 && memcmp(data, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0) {
+		int enc = cfb_encrypted((const unsigned char *)data, n);
+		if (enc > 0)
+			return reject(info, "encrypted", "an encrypted OOXML package (OLE2 compound "
+				      "file holding EncryptionInfo and EncryptedPackage)%s", NULL);
+		return reject(info, "corrupt_document", enc < 0
+			      ? "an OLE2 compound file whose directory cannot be read%s"
+			      : "an OLE2 compound file (a legacy binary Office file?), not a package%s",
 			      NULL);
+	}
 	if ((rc = pkg_open(&p, data, n, info)))
 		goto out;
 	if (!type)

@@ -15,7 +15,9 @@
  * max_entry_bytes) and opened again the same way, up to max_nesting levels. A JSONL collection
  * is split into lines as it streams; only one line is held at a time. An mbox is split into
  * messages the same way (one message held at a time, each an "eml" item "file#n"); a single
- * message is told by its header and typed "eml" for normalize's mail path.
+ * message is told by its header and typed "eml" for normalize's mail path. A message's
+ * attached files are decoded by mail.c and read, after the message, as in-memory entries one
+ * level deeper ("file#n!name"), through the same classification as any file.
  *
  * Why: nothing is ever written to disk, so ".." and absolute entry names are just text and no
  * extraction directory needs cleaning; one classification path for files and in-memory entries
@@ -76,6 +78,7 @@
  * limits, JSONL, mbox, containers, files and directories) are where it splits next.
  */
 #include "read.h"
+#include "mail.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -136,6 +139,8 @@ struct reader {
 	const char *doc_type;    /* the office/e-book type sniffed for the item being read, which
 	                            file_emit() hands on (set by sniff_ignore(), cleared when a new
 	                            item is judged and when it is emitted) */
+	const char *attached;    /* metadata (a JSON object's text) for the items read from a
+	                            mail attachment being read, NULL elsewhere */
 };
 
 /* One [inputs] pattern, parsed once (see read.h for how each kind matches). */
@@ -766,9 +771,14 @@ const char *read_sniff(const unsigned char *h, size_t n, const unsigned char *t,
 	    ((h[4] <= 3 && h[5] == 0 && h[6] == 0 && h[7] == 0 && h[1] >= 0x0c && h[1] <= 0x0f) ||
 	     name_ends(name, ".pyc") || name_ends(name, ".pyo")))
 		return "pyc";
-	/* OLE2 compound files: .doc, .xls, .ppt, .msi; the name says which */
+	/* OLE2 compound files: an encrypted OOXML package when its directory names the
+	 * "EncryptedPackage" stream (UTF-16LE; Office writes the directory near either end),
+	 * else .doc, .xls, .ppt, .msi...: the name says which */
 	if (n >= 8 && memcmp(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0) {
 		static const char *const ole[] = { ".doc", ".xls", ".ppt", ".msi", ".msg", ".vsd" };
+		static const char ep[] = "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
+		if (memmem(h, n, ep, sizeof(ep) - 1) || (t && memmem(t, nt, ep, sizeof(ep) - 1)))
+			return "ooxml-encrypted";
 		for (size_t i = 0; i < RL_ARRAY_LEN(ole); i++)
 			if (name_ends(name, ole[i]))
 				return ole[i] + 1;
@@ -883,14 +893,16 @@ static const char *doc_type_read(const char *type, const char *name)
 			return read[i];
 	/* the content says "a package" (OLE2: encrypted OOXML; a zip whose members did not say
 	 * which, e.g. one cut before its directory): the name says which */
-	if (!strcmp(type, "ole2") || !strcmp(type, "ooxml") || !strcmp(type, "odf"))
+	int encrypted = !strcmp(type, "ooxml-encrypted");
+	if (encrypted || !strcmp(type, "ole2") || !strcmp(type, "ooxml") || !strcmp(type, "odf"))
 		for (size_t i = 0; i < RL_ARRAY_LEN(read); i++) {
 			char suf[8] = ".";
 			strcat(suf, read[i]);
 			if (name_ends(name, suf))
 				return read[i];
 		}
-	return NULL;
+	/* encrypted whatever its name: normalize says so (office.c reads its directory) */
+	return encrypted ? "ooxml-encrypted" : NULL;
 }
 
 /*
@@ -1059,6 +1071,153 @@ static int key_claim(struct reader *r, const char *key)
 }
 
 /*
+ * Mail attachments. An attached file (mail.h says which parts are) is read like an archive
+ * member one nesting level below its message: key "<message key>!<file name>", judged by
+ * content through the same path as any file (read_sniff(): a document, an archive to walk,
+ * an image to count as ignored...), bounded by max_entry_bytes and max_nesting, left out by
+ * the [inputs] globs on its file name. Every item read from it carries metadata naming the
+ * message ("attachment": {"message", "name", "content_type", "bytes"}). The decoded bytes of
+ * all attachments of one message together are at most the message's own bytes.
+ */
+struct attached_file {
+	char *name, *type, *data;
+	size_t len;
+};
+
+struct attachments {
+	struct attached_file *v;
+	size_t n, cap;
+};
+
+static void attachments_release(struct attachments *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->v[i].name);
+		free(a->v[i].type);
+		free(a->v[i].data);
+	}
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+static int att_text(void *ctx, const char *s, size_t n, const char *charset, enum mail_kind kind)
+{
+	(void)ctx, (void)s, (void)n, (void)charset, (void)kind;
+	return 0;
+}
+
+static int att_file(void *ctx, const char *name, const char *type, const char *s, size_t n)
+{
+	struct attachments *a = ctx;
+	struct attached_file *f;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 4;
+		struct attached_file *v = realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return RL_ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	f = &a->v[a->n];
+	f->name = xstrdup(name);
+	f->type = xstrdup(type);
+	f->data = malloc(n + 1);
+	if (!f->name || !f->type || !f->data) {
+		free(f->name);
+		free(f->type);
+		free(f->data);
+		return RL_ENOMEM;
+	}
+	if (n)
+		memcpy(f->data, s, n);
+	f->data[n] = '\0';
+	f->len = n;
+	a->n++;
+	return 0;
+}
+
+static int attachments_collect(const char *data, size_t len, struct attachments *a)
+{
+	static const struct mail_sink sink = { .text = att_text, .attachment = att_file };
+	struct mail_info info;
+	int rc = mail_parse(data ? data : "", len, &sink, a, &info);
+	mail_info_release(&info);
+	return rc > 0 ? 0 : rc;
+}
+
+/* A name for an attachment that has none, from its type (content decides what it is). */
+static const char *attachment_suffix(const char *type)
+{
+	return !strcmp(type, "message/rfc822") ? ".eml" : !strcmp(type, "text/html") ? ".html"
+	     : !strcmp(type, "text/markdown") || !strcmp(type, "text/x-markdown") ? ".md"
+	     : !strncmp(type, "text/", 5) ? ".txt" : "";
+}
+
+/* Signatures, keys and Outlook's TNEF wrapper travel as attachments but are no documents:
+ * counted as ignored like an image, by their declared type (a PGP signature is ASCII text
+ * that content alone would load). */
+static int mail_signature(const char *type)
+{
+	static const char *const t[] = {
+		"application/pgp-signature", "application/pgp-keys", "application/pkcs7-signature",
+		"application/x-pkcs7-signature", "application/ms-tnef", "application/vnd.ms-tnef",
+	};
+	for (size_t i = 0; i < RL_ARRAY_LEN(t); i++)
+		if (!strcmp(type, t[i]))
+			return 1;
+	return 0;
+}
+
+static int container_read(struct reader *r, struct container *k);
+
+static int attachments_read(struct reader *r, const struct place *msg, struct attachments *a)
+{
+	int max = r->o->max_nesting > 0 ? r->o->max_nesting : 0;
+	uint64_t max_bytes = r->o->max_entry_bytes;
+	const char *outer = r->attached;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < a->n; i++) {
+		struct attached_file *f = &a->v[i];
+		char unnamed[48], *path = NULL, *key = NULL, *meta = NULL;
+		json_t *m = NULL;
+		snprintf(unnamed, sizeof(unnamed), "attachment-%zu%s", i + 1, attachment_suffix(f->type));
+		/* a name is text to key_clean(), never a path to follow: "../x" stays as written */
+		path = f->name[0] ? key_clean(f->name) : xstrdup(unnamed);
+		key = path ? key_join(msg->key, '!', path) : NULL;
+		m = json_pack("{s:{s:s,s:s,s:s,s:I}}", "attachment", "message", msg->key,
+			      "name", f->name, "content_type", f->type, "bytes", (json_int_t)f->len);
+		meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
+		if (!key || !meta) {
+			rc = RL_ENOMEM;
+		} else if (excluded(r, path, 0)) {
+			counts_ignore(r->c, "excluded", key);
+		} else if (mail_signature(f->type)) {
+			counts_ignore(r->c, "signature", key);
+		} else if (msg->depth + 1 > max) {
+			skip(r, "nesting", key, "mail attachment nested deeper than max_nesting (%d)", max);
+		} else if (max_bytes && f->len > max_bytes) {
+			skip(r, "entry_too_large", key, "attachment of %zu bytes, more than max_entry_bytes (%llu)",
+			     f->len, (unsigned long long)max_bytes);
+		} else {
+			struct container k = { .key = key, .name = name_last(path), .mtime = msg->mtime,
+					       .depth = msg->depth + 1, .fd = -1, .mem = f->data,
+					       .len = f->len };
+			f->data = NULL;
+			r->attached = meta;
+			rc = container_read(r, &k);
+			r->attached = outer;
+			free(k.mem);
+		}
+		json_decref(m);
+		free(meta);
+		free(key);
+		free(path);
+	}
+	return rc;
+}
+
+/*
  * Takes ownership of data (malloc'd, data[len] == 0). A duplicate key is counted, not an error.
  * type: the document type when the caller knows it, else judged here by content.
  */
@@ -1093,11 +1252,22 @@ static int file_emit_typed(struct reader *r, const struct place *at, char *data,
 	it->source = xstrdup(at->key);
 	it->input = xstrdup(r->input);
 	it->name = xstrdup(at->name);
-	if (!it->source || !it->input || !it->name) {
+	if (!it->source || !it->input || !it->name ||
+	    (r->attached && !(it->metadata_json = xstrdup(r->attached)))) {
 		read_item_free(it);
 		return RL_ENOMEM;
 	}
-	return item_emit(r, it);
+	if (!it->type || strcmp(it->type, "eml"))
+		return item_emit(r, it);
+	/* a message: its attachments are taken out before the item (and its bytes) is handed
+	 * on, and read after it, as nested entries */
+	struct attachments att = { 0 };
+	if ((rc = attachments_collect(data, len, &att)) == 0 && (rc = item_emit(r, it)) == 0)
+		rc = attachments_read(r, at, &att);
+	else if (rc != R_ABORT)
+		read_item_free(it);
+	attachments_release(&att);
+	return rc;
 }
 
 static int file_emit(struct reader *r, const struct place *at, char *data, size_t len)
@@ -1297,8 +1467,10 @@ static int data_collect(struct reader *r, struct stream *s, const struct place *
 		memcpy(data + len, p, (size_t)n);
 		len += (size_t)n;
 		if (sniff && len >= READ_SNIFF_BYTES) {
-			/* a zip's members are only known at its end: judged again there */
-			sniff = len >= 2 && data[0] == 'P' && data[1] == 'K';
+			/* a zip's members (and an OLE2 file's directory) may only be known at its
+			 * end: judged again there */
+			sniff = (len >= 2 && data[0] == 'P' && data[1] == 'K') ||
+				(len >= 8 && memcmp(data, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0);
 			if ((rc = sniff_ignore(r, at->key, at->name, (unsigned char *)data, len, NULL, 0)))
 				goto out;
 			if (big) {
@@ -2290,7 +2462,8 @@ static int container_sniff(struct reader *r, const struct container *k)
 		if (got <= 0)
 			return 0;  /* a read error is libarchive's to report */
 		n = (size_t)got;
-		if (n >= 4 && memcmp(head, "PK", 2) == 0) {
+		if (n >= 8 && (memcmp(head, "PK", 2) == 0 ||
+			       memcmp(head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0)) {
 			struct stat st;
 			if (fstat(k->fd, &st) == 0 && st.st_size > 0) {
 				off_t from = st.st_size > READ_SNIFF_TAIL ? st.st_size - READ_SNIFF_TAIL : 0;

@@ -36,7 +36,8 @@ struct read_item {
 	size_t raw_bytes;     /* bytes of input this item accounts for */
 	int64_t mtime;
 	char *title;          /* READ_ROW only */
-	char *metadata_json;  /* READ_ROW only */
+	char *metadata_json;  /* READ_ROW; READ_FILE: NULL, or for what a mail attachment holds
+	                         {"attachment": {"message", "name", "content_type", "bytes"}} */
 	const char *type;     /* READ_FILE: a document type told by content that needs its own
 	                         extractor (a static string: "docx", "xlsx", "pptx", "odt",
 	                         "ods", "odp", "epub", ...): the whole package, never walked;
@@ -68,7 +69,11 @@ typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
  * Mail is told by content: a file whose first lines are an RFC 5322 header is an item of type
  * "eml"; an mbox (a "From " line, then a header) is split while it streams, one "eml" item per
  * message keyed "<file key>#<n>" (n from 1), each bounded by max_entry_bytes (a larger one is
- * counted as entry_too_large and passed over; the mbox itself is not).
+ * counted as entry_too_large and passed over; the mbox itself is not). A message's attached
+ * files (mail.h says which parts are) are read like archive members one nesting level below
+ * it, after it: "<message key>!<file name>" ("attachment-N" when unnamed), judged by content
+ * through the same path as any file, their items carrying metadata_json that names the
+ * message; signatures and TNEF are counted as ignored ("signature").
  *
  * Source keys: the path relative to the directory given on the command line (the file's own
  * name when a file is given), then "!entry/path" for an archive member (nested:

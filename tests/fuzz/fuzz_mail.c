@@ -10,8 +10,9 @@
  *
  * Checks: the parse returns 0 unless the sink stopped it; decoded parts stay linear in the
  * input; headings are UTF-8; the metadata is a JSON object whose strings are UTF-8 without
- * NUL; the normalized document keeps the normalize contract; every item read from the mbox is
- * an "eml" keyed "fuzz.mbox#<n>".
+ * NUL; attachment names are UTF-8 without controls; the normalized document keeps the
+ * normalize contract; every item read from the mbox is an "eml" keyed "fuzz.mbox#<n>" or an
+ * attachment read under one ("fuzz.mbox#<n>!name", its metadata naming the message).
  */
 #include "fuzz.h"
 #include "../../stages/mail.h"
@@ -51,7 +52,18 @@ static int on_heading(void *ctx, const char *s, size_t n)
 	return tick(st);
 }
 
-static const struct mail_sink sink = { on_text, on_heading };
+static int on_attachment(void *ctx, const char *name, const char *type, const char *s, size_t n)
+{
+	struct state *st = ctx;
+	FUZZ_CHECK(name != NULL && type != NULL && s != NULL);
+	FUZZ_CHECK(fuzz_utf8_valid(name, strlen(name)) && strchr(type, '/'));
+	for (const char *c = name; *c; c++)
+		FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
+	st->bytes += n;
+	return tick(st);
+}
+
+static const struct mail_sink sink = { on_text, on_heading, on_attachment };
 
 static int strings_ok(json_t *v)
 {
@@ -110,30 +122,49 @@ static void check_normalize(const uint8_t *data, size_t size)
 	free(it.data);
 }
 
+struct items {
+	const char *key;         /* the file's key: "fuzz.mbox" or "fuzz.eml" */
+	size_t n;
+};
+
 static int on_item(void *ctx, struct read_item *it)
 {
-	size_t *n = ctx;
-	char want[64];
-	(*n)++;
-	snprintf(want, sizeof(want), "fuzz.mbox#%zu", *n);
+	struct items *x = ctx;
+	size_t kl = strlen(x->key);
+	FUZZ_CHECK(strncmp(it->source, x->key, kl) == 0);
+	if (strchr(it->source, '!')) {
+		/* an attachment, read as a nested entry (a file, or a row of a collection in an
+		 * attached archive): a file names its message */
+		FUZZ_CHECK(it->kind == READ_ROW ||
+			   (it->metadata_json && strstr(it->metadata_json, "\"attachment\"") &&
+			    it->data && it->data[it->len] == '\0' && it->len <= 4096));
+		FUZZ_CHECK(fuzz_utf8_valid(it->source, strlen(it->source)));
+		read_item_free(it);
+		return 0;
+	}
 	FUZZ_CHECK(it->kind == READ_FILE);
-	/* a message may be skipped (too large), so numbers only grow */
-	FUZZ_CHECK(strncmp(it->source, "fuzz.mbox#", 10) == 0);
-	FUZZ_CHECK(it->type && strcmp(it->type, "eml") == 0);
 	FUZZ_CHECK(it->data && it->data[it->len] == '\0' && it->len <= 4096);
+	/* a message may be skipped (too large), so numbers only grow */
+	x->n++;
+	FUZZ_CHECK(it->source[kl] == (strcmp(x->key, "fuzz.eml") ? '#' : '\0'));
+	/* the .eml is mail only when the bytes go on as a header (read.c judges by content) */
+	FUZZ_CHECK(it->type ? strcmp(it->type, "eml") == 0 : strcmp(x->key, "fuzz.eml") == 0);
 	read_item_free(it);
 	return 0;
 }
 
 /* The same bytes behind a From_ line and a header, read as an mbox with a small message
- * limit: the bytes are the first message's body and whatever messages follow in them. */
-static void check_mbox(const uint8_t *data, size_t size)
+ * limit: the bytes are the first message's body and whatever messages follow in them. Then
+ * the bytes as they are, an .eml file (a From: line first, so that it is mail): its
+ * attachments are read as nested entries, one level deep. */
+static void check_read(const uint8_t *data, size_t size)
 {
 	static const char from[] = "From a@b.c Mon Jan  1 00:00:00 2024\nFrom: a@b.c\n\n";
-	struct read_opts o = { .max_entry_bytes = 4096, .max_line_bytes = 1 << 20 };
+	struct read_opts o = { .max_entry_bytes = 4096, .max_line_bytes = 1 << 20,
+			       .max_nesting = 1 };
 	uint8_t *buf = malloc(sizeof(from) + size);
 	struct counts c;
-	size_t n = 0;
+	struct items x = { .key = "fuzz.mbox" };
 
 	FUZZ_CHECK(buf != NULL);
 	memcpy(buf, from, sizeof(from) - 1);
@@ -141,7 +172,17 @@ static void check_mbox(const uint8_t *data, size_t size)
 	char *path = strdup(fuzz_file("fuzz.mbox", buf, sizeof(from) - 1 + size));
 	FUZZ_CHECK(path != NULL);
 	counts_init(&c, 1);
-	FUZZ_CHECK(read_inputs(&o, &path, 1, on_item, &n, &c) == 0);
+	FUZZ_CHECK(read_inputs(&o, &path, 1, on_item, &x, &c) == 0);
+	counts_release(&c);
+	free(path);
+	/* "From: a@b.c\n" then the bytes */
+	size_t skip = sizeof("From a@b.c Mon Jan  1 00:00:00 2024\n") - 1;
+	memmove(buf + sizeof(from) - 2, data, size);  /* the header goes on into the bytes */
+	path = strdup(fuzz_file("fuzz.eml", buf + skip, sizeof(from) - 2 - skip + size));
+	FUZZ_CHECK(path != NULL);
+	x.key = "fuzz.eml";
+	counts_init(&c, 1);
+	FUZZ_CHECK(read_inputs(&o, &path, 1, on_item, &x, &c) == 0);
 	counts_release(&c);
 	free(path);
 	free(buf);
@@ -170,6 +211,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!info.subject || fuzz_utf8_valid(info.subject, strlen(info.subject)));
 	mail_info_release(&info);
 	check_normalize(data, size);
-	check_mbox(data, size);
+	check_read(data, size);
 	return 0;
 }

@@ -8,7 +8,7 @@ out=${1:?usage: make-seeds.sh OUT}
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -f "$out/.done" ] && [ "$out/.done" -nt "$0" ]; then exit 0; fi
 rm -rf "$out"
-mkdir -p "$out/read" "$out/jsonl" "$out/vecfile" "$out/normalize" "$out/chunk" "$out/config"
+mkdir -p "$out/read" "$out/jsonl" "$out/vecfile" "$out/normalize" "$out/chunk" "$out/config" "$out/mail"
 out=$(cd "$out" && pwd)
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
@@ -72,6 +72,44 @@ open(v + "/truncated.fvecs", "wb").write(vec([1.0, 2.0]) + vec([3.0, 4.0])[:6])
 open(v + "/baddim.fvecs", "wb").write(vec([1.0, 2.0]) + struct.pack("<i", 3) + b"\0" * 12)
 open(v + "/negdim.fvecs", "wb").write(struct.pack("<i", -5) + b"\0" * 20)
 open(v + "/hugedim.fvecs", "wb").write(struct.pack("<i", 1 << 30))
+PY
+# mail with attachments that are documents, archives, images, messages (read as nested entries)
+python3 - "$out/mail" "$here/corpus/office/pandoc.docx" "$here/corpus/office/hand.ods" "$r/t.zip" <<'PY'
+import base64, sys
+out, docx, ods, tzip = sys.argv[1:5]
+def b64(p): return base64.encodebytes(open(p, 'rb').read()).decode()
+def att(name, ctype, body, enc='base64'):
+    return ('--b\nContent-Type: %s; name="%s"\nContent-Disposition: attachment; filename="%s"\n'
+            'Content-Transfer-Encoding: %s\n\n%s\n' % (ctype, name, name, enc, body))
+head = 'From: a@example.org\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n'
+png = base64.encodebytes(b'\x89PNG\r\n\x1a\n' + bytes(32)).decode()
+open(out + '/attach-docx.eml', 'w').write(head + att('m.docx', 'application/octet-stream', b64(docx)) + '--b--\n')
+open(out + '/attach-mixed.eml', 'w').write(head + att('s.ods', 'application/vnd.oasis.opendocument.spreadsheet', b64(ods))
+    + att('t.zip', 'application/zip', b64(tzip)) + att('i.png', 'image/png', png)
+    + att('n.md', 'text/markdown', '# T\n\ntext', '7bit') + '--b--\n')
+inner = head.replace('boundary=b', 'boundary=c').replace('--b', '--c') + \
+        att('x.txt', 'text/plain', 'inner text', 'quoted-printable').replace('--b', '--c') + '--c--\n'
+open(out + '/attach-nested.eml', 'w').write(head + '--b\nContent-Type: message/rfc822\n'
+    'Content-Disposition: attachment; filename="fw.eml"\n\n' + inner + '--b--\n')
+PY
+# office: raw OLE2 compound files (byte 0: bit 7, the rest the file): encrypted OOXML
+# (EncryptionInfo, EncryptedPackage in the directory) and a legacy Word file
+mkdir -p "$out/office"
+python3 - "$out/office" <<'PY'
+import struct, sys
+FREE, END = 0xFFFFFFFF, 0xFFFFFFFE
+def cfb(names):
+    hdr = (b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1' + bytes(16) + struct.pack('<HHHHH', 0x3E, 3, 0xFFFE, 9, 6)
+           + bytes(6) + struct.pack('<IIIIIIIII', 0, 1, 1, 0, 4096, END, 0, END, 0)
+           + struct.pack('<I', 0) + struct.pack('<I', FREE) * 108)
+    fat = struct.pack('<III', 0xFFFFFFFD, END, END) + struct.pack('<I', FREE) * 125
+    ents = b''
+    for k, nm in enumerate(['Root Entry'] + names):
+        n = (nm + '\0').encode('utf-16-le')
+        ents += n.ljust(64, b'\0') + struct.pack('<HBB', len(n), 2 if k else 5, 1) + bytes(60)
+    return hdr + fat + ents.ljust(512, b'\0') + bytes(512)
+open(sys.argv[1] + '/ole2-encrypted', 'wb').write(b'\x80' + cfb(['EncryptionInfo', 'EncryptedPackage']))
+open(sys.argv[1] + '/ole2-legacy', 'wb').write(b'\x82' + cfb(['WordDocument', '1Table']))
 PY
 # JSONL seeds that only make sense compressed
 zstd -q -c "$here/corpus/jsonl/basic.jsonl" > "$out/jsonl/basic.jsonl.zst"

@@ -1,7 +1,7 @@
 /*
  * test_mail.c — unit tests of the e-mail parser (stages/mail.c): transfer encodings, encoded
  * words, multipart/alternative, attachments, dates, damage. A recording sink collects the
- * events as "[charset|html]bytes" and "#heading" lines.
+ * events as "[charset|html]bytes", "#heading" and "@name|type|bytes" (an attachment) lines.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,7 +32,14 @@ static int on_heading(void *ctx, const char *s, size_t n)
 	return buf_putc(&r->out, '#') || buf_append(&r->out, s, n) || buf_putc(&r->out, '\n');
 }
 
-static const struct mail_sink sink = { on_text, on_heading };
+static int on_attachment(void *ctx, const char *name, const char *type, const char *s, size_t n)
+{
+	struct rec *r = ctx;
+	return buf_printf(&r->out, "@%s|%s|", name, type) || buf_append(&r->out, s, n) ||
+	       buf_putc(&r->out, '\n');
+}
+
+static const struct mail_sink sink = { on_text, on_heading, on_attachment };
 
 /* Parses msg; returns the events (static storage) and fills info. */
 static const char *parse(const char *msg, struct mail_info *info)
@@ -106,9 +113,28 @@ static void test_attachments(void **state)
 			      "Content-Type: text/plain\nContent-Disposition: attachment; "
 			      "filename*=utf-8''n%C3%B6tes.txt\n\nattached\n--m\n"
 			      "Content-Type: text/x-markdown; name=a.md\n\n# md\n--m--\n", &info);
-	assert_string_equal(t, "[]body\n#nötes.txt\n[]attached\n#a.md\n[|md]# md\n");
+	/* attached files go to the attachment callback (decoded), never to the text; a named
+	 * inline text part stays text after its heading */
+	assert_string_equal(t, "[]body\n@r.pdf|application/pdf|%PDF-1\n"
+			       "@nötes.txt|text/plain|attached\n#a.md\n[|md]# md\n");
 	char *js = json_dumps(info.attachments, JSON_COMPACT);
-	assert_string_equal(js, "[{\"name\":\"r.pdf\",\"type\":\"application/pdf\",\"bytes\":6}]");
+	assert_string_equal(js, "[{\"name\":\"r.pdf\",\"type\":\"application/pdf\",\"bytes\":6},"
+				"{\"name\":\"nötes.txt\",\"type\":\"text/plain\",\"bytes\":8}]");
+	free(js);
+	mail_info_release(&info);
+	/* an attachment without a name; a forwarded message as an attachment; inline image
+	 * without a name is listed only */
+	t = parse("Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+		  "Content-Type: application/octet-stream\nContent-Disposition: attachment\n"
+		  "Content-Transfer-Encoding: quoted-printable\n\nx=3Dy\n--m\n"
+		  "Content-Type: message/rfc822\nContent-Disposition: attachment; filename=\"fw.eml\"\n\n"
+		  "Subject: inner\n\ninner body\n--m\nContent-Type: image/png\n\nPNG\n--m--\n", &info);
+	assert_string_equal(t, "@|application/octet-stream|x=y\n"
+			       "@fw.eml|message/rfc822|Subject: inner\n\ninner body\n");
+	js = json_dumps(info.attachments, JSON_COMPACT);
+	assert_string_equal(js, "[{\"name\":\"\",\"type\":\"application/octet-stream\",\"bytes\":3},"
+				"{\"name\":\"fw.eml\",\"type\":\"message/rfc822\",\"bytes\":26},"
+				"{\"name\":\"\",\"type\":\"image/png\",\"bytes\":3}]");
 	free(js);
 	mail_info_release(&info);
 }
@@ -128,6 +154,18 @@ static void test_damage_keeps_text(void **state)
 	mail_info_release(&info);
 	t = parse("Subject: y\nnot a header line\nrest\n", &info);
 	assert_string_equal(t, "[]not a header line\nrest\n\n");
+	mail_info_release(&info);
+	/* a boundary declared but never used (a mailer that flattened the message): its body is
+	 * still the text */
+	t = parse("Content-Type: multipart/mixed; boundary=\"B\"\n\nHi there,\n\nthe fish.\n", &info);
+	assert_string_equal(t, "[]Hi there,\n\nthe fish.\n\n");
+	assert_int_equal(info.mime_errors, 1);
+	mail_info_release(&info);
+	/* message/external-body names a file elsewhere: listed, never handed on as one */
+	t = parse("Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\n"
+		  "Content-Type: message/external-body; name=\"d.txt\"; access-type=anon-ftp\n\n"
+		  "Content-Type: text/plain\n\n--b--\n", &info);
+	assert_string_equal(t, "[]body\n");
 	mail_info_release(&info);
 	t = parse("Subject: only a header\n", &info);
 	assert_string_equal(t, "");

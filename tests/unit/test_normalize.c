@@ -811,6 +811,31 @@ static struct doc *html_doc(const char *name, const char *html)
 	return d;
 }
 
+static void test_html_meta_properties(void **state)
+{
+	(void)state;
+	/* <meta> author and dates are properties, with the title; the first of each wins; a
+	 * page without them has no properties */
+	struct doc *d = html_doc("p.html",
+		"<html><head><title> Harbour\n report </title><meta name=\"Author\" content=\" Ada \">"
+		"<meta name=\"author\" content=\"Second\"><meta property=\"article:published_time\" "
+		"content=\"2025-03-14\"><meta name=\"dcterms.modified\" content=\"2025-04-01\">"
+		"<meta name=\"generator\" content=\"x\"></head><body><p>Text.</p></body></html>");
+	json_t *m = meta_of(d), *p = json_object_get(m, "properties");
+	assert_string_equal(json_string_value(json_object_get(p, "author")), "Ada");
+	assert_string_equal(json_string_value(json_object_get(p, "created")), "2025-03-14");
+	assert_string_equal(json_string_value(json_object_get(p, "modified")), "2025-04-01");
+	assert_string_equal(json_string_value(json_object_get(p, "title")), "Harbour report");
+	assert_int_equal(json_object_size(p), 4);
+	json_decref(m);
+	doc_free(d);
+	d = html_doc("q.html", "<html><head><title>T</title></head><body><p>Text.</p></body></html>");
+	m = meta_of(d);
+	assert_null(json_object_get(m, "properties"));
+	json_decref(m);
+	doc_free(d);
+}
+
 static void test_html_main_content(void **state)
 {
 	(void)state;
@@ -993,6 +1018,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8_repaired_and_counted),
 		cmocka_unit_test(test_charsets),
 		cmocka_unit_test(test_html_main_content),
+		cmocka_unit_test(test_html_meta_properties),
 		cmocka_unit_test(test_html_navigation_dropped),
 		cmocka_unit_test(test_html_code_blocks),
 		cmocka_unit_test(test_nfc_composition),

@@ -301,15 +301,60 @@ static void test_epub(void **state)
 
 /* ---- damage, encryption, stopping ----------------------------------------------------------- */
 
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
+}
+
+/* An OLE2 compound file (512-byte sectors: header, FAT, directory, data) into f[2048] whose
+ * directory names the streams a and b. */
+static void cfb_make(unsigned char *f, const char *a, const char *b)
+{
+	const char *names[] = { "Root Entry", a, b };
+	memset(f, 0, 2048);
+	memcpy(f, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+	f[24] = 0x3e, f[26] = 3, f[28] = 0xfe, f[29] = 0xff, f[30] = 9, f[32] = 6;
+	put32(f + 44, 1);                /* FAT sectors */
+	put32(f + 48, 1);                /* the directory's first sector */
+	put32(f + 60, 0xFFFFFFFE);
+	put32(f + 68, 0xFFFFFFFE);
+	for (int i = 0; i < 109; i++)
+		put32(f + 76 + 4 * i, i ? 0xFFFFFFFF : 0);
+	for (int i = 0; i < 128; i++)
+		put32(f + 512 + 4 * i, i == 0 ? 0xFFFFFFFD : i < 3 ? 0xFFFFFFFE : 0xFFFFFFFF);
+	for (int k = 0; k < 3; k++) {
+		unsigned char *e = f + 1024 + 128 * k;
+		size_t n = strlen(names[k]);
+		for (size_t i = 0; i < n; i++)
+			e[2 * i] = (unsigned char)names[k][i];
+		e[64] = (unsigned char)(2 * (n + 1));
+		e[66] = k ? 2 : 5;
+	}
+}
+
 static void test_damaged(void **state)
 {
 	(void)state;
 	struct office_info info = { 0 };
+	static unsigned char cfb[2048];
 	struct buf b;
 	buf_init(&b, 0);
+	/* OOXML encryption: its streams in an OLE2 directory */
+	cfb_make(cfb, "EncryptionInfo", "EncryptedPackage");
+	assert_int_equal(office_parse("docx", (const char *)cfb, sizeof(cfb), &sink, &b, &info),
+			 RL_SKIP);
+	assert_string_equal(info.reason, "encrypted");
+	memset(&info, 0, sizeof(info));
+	/* a legacy Word file, and OLE2 bytes without a readable directory, are no packages */
+	cfb_make(cfb, "WordDocument", "1Table");
+	assert_int_equal(office_parse("docx", (const char *)cfb, sizeof(cfb), &sink, &b, &info),
+			 RL_SKIP);
+	assert_string_equal(info.reason, "corrupt_document");
+	memset(&info, 0, sizeof(info));
 	assert_int_equal(office_parse("docx", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 rest", 13, &sink, &b,
 				      &info), RL_SKIP);
-	assert_string_equal(info.reason, "encrypted");
+	assert_string_equal(info.reason, "corrupt_document");
 	memset(&info, 0, sizeof(info));
 	assert_int_equal(office_parse("docx", "PK\3\4 not really a zip", 22, &sink, &b, &info),
 			 RL_SKIP);
@@ -320,6 +365,18 @@ static void test_damaged(void **state)
 	assert_int_equal(run("docx", nomain, &info, &ev), RL_SKIP);
 	assert_string_equal(info.reason, "corrupt_document");
 	assert_non_null(strstr(info.message, "word/document.xml"));
+	/* a template LibreOffice wrote without a body: no content.xml, nor in the manifest */
+	const char *const bodiless[] = { "META-INF/manifest.xml",
+					 "<manifest><file-entry full-path=\"styles.xml\"/></manifest>",
+					 "styles.xml", "<x/>", NULL };
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(run("odt", bodiless, &info, &ev), 0);
+	assert_string_equal(ev, "");
+	const char *const lost[] = { "META-INF/manifest.xml",
+				     "<manifest><file-entry full-path=\"content.xml\"/></manifest>",
+				     "styles.xml", "<x/>", NULL };
+	assert_int_equal(run("odt", lost, &info, &ev), RL_SKIP);
+	assert_string_equal(info.reason, "corrupt_document");
 	const char *const enc[] = { "META-INF/manifest.xml",
 				    "<manifest><file-entry><encryption-data/></file-entry></manifest>",
 				    "content.xml", "<x/>", NULL };
