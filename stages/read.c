@@ -876,6 +876,8 @@ static const char *doc_type_read(const char *type, const char *name)
 	for (size_t i = 0; i < RL_ARRAY_LEN(read); i++)
 		if (!strcmp(type, read[i]))
 			return read[i];
+	if (!strcmp(type, "pdf"))  /* read by normalize through stages/pdf.c's worker */
+		return "pdf";
 	/* the content says "a package" (OLE2: encrypted OOXML; a zip whose members did not say
 	 * which, e.g. one cut before its directory): the name says which */
 	if (!strcmp(type, "ole2") || !strcmp(type, "ooxml") || !strcmp(type, "odf"))
