@@ -387,6 +387,12 @@ static int wire_decode(const char *w, size_t n, struct wdoc *d, struct pdf_info 
 		return RL_SKIP;
 	}
 	info->pages = (int)d->npages;
+	if (d->npages) {
+		if (!info->properties && !(info->properties = json_object()))
+			return RL_ENOMEM;
+		if (json_object_set_new(info->properties, "pages", json_integer(d->npages)))
+			return RL_ENOMEM;
+	}
 	return 0;
 }
 
