@@ -301,9 +301,13 @@ static int wire_decode(const char *w, size_t n, struct wdoc *d, struct pdf_info 
 			have_pages = 1;
 			break;
 		case PDFW_PAGE: {
-			uint32_t num = len == 16 ? be32(r) : 0;
+			if (len != 16) {
+				why = "a bad page record";
+				break;
+			}
+			uint32_t num = be32(r);
 			int32_t pw = (int32_t)be32(r + 4), ph = (int32_t)be32(r + 8);
-			if (len != 16 || !num || num > d->npages ||
+			if (!num || num > d->npages ||
 			    (d->n_pages && num <= d->pages[d->n_pages - 1].number) || pw < 0 || ph < 0) {
 				why = "a bad page record";
 				break;
