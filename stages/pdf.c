@@ -874,7 +874,11 @@ static int emit_doc(struct wdoc *d, const struct office_sink *sink, void *ctx, s
 			info->failed_pages++;
 		else if (!pg->count && (pg->flags & PDFW_PAGE_IMAGES))
 			info->no_text_pages++;
-		if ((rc = flush(&o)) || (rc = sink->page(ctx, (int)pg->number)))
+		/* a page never starts inside a heading (one that ends a page is closed there) */
+		if ((rc = flush(&o)) || (in_heading && (rc = sink->heading_end(ctx))))
+			break;
+		in_heading = 0;
+		if ((rc = sink->page(ctx, (int)pg->number)))
 			break;
 		for (size_t i = pg->first; !rc && i < pg->first + pg->count; i++) {
 			while (!rc && ol < n_pending && d->ol[pending[ol]].before <= i) {
