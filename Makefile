@@ -17,7 +17,7 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS)) -llapacke -lstemmer -lm -pthread
 LDFLAGS  := $(SANFLAGS)
 # The PDF worker (build/ragload-parse, stages/pdfworker.c) alone links MuPDF: Debian ships it
 # as a static library, so its own dependencies are named here too.
-WORKER_PKGS := mupdf harfbuzz freetype2 libopenjp2 jbig2dec libjpeg gumbo mujs zlib
+WORKER_PKGS := mupdf harfbuzz freetype2 libopenjp2 jbig2dec libjpeg gumbo mujs zlib tesseract
 WORKER_LIBS := $(shell pkg-config --libs $(WORKER_PKGS)) -lmupdf-third -lm
 
 MIGRATIONS := $(sort $(wildcard config/migrations/*.sql))

@@ -50,7 +50,7 @@ static const struct key keys[] = {
 	{"normalize", "max_binary_ratio", K_DOUBLE, F(norm.max_binary_ratio), 0, 1},
 	{"limits", "parse_seconds", K_INT, F(norm.parse_seconds), 1, 86400},
 	{"limits", "parse_memory_mb", K_INT, F(norm.parse_memory_mb), 64, 1 << 20},
-	{"documents", "ocr", K_BOOL, F(norm.ocr), 0, 0},
+	{"documents", "ocr", K_BOOL, F(norm.ocr), 0, 1},
 	{"chunk", "tokens", K_INT, F(chunk.tokens), 8, 65536},
 	{"chunk", "overlap", K_INT, F(chunk.overlap), 0, 65535},
 	{"model", "dim", K_INT, F(model.dim), 2, 2000},
@@ -222,7 +222,7 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 				v = 0;
 			else
 				return -1;
-			if (v > k->max)  /* a switch not built yet ([documents] ocr) */
+			if (v > k->max)  /* a switch that can only be off */
 				return -1;
 			memcpy(field, &v, sizeof(v));
 			return 0;

@@ -44,7 +44,7 @@ struct normalize_opts {
 	/* [limits]: the worker process that reads a PDF (stages/pdf.c) */
 	int parse_seconds;           /* its CPU seconds (its wall clock: 2x + 5 s) */
 	int parse_memory_mb;         /* its address space */
-	int ocr;                     /* [documents] ocr: not implemented yet; must stay off */
+	int ocr;                     /* [documents] ocr: PDF pages without text through Tesseract */
 };
 
 /* [chunk] */

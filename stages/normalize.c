@@ -1741,6 +1741,7 @@ static int pdf_extract(const struct normalize_opts *o, struct emit *e, const str
 		.parse_memory_mb = o->parse_memory_mb,
 		.max_text = o->max_doc_bytes && o->max_doc_bytes < SIZE_MAX / 4
 				    ? 2 * (size_t)o->max_doc_bytes + 4096 : 0,
+		.ocr = o->ocr ? "eng" : NULL,
 	};
 	return pdf_parse(it->data ? it->data : "", it->len, &po, &sink, &a, info);
 }
@@ -2925,21 +2926,24 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			rc = json_set(extra, "pages_without_text", json_integer(pinfo.no_text_pages));
 		if (!rc && pinfo.failed_pages)
 			rc = json_set(extra, "unreadable_pages", json_integer(pinfo.failed_pages));
+		if (!rc && pinfo.ocr_pages)
+			rc = json_set(extra, "ocr_pages", json_integer(pinfo.ocr_pages));
 		if (!rc && pinfo.repaired)
 			rc = json_set(extra, "repaired", json_true());
 		if (rc)
 			goto out;
 		if (pinfo.no_text_pages && !r.text.len) {
 			counts_skip(c, "no_text_layer", it->source,
-				    "pdf: none of its %d pages has a text layer (scanned?); not read",
-				    pinfo.pages);
+				    "pdf: none of its %d pages has a text layer (scanned?)%s; not read",
+				    pinfo.pages, o->ocr ? " and OCR found no text" : "");
 			rc = RL_SKIP;
 			goto out;
 		}
 		if (pinfo.no_text_pages)
 			counts_skip(c, "no_text_layer", it->source,
 				    "pdf: %d of its %d pages have no text layer (scanned?); their text is "
-				    "not read", pinfo.no_text_pages, pinfo.pages);
+				    "not read%s", pinfo.no_text_pages, pinfo.pages,
+				    o->ocr ? " (OCR found none)" : " ([documents] ocr is off)");
 		if (pinfo.failed_pages)
 			counts_skip(c, "unreadable_pages", it->source,
 				    "pdf: %d of its %d pages could not be read; the others loaded",

@@ -35,6 +35,8 @@
  *   its hyphen elsewhere ("well-known" mid-line) or the left part is already a compound
  *   ("state-of-" + "the-art"), else it goes ("hyphen-" + "ation" = "hyphenation"). A word
  *   split across a page break stays on the first page.
+ * - OCR ([documents] ocr = on): the worker reads scanned pages with Tesseract and flags them;
+ *   their lines are text like any other (placed mid-page, never taken for headers).
  * - Ligatures U+FB00..U+FB06 become their letters (MuPDF already does this for fonts that
  *   map them; a font whose ToUnicode says U+FB01 would otherwise keep "ﬁ", which NFC keeps).
  *
@@ -874,6 +876,8 @@ static int emit_doc(struct wdoc *d, const struct office_sink *sink, void *ctx, s
 			info->failed_pages++;
 		else if (!pg->count && (pg->flags & PDFW_PAGE_IMAGES))
 			info->no_text_pages++;
+		else if (pg->flags & PDFW_PAGE_OCR)
+			info->ocr_pages++;
 		/* a page never starts inside a heading (one that ends a page is closed there) */
 		if ((rc = flush(&o)) || (in_heading && (rc = sink->heading_end(ctx))))
 			break;
@@ -1029,7 +1033,7 @@ static int write_all(int fd, const char *data, size_t n)
 static int run_worker(const char *data, size_t n, const struct pdf_opts *o, struct buf *out,
 		      int *how, int *sig, struct pdf_info *info)
 {
-	char path[PATH_MAX], cpu[24], mem[24], maxt[24];
+	char path[PATH_MAX], cpu[24], mem[24], maxt[24], ocr[64];
 	int memfd = -1, pfd[2] = { -1, -1 }, rc = 0, status = 0;
 	pid_t pid = -1;
 	posix_spawn_file_actions_t fa;
@@ -1045,7 +1049,8 @@ static int run_worker(const char *data, size_t n, const struct pdf_opts *o, stru
 	snprintf(cpu, sizeof(cpu), "%d", o->parse_seconds > 0 ? o->parse_seconds : 0);
 	snprintf(mem, sizeof(mem), "%d", o->parse_memory_mb > 0 ? o->parse_memory_mb : 0);
 	snprintf(maxt, sizeof(maxt), "%zu", o->max_text);
-	char *argv[] = { path, "--cpu", cpu, "--mem", mem, "--max-text", maxt, NULL };
+	snprintf(ocr, sizeof(ocr), "%s", o->ocr ? o->ocr : "");
+	char *argv[] = { path, "--cpu", cpu, "--mem", mem, "--max-text", maxt, "--ocr", ocr, NULL };
 
 	if ((memfd = memfd_create("ragload-pdf", MFD_CLOEXEC)) < 0 || write_all(memfd, data, n) ||
 	    lseek(memfd, 0, SEEK_SET) != 0 || pipe2(pfd, O_CLOEXEC)) {

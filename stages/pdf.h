@@ -17,6 +17,8 @@ struct pdf_opts {
 	                             clock gets 2 * parse_seconds + 5 */
 	int parse_memory_mb;      /* its address space ([limits] parse_memory_mb) */
 	size_t max_text;          /* the worker stops after this much text (0: no limit) */
+	const char *ocr;          /* Tesseract language(s) for pages without text ("eng");
+	                             NULL: no OCR ([documents] ocr) */
 	const char *worker;       /* the worker's path; NULL: $RAGLOAD_PARSE, else
 	                             ragload-parse next to this executable (or one level up) */
 };
@@ -26,7 +28,7 @@ struct pdf_opts {
  * (json_decref; NULL when it has none): "title", "author", "subject", "keywords",
  * "creator", "producer", "created", "modified" (ISO 8601 when the PDF date parses), "pages".
  * pages: the document's page count; no_text_pages: pages that draw images but carry no text
- * (scans); failed_pages: pages the library could not read (the rest are sent); truncated:
+ * (scans) and, with OCR, that Tesseract found no text on; ocr_pages: pages read by OCR; failed_pages: pages the library could not read (the rest are sent); truncated:
  * the worker stopped at max_text. reason/message: why the document was rejected, when
  * pdf_parse() returns RL_SKIP: "corrupt_document", "encrypted", "parse_failed" (the worker
  * crashed, ran out of memory or said something malformed), "parse_timeout" (it used up its
@@ -34,7 +36,7 @@ struct pdf_opts {
  */
 struct pdf_info {
 	json_t *properties;
-	int pages, no_text_pages, failed_pages, truncated, repaired, headers_dropped;
+	int pages, no_text_pages, ocr_pages, failed_pages, truncated, repaired, headers_dropped;
 	const char *reason;
 	char message[200];
 };

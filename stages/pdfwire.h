@@ -34,6 +34,7 @@ enum pdfwire_tag {
 
 #define PDFW_PAGE_IMAGES 1u      /* the page draws images (without text: a scan) */
 #define PDFW_PAGE_FAILED 2u      /* the library could not read this page */
+#define PDFW_PAGE_OCR 4u         /* a scan whose lines are Tesseract's reading */
 
 enum pdfwire_status {
 	PDFW_OK = 0,

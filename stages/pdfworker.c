@@ -6,7 +6,7 @@
  * with their boxes, in the library's reading order; then an end record with a status
  * (ok, encrypted, corrupt, out of memory, failed) and the library's message.
  *
- *   ragload-parse [--cpu SECONDS] [--mem MB] [--max-text BYTES] < file.pdf > wire
+ *   ragload-parse [--cpu SECONDS] [--mem MB] [--max-text BYTES] [--ocr LANG] < file.pdf > wire
  *
  * How: before it reads a byte it limits itself: RLIMIT_CPU (SIGXCPU at SECONDS of CPU,
  * SIGKILL a second later) and RLIMIT_AS (MB of address space; not under ASan/TSan, whose
@@ -15,6 +15,10 @@
  * the media box dropped, no dehyphenation: pdf.c joins hyphenated words knowing the whole
  * document); every character is checked (controls, surrogates, NUL never leave this file).
  * A page the library cannot read is reported as such and the rest go on.
+ * With --ocr, a page that draws images but has no text (a scan) is rendered in grey at
+ * OCR_DPI and read by Tesseract (libtesseract's C API, LANG's traineddata, one thread); its
+ * paragraphs come back as blocks of lines flagged PDFW_PAGE_OCR, placed mid-page (Tesseract's
+ * text has no boxes here, and a scan's header is not told from its body).
  *
  * Why a process: the PDF parser is the largest body of third-party code ragload runs on
  * untrusted bytes. Here a crash, a hang or a memory blow-up costs one document: pdf.c sees
@@ -39,6 +43,7 @@
 
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
+#include <tesseract/capi.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define NO_AS_LIMIT 1
@@ -52,7 +57,12 @@
 #define OUTLINE_MAX 100000
 #define OUTLINE_DEPTH 32
 
+#define OCR_DPI 300
+
 static FILE *out;
+static const char *ocr_lang;      /* NULL: no OCR */
+static TessBaseAPI *tess;
+static int tess_failed;
 static size_t text_bytes, text_max = SIZE_MAX;
 static int truncated;
 
@@ -189,6 +199,90 @@ static void put_outline(fz_context *ctx, fz_document *doc, fz_outline *o, int le
 	}
 }
 
+/* Appends the valid, printable characters of UTF-8 s/n to lb as utf8_put() would. */
+static size_t clean_utf8(const char *s, size_t n, unsigned char *lb, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 4 <= cap;) {
+		int c;
+		size_t m = (size_t)fz_chartorune(&c, s + i);
+		if (m == 0 || i + m > n)
+			break;
+		if (c == FZ_REPLACEMENT_CHARACTER && (unsigned char)s[i] != 0xEF)
+			c = -1;
+		i += m;
+		if (c >= 0)
+			k += (size_t)utf8_put(lb + k, c);
+	}
+	return k;
+}
+
+/* Renders page at OCR_DPI in grey and writes Tesseract's text as blocks (paragraphs) of
+ * lines. Returns 1 when text was written, 0 when none (or OCR is unavailable). */
+static int ocr_page(fz_context *ctx, fz_page *page, fz_rect box, unsigned char *lb, size_t lcap)
+{
+	fz_pixmap *pix = NULL;
+	char *text = NULL;
+	int wrote = 0;
+
+	if (!tess && !tess_failed) {
+		setenv("OMP_THREAD_LIMIT", "1", 1);
+		tess = TessBaseAPICreate();
+		if (!tess || TessBaseAPIInit3(tess, NULL, ocr_lang) != 0)
+			tess_failed = 1;
+	}
+	if (tess_failed)
+		return 0;
+	fz_var(pix);
+	fz_var(text);
+	fz_try(ctx) {
+		pix = fz_new_pixmap_from_page(ctx, page, fz_scale(OCR_DPI / 72.0f, OCR_DPI / 72.0f),
+					      fz_device_gray(ctx), 0);
+		TessBaseAPISetImage(tess, fz_pixmap_samples(ctx, pix), fz_pixmap_width(ctx, pix),
+				    fz_pixmap_height(ctx, pix), 1, fz_pixmap_stride(ctx, pix));
+		TessBaseAPISetSourceResolution(tess, OCR_DPI);
+		text = TessBaseAPIGetUTF8Text(tess);
+	}
+	fz_always(ctx)
+		fz_drop_pixmap(ctx, pix);
+	fz_catch(ctx) {
+		if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+			fz_rethrow(ctx);
+		return 0;
+	}
+	if (!text)
+		return 0;
+	int32_t mid = tenths((box.y1 - box.y0) / 2), y = mid;
+	int in_block = 0;
+	for (char *p = text; *p;) {
+		char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		size_t k = clean_utf8(p, n, lb, lcap);
+		while (k && lb[k - 1] == ' ')
+			k--;
+		if (!k) {
+			in_block = 0;  /* a blank line ends a paragraph */
+		} else {
+			fz_rect r = { 0, (float)y / 10, box.x1 - box.x0, (float)y / 10 + 1 };
+			if (!in_block) {
+				rec(PDFW_BLOCK, 16);
+				put_box(r);
+				in_block = 1;
+			}
+			rec(PDFW_LINE, 16 + (uint32_t)k);
+			put_box(r);
+			fwrite(lb, 1, k, out);
+			text_bytes += k + 1;
+			wrote = 1;
+			if (y < mid + 10)
+				y++;
+		}
+		p += n + (nl != NULL);
+	}
+	TessDeleteText(text);
+	return wrote;
+}
+
 /* One page: its record, then its text blocks and lines. Returns 0, 1 when the library could
  * not read it (reported as such), or -1 at the text limit. */
 static int put_page(fz_context *ctx, fz_document *doc, int i, unsigned char *lb, size_t lcap)
@@ -220,9 +314,32 @@ static int put_page(fz_context *ctx, fz_document *doc, int i, unsigned char *lb,
 		put32(PDFW_PAGE_FAILED);
 		return 1;
 	}
-	for (fz_stext_block *b = sp->first_block; b; b = b->next)
+	int has_text = 0;
+	for (fz_stext_block *b = sp->first_block; b; b = b->next) {
 		if (b->type == FZ_STEXT_BLOCK_IMAGE)
 			flags |= PDFW_PAGE_IMAGES;
+		else
+			for (fz_stext_line *l = b->u.t.first_line; l && !has_text; l = l->next)
+				for (fz_stext_char *c = l->first_char; c && !has_text; c = c->next)
+					has_text = c->c > ' ';
+	}
+	if (ocr_lang && !has_text && (flags & PDFW_PAGE_IMAGES)) {
+		/* a scan: its record first, then what Tesseract reads on it */
+		rec(PDFW_PAGE, 16);
+		put32((uint32_t)i + 1);
+		put32((uint32_t)tenths(box.x1 - box.x0));
+		put32((uint32_t)tenths(box.y1 - box.y0));
+		put32(flags | PDFW_PAGE_OCR);
+		fz_try(ctx)
+			ocr_page(ctx, page, box, lb, lcap);
+		fz_always(ctx) {
+			fz_drop_stext_page(ctx, sp);
+			fz_drop_page(ctx, page);
+		}
+		fz_catch(ctx)
+			fz_rethrow(ctx);
+		return text_bytes > text_max ? (truncated = 1, -1) : 0;
+	}
 	rec(PDFW_PAGE, 16);
 	put32((uint32_t)i + 1);
 	put32((uint32_t)tenths(box.x1 - box.x0));
@@ -327,8 +444,10 @@ int main(int argc, char **argv)
 			mem = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--max-text"))
 			text_max = (size_t)strtoull(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--ocr"))
+			ocr_lang = argv[i + 1][0] ? argv[i + 1] : NULL;
 		else {
-			fprintf(stderr, "usage: ragload-parse [--cpu S] [--mem MB] [--max-text B]\n");
+			fprintf(stderr, "usage: ragload-parse [--cpu S] [--mem MB] [--max-text B] [--ocr LANG]\n");
 			return 2;
 		}
 	}
@@ -457,6 +576,10 @@ int main(int argc, char **argv)
 	}
 	end((uint32_t)status, msg);
 	fz_drop_context(ctx);
+	if (tess) {
+		TessBaseAPIEnd(tess);
+		TessBaseAPIDelete(tess);
+	}
 	free(lb);
 	free(data);
 	return 0;

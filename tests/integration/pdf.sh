@@ -5,7 +5,8 @@
 # columns one after the other, the headers and footers gone, hyphenated words joined and real
 # compounds kept, headings from the outline, pages in every chunk, the properties in
 # documents.metadata. Corrupt, truncated, encrypted (qpdf), oversized and image-only PDFs are
-# skipped with their reason while their siblings load (exit 3); with the faults build a PDF
+# skipped with their reason while their siblings load (exit 3); a scanned page of text is read
+# with [documents] ocr = on (Tesseract); with the faults build a PDF
 # that crashes the worker, one that spins and one that sleeps are killed and counted.
 #
 # Word coverage: the source's words (\w+, lower-cased, "well-known" = "well known") against
@@ -118,6 +119,22 @@ rc=0; "$RAGLOAD" --no-progress --set limits.max_entry_bytes=100KB ingest --chunk
 t_eq "pdf.tar: exit 3" 3 "$rc"
 t_eq "pdf.tar: almanac.pdf's text the same as on disk" 1 \
   "$(q "SELECT count(*) FROM documents a JOIN documents b ON b.source_name = 'pdf.tar!pdf/' || a.source_name WHERE a.source_name = 'almanac.pdf' AND a.original_content = b.original_content")"
+
+# OCR ([documents] ocr = on): a scanned page of text (pdftoppm's rendering of notes.pdf, as the
+# only thing an image-only PDF draws) is read by Tesseract
+o=$TMP/ocr
+mkdir -p "$o"
+pdftoppm -r 150 -gray "$d/notes.pdf" "$TMP/page"
+python3 "$FIX/pdf-scan.py" "$o/scanned.pdf" "$TMP"/page-1.pgm
+newdb pdf_ocr
+"$RAGLOAD" -q init
+rc=0; "$RAGLOAD" --no-progress --set documents.ocr=on ingest "$o" 2> "$TMP/err.ocr" || rc=$?
+t_eq "ocr: exit 0" 0 "$rc"
+t_check "ocr: the scanned page's words are read" bash -c "
+psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'scanned.pdf'\" |
+grep -qi 'lighthouse keeper logs every passing vessel'"
+t_eq "ocr: metadata counts the page read by OCR, chunks say page 1" "1 [1, 1]" \
+  "$(q "SELECT (metadata->>'ocr_pages') || ' ' || (c.chunk_metadata->>'pages') FROM documents d JOIN chunks c USING (doc_id) WHERE source_name = 'scanned.pdf' LIMIT 1")"
 
 # a crash and two hangs (faults build only: the worker obeys a marker in the file)
 FAULTS=$ROOT/build/faults/ragload
