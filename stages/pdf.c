@@ -75,10 +75,12 @@ extern char **environ;
 
 #define PDF_WIRE_MAX ((size_t)1 << 30)  /* the worker's whole answer, at most */
 #define PDF_PAGES_MAX 1000000
-#define PDF_OUTLINE_MAX 100000
+#define PDF_OUTLINE_MAX 20000
 #define PDF_OUTLINE_LEVEL 64
 #define HEADING_SEARCH 200              /* lines looked at for one outline entry */
 #define HEADING_NEXT 5                  /* ... and of the next page's first lines */
+#define HEADING_SCAN 2000               /* lines passed over for one entry, at most (entries x
+                                           this bounds the work a hostile outline can cause) */
 #define EDGE_LINES 3                    /* first/last lines of a page that may be a header */
 #define EDGE_BAND 0.15                  /* ... within this share of the page height */
 #define KEY_MAX 120                     /* bytes of a header's text compared */
@@ -600,7 +602,8 @@ static void place_headings(struct wdoc *d)
 			next_end = d->pages[lo + 1 < d->n_pages ? lo + 1 : lo].first + HEADING_NEXT;
 		if (next_end < end)
 			next_end = end;
-		for (size_t i = pg->first; i < next_end && seen < HEADING_SEARCH; i++) {
+		for (size_t i = pg->first, scanned = 0;
+		     i < next_end && seen < HEADING_SEARCH && scanned < HEADING_SCAN; i++, scanned++) {
 			struct wline *l = &d->lines[i];
 			if (i < end && o->y >= 0 && l->y1 < o->y - 20)
 				continue;
@@ -832,6 +835,16 @@ static int put_line(struct out *o, struct wdoc *d, size_t i, const uint64_t *com
 	return 0;
 }
 
+static _Thread_local const struct woutline *sort_ol;
+
+static int cmp_pending(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (sort_ol[x].before != sort_ol[y].before)
+		return sort_ol[x].before < sort_ol[y].before ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 /* An outline entry whose title is not on its page: a heading of the outline's words. */
 static int put_heading(struct out *o, const struct woutline *e, int *in_heading)
 {
@@ -862,13 +875,10 @@ static int emit_doc(struct wdoc *d, const struct office_sink *sink, void *ctx, s
 	for (size_t e = 0; !rc && e < d->n_ol; e++)
 		if (!d->ol[e].found && d->ol[e].before != SIZE_MAX)
 			pending[n_pending++] = e;
-	/* stable by position (insertion sort: entries are nearly in order already) */
-	for (size_t a = 1; a < n_pending; a++)
-		for (size_t b = a; b > 0 && d->ol[pending[b - 1]].before > d->ol[pending[b]].before; b--) {
-			size_t t = pending[b];
-			pending[b] = pending[b - 1];
-			pending[b - 1] = t;
-		}
+	/* by position, outline order among equals */
+	sort_ol = d->ol;
+	if (n_pending > 1)
+		qsort(pending, n_pending, sizeof(*pending), cmp_pending);
 
 	for (size_t p = 0; !rc && p < d->n_pages; p++) {
 		const struct wpage *pg = &d->pages[p];
