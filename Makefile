@@ -17,8 +17,10 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS)) -llapacke -lstemmer -lm -pthread
 LDFLAGS  := $(SANFLAGS)
 # The PDF worker (build/ragload-parse, stages/pdfworker.c) alone links MuPDF: Debian ships it
 # as a static library, so its own dependencies are named here too.
-WORKER_PKGS := mupdf harfbuzz freetype2 libopenjp2 jbig2dec libjpeg gumbo mujs zlib tesseract
-WORKER_LIBS := $(shell pkg-config --libs $(WORKER_PKGS)) -lmupdf-third -lm
+# Tesseract (OCR) is dlopen()ed by the worker when a page needs it: its header at build time,
+# libtesseract.so.5 at run time (libtesseract-dev, tesseract-ocr-eng in run.sh).
+WORKER_PKGS := mupdf harfbuzz freetype2 libopenjp2 jbig2dec libjpeg gumbo mujs zlib
+WORKER_LIBS := $(shell pkg-config --libs $(WORKER_PKGS)) -lmupdf-third -ldl -lm
 
 MIGRATIONS := $(sort $(wildcard config/migrations/*.sql))
 LIB_SRC  := $(filter-out pipeline/main.c stages/pdfworker.c,$(wildcard pipeline/*.c) \
