@@ -24,8 +24,9 @@
  *   "Page 4" are one) occurs so on at least 2 pages and on at least 3 or half of the pages
  *   with text, is dropped. Outline headings are never dropped.
  * - Headings: each outline entry with a page is looked for on that page from its target's
- *   height down (200 lines at most), then in the next page's first 5 lines: the first line whose letters and digits equal the title's
- *   (after a section number, "1.2." or "Chapter 3") or the first two lines together do.
+ *   height down (200 lines at most), then in the next page's first 5 lines: the first line
+ *   whose letters and digits equal the title's (after a section number, "1.2." or
+ *   "Chapter 3"), or the first two lines' together do.
  *   That line is the heading, at the entry's level (6 at most). An entry whose title is not on
  *   its page is a heading with the outline's words where it points: taken from the document,
  *   never invented. Without an outline there are no headings (tagged structure is not read).
@@ -510,9 +511,10 @@ static int drop_edges(struct wdoc *d, struct pdf_info *info)
 		}
 	}
 	qsort(keys, n_keys, sizeof(*keys), cmp_u64);
-	size_t need = with_text >= 6 ? 3 : 2;
-	if (need < (with_text + 1) / 2 && (with_text + 1) / 2 < 3)
-		need = (with_text + 1) / 2;
+	/* on at least 2 pages, and on 3 or half of those with text */
+	size_t half = (with_text + 1) / 2, need = half < 3 ? half : 3;
+	if (need < 2)
+		need = 2;
 	for (size_t p = 0; p < d->n_pages && with_text >= 2; p++) {
 		size_t idx[2 * EDGE_LINES];
 		int band[2 * EDGE_LINES];
@@ -859,7 +861,8 @@ static int put_heading(struct out *o, const struct woutline *e, int *in_heading)
 }
 
 /* The document, page by page, to the sink. */
-static int emit_doc(struct wdoc *d, const struct office_sink *sink, void *ctx, struct pdf_info *info)
+static int emit_doc(struct wdoc *d, const struct office_sink *sink, void *ctx,
+		    struct pdf_info *info)
 {
 	struct out o = { .sink = sink, .ctx = ctx };
 	uint64_t *comp = NULL;

@@ -28,7 +28,8 @@ struct pdf_opts {
  * (json_decref; NULL when it has none): "title", "author", "subject", "keywords",
  * "creator", "producer", "created", "modified" (ISO 8601 when the PDF date parses), "pages".
  * pages: the document's page count; no_text_pages: pages that draw images but carry no text
- * (scans) and, with OCR, that Tesseract found no text on; ocr_pages: pages read by OCR; failed_pages: pages the library could not read (the rest are sent); truncated:
+ * (scans) and, with OCR, that Tesseract found no text on; ocr_pages: pages read by OCR;
+ * failed_pages: pages the library could not read (the rest are sent); truncated:
  * the worker stopped at max_text. reason/message: why the document was rejected, when
  * pdf_parse() returns RL_SKIP: "corrupt_document", "encrypted", "parse_failed" (the worker
  * crashed, ran out of memory or said something malformed), "parse_timeout" (it used up its

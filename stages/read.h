@@ -109,7 +109,8 @@ int read_inputs_noting(const struct read_opts *o, char *const *paths, int n_path
  * executable or object file, compiled Python, a database, a PDF, PostScript, RTF, an office
  * or e-book document (OLE2, or a zip that is an OOXML/ODF/EPUB/JAR package), a gettext
  * catalogue... The office and e-book packages ("docx", "xlsx", "pptx", "odt", "ods", "odp",
- * "epub") and PDFs ("pdf") are read: read_inputs() hands each on whole as one READ_FILE item with it->type
+ * "epub") and PDFs ("pdf") are read: read_inputs() hands each on whole as one READ_FILE
+ * item with it->type
  * set (an OLE2 file under one of their names too: an encrypted package); every other type
  * is counted with counts_ignore(). Returns its
  * short type name (a static string: "png", "elf", "docx", ...) or NULL for anything else

@@ -164,7 +164,8 @@ static void test_layout(void **state)
 	const char *body[3][3] = {
 		{ "The well-known harbour master wrote a hyphen-", "ated note on the extra-",
 		  "ordinary tides of the har-" },
-		{ "bour coast, where the well-", "known ferry sails. The \xef\xac\x81rst boat", "left at dawn and re-" },
+		{ "bour coast, where the well-", "known ferry sails. The \xef\xac\x81rst boat",
+		  "left at dawn and re-" },
 		{ "turned by noon with every passen\xc2\xad", "ger aboard.", "Nothing else hap-" },
 	};
 	for (int p = 0; p < 3; p++) {
