@@ -264,6 +264,7 @@ static int ocr_page(fz_context *ctx, fz_page *page, fz_rect box, unsigned char *
 	if (tess_failed)
 		return 0;
 	fz_var(pix);
+	fz_var(wrote);
 	fz_var(text);
 	fz_try(ctx) {
 		pix = fz_new_pixmap_from_page(ctx, page, fz_scale(OCR_DPI / 72.0f, OCR_DPI / 72.0f),
