@@ -29,7 +29,9 @@
  * made by pdf.c, which is ours, fuzzed, and unit-tested.
  *
  * The faults build (-DRAGLOAD_FAULT_INJECTION, tests only) obeys a marker in the document:
- * "%RAGLOAD-FAULT crash" (SIGSEGV), "spin" (burns CPU forever) or "sleep" (sleeps forever),
+ * "%RAGLOAD-FAULT crash" (SIGSEGV), "spin" (burns CPU forever), "sleep" (sleeps forever) or
+ * "hog" (allocates and touches memory as a library that never checks malloc would: past
+ * RLIMIT_AS it dies on a NULL write; never more than 8 GiB, limit or not),
  * so that tests/integration/pdf.sh can show crashes and hangs are killed and counted.
  */
 #include "pdfwire.h"
@@ -428,6 +430,12 @@ static void fault(const char *data, size_t n)
 	if (left >= 4 && !memcmp(p, "spin", 4))
 		for (volatile unsigned long k = 0;; k++)
 			;
+	if (left >= 3 && !memcmp(p, "hog", 3))
+		for (int k = 0; k < 512; k++) {
+			volatile char *m = malloc((size_t)16 << 20);
+			for (size_t j = 0; j < ((size_t)16 << 20); j += 4096)
+				m[j] = 1;  /* NULL once the limit is reached: SIGSEGV */
+		}
 	if (left >= 5 && !memcmp(p, "sleep", 5))
 		for (;;)
 			pause();

@@ -7,7 +7,8 @@
 # documents.metadata. Corrupt, truncated, encrypted (qpdf), oversized and image-only PDFs are
 # skipped with their reason while their siblings load (exit 3); a scanned page of text is read
 # with [documents] ocr = on (Tesseract); with the faults build a PDF
-# that crashes the worker, one that spins and one that sleeps are killed and counted.
+# that crashes the worker, one that spins, one that sleeps and one that eats memory are killed
+# or stopped and counted.
 #
 # Word coverage: the source's words (\w+, lower-cased, "well-known" = "well known") against
 # the stored text's: longest common subsequence / source word count >= 0.98.
@@ -142,13 +143,14 @@ FAULTS=$ROOT/build/faults/ragload
 f=$TMP/faults
 mkdir -p "$f"
 cp "$d/notes.pdf" "$f/sibling.pdf"
-for k in crash spin sleep; do
+for k in crash spin sleep hog; do
   { cat "$d/notes.pdf"; printf '%%RAGLOAD-FAULT %s\n' "$k"; } > "$f/$k.pdf"
 done
 newdb pdf_faults
 "$RAGLOAD" -q init
 start=$(date +%s)
-rc=0; "$FAULTS" --no-progress --set limits.parse_seconds=2 ingest "$f" 2> "$TMP/err.faults" || rc=$?
+rc=0; "$FAULTS" --no-progress --set limits.parse_seconds=2 --set limits.parse_memory_mb=256 \
+  ingest "$f" 2> "$TMP/err.faults" || rc=$?
 took=$(( $(date +%s) - start ))
 t_eq "faults: exit 3" 3 "$rc"
 t_check "crash.pdf: the worker's crash is counted as parse_failed" \
@@ -157,6 +159,8 @@ t_check "spin.pdf: killed at its CPU limit, parse_timeout" \
   grep -q "spin.pdf: pdf: the PDF worker used up its 2 s of CPU.*\[parse_timeout\]" "$TMP/err.faults"
 t_check "sleep.pdf: killed at the wall-clock deadline, parse_timeout" \
   grep -q "sleep.pdf: pdf: the PDF worker gave no answer within 9 s.*\[parse_timeout\]" "$TMP/err.faults"
+t_check "hog.pdf: stopped at its 256 MB address space (dies on malloc's NULL), parse_failed" \
+  grep -q "hog.pdf: pdf: the PDF worker crashed.*\[parse_failed\]" "$TMP/err.faults"
 t_eq "faults: the sibling loads" "sibling.pdf" \
   "$(q "SELECT string_agg(source_name, ' ') FROM documents")"
 t_check "faults: the run did not wait on its hangs (took $took s, the deadline is 9 s)" test "$took" -lt 120
