@@ -7,7 +7,9 @@
 
 # every core: the suite builds the program four times (release, faults, ASan, TSan) and the fuzz
 # replay once; `make -j1` still builds one file at a time
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 PKGS     := libpq libarchive libutf8proc openblas libzstd jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 CC       ?= cc
@@ -19,9 +21,16 @@ CFLAGS   := -std=c11 -D_GNU_SOURCE $(DEFS) -Wall -Wextra -Werror $(OPT) $(SANFLA
             $(shell pkg-config --cflags $(PKGS))
 LDLIBS   := $(shell pkg-config --libs $(PKGS)) -llapacke -lstemmer -lm -pthread
 LDFLAGS  := $(SANFLAGS)
+# The PDF worker (build/ragload-parse, stages/pdfworker.c) alone links MuPDF: Debian ships it
+# as a static library, so its own dependencies are named here too.
+# Tesseract (OCR) is dlopen()ed by the worker when a page needs it: its header at build time,
+# libtesseract.so.5 at run time (libtesseract-dev, tesseract-ocr-eng in run.sh).
+WORKER_PKGS := mupdf harfbuzz freetype2 libopenjp2 jbig2dec libjpeg gumbo mujs zlib
+WORKER_LIBS := $(shell pkg-config --libs $(WORKER_PKGS)) -lmupdf-third -ldl -lm
 
 MIGRATIONS := $(sort $(wildcard config/migrations/*.sql))
-LIB_SRC  := $(wildcard lib/*.c) $(wildcard models/*.c) $(wildcard stages/*.c) \
+LIB_SRC  := $(wildcard lib/*.c) $(wildcard models/*.c) \
+            $(filter-out stages/pdfworker.c,$(wildcard stages/*.c)) \
             $(filter-out pipeline/main.c,$(wildcard pipeline/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MAIN_OBJ := $(BUILD)/obj/pipeline/main.o
@@ -29,10 +38,14 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit asan tsan faults bench fuzz clean
-all: $(BUILD)/ragload $(BUILD)/libragload.so $(UNIT_BIN)
+all: $(BUILD)/ragload $(BUILD)/ragload-parse $(BUILD)/libragload.so $(UNIT_BIN)
 
 $(BUILD)/ragload: $(MAIN_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Found by ragload next to its own executable (stages/pdf.c); install the two side by side.
+$(BUILD)/ragload-parse: $(BUILD)/obj/stages/pdfworker.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
 
 # The embedding library (include/ragload.h); only the ragload_* API is exported.
 $(BUILD)/libragload.so: $(LIB_OBJ) include/ragload.map
@@ -67,7 +80,8 @@ tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" SANFLAGS="-fsanitize=thread"
 # The test build with fault injection hooks (lib/fault.h); never shipped.
 faults:
-	@$(MAKE) --no-print-directory BUILD=build/faults DEFS=-DRAGLOAD_FAULT_INJECTION build/faults/ragload
+	@$(MAKE) --no-print-directory BUILD=build/faults DEFS=-DRAGLOAD_FAULT_INJECTION \
+	  build/faults/ragload build/faults/ragload-parse
 
 # bench/stages.c times each stage alone and the bare baselines; linked like the unit tests.
 bench: all $(BUILD)/bench/stages
@@ -80,9 +94,10 @@ $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 # ---- fuzz targets (tests/fuzz/README.md) ----------------------------------------------------
 # build/fuzz/fuzz_T: libFuzzer + ASan/UBSan (clang); build/fuzz/replay_T: the same target with
 # tests/fuzz/replay.c as driver (gcc + ASan/UBSan), which replays corpora in seconds.
-FUZZ_TARGETS := read jsonl normalize markdown mail office chunk vecfile config
+FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config
 FUZZ_SRC     := lib/common.c lib/config.c lib/vecfile.c \
-                stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/chunk.c
+                stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/pdf.c \
+                stages/chunk.c
 FUZZ_PKGS    := libarchive libutf8proc jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 FUZZ_CC      ?= clang
 REPLAY_CC    ?= gcc
@@ -119,6 +134,6 @@ fuzz: fuzz-build
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/obj/stages/pdfworker.d
 -include $(wildcard $(BUILD)/fuzz/obj/*/*.d $(BUILD)/fuzz/obj/tests/fuzz/*.d \
   $(BUILD)/fuzz/replay-obj/*/*.d $(BUILD)/fuzz/replay-obj/tests/fuzz/*.d)

@@ -7,6 +7,12 @@
 #                               handed on) vs `bsdtar -xOf F > /dev/null`, same .tar.zst
 #   docx_vs_pandoc              the office path (bench/stages docx: read + normalize of .docx
 #                               files, one thread) vs `pandoc -t plain` on the same 17 files
+#   pdf_vs_pdftotext            normalize's PDF path (bench/stages pdf: normalize_item() per PDF,
+#                               one build/ragload-parse worker process each, its start counted)
+#                               vs poppler-utils' `pdftotext F /dev/null` per PDF, pages per CPU
+#                               second (parent + workers; pdftotext's), same groff-made PDFs
+#                               (tests/fixtures/pdf-ms.py, 12 documents); the PDFs of
+#                               /usr/share/doc, when there are some, in raw (pdf_real_*)
 #   chunk_mb_per_s_per_core     normalize + chunk alone on one thread, MB of input entries per s
 #   embed_gflops_vs_sgemm_peak  projection FLOPs / the whole embed stage's time (featurise +
 #                               project + normalise), over a bare cblas_sgemm of the same shape
@@ -216,6 +222,52 @@ if want docx; then
   else
     log "no pandoc: docx_vs_pandoc not measured"
     raw docx.skipped "pandoc not installed"
+  fi
+fi
+
+# ---- pdf_vs_pdftotext -----------------------------------------------------------------------------
+# Per CPU second, as read above: both sides single-threaded, one process per PDF (ragload's
+# worker, pdftotext itself), all their CPU counted; alternated three times, best of each.
+# pdf_rate FILES...: "ragload_pages_per_cpu_s pdftotext_pages_per_cpu_s ragload_wall pdftotext_wall"
+pdf_rate() {
+  local best_r="" best_p="" wall_r="" wall_p="" pages i
+  for i in 1 2 3; do
+    "$STAGES" pdf "$@" > "$WORK/pdf.out"
+    best_r=$(min "$(awk '/^cpu_seconds/ {print $2}' "$WORK/pdf.out")" "$best_r")
+    wall_r=$(min "$(awk '/^seconds/ {print $2}' "$WORK/pdf.out")" "$wall_r")
+    "$STAGES" cputime sh -c 'for f in "$@"; do pdftotext -q "$f" /dev/null || true; done' sh "$@" \
+      > "$WORK/pdftotext.out"
+    best_p=$(min "$(awk '/^cpu_seconds/ {print $2}' "$WORK/pdftotext.out")" "$best_p")
+    wall_p=$(min "$(awk '/^seconds/ {print $2}' "$WORK/pdftotext.out")" "$wall_p")
+  done
+  pages=$(awk '/^pages/ {print $2}' "$WORK/pdf.out")
+  echo "$pages $(calc "$pages / $best_r") $(calc "$pages / $best_p") $(calc "$pages / $wall_r") $(calc "$pages / $wall_p")"
+}
+if want pdf && command -v pdftotext >/dev/null && command -v groff >/dev/null; then
+  log "PDF path vs pdftotext"
+  mkdir -p "$WORK/pdf"
+  for i in $(seq 1 12); do
+    python3 "$ROOT/tests/fixtures/pdf-ms.py" "$WORK/pdf/$i.ms" "$WORK/pdf/$i.words" "$i" $((4 + 2 * i))
+    groff -ms -Tpdf "$WORK/pdf/$i.ms" > "$WORK/pdf/$i.pdf"
+  done
+  read -r pages r p rw pw < <(pdf_rate "$WORK"/pdf/*.pdf)
+  raw pdf.groff_pages "$pages"
+  raw pdf.ragload_pages_per_cpu_s "$r"; raw pdf.pdftotext_pages_per_cpu_s "$p"
+  raw pdf.ragload_pages_per_s_wall "$rw"; raw pdf.pdftotext_pages_per_s_wall "$pw"
+  raw pdf_vs_pdftotext_wall "$(calc "$rw / $pw")"
+  fig pdf_vs_pdftotext "$(calc "$r / $p")"
+  # real PDFs from many producers (pdfTeX, Apache FOP, Ghostscript, gropdf), when installed
+  mkdir -p "$WORK/pdfreal"; n=0
+  for f in /usr/share/doc/*/*.pdf /usr/share/doc/*/*.pdf.gz /usr/share/doc/*/*/*.pdf.gz; do
+    [ -f "$f" ] || continue
+    n=$((n + 1)); case $f in *.gz) zcat "$f" > "$WORK/pdfreal/$n.pdf";; *) cp "$f" "$WORK/pdfreal/$n.pdf";; esac
+  done
+  if [ "$n" -gt 0 ]; then
+    read -r pages r p rw pw < <(pdf_rate "$WORK"/pdfreal/*.pdf)
+    raw pdf_real.files "$n"; raw pdf_real.pages "$pages"
+    raw pdf_real.ragload_pages_per_cpu_s "$r"; raw pdf_real.pdftotext_pages_per_cpu_s "$p"
+    raw pdf_real_vs_pdftotext "$(calc "$r / $p")"
+    raw pdf_real_vs_pdftotext_wall "$(calc "$rw / $pw")"
   fi
 fi
 
@@ -618,7 +670,7 @@ declare -A TARGET=(
   [embed_chunks_per_s]="ge 20000" [copy_vs_psql_text]="ge 5" [copy_vs_raw_binary]="ge 0.8"
   [pipeline_efficiency]="ge 0.8" [rss_growth_4x]="le 1.1" [peak_rss_mb]="le ${RAW[rss.bound_mb]:-0}"
   [hnsw_build_tuned_vs_default]="ge 2" [exact_topk_vs_pg_scan]="ge 10"
-  [exact_topk_vs_pg_scan_text]="ge 10")
+  [exact_topk_vs_pg_scan_text]="ge 10" [pdf_vs_pdftotext]="ge 1.0")
 # What a figure's value depends on beyond ragload's own code (README "Performance"): "code"
 # figures compare ragload with a baseline doing the same work on the same machine and travel
 # between machines; "hardware" ones rate ragload against a PostgreSQL or BLAS path whose speed
@@ -626,6 +678,7 @@ declare -A TARGET=(
 declare -A BOUND=(
   [read_vs_bsdtar]="code (libarchive both sides)"
   [docx_vs_pandoc]="code (two programs doing the same conversion on one core)"
+  [pdf_vs_pdftotext]="code (MuPDF and our layout vs poppler, one process per PDF both sides)"
   [chunk_mb_per_s_per_core]="hardware (absolute rate, one core's speed)"
   [embed_gflops_vs_sgemm_peak]="hardware (sgemm's peak scales with SIMD width, featurising does not)"
   [embed_chunks_per_s]="hardware (absolute rate, cores x SIMD)"
@@ -642,6 +695,7 @@ declare -A BOUND=(
   echo "$(date -u +%Y-%m-%d), ${MACH[cpu]}, ${MACH[cores]} cores, PostgreSQL ${MACH[postgresql]}, pgvector ${MACH[pgvector]}, OpenBLAS ${MACH[openblas_core]}; load average ${MACH[loadavg_start]} at start, ${MACH[loadavg_end]} at end; bench ${RAW[bench.seconds]} s. Raw timings: bench.json."
   echo
   echo "Single-threaded rates (read_vs_bsdtar, docx_vs_pandoc, chunk_mb_per_s_per_core, embed_gflops_vs_sgemm_peak) are per CPU second, the rest wall time; with a load average above ${MACH[cores]} the wall-time figures include other processes' share of the cores."
+  echo "Single-threaded rates (read_vs_bsdtar, pdf_vs_pdftotext, chunk_mb_per_s_per_core, embed_gflops_vs_sgemm_peak) are per CPU second, the rest wall time; with a load average above ${MACH[cores]} the wall-time figures include other processes' share of the cores."
   echo
   echo "Machine: ${MACH[cpu]} (${MACH[cpu_id]}, ${MACH[cpu_mhz]} MHz, ${MACH[cpu_cache]} cache, ${MACH[cpu_simd]}), ${MACH[memory_gb]} GB, ${MACH[virtualization]}. Figures marked hardware-bound move between machines with the same code."
   echo

@@ -23,6 +23,9 @@
  *                         model export`) by model_embed(), the queries' code path, as .fvecs
  *   sgemm M N K           the bare sgemm alone (run under OPENBLAS_CORETYPE=... to see what
  *                         another kernel of the same library would do on this CPU)
+ *   pdf FILE...           the PDF path of normalize alone: normalize_item() on each PDF (read
+ *                         into memory first), which runs build/ragload-parse per document:
+ *                         wall and CPU time, this process's and its workers' (waited for)
  *   cputime CMD...        runs CMD (stdout to /dev/null): its wall and CPU (user + system) time
  *   jget FILE PATH        a number from a JSON file (PATH = dotted keys)
  *   blasinfo              OpenBLAS's build and the core it picked
@@ -932,6 +935,67 @@ static int cmd_sgemm(int m, int n, int k)
 	return 0;
 }
 
+/* ---- pdf: normalize's PDF path, worker processes included ------------------------------------ */
+
+static double cpu_of(int who)
+{
+	struct rusage ru;
+	getrusage(who, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static int cmd_pdf(const struct rl_config *cfg, char **files, int n)
+{
+	struct read_item *items = calloc((size_t)n, sizeof(*items));
+	struct counts c;
+	long pages = 0, docs = 0;
+	size_t in_bytes = 0, text_bytes = 0;
+	if (!items)
+		die("out of memory");
+	for (int i = 0; i < n; i++) {  /* outside the timed region */
+		FILE *f = fopen(files[i], "rb");
+		if (!f)
+			die("%s: %s", files[i], strerror(errno));
+		struct buf b;
+		buf_init(&b, 0);
+		char tmp[65536];
+		size_t k;
+		while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+			if (buf_append(&b, tmp, k))
+				die("out of memory");
+		fclose(f);
+		items[i] = (struct read_item){ .kind = READ_FILE, .source = files[i], .input = files[i],
+					       .name = files[i], .type = "pdf" };
+		items[i].data = buf_detach(&b, &items[i].len);
+		in_bytes += items[i].len;
+	}
+	counts_init(&c, 1);
+	double c0 = cpu_of(RUSAGE_SELF), k0 = cpu_of(RUSAGE_CHILDREN), t0 = now_seconds();
+	for (int i = 0; i < n; i++) {
+		struct doc *d = NULL;
+		if (normalize_item(&cfg->norm, &items[i], &d, &c) == 0 && d) {
+			json_t *m = json_loads(d->metadata_json, 0, NULL);
+			pages += json_integer_value(json_object_get(json_object_get(m, "properties"), "pages"));
+			json_decref(m);
+			text_bytes += d->text_len;
+			docs++;
+		}
+		doc_free(d);
+	}
+	double wall = now_seconds() - t0;
+	double self = cpu_of(RUSAGE_SELF) - c0, kids = cpu_of(RUSAGE_CHILDREN) - k0;
+	printf("pdfs %d\ndocs %ld\npages %ld\ninput_bytes %zu\ntext_bytes %zu\nseconds %.6f\n"
+	       "cpu_seconds %.6f\nparent_cpu_seconds %.6f\nworker_cpu_seconds %.6f\nskipped %llu\n",
+	       n, docs, pages, in_bytes, text_bytes, wall, self + kids, self, kids,
+	       (unsigned long long)counts_total(&c));
+	counts_release(&c);
+	for (int i = 0; i < n; i++)
+		free(items[i].data);
+	free(items);
+	return 0;
+}
+
 /* ---- cputime: a command's wall and CPU time ------------------------------------------------- */
 
 static int cmd_cputime(char **argv)
@@ -988,7 +1052,8 @@ static int cmd_blasinfo(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-stages read FILE | docx PATH... | stages FILE [--load] | rawcopy DIR T1 T2 T3 |"
-		" pgscan Q.fvecs K OP | fvecs N OUT | embedq MODEL OUT | sgemm M N K | cputime CMD... |"
+		" pgscan Q.fvecs K OP | fvecs N OUT | embedq MODEL OUT | sgemm M N K | pdf FILE... |"
+		" cputime CMD... |"
 		" jget FILE PATH |"
 		" blasinfo\n");
 	exit(2);
@@ -1020,6 +1085,8 @@ int main(int argc, char **argv)
 		return cmd_sgemm(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(cmd, "cputime") && argc >= 3)
 		return cmd_cputime(argv + 2);
+	if (!strcmp(cmd, "pdf") && argc >= 3)
+		return cmd_pdf(&cfg, argv + 2, argc - 2);
 	if (!strcmp(cmd, "embedq") && argc == 4)
 		return cmd_embedq(argv[2], argv[3]);
 	if (!strcmp(cmd, "jget") && argc == 4)

@@ -48,6 +48,9 @@ static const struct key keys[] = {
 	{"inputs", "exclude", K_GLOBS, F(read.exclude), 0, 0},
 	{"limits", "max_doc_bytes", K_SIZE, F(norm.max_doc_bytes), 1024, 1e12},
 	{"normalize", "max_binary_ratio", K_DOUBLE, F(norm.max_binary_ratio), 0, 1},
+	{"limits", "parse_seconds", K_INT, F(norm.parse_seconds), 1, 86400},
+	{"limits", "parse_memory_mb", K_INT, F(norm.parse_memory_mb), 64, 1 << 20},
+	{"documents", "ocr", K_BOOL, F(norm.ocr), 0, 1},
 	{"chunk", "tokens", K_INT, F(chunk.tokens), 8, 65536},
 	{"chunk", "overlap", K_INT, F(chunk.overlap), 0, 65535},
 	{"model", "dim", K_INT, F(model.dim), 2, 2000},
@@ -80,6 +83,8 @@ void config_defaults(struct rl_config *c)
 	snprintf(c->read.exclude, sizeof(c->read.exclude), "%s", READ_DEFAULT_EXCLUDES);
 	c->norm.max_doc_bytes = 64ull << 20;
 	c->norm.max_binary_ratio = 0.30;
+	c->norm.parse_seconds = 60;
+	c->norm.parse_memory_mb = 1024;
 	c->chunk.tokens = 256;
 	c->chunk.overlap = 32;
 	c->model.dim = 768;
@@ -216,6 +221,8 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 				 !strcasecmp(value, "no") || !strcasecmp(value, "off"))
 				v = 0;
 			else
+				return -1;
+			if (v > k->max)  /* a switch that can only be off */
 				return -1;
 			memcpy(field, &v, sizeof(v));
 			return 0;

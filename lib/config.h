@@ -41,6 +41,10 @@ struct read_opts {
 struct normalize_opts {
 	uint64_t max_doc_bytes;      /* documents longer than this are cut at a boundary, and counted */
 	double max_binary_ratio;     /* share of control bytes above which an entry is binary */
+	/* [limits]: the worker process that reads a PDF (stages/pdf.c) */
+	int parse_seconds;           /* its CPU seconds (its wall clock: 2x + 5 s) */
+	int parse_memory_mb;         /* its address space */
+	int ocr;                     /* [documents] ocr: PDF pages without text through Tesseract */
 };
 
 /* [chunk] */

@@ -73,6 +73,7 @@
 #include "mail.h"
 #include "markdown.h"
 #include "office.h"
+#include "pdf.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -1779,6 +1780,28 @@ static int office_extract(struct emit *e, const struct read_item *it, struct off
 	return rc;
 }
 
+/* A PDF (pdf.c, through its worker process): the same adapter as an office document. */
+static int pdf_extract(const struct normalize_opts *o, struct emit *e, const struct read_item *it,
+		       struct pdf_info *info)
+{
+	static const struct office_sink sink = {
+		.text = of_text,
+		.para = of_para,
+		.heading_begin = of_heading_begin,
+		.heading_end = of_heading_end,
+		.page = of_page,
+	};
+	struct office_adapter a = { .e = e };
+	struct pdf_opts po = {
+		.parse_seconds = o->parse_seconds,
+		.parse_memory_mb = o->parse_memory_mb,
+		.max_text = o->max_doc_bytes && o->max_doc_bytes < SIZE_MAX / 4
+				    ? 2 * (size_t)o->max_doc_bytes + 4096 : 0,
+		.ocr = o->ocr ? "eng" : NULL,
+	};
+	return pdf_parse(it->data ? it->data : "", it->len, &po, &sink, &a, info);
+}
+
 /* ---- decoding ------------------------------------------------------------------------------ */
 
 struct decoded {
@@ -2949,6 +2972,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	char *title = NULL, *meta = NULL;
 	json_t *front = NULL;  /* Markdown front matter */
 	struct office_info info = { 0 };
+	struct pdf_info pinfo = { 0 };
 	json_t *extra = NULL;  /* a format's own metadata (e-mail: "mail", "attachments") */
 	json_t *html_props = NULL;  /* an HTML page's <meta> properties */
 	int rc, halted = 0;
@@ -2959,6 +2983,62 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	buf_init(&raw_title, LABEL_MAX * 8);
 	emit_init(&e, 0);
 
+	if (it->kind == READ_FILE && it->type && !strcmp(it->type, "pdf")) {
+		/* a PDF: read by a worker process (pdf.c); its text is UTF-8 by construction */
+		emit_release(&e);
+		emit_init(&e, emit_limit(o, SIZE_MAX / 8));
+		rc = pdf_extract(o, &e, it, &pinfo);
+		if (rc == RL_SKIP) {
+			counts_skip(c, pinfo.reason, it->source, "pdf: %s", pinfo.message);
+			goto out;
+		}
+		info.page_unit = "pages";
+		json_t *t = pinfo.properties ? json_object_get(pinfo.properties, "title") : NULL;
+		if (!rc && json_is_string(t))
+			rc = buf_append(&raw_title, json_string_value(t),
+					strnlen(json_string_value(t), 2 * LABEL_MAX));
+		if (!rc)
+			rc = finish_text(o, &e, &sc, &r);
+		if (!rc && !(extra = json_object()))
+			rc = RL_ENOMEM;
+		if (!rc)
+			rc = json_set(extra, "format", json_string("pdf"));
+		if (!rc && pinfo.properties)
+			rc = json_set(extra, "properties", json_incref(pinfo.properties));
+		if (!rc && pinfo.no_text_pages)
+			rc = json_set(extra, "pages_without_text", json_integer(pinfo.no_text_pages));
+		if (!rc && pinfo.failed_pages)
+			rc = json_set(extra, "unreadable_pages", json_integer(pinfo.failed_pages));
+		if (!rc && pinfo.ocr_pages)
+			rc = json_set(extra, "ocr_pages", json_integer(pinfo.ocr_pages));
+		if (!rc && pinfo.repaired)
+			rc = json_set(extra, "repaired", json_true());
+		if (rc)
+			goto out;
+		if (pinfo.no_text_pages && !r.text.len) {
+			counts_skip(c, "no_text_layer", it->source,
+				    "pdf: none of its %d pages has a text layer (scanned?)%s; not read",
+				    pinfo.pages, o->ocr ? " and OCR found no text" : "");
+			rc = RL_SKIP;
+			goto out;
+		}
+		if (pinfo.no_text_pages)
+			counts_skip(c, "no_text_layer", it->source,
+				    "pdf: %d of its %d pages have no text layer (scanned?); their text is "
+				    "not read%s", pinfo.no_text_pages, pinfo.pages,
+				    o->ocr ? " (OCR found none)" : " ([documents] ocr is off)");
+		if (pinfo.failed_pages)
+			counts_skip(c, "unreadable_pages", it->source,
+				    "pdf: %d of its %d pages could not be read; the others loaded",
+				    pinfo.failed_pages, pinfo.pages);
+		if (pinfo.truncated && !r.truncated) {
+			counts_skip(c, "truncated_doc", it->source,
+				    "pdf: text cut after %zu bytes (max_doc_bytes = %llu)", r.text.len,
+				    (unsigned long long)o->max_doc_bytes);
+			r.truncated = 1;
+		}
+		goto extracted;
+	}
 	if (it->kind == READ_FILE && it->type && f != FMT_MAIL) {
 		/* an office document or e-book: its package's XML says its own encoding */
 		emit_release(&e);
@@ -3125,6 +3205,7 @@ out:
 	free(meta);
 	json_decref(front);
 	json_decref(info.properties);
+	json_decref(pinfo.properties);
 	json_decref(extra);
 	json_decref(html_props);
 	result_release(&r);

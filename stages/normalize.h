@@ -33,6 +33,12 @@
  * is the type, "properties" (title, author, created, modified, pages/slides) and
  * "truncated_sheets" when any, and the doc's pages/page_unit mark its slides (pptx, odp).
  * A package office.c cannot open is RL_SKIP, counted as "corrupt_document" or "encrypted".
+ * A PDF (it->type "pdf") is read by pdf.c's worker process under o->parse_seconds and
+ * o->parse_memory_mb: "format" "pdf", "properties", "ocr_pages", "pages_without_text",
+ * "unreadable_pages" and "repaired" when so, page marks ("pages"); RL_SKIP counted as
+ * "corrupt_document", "encrypted", "parse_failed", "parse_timeout" or "no_text_layer" (no page
+ * with text); a PDF loaded with scanned or unreadable pages is also counted ("no_text_layer",
+ * "unreadable_pages").
  */
 int normalize_item(const struct normalize_opts *o, const struct read_item *it, struct doc **out,
 		   struct counts *c);

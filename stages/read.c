@@ -617,7 +617,7 @@ static const struct sig sigs[] = {
 	{ 0, 4, "\xce\xfa\xed\xfe", "mach-o" }, { 0, 4, "\xcf\xfa\xed\xfe", "mach-o" },
 	{ 0, 4, "\0asm", "wasm" }, { 0, 4, "BC\xc0\xde", "llvm-bitcode" },
 	{ 0, 21, "!<arch>\ndebian-binary", "deb" },
-	/* documents not read yet, databases, catalogues, build byproducts */
+	/* documents (PDF is read: doc_type_read), databases, catalogues, build byproducts */
 	{ 0, 5, "%PDF-", "pdf" }, { 0, 4, "%!PS", "postscript" },
 	{ 0, 4, "\xc5\xd0\xd3\xc6", "postscript" }, { 0, 5, "{\\rtf", "rtf" },
 	{ 0, 8, "AT&TFORM", "djvu" },
@@ -891,6 +891,8 @@ static const char *doc_type_read(const char *type, const char *name)
 	for (size_t i = 0; i < RL_ARRAY_LEN(read); i++)
 		if (!strcmp(type, read[i]))
 			return read[i];
+	if (!strcmp(type, "pdf"))  /* read by normalize through stages/pdf.c's worker */
+		return "pdf";
 	/* the content says "a package" (OLE2: encrypted OOXML; a zip whose members did not say
 	 * which, e.g. one cut before its directory): the name says which */
 	int encrypted = !strcmp(type, "ooxml-encrypted");

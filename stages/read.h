@@ -83,8 +83,8 @@ typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
  * through counts_skip(c, reason, source, message) and reading goes on with what follows: the
  * entries read before the damage are emitted. Returns 0, RL_ENOMEM, or the emit callback's
  * non-zero return.
- * Office documents and e-books (read_sniff()'s "docx", "odt", "epub"...) are emitted whole,
- * as one READ_FILE item with it->type set, under the key the file itself has.
+ * Office documents, e-books and PDFs (read_sniff()'s "docx", "odt", "epub", "pdf"...) are
+ * emitted whole, as one READ_FILE item with it->type set, under the key the file itself has.
  * Files ragload recognises but does not read (read_sniff()), symbolic links inside a walked
  * directory or an archive, further names of a hard-linked file, and files left out by the
  * [inputs] globs are counted with counts_ignore() (not warnings, the exit status stays 0).
@@ -114,7 +114,8 @@ int read_inputs_noting(const struct read_opts *o, char *const *paths, int n_path
  * executable or object file, compiled Python, a database, a PDF, PostScript, RTF, an office
  * or e-book document (OLE2, or a zip that is an OOXML/ODF/EPUB/JAR package), a gettext
  * catalogue... The office and e-book packages ("docx", "xlsx", "pptx", "odt", "ods", "odp",
- * "epub") are read: read_inputs() hands each on whole as one READ_FILE item with it->type
+ * "epub") and PDFs ("pdf") are read: read_inputs() hands each on whole as one READ_FILE
+ * item with it->type
  * set (an OLE2 file under one of their names too: an encrypted package); every other type
  * is counted with counts_ignore(). Returns its
  * short type name (a static string: "png", "elf", "docx", ...) or NULL for anything else

@@ -83,7 +83,7 @@ done
 # Sanitizers: unit tests and the integration tests that exercise the most code paths again
 # under ASan/UBSan (errors abort, leaks fail the exit status), and the threaded pipeline under
 # TSan. Memory-limit tests (ulimit -v) stay with the normal build: sanitizers cannot run there.
-ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile mail office"
+ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile mail office pdf"
 [ -n "$prebuild" ] && wait "$prebuild"
 if [ ${#filter[@]} -eq 0 ]; then
   echo "== fuzz corpora replayed (seeds and regressions, ASan/UBSan)"

@@ -113,4 +113,19 @@ open(sys.argv[1] + '/ole2-legacy', 'wb').write(b'\x82' + cfb(['WordDocument', '1
 PY
 # JSONL seeds that only make sense compressed
 zstd -q -c "$here/corpus/jsonl/basic.jsonl" > "$out/jsonl/basic.jsonl.zst"
+# pdfwire: what the real PDF worker says about groff-made PDFs (outline, running headers,
+# hyphenated line ends, two columns), an image-only page, a truncated and an encrypted file
+worker=${RAGLOAD_PARSE:-$here/../../build/ragload-parse}
+if [ -x "$worker" ] && command -v groff >/dev/null; then
+  mkdir -p "$out/pdfwire"
+  fix=$here/../fixtures
+  python3 "$fix/pdf-ms.py" s.ms s.words 5 2 && groff -ms -Tpdf s.ms > s.pdf
+  python3 "$fix/pdf-ms.py" l.ms l.words 9 4 && groff -ms -Tpdf l.ms > l.pdf
+  python3 "$fix/pdf-scan.py" scan.pdf
+  head -c 2000 s.pdf > cut.pdf
+  for f in s l scan cut; do "$worker" --cpu 20 < $f.pdf > "$out/pdfwire/$f.wire" || true; done
+  if command -v qpdf >/dev/null; then
+    qpdf --encrypt u o 256 -- s.pdf enc.pdf && "$worker" --cpu 20 < enc.pdf > "$out/pdfwire/enc.wire" || true
+  fi
+fi
 touch "$out/.done"

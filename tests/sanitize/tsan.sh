@@ -8,6 +8,12 @@ mkdir -p "$TMP/in"
 if have_shared; then head -n 600 "$DATASETS/scifact/corpus.jsonl" > "$TMP/in/corpus.jsonl"; fi
 for i in $(seq 1 50); do printf 'Document %s.\n\nWith two paragraphs of text %s.\n' $i $i > "$TMP/in/d$i.txt"; done
 head -c 4096 /dev/urandom > "$TMP/in/noise.bin"
+# PDFs: the normalize workers start PDF worker processes side by side (stages/pdf.c)
+if command -v groff >/dev/null; then
+  for i in 1 2 3 4; do
+    printf '.TL\nNotes %s\n.PP\nThe keeper logs vessel %s at dusk.\n' $i $i | groff -ms -Tpdf > "$TMP/in/p$i.pdf"
+  done
+fi
 rc=0
 TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$ROOT/tests/sanitize/tsan.supp" "$TSAN_BIN" --no-progress --set load.batch_docs=40 \
   --set load.queue_bytes=64KB ingest "$TMP/in" 2> "$TMP/err" || rc=$?
