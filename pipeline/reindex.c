@@ -76,7 +76,8 @@ static int cursor_open(struct doc_cursor *c, PGconn *conn)
 	c->conn = conn;
 	return db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
 	       db_exec(conn, "DECLARE ragload_docs NO SCROLL CURSOR FOR SELECT doc_id, "
-			     "original_content, metadata->'headings' FROM documents ORDER BY doc_id");
+			     "original_content, metadata->'headings', metadata->>'title' FROM documents "
+			     "ORDER BY doc_id");
 }
 
 static int parse_headings(struct doc *d, const char *json)
@@ -144,6 +145,9 @@ static struct doc *cursor_next(struct doc_cursor *c, int *err)
 	if (!d->text || !d->source_name || !d->metadata_json)
 		goto fail;
 	if (!PQgetisnull(c->page, i, 2) && parse_headings(d, PQgetvalue(c->page, i, 2)))
+		goto fail;
+	/* the title, for the model fit's (title, body) pairs */
+	if (!PQgetisnull(c->page, i, 3) && !(d->title = xstrdup(PQgetvalue(c->page, i, 3))))
 		goto fail;
 	return d;
 fail:
@@ -280,8 +284,8 @@ static int scan_documents(const struct rl_config *cfg, const struct chunk_opts *
 		(*n_docs)++;
 		if (fit) {
 			for (size_t i = 0; i < d->n_chunks; i++)
-				model_fit_add(fit, d->text + d->chunks[i].start,
-					      d->chunks[i].end - d->chunks[i].start);
+				model_fit_add_titled(fit, d->title, d->text + d->chunks[i].start,
+						     d->chunks[i].end - d->chunks[i].start);
 			doc_free(d);
 			if (*n_docs >= cfg->model.fit_sample_docs)
 				break;

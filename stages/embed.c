@@ -49,12 +49,12 @@
 
 /* ---- the kinds ------------------------------------------------------------------------- */
 
-extern const struct model_kind model_kind_hashed;   /* models/hashed.c */
+extern const struct model_kind model_kind_contrastive;   /* models/contrastive.c */
 extern const struct model_kind model_kind_glove;    /* models/glove.c */
 
 /* The one table of kinds: a new kind is a new file in models/ and one line here. */
 static const struct model_kind *const kinds[] = {
-	&model_kind_hashed,
+	&model_kind_contrastive,
 	&model_kind_glove,
 };
 
