@@ -60,6 +60,7 @@
 #define KIND "ragload-hash"
 #define FEATURIZER 4            /* how text becomes features and weights */
 #define OLD_FEATURIZER 3        /* the LSA model of earlier builds: refused, refit */
+#define OOV_BUCKETS 4096       /* rows shared by the words outside the vocabulary, by hash */
 #define MIN_VOCAB 16
 #define MAX_VOCAB 65536
 #define IDF_BITS 20             /* document frequencies of the pass, by stem hash */
@@ -67,14 +68,14 @@
 #define FIT_SAMPLE_BYTES 4096   /* ...each cut at this many bytes: at most 64 MB of text */
 #define TITLE_MAX 512           /* bytes of a sampled text's title */
 #define LSA_OVERSAMPLE 16
-#define LSA_POWER 1
-#define FIT_PAIRS 32768         /* pairs trained on, whatever the corpus size */
-#define PAIR_SENTENCES 4        /* (sentence, rest) pairs per sampled text */
+#define LSA_POWER_DEF 1
+#define FIT_PAIRS_DEF 32768         /* pairs trained on, whatever the corpus size */
+#define PAIR_SENTENCES_DEF 4        /* (sentence, rest) pairs per sampled text */
 #define SENTENCE_MIN 30         /* bytes: shorter sentences make no pair */
-#define FIT_EPOCHS 3
+#define FIT_EPOCHS_DEF 3
 #define BATCH 512
-#define TEMPERATURE 0.05
-#define LR 1e-3
+#define TEMPERATURE_DEF 0.05
+#define LR_DEF 1e-3
 #define ADAM_B1 0.9
 #define ADAM_B2 0.999
 #define ADAM_EPS 1e-8
@@ -87,6 +88,21 @@
 #define SEED_STEM 0x7261676c6f616404ull
 
 extern const struct model_kind model_kind_contrastive;
+
+/* EXPERIMENT ONLY */
+static size_t FIT_PAIRS = 32768;
+static int PAIR_SENTENCES = 4, FIT_EPOCHS = 3, LSA_POWER = 1;
+static double LR = 1e-3, TEMPERATURE = 0.05;
+static void exp_env(void)
+{
+	const char *e;
+	if ((e = getenv("CTR_PAIRS"))) FIT_PAIRS = (size_t)atol(e);
+	if ((e = getenv("CTR_SENT"))) PAIR_SENTENCES = atoi(e);
+	if ((e = getenv("CTR_EPOCHS"))) FIT_EPOCHS = atoi(e);
+	if ((e = getenv("CTR_POWER"))) LSA_POWER = atoi(e);
+	if ((e = getenv("CTR_LR"))) LR = atof(e);
+	if ((e = getenv("CTR_TAU"))) TEMPERATURE = atof(e);
+}
 
 /* Function words that carry no topic. */
 static const char *const stop_words[] = {
@@ -220,10 +236,11 @@ struct ctr {
 	struct stops stops;
 	int dim;
 	uint32_t vocab;
+	uint32_t rows;               /* vocab + OOV_BUCKETS */
 	uint64_t *keys;              /* [vocab] stem hashes, ascending */
-	float *idf;                  /* [vocab] */
+	float *idf;                  /* [rows] */
 	float *scale;                /* [dim] */
-	int8_t *q;                   /* [vocab][dim] projection codes */
+	int8_t *q;                   /* [rows][dim] projection codes */
 	uint32_t *slot;              /* [tmask + 1] row + 1, 0 = empty: stem hash -> row */
 	uint32_t tmask;
 	/* described in the header */
@@ -254,14 +271,15 @@ static struct ctr *ctr_alloc(int dim, uint32_t vocab)
 	stops_init(&c->stops);
 	c->dim = dim;
 	c->vocab = vocab;
+	c->rows = vocab + OOV_BUCKETS;
 	uint32_t t = 16;
 	while (t < 2 * vocab)
 		t *= 2;
 	c->tmask = t - 1;
 	c->keys = malloc(((size_t)vocab + 1) * sizeof(*c->keys));
-	c->idf = malloc(((size_t)vocab + 1) * sizeof(*c->idf));
+	c->idf = malloc((size_t)c->rows * sizeof(*c->idf));
 	c->scale = malloc((size_t)dim * sizeof(*c->scale));
-	c->q = embed_alloc_big((size_t)vocab * (size_t)dim + 1);
+	c->q = embed_alloc_big((size_t)c->rows * (size_t)dim);
 	c->slot = calloc(t, sizeof(*c->slot));
 	if (!c->keys || !c->idf || !c->scale || !c->q || !c->slot) {
 		ctr_release(c);
@@ -282,14 +300,14 @@ static void ctr_index(struct ctr *c)
 	}
 }
 
-/* The row of a stem, or -1. */
+/* The row of a stem: its own, or the bucket that words outside the vocabulary share. */
 static inline long ctr_row(const struct ctr *c, uint64_t h)
 {
 	uint32_t j = (uint32_t)(h >> 32) & c->tmask;
 	for (;;) {
 		uint32_t s = c->slot[j];
 		if (!s)
-			return -1;
+			return (long)c->vocab + (long)((h >> 40) & (OOV_BUCKETS - 1));
 		if (c->keys[s - 1] == h)
 			return (long)s - 1;
 		j = (j + 1) & c->tmask;
@@ -308,8 +326,8 @@ static int bag_init(struct bag *b, const struct ctr *c)
 {
 	b->c = c;
 	b->n = 0;
-	b->cnt = calloc((size_t)c->vocab + 1, sizeof(*b->cnt));
-	b->rows = malloc(((size_t)c->vocab + 1) * sizeof(*b->rows));
+	b->cnt = calloc((size_t)c->rows, sizeof(*b->cnt));
+	b->rows = malloc((size_t)c->rows * sizeof(*b->rows));
 	if (!b->cnt || !b->rows) {
 		free(b->cnt);
 		free(b->rows);
@@ -328,8 +346,6 @@ static void bag_stem(void *ctx, uint64_t h)
 {
 	struct bag *b = ctx;
 	long r = ctr_row(b->c, h);
-	if (r < 0)
-		return;
 	if (b->cnt[r]++ == 0)
 		b->rows[b->n++] = (uint32_t)r;
 }
@@ -388,12 +404,12 @@ static int settings_build(struct model *m)
 	buf_init(&b, 4096);
 	int rc = buf_printf(&b,
 		"{\"kind\":\"" KIND "\",\"format\":2,\"featurizer\":%d,\"dim\":%d,\"vocab\":%" PRIu32
-		",\"stem\":\"english\",\"stopwords\":\"en-small\",\"weighting\":\"(1+ln tf)*idf\","
+		",\"oov_buckets\":%d,\"stem\":\"english\",\"stopwords\":\"en-small\",\"weighting\":\"(1+ln tf)*idf\","
 		"\"weights\":\"f32-idf,i8-projection\",\"projection\":\"%s\",\"lsa_rank\":%" PRIu64
 		",\"fit_texts\":%" PRIu64 ",\"sample_texts\":%" PRIu64 ",\"pairs\":%" PRIu64
 		",\"epochs\":%d,\"batch\":%d,\"temperature\":%.3f,\"learning_rate\":%g,"
 		"\"loss\":%.4f,\"seed\":\"%" PRIu64 "\"}",
-		FEATURIZER, c->dim, c->vocab, c->projection, c->lsa_rank, c->fit_texts,
+		FEATURIZER, c->dim, c->vocab, OOV_BUCKETS, c->projection, c->lsa_rank, c->fit_texts,
 		c->sample_texts, c->pairs, c->epochs, BATCH, TEMPERATURE, LR,
 		isfinite(c->loss) ? c->loss : 0.0, c->seed);
 	if (rc) {
@@ -491,6 +507,7 @@ int model_fit_begin(const struct model_opts *o, struct model_fit **out)
 	fit = calloc(1, sizeof(*fit));
 	if (!fit)
 		goto out;
+	exp_env();
 	fit->o = *o;
 	fit->rng = o->seed ^ 0x73616d706c650001ull;
 	stops_init(&fit->stops);
@@ -704,6 +721,9 @@ static int fit_vocab(struct model_fit *fit, struct ctr **out)
 	double n1 = (double)fit->n_texts + 1.0;
 	for (size_t r = 0; r < n; r++)
 		c->idf[r] = (float)(log(n1 / ((double)fit->df[df_index(c->keys[r])] + 1.0)) + 1.0);
+	/* a word outside the vocabulary is rare: the idf of a word seen nowhere */
+	for (size_t r = n; r < c->rows; r++)
+		c->idf[r] = (float)(log(n1) + 1.0);
 	ctr_index(c);
 	*out = c;
 	return 0;
@@ -849,7 +869,7 @@ out:
  */
 static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 {
-	const size_t V = c->vocab, n = x->n;
+	const size_t V = c->rows, n = x->n;
 	const int d = c->dim;
 	size_t kk = (size_t)d + LSA_OVERSAMPLE;
 	if (kk > n)
@@ -928,9 +948,34 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 			sum += sqrt(ss);
 		}
 		float f = sum > 0 ? (float)(rank / sum) : 1.0f;
-		for (size_t i = 0; i < V; i++)
-			for (int j = 0; j < rank; j++)
-				p[i * d + j] = t[i * d + j] * f;
+		/* rows the sample never fills (the buckets of unseen words) keep their Gaussian
+		 * draw, scaled to the RMS norm of the others */
+		double ss_full = 0, ss_empty = 0;
+		size_t n_full = 0;
+		for (size_t i = 0; i < V; i++) {
+			float *pr = p + i * d;
+			int empty = xt.ptr[i + 1] == xt.ptr[i];
+			if (!empty)
+				for (int j = 0; j < rank; j++)
+					pr[j] = t[i * d + j] * f;
+			double ss = 0;
+			for (int j = 0; j < d; j++)
+				ss += (double)pr[j] * pr[j];
+			if (empty) {
+				ss_empty += ss;
+			} else {
+				ss_full += ss;
+				n_full++;
+			}
+		}
+		if (n_full < V && n_full > 0 && ss_empty > 0) {
+			float g = (float)sqrt((ss_full / (double)n_full) /
+					      (ss_empty / (double)(V - n_full)));
+			for (size_t i = 0; i < V; i++)
+				if (xt.ptr[i + 1] == xt.ptr[i])
+					for (int j = 0; j < d; j++)
+						p[i * d + j] *= g;
+		}
 		free(t);
 	}
 done:
@@ -1216,7 +1261,7 @@ static double infonce(const float *s, float *p1, float *p2, size_t n)
 
 static int fit_train(const struct pairs *pp, struct ctr *c, uint64_t seed, float *p, double *loss_out)
 {
-	const size_t np = pp->a.n, V = c->vocab;
+	const size_t np = pp->a.n, V = c->rows;
 	const int d = c->dim;
 	struct trainer t = {V, d, p, NULL, NULL, NULL, NULL, 0, NULL, 0, 0};
 	uint32_t *perm = malloc((np + 1) * sizeof(*perm));
@@ -1328,7 +1373,7 @@ out:
 
 static void quantise(struct ctr *c, const float *p)
 {
-	const size_t V = c->vocab;
+	const size_t V = c->rows;
 	const int d = c->dim;
 	for (int j = 0; j < d; j++)
 		c->scale[j] = 0.0f;
@@ -1361,7 +1406,7 @@ int model_fit_end(struct model_fit *fit, struct model **out)
 		goto out;
 	rc = RL_ENOMEM;
 	m = model_new(&model_kind_contrastive);
-	p = malloc(((size_t)c->vocab * (size_t)c->dim + 1) * sizeof(float));
+	p = malloc((size_t)c->rows * (size_t)c->dim * sizeof(float));
 	if (!m || !p)
 		goto out;
 	c->seed = fit->o.seed;
@@ -1433,11 +1478,11 @@ static int ctr_save(const struct model *m, struct buf *out)
 			rc = embed_put_u32(out, (uint32_t)(c->keys[r] >> 32));
 	}
 	if (!rc)
-		rc = embed_put_f32s(out, c->idf, c->vocab);
+		rc = embed_put_f32s(out, c->idf, c->rows);
 	if (!rc)
 		rc = embed_put_f32s(out, c->scale, (size_t)c->dim);
 	if (!rc)
-		rc = buf_append(out, c->q, (size_t)c->vocab * (size_t)c->dim);
+		rc = buf_append(out, c->q, (size_t)c->rows * (size_t)c->dim);
 	return rc;
 }
 
@@ -1488,9 +1533,12 @@ static int ctr_load(struct model *m, const char *header, size_t hlen, const unsi
 			   fz, FEATURIZER);
 		goto out;
 	}
+	long long buckets;
 	if (get_int(o, "dim", 1, MODEL_MAX_DIM, &dim) ||
-	    get_int(o, "vocab", 1, MAX_VOCAB, &vocab)) {
-		embed_fail(err, errlen, "bad model header: dim or vocab missing or out of range");
+	    get_int(o, "vocab", 0, MAX_VOCAB, &vocab) ||
+	    get_int(o, "oov_buckets", OOV_BUCKETS, OOV_BUCKETS, &buckets)) {
+		embed_fail(err, errlen, "bad model header: dim, vocab or oov_buckets missing or out "
+			   "of range");
 		goto out;
 	}
 	const char *proj = json_string_value(json_object_get(o, "projection"));
@@ -1500,7 +1548,8 @@ static int ctr_load(struct model *m, const char *header, size_t hlen, const unsi
 		embed_fail(err, errlen, "bad model header: projection or stem");
 		goto out;
 	}
-	size_t want = (size_t)vocab * 12 + 4 * (size_t)dim + (size_t)vocab * (size_t)dim;
+	const size_t rows = (size_t)vocab + OOV_BUCKETS;
+	size_t want = (size_t)vocab * 8 + rows * 4 + 4 * (size_t)dim + rows * (size_t)dim;
 	if (n != want) {
 		embed_fail(err, errlen, "model sizes disagree with its header (payload %zu bytes, "
 			   "header implies %zu)", n, want);
@@ -1530,12 +1579,12 @@ static int ctr_load(struct model *m, const char *header, size_t hlen, const unsi
 			goto out;
 		}
 	}
-	embed_get_f32s(c->idf, q, (size_t)vocab);
-	q += 4 * (size_t)vocab;
+	embed_get_f32s(c->idf, q, rows);
+	q += 4 * rows;
 	embed_get_f32s(c->scale, q, (size_t)dim);
 	q += 4 * (size_t)dim;
-	memcpy(c->q, q, (size_t)vocab * (size_t)dim);
-	if (!embed_all_finite(c->idf, (size_t)vocab) || !embed_all_finite(c->scale, (size_t)dim)) {
+	memcpy(c->q, q, rows * (size_t)dim);
+	if (!embed_all_finite(c->idf, rows) || !embed_all_finite(c->scale, (size_t)dim)) {
 		embed_fail(err, errlen, "model weights are not all finite numbers");
 		goto out;
 	}
