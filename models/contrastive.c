@@ -52,7 +52,9 @@
 #include <lapacke.h>
 #include <libstemmer.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -73,7 +75,7 @@
 #define PAIR_SENTENCES_DEF 4        /* (sentence, rest) pairs per sampled text */
 #define SENTENCE_MIN 30         /* bytes: shorter sentences make no pair */
 #define FIT_EPOCHS_DEF 3
-#define BATCH 512
+#define BATCH_MAX 1024
 #define TEMPERATURE_DEF 0.05
 #define LR_DEF 1e-3
 #define ADAM_B1 0.9
@@ -93,6 +95,7 @@ extern const struct model_kind model_kind_contrastive;
 static size_t FIT_PAIRS = 32768;
 static int PAIR_SENTENCES = 4, FIT_EPOCHS = 3, LSA_POWER = 1;
 static double LR = 1e-3, TEMPERATURE = 0.05;
+static size_t BATCH = 512;
 static void exp_env(void)
 {
 	const char *e;
@@ -102,6 +105,7 @@ static void exp_env(void)
 	if ((e = getenv("CTR_POWER"))) LSA_POWER = atoi(e);
 	if ((e = getenv("CTR_LR"))) LR = atof(e);
 	if ((e = getenv("CTR_TAU"))) TEMPERATURE = atof(e);
+	if ((e = getenv("CTR_BATCH"))) BATCH = (size_t)atoi(e);
 }
 
 /* Function words that carry no topic. */
@@ -410,7 +414,7 @@ static int settings_build(struct model *m)
 		",\"epochs\":%d,\"batch\":%d,\"temperature\":%.3f,\"learning_rate\":%g,"
 		"\"loss\":%.4f,\"seed\":\"%" PRIu64 "\"}",
 		FEATURIZER, c->dim, c->vocab, OOV_BUCKETS, c->projection, c->lsa_rank, c->fit_texts,
-		c->sample_texts, c->pairs, c->epochs, BATCH, TEMPERATURE, LR,
+		c->sample_texts, c->pairs, c->epochs, (int)BATCH, TEMPERATURE, LR,
 		isfinite(c->loss) ? c->loss : 0.0, c->seed);
 	if (rc) {
 		buf_release(&b);
@@ -793,22 +797,98 @@ static int csr_push(struct csr *m, struct bag *b)
 	return 0;
 }
 
-/* y (n x k) = X[rows] * d (V x k), row i of y for row rows[i] (or i when rows is NULL). */
-static void csr_gather(const struct csr *x, const uint32_t *rows, size_t n, const float *d, int k,
-		       float *y)
+/*
+ * par_for — fn(ctx, lo, hi) over contiguous parts of [0, n) on up to PAR_MAX threads (the
+ * cores), the first part on the caller's. Every use below writes disjoint outputs whose
+ * values do not depend on the split, so the fit's bytes do not depend on the thread count
+ * (only OpenBLAS's sgemm may).
+ */
+#define PAR_MAX 8
+#define PAR_MIN 64                /* items per thread worth a thread */
+typedef void (*par_fn)(void *ctx, size_t lo, size_t hi);
+struct par_part {
+	par_fn fn;
+	void *ctx;
+	size_t lo, hi;
+};
+
+static void *par_run(void *arg)
 {
-	for (size_t i = 0; i < n; i++) {
-		size_t r = rows ? rows[i] : i;
-		float *yr = y + i * (size_t)k;
+	struct par_part *p = arg;
+	p->fn(p->ctx, p->lo, p->hi);
+	return NULL;
+}
+
+static int par_threads(void)
+{
+	static int n;
+	if (!n) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c < 1 ? 1 : c > PAR_MAX ? PAR_MAX : (int)c;
+	}
+	return n;
+}
+
+static void par_for(size_t n, par_fn fn, void *ctx)
+{
+	int t = par_threads();
+	if ((size_t)t > n / PAR_MIN)
+		t = (int)(n / PAR_MIN);
+	if (t <= 1) {
+		fn(ctx, 0, n);
+		return;
+	}
+	struct par_part part[PAR_MAX];
+	pthread_t th[PAR_MAX];
+	int started[PAR_MAX] = {0};
+	for (int i = 0; i < t; i++)
+		part[i] = (struct par_part){fn, ctx, n * (size_t)i / (size_t)t,
+					    n * (size_t)(i + 1) / (size_t)t};
+	for (int i = 1; i < t; i++)
+		started[i] = pthread_create(&th[i], NULL, par_run, &part[i]) == 0;
+	fn(ctx, part[0].lo, part[0].hi);
+	for (int i = 1; i < t; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			fn(ctx, part[i].lo, part[i].hi);   /* no thread: do its part here */
+	}
+}
+
+struct gather_job {
+	const struct csr *x;
+	const uint32_t *rows;
+	const float *d;
+	int k;
+	float *y;
+};
+
+static void gather_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct gather_job *g = ctx;
+	const struct csr *x = g->x;
+	const int k = g->k;
+	for (size_t i = lo; i < hi; i++) {
+		size_t r = g->rows ? g->rows[i] : i;
+		float *yr = g->y + i * (size_t)k;
 		memset(yr, 0, (size_t)k * sizeof(float));
 		for (size_t e = x->ptr[r]; e < x->ptr[r + 1]; e++) {
 			const float v = x->val[e];
-			const float *dr = d + (size_t)x->col[e] * (size_t)k;
+			const float *dr = g->d + (size_t)x->col[e] * (size_t)k;
 			for (int j = 0; j < k; j++)
 				yr[j] += v * dr[j];
 		}
 	}
 }
+
+/* y (n x k) = X[rows] * d (V x k), row i of y for row rows[i] (or i when rows is NULL). */
+static void csr_gather(const struct csr *x, const uint32_t *rows, size_t n, const float *d, int k,
+		       float *y)
+{
+	struct gather_job g = {x, rows, d, k, y};
+	par_for(n, gather_part, &g);
+}
+
 
 /* The transpose of x (V rows), for X^T products as gathers. */
 static int csr_transpose(const struct csr *x, uint32_t ncols, struct csr *t)
@@ -878,7 +958,7 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 		kk = V;
 	const int k = (int)kk;
 	struct csr xt = {0};
-	float *om = NULL, *y = NULL, *z = NULL, *w = NULL, *g = NULL, *ev = NULL, *u = NULL;
+	float *y = NULL, *z = NULL, *w = NULL, *g = NULL, *ev = NULL, *u = NULL;
 	int rc = RL_ENOMEM, rank = 0;
 
 	gaussian_fill(p, V * (size_t)d, 1.0 / sqrt((double)V), seed ^ 0x70726f6a65637431ull);
@@ -886,18 +966,18 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 		goto done;
 	if (csr_transpose(x, (uint32_t)V, &xt))
 		goto out;
-	om = malloc(V * (size_t)k * sizeof(float));
 	z = malloc(V * (size_t)k * sizeof(float));
 	y = malloc(n * (size_t)k * sizeof(float));
 	w = malloc(n * (size_t)k * sizeof(float));
 	g = malloc((size_t)k * (size_t)k * sizeof(float));
 	ev = malloc((size_t)k * sizeof(float));
 	u = malloc((size_t)k * (size_t)d * sizeof(float));
-	if (!om || !z || !y || !w || !g || !ev || !u)
+	if (!z || !y || !w || !g || !ev || !u)
 		goto out;
-	gaussian_fill(om, V * (size_t)k, 1.0, seed ^ 0x7376647374617274ull);
+	/* the Gaussian start Omega (V x k) lives in z until z is needed */
+	gaussian_fill(z, V * (size_t)k, 1.0, seed ^ 0x7376647374617274ull);
 	progress_update(1, "ragload: fitting the model: LSA of %zu texts, %zu words", n, V);
-	csr_gather(x, NULL, n, om, k, y);
+	csr_gather(x, NULL, n, z, k, y);
 	if ((rc = orthonormalise(y, (int)n, k)))
 		goto out;
 	for (int it = 0; it < LSA_POWER; it++) {
@@ -932,58 +1012,79 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 			u[(size_t)i * d + j] = g[(size_t)i * k + (k - 1 - j)] * f;
 	}
 	if (rank > 0) {
-		float *t = malloc(V * (size_t)d * sizeof(float));
-		if (!t) {
+		/* rows the sample never fills (the buckets of unseen words) keep their Gaussian
+		 * draw (saved here), scaled to the RMS norm of the others; the other rows get
+		 * V_k sigma^-1/2 in their first rank columns, the Gaussian in the rest */
+		size_t n_empty = 0;
+		for (size_t i = 0; i < V; i++)
+			n_empty += xt.ptr[i + 1] == xt.ptr[i];
+		float *keep = malloc((n_empty + 1) * (size_t)d * sizeof(float));
+		if (!keep) {
 			rc = RL_ENOMEM;
 			goto out;
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)V, d, k, 1.0f, z, k, u,
-			    d, 0.0f, t, d);
-		/* columns < rank from t: mean norm 1 */
+		for (size_t i = 0, e = 0; i < V; i++)
+			if (xt.ptr[i + 1] == xt.ptr[i])
+				memcpy(keep + e++ * (size_t)d, p + i * d, (size_t)d * sizeof(float));
+		/* P's first rank columns = X^T (Q u): an n x k x rank sgemm and a sparse product,
+		 * cheaper than z u (V x k x rank) as the sample has fewer texts than words */
+		float *qu = malloc(n * (size_t)rank * sizeof(float));
+		float *pr = rank == d ? p : malloc(V * (size_t)rank * sizeof(float));
+		if (!qu || !pr) {
+			free(qu);
+			if (pr != p)
+				free(pr);
+			free(keep);
+			rc = RL_ENOMEM;
+			goto out;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, rank, k, 1.0f, y, k,
+			    u, d, 0.0f, qu, rank);
+		csr_gather(&xt, NULL, V, qu, rank, pr);
+		free(qu);
+		if (pr != p) {
+			for (size_t i = 0; i < V; i++)
+				memcpy(p + i * d, pr + i * (size_t)rank, (size_t)rank * sizeof(float));
+			free(pr);
+		}
+		/* columns < rank: mean norm 1 (empty rows are 0 there until restored) */
 		double sum = 0;
 		for (int j = 0; j < rank; j++) {
 			double ss = 0;
 			for (size_t i = 0; i < V; i++)
-				ss += (double)t[i * d + j] * t[i * d + j];
+				ss += (double)p[i * d + j] * p[i * d + j];
 			sum += sqrt(ss);
 		}
 		float f = sum > 0 ? (float)(rank / sum) : 1.0f;
-		/* rows the sample never fills (the buckets of unseen words) keep their Gaussian
-		 * draw, scaled to the RMS norm of the others */
 		double ss_full = 0, ss_empty = 0;
-		size_t n_full = 0;
-		for (size_t i = 0; i < V; i++) {
+		for (size_t i = 0, e = 0; i < V; i++) {
 			float *pr = p + i * d;
 			int empty = xt.ptr[i + 1] == xt.ptr[i];
-			if (!empty)
+			if (empty)
+				memcpy(pr, keep + e++ * (size_t)d, (size_t)d * sizeof(float));
+			else
 				for (int j = 0; j < rank; j++)
-					pr[j] = t[i * d + j] * f;
+					pr[j] *= f;
 			double ss = 0;
 			for (int j = 0; j < d; j++)
 				ss += (double)pr[j] * pr[j];
-			if (empty) {
-				ss_empty += ss;
-			} else {
-				ss_full += ss;
-				n_full++;
-			}
+			*(empty ? &ss_empty : &ss_full) += ss;
 		}
-		if (n_full < V && n_full > 0 && ss_empty > 0) {
-			float g = (float)sqrt((ss_full / (double)n_full) /
-					      (ss_empty / (double)(V - n_full)));
+		free(keep);
+		if (n_empty < V && n_empty > 0 && ss_empty > 0) {
+			float gs = (float)sqrt((ss_full / (double)(V - n_empty)) /
+					       (ss_empty / (double)n_empty));
 			for (size_t i = 0; i < V; i++)
 				if (xt.ptr[i + 1] == xt.ptr[i])
 					for (int j = 0; j < d; j++)
-						p[i * d + j] *= g;
+						p[i * d + j] *= gs;
 		}
-		free(t);
 	}
 done:
 	c->lsa_rank = (uint64_t)rank;
 	rc = embed_all_finite(p, V * (size_t)d) ? 0 : RL_ERR;
 out:
 	csr_release(&xt);
-	free(om);
 	free(y);
 	free(z);
 	free(w);
@@ -1146,38 +1247,74 @@ struct trainer {
 	uint64_t step;
 };
 
-/* Adds v * dr to the gradient of row r. */
-static int grad_add(struct trainer *t, uint32_t r, float v, const float *dr)
+/* The batch's gradient rows: slots in order of first touch (serial, deterministic). */
+static int grad_slots(struct trainer *t, const struct csr *x, const uint32_t *ix, size_t n)
 {
-	int32_t s = t->slot[r];
-	if (s < 0) {
-		if (t->n_touched == t->g_cap) {
-			size_t cap = t->g_cap ? t->g_cap * 2 : 4096;
-			float *g = realloc(t->g, cap * (size_t)t->d * sizeof(float));
-			if (!g)
-				return RL_ENOMEM;
-			t->g = g;
-			t->g_cap = cap;
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = x->ptr[ix[i]]; e < x->ptr[ix[i] + 1]; e++) {
+			uint32_t r = x->col[e];
+			if (t->slot[r] >= 0)
+				continue;
+			if (t->n_touched == t->g_cap) {
+				size_t cap = t->g_cap ? t->g_cap * 2 : 4096;
+				float *g = realloc(t->g, cap * (size_t)t->d * sizeof(float));
+				if (!g)
+					return RL_ENOMEM;
+				t->g = g;
+				t->g_cap = cap;
+			}
+			t->slot[r] = (int32_t)t->n_touched;
+			t->touched[t->n_touched++] = r;
 		}
-		s = (int32_t)t->n_touched;
-		t->touched[t->n_touched++] = r;
-		t->slot[r] = s;
-		memset(t->g + (size_t)s * t->d, 0, (size_t)t->d * sizeof(float));
-	}
-	float *gr = t->g + (size_t)s * t->d;
-	for (int j = 0; j < t->d; j++)
-		gr[j] += v * dr[j];
 	return 0;
 }
 
-/* Adam on the rows touched (the others have no gradient and keep their moments). */
-static void adam_step(struct trainer *t)
+struct grad_job {
+	struct trainer *t;
+	const struct csr *xa, *xb;
+	const uint32_t *ix;
+	size_t n;
+	const float *da, *db;
+};
+
+/* Slots [lo, hi): each thread scans the whole batch and adds to its own slots only, in the
+ * batch's order, so the sums do not depend on the threads. */
+static void grad_part(void *ctx, size_t lo, size_t hi)
 {
-	t->step++;
-	const float c1 = (float)(1.0 / (1.0 - pow(ADAM_B1, (double)t->step)));
-	const float c2 = (float)(1.0 / (1.0 - pow(ADAM_B2, (double)t->step)));
+	const struct grad_job *g = ctx;
+	struct trainer *t = g->t;
+	const int d = t->d;
+	memset(t->g + lo * (size_t)d, 0, (hi - lo) * (size_t)d * sizeof(float));
+	for (int side = 0; side < 2; side++) {
+		const struct csr *x = side ? g->xb : g->xa;
+		const float *dd = side ? g->db : g->da;
+		for (size_t i = 0; i < g->n; i++) {
+			const float *dr = dd + i * (size_t)d;
+			for (size_t e = x->ptr[g->ix[i]]; e < x->ptr[g->ix[i] + 1]; e++) {
+				size_t s = (size_t)t->slot[x->col[e]];
+				if (s < lo || s >= hi)
+					continue;
+				float *gr = t->g + s * (size_t)d;
+				const float v = x->val[e];
+				for (int j = 0; j < d; j++)
+					gr[j] += v * dr[j];
+			}
+		}
+	}
+}
+
+struct adam_job {
+	struct trainer *t;
+	float c1, c2;
+};
+
+/* Adam on the rows touched (the others have no gradient and keep their moments). */
+static void adam_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct adam_job *a = ctx;
+	struct trainer *t = a->t;
 	const float b1 = (float)ADAM_B1, b2 = (float)ADAM_B2, lr = (float)LR;
-	for (size_t i = 0; i < t->n_touched; i++) {
+	for (size_t i = lo; i < hi; i++) {
 		uint32_t r = t->touched[i];
 		const float *g = t->g + i * (size_t)t->d;
 		float *p = t->p + (size_t)r * t->d, *m = t->m1 + (size_t)r * t->d,
@@ -1185,11 +1322,27 @@ static void adam_step(struct trainer *t)
 		for (int j = 0; j < t->d; j++) {
 			m[j] = b1 * m[j] + (1.0f - b1) * g[j];
 			v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
-			p[j] -= lr * (m[j] * c1) / (sqrtf(v[j] * c2) + (float)ADAM_EPS);
+			p[j] -= lr * (m[j] * a->c1) / (sqrtf(v[j] * a->c2) + (float)ADAM_EPS);
 		}
-		t->slot[r] = -1;
 	}
+}
+
+/* One optimiser step from the batch's embedding gradients da, db (n x d). */
+static int train_step(struct trainer *t, const struct pairs *pp, const uint32_t *ix, size_t n,
+		      const float *da, const float *db)
+{
+	if (grad_slots(t, &pp->a, ix, n) || grad_slots(t, &pp->b, ix, n))
+		return RL_ENOMEM;
+	struct grad_job g = {t, &pp->a, &pp->b, ix, n, da, db};
+	par_for(t->n_touched, grad_part, &g);
+	t->step++;
+	struct adam_job a = {t, (float)(1.0 / (1.0 - pow(ADAM_B1, (double)t->step))),
+			     (float)(1.0 / (1.0 - pow(ADAM_B2, (double)t->step)))};
+	par_for(t->n_touched, adam_part, &a);
+	for (size_t i = 0; i < t->n_touched; i++)
+		t->slot[t->touched[i]] = -1;
 	t->n_touched = 0;
+	return 0;
 }
 
 /* Normalises the rows of e (n x d) in place, their norms into nrm. */
@@ -1272,7 +1425,7 @@ static int fit_train(const struct pairs *pp, struct ctr *c, uint64_t seed, float
 	float *s = malloc((size_t)BATCH * BATCH * sizeof(float));
 	float *p1 = malloc((size_t)BATCH * BATCH * sizeof(float));
 	float *p2 = malloc((size_t)BATCH * BATCH * sizeof(float));
-	float na[BATCH], nb[BATCH];
+	float na[BATCH_MAX], nb[BATCH_MAX];
 	uint64_t rng = seed ^ 0x747261696e000001ull;
 	int rc = RL_ENOMEM;
 	double t0 = now_seconds(), loss = 0;
@@ -1325,16 +1478,8 @@ static int fit_train(const struct pairs *pp, struct ctr *c, uint64_t seed, float
 				    s, (int)n, ea, d, 0.0f, db, d);
 			unit_backward(ea, da, n, d, na);
 			unit_backward(eb, db, n, d, nb);
-			for (size_t i = 0; i < n && !rc; i++) {
-				const struct csr *xa = &pp->a, *xb = &pp->b;
-				for (size_t e = xa->ptr[ix[i]]; e < xa->ptr[ix[i] + 1] && !rc; e++)
-					rc = grad_add(&t, xa->col[e], xa->val[e], da + i * (size_t)d);
-				for (size_t e = xb->ptr[ix[i]]; e < xb->ptr[ix[i] + 1] && !rc; e++)
-					rc = grad_add(&t, xb->col[e], xb->val[e], db + i * (size_t)d);
-			}
-			if (rc)
+			if ((rc = train_step(&t, pp, ix, n, da, db)))
 				goto out;
-			adam_step(&t);
 			if (progress_enabled()) {
 				double done = (double)(ep * nbatch + b0 / BATCH + 1);
 				double el = now_seconds() - t0;
@@ -1347,8 +1492,6 @@ static int fit_train(const struct pairs *pp, struct ctr *c, uint64_t seed, float
 			}
 		}
 		loss = eb_n ? eloss / (double)eb_n : 0;
-		log_info("model fit: epoch %d of %d, %zu pairs, loss %.4f (%.1f s)", ep + 1,
-			 FIT_EPOCHS, np, loss, now_seconds() - t0);
 	}
 	*loss_out = loss;
 	rc = embed_all_finite(p, V * (size_t)d) ? 0 : RL_ERR;
@@ -1430,8 +1573,7 @@ int model_fit_end(struct model_fit *fit, struct model **out)
 	if ((rc = fit_lsa(&x, c, fit->o.seed, p)))
 		goto out;
 	csr_release(&x);
-	log_info("model fit: vocabulary %" PRIu32 " words, LSA rank %" PRIu64 " (%.1f s)",
-		 c->vocab, c->lsa_rank, now_seconds() - t0);
+	double t_lsa = now_seconds() - t0;
 	if ((rc = fit_pairs(fit, c, &pp)))
 		goto out;
 	c->pairs = pp.a.n;
@@ -1441,6 +1583,10 @@ int model_fit_end(struct model_fit *fit, struct model **out)
 			goto out;
 		snprintf(c->projection, sizeof(c->projection), "contrastive");
 	}
+	log_info("model fit: %" PRIu32 " words, LSA rank %" PRIu64 " of %" PRIu64 " texts (%.1f s), "
+		 "%" PRIu64 " pairs x %d epochs, loss %.3f (%.1f s)", c->vocab, c->lsa_rank,
+		 c->sample_texts, t_lsa, c->pairs, c->pairs >= 2 ? FIT_EPOCHS : 0, c->loss,
+		 now_seconds() - t0 - t_lsa);
 	progress_update(1, "ragload: fitting the model: quantising");
 	quantise(c, p);
 	m->impl = c;
