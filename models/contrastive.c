@@ -660,12 +660,11 @@ static void hset_add(void *ctx, uint64_t h)
 	s->n++;
 }
 
-static const uint32_t *sort_df;
-
 /* By pass document frequency, descending, then hash: a total order, so the vocabulary is the
  * same whatever qsort does with ties. */
-static int by_df(const void *a, const void *b)
+static int by_df(const void *a, const void *b, void *df)
 {
+	const uint32_t *sort_df = df;
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	uint32_t dx = sort_df[df_index(x)], dy = sort_df[df_index(y)];
 	if (dx != dy)
@@ -707,9 +706,7 @@ static int fit_vocab(struct model_fit *fit, struct ctr **out)
 			keys[n++] = set.k[i];
 	free(set.k);
 	if (n > (size_t)fit->o.features) {
-		sort_df = fit->df;
-		qsort(keys, n, sizeof(*keys), by_df);
-		sort_df = NULL;
+		qsort_r(keys, n, sizeof(*keys), by_df, fit->df);
 		n = (size_t)fit->o.features;
 	}
 	qsort(keys, n, sizeof(*keys), by_value);
@@ -819,12 +816,8 @@ static void *par_run(void *arg)
 
 static int par_threads(void)
 {
-	static int n;
-	if (!n) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-		n = c < 1 ? 1 : c > PAR_MAX ? PAR_MAX : (int)c;
-	}
-	return n;
+	long c = sysconf(_SC_NPROCESSORS_ONLN);
+	return c < 1 ? 1 : c > PAR_MAX ? PAR_MAX : (int)c;
 }
 
 static void par_for(size_t n, par_fn fn, void *ctx)

@@ -2,7 +2,7 @@
  * embed.c — the model interface (kinds, file format, model_open), the word splitter every
  * kind shares, and the embed stage.
  *
- * What: a struct model is a kind (models/hashed.c, models/glove.c: the table below) plus the
+ * What: a struct model is a kind (models/contrastive.c, models/glove.c: the table below) plus the
  * kind's immutable state. This file owns what is common to all kinds: the file container,
  * the name, dispatch, the words of a text, and embed_docs(), which feeds the chunks of many
  * documents through model_embed() in blocks.

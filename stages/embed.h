@@ -23,7 +23,7 @@ struct model_fit;
 
 /* Fitting the built-in model: begin, add the texts of the corpus sample (one call per chunk of
  * text), end. One thread at a time per model_fit. Memory is bounded whatever the number of
- * texts added (models/hashed.c). model_fit_end() frees fit and returns the model. */
+ * texts added (models/contrastive.c). model_fit_end() frees fit and returns the model. */
 int model_fit_begin(const struct model_opts *o, struct model_fit **out);
 int model_fit_add(struct model_fit *fit, const char *text, size_t len);
 /* The same with the text's document title (may be NULL): the fit pairs a title with its
