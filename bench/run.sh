@@ -544,8 +544,9 @@ dropdb --if-exists bench_e2e
 #             (each loader's open transaction, load.batch_bytes, N = load.connections) + W, the
 #             work in hand: for each of
 #             the two embed workers (ingest.c EMBED_WORKERS) its group (1 MiB of text,
-#             GROUP_BYTES, with its chunks' vectors, ~4 MiB), its embed scratch (256 x
-#             (features + dim) floats) and OpenBLAS packing buffers (2 MiB); the normalizer's
+#             GROUP_BYTES, with its chunks' vectors, ~4 MiB), its embed scratch (a count and
+#             a row index per row of the model, rows = features + 4096, and 256 x dim floats)
+#             and OpenBLAS packing buffers (2 MiB); the normalizer's
 #             group being looked up (1 MiB) and the documents waiting for the workers
 #             (NORM_QUEUE_BYTES, 2 MiB); the archive's zstd window (zstd -lv), per loader the
 #             COPY buffer and libpq's copy of it (2 MiB), and 4 x the largest entry (the one
@@ -555,8 +556,10 @@ dropdb --if-exists bench_e2e
 #             capacity beyond length (doc_bytes() counts a text's length; its buffer grew by
 #             doubling)
 #   fit       base (peak RSS of a plain `ingest` on the tiny input, fit included) + the fit's
-#             sample cap (FIT_SAMPLE_TEXTS x FIT_SAMPLE_BYTES in models/hashed.c) + the zstd
-#             window + 4 x the largest entry
+#             sample cap (FIT_SAMPLE_TEXTS x FIT_SAMPLE_BYTES in models/contrastive.c) + the
+#             fit's arrays at the vocabulary cap (P and Adam's first moment, 2 x rows x dim
+#             floats, with the LSA's panels beside P: rows x (dim + 16) and 2 x
+#             FIT_SAMPLE_TEXTS x (dim + 16) floats) + the zstd window + 4 x the largest entry
 # tests/integration/memory.sh checks the pipeline bound at 1 MB queues.
 if want rss; then
   fit_docs
@@ -582,21 +585,24 @@ if want rss; then
   dropdb bench_rss_4x
   q_mb=${RAW[rss.4x.queue_mb]}
   b_mb=$(awk -F' *= *' '/^batch_bytes/ {v = $2; sub(/MB$/, "", v); print v; exit}' config/default.ini)
-  feat=${RAW[stages.features]:-4096}
+  feat=${RAW[stages.features]:-32768}
+  rows=$((feat + 4096))
   largest=$(bsdtar -tvf "$C4" | awk '$5 > m {m = $5} END {printf "%.2f", m / 1048576}')
   window=$(zstd -lv "$C4" 2>/dev/null | awk '/Window Size/ {gsub(/[()]/, "", $5); printf "%.2f", $5 / 1048576; exit}')
   sample=$(awk '/^#define FIT_SAMPLE_TEXTS/ {t = $3} /^#define FIT_SAMPLE_BYTES/ {b = $3}
-                END {printf "%.1f", (t && b) ? t * b / 1048576 : 64}' models/hashed.c 2>/dev/null || echo 64)
+                END {printf "%.1f", (t && b) ? t * b / 1048576 : 64}' models/contrastive.c 2>/dev/null || echo 64)
+  fit_arrays=$(calc "($rows * $DIM * 4 + $rows * ($DIM + 16) * 4 + 2 * 16384 * ($DIM + 16) * 4) / 1048576")
   nl=$(awk -F' *= *' '/^connections/ {print $2; exit}' config/default.ini)
-  w=$(calc "2 * (5 + 256 * ($feat + $DIM) * 4 / 1048576 + 2) + 1 + 2 + ${window:-8} + 2 * ${nl:-1} + 4 * $largest")
+  w=$(calc "2 * (5 + ($rows * 8 + 256 * $DIM * 4) / 1048576 + 2) + 1 + 2 + ${window:-8} + 2 * ${nl:-1} + 4 * $largest")
   raw rss.batch_mb "${b_mb:-16}"
-  raw rss.model_mb "$(calc "($feat * $DIM + $feat) * 4 / 1048576")"
+  raw rss.model_mb "$(calc "($rows * $DIM + $rows * 12) / 1048576")"
   raw rss.largest_entry_mb "$largest"; raw rss.zstd_window_mb "${window:-8}"; raw rss.worker_mb "$w"
   raw rss.fit_sample_cap_mb "$sample"
   raw rss.loader_connections "${nl:-1}"
   raw rss.allocator_allowance_mb "$(calc "0.05 * (2 * $q_mb + ${nl:-1} * ${b_mb:-16})")"
   raw rss.bound_pipeline_mb "$(calc "${RAW[rss.tiny_with_model.peak_rss_mb]} + 1.05 * (2 * $q_mb + ${nl:-1} * ${b_mb:-16}) + $w")"
-  raw rss.bound_fit_mb "$(calc "${RAW[rss.tiny.peak_rss_mb]} + $sample + ${window:-8} + 4 * $largest")"
+  raw rss.fit_arrays_mb "$fit_arrays"
+  raw rss.bound_fit_mb "$(calc "${RAW[rss.tiny.peak_rss_mb]} + $sample + $fit_arrays + ${window:-8} + 4 * $largest")"
   raw rss.bound_mb "$(max "${RAW[rss.bound_pipeline_mb]}" "${RAW[rss.bound_fit_mb]}")"
   if [ -v "RAW[e2e.first.peak_rss_mb]" ]; then
     fig rss_growth_4x "$(calc "${RAW[rss.4x.peak_rss_mb]} / ${RAW[e2e.first.peak_rss_mb]}")"

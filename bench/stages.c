@@ -79,7 +79,8 @@
 
 #define GROUP_DOCS 64              /* pipeline/ingest_private.h: documents embedded together */
 #define GROUP_BYTES (1u << 20)     /* ... or this much text */
-#define EMBED_BLOCK 256            /* stages/embedding.c, models/hashed.c: rows per sgemm call */
+#define EMBED_BLOCK 256            /* stages/embedding.c: texts per model_embed() call */
+#define SGEMM_K 4096               /* the sketch of the hashed model before featurizer 4 */
 #define SGEMM_CALLS 24             /* bare sgemm calls per thread (~1-2 s) */
 #define COPY_PIECE (1u << 20)      /* the raw baseline's PQputCopyData size */
 #define MAX_THREADS 64
@@ -555,8 +556,9 @@ static int cmd_stages(struct rl_config *cfg, char *path, int do_load)
 		die("model_fit_begin failed");
 	for (size_t i = 0; i < n_docs && i < cfg->model.fit_sample_docs; i++)
 		for (size_t k = 0; k < docs[i]->n_chunks; k++)
-			model_fit_add(fit, docs[i]->text + docs[i]->chunks[k].start,
-				      docs[i]->chunks[k].end - docs[i]->chunks[k].start);
+			model_fit_add_titled(fit, docs[i]->title,
+					     docs[i]->text + docs[i]->chunks[k].start,
+					     docs[i]->chunks[k].end - docs[i]->chunks[k].start);
 	if (model_fit_end(fit, &m))
 		die("model_fit_end failed");
 	printf("fit_seconds %.6f\nmodel %s\ndim %d\nfeatures %d\n", now_seconds() - t0,
@@ -580,12 +582,14 @@ static int cmd_stages(struct rl_config *cfg, char *path, int do_load)
 	printf("groups %zu\nembed_1t_seconds %.6f\nembed_1t_cpu_seconds %.3f\nembed_threads %d\n"
 	       "embed_nt_seconds %.6f\n", n_groups, t_embed1, c_embed1, cores, t_embedn);
 
-	/* 5. bare sgemm of the projection's shape, same threading as the embed passes */
+	/* 5. bare sgemm of the old projection's shape (256 texts x 4096-bucket sketch x dim), same
+	 * threading as the embed passes: a reference for the machine's BLAS (the built-in model
+	 * since featurizer 4 sums the rows of the words a text has instead) */
 	double s1, sn, cs1, csn;
-	double g1 = sgemm_rate(EMBED_BLOCK, model_dim(m), cfg->model.features, 1, &s1, &cs1);
-	double gn = sgemm_rate(EMBED_BLOCK, model_dim(m), cfg->model.features, cores, &sn, &csn);
+	double g1 = sgemm_rate(EMBED_BLOCK, model_dim(m), SGEMM_K, 1, &s1, &cs1);
+	double gn = sgemm_rate(EMBED_BLOCK, model_dim(m), SGEMM_K, cores, &sn, &csn);
 	printf("sgemm_m %d\nsgemm_n %d\nsgemm_k %d\nsgemm_calls %d\n", EMBED_BLOCK, model_dim(m),
-	       cfg->model.features, SGEMM_CALLS);
+	       SGEMM_K, SGEMM_CALLS);
 	printf("sgemm_1t_gflops %.3f\nsgemm_1t_seconds %.6f\nsgemm_1t_cpu_seconds %.6f\n"
 	       "sgemm_nt_gflops %.3f\nsgemm_nt_seconds %.6f\nsgemm_nt_cpu_seconds %.6f\n",
 	       g1, s1, cs1, gn, sn, csn);

@@ -88,7 +88,7 @@ void config_defaults(struct rl_config *c)
 	c->chunk.tokens = 256;
 	c->chunk.overlap = 32;
 	c->model.dim = 768;
-	c->model.features = 4096;
+	c->model.features = 32768;  /* the vocabulary's size (models/contrastive.c) */
 	c->model.char_ngram_min = 3;
 	c->model.char_ngram_max = 4;
 	c->model.word_bigrams = 1;

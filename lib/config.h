@@ -56,7 +56,7 @@ struct chunk_opts {
 /* [model] */
 struct model_opts {
 	int dim;                     /* embedding dimension, <= 2000 */
-	int features;                /* hashed feature space size (power of two) */
+	int features;                /* the built-in model's vocabulary size (16..65536) */
 	int char_ngram_min;
 	int char_ngram_max;
 	int word_bigrams;            /* 0/1 */

@@ -2,7 +2,7 @@
  * model.c — the model interface (kinds, file format, model_open) and the word splitter every
  * kind shares.
  *
- * What: a struct model is a kind (models/hashed.c, models/glove.c: the table below) plus the
+ * What: a struct model is a kind (models/contrastive.c, models/glove.c: the table below) plus the
  * kind's immutable state. This file owns what is common to all kinds: the file container,
  * the name, dispatch and the words of a text. The embed stage (stages/embedding.c) feeds the
  * chunks of many documents through model_embed() in blocks.
@@ -47,12 +47,12 @@
 
 /* ---- the kinds ------------------------------------------------------------------------- */
 
-extern const struct model_kind model_kind_hashed;   /* models/hashed.c */
+extern const struct model_kind model_kind_contrastive;   /* models/contrastive.c */
 extern const struct model_kind model_kind_glove;    /* models/glove.c */
 
 /* The one table of kinds: a new kind is a new file in models/ and one line here. */
 static const struct model_kind *const kinds[] = {
-	&model_kind_hashed,
+	&model_kind_contrastive,
 	&model_kind_glove,
 };
 

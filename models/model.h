@@ -8,7 +8,7 @@
  *
  * Kinds of model (DESIGN.md, Embedding model): each is one file under models/ that fills a
  * struct model_kind (below) and is listed in the kind table in models/model.c:
- *   models/hashed.c  "ragload-hash": the built-in model, fitted on the corpus (model_fit_*)
+ *   models/contrastive.c  "ragload-hash": the built-in model, fitted on the corpus (model_fit_*)
  *   models/glove.c   "glove": SIF-weighted averages of static word vectors (glove:FILE)
  * A third kind is a new file plus one line in that table; the stages never change. The embed
  * stage (stages/embedding.h) and the query path (stages/query.h) use this interface.
@@ -24,9 +24,13 @@ struct model_fit;
 
 /* Fitting the built-in model: begin, add the texts of the corpus sample (one call per chunk of
  * text), end. One thread at a time per model_fit. Memory is bounded whatever the number of
- * texts added (models/hashed.c). model_fit_end() frees fit and returns the model. */
+ * texts added (models/contrastive.c). model_fit_end() frees fit and returns the model. */
 int model_fit_begin(const struct model_opts *o, struct model_fit **out);
 int model_fit_add(struct model_fit *fit, const char *text, size_t len);
+/* The same with the text's document title (may be NULL): the fit pairs a title with its
+ * text (models/contrastive.c). */
+int model_fit_add_titled(struct model_fit *fit, const char *title, const char *text,
+			 size_t len);
 int model_fit_end(struct model_fit *fit, struct model **out);
 void model_fit_free(struct model_fit *fit);
 

@@ -46,8 +46,8 @@ static int fit_emit(void *ctx, struct read_item *it)
 	if (rc == RL_SKIP || !d)
 		return 0;
 	for (size_t i = 0; i < d->n_chunks; i++)
-		model_fit_add(fc->fit, d->text + d->chunks[i].start,
-			      d->chunks[i].end - d->chunks[i].start);
+		model_fit_add_titled(fc->fit, d->title, d->text + d->chunks[i].start,
+				     d->chunks[i].end - d->chunks[i].start);
 	doc_free(d);
 	++fc->docs;
 	if (progress_enabled()) {

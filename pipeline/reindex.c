@@ -78,7 +78,7 @@ static int cursor_open(struct doc_cursor *c, PGconn *conn)
 	return db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
 	       db_exec(conn, "DECLARE ragload_docs NO SCROLL CURSOR FOR SELECT doc_id, "
 			     "original_content, metadata->'headings', metadata->'page_marks', "
-			     "metadata->>'page_unit' FROM documents ORDER BY doc_id");
+			     "metadata->>'page_unit', metadata->>'title' FROM documents ORDER BY doc_id");
 }
 
 /* The next document, or NULL at the end (*err set on failure). */
@@ -118,6 +118,9 @@ static struct doc *cursor_next(struct doc_cursor *c, int *err)
 		goto fail;
 	if (!PQgetisnull(c->page, i, 3) && !PQgetisnull(c->page, i, 4) &&
 	    load_read_pages(d, PQgetvalue(c->page, i, 3), PQgetvalue(c->page, i, 4)))
+		goto fail;
+	/* the title, for the model fit's (title, body) pairs */
+	if (!PQgetisnull(c->page, i, 5) && !(d->title = xstrdup(PQgetvalue(c->page, i, 5))))
 		goto fail;
 	return d;
 fail:
@@ -204,8 +207,8 @@ static int scan_documents(const struct rl_config *cfg, const struct chunk_opts *
 		(*n_docs)++;
 		if (fit) {
 			for (size_t i = 0; i < d->n_chunks; i++)
-				model_fit_add(fit, d->text + d->chunks[i].start,
-					      d->chunks[i].end - d->chunks[i].start);
+				model_fit_add_titled(fit, d->title, d->text + d->chunks[i].start,
+						     d->chunks[i].end - d->chunks[i].start);
 			doc_free(d);
 			if (*n_docs >= cfg->model.fit_sample_docs)
 				break;

@@ -32,7 +32,7 @@ newdb model_a
 rc=0; "$RAGLOAD" --no-progress ingest --model "$TMP/m.bin" "$TMP/docs" 2> "$TMP/ingest.err" || rc=$?
 t_eq "ingest --model FILE exits 0" 0 "$rc"
 name=$(q "SELECT DISTINCT model_name FROM embeddings")
-t_check "embeddings name the model ($name)" bash -c "[[ '$name' == ragload-hash-v3-d*-* ]]"
+t_check "embeddings name the model ($name)" bash -c "[[ '$name' == ragload-hash-v4-d*-* ]]"
 t_eq "the model is stored under that name" 1 "$(q "SELECT count(*) FROM ragload_models WHERE model_name = '$name'")"
 rc=0; "$RAGLOAD" model export "$TMP/exported.bin" 2>/dev/null || rc=$?
 t_eq "model export exits 0" 0 "$rc"

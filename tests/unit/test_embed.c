@@ -1,6 +1,6 @@
 /*
  * test_embed.c — unit tests of the embedding models and the embed stage (models/model.c,
- * stages/embedding.c, models/hashed.c, models/glove.c, the ragload.h API in
+ * stages/embedding.c, models/contrastive.c, models/glove.c, the ragload.h API in
  * pipeline/embedcmd.c): vector
  * properties, normalisation insensitivity, the word splitter, the model file format and its
  * refusals, model_open and GloVe files, the bounded fit, embed_docs, and thread safety.
@@ -437,13 +437,13 @@ static void craft(struct buf *b, uint32_t version, const char *header, const voi
 	assert_int_equal(buf_append(b, sum.digest, 16), 0);
 }
 
-#define HDR(dim, feats, bits)                                                                     \
-	"{\"kind\":\"ragload-hash\",\"format\":2,\"featurizer\":3,\"dim\":" #dim                   \
-	",\"features\":" #feats ",\"idf_bits\":" #bits ",\"char_ngram_min\":3,"                    \
-	"\"char_ngram_max\":4,\"word_bigrams\":true,\"stem\":\"english\",\"projection\":\"svd\","     \
-	"\"seed\":\"1\"}"
-/* the hashed payload: idf_lo, idf_step, 2^bits idf codes, dim scales, features x dim codes */
-#define PAYLOAD(dim, feats, bits) (8 + (1u << (bits)) + 4u * (dim) + (size_t)(feats) * (dim))
+#define HDR(dim, vocab, buckets)                                                                 \
+	"{\"kind\":\"ragload-hash\",\"format\":2,\"featurizer\":4,\"dim\":" #dim                   \
+	",\"vocab\":" #vocab ",\"oov_buckets\":" #buckets ",\"stem\":\"english\","                  \
+	"\"projection\":\"contrastive\",\"seed\":\"1\"}"
+/* the payload: vocab stem hashes (u64), idf and codes for vocab + 4096 bucket rows, scales */
+#define ROWS(vocab) ((size_t)(vocab) + 4096)
+#define PAYLOAD(dim, vocab) (8 * (size_t)(vocab) + 4 * ROWS(vocab) + 4u * (dim) + ROWS(vocab) * (dim))
 
 static void test_bad_version_and_sizes_are_refused(void **state)
 {
@@ -451,28 +451,34 @@ static void test_bad_version_and_sizes_are_refused(void **state)
 	char err[512];
 	struct model *l = NULL;
 	struct buf b;
-	/* idf_lo 1.0, idf_step 1.0, scales 1.0: finite weights */
-	const float pre[2] = {1.0f, 1.0f};
 
-	/* a well-formed file is accepted (the crafting is right); its scales are zero */
-	craft(&b, 2, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
+	/* a well-formed file is accepted (the crafting is right): no vocabulary, zero weights */
+	craft(&b, 2, HDR(4, 0, 4096), NULL, 0, PAYLOAD(4, 0));
 	assert_int_equal(model_load(b.data, b.len, &l, err, sizeof(err)), 0);
 	assert_int_equal(model_dim(l), 4);
-	assert_true(strncmp(model_name(l), "ragload-hash-v3-d4-", 19) == 0);
+	assert_true(strncmp(model_name(l), "ragload-hash-v4-d4-", 19) == 0);
 	model_free(l);
 	l = NULL;
 	buf_release(&b);
 
 	/* format 1 (the old hashed model) is refused with what to do about it */
-	craft(&b, 1, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
+	craft(&b, 1, HDR(4, 0, 4096), NULL, 0, PAYLOAD(4, 0));
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "format version 1"));
 	assert_non_null(strstr(err, "model fit"));
 	buf_release(&b);
 
-	craft(&b, 3, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
+	craft(&b, 3, HDR(4, 0, 4096), NULL, 0, PAYLOAD(4, 0));
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "unsupported model format version 3"));
+	buf_release(&b);
+
+	/* featurizer 3, the LSA model of earlier builds: refused with the way out */
+	craft(&b, 2, "{\"kind\":\"ragload-hash\",\"format\":2,\"featurizer\":3,\"dim\":4,"
+		     "\"features\":16,\"idf_bits\":8}", NULL, 0, 8 + 256 + 16 + 64);
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "featurizer 3"));
+	assert_non_null(strstr(err, "ragload reindex --refit"));
 	buf_release(&b);
 
 	/* an older featurizer of this format */
@@ -482,25 +488,32 @@ static void test_bad_version_and_sizes_are_refused(void **state)
 	buf_release(&b);
 
 	/* dim above pgvector's index limit */
-	craft(&b, 2, HDR(2001, 16, 8), pre, sizeof(pre), PAYLOAD(2001, 16, 8) - 8);
+	craft(&b, 2, HDR(2001, 0, 4096), NULL, 0, PAYLOAD(2001, 0));
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "dim"));
 	buf_release(&b);
 
 	/* sizes that disagree with the header, under a valid checksum */
-	craft(&b, 2, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 9);
+	craft(&b, 2, HDR(4, 0, 4096), NULL, 0, PAYLOAD(4, 0) - 1);
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "sizes"));
 	buf_release(&b);
 
-	craft(&b, 2, HDR(4, 100, 8), pre, sizeof(pre), PAYLOAD(4, 100, 8) - 8);
+	craft(&b, 2, HDR(4, 0, 100), NULL, 0, PAYLOAD(4, 0));
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
-	assert_non_null(strstr(err, "features"));
+	assert_non_null(strstr(err, "oov_buckets"));
 	buf_release(&b);
 
-	/* a zero idf step would make every idf the same: refused as not finite weights */
-	const float bad[2] = {1.0f, 0.0f};
-	craft(&b, 2, HDR(4, 16, 8), bad, sizeof(bad), PAYLOAD(4, 16, 8) - 8);
+	/* a vocabulary out of order (two equal hashes) */
+	const uint64_t keys[2] = {7, 7};
+	craft(&b, 2, HDR(4, 2, 4096), keys, sizeof(keys), PAYLOAD(4, 2) - sizeof(keys));
+	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "ascending"));
+	buf_release(&b);
+
+	/* a weight that is not a number */
+	const float nan_idf[1] = {NAN};
+	craft(&b, 2, HDR(4, 0, 4096), nan_idf, sizeof(nan_idf), PAYLOAD(4, 0) - sizeof(nan_idf));
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "finite"));
 	buf_release(&b);
@@ -516,8 +529,8 @@ static void test_bad_version_and_sizes_are_refused(void **state)
 	buf_release(&b);
 
 	/* a payload length that disagrees with the file */
-	craft(&b, 2, HDR(4, 16, 8), pre, sizeof(pre), PAYLOAD(4, 16, 8) - 8);
-	b.data[16 + strlen(HDR(4, 16, 8))] ^= 1;
+	craft(&b, 2, HDR(4, 0, 4096), NULL, 0, PAYLOAD(4, 0));
+	b.data[16 + strlen(HDR(4, 0, 4096))] ^= 1;
 	assert_true(model_load(b.data, b.len, &l, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "checksum"));
 	buf_release(&b);
@@ -533,10 +546,10 @@ static void test_fit_rejects_bad_options(void **state)
 	assert_true(model_fit_begin(&o, &fit) < 0);
 	assert_null(fit);
 	o = small_opts();
-	o.features = 1000;
+	o.features = 8;   /* the vocabulary's size: 16..65536 */
 	assert_true(model_fit_begin(&o, &fit) < 0);
 	o = small_opts();
-	o.char_ngram_min = 6;
+	o.features = 70000;
 	assert_true(model_fit_begin(&o, &fit) < 0);
 	model_fit_free(NULL);
 	model_free(NULL);
@@ -551,7 +564,7 @@ static void test_name_and_settings_describe_the_fitted_model(void **state)
 	struct model *c = fit_model(&o, corpus, 5); /* other weights, same settings */
 	assert_string_equal(model_name(a), model_name(b));
 	assert_string_not_equal(model_name(a), model_name(c));
-	assert_true(strncmp(model_name(a), "ragload-hash-v3-d64-", 20) == 0);
+	assert_true(strncmp(model_name(a), "ragload-hash-v4-d64-", 20) == 0);
 	assert_int_equal(strlen(model_name(a)), 20 + 12);
 
 	json_error_t je;
@@ -559,17 +572,17 @@ static void test_name_and_settings_describe_the_fitted_model(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "kind")), "ragload-hash");
 	assert_int_equal(json_integer_value(json_object_get(j, "format")), 2);
-	assert_int_equal(json_integer_value(json_object_get(j, "featurizer")), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "featurizer")), 4);
 	assert_string_equal(json_string_value(json_object_get(j, "stem")), "english");
-	assert_string_equal(json_string_value(json_object_get(j, "projection")), "svd");
+	/* one-sentence texts without titles make no pair: the LSA projection */
+	assert_string_equal(json_string_value(json_object_get(j, "projection")), "lsa");
+	assert_int_equal(json_integer_value(json_object_get(j, "pairs")), 0);
 	assert_int_equal(json_integer_value(json_object_get(j, "dim")), 64);
-	assert_int_equal(json_integer_value(json_object_get(j, "features")), 1024);
-	assert_int_equal(json_integer_value(json_object_get(j, "char_ngram_min")), 3);
-	assert_int_equal(json_integer_value(json_object_get(j, "char_ngram_max")), 5);
-	assert_true(json_is_true(json_object_get(j, "word_bigrams")));
+	assert_true(json_integer_value(json_object_get(j, "vocab")) > 50);
+	assert_int_equal(json_integer_value(json_object_get(j, "oov_buckets")), 4096);
 	assert_int_equal(json_integer_value(json_object_get(j, "fit_texts")),
 			 (json_int_t)RL_ARRAY_LEN(corpus));
-	assert_int_equal(json_integer_value(json_object_get(j, "svd_texts")),
+	assert_int_equal(json_integer_value(json_object_get(j, "sample_texts")),
 			 (json_int_t)RL_ARRAY_LEN(corpus));
 	assert_string_equal(json_string_value(json_object_get(j, "seed")), "42");
 	json_decref(j);
@@ -942,27 +955,97 @@ static void test_fit_sample_is_bounded(void **state)
 	assert_int_equal(model_fit_end(fit, &m), 0);
 	json_t *j = json_loads(model_settings_json(m), 0, NULL);
 	assert_int_equal(json_integer_value(json_object_get(j, "fit_texts")), N);
-	assert_int_equal(json_integer_value(json_object_get(j, "svd_texts")), 16384);
+	assert_int_equal(json_integer_value(json_object_get(j, "sample_texts")), 16384);
 	json_decref(j);
 	model_free(m);
 }
 
-static void test_small_feature_space_falls_back_to_gaussian(void **state)
+/* A dozen documents of a few sentences, no titles: the fit pairs each sentence with the rest
+ * of its document, trains, and a question about one topic finds its document. */
+static const char *const tiny_docs[] = {
+	"Cats sleep most of the day on warm mats. A cat purrs when it is content and calm. "
+	"Kittens learn to hunt by playing with their siblings.",
+	"Quarks are bound together by gluons in protons. The strong interaction is described by "
+	"quantum chromodynamics. Lattice simulations compute hadron masses.",
+	"PostgreSQL stores table rows in heap pages. Indexes point at tuples by their physical "
+	"location. Vacuum reclaims the space of dead tuples.",
+	"Aspirin lowers the risk of a heart attack in some patients. It thins the blood by "
+	"blocking platelets. Bleeding in the stomach is its main risk.",
+	"Vitamin D deficiency weakens bones in older adults. Sunlight lets the skin make vitamin "
+	"D. Fractures of the hip are more common without it.",
+	"Espresso is brewed by forcing hot water through fine coffee. A good shot has a thick "
+	"crema on top. Baristas tune the grind to the bean.",
+	"Glaciers carve valleys as they slide downhill. Ice ages left moraines across northern "
+	"Europe. Melting glaciers raise the level of the sea.",
+	"The violin has four strings tuned in fifths. Its bow is strung with horse hair and "
+	"rosin. Stradivari built the most famous violins.",
+	"Volcanoes erupt when magma rises through the crust. Lava flows bury fields and roads. "
+	"Ash clouds from an eruption ground aircraft.",
+	"Bees pollinate flowers while collecting nectar. A hive is ruled by a single queen. "
+	"Honey is nectar the bees have concentrated.",
+	"Chess openings aim to control the centre of the board. A gambit sacrifices a pawn for "
+	"development. Endgames reward an active king.",
+	"Sourdough bread rises with wild yeast and bacteria. The starter is fed flour and water "
+	"daily. A long fermentation gives the crumb its sour taste.",
+};
+
+static void test_tiny_corpus_without_titles_fits_and_embeds(void **state)
 {
 	(void)state;
-	/* no room for dim learned directions among the features: a random projection */
 	struct model_opts o = small_opts();
-	o.dim = 64;
-	o.features = 64;
-	struct model *m = fit_model(&o, corpus, RL_ARRAY_LEN(corpus));
+	o.dim = 768;
+	o.features = 32768;
+	const size_t n = RL_ARRAY_LEN(tiny_docs);
+	struct model *m = fit_model(&o, tiny_docs, n);
 	json_t *j = json_loads(model_settings_json(m), 0, NULL);
-	assert_string_equal(json_string_value(json_object_get(j, "projection")), "gaussian");
+	assert_string_equal(json_string_value(json_object_get(j, "projection")), "contrastive");
+	assert_int_equal(json_integer_value(json_object_get(j, "pairs")), 3 * (json_int_t)n);
 	json_decref(j);
-	float *v = embed_strs(m, corpus, 3);
-	for (int i = 0; i < 3; i++)
-		assert_unit(v + 64 * i, 64);
+	float *v = embed_strs(m, tiny_docs, n);
+	for (size_t i = 0; i < n; i++)
+		assert_unit(v + 768 * i, 768);
+	const char *q[] = {"why do cats purr", "how is hadron mass computed", "what does vacuum do",
+			   "does aspirin cause bleeding", "how to brew espresso", "sour bread starter"};
+	const size_t want[] = {0, 1, 2, 3, 5, 11};
+	float *qv = embed_strs(m, q, RL_ARRAY_LEN(q));
+	for (size_t k = 0; k < RL_ARRAY_LEN(q); k++) {
+		size_t best = 0;
+		for (size_t i = 1; i < n; i++)
+			if (dot(qv + 768 * k, v + 768 * i, 768) > dot(qv + 768 * k, v + 768 * best, 768))
+				best = i;
+		assert_int_equal(best, want[k]);
+	}
+	/* a word no document has still counts (it has a bucket row of its own) */
+	float *a = embed_one(m, "cats quokka");
+	float *b = embed_one(m, "cats");
+	assert_true(dot(a, b, 768) < 0.99);
+	free(a);
+	free(b);
+	free(qv);
 	free(v);
 	model_free(m);
+}
+
+/* A refit on the same texts gives the same bytes. */
+static void test_refit_gives_the_same_bytes(void **state)
+{
+	(void)state;
+	struct model_opts o = small_opts();
+	o.dim = 128;
+	struct model *a = fit_model(&o, tiny_docs, RL_ARRAY_LEN(tiny_docs));
+	struct model *b = fit_model(&o, tiny_docs, RL_ARRAY_LEN(tiny_docs));
+	struct buf ba, bb;
+	buf_init(&ba, 0);
+	buf_init(&bb, 0);
+	assert_int_equal(model_save(a, &ba), 0);
+	assert_int_equal(model_save(b, &bb), 0);
+	assert_int_equal(ba.len, bb.len);
+	assert_memory_equal(ba.data, bb.data, ba.len);
+	assert_string_equal(model_name(a), model_name(b));
+	buf_release(&ba);
+	buf_release(&bb);
+	model_free(a);
+	model_free(b);
 }
 
 /* ---- the public API (ragload.h) ------------------------------------------------------------- */
@@ -1050,7 +1133,8 @@ int main(void)
 		cmocka_unit_test(test_bad_glove_files_are_refused),
 		cmocka_unit_test(test_model_open_reads_model_files),
 		cmocka_unit_test(test_fit_sample_is_bounded),
-		cmocka_unit_test(test_small_feature_space_falls_back_to_gaussian),
+		cmocka_unit_test(test_tiny_corpus_without_titles_fits_and_embeds),
+		cmocka_unit_test(test_refit_gives_the_same_bytes),
 		cmocka_unit_test(test_public_api_embeds_like_the_pipeline),
 	};
 	return cmocka_run_group_tests_name("embed", tests, NULL, NULL);

@@ -1,0 +1,1814 @@
+/*
+ * contrastive.c — "ragload-hash" featurizer 4, the built-in model: stemmed-word features with
+ * sublinear TF-IDF, a projection (one row of dim weights per word of a fitted vocabulary)
+ * initialised from the corpus's LSA and then trained contrastively on pairs of texts the
+ * corpus gives for free (a title and its body, a sentence and the rest of its text), L2-
+ * normalised. No relevance labels, nothing downloaded.
+ *
+ * What (featurizer 4): the words of the NFKC-casefolded text (embed_words()), a 56-word
+ * English stop list skipped, each word Snowball-stemmed ("english", libstemmer) and hashed
+ * (64 bits). A stem in the model's vocabulary has a row r: its weight in a text is
+ * (1 + ln tf) * idf[r], and the text's vector is sum_r weight_r * P[r], L2-normalised; stems
+ * outside the vocabulary add nothing (a text with none gives e_0). The sum touches only the
+ * rows of the words a text has (a chunk: about a hundred), which costs less than a dense
+ * sketch x projection product (README, "The built-in embedding model").
+ *
+ * Why contrastive: an SVD keeps what varies across the corpus; it never learns that a
+ * sentence and the rest of its abstract are about the same thing. The fit starts from the
+ * SVD's projection and moves it so that each text of a pair is nearer its partner than the
+ * other texts of its batch (symmetric InfoNCE with in-batch negatives). SciFact nDCG@10,
+ * train / test: featurizer 3 (LSA of hashed sketches) 0.640 / 0.635, this model 0.696 / 0.675
+ * (README, "The built-in embedding model", for the table of choices).
+ *
+ * How the fit stays bounded: model_fit_add*() counts document frequencies into a table of
+ * 2^IDF_BITS entries indexed by the stem's hash (4 MB) and keeps a uniform reservoir sample of
+ * FIT_SAMPLE_TEXTS texts (each cut at FIT_SAMPLE_BYTES, with its title). model_fit_end():
+ *   1. vocabulary: the stems of the sample, at most o->features of them (the most frequent);
+ *      idf = ln((N+1)/(df+1)) + 1 from the whole pass;
+ *   2. LSA: randomized SVD (Halko, Martinsson & Tropp) of the sample's L2-normalised TF-IDF
+ *      rows, LSA_POWER power iterations; P = V_k diag(sigma^-1/2), scaled to a mean column
+ *      norm of 1; columns a small sample cannot fill, and the rows of words it never has
+ *      (the OOV_BUCKETS rows shared by words outside the vocabulary), are seeded Gaussian;
+ *   3. pairs from the sample (at most FIT_PAIRS): (title, body) and up to PAIR_SENTENCES
+ *      (sentence of over SENTENCE_MIN bytes, title + the rest of the text) per text, the
+ *      longer side cut to its PAIR_WORDS heaviest words;
+ *   4. FIT_EPOCHS epochs of symmetric InfoNCE (temperature TEMPERATURE, batches of BATCH
+ *      pairs), Adam (LR) on the rows each batch touches, its second moment one number per
+ *      row (as embedding tables are trained: a third less memory and traffic, and as good);
+ *   5. P quantised to 8-bit codes with a scale per column; embedding reads the codes, so the
+ *      fitted model is exactly the one a load gives back.
+ * Every product is sparse x dense (own loops over the rows a text touches) or dense x dense
+ * (cblas_sgemm). Everything is seeded and the threaded loops (par_for) sum in an order that
+ * does not depend on the threads: a refit on the same texts with the same OpenBLAS build and
+ * threads gives the same bytes.
+ *
+ * Memory of the fit: the sample (at most 64 MB of text), the pairs' sparse rows, and P with
+ * Adam's first moment, 2 x rows x dim floats (rows = vocabulary + OOV_BUCKETS); the LSA's
+ * panels (rows x (dim + LSA_OVERSAMPLE) and 2 x texts x (dim + LSA_OVERSAMPLE) floats) are
+ * freed before training starts.
+ *
+ * Thread safety: the model is immutable once built; model_embed() allocates its own scratch.
+ *
+ * Payload (model file format 2, after the header): u64 stem hashes[vocab] (ascending, as two
+ * little-endian u32), float32 idf[vocab], float32 column scales[dim], int8 codes[vocab][dim].
+ */
+/* The row sums (embedding, the fit's sparse products, Adam) are loops over dim floats of
+ * unknown length: GCC vectorises them at -O3, not under -O2's cheap cost model (4x slower). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+#include "model.h"
+#include "../lib/progress.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <lapacke.h>
+#include <libstemmer.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define KIND "ragload-hash"
+#define FEATURIZER 4            /* how text becomes features and weights */
+#define OLD_FEATURIZER 3        /* the LSA model of earlier builds: refused, refit */
+#define OOV_BUCKETS 4096       /* rows shared by the words outside the vocabulary, by hash */
+#define MIN_VOCAB 16
+#define MAX_VOCAB 65536
+#define IDF_BITS 20             /* document frequencies of the pass, by stem hash */
+#define FIT_SAMPLE_TEXTS 16384  /* the fit reads at most this many texts... */
+#define FIT_SAMPLE_BYTES 4096   /* ...each cut at this many bytes: at most 64 MB of text */
+#define TITLE_MAX 512           /* bytes of a sampled text's title */
+#define LSA_OVERSAMPLE 16
+#define LSA_POWER 0             /* power iterations: 1 is no better here, and costs 5 s */
+#define FIT_PAIRS 32768         /* pairs trained on, whatever the corpus size */
+#define PAIR_SENTENCES 4        /* (sentence, rest) pairs per sampled text */
+#define PAIR_WORDS 64           /* a pair's longer side keeps its heaviest words */
+#define SENTENCE_MIN 30         /* bytes: shorter sentences make no pair */
+#define FIT_EPOCHS 3
+#define BATCH 512
+#define TEMPERATURE 0.07
+#define LR 1e-3
+#define ADAM_B1 0.9
+#define ADAM_B2 0.999
+#define ADAM_EPS 1e-8
+
+#define STOP_SLOTS 256
+#define STEM_CACHE 8192         /* direct-mapped word -> stem cache per scratch */
+#define TF_TAB 256              /* 1 + ln(k) for small counts */
+
+#define SEED_WORD 0x7261676c6f616401ull
+#define SEED_STEM 0x7261676c6f616404ull
+
+extern const struct model_kind model_kind_contrastive;
+
+/* Function words that carry no topic. */
+static const char *const stop_words[] = {
+	"a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "for", "from", "had",
+	"has", "have", "he", "her", "his", "i", "if", "in", "into", "is", "it", "its", "of",
+	"on", "or", "our", "she", "so", "than", "that", "the", "their", "them", "then", "there",
+	"these", "they", "this", "those", "to", "was", "we", "were", "what", "when", "which",
+	"while", "who", "will", "with", "would", "you", "your",
+};
+
+/* ---- words -> stems -------------------------------------------------------------------- */
+
+struct stops {
+	uint64_t slot[STOP_SLOTS];   /* word hashes, 0 = empty */
+	float tf[TF_TAB];            /* 1 + ln k */
+};
+
+static uint64_t word_hash(const void *p, size_t n)
+{
+	return XXH3_64bits_withSeed(p, n, SEED_WORD);
+}
+
+static void stops_init(struct stops *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < RL_ARRAY_LEN(stop_words); i++) {
+		uint64_t h = word_hash(stop_words[i], strlen(stop_words[i]));
+		size_t j = (size_t)h & (STOP_SLOTS - 1);
+		while (s->slot[j])
+			j = (j + 1) & (STOP_SLOTS - 1);
+		s->slot[j] = h;
+	}
+	for (int k = 1; k < TF_TAB; k++)
+		s->tf[k] = (float)(1.0 + log((double)k));
+}
+
+static int is_stop(const struct stops *s, uint64_t h)
+{
+	size_t j = (size_t)h & (STOP_SLOTS - 1);
+	while (s->slot[j]) {
+		if (s->slot[j] == h)
+			return 1;
+		j = (j + 1) & (STOP_SLOTS - 1);
+	}
+	return 0;
+}
+
+static float tf_weight(const struct stops *s, uint32_t n)
+{
+	return n < TF_TAB ? s->tf[n] : 1.0f + logf((float)n);
+}
+
+typedef void (*stem_fn)(void *ctx, uint64_t stem);
+
+/* Per-thread: the word splitter, a stemmer and its cache, the current sink. */
+struct stemmer {
+	const struct stops *stops;
+	struct embed_words *ew;
+	struct sb_stemmer *sb;
+	struct stem_entry {
+		uint64_t word, stem;
+	} *cache;
+	int failed;
+	stem_fn fn;
+	void *ctx;
+};
+
+static void stemmer_release(struct stemmer *s)
+{
+	embed_words_free(s->ew);
+	sb_stemmer_delete(s->sb);
+	free(s->cache);
+	memset(s, 0, sizeof(*s));
+}
+
+static int stemmer_init(struct stemmer *s, const struct stops *stops)
+{
+	memset(s, 0, sizeof(*s));
+	s->stops = stops;
+	s->ew = embed_words_new();
+	s->sb = sb_stemmer_new("english", NULL);
+	s->cache = calloc(STEM_CACHE, sizeof(*s->cache));
+	if (!s->ew || !s->sb || !s->cache) {
+		stemmer_release(s);
+		return RL_ENOMEM;
+	}
+	return 0;
+}
+
+static void stem_word(void *ctx, unsigned char *w, int n, int ncp)
+{
+	struct stemmer *s = ctx;
+	(void)ncp;
+	uint64_t h = word_hash(w, (size_t)n);
+	if (is_stop(s->stops, h))
+		return;
+	h += !h;   /* 0 marks an empty cache slot */
+	size_t j = (size_t)(h >> 32) & (STEM_CACHE - 1);
+	uint64_t sh;
+	if (s->cache[j].word == h) {
+		sh = s->cache[j].stem;
+	} else {
+		const sb_symbol *st = sb_stemmer_stem(s->sb, w, n);
+		if (st) {
+			sh = XXH3_64bits_withSeed(st, (size_t)sb_stemmer_length(s->sb), SEED_STEM);
+		} else {
+			s->failed = 1;
+			sh = h;
+		}
+		sh += !sh;
+		s->cache[j].word = h;
+		s->cache[j].stem = sh;
+	}
+	s->fn(s->ctx, sh);
+}
+
+/* Calls fn with the hash of each stem of text (never 0). Returns 0 or RL_ENOMEM. */
+static int stems(struct stemmer *s, const char *text, size_t len, stem_fn fn, void *ctx)
+{
+	s->fn = fn;
+	s->ctx = ctx;
+	int rc = embed_words(s->ew, text, len, stem_word, s);
+	if (!rc && s->failed)
+		rc = RL_ENOMEM;
+	return rc;
+}
+
+/* ---- the model ------------------------------------------------------------------------- */
+
+struct ctr {
+	struct stops stops;
+	int dim;
+	uint32_t vocab;
+	uint32_t rows;               /* vocab + OOV_BUCKETS */
+	uint64_t *keys;              /* [vocab] stem hashes, ascending */
+	float *idf;                  /* [rows] */
+	float *scale;                /* [dim] */
+	int8_t *q;                   /* [rows][dim] projection codes */
+	uint32_t *slot;              /* [tmask + 1] row + 1, 0 = empty: stem hash -> row */
+	uint32_t tmask;
+	/* described in the header */
+	uint64_t seed, fit_texts, sample_texts, pairs, lsa_rank;
+	int epochs;
+	double loss;
+	char projection[16];         /* "contrastive" or "lsa" */
+};
+
+static void ctr_release(void *impl)
+{
+	struct ctr *c = impl;
+	if (!c)
+		return;
+	free(c->keys);
+	free(c->idf);
+	free(c->scale);
+	free(c->q);
+	free(c->slot);
+	free(c);
+}
+
+static struct ctr *ctr_alloc(int dim, uint32_t vocab)
+{
+	struct ctr *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	stops_init(&c->stops);
+	c->dim = dim;
+	c->vocab = vocab;
+	c->rows = vocab + OOV_BUCKETS;
+	uint32_t t = 16;
+	while (t < 2 * vocab)
+		t *= 2;
+	c->tmask = t - 1;
+	c->keys = malloc(((size_t)vocab + 1) * sizeof(*c->keys));
+	c->idf = malloc((size_t)c->rows * sizeof(*c->idf));
+	c->scale = malloc((size_t)dim * sizeof(*c->scale));
+	c->q = embed_alloc_big((size_t)c->rows * (size_t)dim);
+	c->slot = calloc(t, sizeof(*c->slot));
+	if (!c->keys || !c->idf || !c->scale || !c->q || !c->slot) {
+		ctr_release(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Fills the stem -> row table from keys (distinct). */
+static void ctr_index(struct ctr *c)
+{
+	memset(c->slot, 0, ((size_t)c->tmask + 1) * sizeof(*c->slot));
+	for (uint32_t r = 0; r < c->vocab; r++) {
+		uint32_t j = (uint32_t)(c->keys[r] >> 32) & c->tmask;
+		while (c->slot[j])
+			j = (j + 1) & c->tmask;
+		c->slot[j] = r + 1;
+	}
+}
+
+/* The row of a stem: its own, or the bucket that words outside the vocabulary share. */
+static inline long ctr_row(const struct ctr *c, uint64_t h)
+{
+	uint32_t j = (uint32_t)(h >> 32) & c->tmask;
+	for (;;) {
+		uint32_t s = c->slot[j];
+		if (!s)
+			return (long)c->vocab + (long)((h >> 40) & (OOV_BUCKETS - 1));
+		if (c->keys[s - 1] == h)
+			return (long)s - 1;
+		j = (j + 1) & c->tmask;
+	}
+}
+
+/* A text's rows and their counts: cnt[vocab] is zero between texts; rows lists those set. */
+struct bag {
+	const struct ctr *c;
+	uint32_t *cnt;
+	uint32_t *rows;
+	uint32_t n;
+};
+
+static int bag_init(struct bag *b, const struct ctr *c)
+{
+	b->c = c;
+	b->n = 0;
+	b->cnt = calloc((size_t)c->rows, sizeof(*b->cnt));
+	b->rows = malloc((size_t)c->rows * sizeof(*b->rows));
+	if (!b->cnt || !b->rows) {
+		free(b->cnt);
+		free(b->rows);
+		return RL_ENOMEM;
+	}
+	return 0;
+}
+
+static void bag_release(struct bag *b)
+{
+	free(b->cnt);
+	free(b->rows);
+}
+
+static void bag_stem(void *ctx, uint64_t h)
+{
+	struct bag *b = ctx;
+	long r = ctr_row(b->c, h);
+	if (b->cnt[r]++ == 0)
+		b->rows[b->n++] = (uint32_t)r;
+}
+
+/* Clears the bag after use. */
+static void bag_clear(struct bag *b)
+{
+	for (uint32_t i = 0; i < b->n; i++)
+		b->cnt[b->rows[i]] = 0;
+	b->n = 0;
+}
+
+static int ctr_embed(const struct model *m, const char *const *texts, const size_t *lens,
+		     size_t n, float *out)
+{
+	const struct ctr *c = m->impl;
+	const int d = c->dim;
+	struct stemmer s;
+	struct bag b;
+	int rc = stemmer_init(&s, &c->stops);
+	if (rc)
+		return rc;
+	if (bag_init(&b, c)) {
+		stemmer_release(&s);
+		return RL_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		float *o = out + i * (size_t)d;
+		memset(o, 0, (size_t)d * sizeof(float));
+		if ((rc = stems(&s, texts[i], lens[i], bag_stem, &b)))
+			break;
+		for (uint32_t k = 0; k < b.n; k++) {
+			uint32_t r = b.rows[k];
+			if (k + 1 < b.n)
+				__builtin_prefetch(c->q + (size_t)b.rows[k + 1] * (size_t)d);
+			const float w = tf_weight(&c->stops, b.cnt[r]) * c->idf[r];
+			const int8_t *qr = c->q + (size_t)r * (size_t)d;
+			for (int j = 0; j < d; j++)
+				o[j] += w * (float)qr[j];
+		}
+		bag_clear(&b);
+		for (int j = 0; j < d; j++)
+			o[j] *= c->scale[j];
+	}
+	if (!rc)
+		embed_rows_normalise(out, n, d);
+	bag_release(&b);
+	stemmer_release(&s);
+	return rc;
+}
+
+static int settings_build(struct model *m)
+{
+	const struct ctr *c = m->impl;
+	struct buf b;
+	buf_init(&b, 4096);
+	int rc = buf_printf(&b,
+		"{\"kind\":\"" KIND "\",\"format\":2,\"featurizer\":%d,\"dim\":%d,\"vocab\":%" PRIu32
+		",\"oov_buckets\":%d,\"stem\":\"english\",\"stopwords\":\"en-small\",\"weighting\":\"(1+ln tf)*idf\","
+		"\"weights\":\"f32-idf,i8-projection\",\"projection\":\"%s\",\"lsa_rank\":%" PRIu64
+		",\"fit_texts\":%" PRIu64 ",\"sample_texts\":%" PRIu64 ",\"pairs\":%" PRIu64
+		",\"epochs\":%d,\"batch\":%d,\"temperature\":%.3f,\"learning_rate\":%g,"
+		"\"loss\":%.4f,\"seed\":\"%" PRIu64 "\"}",
+		FEATURIZER, c->dim, c->vocab, OOV_BUCKETS, c->projection, c->lsa_rank, c->fit_texts,
+		c->sample_texts, c->pairs, c->epochs, BATCH, TEMPERATURE, LR,
+		isfinite(c->loss) ? c->loss : 0.0, c->seed);
+	if (rc) {
+		buf_release(&b);
+		return RL_ENOMEM;
+	}
+	free(m->settings);
+	m->settings = b.data;
+	snprintf(m->name, sizeof(m->name), KIND "-v%d-d%d", FEATURIZER, c->dim);
+	return 0;
+}
+
+/* ---- fitting: the pass ------------------------------------------------------------------- */
+
+struct model_fit {
+	struct model_opts o;
+	struct stops stops;
+	struct stemmer s;
+	uint32_t *df, *stamp, gen;   /* [2^IDF_BITS] */
+	uint64_t n_texts;
+	uint64_t rng;
+	struct sample {
+		char *text, *title;
+		size_t len;
+	} *sample;                   /* reservoir, [FIT_SAMPLE_TEXTS] */
+	size_t n_sample;
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static double unit_open(uint64_t *x)
+{
+	return ((double)(splitmix64(x) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+static void gaussian_fill(float *p, size_t n, double scale, uint64_t seed)
+{
+	uint64_t x = seed;
+	for (size_t i = 0; i < n; i += 2) {
+		double r = sqrt(-2.0 * log(unit_open(&x)));
+		double t = 2.0 * M_PI * unit_open(&x);
+		p[i] = (float)(r * cos(t) * scale);
+		if (i + 1 < n)
+			p[i + 1] = (float)(r * sin(t) * scale);
+	}
+}
+
+static inline uint32_t df_index(uint64_t h)
+{
+	return (uint32_t)(h >> (64 - IDF_BITS));
+}
+
+void model_fit_free(struct model_fit *fit)
+{
+	if (!fit)
+		return;
+	stemmer_release(&fit->s);
+	free(fit->df);
+	free(fit->stamp);
+	for (size_t i = 0; fit->sample && i < fit->n_sample; i++) {
+		free(fit->sample[i].text);
+		free(fit->sample[i].title);
+	}
+	free(fit->sample);
+	free(fit);
+}
+
+static const char *opts_problem(const struct model_opts *o)
+{
+	if (o->dim < 1 || o->dim > MODEL_MAX_DIM)
+		return "dim must be 1..2000 (pgvector indexes at most 2,000 dimensions)";
+	if (o->features < MIN_VOCAB || o->features > MAX_VOCAB)
+		return "features (the vocabulary's size) must be in 16..65536";
+	return NULL;
+}
+
+int model_fit_begin(const struct model_opts *o, struct model_fit **out)
+{
+	struct model_fit *fit = NULL;
+	int rc = RL_ENOMEM;
+	const char *why = opts_problem(o);
+
+	*out = NULL;
+	if (why) {
+		log_error("model: %s", why);
+		rc = RL_ERR;
+		goto out;
+	}
+	fit = calloc(1, sizeof(*fit));
+	if (!fit)
+		goto out;
+	fit->o = *o;
+	fit->rng = o->seed ^ 0x73616d706c650001ull;
+	stops_init(&fit->stops);
+	if (stemmer_init(&fit->s, &fit->stops))
+		goto out;
+	fit->df = calloc((size_t)1 << IDF_BITS, sizeof(*fit->df));
+	fit->stamp = calloc((size_t)1 << IDF_BITS, sizeof(*fit->stamp));
+	fit->sample = calloc(FIT_SAMPLE_TEXTS, sizeof(*fit->sample));
+	if (!fit->df || !fit->stamp || !fit->sample)
+		goto out;
+	*out = fit;
+	fit = NULL;
+	rc = 0;
+out:
+	model_fit_free(fit);
+	return rc;
+}
+
+static void df_stem(void *ctx, uint64_t h)
+{
+	struct model_fit *fit = ctx;
+	uint32_t ix = df_index(h);
+	if (fit->stamp[ix] != fit->gen) {
+		fit->stamp[ix] = fit->gen;
+		fit->df[ix]++;
+	}
+}
+
+static char *copy_cut(const char *s, size_t n, size_t max, size_t *len)
+{
+	if (n > max) {
+		n = max;
+		/* not inside a UTF-8 sequence */
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	char *c = malloc(n + 1);
+	if (c) {
+		memcpy(c, s, n);
+		c[n] = '\0';
+	}
+	*len = n;
+	return c;
+}
+
+/* Vitter's algorithm R over all texts added. */
+static int sample_offer(struct model_fit *fit, const char *title, const char *text, size_t len)
+{
+	uint64_t seen = fit->n_texts;
+	size_t slot;
+	if (seen < FIT_SAMPLE_TEXTS) {
+		slot = (size_t)seen;
+	} else {
+		uint64_t j = splitmix64(&fit->rng) % (seen + 1);
+		if (j >= FIT_SAMPLE_TEXTS)
+			return 0;
+		slot = (size_t)j;
+	}
+	size_t n, tn = 0;
+	char *copy = copy_cut(text, len, FIT_SAMPLE_BYTES, &n);
+	char *tcopy = title && *title ? copy_cut(title, strlen(title), TITLE_MAX, &tn) : NULL;
+	if (!copy || (title && *title && !tcopy)) {
+		free(copy);
+		free(tcopy);
+		return RL_ENOMEM;
+	}
+	struct sample *s = &fit->sample[slot];
+	if (slot == fit->n_sample) {
+		fit->n_sample++;
+	} else {
+		free(s->text);
+		free(s->title);
+	}
+	s->text = copy;
+	s->title = tcopy;
+	s->len = n;
+	return 0;
+}
+
+int model_fit_add_titled(struct model_fit *fit, const char *title, const char *text, size_t len)
+{
+	if (++fit->gen == 0) {
+		memset(fit->stamp, 0, ((size_t)1 << IDF_BITS) * sizeof(*fit->stamp));
+		fit->gen = 1;
+	}
+	int rc = stems(&fit->s, text, len, df_stem, fit);
+	if (!rc)
+		rc = sample_offer(fit, title, text, len);
+	if (!rc)
+		fit->n_texts++;
+	return rc;
+}
+
+int model_fit_add(struct model_fit *fit, const char *text, size_t len)
+{
+	return model_fit_add_titled(fit, NULL, text, len);
+}
+
+/* ---- fitting: vocabulary ------------------------------------------------------------------ */
+
+/* A growable set of stem hashes (open addressing, 0 = empty). */
+struct hset {
+	uint64_t *k;
+	size_t mask, n;
+	int failed;
+};
+
+static int hset_init(struct hset *s, size_t cap)
+{
+	s->mask = cap - 1;
+	s->n = 0;
+	s->failed = 0;
+	s->k = calloc(cap, sizeof(*s->k));
+	return s->k ? 0 : RL_ENOMEM;
+}
+
+static void hset_add(void *ctx, uint64_t h)
+{
+	struct hset *s = ctx;
+	if (s->failed)
+		return;
+	if ((s->n + 1) * 2 > s->mask + 1) {
+		size_t cap = (s->mask + 1) * 2;
+		uint64_t *k = calloc(cap, sizeof(*k));
+		if (!k) {
+			s->failed = 1;
+			return;
+		}
+		for (size_t i = 0; i <= s->mask; i++) {
+			if (!s->k[i])
+				continue;
+			size_t j = (size_t)(s->k[i] >> 32) & (cap - 1);
+			while (k[j])
+				j = (j + 1) & (cap - 1);
+			k[j] = s->k[i];
+		}
+		free(s->k);
+		s->k = k;
+		s->mask = cap - 1;
+	}
+	size_t j = (size_t)(h >> 32) & s->mask;
+	while (s->k[j]) {
+		if (s->k[j] == h)
+			return;
+		j = (j + 1) & s->mask;
+	}
+	s->k[j] = h;
+	s->n++;
+}
+
+/* By pass document frequency, descending, then hash: a total order, so the vocabulary is the
+ * same whatever qsort does with ties. */
+static int by_df(const void *a, const void *b, void *df)
+{
+	const uint32_t *sort_df = df;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint32_t dx = sort_df[df_index(x)], dy = sort_df[df_index(y)];
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The vocabulary: the sample's stems (titles included), the most frequent o->features. */
+static int fit_vocab(struct model_fit *fit, struct ctr **out)
+{
+	struct hset set;
+	int rc = hset_init(&set, 1 << 16);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < fit->n_sample && !rc; i++) {
+		struct sample *s = &fit->sample[i];
+		rc = stems(&fit->s, s->text, s->len, hset_add, &set);
+		if (!rc && s->title)
+			rc = stems(&fit->s, s->title, strlen(s->title), hset_add, &set);
+		if (!rc && set.failed)
+			rc = RL_ENOMEM;
+	}
+	uint64_t *keys = NULL;
+	if (!rc && !(keys = malloc((set.n + 1) * sizeof(*keys))))
+		rc = RL_ENOMEM;
+	if (rc) {
+		free(set.k);
+		return rc;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i <= set.mask; i++)
+		if (set.k[i])
+			keys[n++] = set.k[i];
+	free(set.k);
+	if (n > (size_t)fit->o.features) {
+		qsort_r(keys, n, sizeof(*keys), by_df, fit->df);
+		n = (size_t)fit->o.features;
+	}
+	qsort(keys, n, sizeof(*keys), by_value);
+	struct ctr *c = ctr_alloc(fit->o.dim, (uint32_t)n);
+	if (!c) {
+		free(keys);
+		return RL_ENOMEM;
+	}
+	memcpy(c->keys, keys, n * sizeof(*keys));
+	free(keys);
+	double n1 = (double)fit->n_texts + 1.0;
+	for (size_t r = 0; r < n; r++)
+		c->idf[r] = (float)(log(n1 / ((double)fit->df[df_index(c->keys[r])] + 1.0)) + 1.0);
+	/* a word outside the vocabulary is rare: the idf of a word seen nowhere */
+	for (size_t r = n; r < c->rows; r++)
+		c->idf[r] = (float)(log(n1) + 1.0);
+	ctr_index(c);
+	*out = c;
+	return 0;
+}
+
+/* ---- fitting: sparse rows ------------------------------------------------------------------ */
+
+/* Rows of (column, weight), L2-normalised TF-IDF. */
+struct csr {
+	size_t n, cap, nnz, nnz_cap;
+	size_t *ptr;                 /* [n + 1] */
+	uint32_t *col;
+	float *val;
+};
+
+static void csr_release(struct csr *m)
+{
+	free(m->ptr);
+	free(m->col);
+	free(m->val);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Appends the bag as a row (and clears it). */
+static int csr_push(struct csr *m, struct bag *b)
+{
+	if (m->n + 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		size_t *p = realloc(m->ptr, cap * sizeof(*p));
+		if (!p)
+			return RL_ENOMEM;
+		m->ptr = p;
+		m->cap = cap;
+	}
+	if (m->nnz + b->n > m->nnz_cap) {
+		size_t cap = m->nnz_cap ? m->nnz_cap : 65536;
+		while (cap < m->nnz + b->n)
+			cap *= 2;
+		uint32_t *c = realloc(m->col, cap * sizeof(*c));
+		if (!c)
+			return RL_ENOMEM;
+		m->col = c;
+		float *v = realloc(m->val, cap * sizeof(*v));
+		if (!v)
+			return RL_ENOMEM;
+		m->val = v;
+		m->nnz_cap = cap;
+	}
+	if (m->n == 0)
+		m->ptr[0] = 0;
+	const struct ctr *c = b->c;
+	double ss = 0.0;
+	size_t at = m->nnz;
+	for (uint32_t i = 0; i < b->n; i++) {
+		uint32_t r = b->rows[i];
+		float w = tf_weight(&c->stops, b->cnt[r]) * c->idf[r];
+		m->col[at + i] = r;
+		m->val[at + i] = w;
+		ss += (double)w * w;
+	}
+	float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+	for (uint32_t i = 0; i < b->n; i++)
+		m->val[at + i] *= inv;
+	m->nnz += b->n;
+	m->ptr[++m->n] = m->nnz;
+	bag_clear(b);
+	return 0;
+}
+
+/*
+ * par_for — fn(ctx, lo, hi) over contiguous parts of [0, n) on up to PAR_MAX threads (the
+ * cores), the first part on the caller's. Every use below writes disjoint outputs whose
+ * values do not depend on the split, so the fit's bytes do not depend on the thread count
+ * (only OpenBLAS's sgemm may).
+ */
+#define PAR_MAX 8
+#define PAR_MIN 64                /* items per thread worth a thread */
+typedef void (*par_fn)(void *ctx, size_t lo, size_t hi);
+struct par_part {
+	par_fn fn;
+	void *ctx;
+	size_t lo, hi;
+};
+
+static void *par_run(void *arg)
+{
+	struct par_part *p = arg;
+	p->fn(p->ctx, p->lo, p->hi);
+	return NULL;
+}
+
+static int par_threads(void)
+{
+	long c = sysconf(_SC_NPROCESSORS_ONLN);
+	return c < 1 ? 1 : c > PAR_MAX ? PAR_MAX : (int)c;
+}
+
+static void par_for(size_t n, par_fn fn, void *ctx)
+{
+	int t = par_threads();
+	if ((size_t)t > n / PAR_MIN)
+		t = (int)(n / PAR_MIN);
+	if (t <= 1) {
+		fn(ctx, 0, n);
+		return;
+	}
+	struct par_part part[PAR_MAX];
+	pthread_t th[PAR_MAX];
+	int started[PAR_MAX] = {0};
+	for (int i = 0; i < t; i++)
+		part[i] = (struct par_part){fn, ctx, n * (size_t)i / (size_t)t,
+					    n * (size_t)(i + 1) / (size_t)t};
+	for (int i = 1; i < t; i++)
+		started[i] = pthread_create(&th[i], NULL, par_run, &part[i]) == 0;
+	fn(ctx, part[0].lo, part[0].hi);
+	for (int i = 1; i < t; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			fn(ctx, part[i].lo, part[i].hi);   /* no thread: do its part here */
+	}
+}
+
+struct gather_job {
+	const struct csr *x;
+	const uint32_t *rows;
+	const float *d;
+	int k;
+	float *y;
+};
+
+static void gather_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct gather_job *g = ctx;
+	const struct csr *x = g->x;
+	const int k = g->k;
+	for (size_t i = lo; i < hi; i++) {
+		size_t r = g->rows ? g->rows[i] : i;
+		float *yr = g->y + i * (size_t)k;
+		memset(yr, 0, (size_t)k * sizeof(float));
+		for (size_t e = x->ptr[r]; e < x->ptr[r + 1]; e++) {
+			const float v = x->val[e];
+			const float *dr = g->d + (size_t)x->col[e] * (size_t)k;
+			for (int j = 0; j < k; j++)
+				yr[j] += v * dr[j];
+		}
+	}
+}
+
+/* y (n x k) = X[rows] * d (V x k), row i of y for row rows[i] (or i when rows is NULL). */
+static void csr_gather(const struct csr *x, const uint32_t *rows, size_t n, const float *d, int k,
+		       float *y)
+{
+	struct gather_job g = {x, rows, d, k, y};
+	par_for(n, gather_part, &g);
+}
+
+
+/* The transpose of x (V rows), for X^T products as gathers. */
+static int csr_transpose(const struct csr *x, uint32_t ncols, struct csr *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = ncols;
+	t->nnz = x->nnz;
+	t->ptr = calloc((size_t)ncols + 1, sizeof(*t->ptr));
+	t->col = malloc((x->nnz + 1) * sizeof(*t->col));
+	t->val = malloc((x->nnz + 1) * sizeof(*t->val));
+	if (!t->ptr || !t->col || !t->val) {
+		csr_release(t);
+		return RL_ENOMEM;
+	}
+	for (size_t e = 0; e < x->nnz; e++)
+		t->ptr[x->col[e] + 1]++;
+	for (uint32_t c = 0; c < ncols; c++)
+		t->ptr[c + 1] += t->ptr[c];
+	size_t *at = malloc(((size_t)ncols + 1) * sizeof(*at));
+	if (!at) {
+		csr_release(t);
+		return RL_ENOMEM;
+	}
+	memcpy(at, t->ptr, ((size_t)ncols + 1) * sizeof(*at));
+	for (size_t r = 0; r < x->n; r++)
+		for (size_t e = x->ptr[r]; e < x->ptr[r + 1]; e++) {
+			size_t o = at[x->col[e]]++;
+			t->col[o] = (uint32_t)r;
+			t->val[o] = x->val[e];
+		}
+	free(at);
+	return 0;
+}
+
+/* ---- fitting: LSA ---------------------------------------------------------------------------- */
+
+static int orthonormalise(float *a, int n, int k)
+{
+	float *tau = malloc((size_t)k * sizeof(float));
+	int rc = RL_ENOMEM;
+	if (!tau)
+		goto out;
+	rc = RL_ERR;
+	if (LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, n, k, a, k, tau) != 0 ||
+	    LAPACKE_sorgqr(LAPACK_ROW_MAJOR, n, k, k, a, k, tau) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(tau);
+	return rc;
+}
+
+/*
+ * P (V x dim) from the randomized SVD of the sample's rows x: Q spans X's range (n x k), the
+ * k x k problem Q^T X X^T Q = U diag(ev) U^T, right singular vectors X^T Q U / sigma; column
+ * j of P is v_j sigma_j^-1/2, then every column is scaled so that their mean norm is 1.
+ * Columns beyond the sample's rank are seeded Gaussian of norm ~1.
+ */
+static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
+{
+	const size_t V = c->rows, n = x->n;
+	const int d = c->dim;
+	size_t kk = (size_t)d + LSA_OVERSAMPLE;
+	if (kk > n)
+		kk = n;
+	if (kk > V)
+		kk = V;
+	const int k = (int)kk;
+	struct csr xt = {0};
+	float *y = NULL, *z = NULL, *w = NULL, *g = NULL, *ev = NULL, *u = NULL;
+	int rc = RL_ENOMEM, rank = 0;
+
+	gaussian_fill(p, V * (size_t)d, 1.0 / sqrt((double)V), seed ^ 0x70726f6a65637431ull);
+	if (k < 1)
+		goto done;
+	if (csr_transpose(x, (uint32_t)V, &xt))
+		goto out;
+	z = malloc(V * (size_t)k * sizeof(float));
+	y = malloc(n * (size_t)k * sizeof(float));
+	w = malloc(n * (size_t)k * sizeof(float));
+	g = malloc((size_t)k * (size_t)k * sizeof(float));
+	ev = malloc((size_t)k * sizeof(float));
+	u = malloc((size_t)k * (size_t)d * sizeof(float));
+	if (!z || !y || !w || !g || !ev || !u)
+		goto out;
+	/* the Gaussian start Omega (V x k) lives in z until z is needed */
+	gaussian_fill(z, V * (size_t)k, 1.0, seed ^ 0x7376647374617274ull);
+	progress_update(1, "ragload: fitting the model: LSA of %zu texts, %zu words", n, V);
+	csr_gather(x, NULL, n, z, k, y);
+	if ((rc = orthonormalise(y, (int)n, k)))
+		goto out;
+	for (int it = 0; it < LSA_POWER; it++) {
+		csr_gather(&xt, NULL, V, y, k, z);
+		csr_gather(x, NULL, n, z, k, y);
+		if ((rc = orthonormalise(y, (int)n, k)))
+			goto out;
+	}
+	/* z = X^T Q (V x k), w = X z = X X^T Q (n x k), g = Q^T w */
+	csr_gather(&xt, NULL, V, y, k, z);
+	csr_gather(x, NULL, n, z, k, w);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, (int)n, 1.0f, y, k, w, k, 0.0f,
+		    g, k);
+	rc = RL_ERR;
+	if (LAPACKE_ssyevd(LAPACK_ROW_MAJOR, 'V', 'U', k, g, k, ev) != 0)
+		goto out;
+	/* eigenvalues ascending: direction j is eigenvector k-1-j; only those clearly above 0 */
+	double top = ev[k - 1] > 0 ? ev[k - 1] : 0;
+	rank = 0;
+	for (int j = 0; j < d && j < k; j++) {
+		double e = ev[k - 1 - j];
+		if (!(e > top * 1e-6) || !(e > 0))
+			break;
+		rank++;
+	}
+	/* u (k x d): column j = eigenvector * sigma^-1 * sigma^-1/2 (so z u = V_k sigma^-1/2) */
+	memset(u, 0, (size_t)k * (size_t)d * sizeof(float));
+	for (int j = 0; j < rank; j++) {
+		double sg = sqrt((double)ev[k - 1 - j]);
+		float f = (float)pow(sg, -1.5);
+		for (int i = 0; i < k; i++)
+			u[(size_t)i * d + j] = g[(size_t)i * k + (k - 1 - j)] * f;
+	}
+	if (rank > 0) {
+		/* rows the sample never fills (the buckets of unseen words) keep their Gaussian
+		 * draw (saved here), scaled to the RMS norm of the others; the other rows get
+		 * V_k sigma^-1/2 in their first rank columns, the Gaussian in the rest */
+		size_t n_empty = 0;
+		for (size_t i = 0; i < V; i++)
+			n_empty += xt.ptr[i + 1] == xt.ptr[i];
+		float *keep = malloc((n_empty + 1) * (size_t)d * sizeof(float));
+		if (!keep) {
+			rc = RL_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0, e = 0; i < V; i++)
+			if (xt.ptr[i + 1] == xt.ptr[i])
+				memcpy(keep + e++ * (size_t)d, p + i * d, (size_t)d * sizeof(float));
+		/* P's first rank columns = X^T (Q u): an n x k x rank sgemm and a sparse product,
+		 * cheaper than z u (V x k x rank) as the sample has fewer texts than words */
+		float *qu = malloc(n * (size_t)rank * sizeof(float));
+		float *pr = rank == d ? p : malloc(V * (size_t)rank * sizeof(float));
+		if (!qu || !pr) {
+			free(qu);
+			if (pr != p)
+				free(pr);
+			free(keep);
+			rc = RL_ENOMEM;
+			goto out;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, rank, k, 1.0f, y, k,
+			    u, d, 0.0f, qu, rank);
+		csr_gather(&xt, NULL, V, qu, rank, pr);
+		free(qu);
+		if (pr != p) {
+			for (size_t i = 0; i < V; i++)
+				memcpy(p + i * d, pr + i * (size_t)rank, (size_t)rank * sizeof(float));
+			free(pr);
+		}
+		/* columns < rank: mean norm 1 (empty rows are 0 there until restored) */
+		double sum = 0;
+		for (int j = 0; j < rank; j++) {
+			double ss = 0;
+			for (size_t i = 0; i < V; i++)
+				ss += (double)p[i * d + j] * p[i * d + j];
+			sum += sqrt(ss);
+		}
+		float f = sum > 0 ? (float)(rank / sum) : 1.0f;
+		double ss_full = 0, ss_empty = 0;
+		for (size_t i = 0, e = 0; i < V; i++) {
+			float *pr = p + i * d;
+			int empty = xt.ptr[i + 1] == xt.ptr[i];
+			if (empty)
+				memcpy(pr, keep + e++ * (size_t)d, (size_t)d * sizeof(float));
+			else
+				for (int j = 0; j < rank; j++)
+					pr[j] *= f;
+			double ss = 0;
+			for (int j = 0; j < d; j++)
+				ss += (double)pr[j] * pr[j];
+			*(empty ? &ss_empty : &ss_full) += ss;
+		}
+		free(keep);
+		if (n_empty < V && n_empty > 0 && ss_empty > 0) {
+			float gs = (float)sqrt((ss_full / (double)(V - n_empty)) /
+					       (ss_empty / (double)n_empty));
+			for (size_t i = 0; i < V; i++)
+				if (xt.ptr[i + 1] == xt.ptr[i])
+					for (int j = 0; j < d; j++)
+						p[i * d + j] *= gs;
+		}
+	}
+done:
+	c->lsa_rank = (uint64_t)rank;
+	rc = embed_all_finite(p, V * (size_t)d) ? 0 : RL_ERR;
+out:
+	csr_release(&xt);
+	free(y);
+	free(z);
+	free(w);
+	free(g);
+	free(ev);
+	free(u);
+	return rc;
+}
+
+/* ---- fitting: pairs ------------------------------------------------------------------------ */
+
+struct pairs {
+	struct csr a, b;             /* row i of a and row i of b are a pair */
+};
+
+/* The body of a sampled text: its text after the title when it starts with it. */
+static size_t body_start(const struct sample *s)
+{
+	if (!s->title)
+		return 0;
+	size_t tn = strlen(s->title);
+	if (tn > s->len || memcmp(s->text, s->title, tn) != 0)
+		return 0;
+	size_t i = tn;
+	while (i < s->len && (s->text[i] == ' ' || s->text[i] == '\n' || s->text[i] == '\t' ||
+			      s->text[i] == '\r'))
+		i++;
+	return i;
+}
+
+#define MAX_SENT 256
+
+/* Sentences of t[0..n): ends after . ! or ? followed by white space. */
+static int sentences(const char *t, size_t n, size_t (*sp)[2])
+{
+	int ns = 0;
+	size_t start = 0;
+	while (start < n && ns < MAX_SENT) {
+		while (start < n && (t[start] == ' ' || t[start] == '\n' || t[start] == '\t' ||
+				     t[start] == '\r'))
+			start++;
+		if (start >= n)
+			break;
+		size_t e = start;
+		while (e < n && !((t[e] == '.' || t[e] == '!' || t[e] == '?') && e + 1 < n &&
+				  (t[e + 1] == ' ' || t[e + 1] == '\n' || t[e + 1] == '\t' ||
+				   t[e + 1] == '\r')))
+			e++;
+		e = e < n ? e + 1 : n;
+		sp[ns][0] = start;
+		sp[ns][1] = e;
+		ns++;
+		start = e;
+	}
+	return ns;
+}
+
+static int bag_text(struct stemmer *s, struct bag *b, const char *t, size_t n)
+{
+	return n ? stems(s, t, n, bag_stem, b) : 0;
+}
+
+/* Adds the pair (a, b) unless either side has no word in the vocabulary. */
+static int pair_push(struct pairs *pp, struct bag *ba, struct bag *bb)
+{
+	int rc = 0;
+	if (bb->n > PAIR_WORDS) {
+		/* the longer side (title + the rest of a text) keeps its PAIR_WORDS heaviest words:
+		 * as good on SciFact train (0.6950 -> 0.6943 at 3 epochs) and the batches touch
+		 * fewer rows of P. Selection by weight, ties by row. */
+		const struct ctr *c = bb->c;
+		for (uint32_t i = 0; i < PAIR_WORDS; i++) {
+			uint32_t best = i;
+			float bw = tf_weight(&c->stops, bb->cnt[bb->rows[i]]) * c->idf[bb->rows[i]];
+			for (uint32_t j = i + 1; j < bb->n; j++) {
+				float w = tf_weight(&c->stops, bb->cnt[bb->rows[j]]) * c->idf[bb->rows[j]];
+				if (w > bw || (w == bw && bb->rows[j] < bb->rows[best])) {
+					bw = w;
+					best = j;
+				}
+			}
+			uint32_t t = bb->rows[i];
+			bb->rows[i] = bb->rows[best];
+			bb->rows[best] = t;
+		}
+		for (uint32_t j = PAIR_WORDS; j < bb->n; j++)
+			bb->cnt[bb->rows[j]] = 0;
+		bb->n = PAIR_WORDS;
+	}
+	if (ba->n && bb->n) {
+		rc = csr_push(&pp->a, ba);
+		if (!rc)
+			rc = csr_push(&pp->b, bb);
+	}
+	bag_clear(ba);
+	bag_clear(bb);
+	return rc;
+}
+
+static int fit_pairs(struct model_fit *fit, const struct ctr *c, struct pairs *pp)
+{
+	struct bag ba, bb;
+	size_t *order = malloc((fit->n_sample + 1) * sizeof(*order));
+	size_t (*sp)[2] = malloc(MAX_SENT * sizeof(*sp));
+	int *cand = malloc(MAX_SENT * sizeof(*cand));
+	int rc = RL_ENOMEM;
+	uint64_t rng = fit->o.seed ^ 0x7061697273000001ull;
+	memset(pp, 0, sizeof(*pp));
+	if (!order || !sp || !cand || bag_init(&ba, c)) {
+		free(order);
+		free(sp);
+		free(cand);
+		return RL_ENOMEM;
+	}
+	if (bag_init(&bb, c)) {
+		bag_release(&ba);
+		goto out;
+	}
+	/* texts in a seeded random order, so that the cap takes a uniform subset */
+	for (size_t i = 0; i < fit->n_sample; i++)
+		order[i] = i;
+	for (size_t i = fit->n_sample; i > 1; i--) {
+		size_t j = (size_t)(splitmix64(&rng) % i);
+		size_t t = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+	rc = 0;
+	for (size_t oi = 0; oi < fit->n_sample && pp->a.n < FIT_PAIRS && !rc; oi++) {
+		const struct sample *s = &fit->sample[order[oi]];
+		size_t b0 = body_start(s);
+		const char *body = s->text + b0;
+		size_t bn = s->len - b0;
+		const char *title = s->title ? s->title : "";
+		size_t tn = strlen(title);
+		if (tn && bn) {
+			if ((rc = bag_text(&fit->s, &ba, title, tn)) ||
+			    (rc = bag_text(&fit->s, &bb, body, bn)) || (rc = pair_push(pp, &ba, &bb)))
+				break;
+		}
+		int ns = sentences(body, bn, sp);
+		if (ns < 2)
+			continue;
+		int nc = 0;
+		for (int i = 0; i < ns; i++)
+			if (sp[i][1] - sp[i][0] > SENTENCE_MIN)
+				cand[nc++] = i;
+		/* up to PAIR_SENTENCES of them, drawn without replacement */
+		for (int i = 0; i < nc && i < PAIR_SENTENCES && pp->a.n < FIT_PAIRS; i++) {
+			int j = i + (int)(splitmix64(&rng) % (uint64_t)(nc - i));
+			int t = cand[i];
+			cand[i] = cand[j];
+			cand[j] = t;
+			size_t s0 = sp[cand[i]][0], s1 = sp[cand[i]][1];
+			if ((rc = bag_text(&fit->s, &ba, body + s0, s1 - s0)) ||
+			    (rc = bag_text(&fit->s, &bb, title, tn)) ||
+			    (rc = bag_text(&fit->s, &bb, body, s0)) ||
+			    (rc = bag_text(&fit->s, &bb, body + s1, bn - s1)) ||
+			    (rc = pair_push(pp, &ba, &bb)))
+				break;
+		}
+	}
+	bag_release(&bb);
+	bag_release(&ba);
+out:
+	free(order);
+	free(sp);
+	free(cand);
+	return rc;
+}
+
+/* ---- fitting: training --------------------------------------------------------------------- */
+
+/*
+ * The batch as columns: the rows of P it touches (in order of first touch), and for each the
+ * (pair, side, weight) entries that use it. P's rows are far more than the caches hold, so
+ * both the forward product and the gradient go column by column: each touched row of P (and
+ * its Adam moments) is read once per batch instead of once per text that has the word.
+ */
+struct trainer {
+	size_t V;
+	int d;
+	float *p, *m1;               /* [V][d]: projection, Adam's first moment */
+	float *m2;                   /* [V]: Adam's second moment, one per row */
+	int32_t *slot;               /* [V]: row -> its column in the batch, -1 none */
+	uint32_t *touched;           /* [V]: the batch's rows of P, by column */
+	size_t n_touched;
+	size_t *cptr;                /* [V + 1]: entries of column c at cptr[c]..cptr[c+1] */
+	uint32_t *erow;              /* entry: the pair (batch row) << 1 | side (0 a, 1 b) */
+	float *eval;                 /* entry: the weight */
+	size_t e_cap;
+	uint64_t step;
+};
+
+static int batch_columns(struct trainer *t, const struct pairs *pp, const uint32_t *ix, size_t n)
+{
+	size_t ne = 0;
+	t->n_touched = 0;
+	for (int side = 0; side < 2; side++) {
+		const struct csr *x = side ? &pp->b : &pp->a;
+		for (size_t i = 0; i < n; i++)
+			for (size_t e = x->ptr[ix[i]]; e < x->ptr[ix[i] + 1]; e++) {
+				uint32_t r = x->col[e];
+				if (t->slot[r] < 0) {
+					t->slot[r] = (int32_t)t->n_touched;
+					t->cptr[t->n_touched + 1] = 0;
+					t->touched[t->n_touched++] = r;
+				}
+				t->cptr[t->slot[r] + 1]++;
+				ne++;
+			}
+	}
+	if (ne > t->e_cap) {
+		uint32_t *er = realloc(t->erow, ne * sizeof(*er));
+		if (!er)
+			return RL_ENOMEM;
+		t->erow = er;
+		float *ev = realloc(t->eval, ne * sizeof(*ev));
+		if (!ev)
+			return RL_ENOMEM;
+		t->eval = ev;
+		t->e_cap = ne;
+	}
+	t->cptr[0] = 0;
+	for (size_t c = 0; c < t->n_touched; c++)
+		t->cptr[c + 1] += t->cptr[c];
+	/* fill: a column's entries in (side, pair) order; cptr[c] walks to cptr[c + 1] and is
+	 * restored after */
+	for (int side = 0; side < 2; side++) {
+		const struct csr *x = side ? &pp->b : &pp->a;
+		for (size_t i = 0; i < n; i++)
+			for (size_t e = x->ptr[ix[i]]; e < x->ptr[ix[i] + 1]; e++) {
+				size_t at = t->cptr[t->slot[x->col[e]]]++;
+				t->erow[at] = (uint32_t)i << 1 | (uint32_t)side;
+				t->eval[at] = x->val[e];
+			}
+	}
+	for (size_t c = t->n_touched; c > 0; c--)
+		t->cptr[c] = t->cptr[c - 1];
+	t->cptr[0] = 0;
+	return 0;
+}
+
+struct fwd_job {
+	const struct trainer *t;
+	float *ea, *eb;              /* [n][d] */
+};
+
+/* Pairs [lo, hi) of ea and eb: every thread reads the batch's rows of P, adds to its own. */
+static void fwd_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct fwd_job *f = ctx;
+	const struct trainer *t = f->t;
+	const int d = t->d;
+	memset(f->ea + lo * (size_t)d, 0, (hi - lo) * (size_t)d * sizeof(float));
+	memset(f->eb + lo * (size_t)d, 0, (hi - lo) * (size_t)d * sizeof(float));
+	for (size_t c = 0; c < t->n_touched; c++) {
+		const float *pr = t->p + (size_t)t->touched[c] * d;
+		for (size_t e = t->cptr[c]; e < t->cptr[c + 1]; e++) {
+			size_t i = t->erow[e] >> 1;
+			if (i < lo || i >= hi)
+				continue;
+			float *o = ((t->erow[e] & 1) ? f->eb : f->ea) + i * (size_t)d;
+			const float v = t->eval[e];
+			for (int j = 0; j < d; j++)
+				o[j] += v * pr[j];
+		}
+	}
+}
+
+struct step_job {
+	struct trainer *t;
+	const float *da, *db;
+	float c1, c2;
+};
+
+/* Columns [lo, hi): each row's gradient (from the pairs that use it, in the batch's order),
+ * then Adam on that row. Rows the batch does not touch have no gradient and keep their
+ * moments. */
+static void step_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct step_job *sj = ctx;
+	struct trainer *t = sj->t;
+	const int d = t->d;
+	const float b1 = (float)ADAM_B1, b2 = (float)ADAM_B2, lr = (float)LR;
+	float g[MODEL_MAX_DIM];
+	for (size_t c = lo; c < hi; c++) {
+		memset(g, 0, (size_t)d * sizeof(float));
+		for (size_t e = t->cptr[c]; e < t->cptr[c + 1]; e++) {
+			const float *dr = ((t->erow[e] & 1) ? sj->db : sj->da) +
+					  (size_t)(t->erow[e] >> 1) * d;
+			const float v = t->eval[e];
+			for (int j = 0; j < d; j++)
+				g[j] += v * dr[j];
+		}
+		uint32_t r = t->touched[c];
+		float *p = t->p + (size_t)r * d, *m = t->m1 + (size_t)r * d;
+		float gg = 0;
+		for (int j = 0; j < d; j++)
+			gg += g[j] * g[j];
+		float *vr = t->m2 + r;
+		*vr = b2 * *vr + (1.0f - b2) * gg / (float)d;
+		const float f = lr * sj->c1 / (sqrtf(*vr * sj->c2) + (float)ADAM_EPS);
+		for (int j = 0; j < d; j++) {
+			m[j] = b1 * m[j] + (1.0f - b1) * g[j];
+			p[j] -= f * m[j];
+		}
+	}
+}
+
+/* One optimiser step from the batch's embedding gradients da, db (n x d). */
+static void train_step(struct trainer *t, const float *da, const float *db)
+{
+	t->step++;
+	struct step_job sj = {t, da, db, (float)(1.0 / (1.0 - pow(ADAM_B1, (double)t->step))),
+			      (float)(1.0 / (1.0 - pow(ADAM_B2, (double)t->step)))};
+	par_for(t->n_touched, step_part, &sj);
+	for (size_t i = 0; i < t->n_touched; i++)
+		t->slot[t->touched[i]] = -1;
+	t->n_touched = 0;
+}
+
+/* Normalises the rows of e (n x d) in place, their norms into nrm. */
+static void rows_unit(float *e, size_t n, int d, float *nrm)
+{
+	for (size_t i = 0; i < n; i++) {
+		float *r = e + i * (size_t)d;
+		double ss = 0;
+		for (int j = 0; j < d; j++)
+			ss += (double)r[j] * r[j];
+		double l = sqrt(ss);
+		nrm[i] = l > 1e-12 ? (float)l : 1e-12f;
+		float inv = 1.0f / nrm[i];
+		for (int j = 0; j < d; j++)
+			r[j] *= inv;
+	}
+}
+
+/* de (n x d) := (de - e (e . de)) / nrm: through the normalisation. */
+static void unit_backward(const float *e, float *de, size_t n, int d, const float *nrm)
+{
+	for (size_t i = 0; i < n; i++) {
+		const float *er = e + i * (size_t)d;
+		float *dr = de + i * (size_t)d;
+		double dot = 0;
+		for (int j = 0; j < d; j++)
+			dot += (double)er[j] * dr[j];
+		float f = (float)dot, inv = 1.0f / nrm[i];
+		for (int j = 0; j < d; j++)
+			dr[j] = (dr[j] - er[j] * f) * inv;
+	}
+}
+
+/* Softmax of the rows of s (n x n) into p1, of its columns into p2; returns the loss. */
+static double infonce(const float *s, float *p1, float *p2, size_t n)
+{
+	double loss = 0;
+	for (size_t i = 0; i < n; i++) {
+		const float *r = s + i * n;
+		float mx = r[0];
+		for (size_t j = 1; j < n; j++)
+			mx = r[j] > mx ? r[j] : mx;
+		double z = 0;
+		for (size_t j = 0; j < n; j++) {
+			p1[i * n + j] = expf(r[j] - mx);
+			z += p1[i * n + j];
+		}
+		float inv = (float)(1.0 / z);
+		for (size_t j = 0; j < n; j++)
+			p1[i * n + j] *= inv;
+		loss -= (r[i] - mx) - log(z);
+	}
+	for (size_t j = 0; j < n; j++) {
+		float mx = s[j];
+		for (size_t i = 1; i < n; i++)
+			mx = s[i * n + j] > mx ? s[i * n + j] : mx;
+		double z = 0;
+		for (size_t i = 0; i < n; i++) {
+			p2[i * n + j] = expf(s[i * n + j] - mx);
+			z += p2[i * n + j];
+		}
+		float inv = (float)(1.0 / z);
+		for (size_t i = 0; i < n; i++)
+			p2[i * n + j] *= inv;
+		loss -= (s[j * n + j] - mx) - log(z);
+	}
+	return loss / (2.0 * (double)n);
+}
+
+static int fit_train(const struct pairs *pp, struct ctr *c, uint64_t seed, float *p, double *loss_out)
+{
+	const size_t np = pp->a.n, V = c->rows;
+	const int d = c->dim;
+	struct trainer t = {V, d, p, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0};
+	uint32_t *perm = malloc((np + 1) * sizeof(*perm));
+	float *ea = malloc((size_t)BATCH * d * sizeof(float));
+	float *eb = malloc((size_t)BATCH * d * sizeof(float));
+	float *da = malloc((size_t)BATCH * d * sizeof(float));
+	float *db = malloc((size_t)BATCH * d * sizeof(float));
+	float *s = malloc((size_t)BATCH * BATCH * sizeof(float));
+	float *p1 = malloc((size_t)BATCH * BATCH * sizeof(float));
+	float *p2 = malloc((size_t)BATCH * BATCH * sizeof(float));
+	float na[BATCH], nb[BATCH];
+	uint64_t rng = seed ^ 0x747261696e000001ull;
+	int rc = RL_ENOMEM;
+	double t0 = now_seconds(), loss = 0;
+	const size_t nbatch = (np + BATCH - 1) / BATCH;
+
+	t.m1 = calloc(V * (size_t)d, sizeof(float));
+	t.m2 = calloc(V, sizeof(float));
+	t.slot = malloc(V * sizeof(*t.slot));
+	t.touched = malloc(V * sizeof(*t.touched));
+	t.cptr = malloc((V + 1) * sizeof(*t.cptr));
+	if (!perm || !ea || !eb || !da || !db || !s || !p1 || !p2 || !t.m1 || !t.m2 || !t.slot ||
+	    !t.touched || !t.cptr)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < V; i++)
+		t.slot[i] = -1;
+	for (size_t i = 0; i < np; i++)
+		perm[i] = (uint32_t)i;
+	for (int ep = 0; ep < FIT_EPOCHS; ep++) {
+		for (size_t i = np; i > 1; i--) {
+			size_t j = (size_t)(splitmix64(&rng) % i);
+			uint32_t x = perm[i - 1];
+			perm[i - 1] = perm[j];
+			perm[j] = x;
+		}
+		double eloss = 0;
+		size_t eb_n = 0;
+		for (size_t b0 = 0; b0 < np; b0 += BATCH) {
+			size_t n = np - b0 < BATCH ? np - b0 : BATCH;
+			if (n < 2)
+				continue;   /* one pair has no negative to learn from */
+			const uint32_t *ix = perm + b0;
+			if ((rc = batch_columns(&t, pp, ix, n)))
+				goto out;
+			struct fwd_job fj = {&t, ea, eb};
+			par_for(n, fwd_part, &fj);
+			rows_unit(ea, n, d, na);
+			rows_unit(eb, n, d, nb);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, d,
+				    (float)(1.0 / TEMPERATURE), ea, d, eb, d, 0.0f, s, (int)n);
+			double l = infonce(s, p1, p2, n);
+			eloss += l;
+			eb_n++;
+			/* dS = (p1 - I + p2 - I) / (2n) / T, into s */
+			const float f = (float)(1.0 / (2.0 * (double)n * TEMPERATURE));
+			for (size_t i = 0; i < n; i++)
+				for (size_t j = 0; j < n; j++)
+					s[i * n + j] = (p1[i * n + j] + p2[i * n + j] -
+							(i == j ? 2.0f : 0.0f)) * f;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, d, (int)n, 1.0f,
+				    s, (int)n, eb, d, 0.0f, da, d);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, d, (int)n, 1.0f,
+				    s, (int)n, ea, d, 0.0f, db, d);
+			unit_backward(ea, da, n, d, na);
+			unit_backward(eb, db, n, d, nb);
+			train_step(&t, da, db);
+			if (progress_enabled()) {
+				double done = (double)(ep * nbatch + b0 / BATCH + 1);
+				double el = now_seconds() - t0;
+				char eta[32];
+				progress_update(0, "ragload: fitting the model: %zu pairs, epoch %d of %d, "
+						"loss %.3f, ETA %s", np, ep + 1, FIT_EPOCHS,
+						eloss / (double)eb_n,
+						progress_duration(el / done * ((double)(FIT_EPOCHS * nbatch) - done),
+								  eta, sizeof(eta)));
+			}
+		}
+		loss = eb_n ? eloss / (double)eb_n : 0;
+	}
+	*loss_out = loss;
+	rc = embed_all_finite(p, V * (size_t)d) ? 0 : RL_ERR;
+out:
+	free(perm);
+	free(ea);
+	free(eb);
+	free(da);
+	free(db);
+	free(s);
+	free(p1);
+	free(p2);
+	free(t.m1);
+	free(t.m2);
+	free(t.slot);
+	free(t.touched);
+	free(t.cptr);
+	free(t.erow);
+	free(t.eval);
+	return rc;
+}
+
+/* ---- fitting: the end ---------------------------------------------------------------------- */
+
+static void quantise(struct ctr *c, const float *p)
+{
+	const size_t V = c->rows;
+	const int d = c->dim;
+	for (int j = 0; j < d; j++)
+		c->scale[j] = 0.0f;
+	for (size_t i = 0; i < V; i++)
+		for (int j = 0; j < d; j++)
+			c->scale[j] = fmaxf(c->scale[j], fabsf(p[i * d + j]));
+	for (int j = 0; j < d; j++)
+		c->scale[j] = c->scale[j] > 0.0f ? c->scale[j] / 127.0f : 1.0f;
+	for (size_t i = 0; i < V; i++)
+		for (int j = 0; j < d; j++) {
+			long q = lrintf(p[i * d + j] / c->scale[j]);
+			c->q[i * d + j] = (int8_t)(q < -127 ? -127 : q > 127 ? 127 : q);
+		}
+}
+
+int model_fit_end(struct model_fit *fit, struct model **out)
+{
+	struct model *m = NULL;
+	struct ctr *c = NULL;
+	struct csr x = {0};
+	struct pairs pp = {{0}, {0}};
+	float *p = NULL;
+	int rc;
+	double t0 = now_seconds();
+
+	*out = NULL;
+	progress_update(1, "ragload: fitting the model: vocabulary of %zu sampled texts",
+			fit->n_sample);
+	if ((rc = fit_vocab(fit, &c)))
+		goto out;
+	rc = RL_ENOMEM;
+	m = model_new(&model_kind_contrastive);
+	p = malloc((size_t)c->rows * (size_t)c->dim * sizeof(float));
+	if (!m || !p)
+		goto out;
+	c->seed = fit->o.seed;
+	c->fit_texts = fit->n_texts;
+	c->sample_texts = fit->n_sample;
+	c->epochs = FIT_EPOCHS;
+	rc = 0;
+	{
+		struct bag b;
+		if (bag_init(&b, c))
+			goto out;
+		for (size_t i = 0; i < fit->n_sample && !rc; i++) {
+			rc = bag_text(&fit->s, &b, fit->sample[i].text, fit->sample[i].len);
+			if (!rc)
+				rc = csr_push(&x, &b);
+		}
+		bag_release(&b);
+		if (rc)
+			goto out;
+	}
+	if ((rc = fit_lsa(&x, c, fit->o.seed, p)))
+		goto out;
+	csr_release(&x);
+	double t_lsa = now_seconds() - t0;
+	if ((rc = fit_pairs(fit, c, &pp)))
+		goto out;
+	c->pairs = pp.a.n;
+	snprintf(c->projection, sizeof(c->projection), "lsa");
+	if (pp.a.n >= 2) {
+		if ((rc = fit_train(&pp, c, fit->o.seed, p, &c->loss)))
+			goto out;
+		snprintf(c->projection, sizeof(c->projection), "contrastive");
+	}
+	log_info("model fit: %" PRIu32 " words, LSA rank %" PRIu64 " of %" PRIu64 " texts (%.1f s), "
+		 "%" PRIu64 " pairs x %d epochs, loss %.3f (%.1f s)", c->vocab, c->lsa_rank,
+		 c->sample_texts, t_lsa, c->pairs, c->pairs >= 2 ? FIT_EPOCHS : 0, c->loss,
+		 now_seconds() - t0 - t_lsa);
+	progress_update(1, "ragload: fitting the model: quantising");
+	quantise(c, p);
+	m->impl = c;
+	c = NULL;
+	m->dim = fit->o.dim;
+	rc = settings_build(m);
+	if (!rc)
+		rc = model_finish(m);
+	if (rc)
+		goto out;
+	*out = m;
+	m = NULL;
+out:
+	if (rc)
+		log_error("model: the fit failed%s", rc == RL_ENOMEM ? " (out of memory)" : "");
+	csr_release(&x);
+	csr_release(&pp.a);
+	csr_release(&pp.b);
+	free(p);
+	ctr_release(c);
+	model_free(m);
+	model_fit_free(fit);
+	return rc;
+}
+
+/* ---- loading and saving ---------------------------------------------------------------- */
+
+static int ctr_save(const struct model *m, struct buf *out)
+{
+	const struct ctr *c = m->impl;
+	int rc = 0;
+	for (uint32_t r = 0; r < c->vocab && !rc; r++) {
+		rc = embed_put_u32(out, (uint32_t)c->keys[r]);
+		if (!rc)
+			rc = embed_put_u32(out, (uint32_t)(c->keys[r] >> 32));
+	}
+	if (!rc)
+		rc = embed_put_f32s(out, c->idf, c->rows);
+	if (!rc)
+		rc = embed_put_f32s(out, c->scale, (size_t)c->dim);
+	if (!rc)
+		rc = buf_append(out, c->q, (size_t)c->rows * (size_t)c->dim);
+	return rc;
+}
+
+static int get_int(json_t *o, const char *key, long long lo, long long hi, long long *v)
+{
+	json_t *j = json_object_get(o, key);
+	if (!json_is_integer(j))
+		return -1;
+	*v = json_integer_value(j);
+	return *v < lo || *v > hi ? -1 : 0;
+}
+
+static int get_u64_string(json_t *o, const char *key, uint64_t *v)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	char *end = NULL;
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (*end || errno)
+		return -1;
+	*v = (uint64_t)x;
+	return 0;
+}
+
+static int ctr_load(struct model *m, const char *header, size_t hlen, const unsigned char *p,
+		    size_t n, char *err, size_t errlen)
+{
+	json_t *o = json_loadb(header, hlen, 0, NULL);
+	struct ctr *c = NULL;
+	long long fz, dim, vocab, v;
+	int rc = RL_ERR;
+
+	if (get_int(o, "featurizer", 0, INT32_MAX, &fz)) {
+		embed_fail(err, errlen, "bad model header: no \"featurizer\"");
+		goto out;
+	}
+	if (fz == OLD_FEATURIZER) {
+		embed_fail(err, errlen, "the model is ragload-hash featurizer %d (the LSA model of "
+			   "an earlier build), which this build no longer reads: refit the corpus "
+			   "with `ragload reindex --refit` (or fit a new model file with `ragload model "
+			   "fit`)", OLD_FEATURIZER);
+		goto out;
+	}
+	if (fz != FEATURIZER) {
+		embed_fail(err, errlen, "unsupported featurizer %lld (this build implements %d)",
+			   fz, FEATURIZER);
+		goto out;
+	}
+	long long buckets;
+	if (get_int(o, "dim", 1, MODEL_MAX_DIM, &dim) ||
+	    get_int(o, "vocab", 0, MAX_VOCAB, &vocab) ||
+	    get_int(o, "oov_buckets", OOV_BUCKETS, OOV_BUCKETS, &buckets)) {
+		embed_fail(err, errlen, "bad model header: dim, vocab or oov_buckets missing or out "
+			   "of range");
+		goto out;
+	}
+	const char *proj = json_string_value(json_object_get(o, "projection"));
+	const char *stem = json_string_value(json_object_get(o, "stem"));
+	if (!proj || (strcmp(proj, "contrastive") && strcmp(proj, "lsa")) || !stem ||
+	    strcmp(stem, "english")) {
+		embed_fail(err, errlen, "bad model header: projection or stem");
+		goto out;
+	}
+	const size_t rows = (size_t)vocab + OOV_BUCKETS;
+	size_t want = (size_t)vocab * 8 + rows * 4 + 4 * (size_t)dim + rows * (size_t)dim;
+	if (n != want) {
+		embed_fail(err, errlen, "model sizes disagree with its header (payload %zu bytes, "
+			   "header implies %zu)", n, want);
+		goto out;
+	}
+	c = ctr_alloc((int)dim, (uint32_t)vocab);
+	if (!c) {
+		embed_fail(err, errlen, "out of memory loading a model");
+		goto out;
+	}
+	snprintf(c->projection, sizeof(c->projection), "%s", proj);
+	if (get_u64_string(o, "seed", &c->seed)) {
+		embed_fail(err, errlen, "bad model header: no \"seed\"");
+		goto out;
+	}
+	c->fit_texts = get_int(o, "fit_texts", 0, INT64_MAX, &v) ? 0 : (uint64_t)v;
+	c->sample_texts = get_int(o, "sample_texts", 0, INT64_MAX, &v) ? 0 : (uint64_t)v;
+	c->pairs = get_int(o, "pairs", 0, INT64_MAX, &v) ? 0 : (uint64_t)v;
+	c->lsa_rank = get_int(o, "lsa_rank", 0, INT64_MAX, &v) ? 0 : (uint64_t)v;
+	c->epochs = get_int(o, "epochs", 0, 1000, &v) ? 0 : (int)v;
+	c->loss = json_number_value(json_object_get(o, "loss"));
+	const unsigned char *q = p;
+	for (long long r = 0; r < vocab; r++, q += 8) {
+		c->keys[r] = (uint64_t)embed_get_u32(q) | (uint64_t)embed_get_u32(q + 4) << 32;
+		if (c->keys[r] == 0 || (r > 0 && c->keys[r] <= c->keys[r - 1])) {
+			embed_fail(err, errlen, "model vocabulary is not strictly ascending");
+			goto out;
+		}
+	}
+	embed_get_f32s(c->idf, q, rows);
+	q += 4 * rows;
+	embed_get_f32s(c->scale, q, (size_t)dim);
+	q += 4 * (size_t)dim;
+	memcpy(c->q, q, rows * (size_t)dim);
+	if (!embed_all_finite(c->idf, rows) || !embed_all_finite(c->scale, (size_t)dim)) {
+		embed_fail(err, errlen, "model weights are not all finite numbers");
+		goto out;
+	}
+	ctr_index(c);
+	m->dim = (int)dim;
+	m->impl = c;
+	c = NULL;
+	snprintf(m->name, sizeof(m->name), KIND "-v%d-d%lld", FEATURIZER, dim);
+	rc = 0;
+out:
+	ctr_release(c);
+	json_decref(o);
+	return rc;
+}
+
+const struct model_kind model_kind_contrastive = {
+	.kind = KIND,
+	.spec_prefix = NULL,
+	.open_spec = NULL,
+	.load = ctr_load,
+	.save_payload = ctr_save,
+	.embed = ctr_embed,
+	.release = ctr_release,
+};
