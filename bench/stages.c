@@ -225,7 +225,7 @@ static int cmd_docx(const struct rl_config *cfg, char **paths, int n)
 	struct counts c;
 	counts_init(&c, 1);
 	struct docx_tally t = {.cfg = cfg, .c = &c};
-	embed_set_blas_threads(1);
+	blas_set_threads(1);
 	double c0 = thread_cpu_seconds(), t0 = now_seconds();
 	int rc = read_inputs(&cfg->read, paths, n, emit_normalize, &t, &c);
 	double s = now_seconds() - t0, cs = thread_cpu_seconds() - c0;

@@ -209,3 +209,29 @@ t_check "an attachment expanding past max_entry_bytes is skipped with its reason
   grep -qE 'bomb.eml!zeros.txt.gz.*max_entry_bytes|entry_too_large.*bomb.eml!zeros.txt.gz' "$TMP/err"
 t_eq "its message loads" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'bomb.eml' AND original_content LIKE 'The message around the bomb loads.%'")"
 t_check "no crash report on stderr" bash -c "! grep -qiE 'segmentation|core dumped|AddressSanitizer' '$TMP/err'"
+
+# A PDF attachment is read by the PDF stage (its worker process) like a PDF member of an
+# archive: its own document under the message's key, with its pages.
+if command -v groff >/dev/null; then
+  newdb mail_pdf; "$RAGLOAD" -q init
+  p=$TMP/pdfmail; mkdir -p "$p"
+  printf '.TL\nHarbour Dues\n.PP\nEvery vessel over ten tonnes pays the quarterly harbour dues in advance.\n' |
+    groff -ms -Tpdf > "$TMP/dues.pdf"
+  python3 - "$TMP/dues.pdf" "$p/dues.eml" <<'PY'
+import base64, sys
+pdf = base64.encodebytes(open(sys.argv[1], "rb").read()).decode()
+open(sys.argv[2], "w").write(
+    "From: harbourmaster@example.org\nSubject: Dues for the spring quarter\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=z\n\n--z\nContent-Type: text/plain\n\n"
+    "The dues notice is attached.\n--z\nContent-Type: application/pdf\n"
+    "Content-Disposition: attachment; filename=dues.pdf\nContent-Transfer-Encoding: base64\n\n"
+    + pdf + "--z--\n")
+PY
+  rc=0; "$RAGLOAD" --no-progress ingest "$p" 2> "$TMP/err.pdf" || rc=$?
+  t_eq "message with a PDF attachment: exit 0" 0 "$rc"
+  t_eq "PDF attachment: read as a PDF under the message's key, its page in every chunk" \
+    "dues.eml!dues.pdf|pdf|dues.eml|[1, 1]" \
+    "$(q "SELECT concat_ws('|', d.source_name, d.metadata->>'format', d.metadata->'attachment'->>'message', c.chunk_metadata->>'pages') FROM documents d JOIN chunks c USING (doc_id) WHERE d.source_name LIKE '%.pdf' AND c.chunk_text LIKE '%quarterly harbour dues%'")"
+else
+  t_skip "mail: a PDF attachment needs groff to write one"
+fi

@@ -1,5 +1,6 @@
-# Every format ragload reads but PDF, end to end (issue 13's acceptance 1): pandoc writes a
-# .docx, .odt, .epub, .pptx, a standalone .html and a plain .txt from one Markdown source this
+# Every format ragload reads, end to end (issue 13's acceptance 1): pandoc writes a
+# .docx, .odt, .epub, .pptx, a standalone .html, a plain .txt and groff ms (typeset by groff
+# into a .pdf with its outline, title and author) from one Markdown source this
 # test knows (a YAML title, author and date, headings, a list, a table, a footnote), which is
 # also loaded as it is (.md); the same text goes out as an e-mail (.eml) and as the first
 # message of an mbox; python3's zipfile writes a minimal .xlsx, .ods and .odp by hand. Each
@@ -11,15 +12,15 @@
 # load the same documents with the same text. Then: reindex keeps the slides; bad samples of
 # every office format are skipped with their reasons.
 #
-# PDF: when the PDF stage lands, write report.pdf into $d next to the others (from
-# $TMP/src.md, e.g. pandoc -t ms | groff -ms -Tpdf) and add "pdf" to COVER_FORMATS,
-# HEADING_FORMATS (if it has an outline) and PROP_FORMATS below, and its count to N_DOCS.
+# (PDF's own cases, two columns, running headers, hyphenation, bad and hostile samples, are
+# pdf.sh's.)
 #
 # Word coverage: the source's words (\w+, lower-cased; the footnote's definition left out)
 # against the document's: longest common subsequence / source word count >= 0.98. The
 # footnote's words must appear in order somewhere (docx puts notes at the end, odt inline).
 . "$(dirname "$0")/../lib.sh"
 command -v pandoc >/dev/null || { t_skip "office: pandoc not installed"; exit 0; }
+command -v groff >/dev/null || { t_skip "office: groff not installed"; exit 0; }
 newdb office
 "$RAGLOAD" -q init
 d=$TMP/office
@@ -65,6 +66,10 @@ for t in docx odt epub pptx; do
 done
 pandoc -s "$TMP/src.md" -o "$d/report.html"
 pandoc -t plain "$TMP/src.md" -o "$d/report.txt"
+# (Times: pandoc's ms default, Palatino, is not among groff's own PDF fonts)
+pandoc -s -t ms -V fontfamily=T "$TMP/src.md" -o "$TMP/src.ms"
+groff -ms -mpdfmark -t -k -Tpdf "$TMP/src.ms" > "$d/report.pdf" 2> "$TMP/groff.err" ||
+  t_fail "groff writes report.pdf: $(head -c 200 "$TMP/groff.err")"
 cp "$TMP/src.md" "$d/report.md"
 python3 - "$d" "$d/report.txt" <<'EOF'
 import sys
@@ -80,11 +85,11 @@ open(d + "/notes.mbox", "w").write(
     "Subject: Re: The Quarterly Harbour Report\nDate: Sat, 15 Mar 2025 10:00:00 +0000\n"
     "In-Reply-To: <report@example.org>\n\nThanks, the pier plan looks good.\n")
 EOF
-# the formats each check below runs over (see the PDF note at the top)
-COVER_FORMATS="docx odt epub pptx md html txt eml"
-HEADING_FORMATS="docx odt epub md html"
-PROP_FORMATS="docx odt epub pptx md html eml"
-N_DOCS=13
+# the formats each check below runs over
+COVER_FORMATS="docx odt epub pptx md html txt eml pdf"
+HEADING_FORMATS="docx odt epub md html pdf"
+PROP_FORMATS="docx odt epub pptx md html eml pdf"
+N_DOCS=14
 python3 - "$d" <<'EOF'
 import sys, zipfile
 d = sys.argv[1]
@@ -192,7 +197,7 @@ t_check "random.docx skipped as corrupt_document" grep -q "random.docx: named li
 t_check "locked.docx (OLE2 holding EncryptedPackage) skipped as encrypted" grep -q "locked.docx: docx: an encrypted OOXML package.*\[encrypted\]" "$TMP/err"
 t_check "summary counts corrupt_document 2" grep -qE "corrupt_document:? +2|corrupt_document 2" "$TMP/err"
 t_eq "each document once, under its own key (an mbox: one a message)" \
-  "fleet.xlsx moorings.ods notes.mbox#1 notes.mbox#2 report.docx report.eml report.epub report.html report.md report.odt report.pptx report.txt tour.odp" \
+  "fleet.xlsx moorings.ods notes.mbox#1 notes.mbox#2 report.docx report.eml report.epub report.html report.md report.odt report.pdf report.pptx report.txt tour.odp" \
   "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"
 
 # word coverage, in order
@@ -263,7 +268,7 @@ for t in $PROP_FORMATS; do
   t_eq "report.$t: title and author in metadata" "The Quarterly Harbour Report|Ada Lovelace" \
     "$(q "SELECT (metadata->'properties'->>'title') || '|' || regexp_replace(metadata->'properties'->>'author', ' <.*', '') FROM documents WHERE source_name = 'report.$t'")"
 done
-t_eq "each format says what it is" "docx epub html mail markdown odt pptx text" \
+t_eq "each format says what it is" "docx epub html mail markdown odt pdf pptx text" \
   "$(q "SELECT string_agg(DISTINCT metadata->>'format', ' ') FROM documents WHERE source_name LIKE 'report.%'")"
 today=$(date -u +%Y-%m-%d)
 props() { q "SELECT concat_ws('|', metadata->'properties'->>'created', metadata->'properties'->>'modified', metadata->'properties'->>'pages', metadata->'properties'->>'slides') FROM documents WHERE source_name = '$1'" | sed "s/${today}T[0-9:]*Z/TODAY/g"; }
@@ -271,6 +276,11 @@ t_eq "report.docx: created, modified, pages" "TODAY|TODAY|1" "$(props report.doc
 t_eq "report.pptx: created, modified, slides (as many as its slide marks)" "TODAY|TODAY|4|4" \
   "$(props report.pptx)|$(q "SELECT jsonb_array_length(metadata->'page_marks') FROM documents WHERE source_name = 'report.pptx'")"
 t_eq "report.odt: created, modified" "TODAY|TODAY" "$(props report.odt)"
+t_eq "report.pdf: created, modified (gropdf stamps them), pages" "TODAY|TODAY|1" \
+  "$(props report.pdf | sed "s/${today}T[0-9:]*+00:00/TODAY/g")"
+t_eq "report.pdf: every chunk is on page 1" 0 \
+  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pdf' AND c.chunk_metadata->>'pages' IS DISTINCT FROM '[1, 1]'")"
+t_check "report.pdf: the table row by row" grep -q "Albatross 1200 14" "$TMP/pdf.txt"
 t_eq "report.epub: created (dc:date), modified (dcterms:modified)" "2025-03-14|TODAY" "$(props report.epub)"
 t_eq "report.md: created from the front matter's date" "2025-03-14" "$(props report.md)"
 t_eq "report.html: created from <meta name=dcterms.date>" "2025-03-14" "$(props report.html)"
