@@ -39,14 +39,21 @@ int corpus_store_model_bytes(PGconn *conn, const char *name, int dim, const char
 	const char *params[4] = {name, d, settings_json, data};
 	int lengths[4] = {0, 0, 0, (int)len};
 	int formats[4] = {0, 0, 0, 1};
+	/* The name ends in a checksum of the bytes, so a row of that name holds these bytes; one
+	 * that does not was damaged or edited in place: it is replaced, and the repair said. */
 	PGresult *r = PQexecParams(conn,
 		"INSERT INTO ragload_models (model_name, format_version, dim, settings, data) "
-		"VALUES ($1, 1, $2, $3::jsonb, $4) ON CONFLICT (model_name) DO NOTHING",
+		"VALUES ($1, 1, $2, $3::jsonb, $4) ON CONFLICT (model_name) DO UPDATE SET "
+		"dim = EXCLUDED.dim, settings = EXCLUDED.settings, data = EXCLUDED.data "
+		"WHERE ragload_models.data IS DISTINCT FROM EXCLUDED.data RETURNING (xmax <> 0)",
 		4, NULL, params, lengths, formats, 0);
 	int rc = 0;
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		log_error("storing model %s: %s", name, PQresultErrorMessage(r));
 		rc = RL_ERR;
+	} else if (PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t")) {
+		log_warn("stored model %s did not hold the bytes its name is the checksum of: "
+			 "replaced with the model just made", name);
 	}
 	PQclear(r);
 	return rc;

@@ -19,7 +19,8 @@ int corpus_set(PGconn *conn, const char *key, const char *value, int overwrite);
 /* The name of the model that embeds this corpus: from its embeddings, else the one recorded
  * in ragload_corpus. Returns 0 with the name in out, 1 when the corpus has none, RL_ERR. */
 int corpus_model_name(PGconn *conn, char *out, size_t len);
-/* Stores a model file's bytes under name (nothing when that name is stored already).
+/* Stores a model file's bytes under name (nothing when that name holds them already; other
+ * bytes under it, which its checksum says are damaged, are replaced with a warning).
  * Returns 0 or RL_ERR (logged). */
 int corpus_store_model_bytes(PGconn *conn, const char *name, int dim, const char *settings_json,
 			     const void *data, size_t len);

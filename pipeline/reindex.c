@@ -507,7 +507,10 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 	const char *new_model = precomputed ? l.model : model_name(m);
 	if (!strcmp(new_model, l.model) && !strcmp(chunking, l.chunking)) {
 		/* Only the index settings change: rebuild them in place (each swapped in by
-		 * rename); nothing is re-embedded. */
+		 * rename); nothing is re-embedded. A refit that gave the very model stored it
+		 * again, which repairs a row whose bytes no longer match its name. */
+		if (m && corpus_store_model(conn, m))
+			goto out;
 		PQfinish(conn);  /* indexcmd_run takes the lock itself */
 		conn = NULL;
 		log_info("model and chunking unchanged: rebuilding the indexes only");
