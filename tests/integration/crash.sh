@@ -35,8 +35,9 @@ t_check "after kill + rerun: same (source_name, chunk_text) pairs as a clean loa
 # 2. plain SIGKILL at several moments, each followed by the next run, then a run to completion
 newdb crash_kill; "$RAGLOAD" -q init
 mid=0; counts=""
-# "load": kill as soon as the first batches are in (polled), so one kill surely lands mid-load
-for delay in 0.2 1.0 load 1.6 load; do
+# "load": kill as soon as the first batches are in (polled), so one kill surely lands mid-load;
+# those come before the fixed delays, since with its model given a load may finish in a second
+for delay in 0.2 load load 1.0 1.6; do
   "$RAGLOAD" -q "${SMALL[@]}" ingest "$TMP/corpus.jsonl" 2>/dev/null & pid=$!
   if [ "$delay" = load ]; then
     base=$(q "SELECT count(*) FROM documents")
