@@ -5,9 +5,9 @@
  * corpus gives for free (a title and its body, a sentence and the rest of its text), L2-
  * normalised. No relevance labels, nothing downloaded.
  *
- * What (featurizer 4): the words of the NFKC-casefolded text (embed_words()), a 56-word
- * English stop list skipped, each word Snowball-stemmed ("english", libstemmer) and hashed
- * (64 bits). A stem in the model's vocabulary has a row r: its weight in a text is
+ * What (featurizer 4): the stems of the text (models/stems.h: the words of the NFKC-
+ * casefolded text, a 56-word English stop list skipped, each word Snowball-stemmed and hashed
+ * to 64 bits), the very terms BM25 ranks by. A stem in the model's vocabulary has a row r: its weight in a text is
  * (1 + ln tf) * idf[r], and the text's vector is sum_r weight_r * P[r], L2-normalised; stems
  * outside the vocabulary add nothing (a text with none gives e_0). The sum touches only the
  * rows of the words a text has (a chunk: about a hundred), which costs less than a dense
@@ -58,6 +58,7 @@
 #pragma GCC optimize("O3")
 #endif
 #include "model.h"
+#include "stems.h"
 #include "../lib/progress.h"
 
 #include <cblas.h>
@@ -65,7 +66,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <lapacke.h>
-#include <libstemmer.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -98,145 +98,32 @@
 #define ADAM_B2 0.999
 #define ADAM_EPS 1e-8
 
-#define STOP_SLOTS 256
-#define STEM_CACHE 8192         /* direct-mapped word -> stem cache per scratch */
 #define TF_TAB 256              /* 1 + ln(k) for small counts */
 
-#define SEED_WORD 0x7261676c6f616401ull
-#define SEED_STEM 0x7261676c6f616404ull
 
 extern const struct model_kind model_kind_contrastive;
 
-/* Function words that carry no topic. */
-static const char *const stop_words[] = {
-	"a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "for", "from", "had",
-	"has", "have", "he", "her", "his", "i", "if", "in", "into", "is", "it", "its", "of",
-	"on", "or", "our", "she", "so", "than", "that", "the", "their", "them", "then", "there",
-	"these", "they", "this", "those", "to", "was", "we", "were", "what", "when", "which",
-	"while", "who", "will", "with", "would", "you", "your",
+/* 1 + ln k for small counts k (sublinear TF). */
+struct tf_tab {
+	float tf[TF_TAB];
 };
 
-/* ---- words -> stems -------------------------------------------------------------------- */
-
-struct stops {
-	uint64_t slot[STOP_SLOTS];   /* word hashes, 0 = empty */
-	float tf[TF_TAB];            /* 1 + ln k */
-};
-
-static uint64_t word_hash(const void *p, size_t n)
+static void tf_tab_init(struct tf_tab *t)
 {
-	return XXH3_64bits_withSeed(p, n, SEED_WORD);
-}
-
-static void stops_init(struct stops *s)
-{
-	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < RL_ARRAY_LEN(stop_words); i++) {
-		uint64_t h = word_hash(stop_words[i], strlen(stop_words[i]));
-		size_t j = (size_t)h & (STOP_SLOTS - 1);
-		while (s->slot[j])
-			j = (j + 1) & (STOP_SLOTS - 1);
-		s->slot[j] = h;
-	}
+	t->tf[0] = 0.0f;
 	for (int k = 1; k < TF_TAB; k++)
-		s->tf[k] = (float)(1.0 + log((double)k));
+		t->tf[k] = (float)(1.0 + log((double)k));
 }
 
-static int is_stop(const struct stops *s, uint64_t h)
+static float tf_weight(const struct tf_tab *t, uint32_t n)
 {
-	size_t j = (size_t)h & (STOP_SLOTS - 1);
-	while (s->slot[j]) {
-		if (s->slot[j] == h)
-			return 1;
-		j = (j + 1) & (STOP_SLOTS - 1);
-	}
-	return 0;
-}
-
-static float tf_weight(const struct stops *s, uint32_t n)
-{
-	return n < TF_TAB ? s->tf[n] : 1.0f + logf((float)n);
-}
-
-typedef void (*stem_fn)(void *ctx, uint64_t stem);
-
-/* Per-thread: the word splitter, a stemmer and its cache, the current sink. */
-struct stemmer {
-	const struct stops *stops;
-	struct embed_words *ew;
-	struct sb_stemmer *sb;
-	struct stem_entry {
-		uint64_t word, stem;
-	} *cache;
-	int failed;
-	stem_fn fn;
-	void *ctx;
-};
-
-static void stemmer_release(struct stemmer *s)
-{
-	embed_words_free(s->ew);
-	sb_stemmer_delete(s->sb);
-	free(s->cache);
-	memset(s, 0, sizeof(*s));
-}
-
-static int stemmer_init(struct stemmer *s, const struct stops *stops)
-{
-	memset(s, 0, sizeof(*s));
-	s->stops = stops;
-	s->ew = embed_words_new();
-	s->sb = sb_stemmer_new("english", NULL);
-	s->cache = calloc(STEM_CACHE, sizeof(*s->cache));
-	if (!s->ew || !s->sb || !s->cache) {
-		stemmer_release(s);
-		return RL_ENOMEM;
-	}
-	return 0;
-}
-
-static void stem_word(void *ctx, unsigned char *w, int n, int ncp)
-{
-	struct stemmer *s = ctx;
-	(void)ncp;
-	uint64_t h = word_hash(w, (size_t)n);
-	if (is_stop(s->stops, h))
-		return;
-	h += !h;   /* 0 marks an empty cache slot */
-	size_t j = (size_t)(h >> 32) & (STEM_CACHE - 1);
-	uint64_t sh;
-	if (s->cache[j].word == h) {
-		sh = s->cache[j].stem;
-	} else {
-		const sb_symbol *st = sb_stemmer_stem(s->sb, w, n);
-		if (st) {
-			sh = XXH3_64bits_withSeed(st, (size_t)sb_stemmer_length(s->sb), SEED_STEM);
-		} else {
-			s->failed = 1;
-			sh = h;
-		}
-		sh += !sh;
-		s->cache[j].word = h;
-		s->cache[j].stem = sh;
-	}
-	s->fn(s->ctx, sh);
-}
-
-/* Calls fn with the hash of each stem of text (never 0). Returns 0 or RL_ENOMEM. */
-static int stems(struct stemmer *s, const char *text, size_t len, stem_fn fn, void *ctx)
-{
-	s->fn = fn;
-	s->ctx = ctx;
-	int rc = embed_words(s->ew, text, len, stem_word, s);
-	if (!rc && s->failed)
-		rc = RL_ENOMEM;
-	return rc;
+	return n < TF_TAB ? t->tf[n] : 1.0f + logf((float)n);
 }
 
 /* ---- the model ------------------------------------------------------------------------- */
 
 struct ctr {
-	struct stops stops;
+	struct tf_tab tf;
 	int dim;
 	uint32_t vocab;
 	uint32_t rows;               /* vocab + OOV_BUCKETS */
@@ -271,7 +158,7 @@ static struct ctr *ctr_alloc(int dim, uint32_t vocab)
 	struct ctr *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	stops_init(&c->stops);
+	tf_tab_init(&c->tf);
 	c->dim = dim;
 	c->vocab = vocab;
 	c->rows = vocab + OOV_BUCKETS;
@@ -366,25 +253,25 @@ static int ctr_embed(const struct model *m, const char *const *texts, const size
 {
 	const struct ctr *c = m->impl;
 	const int d = c->dim;
-	struct stemmer s;
+	struct stems *s = stems_new();
 	struct bag b;
-	int rc = stemmer_init(&s, &c->stops);
-	if (rc)
-		return rc;
+	int rc = 0;
+	if (!s)
+		return RL_ENOMEM;
 	if (bag_init(&b, c)) {
-		stemmer_release(&s);
+		stems_free(s);
 		return RL_ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		float *o = out + i * (size_t)d;
 		memset(o, 0, (size_t)d * sizeof(float));
-		if ((rc = stems(&s, texts[i], lens[i], bag_stem, &b)))
+		if ((rc = stems_each(s, texts[i], lens[i], bag_stem, &b)))
 			break;
 		for (uint32_t k = 0; k < b.n; k++) {
 			uint32_t r = b.rows[k];
 			if (k + 1 < b.n)
 				__builtin_prefetch(c->q + (size_t)b.rows[k + 1] * (size_t)d);
-			const float w = tf_weight(&c->stops, b.cnt[r]) * c->idf[r];
+			const float w = tf_weight(&c->tf, b.cnt[r]) * c->idf[r];
 			const int8_t *qr = c->q + (size_t)r * (size_t)d;
 			for (int j = 0; j < d; j++)
 				o[j] += w * (float)qr[j];
@@ -396,7 +283,7 @@ static int ctr_embed(const struct model *m, const char *const *texts, const size
 	if (!rc)
 		embed_rows_normalise(out, n, d);
 	bag_release(&b);
-	stemmer_release(&s);
+	stems_free(s);
 	return rc;
 }
 
@@ -429,8 +316,7 @@ static int settings_build(struct model *m)
 
 struct model_fit {
 	struct model_opts o;
-	struct stops stops;
-	struct stemmer s;
+	struct stems *s;
 	uint32_t *df, *stamp, gen;   /* [2^IDF_BITS] */
 	uint64_t n_texts;
 	uint64_t rng;
@@ -475,7 +361,7 @@ void model_fit_free(struct model_fit *fit)
 {
 	if (!fit)
 		return;
-	stemmer_release(&fit->s);
+	stems_free(fit->s);
 	free(fit->df);
 	free(fit->stamp);
 	for (size_t i = 0; fit->sample && i < fit->n_sample; i++) {
@@ -512,8 +398,7 @@ int model_fit_begin(const struct model_opts *o, struct model_fit **out)
 		goto out;
 	fit->o = *o;
 	fit->rng = o->seed ^ 0x73616d706c650001ull;
-	stops_init(&fit->stops);
-	if (stemmer_init(&fit->s, &fit->stops))
+	if (!(fit->s = stems_new()))
 		goto out;
 	fit->df = calloc((size_t)1 << IDF_BITS, sizeof(*fit->df));
 	fit->stamp = calloc((size_t)1 << IDF_BITS, sizeof(*fit->stamp));
@@ -595,7 +480,7 @@ int model_fit_add_titled(struct model_fit *fit, const char *title, const char *t
 		memset(fit->stamp, 0, ((size_t)1 << IDF_BITS) * sizeof(*fit->stamp));
 		fit->gen = 1;
 	}
-	int rc = stems(&fit->s, text, len, df_stem, fit);
+	int rc = stems_each(fit->s, text, len, df_stem, fit);
 	if (!rc)
 		rc = sample_offer(fit, title, text, len);
 	if (!rc)
@@ -687,9 +572,9 @@ static int fit_vocab(struct model_fit *fit, struct ctr **out)
 		return rc;
 	for (size_t i = 0; i < fit->n_sample && !rc; i++) {
 		struct sample *s = &fit->sample[i];
-		rc = stems(&fit->s, s->text, s->len, hset_add, &set);
+		rc = stems_each(fit->s, s->text, s->len, hset_add, &set);
 		if (!rc && s->title)
-			rc = stems(&fit->s, s->title, strlen(s->title), hset_add, &set);
+			rc = stems_each(fit->s, s->title, strlen(s->title), hset_add, &set);
 		if (!rc && set.failed)
 			rc = RL_ENOMEM;
 	}
@@ -778,7 +663,7 @@ static int csr_push(struct csr *m, struct bag *b)
 	size_t at = m->nnz;
 	for (uint32_t i = 0; i < b->n; i++) {
 		uint32_t r = b->rows[i];
-		float w = tf_weight(&c->stops, b->cnt[r]) * c->idf[r];
+		float w = tf_weight(&c->tf, b->cnt[r]) * c->idf[r];
 		m->col[at + i] = r;
 		m->val[at + i] = w;
 		ss += (double)w * w;
@@ -1133,9 +1018,9 @@ static int sentences(const char *t, size_t n, size_t (*sp)[2])
 	return ns;
 }
 
-static int bag_text(struct stemmer *s, struct bag *b, const char *t, size_t n)
+static int bag_text(struct stems *s, struct bag *b, const char *t, size_t n)
 {
-	return n ? stems(s, t, n, bag_stem, b) : 0;
+	return n ? stems_each(s, t, n, bag_stem, b) : 0;
 }
 
 /* Adds the pair (a, b) unless either side has no word in the vocabulary. */
@@ -1149,9 +1034,9 @@ static int pair_push(struct pairs *pp, struct bag *ba, struct bag *bb)
 		const struct ctr *c = bb->c;
 		for (uint32_t i = 0; i < PAIR_WORDS; i++) {
 			uint32_t best = i;
-			float bw = tf_weight(&c->stops, bb->cnt[bb->rows[i]]) * c->idf[bb->rows[i]];
+			float bw = tf_weight(&c->tf, bb->cnt[bb->rows[i]]) * c->idf[bb->rows[i]];
 			for (uint32_t j = i + 1; j < bb->n; j++) {
-				float w = tf_weight(&c->stops, bb->cnt[bb->rows[j]]) * c->idf[bb->rows[j]];
+				float w = tf_weight(&c->tf, bb->cnt[bb->rows[j]]) * c->idf[bb->rows[j]];
 				if (w > bw || (w == bw && bb->rows[j] < bb->rows[best])) {
 					bw = w;
 					best = j;
@@ -1212,8 +1097,8 @@ static int fit_pairs(struct model_fit *fit, const struct ctr *c, struct pairs *p
 		const char *title = s->title ? s->title : "";
 		size_t tn = strlen(title);
 		if (tn && bn) {
-			if ((rc = bag_text(&fit->s, &ba, title, tn)) ||
-			    (rc = bag_text(&fit->s, &bb, body, bn)) || (rc = pair_push(pp, &ba, &bb)))
+			if ((rc = bag_text(fit->s, &ba, title, tn)) ||
+			    (rc = bag_text(fit->s, &bb, body, bn)) || (rc = pair_push(pp, &ba, &bb)))
 				break;
 		}
 		int ns = sentences(body, bn, sp);
@@ -1230,10 +1115,10 @@ static int fit_pairs(struct model_fit *fit, const struct ctr *c, struct pairs *p
 			cand[i] = cand[j];
 			cand[j] = t;
 			size_t s0 = sp[cand[i]][0], s1 = sp[cand[i]][1];
-			if ((rc = bag_text(&fit->s, &ba, body + s0, s1 - s0)) ||
-			    (rc = bag_text(&fit->s, &bb, title, tn)) ||
-			    (rc = bag_text(&fit->s, &bb, body, s0)) ||
-			    (rc = bag_text(&fit->s, &bb, body + s1, bn - s1)) ||
+			if ((rc = bag_text(fit->s, &ba, body + s0, s1 - s0)) ||
+			    (rc = bag_text(fit->s, &bb, title, tn)) ||
+			    (rc = bag_text(fit->s, &bb, body, s0)) ||
+			    (rc = bag_text(fit->s, &bb, body + s1, bn - s1)) ||
 			    (rc = pair_push(pp, &ba, &bb)))
 				break;
 		}
@@ -1619,7 +1504,7 @@ int model_fit_end(struct model_fit *fit, struct model **out)
 		if (bag_init(&b, c))
 			goto out;
 		for (size_t i = 0; i < fit->n_sample && !rc; i++) {
-			rc = bag_text(&fit->s, &b, fit->sample[i].text, fit->sample[i].len);
+			rc = bag_text(fit->s, &b, fit->sample[i].text, fit->sample[i].len);
 			if (!rc)
 				rc = csr_push(&x, &b);
 		}
