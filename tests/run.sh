@@ -13,6 +13,20 @@ RESULTS=$(mktemp); export RESULTS
 RAGLOAD_TEST_CACHE=$(mktemp -d); export RAGLOAD_TEST_CACHE
 trap 'rm -rf "$RESULTS" "$RAGLOAD_TEST_CACHE"' EXIT
 cd "$ROOT"
+SUITE_START=$(date +%s)
+
+# CPU seconds used so far by this suite's processes (reaped children) and by the cluster
+# (the postmaster and the backends it has reaped): where the time goes, phase by phase.
+pg_cpu() {
+  local dir pid
+  dir=$(psql -X -qtA -d postgres -c "SHOW data_directory" 2>/dev/null) || { echo 0; return; }
+  pid=$(head -n 1 "$dir/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  awk -v t="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15 + $16 + $17) / t }' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+own_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15 + $16 + $17) / t }' /proc/$$/stat; }
+phase() {
+  echo "== $1 (at $(( $(date +%s) - SUITE_START )) s; CPU so far: tests $(own_cpu) s, PostgreSQL $(pg_cpu) s)"
+}
 
 run_unit() {
   local dir=$1 label=$2 t out
@@ -47,9 +61,10 @@ if [ "${1:-}" = "--unit" ]; then
   summary; exit
 fi
 
+phase "build"
 make -s && make -s faults || { echo "build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 filter=("$@")
-echo "== unit tests"
+phase "unit tests"
 [ ${#filter[@]} -eq 0 ] && run_unit build ""
 
 # The fuzz-replay and sanitizer builds start now, niced, and compile while the integration
@@ -66,7 +81,7 @@ if [ ${#filter[@]} -eq 0 ]; then
   prebuild=$!
 fi
 
-echo "== integration and CLI tests"
+phase "integration and CLI tests"
 for t in tests/cli/*.sh tests/integration/*.sh; do
   [ -f "$t" ] || continue
   if [ ${#filter[@]} -gt 0 ]; then
@@ -74,10 +89,10 @@ for t in tests/cli/*.sh tests/integration/*.sh; do
     [ $m -eq 1 ] || continue
   fi
   echo "-- $t"
-  start=$(date +%s)
+  start=$(date +%s) c0=$(own_cpu) p0=$(pg_cpu)
   TEST_NAME=$(basename "$t" .sh) timeout 900 bash "$t" || {
     rc=$?; echo "FAIL $(basename "$t" .sh): script exited $rc" >> "$RESULTS"; echo "  FAIL script exited $rc"; }
-  echo "   ($(( $(date +%s) - start )) s)"
+  echo "   ($(( $(date +%s) - start )) s; CPU: $(( $(own_cpu) - c0 )) s, PostgreSQL $(( $(pg_cpu) - p0 )) s)"
 done
 
 # Sanitizers: unit tests and the integration tests that exercise the most code paths again
@@ -86,7 +101,7 @@ done
 ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile mail office pdf"
 [ -n "$prebuild" ] && wait "$prebuild"
 if [ ${#filter[@]} -eq 0 ]; then
-  echo "== fuzz corpora replayed (seeds and regressions, ASan/UBSan)"
+  phase "fuzz corpora replayed (seeds and regressions, ASan/UBSan)"
   if out=$(tests/fuzz/replay.sh 2>&1); then
     printf '%s\n' "$out" | sed 's/^/  /'
     echo "PASS fuzz replay: every target" >> "$RESULTS"
@@ -97,11 +112,11 @@ if [ ${#filter[@]} -eq 0 ]; then
 fi
 
 if [ ${#filter[@]} -eq 0 ] && [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
-  echo "== unit tests under ASan/UBSan"
+  phase "unit tests under ASan/UBSan"
   if make -s asan >/dev/null 2>&1; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
     run_unit build/asan " (asan)"
-    echo "== integration tests under ASan/UBSan"
+    phase "integration tests under ASan/UBSan"
     for name in $ASAN_INTEGRATION; do
       for t in tests/cli/$name.sh tests/integration/$name.sh; do
         [ -f "$t" ] || continue
@@ -114,11 +129,12 @@ if [ ${#filter[@]} -eq 0 ] && [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
   else
     echo "FAIL asan: build failed" >> "$RESULTS"; echo "  FAIL asan build"
   fi
-  echo "== threaded pipeline under TSan"
+  phase "threaded pipeline under TSan"
   if make -s tsan >/dev/null 2>&1; then
     TEST_NAME=tsan bash tests/sanitize/tsan.sh
   else
     echo "FAIL tsan: build failed" >> "$RESULTS"; echo "  FAIL tsan build"
   fi
 fi
+phase "done"
 summary
