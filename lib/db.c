@@ -336,11 +336,16 @@ int db_run_end(PGconn *conn, int64_t run_id, const char *status, const char *cou
 int db_create_roles(PGconn *conn)
 {
 	static const char *const sql[] = {
+		/* Roles belong to the cluster: an init in another database may create them at the
+		 * same moment (the loser of that race sees unique_violation), so either error means
+		 * the role is there. */
 		"DO $$ BEGIN "
 		"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" ROLE_LOADER "') THEN "
-		"CREATE ROLE " ROLE_LOADER " LOGIN; END IF; "
+		"BEGIN CREATE ROLE " ROLE_LOADER " LOGIN; "
+		"EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; END IF; "
 		"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" ROLE_READER "') THEN "
-		"CREATE ROLE " ROLE_READER " LOGIN; END IF; END $$",
+		"BEGIN CREATE ROLE " ROLE_READER " LOGIN; "
+		"EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; END IF; END $$",
 		"GRANT USAGE ON SCHEMA public TO " ROLE_LOADER ", " ROLE_READER,
 		/* loader: the corpus and what a load records */
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON documents, chunks, embeddings, ragload_models, "

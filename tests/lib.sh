@@ -52,20 +52,25 @@ have_shared() { [ -d "$DATASETS/scifact" ]; }
 # leave it (default settings, no vector index). The load runs once per suite, into the template
 # rl_tpl_scifact (tests/run.sh gives every test the same RAGLOAD_TEST_CACHE; a test run alone
 # loads it for itself); each test gets its own copy (createdb -T), so what one test writes no
-# other sees. Sets SCIFACT_RC (the load's exit status), SCIFACT_ERR (a file: its stderr) and
-# SCIFACT_MODEL (the model that load fitted, exported to a file).
-scifact_db() {
-  local cache=${RAGLOAD_TEST_CACHE:-$TMP} tpl=rl_tpl_scifact i
+# other sees. Sets SCIFACT_RC (the load's exit status), SCIFACT_ERR (a file: its stderr),
+# SCIFACT_MODEL (the model that load fitted, exported to a file) and SCIFACT_LOG (the server
+# log written during the load, which ran with log_statement=all; absent when the log is not
+# readable). scifact_load alone makes sure of the load and sets those, without a copy.
+scifact_load() {
+  local cache=${RAGLOAD_TEST_CACHE:-$TMP} tpl=rl_tpl_scifact
   (
     flock 9
     if [ ! -f "$cache/scifact.rc" ]; then
       PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$tpl"
       createdb "$tpl"
-      rc=0
+      rc=0 log=${RAGLOAD_PGLOG:-} from=0
+      [ -n "$log" ] && [ -r "$log" ] && from=$(stat -c %s "$log")
+      # the load's statements go to the server log (scifact.sh checks they are binary COPY)
       { PGDATABASE=$tpl "$RAGLOAD" -q init &&
-        PGDATABASE=$tpl "$RAGLOAD" --no-progress ingest "$DATASETS/scifact/corpus.jsonl"; } \
-        2> "$cache/scifact.err" || rc=$?
+        PGDATABASE=$tpl PGOPTIONS="-c log_statement=all" "$RAGLOAD" --no-progress \
+          ingest "$DATASETS/scifact/corpus.jsonl"; } 2> "$cache/scifact.err" || rc=$?
       echo "$rc" > "$cache/scifact.rc"
+      [ -n "$log" ] && [ -r "$log" ] && tail -c +"$((from + 1))" "$log" > "$cache/scifact.log"
     fi
     if [ ! -f "$cache/scifact.model" ] && [ "$(cat "$cache/scifact.rc")" = 0 ]; then
       PGDATABASE=$tpl "$RAGLOAD" -q model export "$cache/scifact.model"
@@ -73,6 +78,11 @@ scifact_db() {
   ) 9> "$cache/scifact.lock"
   SCIFACT_MODEL=$cache/scifact.model
   SCIFACT_RC=$(cat "$cache/scifact.rc"); SCIFACT_ERR=$cache/scifact.err
+  SCIFACT_LOG=$cache/scifact.log
+}
+scifact_db() {
+  local tpl=rl_tpl_scifact i
+  scifact_load
   export PGDATABASE="rl_$1"
   PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$PGDATABASE" 2>/dev/null
   # the template's last backend may still be exiting: createdb -T refuses while it is

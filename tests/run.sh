@@ -81,27 +81,87 @@ if [ ${#filter[@]} -eq 0 ]; then
   prebuild=$!
 fi
 
-phase "integration and CLI tests"
-for t in tests/cli/*.sh tests/integration/*.sh; do
-  [ -f "$t" ] || continue
-  if [ ${#filter[@]} -gt 0 ]; then
-    m=0; for f in "${filter[@]}"; do case "$t" in *"$f"*) m=1;; esac; done
-    [ $m -eq 1 ] || continue
-  fi
-  echo "-- $t"
-  start=$(date +%s) c0=$(own_cpu) p0=$(pg_cpu)
-  TEST_NAME=$(basename "$t" .sh) timeout 900 bash "$t" || {
-    rc=$?; echo "FAIL $(basename "$t" .sh): script exited $rc" >> "$RESULTS"; echo "  FAIL script exited $rc"; }
-  echo "   ($(( $(date +%s) - start )) s; CPU: $(( $(own_cpu) - c0 )) s, PostgreSQL $(( $(pg_cpu) - p0 )) s)"
-done
-
-# Sanitizers: unit tests and the integration tests that exercise the most code paths again
-# under ASan/UBSan (errors abort, leaks fail the exit status), and the threaded pipeline under
-# TSan. Memory-limit tests (ulimit -v) stay with the normal build: sanitizers cannot run there.
+# Integration and CLI tests run in RAGLOAD_TEST_LANES lanes (default 2): each test has its own
+# databases (rl_<name>), its own scratch directory and the shared fixtures (tests/lib.sh)
+# behind a lock, and most of a test's time is one process waiting on another, so two lanes
+# keep both cores busy. A test's output is printed whole when it ends. Tests in SOLO_TESTS
+# stop or restart the cluster and run alone; the ASan runs of ASAN_INTEGRATION join the lanes
+# once the ASan build is ready and the test's own run has ended (they share its databases).
+LANES=${RAGLOAD_TEST_LANES:-2}
+SOLO_TESTS="crash"
 ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile mail office pdf"
-[ -n "$prebuild" ] && wait "$prebuild"
-if [ ${#filter[@]} -eq 0 ]; then
-  phase "fuzz corpora replayed (seeds and regressions, ASan/UBSan)"
+LOGDIR=$RAGLOAD_TEST_CACHE/logs; mkdir -p "$LOGDIR"
+declare -A job_log=() done_test=()
+jobs_running=0
+
+# run_test FILE NAME [RAGLOAD]: one test, its output into the log; the closing line gives its
+# wall time and the CPU seconds of its processes (the cluster's are shared between lanes).
+run_test() {
+  local t=$1 name=$2 bin=${3:-}
+  local start me=$BASHPID; start=$(date +%s)
+  echo "-- $t${bin:+ (asan)}"
+  RAGLOAD=${bin:-$ROOT/build/ragload} TEST_NAME=$name timeout 900 bash "$t" || {
+    rc=$?; echo "FAIL $name: script exited $rc" >> "$RESULTS"; echo "  FAIL script exited $rc"; }
+  echo "   ($(( $(date +%s) - start )) s; CPU $(awk -v t="$(getconf CLK_TCK)" \
+    '{ printf "%d", ($16 + $17) / t }' /proc/$me/stat) s)"
+}
+start_test() {
+  run_test "$@" > "$LOGDIR/$2.log" 2>&1 &
+  job_log[$!]=$2; jobs_running=$((jobs_running + 1))
+}
+# Waits for one lane (or the prebuild) to end and prints its test's output. Polls: bash's
+# `wait -n` does not return for a job that ended before it was called.
+reap_test() {
+  local pid
+  while :; do
+    if [ -n "${prebuild:-}" ] && ! kill -0 "$prebuild" 2> /dev/null; then
+      wait "$prebuild"; prebuild=; return 0
+    fi
+    for pid in "${!job_log[@]}"; do
+      kill -0 "$pid" 2> /dev/null && continue
+      wait "$pid"
+      cat "$LOGDIR/${job_log[$pid]}.log"
+      done_test[${job_log[$pid]}]=1; unset "job_log[$pid]"; jobs_running=$((jobs_running - 1))
+      return 0
+    done
+    sleep 0.3
+  done
+}
+reap_all() { while [ "$jobs_running" -gt 0 ]; do reap_test; done; }
+
+selected() {
+  [ ${#filter[@]} -eq 0 ] && return 0
+  local f; for f in "${filter[@]}"; do case "$1" in *"$f"*) return 0;; esac; done
+  return 1
+}
+
+phase "integration and CLI tests"
+queue=() solo=()
+for t in tests/cli/*.sh tests/integration/*.sh; do
+  [ -f "$t" ] && selected "$t" || continue
+  case " $SOLO_TESTS " in *" $(basename "$t" .sh) "*) solo+=("$t"); continue;; esac
+  queue+=("$t")
+done
+# the longest first (their last measured times, in tests/durations; a new test counts as 30 s),
+# so that no lane is left with a long test at the end
+mapfile -t queue < <(for t in "${queue[@]}"; do
+  d=$(awk -v n="$(basename "$t" .sh)" '$1 == n { print $2 }' tests/durations 2> /dev/null)
+  echo "${d:-30} $t"
+done | sort -k1,1nr -k2 | awk '{ print $2 }')
+for t in "${solo[@]}"; do run_test "$t" "$(basename "$t" .sh)"; done
+for t in "${queue[@]}"; do
+  while [ "$jobs_running" -ge "$LANES" ]; do reap_test; done
+  start_test "$t" "$(basename "$t" .sh)"
+done
+[ ${#filter[@]} -eq 0 ] || reap_all
+
+# Sanitizers: the fuzz corpora replayed under ASan/UBSan, the unit tests and the integration
+# tests that exercise the most code paths again under ASan/UBSan (errors abort, leaks fail the
+# exit status), and the threaded pipeline under TSan; they join the lanes as the builds above
+# finish. Memory-limit tests (ulimit -v) stay with the normal build: sanitizers cannot run
+# there.
+replay_job() {
+  echo "-- fuzz corpora replayed (seeds and regressions, ASan/UBSan)"
   if out=$(tests/fuzz/replay.sh 2>&1); then
     printf '%s\n' "$out" | sed 's/^/  /'
     echo "PASS fuzz replay: every target" >> "$RESULTS"
@@ -109,32 +169,55 @@ if [ ${#filter[@]} -eq 0 ]; then
     printf '%s\n' "$out" | tail -n 20
     echo "FAIL fuzz replay" >> "$RESULTS"
   fi
-fi
-
-if [ ${#filter[@]} -eq 0 ] && [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
-  phase "unit tests under ASan/UBSan"
-  if make -s asan >/dev/null 2>&1; then
-    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-    run_unit build/asan " (asan)"
-    phase "integration tests under ASan/UBSan"
-    for name in $ASAN_INTEGRATION; do
-      for t in tests/cli/$name.sh tests/integration/$name.sh; do
-        [ -f "$t" ] || continue
-        echo "-- $t (asan)"
-        RAGLOAD=$ROOT/build/asan/ragload TEST_NAME="$name (asan)" timeout 900 bash "$t" || {
-          echo "FAIL $name (asan): script exited $?" >> "$RESULTS"; }
-      done
-    done
-    unset ASAN_OPTIONS
-  else
-    echo "FAIL asan: build failed" >> "$RESULTS"; echo "  FAIL asan build"
-  fi
-  phase "threaded pipeline under TSan"
-  if make -s tsan >/dev/null 2>&1; then
+}
+asan_ok() {
+  make -s asan > /dev/null 2>&1 && return 0
+  echo "FAIL asan: build failed" >> "$RESULTS"; echo "  FAIL asan build"; return 1
+}
+asan_unit_job() {
+  echo "-- unit tests under ASan/UBSan"
+  asan_ok && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_unit build/asan " (asan)"
+}
+asan_test_job() {
+  asan_ok && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    run_test "$1" "$(basename "$1" .sh) (asan)" "$ROOT/build/asan/ragload"
+}
+tsan_job() {
+  echo "-- threaded pipeline under TSan"
+  if make -s tsan > /dev/null 2>&1; then
     TEST_NAME=tsan bash tests/sanitize/tsan.sh
   else
     echo "FAIL tsan: build failed" >> "$RESULTS"; echo "  FAIL tsan build"
   fi
+}
+late=()
+if [ ${#filter[@]} -eq 0 ]; then
+  late+=("replay_job replay")
+  if [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
+    late+=("asan_unit_job asan-unit")
+    for name in $ASAN_INTEGRATION; do
+      for t in tests/cli/$name.sh tests/integration/$name.sh; do
+        [ -f "$t" ] && late+=("asan_test_job $name-asan $t $name")
+      done
+    done
+    late+=("tsan_job tsan")
+  fi
 fi
+# each entry: FUNCTION LOG-NAME [ARG] [TEST IT WAITS FOR]
+while [ ${#late[@]} -gt 0 ] || [ "$jobs_running" -gt 0 ]; do
+  if [ "$jobs_running" -lt "$LANES" ] && [ -z "$prebuild" ]; then
+    picked=
+    for k in "${!late[@]}"; do
+      read -r fn log arg after <<< "${late[$k]}"
+      [ -z "${after:-}" ] || [ -n "${done_test[$after]:-}" ] || continue
+      # shellcheck disable=SC2086
+      $fn $arg > "$LOGDIR/$log.log" 2>&1 &
+      job_log[$!]=$log; jobs_running=$((jobs_running + 1))
+      unset "late[$k]"; late=("${late[@]}"); picked=1; break
+    done
+    [ -n "$picked" ] && continue
+  fi
+  reap_test
+done
 phase "done"
 summary

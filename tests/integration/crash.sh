@@ -6,10 +6,15 @@ if ! have_shared; then t_skip "crash: ../shared/datasets absent"; exit 0; fi
 FAULTS=$ROOT/build/faults/ragload
 [ -x "$FAULTS" ] || make -s -C "$ROOT" faults >/dev/null
 head -n 3000 "$DATASETS/scifact/corpus.jsonl" > "$TMP/corpus.jsonl"
-# one model for every load (the fit is not what this test is about; fitted once, it saves one
-# fit per load)
-"$RAGLOAD" --no-progress model fit "$TMP/corpus.jsonl" -o "$TMP/small.model" 2>/dev/null
-SMALL=(--model "$TMP/small.model" --set load.batch_docs=100)
+# one model for every load (the fit is not what this test is about): the suite's SciFact model
+# (tests/lib.sh), else one fitted here
+scifact_load
+model=$SCIFACT_MODEL
+if [ ! -s "$model" ]; then
+  model=$TMP/small.model
+  "$RAGLOAD" --no-progress model fit "$TMP/corpus.jsonl" -o "$model" 2>/dev/null
+fi
+SMALL=(--model "$model" --set load.batch_docs=100)
 pairs() { q "SELECT d.source_name || ' ' || md5(c.chunk_text) FROM documents d JOIN chunks c USING (doc_id) ORDER BY 1"; }
 consistent() {
   [ "$(q "SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id)")" = 0 ] &&
@@ -70,7 +75,7 @@ t_check "run log records the reconnect" test "$(q "SELECT counts->>'reconnects' 
 
 # 4. the server restarts mid-ingest
 newdb crash_restart; "$RAGLOAD" -q init
-"$RAGLOAD" --no-progress --model "$TMP/small.model" --set load.batch_docs=50 ingest "$TMP/corpus.jsonl" \
+"$RAGLOAD" --no-progress --model "$model" --set load.batch_docs=50 ingest "$TMP/corpus.jsonl" \
   2> "$TMP/restart" & pid=$!
 for _ in $(seq 1 200); do
   n=$(q "SELECT count(*) FROM documents" 2>/dev/null || echo 0)

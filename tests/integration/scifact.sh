@@ -1,16 +1,13 @@
-# SciFact (BEIR) loaded once: every document, every chunk embedded once, only binary COPY,
-# and a rerun over unchanged input writes nothing.
+# SciFact (BEIR) loaded once (the suite's shared load, tests/lib.sh: scifact_db): every
+# document, every chunk embedded once, only binary COPY, and a rerun over unchanged input
+# writes nothing.
 . "$(dirname "$0")/../lib.sh"
 if ! have_shared; then t_skip "scifact: ../shared/datasets absent"; exit 0; fi
-newdb scifact
-"$RAGLOAD" -q init
+# the suite's SciFact load (tests/lib.sh: scifact_db), checked here; this test's copy of it
+scifact_db scifact
 corpus=$DATASETS/scifact/corpus.jsonl
-mark="ragload-copy-check-$$-$RANDOM"
-PGOPTIONS="-c log_statement=all" q "SELECT '$mark'" >/dev/null   # a marker in the server log
-rc=0
-PGOPTIONS="-c log_statement=all" "$RAGLOAD" --no-progress ingest "$corpus" 2> "$TMP/err" || rc=$?
-t_eq "ingest corpus.jsonl exits 0" 0 "$rc"
-[ "$rc" = 0 ] || tail -n 5 "$TMP/err"
+t_eq "ingest corpus.jsonl exits 0" 0 "$SCIFACT_RC"
+[ "$SCIFACT_RC" = 0 ] || tail -n 5 "$SCIFACT_ERR"
 t_eq "all 5183 documents loaded" 5183 "$(q "SELECT count(*) FROM documents")"
 t_eq "every document has chunks" 0 "$(q "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)")"
 t_eq "every chunk has exactly one embedding" 0 "$(q "SELECT count(*) FROM chunks c WHERE (SELECT count(*) FROM embeddings e WHERE e.chunk_id = c.chunk_id) <> 1")"
@@ -23,11 +20,10 @@ t_eq "embedding_vector typed vector(768) and stored inline (no TOAST round trip)
 t_check "vectors are unit length" test "$(q "SELECT count(*) FROM (SELECT embedding_vector FROM embeddings LIMIT 200) e WHERE abs(vector_norm(embedding_vector) - 1) > 1e-3")" = 0
 t_check "chunk metadata has ordinal and byte offsets" test "$(q "SELECT count(*) FROM chunks WHERE chunk_metadata ? 'ordinal' AND chunk_metadata ? 'start' AND chunk_metadata ? 'end'")" = "$(q "SELECT count(*) FROM chunks")"
 t_eq "chunk text is the byte range of original_content" 0 "$(q "SELECT count(*) FROM (SELECT c.chunk_text, d.original_content, (c.chunk_metadata->>'start')::int s, (c.chunk_metadata->>'end')::int e FROM chunks c JOIN documents d USING (doc_id) LIMIT 500) x WHERE convert_from(substring(convert_to(original_content, 'UTF8') FROM s + 1 FOR e - s), 'UTF8') <> chunk_text")"
-if [ -n "${RAGLOAD_PGLOG:-}" ] && [ -r "$RAGLOAD_PGLOG" ]; then
-  awk -v m="$mark" 'index($0, m) {on=1} on' "$RAGLOAD_PGLOG" > "$TMP/log"
-  t_check "the log check sees this run's statements" grep -q 'statement: BEGIN' "$TMP/log"
-  t_check "server log shows COPY ... FROM STDIN (FORMAT BINARY)" grep -q 'COPY documents .* FROM STDIN (FORMAT BINARY)' "$TMP/log"
-  t_check "no INSERT into documents, chunks or embeddings" bash -c '! grep -qiE "INSERT INTO (documents|chunks|embeddings)" "$1"' _ "$TMP/log"
+if [ -s "$SCIFACT_LOG" ]; then
+  t_check "the log check sees the load's statements" grep -q 'statement: BEGIN' "$SCIFACT_LOG"
+  t_check "server log shows COPY ... FROM STDIN (FORMAT BINARY)" grep -q 'COPY documents .* FROM STDIN (FORMAT BINARY)' "$SCIFACT_LOG"
+  t_check "no INSERT into documents, chunks or embeddings" bash -c '! grep -qiE "INSERT INTO (documents|chunks|embeddings)" "$1"' _ "$SCIFACT_LOG"
 else
   t_skip "COPY-only check: server log not readable (RAGLOAD_PGLOG unset)"
 fi
