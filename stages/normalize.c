@@ -3011,6 +3011,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			rc = json_set(extra, "unreadable_pages", json_integer(pinfo.failed_pages));
 		if (!rc && pinfo.ocr_pages)
 			rc = json_set(extra, "ocr_pages", json_integer(pinfo.ocr_pages));
+		if (!rc && pinfo.toc_pages)
+			rc = json_set(extra, "toc_pages_dropped", json_integer(pinfo.toc_pages));
 		if (!rc && pinfo.repaired)
 			rc = json_set(extra, "repaired", json_true());
 		if (rc)

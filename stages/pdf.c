@@ -23,6 +23,9 @@
  *   first or last lines by position, whose text (lower-cased, digits as '#', so "Page 3" and
  *   "Page 4" are one) occurs so on at least 2 pages and on at least 3 or half of the pages
  *   with text, is dropped. Outline headings are never dropped.
+ * - Tables of contents: a page most of whose lines end in a dot leader and a rising page
+ *   number ("2.1 Invoking . . . . 14") is navigation; its text is dropped (drop_toc) and
+ *   counted (the document's metadata: toc_pages_dropped). Its outline headings stay.
  * - Headings: each outline entry with a page is looked for on that page from its target's
  *   height down (200 lines at most), then in the next page's first 5 lines: the first line
  *   whose letters and digits equal the title's (after a section number, "1.2." or
@@ -52,6 +55,7 @@
 #include "pdfwire.h"
 #include "../lib/common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -85,6 +89,9 @@ extern char **environ;
 #define EDGE_LINES 3                    /* first/last lines of a page that may be a header */
 #define EDGE_BAND 0.15                  /* ... within this share of the page height */
 #define KEY_MAX 120                     /* bytes of a header's text compared */
+#define TOC_LEADER 4                    /* dots of a table-of-contents line's leader, at least */
+#define TOC_MIN 3                       /* such lines on a contents page, at least */
+#define TOC_SHARE 40                    /* ... and this percentage of its lines */
 
 /* ---- the worker's answer, decoded ---------------------------------------------------------- */
 
@@ -539,6 +546,172 @@ static int drop_edges(struct wdoc *d, struct pdf_info *info)
 	return 0;
 }
 
+/* ---- tables of contents --------------------------------------------------------------------- */
+
+/* A page number at the end of s/n (after spaces): its first byte's offset into *at and its
+ * value (0 for a roman one); -1 when s does not end in one. */
+static long page_number_at_end(const char *s, size_t n, size_t *at)
+{
+	size_t e = n;
+	while (e > 0 && s[e - 1] == ' ')
+		e--;
+	size_t d = e;
+	while (d > 0 && e - d < 6 && s[d - 1] >= '0' && s[d - 1] <= '9')
+		d--;
+	long num = 0;
+	if (d < e) {
+		if (d > 0 && s[d - 1] >= '0' && s[d - 1] <= '9')
+			return -1;   /* too long for a page number */
+		for (size_t i = d; i < e; i++)
+			num = num * 10 + (s[i] - '0');
+	} else {
+		while (d > 0 && e - d < 8 && s[d - 1] && strchr("ivxlcdmIVXLCDM", s[d - 1]))
+			d--;
+		if (d == e || (d > 0 && isalpha((unsigned char)s[d - 1])))
+			return -1;
+	}
+	*at = d;
+	return num;
+}
+
+/* Whether s/n ends in a dot leader (at least TOC_LEADER dots: '.', U+00B7 or U+2026, with
+ * spaces between them allowed), trailing spaces aside. */
+static int ends_in_leader(const char *s, size_t n)
+{
+	int dots = 0;
+	size_t i = n;
+	while (i > 0) {
+		unsigned char c = (unsigned char)s[i - 1];
+		if (c == ' ' || c == '.') {
+			dots += c == '.';
+			i--;
+		} else if (i >= 2 && (unsigned char)s[i - 2] == 0xC2 && c == 0xB7) {
+			dots++;
+			i -= 2;
+		} else if (i >= 3 && (unsigned char)s[i - 3] == 0xE2 && (unsigned char)s[i - 2] == 0x80 &&
+			   c == 0xA6) {
+			dots += 3;
+			i -= 3;
+		} else {
+			break;
+		}
+	}
+	return dots >= TOC_LEADER;
+}
+
+/* Whether s/n is a label a contents page sets apart from its entry: a section or page number
+ * ("A.1", "1.2.10", "232", "xvi"); such lines count neither for nor against a contents page. */
+static int toc_label(const char *s, size_t n)
+{
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	while (n > 0 && s[0] == ' ')
+		s++, n--;
+	if (!n || n > 12)
+		return 0;
+	int digit = 0, roman = 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '.')
+			return 0;
+		digit |= isdigit(c);
+		roman &= c != '.' && !isdigit(c) && strchr("ivxlcdmIVXLCDM", c) != NULL;
+	}
+	return digit || roman;
+}
+
+/* The page number of a table-of-contents entry at line i of its page: "Title . . . . 42" or
+ * "Title ..... xii" on one line, or a line ending in the leader and the number alone on the
+ * next line (as some producers' layouts come out). Returns the arabic number, 0 for a roman
+ * one, -1 when line i is no such entry. *used is set to the lines it took (1 or 2). */
+static long toc_entry(const struct wdoc *d, size_t i, size_t end, size_t *used)
+{
+	const struct wline *l = &d->lines[i];
+	size_t at;
+	long num = page_number_at_end(l->s, l->n, &at);
+	*used = 1;
+	if (num >= 0 && at < l->n && ends_in_leader(l->s, at))
+		return num;
+	if (!ends_in_leader(l->s, l->n) || i + 1 >= end)
+		return -1;
+	const struct wline *nx = &d->lines[i + 1];
+	size_t lead = 0;
+	while (lead < nx->n && nx->s[lead] == ' ')
+		lead++;
+	num = page_number_at_end(nx->s, nx->n, &at);
+	if (num < 0 || at != lead)
+		return -1;
+	*used = 2;
+	return num;
+}
+
+/*
+ * Drops the text of table-of-contents pages (contents, lists of figures and tables): pages
+ * where at least TOC_SHARE percent of the lines (section and page numbers set apart aside),
+ * and at least TOC_MIN lines, end in a dot leader and a page number, those numbers (the
+ * arabic ones) rising from line to line but rarely, and never past twice the document's
+ * pages; on the page after such a page, the entries that end the contents (its lines up to
+ * the last entry before the first heading). The outline gives the same structure as
+ * headings; the page's own text is navigation, not content a reader asks about (a manual's
+ * contents were one chunk in five of its text). Outline headings on such a page stay.
+ */
+static void drop_toc(struct wdoc *d, struct pdf_info *info)
+{
+	long limit = 2L * (long)(d->npages > d->n_pages ? d->npages : d->n_pages) + 10;
+	int prev_toc = 0;
+	for (size_t p = 0; p < d->n_pages; p++) {
+		const struct wpage *pg = &d->pages[p];
+		size_t lines = 0, toc = 0, pairs = 0, falls = 0;
+		/* the contents' last page: the lines up to its last entry before the first
+		 * heading, when entries are TOC_SHARE percent of them */
+		size_t cut = 0, cut_lines = 0, cut_toc = 0;
+		int before_heading = 1;
+		long last = -1;
+		int beyond = 0;
+		const size_t end = pg->first + pg->count;
+		for (size_t i = pg->first, used; i < end; i += used) {
+			const struct wline *l = &d->lines[i];
+			used = 1;
+			if (l->heading)
+				before_heading = 0;
+			if (l->drop || l->heading)
+				continue;
+			long num = toc_entry(d, i, end, &used);
+			if (num < 0 && toc_label(l->s, l->n))
+				continue;
+			lines++;
+			if (num < 0)
+				continue;
+			toc++;
+			if (before_heading) {
+				cut = i + used;
+				cut_lines = lines;
+				cut_toc = toc;
+			}
+			beyond |= num > limit;
+			if (num > 0) {
+				if (last > 0) {
+					pairs++;
+					falls += num < last;
+				}
+				last = num;
+			}
+		}
+		int whole = toc >= TOC_MIN && toc * 100 >= lines * TOC_SHARE && !beyond &&
+			    falls * 5 <= pairs;
+		if (!whole && !(prev_toc && cut && cut_toc * 100 >= cut_lines * TOC_SHARE &&
+				!beyond && falls * 5 <= pairs)) {
+			prev_toc = 0;
+			continue;
+		}
+		for (size_t i = pg->first; i < (whole ? end : cut); i++)
+			if (!d->lines[i].heading)
+				d->lines[i].drop = 1;
+		info->toc_pages++;
+		prev_toc = whole;
+	}
+}
+
 /* Letters and digits of s, lower-cased (ASCII; other bytes as they are), into o (cap bytes). */
 static size_t alnum(const char *s, size_t n, char *o, size_t cap)
 {
@@ -980,6 +1153,7 @@ int pdf_from_wire(const char *w, size_t n, const struct office_sink *sink, void 
 	place_headings(&d);
 	if ((rc = drop_edges(&d, info)))
 		goto out;
+	drop_toc(&d, info);
 	rc = emit_doc(&d, sink, ctx, info);
 	if (rc > 0)  /* a callback stopped the walk */
 		rc = 0;

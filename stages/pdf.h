@@ -38,6 +38,7 @@ struct pdf_opts {
 struct pdf_info {
 	json_t *properties;
 	int pages, no_text_pages, ocr_pages, failed_pages, truncated, repaired, headers_dropped;
+	int toc_pages;   /* table-of-contents pages whose text was dropped */
 	const char *reason;
 	char message[200];
 };

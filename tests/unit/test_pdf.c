@@ -235,6 +235,54 @@ static void test_headings(void **state)
 	buf_release(&w);
 }
 
+/* Contents pages: page 1's entries in both layouts (number on the line, number alone on the
+ * next line, section numbers set apart) are dropped, its outline heading stays; page 2 ends the
+ * contents (two entries) before its first heading, then body text that stays; page 3 is a
+ * price list with leaders whose numbers do not rise: content, kept. */
+static void test_contents(void **state)
+{
+	(void)state;
+	struct buf w;
+	struct pdf_info info;
+	w_begin(&w, 3);
+	w_outline(&w, 1, 1, 700, "Contents");
+	w_outline(&w, 1, 2, 2500, "Preface");
+	w_page(&w, 1, 0);
+	w_block(&w);
+	w_line(&w, 800, "Contents");
+	w_block(&w);
+	w_line(&w, 1000, "1");
+	w_line(&w, 1100, "Getting started . . . . . . . . . . . . 1");
+	w_line(&w, 1200, "1.1");
+	w_line(&w, 1300, "Installing . . . . . . . . . . . . . . .");
+	w_line(&w, 1400, "2");
+	w_line(&w, 1500, "1.2 Running the tool ...................... 4");
+	w_line(&w, 1600, "2 Tuning \xe2\x80\xa6\xe2\x80\xa6 7");
+	w_page(&w, 2, 0);
+	w_block(&w);
+	w_line(&w, 1000, "3 Limits . . . . . . . . . 9");
+	w_line(&w, 1100, "4 Index . . . . . . . . . 12");
+	w_block(&w);
+	w_line(&w, 2600, "Preface");
+	w_block(&w);
+	w_line(&w, 2800, "This guide explains the tool.");
+	w_page(&w, 3, 0);
+	w_block(&w);
+	w_line(&w, 1000, "Coffee . . . . . . . 4");
+	w_line(&w, 1100, "Tea . . . . . . . . 3");
+	w_line(&w, 1200, "Cake . . . . . . . . 5");
+	w_line(&w, 1300, "Water . . . . . . . 1");
+	w_end(&w, PDFW_OK, "");
+	char *s = run(&w, 0, &info);
+	assert_string_equal(s, "[p1]<h1>Contents</h>[p2]<h1>Preface</h>|This guide explains the tool."
+			       "[p3]|Coffee . . . . . . . 4 Tea . . . . . . . . 3 Cake . . . . . . . . 5 "
+			       "Water . . . . . . . 1");
+	assert_int_equal(info.toc_pages, 2);
+	json_decref(info.properties);
+	free(s);
+	buf_release(&w);
+}
+
 /* A scanned page (images, no text) is counted; a page the library failed on too. */
 static void test_scan(void **state)
 {
@@ -345,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_headings),
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_contents),
 		cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
