@@ -109,6 +109,58 @@ make_queries() {
   [ -s "$WORK/queries.jsonl" ] || die "no queries from $db"
 }
 
+# ---- exponents, report: rewritten after each size, so a long run keeps what it measured --------
+write_report() {
+  local mach
+  mach=$(jq -c --arg e "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson s "$(since "$START")" \
+    '. + {loadavg_end: $e, bench_seconds: $s}' <<< "$machine")
+  mkdir -p "$OUT"
+  jq -n --argjson machine "$mach" --argjson sizes "$SIZES_JSON" '
+    def slope(xs; ys): (xs | length) as $n
+      | if $n < 2 then null else
+          ((xs | add) / $n) as $mx | ((ys | add) / $n) as $my
+          | ([range($n)] | map((xs[.] - $mx) * (ys[.] - $my)) | add) as $sxy
+          | ([range($n)] | map((xs[.] - $mx) * (xs[.] - $mx)) | add) as $sxx
+          | if $sxx == 0 then null else ($sxy / $sxx * 1000 | round / 1000) end end;
+    {machine: $machine, sizes: $sizes,
+     exponents: ($sizes[0].seconds | keys_unsorted | map(. as $k
+       | [$sizes[] | select(.seconds[$k] != null and .seconds[$k] > 0)] as $s
+       | {key: $k, value: slope($s | map(.chunks | log); $s | map(.seconds[$k] | log))}) | from_entries)}' \
+    > "$OUT/scale.json.tmp"
+  mv "$OUT/scale.json.tmp" "$OUT/scale.json"
+
+  {
+    echo "# ragload at scale"
+    echo
+    jq -r '.machine | "\(.date[0:10]), \(.cpu), \(.cores) cores, \(.memory_gb) GB, PostgreSQL \(.postgresql), pgvector \(.pgvector); load average \(.loadavg_start) at start, \(.loadavg_end) at end; \(.bench_seconds | floor) s in all. Data: scale.json; plot: scale.svg."' "$OUT/scale.json"
+    echo
+    echo "Per corpus size: seconds of each stage (load = archive to loaded, model fit included; index = HNSW, IVFFlat and full-text builds; eval = exact top-10 and every index's sweep), peak RSS of each stage's ragload process, table sizes."
+    echo
+    echo "| chunks | documents | load s | of which fit s | index s | eval s | total s | peak RSS load / index / eval MB | documents / chunks / embeddings MB |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    jq -r '.sizes[] | "| \(.chunks) | \(.documents) | \(.seconds.load * 10 | round / 10) | \(.seconds.load_fit // "") | \(.seconds.index * 10 | round / 10) | \(.seconds.eval * 10 | round / 10) | \(.seconds.total * 10 | round / 10) | \(.peak_rss_mb_by_stage.load) / \(.peak_rss_mb_by_stage.index) / \(.peak_rss_mb_by_stage.eval) | \(.table_mb.documents) / \(.table_mb.chunks) / \(.table_mb.embeddings) |"' "$OUT/scale.json"
+    echo
+    echo "Indexes: build time and size, and the fastest search setting reaching recall@10 $RECALL on one connection (in italics when none does: the setting with the best recall)."
+    echo
+    echo "| chunks | index | storage | build | build s | size MB | recall@10 | p99 ms | QPS | search |"
+    echo "|---:|---|---|---|---:|---:|---:|---:|---:|---|"
+    jq -r '.sizes[] | .chunks as $n | .indexes[] | (.build | if type == "object" then (to_entries | map("\(.key) \(.value)") | join(", ")) else "" end) as $bs
+      | if .best == null then "| \($n) | \(.index) | \(.storage) | \($bs) | \(.build_s) | \(.size_mb) | | | | |"
+        else (.best | if .reached then "" else "*" end) as $em
+        | "| \($n) | \(.index) | \(.storage) | \($bs) | \(.build_s * 10 | round / 10) | \(.size_mb) | \($em)\(.best["recall@10"] * 1000 | round / 1000)\($em) | \(.best.p99_ms * 100 | round / 100) | \(.best.qps | round) | \(.best.search | to_entries | map("\(.key) \(.value)") | join(", ")) |" end' "$OUT/scale.json"
+    echo
+    echo "Growth exponent of each stage's time with corpus size (slope of log seconds over log chunks; 1.0 is linear):"
+    echo
+    echo "| stage | exponent |"
+    echo "|---|---:|"
+    jq -r '.exponents | to_entries[] | "| \(.key) | \(.value // "– (one size)") |"' "$OUT/scale.json"
+  } > "$OUT/scale.md"
+
+  # ---- plot: seconds per stage against chunks, log-log ------------------------------------------
+  jq -r '.sizes[] | .chunks as $n | .seconds | to_entries[] | select(.value != null and .value > 0) | "\(.key) \($n) \(.value)"' \
+    "$OUT/scale.json" | awk -f "$ROOT/bench/scale_svg.awk" > "$OUT/scale.svg"
+}
+
 SIZES_JSON="[]"
 IFS=, read -r -a size_list <<< "$SIZES"
 for size in "${size_list[@]}"; do
@@ -176,56 +228,8 @@ for size in "${size_list[@]}"; do
   log "$size: $chunks chunks; load ${SEC[load]} s, index ${SEC[index]} s, eval ${SEC[eval]} s; peak RSS load ${RSS[load]} MB, index ${RSS[index]} MB, eval ${RSS[eval]} MB"
   if [ "${SCALE_KEEP:-0}" != 1 ]; then dropdb "$DB"; fi
   DB=""
+  write_report
 done
-
-# ---- exponents, report -------------------------------------------------------------------------
-machine=$(jq -c --arg e "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson s "$(since "$START")" \
-  '. + {loadavg_end: $e, bench_seconds: $s}' <<< "$machine")
-mkdir -p "$OUT"
-jq -n --argjson machine "$machine" --argjson sizes "$SIZES_JSON" '
-  def slope(xs; ys): (xs | length) as $n
-    | if $n < 2 then null else
-        ((xs | add) / $n) as $mx | ((ys | add) / $n) as $my
-        | ([range($n)] | map((xs[.] - $mx) * (ys[.] - $my)) | add) as $sxy
-        | ([range($n)] | map((xs[.] - $mx) * (xs[.] - $mx)) | add) as $sxx
-        | if $sxx == 0 then null else ($sxy / $sxx * 1000 | round / 1000) end end;
-  {machine: $machine, sizes: $sizes,
-   exponents: ($sizes[0].seconds | keys_unsorted | map(. as $k
-     | [$sizes[] | select(.seconds[$k] != null and .seconds[$k] > 0)] as $s
-     | {key: $k, value: slope($s | map(.chunks | log); $s | map(.seconds[$k] | log))}) | from_entries)}' \
-  > "$OUT/scale.json.tmp"
-mv "$OUT/scale.json.tmp" "$OUT/scale.json"
-
-{
-  echo "# ragload at scale"
-  echo
-  jq -r '.machine | "\(.date[0:10]), \(.cpu), \(.cores) cores, \(.memory_gb) GB, PostgreSQL \(.postgresql), pgvector \(.pgvector); load average \(.loadavg_start) at start, \(.loadavg_end) at end; \(.bench_seconds | floor) s in all. Data: scale.json; plot: scale.svg."' "$OUT/scale.json"
-  echo
-  echo "Per corpus size: seconds of each stage (load = archive to loaded, model fit included; index = HNSW, IVFFlat and full-text builds; eval = exact top-10 and every index's sweep), peak RSS of each stage's ragload process, table sizes."
-  echo
-  echo "| chunks | documents | load s | of which fit s | index s | eval s | total s | peak RSS load / index / eval MB | documents / chunks / embeddings MB |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---|---|"
-  jq -r '.sizes[] | "| \(.chunks) | \(.documents) | \(.seconds.load * 10 | round / 10) | \(.seconds.load_fit // "") | \(.seconds.index * 10 | round / 10) | \(.seconds.eval * 10 | round / 10) | \(.seconds.total * 10 | round / 10) | \(.peak_rss_mb_by_stage.load) / \(.peak_rss_mb_by_stage.index) / \(.peak_rss_mb_by_stage.eval) | \(.table_mb.documents) / \(.table_mb.chunks) / \(.table_mb.embeddings) |"' "$OUT/scale.json"
-  echo
-  echo "Indexes: build time and size, and the fastest search setting reaching recall@10 $RECALL on one connection (in italics when none does: the setting with the best recall)."
-  echo
-  echo "| chunks | index | storage | build | build s | size MB | recall@10 | p99 ms | QPS | search |"
-  echo "|---:|---|---|---|---:|---:|---:|---:|---:|---|"
-  jq -r '.sizes[] | .chunks as $n | .indexes[] | (.build | if type == "object" then (to_entries | map("\(.key) \(.value)") | join(", ")) else "" end) as $bs
-    | if .best == null then "| \($n) | \(.index) | \(.storage) | \($bs) | \(.build_s) | \(.size_mb) | | | | |"
-      else (.best | if .reached then "" else "*" end) as $em
-      | "| \($n) | \(.index) | \(.storage) | \($bs) | \(.build_s * 10 | round / 10) | \(.size_mb) | \($em)\(.best["recall@10"] * 1000 | round / 1000)\($em) | \(.best.p99_ms * 100 | round / 100) | \(.best.qps | round) | \(.best.search | to_entries | map("\(.key) \(.value)") | join(", ")) |" end' "$OUT/scale.json"
-  echo
-  echo "Growth exponent of each stage's time with corpus size (slope of log seconds over log chunks; 1.0 is linear):"
-  echo
-  echo "| stage | exponent |"
-  echo "|---|---:|"
-  jq -r '.exponents | to_entries[] | "| \(.key) | \(.value // "– (one size)") |"' "$OUT/scale.json"
-} > "$OUT/scale.md"
-
-# ---- plot: seconds per stage against chunks, log-log ------------------------------------------
-jq -r '.sizes[] | .chunks as $n | .seconds | to_entries[] | select(.value != null and .value > 0) | "\(.key) \($n) \(.value)"' \
-  "$OUT/scale.json" | awk -f "$ROOT/bench/scale_svg.awk" > "$OUT/scale.svg"
 
 cat "$OUT/scale.md"
 log "wrote $OUT/scale.json, scale.md and scale.svg in $(since "$START" | cut -d. -f1) s"
