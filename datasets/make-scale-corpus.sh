@@ -34,7 +34,8 @@
 #   generated text, topped up: plain-text documents from a word-level Markov chain of order 2
 #     (datasets/textgen.c, compiled here with cc) trained on up to 8 MB of normalized text of
 #     each real source; each document's title line carries its number, so no two are equal.
-# These packages hold about 150k chunks of real text, a seventh of 1M. Every size has the same
+# These packages hold 125,518 chunks of real text (11,581 documents, 2026-12), an eighth of 1M;
+# a Markov document averages 11.45 chunks. Every size has the same
 # mix: the real share is (real chunks / 1M) at each size, the real files taken in one fixed
 # pseudo-random order (a sample of every source), the rest generated, so per-chunk costs stay
 # comparable across sizes and each size is a prefix of the next (real and generated alike).
