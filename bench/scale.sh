@@ -27,7 +27,8 @@
 # appear with nothing changed here. "best" is the setting with the most QPS among those reaching
 # recall@10 0.95 (SCALE_RECALL), else the one with the highest recall (then "reached": false).
 # An exponent is the least-squares slope of log(seconds) over log(chunks) across the sizes
-# measured (1.0: linear); with one size there is none (null).
+# measured (1.0: linear); with one size there is none (null). Each size's whole eval results.json
+# (every setting of the sweep) is kept beside them as scale-eval-bench_scale_SIZE.json.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -225,6 +226,7 @@ for size in "${size_list[@]}"; do
          + ($built | map(select(.index == "fts")) | map({index: .index, storage: "tsvector",
               build: .params, build_s: .build_s, size_mb: .size_mb, best: null})))}')
   SIZES_JSON=$(jq -c --argjson e "$entry" '. + [$e]' <<< "$SIZES_JSON")
+  mkdir -p "$OUT" && cp "$results" "$OUT/scale-eval-$(basename "$DB").json"  # every setting swept
   log "$size: $chunks chunks; load ${SEC[load]} s, index ${SEC[index]} s, eval ${SEC[eval]} s; peak RSS load ${RSS[load]} MB, index ${RSS[index]} MB, eval ${RSS[eval]} MB"
   if [ "${SCALE_KEEP:-0}" != 1 ]; then dropdb "$DB"; fi
   DB=""
