@@ -25,7 +25,8 @@
 # setting) of eval's results.json; "storage" is the row's own when eval reports one, else what the
 # index kind stores (vector for HNSW and IVFFlat): so indexes that `ragload index` learns to build
 # appear with nothing changed here. "best" is the setting with the most QPS among those reaching
-# recall@10 0.95 (SCALE_RECALL), else the one with the highest recall (then "reached": false).
+# recall@10 0.95 (SCALE_RECALL), else the one with the highest recall (then "reached": false);
+# the full-text index has build time and size, and "best": null (it has no vector recall).
 # An exponent is the least-squares slope of log(seconds) over log(chunks) across the sizes
 # measured (1.0: linear); with one size there is none (null). Each size's whole eval results.json
 # (every setting of the sweep) is kept beside them as scale-eval-bench_scale_SIZE.json.
