@@ -3,6 +3,7 @@
 #   make test       the whole suite (needs the private cluster: use ./run.sh test)
 #   make asan/tsan  sanitizer builds into build/asan, build/tsan
 #   make bench      benchmarks (reports/bench/)
+#   make bench-scale  archive to evaluated corpus at 125k..1M chunks (SCALE_SIZES=125k,1M)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)
 
 # every core: the suite builds the program four times (release, faults, ASan, TSan) and the fuzz
@@ -37,7 +38,7 @@ MAIN_OBJ := $(BUILD)/obj/pipeline/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan tsan faults bench fuzz clean
+.PHONY: all test unit asan tsan faults bench bench-scale fuzz clean
 all: $(BUILD)/ragload $(BUILD)/ragload-parse $(BUILD)/libragload.so $(UNIT_BIN)
 
 $(BUILD)/ragload: $(MAIN_OBJ) $(LIB_OBJ)
@@ -86,6 +87,11 @@ faults:
 # bench/stages.c times each stage alone and the bare baselines; linked like the unit tests.
 bench: all $(BUILD)/bench/stages
 	@BUILD=$(BUILD) bench/run.sh
+
+# bench/scale.sh: archive -> loaded -> indexed -> evaluated at each corpus size (SCALE_SIZES,
+# default 125k,250k,500k,1M; corpora by datasets/make-scale-corpus.sh, which uses bench/stages)
+bench-scale: all $(BUILD)/bench/stages
+	@BUILD=$(BUILD) bench/scale.sh
 
 $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)

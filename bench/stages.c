@@ -27,6 +27,13 @@
  *                         into memory first), which runs build/ragload-parse per document:
  *                         wall and CPU time, this process's and its workers' (waited for)
  *   cputime CMD...        runs CMD (stdout to /dev/null): its wall and CPU (user + system) time
+ *   chunks PATH [TEXT [MB]]  read + normalize + chunk as ingest does (its excludes and
+ *                         settings), one document at a time, nothing kept: a line "N\tSOURCE"
+ *                         per document (N its chunks), totals on stderr; with TEXT, the
+ *                         normalized texts (up to MB megabytes, default 64) written there, one
+ *                         blank-line-separated document after another. What
+ *                         datasets/make-scale-corpus.sh sizes its corpora by and trains its
+ *                         text generator on
  *   jget FILE PATH        a number from a JSON file (PATH = dotted keys)
  *   blasinfo              OpenBLAS's build and the core it picked
  *
@@ -233,6 +240,65 @@ static int cmd_docx(const struct rl_config *cfg, char **paths, int n)
 		die("read + normalize failed (%llu of %llu documents)", t.failed, t.files);
 	printf("files %llu\nbytes %llu\ntext_bytes %llu\nseconds %.6f\ncpu_seconds %.6f\n", t.files,
 	       t.bytes, t.text_bytes, s, cs);
+	counts_release(&c);
+	return 0;
+}
+
+/* ---- chunks: per-document chunk counts -------------------------------------------------------- */
+
+struct chunk_tally {
+	const struct rl_config *cfg;
+	struct counts *c;
+	FILE *text;
+	uint64_t text_left;
+	unsigned long long docs, chunks, bytes;
+};
+
+static int emit_chunks(void *ctx, struct read_item *it)
+{
+	struct chunk_tally *t = ctx;
+	struct doc *d = NULL;
+	t->bytes += it->len;
+	if (normalize_item(&t->cfg->norm, it, &d, t->c) == 0 && d) {
+		if (chunk_doc(&t->cfg->chunk, d))
+			die("chunk_doc failed");
+		if (d->n_chunks) {
+			printf("%zu\t%s\n", d->n_chunks, it->source);
+			t->docs++;
+			t->chunks += d->n_chunks;
+		}
+		if (t->text && t->text_left >= d->text_len + 2) {
+			fwrite(d->text, 1, d->text_len, t->text);
+			fputs("\n\n", t->text);
+			t->text_left -= d->text_len + 2;
+		}
+	}
+	doc_free(d);
+	read_item_free(it);
+	return 0;
+}
+
+static int cmd_chunks(const struct rl_config *cfg, char *path, const char *text, double mb)
+{
+	struct counts c;
+	counts_init(&c, 1);
+	struct chunk_tally t = {.cfg = cfg, .c = &c};
+	if (text) {
+		t.text = fopen(text, "w");
+		if (!t.text)
+			die("cannot write %s", text);
+		t.text_left = (uint64_t)(mb * 1048576.0);
+	}
+	blas_set_threads(1);
+	char *paths[1] = {path};
+	double t0 = now_seconds();
+	if (read_inputs(&cfg->read, paths, 1, emit_chunks, &t, &c) < 0)
+		die("read_inputs failed on %s", path);
+	if (t.text && fclose(t.text))
+		die("cannot write %s", text);
+	fflush(stdout);
+	fprintf(stderr, "docs %llu\nchunks %llu\ninput_bytes %llu\nskipped %llu\nseconds %.3f\n",
+		t.docs, t.chunks, t.bytes, (unsigned long long)counts_total(&c), now_seconds() - t0);
 	counts_release(&c);
 	return 0;
 }
@@ -1057,7 +1123,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench-stages read FILE | docx PATH... | stages FILE [--load] | rawcopy DIR T1 T2 T3 |"
 		" pgscan Q.fvecs K OP | fvecs N OUT | embedq MODEL OUT | sgemm M N K | pdf FILE... |"
-		" cputime CMD... |"
+		" cputime CMD... | chunks PATH [TEXT [MB]] |"
 		" jget FILE PATH |"
 		" blasinfo\n");
 	exit(2);
@@ -1093,6 +1159,8 @@ int main(int argc, char **argv)
 		return cmd_pdf(&cfg, argv + 2, argc - 2);
 	if (!strcmp(cmd, "embedq") && argc == 4)
 		return cmd_embedq(argv[2], argv[3]);
+	if (!strcmp(cmd, "chunks") && argc >= 3 && argc <= 5)
+		return cmd_chunks(&cfg, argv[2], argc >= 4 ? argv[3] : NULL, argc == 5 ? atof(argv[4]) : 64);
 	if (!strcmp(cmd, "jget") && argc == 4)
 		return cmd_jget(argv[2], argv[3]);
 	if (!strcmp(cmd, "blasinfo") && argc == 2)
