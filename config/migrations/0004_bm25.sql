@@ -171,16 +171,17 @@ BEGIN
         USING qvec, k;
 END $$;
 
--- Dense and BM25 fused: each gives its top `depth` chunks (NULL: [search] hybrid_depth),
--- fused by `fusion` (NULL: [search] hybrid_fusion; 0 = reciprocal rank, 1/(rrf_k + rank)
--- summed; 1 = convex: weight x dense + (1 - weight) x BM25, each min-max normalised over its
--- list, absent = 0). Ties by chunk_id.
+-- Dense and BM25 fused: each side gives its top `depth` chunks (NULL: [search] hybrid_depth),
+-- fused by `fusion` (NULL: [search] hybrid_fusion): 'rrf' sums 1 / (rrf_k + rank) over the
+-- sides; 'convex' is weight x dense + (1 - weight) x BM25, each score min-max normalised over
+-- its side's list (a chunk absent from a side gets 0 there). Ties by chunk_id.
 CREATE FUNCTION ragload_hybrid(qvec vector, terms bigint[], k integer,
-                               fusion integer DEFAULT NULL, weight double precision DEFAULT NULL,
+                               fusion text DEFAULT NULL, weight double precision DEFAULT NULL,
                                depth integer DEFAULT NULL, rrf_k double precision DEFAULT NULL)
 RETURNS TABLE (chunk_id integer, score double precision)
 LANGUAGE sql STABLE AS $$
-    WITH prm AS (SELECT coalesce($4, ragload_setting('hybrid_fusion', 1)::int) AS fusion,
+    WITH prm AS (SELECT coalesce($4, (SELECT value FROM ragload_corpus c
+                                      WHERE c.key = 'hybrid_fusion'), 'convex') AS fusion,
                         coalesce($5, ragload_setting('hybrid_weight', 0.5)) AS weight,
                         greatest(coalesce($6, ragload_setting('hybrid_depth', 100)::int), $3) AS depth,
                         coalesce($7, ragload_setting('hybrid_rrf_k', 60)) AS rrf_k),
@@ -188,16 +189,15 @@ LANGUAGE sql STABLE AS $$
                FROM prm, ragload_dense($1, prm.depth) r),
          l AS (SELECT r.chunk_id, r.score, row_number() OVER (ORDER BY r.score DESC, r.chunk_id) AS rk
                FROM prm, ragload_bm25($2, prm.depth) r),
-         dn AS (SELECT d.*, (d.score - min(d.score) OVER ()) /
-                            nullif(max(d.score) OVER () - min(d.score) OVER (), 0) AS nz FROM d),
-         ln_ AS (SELECT l.*, (l.score - min(l.score) OVER ()) /
-                            nullif(max(l.score) OVER () - min(l.score) OVER (), 0) AS nz FROM l),
-         f AS (SELECT coalesce(dn.chunk_id, ln_.chunk_id) AS chunk_id,
-                      CASE WHEN prm.fusion = 0
-                           THEN coalesce(1 / (prm.rrf_k + dn.rk), 0) + coalesce(1 / (prm.rrf_k + ln_.rk), 0)
-                           ELSE prm.weight * coalesce(dn.nz, CASE WHEN dn.chunk_id IS NULL THEN 0 ELSE 1 END)
-                                + (1 - prm.weight) * coalesce(ln_.nz, CASE WHEN ln_.chunk_id IS NULL THEN 0 ELSE 1 END)
+         dn AS (SELECT d.*, coalesce((d.score - min(d.score) OVER ()) /
+                            nullif(max(d.score) OVER () - min(d.score) OVER (), 0), 1) AS nz FROM d),
+         bn AS (SELECT l.*, coalesce((l.score - min(l.score) OVER ()) /
+                            nullif(max(l.score) OVER () - min(l.score) OVER (), 0), 1) AS nz FROM l),
+         f AS (SELECT coalesce(dn.chunk_id, bn.chunk_id) AS chunk_id,
+                      CASE WHEN prm.fusion = 'rrf'
+                           THEN coalesce(1 / (prm.rrf_k + dn.rk), 0) + coalesce(1 / (prm.rrf_k + bn.rk), 0)
+                           ELSE prm.weight * coalesce(dn.nz, 0) + (1 - prm.weight) * coalesce(bn.nz, 0)
                       END AS score
-               FROM dn FULL JOIN ln_ ON dn.chunk_id = ln_.chunk_id CROSS JOIN prm)
+               FROM dn FULL JOIN bn ON dn.chunk_id = bn.chunk_id CROSS JOIN prm)
     SELECT f.chunk_id, f.score::float8 FROM f ORDER BY f.score DESC, f.chunk_id LIMIT greatest($3, 0)
 $$;
