@@ -83,8 +83,8 @@ struct load_opts {
 #define SEARCH_BM25_K1 0.9
 #define SEARCH_BM25_B 0.4
 #define SEARCH_HYBRID_FUSION 1       /* 0 = "rrf" (reciprocal rank fusion), 1 = "convex" */
-#define SEARCH_HYBRID_WEIGHT 0.5
-#define SEARCH_HYBRID_DEPTH 100
+#define SEARCH_HYBRID_WEIGHT 0.7
+#define SEARCH_HYBRID_DEPTH 50
 #define SEARCH_HYBRID_RRF_K 60
 struct search_opts {
 	double bm25_k1;              /* term frequency saturation */

@@ -407,7 +407,8 @@ int evaluate_run(const struct rl_config *cfg, PGconn *conn, const struct eval_ar
 	if (eval_pool_open(&e) || exact_search(&e) || (a->ground_truth && truth_check(&e)))
 		goto out;
 	if (e.quality_on && (quality_exact(&e) ||
-			     (e.qtext && (quality_fts(&e) || quality_hybrid(&e)))))
+			     (e.qtext && (quality_fts(&e) || quality_hybrid_fts(&e) ||
+					  quality_bm25(&e) || quality_hybrid(&e)))))
 		goto out;
 	if (ann_measure(&e) || run_file_close(&e) || report_emit(&e, &regressed))
 		goto out;

@@ -109,7 +109,7 @@ LANGUAGE sql STABLE AS $$
     WITH s AS (SELECT coalesce(sum(st.n), 0)::float8 AS n,
                       coalesce(sum(st.total_len), 0)::float8 / greatest(coalesce(sum(st.n), 0), 1) AS avglen
                FROM ragload_bm25_stats st),
-         prm AS (SELECT coalesce($3, ragload_setting('bm25_k1', 0.9)) AS k1,
+         prm AS MATERIALIZED (SELECT coalesce($3, ragload_setting('bm25_k1', 0.9)) AS k1,
                         coalesce($4, ragload_setting('bm25_b', 0.4)) AS b),
          q AS (SELECT t AS term, count(*)::float8 AS qtf FROM unnest($1) t
                WHERE t IS NOT NULL GROUP BY t),
@@ -180,10 +180,10 @@ CREATE FUNCTION ragload_hybrid(qvec vector, terms bigint[], k integer,
                                depth integer DEFAULT NULL, rrf_k double precision DEFAULT NULL)
 RETURNS TABLE (chunk_id integer, score double precision)
 LANGUAGE sql STABLE AS $$
-    WITH prm AS (SELECT coalesce($4, (SELECT value FROM ragload_corpus c
+    WITH prm AS MATERIALIZED (SELECT coalesce($4, (SELECT value FROM ragload_corpus c
                                       WHERE c.key = 'hybrid_fusion'), 'convex') AS fusion,
-                        coalesce($5, ragload_setting('hybrid_weight', 0.5)) AS weight,
-                        greatest(coalesce($6, ragload_setting('hybrid_depth', 100)::int), $3) AS depth,
+                        coalesce($5, ragload_setting('hybrid_weight', 0.7)) AS weight,
+                        greatest(coalesce($6, ragload_setting('hybrid_depth', 50)::int), $3) AS depth,
                         coalesce($7, ragload_setting('hybrid_rrf_k', 60)) AS rrf_k),
          d AS (SELECT r.chunk_id, r.score, row_number() OVER (ORDER BY r.score DESC, r.chunk_id) AS rk
                FROM prm, ragload_dense($1, prm.depth) r),
