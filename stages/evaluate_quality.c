@@ -398,11 +398,13 @@ static int sqlrank_query(const struct eval *e, PGconn *c, size_t q, const void *
 	return n;
 }
 
+/* The pool's connections serve the ANN passes next: their statements stay. */
 static void sqlrank_teardown(const struct eval *e, PGconn *c, int failed)
 {
 	(void)e;
 	(void)failed;
-	db_exec_quiet(c, "DEALLOCATE ALL", NULL, 0);
+	db_exec_quiet(c, "DEALLOCATE bm25", NULL, 0);
+	db_exec_quiet(c, "DEALLOCATE hybrid", NULL, 0);
 }
 
 static int sqlrank_run(struct eval *e, const struct sqlrank *sr, const char *method,

@@ -102,6 +102,9 @@ $$;
 -- Exact Okapi BM25 of the live chunks for the query's terms (a term given n times counts n
 -- times): idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part tf (k1 + 1) / (tf + k1 (1 - b +
 -- b len / avglen)). k1, b: NULL takes [search] bm25_k1, bm25_b as ingest stored them.
+-- Each term's part is rounded to a multiple of 2^-32, so that a chunk's sum is exact (below
+-- 2^21) whatever order the aggregate adds in: equal chunks score equal, and a score does not
+-- move from run to run (a float sum in plan order would, in its last bits).
 CREATE FUNCTION ragload_bm25(terms bigint[], k integer, k1 double precision DEFAULT NULL,
                              b double precision DEFAULT NULL)
 RETURNS TABLE (chunk_id integer, score double precision)
@@ -119,8 +122,9 @@ LANGUAGE sql STABLE AS $$
                                    WHERE x.term = q.term) d
                WHERE d.df > 0)
     SELECT x.chunk_id,
-           sum(w.idf * x.tf * (prm.k1 + 1) /
-               (x.tf + prm.k1 * (1 - prm.b + prm.b * x.len / greatest(s.avglen, 1e-9)))) AS score
+           sum(round(4294967296 * w.idf * x.tf * (prm.k1 + 1) /
+                     (x.tf + prm.k1 * (1 - prm.b + prm.b * x.len / greatest(s.avglen, 1e-9))))
+               / 4294967296) AS score
     FROM w JOIN ragload_bm25_postings x ON x.term = w.term CROSS JOIN s CROSS JOIN prm
     GROUP BY x.chunk_id
     ORDER BY score DESC, x.chunk_id
@@ -128,8 +132,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The chunks nearest qvec through the corpus's vector index where one exists (HNSW:
--- ef_search = max(k, ef_search given or 200), iterative past 1000; IVFFlat: probes =
--- ceil(sqrt(lists))), else by an exact scan; score = 1 - cosine distance (an l2 or inner
+-- ef_search = max(k, ef_search given or 200), iterative past 1000, and an IVFFlat index beside
+-- it steered off; else IVFFlat: probes = ceil(sqrt(lists))), else by an exact scan; score = 1 - cosine distance (an l2 or inner
 -- product corpus: minus the distance). Ties by chunk_id. The SET clauses keep the settings
 -- this function makes to itself.
 CREATE FUNCTION ragload_dense(qvec vector, k integer, ef_search integer DEFAULT NULL)
@@ -147,6 +151,10 @@ BEGIN
     IF k IS NULL OR k < 1 OR qvec IS NULL THEN
         RETURN;
     END IF;
+    SELECT coalesce((SELECT substring(o FROM 7)::int FROM unnest(c.reloptions) o
+                     WHERE o LIKE 'lists=%'), 100) INTO lists
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+    WHERE i.indrelid = 'embeddings'::regclass AND a.amname = 'ivfflat' ORDER BY 1 DESC LIMIT 1;
     IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                JOIN pg_am a ON a.oid = c.relam
                WHERE i.indrelid = 'embeddings'::regclass AND a.amname = 'hnsw') THEN
@@ -154,14 +162,12 @@ BEGIN
         IF ef > 1000 THEN
             PERFORM set_config('hnsw.iterative_scan', 'strict_order', true);
         END IF;
-    ELSE
-        SELECT coalesce((SELECT substring(o FROM 7)::int FROM unnest(c.reloptions) o
-                         WHERE o LIKE 'lists=%'), 100) INTO lists
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
-        WHERE i.indrelid = 'embeddings'::regclass AND a.amname = 'ivfflat' LIMIT 1;
+        -- HNSW serves; an IVFFlat index beside it is priced as a full scan (all lists probed)
         IF lists IS NOT NULL THEN
-            PERFORM set_config('ivfflat.probes', ceil(sqrt(lists))::int::text, true);
+            PERFORM set_config('ivfflat.probes', lists::text, true);
         END IF;
+    ELSIF lists IS NOT NULL THEN
+        PERFORM set_config('ivfflat.probes', ceil(sqrt(lists))::int::text, true);
     END IF;
     -- the inner ORDER BY ... LIMIT alone, so that the vector index serves it
     RETURN QUERY EXECUTE format(
