@@ -2,11 +2,14 @@
  * ingest.c — `ragload ingest`: archives to embedded rows. ingest_run reads as its table of
  * contents:
  *
- *   ingest_open()     log file, the corpus opened and locked, inputs, live indexes, run log
+ *   ingest_open()     log file, the corpus opened and locked, inputs, live indexes, run log,
+ *                     [search] stored for the SQL functions
  *   ingest_text()     the model (fitted first on an empty corpus); start the loaders and the
  *                     stage threads, wait for the loaders, join the threads
  *   or ingest_fvecs() precomputed vectors straight to the loaders (ingest_vectors.c)
- *   ingest_finish()   the main connection checked, --prune, live indexes rebuilt, ANALYZE
+ *   ingest_finish()   the main connection checked, --prune, live indexes rebuilt, BM25
+ *                     postings of chunks loaded before schema 4 written, the BM25 stats'
+ *                     deltas folded, ANALYZE (and VACUUM of the postings: index-only scans)
  *   ingest_close()    threads down, summary, run log, everything freed
  *
  * Threads (DESIGN.md, Threads): a reader thread streams inputs into q_read; a normalizer thread

@@ -2,7 +2,8 @@
  * evaluate_quality.c — retrieval quality at document level (a document ranks by its best
  * chunk): nDCG@10, MRR@10, Recall@100 from lib/metrics.c for the exact ranking, PostgreSQL
  * full-text search (the query as search asks it, over materialised tsvectors), the RRF
- * hybrid of the two, and each ANN setting; the rankings also go to the run file. Untimed
+ * hybrid of the two (hybrid_fts), BM25 and the dense+BM25 hybrid (the SQL functions of
+ * migration 0004), and each ANN setting; the rankings also go to the run file. Untimed
  * ranking passes run on every pool connection at once.
  */
 #include "evaluate_private.h"
