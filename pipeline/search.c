@@ -111,6 +111,9 @@ static int rank_sql(struct search *s, const char *method, int k, int per_doc, st
 	buf_init(&sql, 0);
 	if ((dense && query_vec_literal(s, &vec)) || (lexical && query_terms_buf(s, &terms)))
 		goto out;
+	if (lexical && chunk_cjk_share(s->query.data, s->query.len) >= 0.5)  /* no spaces to split at */
+		log_info("note: BM25 matches Chinese/Japanese text only as whole runs between spaces "
+			 "and punctuation; use --method dense");
 	const char *call = !strcmp(method, "dense") ? "ragload_dense($1::vector, %ld)"
 			   : !strcmp(method, "bm25") ? "ragload_bm25($1::bigint[], %ld)"
 						     : "ragload_hybrid($1::vector, $2::bigint[], %ld)";
