@@ -4,20 +4,23 @@
  * A batch is one transaction holding whole documents, never part of one:
  *
  *   BEGIN; delete_replaced(); load_reserve_ids(); copy_documents(); load_copy_chunks();
- *   load_copy_embeddings(); COMMIT;
+ *   load_copy_embeddings(); load_copy_postings(); COMMIT;
  *
  * COPY has no RETURNING, so ids are reserved from the three sequences in one round trip and
  * written explicitly; foreign keys line up without reading anything back. When a batch fails
  * (a value the server rejects), it is rolled back and retried in halves, so only the offending
  * document is skipped and counted and nothing else is lost or duplicated.
  *
- * The id reservation and the chunk and embedding writers (with chunk_metadata) are public:
- * reindex writes its shadow generation through them, so these rows have one producer.
+ * The id reservation and the chunk, embedding and BM25 postings writers (with chunk_metadata)
+ * are public: reindex writes its shadow generation through them, so these rows have one
+ * producer. The postings' collection statistics (N, total length) follow by themselves:
+ * triggers of migration 0004 add their deltas in the same transaction.
  */
 #include "load.h"
 #include "../lib/pgcopy.h"
 #include "../lib/db.h"
 #include "../lib/fault.h"
+#include "../models/stems.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -261,6 +264,146 @@ int load_copy_embeddings(PGconn *conn, const char *table, struct doc *const *doc
 	return 0;
 }
 
+struct stem_list {
+	uint64_t *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void stem_add(void *ctx, uint64_t stem)
+{
+	struct stem_list *t = ctx;
+	if (t->oom)
+		return;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		uint64_t *v = realloc(t->v, cap * sizeof(*v));
+		if (!v) {
+			t->oom = 1;
+			return;
+		}
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n++] = stem;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* One chunk's postings rows: its stems sorted, one row per distinct stem. Returns 0 or
+ * RL_ENOMEM. */
+static int postings_rows(struct pgcopy *pc, struct stems *s, struct stem_list *t,
+			 const char *text, size_t len, int64_t chunk_id)
+{
+	t->n = 0;
+	if (text && len && stems_each(s, text, len, stem_add, t))
+		t->oom = 1;
+	if (t->oom || t->n > INT32_MAX)
+		return RL_ENOMEM;
+	qsort(t->v, t->n, sizeof(*t->v), cmp_u64);
+	for (size_t a = 0, b; a < t->n; a = b) {
+		for (b = a + 1; b < t->n && t->v[b] == t->v[a]; b++)
+			;
+		pgcopy_row(pc, 4);
+		pgcopy_int8(pc, (int64_t)t->v[a]);
+		pgcopy_int4(pc, (int32_t)chunk_id);
+		pgcopy_int4(pc, (int32_t)(b - a));
+		pgcopy_int4(pc, (int32_t)t->n);
+	}
+	return 0;
+}
+
+int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
+		       const int64_t *chunk_ids, char *err, size_t errlen)
+{
+	struct pgcopy pc;
+	struct stem_list t = {0};
+	struct stems *s = stems_new();
+	char target[160];
+	int rc = RL_ERR;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return RL_ERR;
+	}
+	snprintf(target, sizeof(target), "%s (term, chunk_id, tf, len)", table);
+	pgcopy_begin(&pc, conn, target);
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const struct doc *d = docs[i];
+		for (size_t j = 0; j < d->n_chunks; j++, k++) {
+			const struct chunk *ch = &d->chunks[j];
+			if (postings_rows(&pc, s, &t, d->text ? d->text + ch->start : NULL,
+					  ch->end - ch->start, chunk_ids[k])) {
+				pgcopy_end(&pc, 0);
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+		}
+	}
+	if (pgcopy_end(&pc, 1))
+		snprintf(err, errlen, "%s", pc.error);
+	else
+		rc = 0;
+out:
+	free(t.v);
+	stems_free(s);
+	return rc;
+}
+
+
+int load_backfill_postings(PGconn *conn, uint64_t *n_chunks)
+{
+	struct stem_list t = {0};
+	struct stems *s = stems_new();
+	PGresult *r = NULL;
+	int rc = RL_ERR, in_tx = 0;
+	*n_chunks = 0;
+	if (!s)
+		return RL_ENOMEM;
+	if (db_exec(conn, "BEGIN"))
+		goto out;
+	in_tx = 1;
+	if (db_exec(conn, "DECLARE ragload_backfill NO SCROLL CURSOR FOR SELECT c.chunk_id, "
+			  "c.chunk_text FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM "
+			  "ragload_bm25_postings p WHERE p.chunk_id = c.chunk_id) ORDER BY c.chunk_id"))
+		goto out;
+	for (;;) {
+		PQclear(r);
+		r = db_query(conn, "FETCH 2000 FROM ragload_backfill", 0, NULL);
+		if (!r)
+			goto out;
+		if (PQntuples(r) == 0)
+			break;
+		struct pgcopy pc;
+		pgcopy_begin(&pc, conn, "ragload_bm25_postings (term, chunk_id, tf, len)");
+		for (int i = 0; i < PQntuples(r); i++) {
+			if (postings_rows(&pc, s, &t, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
+					  strtoll(PQgetvalue(r, i, 0), NULL, 10))) {
+				pgcopy_end(&pc, 0);
+				rc = RL_ENOMEM;
+				goto out;
+			}
+		}
+		if (pgcopy_end(&pc, 1)) {
+			log_error("writing BM25 postings: %s", pc.error);
+			goto out;
+		}
+		*n_chunks += (uint64_t)PQntuples(r);
+	}
+	rc = db_exec(conn, "CLOSE ragload_backfill") || db_exec(conn, "COMMIT") ? RL_ERR : 0;
+	in_tx = 0;
+out:
+	if (in_tx)
+		db_exec_quiet(conn, "ROLLBACK", NULL, 0);
+	PQclear(r);
+	free(t.v);
+	stems_free(s);
+	return rc;
+}
+
 /* ---- what a document row keeps (load.h) ------------------------------------------------ */
 
 void load_hash_text(struct doc *d, const char *sig)
@@ -440,7 +583,8 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 	fault_in_copy(l->conn);
 	if (load_copy_chunks(l->conn, "chunks", docs, n, doc_ids, chunk_ids, err, errlen) ||
 	    load_copy_embeddings(l->conn, "embeddings", docs, n, chunk_ids, emb_ids, l->model_name,
-				 err, errlen))
+				 err, errlen) ||
+	    load_copy_postings(l->conn, "ragload_bm25_postings", docs, n, chunk_ids, err, errlen))
 		goto out;
 
 	fault_before_commit();

@@ -38,8 +38,10 @@ t_eq "no CJK chunk starts with closing punctuation" 0 "$bad"
 
 "$RAGLOAD" search --method fts "公园散步" > /dev/null 2> "$TMP/zh.err"
 t_eq "a Chinese fts query gets one note" 1 "$(grep -c 'note: full-text search (english) does not segment Chinese/Japanese' "$TMP/zh.err")"
+"$RAGLOAD" search --method hybrid-fts "新しい機能" > /dev/null 2> "$TMP/ja.err"
+t_eq "a Japanese hybrid-fts query gets one note" 1 "$(grep -c 'note: full-text search' "$TMP/ja.err")"
 "$RAGLOAD" search --method hybrid "新しい機能" > /dev/null 2> "$TMP/ja.err"
-t_eq "a Japanese hybrid query gets one note" 1 "$(grep -c 'note: full-text search' "$TMP/ja.err")"
+t_eq "a Japanese hybrid (BM25) query gets one note" 1 "$(grep -c 'note: BM25 matches Chinese/Japanese' "$TMP/ja.err")"
 "$RAGLOAD" search --method fts "database index" > /dev/null 2> "$TMP/en.err"
 t_eq "an English query gets none" 0 "$(grep -c 'note:' "$TMP/en.err")"
 
