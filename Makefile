@@ -4,6 +4,7 @@
 #   make asan/tsan  sanitizer builds into build/asan, build/tsan
 #   make bench      benchmarks (reports/bench/)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)
+#   make ext        the PostgreSQL extension into $(BUILD)/ext (ext-install: into PostgreSQL)
 
 # every core: the suite builds the program four times (release, faults, ASan, TSan) and the fuzz
 # replay once; `make -j1` still builds one file at a time
@@ -37,7 +38,7 @@ MAIN_OBJ := $(BUILD)/obj/pipeline/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan tsan faults bench fuzz clean
+.PHONY: all test unit asan tsan faults bench fuzz clean ext ext-install
 all: $(BUILD)/ragload $(BUILD)/ragload-parse $(BUILD)/libragload.so $(UNIT_BIN)
 
 $(BUILD)/ragload: $(MAIN_OBJ) $(LIB_OBJ)
@@ -50,6 +51,22 @@ $(BUILD)/ragload-parse: $(BUILD)/obj/stages/pdfworker.o
 # The embedding library (include/ragload.h); only the ragload_* API is exported.
 $(BUILD)/libragload.so: $(LIB_OBJ) include/ragload.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=include/ragload.map -o $@ $(LIB_OBJ) $(LDLIBS)
+
+# The same objects as an archive, for the extension to link what it uses of them.
+$(BUILD)/libragload.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# The PostgreSQL extension (extension/Makefile, PGXS), built out of tree with this build's
+# objects and sanitizer flags; PG_CONFIG picks the server (run.sh gives its own).
+PG_CONFIG ?= pg_config
+EXT_MAKE = $(MAKE) --no-print-directory -C $(BUILD)/ext -f $(CURDIR)/extension/Makefile \
+	VPATH=$(CURDIR)/extension with_llvm=no PG_CONFIG=$(PG_CONFIG) RAGLOAD_LIB=$(abspath $(BUILD))/libragload.a \
+	EXT_SANFLAGS="$(SANFLAGS)"
+ext: $(BUILD)/libragload.a
+	@mkdir -p $(BUILD)/ext
+	+@$(EXT_MAKE)
+ext-install: ext
+	+@$(EXT_MAKE) install
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
