@@ -44,7 +44,7 @@ int db_take_lock(PGconn *conn, int shard, int wait_s);
  * closes it with PQfinish), or the exit status to stop with (EXIT_FATAL, EXIT_LOCKED), the
  * reason said on stderr.
  */
-#define DB_SCHEMA_MIN 3
+#define DB_SCHEMA_MIN 4
 int db_open_corpus(const char *conninfo, int lock, int shard, int wait_s, PGconn **out);
 
 /*

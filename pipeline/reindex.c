@@ -10,6 +10,8 @@
  * (archives are not read again; the heading and page or slide marks ingest kept in
  * documents.metadata give the new chunks their heading paths and pages) and written through
  * the load stage's row writers, with new ids from the same sequences (ids are never reused),
+ * BM25 postings beside them (their statistics kept by the triggers ragload_bm25_attach() gives
+ * the shadow tables, so the shadow's N and lengths are exact for it alone),
  * then every key, constraint and index of the live tables under the same names (the vector
  * and full-text ones through the index stage's DDL, with the new settings), and foreign keys
  * to the one documents table, so doc_ids survive. The swap moves the live tables to
@@ -150,6 +152,11 @@ static int create_shadow(PGconn *conn, int dim)
 			     "INCLUDING ALL EXCLUDING INDEXES)") ||
 	       db_exec(conn, "CREATE TABLE ragload_shadow.embeddings (LIKE public.embeddings "
 			     "INCLUDING ALL EXCLUDING INDEXES)") ||
+	       db_exec(conn, "CREATE TABLE ragload_shadow.ragload_bm25_postings (LIKE "
+			     "public.ragload_bm25_postings INCLUDING ALL EXCLUDING INDEXES)") ||
+	       db_exec(conn, "CREATE TABLE ragload_shadow.ragload_bm25_stats (LIKE "
+			     "public.ragload_bm25_stats INCLUDING ALL)") ||
+	       db_exec(conn, "SELECT ragload_bm25_attach('ragload_shadow')") ||
 	       corpus_type_vectors(conn, "ragload_shadow.embeddings", dim);
 }
 
@@ -178,6 +185,9 @@ static int write_batch(PGconn *conn, const struct model *m, struct doc **docs, s
 	else if (load_copy_embeddings(conn, "ragload_shadow.embeddings", docs, n, chunk_ids, emb_ids,
 				      model_name(m), err, sizeof(err)))
 		log_error("copying embeddings into the shadow generation: %s", err);
+	else if (load_copy_postings(conn, "ragload_shadow.ragload_bm25_postings", docs, n, chunk_ids,
+				    err, sizeof(err)))
+		log_error("copying BM25 postings into the shadow generation: %s", err);
 	else
 		rc = 0;
 	free(ids);
@@ -314,7 +324,7 @@ static int finish_shadow(PGconn *conn, const struct live *l, const struct index_
 	if (!a.fts_config)
 		a.fts_config = "english";
 	if (copy_keys(conn, "chunks") || copy_keys(conn, "embeddings") ||
-	    index_build_memory(conn, rows, dim, a.m))
+	    copy_keys(conn, "ragload_bm25_postings") || index_build_memory(conn, rows, dim, a.m))
 		return RL_ERR;
 	for (size_t i = 0; i < RL_ARRAY_LEN(kinds); i++) {
 		char sql[1024], params[256];
@@ -322,8 +332,9 @@ static int finish_shadow(PGconn *conn, const struct live *l, const struct index_
 			      sizeof(sql), params, sizeof(params)) || db_exec(conn, sql))
 			return RL_ERR;
 	}
-	return db_exec(conn, "ANALYZE ragload_shadow.chunks, ragload_shadow.embeddings") ? RL_ERR
-											  : 0;
+	return db_exec(conn, "SELECT ragload_bm25_compact('ragload_shadow')") ||
+	       db_exec(conn, "VACUUM (ANALYZE) ragload_shadow.ragload_bm25_postings") ||
+	       db_exec(conn, "ANALYZE ragload_shadow.chunks, ragload_shadow.embeddings") ? RL_ERR : 0;
 }
 
 /* Counts, and a recall spot check: a stored vector must find its own chunk first. */
@@ -368,13 +379,16 @@ static int verify_shadow(PGconn *conn, const struct live *l)
 	return 0;
 }
 
-/* Moves schema from's chunks/embeddings to schema to, keeping the id sequences in public. */
+/* Moves schema from's chunks/embeddings, with their BM25 postings and statistics, to schema
+ * to, keeping the id sequences in public. */
 static int move_generation(PGconn *conn, const char *from, const char *to)
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql),
-		 "ALTER TABLE %s.embeddings SET SCHEMA %s; ALTER TABLE %s.chunks SET SCHEMA %s",
-		 from, to, from, to);
+		 "ALTER TABLE %s.embeddings SET SCHEMA %s; ALTER TABLE %s.chunks SET SCHEMA %s; "
+		 "ALTER TABLE %s.ragload_bm25_postings SET SCHEMA %s; "
+		 "ALTER TABLE %s.ragload_bm25_stats SET SCHEMA %s", from, to, from, to, from, to,
+		 from, to);
 	return db_exec(conn, sql);
 }
 
@@ -389,7 +403,8 @@ static int swap(PGconn *conn, const char *incoming, const struct live *l, const 
 	char gen[16];
 	snprintf(gen, sizeof(gen), "%d", new_generation);
 	if (db_exec(conn, "BEGIN") ||
-	    db_exec(conn, "LOCK TABLE public.chunks, public.embeddings IN ACCESS EXCLUSIVE MODE") ||
+	    db_exec(conn, "LOCK TABLE public.chunks, public.embeddings, public.ragload_bm25_postings, "
+			  "public.ragload_bm25_stats IN ACCESS EXCLUSIVE MODE") ||
 	    db_exec(conn, "ALTER SEQUENCE public.chunks_chunk_id_seq OWNED BY NONE; "
 			  "ALTER SEQUENCE public.embeddings_embedding_id_seq OWNED BY NONE") ||
 	    db_exec(conn, "DROP SCHEMA IF EXISTS ragload_swap CASCADE; CREATE SCHEMA ragload_swap") ||
@@ -428,6 +443,13 @@ static int rollback(PGconn *conn, const struct live *l)
 	if (db_scalar_int(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ragload_prev' "
 				"AND tablename IN ('chunks', 'embeddings')", 0, &ok) != 2 || !ok) {
 		log_error("there is no previous generation to roll back to");
+		return RL_ERR;
+	}
+	if (db_scalar_int(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ragload_prev' "
+				"AND tablename IN ('ragload_bm25_postings', 'ragload_bm25_stats')", 0,
+			  &ok) != 2 || !ok) {
+		log_error("the previous generation predates BM25 (schema 4) and cannot be rolled "
+			  "back to; reindex instead");
 		return RL_ERR;
 	}
 	char prev_gen[16];

@@ -4,20 +4,23 @@
  * A batch is one transaction holding whole documents, never part of one:
  *
  *   BEGIN; delete_replaced(); load_reserve_ids(); copy_documents(); load_copy_chunks();
- *   load_copy_embeddings(); COMMIT;
+ *   load_copy_embeddings(); load_copy_postings(); COMMIT;
  *
  * COPY has no RETURNING, so ids are reserved from the three sequences in one round trip and
  * written explicitly; foreign keys line up without reading anything back. When a batch fails
  * (a value the server rejects), it is rolled back and retried in halves, so only the offending
  * document is skipped and counted and nothing else is lost or duplicated.
  *
- * The id reservation and the chunk and embedding writers (with chunk_metadata) are public:
- * reindex writes its shadow generation through them, so these rows have one producer.
+ * The id reservation and the chunk, embedding and BM25 postings writers (with chunk_metadata)
+ * are public: reindex writes its shadow generation through them, so these rows have one
+ * producer. The postings' collection statistics (N, total length) follow by themselves:
+ * triggers of migration 0004 add their deltas in the same transaction.
  */
 #include "load.h"
 #include "../lib/pgcopy.h"
 #include "../lib/db.h"
 #include "../lib/fault.h"
+#include "../models/stems.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -261,6 +264,85 @@ int load_copy_embeddings(PGconn *conn, const char *table, struct doc *const *doc
 	return 0;
 }
 
+struct stem_list {
+	uint64_t *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void stem_add(void *ctx, uint64_t stem)
+{
+	struct stem_list *t = ctx;
+	if (t->oom)
+		return;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		uint64_t *v = realloc(t->v, cap * sizeof(*v));
+		if (!v) {
+			t->oom = 1;
+			return;
+		}
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n++] = stem;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
+		       const int64_t *chunk_ids, char *err, size_t errlen)
+{
+	struct pgcopy pc;
+	struct stem_list t = {0};
+	struct stems *s = stems_new();
+	char target[160];
+	int rc = RL_ERR;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return RL_ERR;
+	}
+	snprintf(target, sizeof(target), "%s (term, chunk_id, tf, len)", table);
+	pgcopy_begin(&pc, conn, target);
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const struct doc *d = docs[i];
+		for (size_t j = 0; j < d->n_chunks; j++, k++) {
+			const struct chunk *ch = &d->chunks[j];
+			t.n = 0;
+			if (d->text && stems_each(s, d->text + ch->start, ch->end - ch->start, stem_add,
+						  &t))
+				t.oom = 1;
+			if (t.oom || t.n > INT32_MAX) {
+				pgcopy_end(&pc, 0);
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			qsort(t.v, t.n, sizeof(*t.v), cmp_u64);
+			for (size_t a = 0, b; a < t.n; a = b) {
+				for (b = a + 1; b < t.n && t.v[b] == t.v[a]; b++)
+					;
+				pgcopy_row(&pc, 4);
+				pgcopy_int8(&pc, (int64_t)t.v[a]);
+				pgcopy_int4(&pc, (int32_t)chunk_ids[k]);
+				pgcopy_int4(&pc, (int32_t)(b - a));
+				pgcopy_int4(&pc, (int32_t)t.n);
+			}
+		}
+	}
+	if (pgcopy_end(&pc, 1))
+		snprintf(err, errlen, "%s", pc.error);
+	else
+		rc = 0;
+out:
+	free(t.v);
+	stems_free(s);
+	return rc;
+}
+
 /* ---- what a document row keeps (load.h) ------------------------------------------------ */
 
 void load_hash_text(struct doc *d, const char *sig)
@@ -440,7 +522,8 @@ static int try_batch(struct loader *l, struct doc **docs, size_t n, char *err, s
 	fault_in_copy(l->conn);
 	if (load_copy_chunks(l->conn, "chunks", docs, n, doc_ids, chunk_ids, err, errlen) ||
 	    load_copy_embeddings(l->conn, "embeddings", docs, n, chunk_ids, emb_ids, l->model_name,
-				 err, errlen))
+				 err, errlen) ||
+	    load_copy_postings(l->conn, "ragload_bm25_postings", docs, n, chunk_ids, err, errlen))
 		goto out;
 
 	fault_before_commit();

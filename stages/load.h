@@ -90,5 +90,11 @@ int load_copy_chunks(PGconn *conn, const char *table, struct doc *const *docs, s
 int load_copy_embeddings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
 			 const int64_t *chunk_ids, const int64_t *emb_ids, const char *model_name,
 			 char *err, size_t errlen);
+/* COPYs every chunk's BM25 postings into table ("ragload_bm25_postings" or a shadow copy):
+ * one row (term, chunk_id, tf, len) per distinct stem of the chunk's text (models/stems.h,
+ * the words the model sees), len = the chunk's stems. Returns 0, or RL_ERR with the reason in
+ * err. */
+int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
+		       const int64_t *chunk_ids, char *err, size_t errlen);
 
 #endif

@@ -1,9 +1,12 @@
 /*
  * query.c — the query path (stages/query.h): normalise, embed alone, literal; the full-text
- * query's SQL.
+ * query's SQL; the BM25 terms (models/stems.h).
  */
 #include "query.h"
 #include "normalize.h"
+#include "../models/stems.h"
+
+#include <stdlib.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -80,4 +83,59 @@ int query_fts_sql(struct buf *sql, const char *cfg_literal, const char *table,
 		"quote_literal(lexeme), ' | ') FROM unnest(to_tsvector(%s::regconfig, $1))), '')) "
 		"AS q), m AS (SELECT x.chunk_id, x.doc_id, ts_rank(%s, q.q) AS r FROM %s x, q "
 		"WHERE %s @@ q.q) ", cfg_literal, cfg_literal, tsv, table, tsv);
+}
+
+#define QUERY_TERMS_MAX (1u << 24)   /* terms of one query (a 64 MB text has fewer) */
+
+struct term_list {
+	int64_t *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void term_add(void *ctx, uint64_t stem)
+{
+	struct term_list *t = ctx;
+	if (t->oom)
+		return;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 32;
+		int64_t *v = cap <= QUERY_TERMS_MAX ? realloc(t->v, cap * sizeof(*v)) : NULL;
+		if (!v) {
+			t->oom = 1;
+			return;
+		}
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n++] = (int64_t)stem;
+}
+
+int query_terms(const char *norm, size_t len, int64_t **terms, size_t *n)
+{
+	struct term_list t = {0};
+	struct stems *s = stems_new();
+	int rc = s ? 0 : RL_ENOMEM;
+	*terms = NULL;
+	*n = 0;
+	if (!rc && norm && len)
+		rc = stems_each(s, norm, len, term_add, &t);
+	stems_free(s);
+	if (!rc && t.oom)
+		rc = RL_ENOMEM;
+	if (rc || !t.n) {
+		free(t.v);
+		return rc;
+	}
+	*terms = t.v;
+	*n = t.n;
+	return 0;
+}
+
+int query_terms_literal(const int64_t *terms, size_t n, struct buf *out)
+{
+	int rc = buf_putc(out, '{');
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = buf_printf(out, "%s%lld", i ? "," : "", (long long)terms[i]);
+	return rc ? rc : buf_putc(out, '}');
 }

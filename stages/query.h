@@ -2,13 +2,15 @@
  * query.h — the query path: a query normalised as corpus text was, embedded alone with the
  * corpus's model, written as a pgvector literal; and the full-text query. `ragload search`,
  * `ragload eval`, `ragload embed` and libragload all go through here, so a query gives the
- * same vector, literal and full-text matches wherever it is asked.
+ * same vector, literal, full-text matches and BM25 terms wherever it is asked.
  */
 #ifndef RAGLOAD_QUERY_H
 #define RAGLOAD_QUERY_H
 
 #include "../lib/common.h"
 #include "../models/model.h"
+
+#include <stdint.h>
 
 /* A query's text as corpus text is normalised (normalize_utf8: invalid UTF-8 repaired and
  * counted in *bad, controls dropped, NFC), into norm (reset first; the caller sets its
@@ -46,5 +48,17 @@ int query_literal_buf(const float *v, int dim, struct buf *out);
  */
 int query_fts_sql(struct buf *sql, const char *cfg_literal, const char *table,
 		  const char *tsv_column);
+
+/*
+ * query_terms — a normalised query's BM25 terms: the hashes of its stems (models/stems.h, the
+ * words the built-in model sees: stop words skipped, Snowball English), as int64 (the uint64
+ * cast, as PostgreSQL's bigint stores them), in text order, repeats kept (a term given twice
+ * counts twice in ragload_bm25()). *terms is malloc'ed (the caller frees it; NULL when *n is
+ * 0). Returns 0 or negative. Thread-safe.
+ */
+int query_terms(const char *norm, size_t len, int64_t **terms, size_t *n);
+/* terms as a PostgreSQL bigint[] literal "{1,-2,...}" appended to out (the parameter of
+ * ragload_bm25() and ragload_hybrid()). Returns 0 or negative. */
+int query_terms_literal(const int64_t *terms, size_t n, struct buf *out);
 
 #endif
