@@ -35,7 +35,6 @@
 #include "../lib/corpus.h"
 #include "../models/model.h"
 #include "../stages/query.h"
-#include "../models/stems.h"
 
 PG_MODULE_MAGIC;
 
@@ -135,21 +134,6 @@ static void query_fail(int rc, const char *what)
 	ereport(ERROR, (errmsg("ragload: cannot %s", what)));
 }
 
-/* TEMPORARY until stages/query.c has query_terms(): the stems as int64 into out. */
-static void put_term(void *ctx, uint64_t h)
-{
-	struct buf *out = ctx;
-	int64_t v = (int64_t)h;
-	buf_append(out, (const char *)&v, sizeof(v));
-}
-static int query_terms(const char *norm, size_t len, struct buf *out)
-{
-	struct stems *s = stems_new();
-	int rc = s ? stems_each(s, norm, len, put_term, out) : RL_ENOMEM;
-	stems_free(s);
-	return rc;
-}
-
 /* The query's vector as its pgvector literal (palloc'd), and/or its terms as bigint[]
  * (palloc'd), either pointer NULL when not wanted. m NULL when no vector is wanted. */
 static void query_parts(const struct model *m, text *t, char **literal, ArrayType **terms)
@@ -158,33 +142,33 @@ static void query_parts(const struct model *m, text *t, char **literal, ArrayTyp
 	float *v = NULL;
 	int rc, dim = m ? model_dim(m) : 0;
 	size_t litlen = 16 * (size_t)dim + 3;
-	struct buf tv;
+	int64_t *tv = NULL;
+	size_t nt = 0;
 
 	/* palloc before any malloc, so that an ERROR there leaks nothing */
 	if (literal) {
 		v = palloc((size_t)dim * sizeof(float));
 		*literal = palloc(litlen);
 	}
-	buf_init(&tv, 0);
 	rc = query_text(t, &norm);
 	if (!rc && literal)
 		rc = query_vector(m, norm.data, norm.len, v);
 	if (!rc && terms)
-		rc = query_terms(norm.data, norm.len, &tv);
+		rc = query_terms(norm.data, norm.len, &tv, &nt);
 	buf_release(&norm);
-	if (rc) {
-		buf_release(&tv);
-		query_fail(rc, "embed the query");
-	}
+	if (rc)
+		query_fail(rc, "read the query");
 	if (terms) {
-		size_t n = tv.len / sizeof(int64_t);
-		Datum *d = palloc((n ? n : 1) * sizeof(Datum));
-		for (size_t i = 0; i < n; i++)
-			d[i] = Int64GetDatum(((const int64_t *)tv.data)[i]);
-		buf_release(&tv);
-		*terms = construct_array(d, (int)n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		/* palloc_extended: an ERROR here would leak tv */
+		Datum *d = palloc_extended((nt ? nt : 1) * sizeof(Datum), MCXT_ALLOC_HUGE |
+					   MCXT_ALLOC_NO_OOM);
+		for (size_t i = 0; d && i < nt; i++)
+			d[i] = Int64GetDatum(tv[i]);
+		free(tv);
+		if (!d)
+			query_fail(RL_ENOMEM, "for the query's terms");
+		*terms = construct_array(d, (int)nt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	}
-	buf_release(&tv);
 	if (literal && query_literal(v, dim, *literal, litlen) >= (int)litlen)
 		ereport(ERROR, (errmsg("ragload: vector literal does not fit")));
 }
