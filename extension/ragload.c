@@ -59,6 +59,21 @@ void _PG_init(void)
 	blas_set_threads(1);
 }
 
+/*
+ * Takes the corpus tables' share locks in the order reindex's swap takes its exclusive ones
+ * (pipeline/reindex.c: chunks, embeddings, BM25 postings, statistics), before anything else
+ * reads them, so that a call waits for a swap instead of deadlocking with it (holding
+ * embeddings from the model's name while the swap holds chunks and wants embeddings). The
+ * statements after it then run on fresh snapshots (read_only false): the model's name and
+ * the rows it ranks come from the same generation. Inside SPI_connect.
+ */
+static void lock_corpus(void)
+{
+	if (SPI_execute("SELECT FROM chunks, embeddings, ragload_bm25_postings, "
+			"ragload_bm25_stats LIMIT 0", false, 0) != SPI_OK_SELECT)
+		ereport(ERROR, (errmsg("ragload: cannot read the corpus tables")));
+}
+
 /* The corpus's live model, loaded when its name changed. Inside SPI_connect. */
 static const struct model *live_model(void)
 {
@@ -70,7 +85,7 @@ static const struct model *live_model(void)
 	Oid argtype = TEXTOID;
 	bool isnull;
 
-	if (SPI_execute(CORPUS_MODEL_NAME_SQL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute(CORPUS_MODEL_NAME_SQL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR, (errmsg("ragload: cannot read the corpus's model name")));
 	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (!name)
@@ -83,7 +98,7 @@ static const struct model *live_model(void)
 		ereport(ERROR, (errmsg("ragload: model name \"%s\" is too long", name)));
 	arg = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT data FROM ragload_models WHERE model_name = $1", 1,
-				  &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+				  &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR, (errmsg("ragload: cannot read model %s", name)));
 	if (SPI_processed != 1)
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -183,6 +198,7 @@ Datum pg_ragload_embed(PG_FUNCTION_ARGS)
 	CHECK_FOR_INTERRUPTS();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR, (errmsg("ragload: SPI_connect failed")));
+	lock_corpus();
 	m = live_model();
 	SPI_finish();
 	query_parts(m, t, &literal, NULL);
@@ -238,6 +254,7 @@ Datum pg_ragload_search(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR, (errmsg("ragload: SPI_connect failed")));
+	lock_corpus();
 	if (me->vector)
 		m = live_model();
 	query_parts(m, query, me->vector ? &literal : NULL, me->terms ? &terms : NULL);
@@ -251,7 +268,7 @@ Datum pg_ragload_search(PG_FUNCTION_ARGS)
 		 "c.chunk_text::text FROM %s s JOIN chunks c ON c.chunk_id = s.chunk_id "
 		 "JOIN documents d ON d.doc_id = c.doc_id ORDER BY s.score DESC, s.chunk_id",
 		 me->from);
-	if (SPI_execute_with_args(sql, 3, types, args, nulls, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 3, types, args, nulls, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR, (errmsg("ragload: the %s search failed", me->name)));
 	for (uint64 i = 0; i < SPI_processed; i++) {
 		Datum values[5];
