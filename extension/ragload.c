@@ -18,18 +18,19 @@
  * Runs as the caller (SECURITY INVOKER): ragload_reader's SELECT grants are all it needs.
  * OpenBLAS is held at one thread in the backend (_PG_init).
  */
-#include "postgres.h"
+/* the server's headers (pg_config --includedir-server) in <>; ragload's own point down */
+#include <postgres.h>
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
-#include "fmgr.h"
-#include "funcapi.h"
-#include "mb/pg_wchar.h"
-#include "miscadmin.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/tuplestore.h"
+#include <catalog/pg_type.h>
+#include <executor/spi.h>
+#include <fmgr.h>
+#include <funcapi.h>
+#include <mb/pg_wchar.h>
+#include <miscadmin.h>
+#include <utils/array.h>
+#include <utils/builtins.h>
+#include <utils/lsyscache.h>
+#include <utils/tuplestore.h>
 
 #include "../lib/blas.h"
 #include "../lib/corpus.h"
