@@ -4,10 +4,10 @@
  *
  * What: ragload_embed(text) -> vector, ragload_terms(text) -> bigint[] and
  * ragload_search(query, k, method) -> TABLE(chunk_id, doc_id, score, source_name, chunk_text).
- * How: glue only. A query goes down the CLI's own query path (stages/query.h: normalise, embed
- * alone, %.9g literal; the stems of models/stems.h for its terms), linked from the same object
- * files as `ragload` (build/libragload.a), so ragload_embed gives the bits `ragload embed`
- * prints. Ranking is the SQL of the BM25 migration (ragload_dense, ragload_bm25,
+ * How: glue only (fmgr, SPI, the model cache, errors). A query goes down the CLI's own query
+ * path through core.c (stages/query.h: normalise, embed alone, %.9g literal; the stems of
+ * models/stems.h for its terms), linked from the same object files as `ragload`
+ * (build/libragload.a), so ragload_embed gives the bits `ragload embed` prints. Ranking is the SQL of the BM25 migration (ragload_dense, ragload_bm25,
  * ragload_hybrid), called through SPI: one definition of BM25 and of the fusion, which clients
  * without the extension call themselves.
  * The model: read from ragload_models once per backend and kept (malloc'd by the model code);
@@ -35,12 +35,10 @@
 #include "../lib/blas.h"
 #include "../lib/corpus.h"
 #include "../models/model.h"
-#include "../stages/query.h"
+#include "core.h"
 
 PG_MODULE_MAGIC;
 
-/* A query's normalised text, at most (as `ragload embed` allows one text) */
-#define QUERY_TEXT_MAX (64u << 20)
 #define SEARCH_K_MAX 10000
 
 void _PG_init(void);
@@ -119,31 +117,12 @@ static const struct model *live_model(void)
 	return live;
 }
 
-/* t's text as UTF-8 (the server's encoding converted), normalised as the CLI normalises a
- * query, into norm (malloc'd: the caller releases it). Returns 0 or the query path's error. */
-static int query_text(text *t, struct buf *norm)
-{
-	const char *s = VARDATA_ANY(t);
-	size_t len = VARSIZE_ANY_EXHDR(t), bad;
-	char *u;
-
-	if (len > QUERY_TEXT_MAX)
-		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				errmsg("ragload: query text of %zu bytes is over the limit of %u",
-				       len, QUERY_TEXT_MAX)));
-	u = pg_server_to_any(s, (int)len, PG_UTF8);
-	if (u != s)
-		len = strlen(u);
-	buf_init(norm, QUERY_TEXT_MAX);
-	return query_normalise(u, len, norm, &bad);
-}
-
 static void query_fail(int rc, const char *what)
 {
 	if (rc == RL_ELIMIT)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				errmsg("ragload: query text over %u bytes once normalised",
-				       QUERY_TEXT_MAX)));
+				       EXT_QUERY_TEXT_MAX)));
 	if (rc == RL_ENOMEM)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 				errmsg("ragload: out of memory %s", what)));
@@ -154,24 +133,27 @@ static void query_fail(int rc, const char *what)
  * (palloc'd), either pointer NULL when not wanted. m NULL when no vector is wanted. */
 static void query_parts(const struct model *m, text *t, char **literal, ArrayType **terms)
 {
-	struct buf norm;
+	const char *s = VARDATA_ANY(t);
+	size_t len = VARSIZE_ANY_EXHDR(t), nt = 0;
 	float *v = NULL;
-	int rc, dim = m ? model_dim(m) : 0;
-	size_t litlen = 16 * (size_t)dim + 3;
 	int64_t *tv = NULL;
-	size_t nt = 0;
+	char *u;
+	int rc;
 
-	/* palloc before any malloc, so that an ERROR there leaks nothing */
+	if (len > EXT_QUERY_TEXT_MAX)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				errmsg("ragload: query text of %zu bytes is over the limit of %u",
+				       len, EXT_QUERY_TEXT_MAX)));
+	/* the server's encoding to UTF-8 (the same text when the database is UTF-8) */
+	u = pg_server_to_any(s, (int)len, PG_UTF8);
+	if (u != s)
+		len = strlen(u);
+	/* palloc before the core mallocs, so that an ERROR here leaks nothing */
 	if (literal) {
-		v = palloc((size_t)dim * sizeof(float));
-		*literal = palloc(litlen);
+		v = palloc((size_t)model_dim(m) * sizeof(float));
+		*literal = palloc(EXT_LITERAL_MAX(model_dim(m)));
 	}
-	rc = query_text(t, &norm);
-	if (!rc && literal)
-		rc = query_vector(m, norm.data, norm.len, v);
-	if (!rc && terms)
-		rc = query_terms(norm.data, norm.len, &tv, &nt);
-	buf_release(&norm);
+	rc = ext_query(m, u, len, v, literal ? *literal : NULL, terms ? &tv : NULL, &nt);
 	if (rc)
 		query_fail(rc, "read the query");
 	if (terms) {
@@ -185,8 +167,6 @@ static void query_parts(const struct model *m, text *t, char **literal, ArrayTyp
 			query_fail(RL_ENOMEM, "for the query's terms");
 		*terms = construct_array(d, (int)nt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	}
-	if (literal && query_literal(v, dim, *literal, litlen) >= (int)litlen)
-		ereport(ERROR, (errmsg("ragload: vector literal does not fit")));
 }
 
 Datum pg_ragload_embed(PG_FUNCTION_ARGS)
