@@ -116,7 +116,7 @@ $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 # ---- fuzz targets (tests/fuzz/README.md) ----------------------------------------------------
 # build/fuzz/fuzz_T: libFuzzer + ASan/UBSan (clang); build/fuzz/replay_T: the same target with
 # tests/fuzz/replay.c as driver (gcc + ASan/UBSan), which replays corpora in seconds.
-FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config
+FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config extension
 FUZZ_SRC     := lib/common.c lib/config.c lib/vecfile.c \
                 stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/pdf.c \
                 stages/chunk.c
@@ -144,6 +144,22 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/replay-obj/tests/fuzz/fuzz_%.o \
                         $(BUILD)/fuzz/replay-obj/tests/fuzz/replay.o $(REPLAY_OBJ)
 	$(REPLAY_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LDLIBS)
+
+# The extension's C core (extension/core.h) needs the query path and the models beside them.
+EXT_FUZZ_SRC  := extension/core.c stages/query.c models/model.c models/contrastive.c \
+                 models/glove.c models/stems.c lib/blas.c lib/progress.c
+EXT_FUZZ_LIBS  = $(shell pkg-config --libs openblas) -llapacke -lstemmer
+$(BUILD)/fuzz/obj/extension/%.o $(BUILD)/fuzz/replay-obj/extension/%.o \
+$(BUILD)/fuzz/obj/models/%.o $(BUILD)/fuzz/replay-obj/models/%.o \
+$(BUILD)/fuzz/obj/lib/blas.o $(BUILD)/fuzz/replay-obj/lib/blas.o: \
+  FUZZ_CFLAGS += $(shell pkg-config --cflags openblas)
+$(BUILD)/fuzz/fuzz_extension: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_extension.o $(FUZZ_OBJ) \
+                              $(EXT_FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LDLIBS) $(EXT_FUZZ_LIBS)
+$(BUILD)/fuzz/replay_extension: $(BUILD)/fuzz/replay-obj/tests/fuzz/fuzz_extension.o \
+                                $(BUILD)/fuzz/replay-obj/tests/fuzz/replay.o $(REPLAY_OBJ) \
+                                $(EXT_FUZZ_SRC:%.c=$(BUILD)/fuzz/replay-obj/%.o)
+	$(REPLAY_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LDLIBS) $(EXT_FUZZ_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 replay-build: $(REPLAY_BIN)
