@@ -26,7 +26,7 @@
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
-enum kind { K_STR, K_SIZE, K_INT, K_DOUBLE, K_BOOL, K_GLOBS };
+enum kind { K_STR, K_SIZE, K_INT, K_DOUBLE, K_BOOL, K_GLOBS, K_FUSION };
 
 struct key {
 	const char *section;
@@ -69,6 +69,12 @@ static const struct key keys[] = {
 	{"load", "reconnect_timeout_s", K_INT, F(load.reconnect_timeout_s), 0, 86400},
 	{"load", "index_rebuild_share", K_DOUBLE, F(load.index_rebuild_share), 0, 1000},
 	{"output", "quiet", K_BOOL, F(quiet), 0, 1},
+	{"search", "bm25_k1", K_DOUBLE, F(search.bm25_k1), 0, 100},
+	{"search", "bm25_b", K_DOUBLE, F(search.bm25_b), 0, 1},
+	{"search", "hybrid_fusion", K_FUSION, F(search.hybrid_fusion), 0, 1},
+	{"search", "hybrid_weight", K_DOUBLE, F(search.hybrid_weight), 0, 1},
+	{"search", "hybrid_depth", K_INT, F(search.hybrid_depth), 1, 10000},
+	{"search", "hybrid_rrf_k", K_DOUBLE, F(search.hybrid_rrf_k), 0, 1e6},
 };
 #undef F
 
@@ -102,6 +108,12 @@ void config_defaults(struct rl_config *c)
 	c->load.lock_wait_s = 60;
 	c->load.reconnect_timeout_s = 300;
 	c->load.index_rebuild_share = 0.2;
+	c->search.bm25_k1 = SEARCH_BM25_K1;
+	c->search.bm25_b = SEARCH_BM25_B;
+	c->search.hybrid_fusion = SEARCH_HYBRID_FUSION;
+	c->search.hybrid_weight = SEARCH_HYBRID_WEIGHT;
+	c->search.hybrid_depth = SEARCH_HYBRID_DEPTH;
+	c->search.hybrid_rrf_k = SEARCH_HYBRID_RRF_K;
 	c->progress = -1;
 }
 
@@ -208,6 +220,13 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 			double v = strtod(value, &end);
 			/* NaN would pass both bound checks below */
 			if (errno || end == value || *end || !isfinite(v) || v < k->min || v > k->max)
+				return -1;
+			memcpy(field, &v, sizeof(v));
+			return 0;
+		}
+		case K_FUSION: {
+			int v = !strcasecmp(value, "rrf") ? 0 : !strcasecmp(value, "convex") ? 1 : -1;
+			if (v < 0)
 				return -1;
 			memcpy(field, &v, sizeof(v));
 			return 0;

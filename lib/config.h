@@ -77,6 +77,24 @@ struct load_opts {
 				      * vector indexes and rebuilds them afterwards */
 };
 
+/* [search]: BM25 and the hybrid's fusion. Ingest and init store them in ragload_corpus
+ * (corpus_store_search), where the SQL functions of migration 0004 read them, so that every
+ * client of the corpus ranks alike. */
+#define SEARCH_BM25_K1 0.9
+#define SEARCH_BM25_B 0.4
+#define SEARCH_HYBRID_FUSION 1       /* 0 = "rrf" (reciprocal rank fusion), 1 = "convex" */
+#define SEARCH_HYBRID_WEIGHT 0.7
+#define SEARCH_HYBRID_DEPTH 50
+#define SEARCH_HYBRID_RRF_K 60
+struct search_opts {
+	double bm25_k1;              /* term frequency saturation */
+	double bm25_b;               /* length normalisation */
+	int hybrid_fusion;           /* "rrf" = 0 | "convex" = 1 */
+	double hybrid_weight;        /* convex: the dense side's weight */
+	int hybrid_depth;            /* chunks each side gives the fusion */
+	double hybrid_rrf_k;         /* rrf: 1 / (k + rank) */
+};
+
 struct rl_config {
 	char conninfo[1024];         /* empty: libpq PG* environment */
 	struct read_opts read;
@@ -84,6 +102,7 @@ struct rl_config {
 	struct chunk_opts chunk;
 	struct model_opts model;
 	struct load_opts load;
+	struct search_opts search;
 	int quiet;
 	int progress;                /* -1 auto (stderr is a terminal), 0 off, 1 on */
 };

@@ -156,3 +156,20 @@ int corpus_type_vectors(PGconn *conn, const char *table, int dim)
 		 "STORAGE PLAIN" : "");
 	return db_exec(conn, sql) ? -1 : 0;
 }
+
+int corpus_store_search(PGconn *conn, const struct search_opts *s)
+{
+	char v[6][32];
+	snprintf(v[0], sizeof(v[0]), "%.15g", s->bm25_k1);
+	snprintf(v[1], sizeof(v[1]), "%.15g", s->bm25_b);
+	snprintf(v[2], sizeof(v[2]), "%s", s->hybrid_fusion ? "convex" : "rrf");
+	snprintf(v[3], sizeof(v[3]), "%.15g", s->hybrid_weight);
+	snprintf(v[4], sizeof(v[4]), "%d", s->hybrid_depth);
+	snprintf(v[5], sizeof(v[5]), "%.15g", s->hybrid_rrf_k);
+	static const char *const keys[6] = {"bm25_k1", "bm25_b", "hybrid_fusion", "hybrid_weight",
+					    "hybrid_depth", "hybrid_rrf_k"};
+	for (int i = 0; i < 6; i++)
+		if (corpus_set(conn, keys[i], v[i], 1))
+			return RL_ERR;
+	return 0;
+}

@@ -8,6 +8,7 @@
 #define RAGLOAD_CORPUS_H
 
 #include "common.h"
+#include "config.h"
 
 #include <libpq-fe.h>
 
@@ -15,6 +16,11 @@
 void corpus_get(PGconn *conn, const char *key, char *out, size_t len, const char *def);
 /* Records key = value; overwrite 0 keeps an existing value. Returns 0 or RL_ERR (logged). */
 int corpus_set(PGconn *conn, const char *key, const char *value, int overwrite);
+
+/* Records [search] (bm25_k1, bm25_b, hybrid_*) under the same keys, where the SQL functions
+ * of migration 0004 read them: every client ranks as the configuration says. Returns 0 or
+ * RL_ERR (logged). */
+int corpus_store_search(PGconn *conn, const struct search_opts *s);
 
 /* The name of the model that embeds this corpus: from its embeddings, else the one recorded
  * in ragload_corpus. Returns 0 with the name in out, 1 when the corpus has none, RL_ERR. */

@@ -14,6 +14,10 @@
  * a cost that does not matter for queries (a single-row projection is memory-bound, well
  * under a millisecond).
  *
+ * --terms prints each text's BM25 terms instead (query_terms: the stem hashes, as the bigint[]
+ * that ragload_bm25() and ragload_hybrid() take), so a client without the extension can call
+ * those SQL functions; no model is read.
+ *
  * Floats are printed with %.9g: nine significant digits read back to the same float32, so a
  * literal fed to PostgreSQL gives bit-for-bit the vector computed here.
  */
@@ -197,10 +201,44 @@ static int write_vector(const struct ragload_model *m, const float *v, json_t *i
 	return fwrite(out->data, 1, out->len, stdout) == out->len ? 0 : RL_ERR;
 }
 
+/* A text's BM25 terms: a bigint[] literal, or {"id":..,"terms":[..]} with --json. */
+static int write_terms(const char *text, size_t len, json_t *id, int json, struct buf *norm,
+		       struct buf *out)
+{
+	size_t bad, n = 0;
+	int64_t *t = NULL;
+	int rc = query_normalise(text, len, norm, &bad);
+	if (!rc)
+		rc = query_terms(norm->data, norm->len, &t, &n);
+	buf_reset(out);
+	if (!rc && json) {
+		rc = buf_printf(out, "{");
+		if (!rc && id) {
+			char *s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+			rc = s ? buf_printf(out, "\"id\":%s,", s) : RL_ENOMEM;
+			free(s);
+		}
+		if (!rc)
+			rc = buf_printf(out, "\"terms\":[");
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = buf_printf(out, "%s%lld", i ? "," : "", (long long)t[i]);
+		if (!rc)
+			rc = buf_printf(out, "]}\n");
+	} else if (!rc) {
+		rc = query_terms_literal(t, n, out);
+		if (!rc)
+			rc = buf_putc(out, '\n');
+	}
+	free(t);
+	if (rc)
+		return rc;
+	return fwrite(out->data, 1, out->len, stdout) == out->len ? 0 : RL_ERR;
+}
+
 int embedcmd_run(const struct rl_config *cfg, const struct embedcmd_args *a)
 {
 	struct ragload_model *m = NULL;
-	struct buf line, out;
+	struct buf line, out, norm;
 	float *v = NULL;
 	char err[512];
 	int status = EXIT_FATAL, skipped = 0;
@@ -208,14 +246,15 @@ int embedcmd_run(const struct rl_config *cfg, const struct embedcmd_args *a)
 
 	buf_init(&line, EMBED_LINE_MAX);
 	buf_init(&out, 0);
+	buf_init(&norm, EMBED_TEXT_MAX);
 	/* texts are embedded one at a time: BLAS worker threads would only compete for cores */
 	blas_set_threads(1);
-	if (a->model_spec ? ragload_model_open(a->model_spec, &m, err, sizeof(err))
-			  : ragload_model_from_db(cfg->conninfo, &m, err, sizeof(err))) {
+	if (!a->terms && (a->model_spec ? ragload_model_open(a->model_spec, &m, err, sizeof(err))
+			  : ragload_model_from_db(cfg->conninfo, &m, err, sizeof(err)))) {
 		log_error("embed: %s", err);
 		goto out;
 	}
-	v = malloc((size_t)ragload_model_dim(m) * sizeof(float));
+	v = malloc(m ? (size_t)ragload_model_dim(m) * sizeof(float) : 1);
 	if (!v)
 		goto out;
 	for (;;) {
@@ -244,8 +283,9 @@ int embedcmd_run(const struct rl_config *cfg, const struct embedcmd_args *a)
 			skipped++;
 			continue;
 		}
-		int rc = ragload_embed(m, &text, &tlen, 1, v);
-		if (!rc)
+		int rc = a->terms ? write_terms(text, tlen, id, a->json, &norm, &out)
+				  : ragload_embed(m, &text, &tlen, 1, v);
+		if (!rc && !a->terms)
 			rc = write_vector(m, v, id, a->json, &out);
 		json_decref(keep);
 		if (rc) {
@@ -269,6 +309,7 @@ out:
 	free(v);
 	buf_release(&line);
 	buf_release(&out);
+	buf_release(&norm);
 	ragload_model_free(m);
 	return status;
 }

@@ -12,6 +12,7 @@ struct embedcmd_args {
 	int jsonl;      /* input lines are JSON objects with a "text" field (or JSON strings) */
 	int json;       /* output JSON lines {"model": ..., "embedding": [...]} instead of literals */
 	const char *model_spec;  /* --model FILE or glove:FILE instead of the corpus's model */
+	int terms;      /* print BM25 terms (query_terms) as bigint[] literals; no model read */
 };
 
 /* Returns an exit status. */

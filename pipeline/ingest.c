@@ -2,11 +2,14 @@
  * ingest.c — `ragload ingest`: archives to embedded rows. ingest_run reads as its table of
  * contents:
  *
- *   ingest_open()     log file, the corpus opened and locked, inputs, live indexes, run log
+ *   ingest_open()     log file, the corpus opened and locked, inputs, live indexes, run log,
+ *                     [search] stored for the SQL functions
  *   ingest_text()     the model (fitted first on an empty corpus); start the loaders and the
  *                     stage threads, wait for the loaders, join the threads
  *   or ingest_fvecs() precomputed vectors straight to the loaders (ingest_vectors.c)
- *   ingest_finish()   the main connection checked, --prune, live indexes rebuilt, ANALYZE
+ *   ingest_finish()   the main connection checked, --prune, live indexes rebuilt, BM25
+ *                     postings of chunks loaded before schema 4 written, the BM25 stats'
+ *                     deltas folded, ANALYZE (and VACUUM of the postings: index-only scans)
  *   ingest_close()    threads down, summary, run log, everything freed
  *
  * Threads (DESIGN.md, Threads): a reader thread streams inputs into q_read; a normalizer thread
@@ -61,13 +64,19 @@ static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGc
  * the 1x corpus, so two backends halve it. Errors are logged; the load stands either way. */
 static void analyze_tables(PGconn *conn, PGconn *other, int vacuum)
 {
+	/* the postings always vacuumed: BM25 reads them by index-only scans, which need the
+	 * visibility map a VACUUM sets */
 	const char *b = vacuum ? "VACUUM (ANALYZE) documents, chunks" : "ANALYZE documents, chunks";
 	if (!other || PQstatus(other) != CONNECTION_OK || !PQsendQuery(other, b)) {
-		db_exec(conn, vacuum ? "VACUUM (ANALYZE) documents, chunks, embeddings"
+		db_exec(conn, vacuum ? "VACUUM (ANALYZE) documents, chunks, embeddings, "
+				       "ragload_bm25_postings"
 				     : "ANALYZE documents, chunks, embeddings");
+		if (!vacuum)
+			db_exec(conn, "VACUUM (ANALYZE) ragload_bm25_postings");
 		return;
 	}
 	db_exec(conn, vacuum ? "VACUUM (ANALYZE) embeddings" : "ANALYZE embeddings");
+	db_exec(conn, "VACUUM (ANALYZE) ragload_bm25_postings");
 	PGresult *r;
 	while ((r = PQgetResult(other)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -112,8 +121,11 @@ static int ingest_open(struct ingest *in)
 		if (!(in->damage = damage_new()))
 			return EXIT_FATAL;
 	}
-	if (!a->dry_run)
+	if (!a->dry_run) {
 		in->run_id = db_run_begin(in->conn, "ingest", a->paths, a->n_paths);
+		if (corpus_store_search(in->conn, &in->cfg->search))
+			return EXIT_FATAL;
+	}
 	int n_fvecs = 0;
 	for (int i = 0; i < a->n_paths; i++)
 		n_fvecs += has_suffix(a->paths[i], ".fvecs");
@@ -236,7 +248,23 @@ static int ingest_finish(struct ingest *in)
 		return EXIT_FATAL;
 	if (!a->dry_run) {
 		struct load_stats ls;
+		uint64_t backfilled = 0;
+		char done[8];
+		/* a corpus loaded before BM25 (schema 4) gets the postings of its chunks once */
+		corpus_get(in->conn, "bm25_postings", done, sizeof(done), "");
+		if (strcmp(done, "all")) {
+			if (load_backfill_postings(in->conn, &backfilled) ||
+			    corpus_set(in->conn, "bm25_postings", "all", 1))
+				return EXIT_FATAL;
+			if (backfilled)
+				log_info("BM25 postings written for %llu chunks loaded before them",
+					 (unsigned long long)backfilled);
+		}
+		if (db_exec(in->conn, "SELECT ragload_bm25_compact()"))
+			return EXIT_FATAL;
 		loaders_stats(in, &ls);
+		if (backfilled)
+			ls.docs_added++;
 		if (ls.docs_changed || in->pruned)
 			analyze_tables(in->conn, in->worker_conn, 1);
 		else if (ls.docs_added)

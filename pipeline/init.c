@@ -1,5 +1,5 @@
 /*
- * init.c — `ragload init`: connect(); migrate(); extension(); roles();
+ * init.c — `ragload init`: connect(); migrate(); store_search(); extension(); roles();
  *
  * The migrations are compiled into the binary (lib/db.c), so init applies exactly the schema
  * the binary was built for; concurrent inits serialise on a transaction-level lock there.
@@ -11,6 +11,7 @@
 #include "init.h"
 #include "../lib/common.h"
 #include "../lib/db.h"
+#include "../lib/corpus.h"
 
 #include <string.h>
 
@@ -36,6 +37,8 @@ int init_run(const struct rl_config *cfg, int roles)
 	int rc = db_migrate(conn);
 	if (!rc)
 		log_info("schema at version %d", db_schema_version(conn));
+	if (!rc)  /* [search], where the SQL functions read it */
+		rc = corpus_store_search(conn, &cfg->search);
 	if (!rc)
 		extension(conn);
 	if (!rc && roles)

@@ -51,6 +51,7 @@ struct opts {
 	int all_chunks;        /* search: every chunk, not each document's best */
 	int help;              /* --help given: the overview, or the command's own help */
 	int json, jsonl;
+	int terms;             /* embed: BM25 terms instead of vectors */
 	struct eval_args eval;
 	const char *ef_search, *probes;  /* eval: the comma lists as given */
 	struct index_args index;
@@ -65,7 +66,7 @@ static const char usage_text[] =
 	"  init                  create or upgrade the schema (versioned migrations; idempotent)\n"
 	"  status                the last runs, the corpus, its model and indexes\n"
 	"  ingest PATH...        load directories, archives, compressed files, .txt/.md/.html, .jsonl\n"
-	"  search \"QUERY\"        top -k chunks for a query (--method dense|fts|hybrid, --json)\n"
+	"  search \"QUERY\"        top -k chunks for a query (--method dense|bm25|hybrid|fts, --json)\n"
 	"  embed                 embed stdin lines (--jsonl: JSON lines) under the corpus's model\n"
 	"                        as pgvector literals (--json: JSON lines)\n"
 	"  model fit PATH... -o FILE   fit the built-in model on inputs and write it to FILE\n"
@@ -234,7 +235,7 @@ static int cmd_embed(struct opts *o, int argc, char **argv)
 {
 	if (argc != 0)
 		return usage_error("embed: unexpected argument '%s'", argv[0]);
-	struct embedcmd_args a = {o->jsonl, o->json, o->model_file};
+	struct embedcmd_args a = {o->jsonl, o->json, o->model_file, o->terms};
 	return embedcmd_run(&o->cfg, &a);
 }
 
@@ -334,13 +335,15 @@ static const char help_search[] =
 	"\n"
 	"options:\n"
 	"  -k N                  how many results (default 10)\n"
-	"      --method M        dense (default: the corpus's model and vector index), fts\n"
-	"                        (PostgreSQL full-text search) or hybrid (both, fused by rank)\n"
+	"      --method M        dense (default: the corpus's model and vector index), bm25\n"
+	"                        (Okapi BM25 over the model's words), hybrid (dense and bm25\n"
+	"                        fused as [search] hybrid_fusion says), fts (PostgreSQL\n"
+	"                        full-text search, ts_rank) or hybrid-fts (dense and fts, RRF)\n"
 	"      --all-chunks      every matching chunk, several of one document if they rank so\n"
 	"      --json            JSON with chunk and document ids and the whole chunk text\n"
 	"      --fts-config CFG  text search configuration (default english)\n";
 static const char help_embed[] =
-	"usage: ragload embed [--json] [--jsonl] [--model FILE] < LINES\n"
+	"usage: ragload embed [--json] [--jsonl] [--model FILE] [--terms] < LINES\n"
 	"\n"
 	"Embeds each stdin line with the corpus's model, as search embeds a query, and prints\n"
 	"it as a pgvector literal.\n"
@@ -348,7 +351,9 @@ static const char help_embed[] =
 	"options:\n"
 	"      --jsonl           stdin holds JSON lines: embed each one's \"text\"\n"
 	"      --json            print JSON lines with id, model, dim and embedding\n"
-	"      --model FILE      a model file instead of the corpus's\n";
+	"      --model FILE      a model file instead of the corpus's\n"
+	"      --terms           print each text's BM25 terms (the bigint[] ragload_bm25() and\n"
+	"                        ragload_hybrid() take) instead of its vector; no model needed\n";
 static const char help_eval[] =
 	"usage: ragload eval --queries FILE [options]\n"
 	"\n"
@@ -417,7 +422,7 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
        OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
-       OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL, OPT_INCLUDE, OPT_EXCLUDE,
+       OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL, OPT_TERMS, OPT_INCLUDE, OPT_EXCLUDE,
        OPT_NO_DEFAULT_EXCLUDES };
 enum { OPT_ALL_CHUNKS = 512 };  /* search */
 
@@ -508,13 +513,15 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 	case OPT_REFIT: o->refit = 1; return GO_ON;
 	case OPT_ROLLBACK: o->rollback = 1; return GO_ON;
 	case OPT_METHOD: {
-		static const char *const methods[] = {"dense", "fts", "hybrid", NULL};
-		o->method = enum_option(raw, arg, methods, "dense, fts or hybrid");
+		static const char *const methods[] = {"dense", "bm25", "hybrid", "fts", "hybrid-fts",
+						      NULL};
+		o->method = enum_option(raw, arg, methods, "dense, bm25, hybrid, fts or hybrid-fts");
 		return o->method ? GO_ON : EXIT_USAGE;
 	}
 	case OPT_ALL_CHUNKS: o->all_chunks = 1; return GO_ON;
 	case OPT_JSON: o->json = 1; return GO_ON;
 	case OPT_JSONL: o->jsonl = 1; return GO_ON;
+	case OPT_TERMS: o->terms = 1; return GO_ON;
 	case OPT_SHARD: {
 		int i, n, used = 0;
 		if (sscanf(arg, "%d/%d%n", &i, &n, &used) != 2 || arg[used] || n < 1 || n > 1024 ||
@@ -651,6 +658,7 @@ static const struct option longopts[] = {
 	{"all-chunks", no_argument, NULL, OPT_ALL_CHUNKS},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"jsonl", no_argument, NULL, OPT_JSONL},
+	{"terms", no_argument, NULL, OPT_TERMS},
 	{NULL, 0, NULL, 0},
 };
 

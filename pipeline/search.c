@@ -63,84 +63,79 @@ struct search {
 	size_t n_hits;
 };
 
-/* ---- dense --------------------------------------------------------------------------------- */
+/* ---- dense, bm25, hybrid: the SQL functions of migration 0004 ------------------------------ */
 
-/* Sets the index's search parameter for this transaction (none: exact scan). */
-static int index_settings(PGconn *conn, int k)
+/* The query's vector as a pgvector literal into lit. */
+static int query_vec_literal(struct search *s, struct buf *lit)
 {
-	PGresult *r = db_query(conn,
-		"SELECT (SELECT 1 FROM pg_class WHERE relname = '" INDEX_HNSW_NAME "'), "
-		"(SELECT coalesce((SELECT substring(o FROM 7)::int FROM unnest(reloptions) o "
-		"WHERE o LIKE 'lists=%'), 100) FROM pg_class WHERE relname = '" INDEX_IVFFLAT_NAME "')",
-		0, NULL);
-	if (!r)
-		return RL_ERR;
-	char sql[128] = "";
-	if (!PQgetisnull(r, 0, 0))
-		snprintf(sql, sizeof(sql), "SET LOCAL hnsw.ef_search = %d",
-			 k > SEARCH_EF_SEARCH ? k : SEARCH_EF_SEARCH);
-	else if (!PQgetisnull(r, 0, 1))
-		snprintf(sql, sizeof(sql), "SET LOCAL ivfflat.probes = %d",
-			 (int)ceil(sqrt(atof(PQgetvalue(r, 0, 1)))));
-	PQclear(r);
-	return sql[0] ? db_exec(conn, sql) : 0;
+	int dim = model_dim(s->model);
+	float *v = malloc((size_t)dim * sizeof(float));
+	int rc = v ? query_vector(s->model, s->query.data, s->query.len, v) : RL_ENOMEM;
+	if (!rc)
+		rc = query_literal_buf(v, dim, lit);
+	free(v);
+	return rc;
+}
+
+/* The query's BM25 terms as a bigint[] literal into lit. */
+static int query_terms_buf(struct search *s, struct buf *lit)
+{
+	int64_t *t;
+	size_t n;
+	int rc = query_terms(s->query.data, s->query.len, &t, &n);
+	if (!rc)
+		rc = query_terms_literal(t, n, lit);
+	free(t);
+	return rc;
 }
 
 /*
- * The top k chunks nearest the query vector; per_doc: each document once, by its nearest
- * chunk. The index can only give chunks in distance order, so documents come from an
- * over-fetch of DENSE_OVERFETCH x k chunks (at least SEARCH_EF_SEARCH), deduplicated by
- * DISTINCT ON; when that yields fewer than k documents and the corpus has more chunks, the
- * fetch grows fourfold and runs again (a document with many near chunks cannot crowd the
- * others out). Ties are broken by chunk id, so a ranking is stable.
+ * The top k chunks by ragload_dense(), ragload_bm25() or ragload_hybrid() (the one definition
+ * of each ranking, which every client of the corpus calls); per_doc: each document once, by its
+ * best chunk. The functions rank chunks, so documents come from an over-fetch of
+ * DENSE_OVERFETCH x k chunks (at least SEARCH_EF_SEARCH), deduplicated by DISTINCT ON; when
+ * that yields fewer than k documents and there are more chunks to see, the fetch grows
+ * fourfold and runs again (a document with many good chunks cannot crowd the others out).
+ * Ties are broken by chunk id, so a ranking is stable.
  */
-static int rank_dense(struct search *s, int k, int per_doc, struct hit *out, size_t *n)
+static int rank_sql(struct search *s, const char *method, int k, int per_doc, struct hit *out,
+		    size_t *n)
 {
-	const char *op = index_operator(s->distance);
-	int dim = model_dim(s->model);
-	float *v = malloc((size_t)dim * sizeof(float));
-	struct buf lit, sql;
+	struct buf vec, terms, sql;
 	PGresult *r = NULL;
-	int rc = RL_ENOMEM, in_tx = 0;
+	int rc = RL_ENOMEM;
+	int dense = strcmp(method, "bm25") != 0, lexical = strcmp(method, "dense") != 0;
 
-	buf_init(&lit, 0);
+	buf_init(&vec, 0);
+	buf_init(&terms, 0);
 	buf_init(&sql, 0);
-	if (!v)
+	if ((dense && query_vec_literal(s, &vec)) || (lexical && query_terms_buf(s, &terms)))
 		goto out;
-	if ((rc = query_vector(s->model, s->query.data, s->query.len, v)) ||
-	    (rc = query_literal_buf(v, dim, &lit)))
-		goto out;
-	rc = RL_ERR;
-	if (!op) {
-		log_error("search: the corpus's distance '%s' is unknown", s->distance);
-		goto out;
-	}
-	if (db_exec(s->conn, "BEGIN"))
-		goto out;
-	in_tx = 1;
-	int cosine = strcmp(s->distance, "cosine") == 0;
+	const char *call = !strcmp(method, "dense") ? "ragload_dense($1::vector, %ld)"
+			   : !strcmp(method, "bm25") ? "ragload_bm25($1::bigint[], %ld)"
+						     : "ragload_hybrid($1::vector, $2::bigint[], %ld)";
 	long fetch = per_doc ? (long)k * DENSE_OVERFETCH : k;
 	if (per_doc && fetch < SEARCH_EF_SEARCH)
 		fetch = SEARCH_EF_SEARCH;
 	for (;;) {
-		/* the inner ORDER BY ... LIMIT alone, so that the vector index serves it */
 		buf_reset(&sql);
-		if (index_settings(s->conn, fetch > INT32_MAX ? INT32_MAX : (int)fetch) ||
-		    buf_printf(&sql, "WITH t AS MATERIALIZED (SELECT chunk_id, embedding_vector %s "
-			       "$1::vector AS d FROM embeddings ORDER BY embedding_vector %s "
-			       "$1::vector LIMIT %ld) ", op, op, fetch) ||
-		    (per_doc ? buf_printf(&sql, "SELECT chunk_id, d, doc_id, (SELECT count(*) FROM t) "
-					  "FROM (SELECT DISTINCT ON (c.doc_id) t.chunk_id, t.d, "
+		if (buf_printf(&sql, "WITH t AS MATERIALIZED (SELECT * FROM ") ||
+		    buf_printf(&sql, call, fetch) || buf_printf(&sql, ") ") ||
+		    (per_doc ? buf_printf(&sql, "SELECT chunk_id, score, doc_id, (SELECT count(*) FROM "
+					  "t) FROM (SELECT DISTINCT ON (c.doc_id) t.chunk_id, t.score, "
 					  "c.doc_id FROM t JOIN chunks c USING (chunk_id) ORDER BY "
-					  "c.doc_id, t.d, t.chunk_id) u ORDER BY d, chunk_id LIMIT %d", k)
-			     : buf_printf(&sql, "SELECT t.chunk_id, t.d, c.doc_id, 0 FROM t JOIN "
-					  "chunks c USING (chunk_id) ORDER BY t.d, t.chunk_id")))
+					  "c.doc_id, t.score DESC, t.chunk_id) u ORDER BY score DESC, "
+					  "chunk_id LIMIT %d", k)
+			     : buf_printf(&sql, "SELECT t.chunk_id, t.score, c.doc_id, 0 FROM t JOIN "
+					  "chunks c USING (chunk_id) ORDER BY t.score DESC, t.chunk_id")))
 			goto out;
-		const char *params[1] = {lit.data};
+		const char *params[2] = {dense ? vec.data : terms.data, terms.data};
 		PQclear(r);
-		r = db_query(s->conn, sql.data, 1, params);
+		rc = RL_ERR;
+		r = db_query(s->conn, sql.data, dense && lexical ? 2 : 1, params);
 		if (!r)
 			goto out;
+		rc = RL_ENOMEM;
 		if (!per_doc || PQntuples(r) >= k || PQntuples(r) == 0 ||
 		    strtoll(PQgetvalue(r, 0, 3), NULL, 10) < fetch)
 			break;
@@ -148,20 +143,22 @@ static int rank_dense(struct search *s, int k, int per_doc, struct hit *out, siz
 	}
 	*n = (size_t)PQntuples(r);
 	for (size_t i = 0; i < *n; i++) {
-		double d = atof(PQgetvalue(r, (int)i, 1));
 		out[i].chunk_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+		out[i].score = atof(PQgetvalue(r, (int)i, 1));
 		out[i].doc_id = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
-		out[i].score = cosine ? 1.0 - d : -d;
 	}
 	rc = 0;
 out:
-	if (in_tx)
-		db_exec(s->conn, rc ? "ROLLBACK" : "COMMIT");
 	PQclear(r);
-	buf_release(&lit);
+	buf_release(&vec);
+	buf_release(&terms);
 	buf_release(&sql);
-	free(v);
 	return rc;
+}
+
+static int rank_dense(struct search *s, int k, int per_doc, struct hit *out, size_t *n)
+{
+	return rank_sql(s, "dense", k, per_doc, out, n);
 }
 
 /* ---- full text ------------------------------------------------------------------------------ */
@@ -224,11 +221,11 @@ static size_t hit_pos(const struct hit *h, size_t n, int64_t id, int by_doc)
 }
 
 /*
- * Reciprocal rank fusion of the top SEARCH_FUSE of dense and fts. per_doc: the two document
+ * hybrid-fts: reciprocal rank fusion of the top SEARCH_FUSE of dense and fts. per_doc: the two document
  * rankings (each document by its best chunk) are fused, and a document shows the chunk of
  * the method that ranked it higher (dense on a tie); otherwise the two chunk rankings.
  */
-static int rank_hybrid(struct search *s, int k, int per_doc, struct hit *out, size_t *n)
+static int rank_hybrid_fts(struct search *s, int k, int per_doc, struct hit *out, size_t *n)
 {
 	int depth = k > SEARCH_FUSE ? k : SEARCH_FUSE;
 	struct hit *d = malloc((size_t)depth * sizeof(*d)), *f = malloc((size_t)depth * sizeof(*f));
@@ -401,7 +398,7 @@ int search_run(const struct rl_config *cfg, const struct search_args *a)
 	if ((status = db_open_corpus(cfg->conninfo, 0, 0, 0, &s.conn)) != EXIT_DONE)
 		goto out;
 	status = EXIT_FATAL;
-	int dense = strcmp(a->method, "fts") != 0;
+	int dense = strcmp(a->method, "fts") != 0 && strcmp(a->method, "bm25") != 0;
 	if (dense && load_model(&s))
 		goto out;
 	if (query_normalise(a->query, strlen(a->query), &s.query, &bad))
@@ -415,9 +412,10 @@ int search_run(const struct rl_config *cfg, const struct search_args *a)
 	if (!s.hits)
 		goto out;
 	int per_doc = !a->all_chunks;
-	int rc = !strcmp(a->method, "fts")      ? rank_fts(&s, k, per_doc, s.hits, &s.n_hits)
-		 : !strcmp(a->method, "hybrid") ? rank_hybrid(&s, k, per_doc, s.hits, &s.n_hits)
-						: rank_dense(&s, k, per_doc, s.hits, &s.n_hits);
+	int rc = !strcmp(a->method, "fts") ? rank_fts(&s, k, per_doc, s.hits, &s.n_hits)
+		 : !strcmp(a->method, "hybrid-fts")
+			 ? rank_hybrid_fts(&s, k, per_doc, s.hits, &s.n_hits)
+			 : rank_sql(&s, a->method, k, per_doc, s.hits, &s.n_hits);
 	if (rc || print_results(&s))
 		goto out;
 	status = EXIT_DONE;

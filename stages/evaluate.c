@@ -8,7 +8,9 @@
  *   - for every pgvector index present and every search setting: recall@k, latency
  *     p50/p95/p99 and QPS on one connection, QPS on N connections, and the plan that served it;
  *   - with qrels: nDCG@10, MRR@10 and Recall@100 at document level for exact search, each ANN
- *     setting, PostgreSQL full-text search, and an RRF hybrid of dense and full text;
+ *     setting, PostgreSQL full-text search, an RRF hybrid of dense and full text (hybrid_fts),
+ *     Okapi BM25 and the hybrid of dense and BM25, the last two ranked by the SQL functions
+ *     every client calls (ragload_bm25, ragload_hybrid);
  *   - with an .ivecs ground truth: on how many queries ragload's exact top-k agrees with it;
  * then writes the report (stages/report.h) and, on request, a TREC run file.
  *
@@ -22,7 +24,8 @@
  *   exact_search()     every vector once by COPY TO BINARY, streamed in blocks through
  *                      cblas_sgemm against all queries, bounded heaps per query
  *   truth_check()      ragload's exact top-k against the file, up to ties (evaluate_exact.c)
- *   quality_exact(), quality_fts(), quality_hybrid()             (evaluate_quality.c)
+ *   quality_exact(), quality_fts(), quality_hybrid_fts(), quality_bm25(),
+ *   quality_hybrid()                                              (evaluate_quality.c)
  *   ann_measure()      per index and setting: EXPLAIN, timed pass, N-connection pass, quality
  *                                                                  (evaluate_ann.c)
  *   report_emit()      the report stage (stages/report.h)
@@ -35,8 +38,12 @@
  *   distances agree with the server's to float rounding, which metric_ann_recall's tie rule
  *   absorbs (the ground-truth check agrees on all 100 SIFT10K queries).
  * - Both index kinds may exist at once and the planner picks one, so each setting is measured
- *   with the other kind steered away and the plan proven with EXPLAIN; a setting the intended
- *   index did not serve is flagged (seqscan) and never reported as that index's result.
+ *   with the other kind steered away and the plan proven with EXPLAIN; where the planner
+ *   prefers a sequential scan, the index is forced (enable_seqscan = off in the same SET
+ *   LOCAL) and the row says so (forced); a setting the intended index still did not serve is
+ *   flagged (seqscan) and never reported as that index's result.
+ * - Every ranking breaks ties by chunk id (exact, ANN, full text, BM25, hybrid), so a figure
+ *   does not move from run to run.
  * - Rankings go to the run file in exactly the order the metrics consume them, with strictly
  *   decreasing scores (1000 - rank), so trec_eval reproduces every quality figure.
  * - Full-text ranking needs each matching chunk's tsvector. Recomputing the chunks_fts_idx
@@ -407,7 +414,8 @@ int evaluate_run(const struct rl_config *cfg, PGconn *conn, const struct eval_ar
 	if (eval_pool_open(&e) || exact_search(&e) || (a->ground_truth && truth_check(&e)))
 		goto out;
 	if (e.quality_on && (quality_exact(&e) ||
-			     (e.qtext && (quality_fts(&e) || quality_hybrid(&e)))))
+			     (e.qtext && (quality_fts(&e) || quality_hybrid_fts(&e) ||
+					  quality_bm25(&e) || quality_hybrid(&e)))))
 		goto out;
 	if (ann_measure(&e) || run_file_close(&e) || report_emit(&e, &regressed))
 		goto out;

@@ -182,6 +182,8 @@ int quality_exact(struct eval *e);
 PGresult *eval_exec_prepared(PGconn *c, const char *stmt, const char *const params[2],
 			     const char *what, const char *qid);
 int quality_fts(struct eval *e);
+int quality_hybrid_fts(struct eval *e);
+int quality_bm25(struct eval *e);
 int quality_hybrid(struct eval *e);
 int quality_score(struct eval *e, const int32_t *docs, const int *n_docs, const char *tag,
 			 const char *method, const char *setting);

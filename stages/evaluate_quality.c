@@ -2,7 +2,8 @@
  * evaluate_quality.c — retrieval quality at document level (a document ranks by its best
  * chunk): nDCG@10, MRR@10, Recall@100 from lib/metrics.c for the exact ranking, PostgreSQL
  * full-text search (the query as search asks it, over materialised tsvectors), the RRF
- * hybrid of the two, and each ANN setting; the rankings also go to the run file. Untimed
+ * hybrid of the two (hybrid_fts), BM25 and the dense+BM25 hybrid (the SQL functions of
+ * migration 0004), and each ANN setting; the rankings also go to the run file. Untimed
  * ranking passes run on every pool connection at once.
  */
 #include "evaluate_private.h"
@@ -310,12 +311,12 @@ out:
 	return rc;
 }
 
-/* Reciprocal rank fusion of the exact dense and the full-text document rankings. */
-int quality_hybrid(struct eval *e)
+/* hybrid_fts: reciprocal rank fusion of the exact dense and the full-text document rankings. */
+int quality_hybrid_fts(struct eval *e)
 {
 	int rc = 0;
 	struct qacc acc;
-	qacc_init(&acc, "hybrid");
+	qacc_init(&acc, "hybrid_fts");
 	for (size_t q = 0; q < e->nq && !rc; q++) {
 		int64_t a[EVAL_DOCS], b[EVAL_DOCS], out[2 * EVAL_DOCS];
 		int32_t ranked[EVAL_DOCS];
@@ -335,6 +336,128 @@ int quality_hybrid(struct eval *e)
 	}
 	char setting[64];
 	snprintf(setting, sizeof(setting), "{\"k_rrf\":%d}", RRF_K);
-	int frc = qacc_finish(e, &acc, "hybrid", setting);
+	int frc = qacc_finish(e, &acc, "hybrid_fts", setting);
 	return rc ? rc : frc;
+}
+
+/* ---- BM25 and the hybrid: the SQL functions of migration 0004 ------------------------------
+ * Ranked by the very statements search and every client run (ragload_bm25, ragload_hybrid),
+ * so a figure here is what a chatbot gets. The hybrid asks for the fusion's own depth of
+ * chunks ([search] hybrid_depth as the corpus stores it): the fused ranking's top 10 is the
+ * same for any k up to it. */
+
+#define XSTR_(x) #x
+#define RL_XSTR(x) XSTR_(x)
+
+struct sqlrank {
+	const char *stmt;
+	const char *sql;
+	int dense;              /* $1 is the query vector, $2 the terms */
+};
+
+static int sqlrank_setup(const struct eval *e, PGconn *c, const void *arg)
+{
+	const struct sqlrank *sr = arg;
+	(void)e;
+	PGresult *r = PQprepare(c, sr->stmt, sr->sql, 0, NULL);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : RL_ERR;
+	if (rc)
+		log_error("eval: %s: %s", sr->stmt, PQresultErrorMessage(r));
+	PQclear(r);
+	return rc;
+}
+
+static int sqlrank_query(const struct eval *e, PGconn *c, size_t q, const void *arg,
+			 int32_t *chunk_docs)
+{
+	const struct sqlrank *sr = arg;
+	struct buf terms;
+	int64_t *t = NULL;
+	size_t nt = 0;
+	buf_init(&terms, 0);
+	int rc = query_terms(e->qtext[q], strlen(e->qtext[q]), &t, &nt);
+	if (!rc)
+		rc = query_terms_literal(t, nt, &terms);
+	free(t);
+	if (rc) {
+		buf_release(&terms);
+		return rc;
+	}
+	const char *params[2] = {sr->dense ? e->qlit[q] : terms.data,
+				 sr->dense ? terms.data : e->chunks_str};
+	PGresult *r = PQexecPrepared(c, sr->stmt, 2, params, NULL, NULL, 0);
+	buf_release(&terms);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_error("eval: %s %s: %s", sr->stmt, e->qid[q], PQresultErrorMessage(r));
+		PQclear(r);
+		return RL_ERR;
+	}
+	int n = PQntuples(r) < EVAL_CHUNKS ? PQntuples(r) : EVAL_CHUNKS;
+	for (int i = 0; i < n; i++)
+		chunk_docs[i] = (int32_t)strtol(PQgetvalue(r, i, 0), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
+/* The pool's connections serve the ANN passes next: their statements stay. */
+static void sqlrank_teardown(const struct eval *e, PGconn *c, int failed)
+{
+	(void)e;
+	(void)failed;
+	db_exec_quiet(c, "DEALLOCATE bm25", NULL, 0);
+	db_exec_quiet(c, "DEALLOCATE hybrid", NULL, 0);
+}
+
+static int sqlrank_run(struct eval *e, const struct sqlrank *sr, const char *method,
+		       const char *setting_sql)
+{
+	int32_t *docs = malloc(e->nq * EVAL_DOCS * sizeof(*docs));
+	int *n_docs = calloc(e->nq, sizeof(int));
+	PGresult *r = NULL;
+	int rc = RL_ENOMEM;
+	if (!docs || !n_docs)
+		goto out;
+	rc = RL_ERR;
+	if (!(r = db_query(e->conn, setting_sql, 0, NULL)))
+		goto out;
+	double t0 = now_seconds();
+	struct pass p = { sqlrank_setup, sqlrank_query, sqlrank_teardown, sr, docs, n_docs };
+	if ((rc = eval_pass_run(e, &p)))
+		goto out;
+	log_info("eval: %s of %zu queries in %.2f s", method, e->nq, now_seconds() - t0);
+	rc = quality_score(e, docs, n_docs, method, method, PQgetvalue(r, 0, 0));
+out:
+	PQclear(r);
+	free(docs);
+	free(n_docs);
+	return rc;
+}
+
+/* Okapi BM25 (ragload_bm25) over the chunks, documents by their best chunk. */
+int quality_bm25(struct eval *e)
+{
+	static const struct sqlrank sr = {
+		"bm25", "SELECT c.doc_id FROM ragload_bm25($1::bigint[], $2::int) r JOIN chunks c "
+			"USING (chunk_id) ORDER BY r.score DESC, r.chunk_id", 0 };
+	return sqlrank_run(e, &sr, "bm25",
+		"SELECT json_build_object('k1', ragload_setting('bm25_k1', " RL_XSTR(SEARCH_BM25_K1)
+		"), 'b', ragload_setting('bm25_b', " RL_XSTR(SEARCH_BM25_B) "))::text");
+}
+
+/* The hybrid (ragload_hybrid): dense through the serving index and BM25, fused. */
+int quality_hybrid(struct eval *e)
+{
+	static const struct sqlrank sr = {
+		"hybrid", "SELECT c.doc_id FROM ragload_hybrid($1::vector, $2::bigint[], "
+			  "ragload_setting('hybrid_depth', " RL_XSTR(SEARCH_HYBRID_DEPTH) ")::int) r "
+			  "JOIN chunks c USING (chunk_id) ORDER BY r.score DESC, r.chunk_id", 1 };
+	return sqlrank_run(e, &sr, "hybrid",
+		"SELECT json_build_object('fusion', coalesce((SELECT value FROM ragload_corpus WHERE "
+		"key = 'hybrid_fusion'), 'convex'), 'weight', ragload_setting('hybrid_weight', "
+		RL_XSTR(SEARCH_HYBRID_WEIGHT) "), 'depth', ragload_setting('hybrid_depth', "
+		RL_XSTR(SEARCH_HYBRID_DEPTH) "), 'rrf_k', ragload_setting('hybrid_rrf_k', "
+		RL_XSTR(SEARCH_HYBRID_RRF_K) "), 'index', (SELECT a.amname FROM pg_index i JOIN "
+		"pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid "
+		"= 'embeddings'::regclass AND a.amname IN ('hnsw', 'ivfflat') ORDER BY a.amname "
+		"LIMIT 1))::text");
 }

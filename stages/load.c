@@ -294,6 +294,29 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* One chunk's postings rows: its stems sorted, one row per distinct stem. Returns 0 or
+ * RL_ENOMEM. */
+static int postings_rows(struct pgcopy *pc, struct stems *s, struct stem_list *t,
+			 const char *text, size_t len, int64_t chunk_id)
+{
+	t->n = 0;
+	if (text && len && stems_each(s, text, len, stem_add, t))
+		t->oom = 1;
+	if (t->oom || t->n > INT32_MAX)
+		return RL_ENOMEM;
+	qsort(t->v, t->n, sizeof(*t->v), cmp_u64);
+	for (size_t a = 0, b; a < t->n; a = b) {
+		for (b = a + 1; b < t->n && t->v[b] == t->v[a]; b++)
+			;
+		pgcopy_row(pc, 4);
+		pgcopy_int8(pc, (int64_t)t->v[a]);
+		pgcopy_int4(pc, (int32_t)chunk_id);
+		pgcopy_int4(pc, (int32_t)(b - a));
+		pgcopy_int4(pc, (int32_t)t->n);
+	}
+	return 0;
+}
+
 int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
 		       const int64_t *chunk_ids, char *err, size_t errlen)
 {
@@ -312,24 +335,11 @@ int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs,
 		const struct doc *d = docs[i];
 		for (size_t j = 0; j < d->n_chunks; j++, k++) {
 			const struct chunk *ch = &d->chunks[j];
-			t.n = 0;
-			if (d->text && stems_each(s, d->text + ch->start, ch->end - ch->start, stem_add,
-						  &t))
-				t.oom = 1;
-			if (t.oom || t.n > INT32_MAX) {
+			if (postings_rows(&pc, s, &t, d->text ? d->text + ch->start : NULL,
+					  ch->end - ch->start, chunk_ids[k])) {
 				pgcopy_end(&pc, 0);
 				snprintf(err, errlen, "out of memory");
 				goto out;
-			}
-			qsort(t.v, t.n, sizeof(*t.v), cmp_u64);
-			for (size_t a = 0, b; a < t.n; a = b) {
-				for (b = a + 1; b < t.n && t.v[b] == t.v[a]; b++)
-					;
-				pgcopy_row(&pc, 4);
-				pgcopy_int8(&pc, (int64_t)t.v[a]);
-				pgcopy_int4(&pc, (int32_t)chunk_ids[k]);
-				pgcopy_int4(&pc, (int32_t)(b - a));
-				pgcopy_int4(&pc, (int32_t)t.n);
 			}
 		}
 	}
@@ -338,6 +348,57 @@ int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs,
 	else
 		rc = 0;
 out:
+	free(t.v);
+	stems_free(s);
+	return rc;
+}
+
+
+int load_backfill_postings(PGconn *conn, uint64_t *n_chunks)
+{
+	struct stem_list t = {0};
+	struct stems *s = stems_new();
+	PGresult *r = NULL;
+	int rc = RL_ERR, in_tx = 0;
+	*n_chunks = 0;
+	if (!s)
+		return RL_ENOMEM;
+	if (db_exec(conn, "BEGIN"))
+		goto out;
+	in_tx = 1;
+	if (db_exec(conn, "DECLARE ragload_backfill NO SCROLL CURSOR FOR SELECT c.chunk_id, "
+			  "c.chunk_text FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM "
+			  "ragload_bm25_postings p WHERE p.chunk_id = c.chunk_id) ORDER BY c.chunk_id"))
+		goto out;
+	for (;;) {
+		PQclear(r);
+		r = db_query(conn, "FETCH 2000 FROM ragload_backfill", 0, NULL);
+		if (!r)
+			goto out;
+		if (PQntuples(r) == 0)
+			break;
+		struct pgcopy pc;
+		pgcopy_begin(&pc, conn, "ragload_bm25_postings (term, chunk_id, tf, len)");
+		for (int i = 0; i < PQntuples(r); i++) {
+			if (postings_rows(&pc, s, &t, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
+					  strtoll(PQgetvalue(r, i, 0), NULL, 10))) {
+				pgcopy_end(&pc, 0);
+				rc = RL_ENOMEM;
+				goto out;
+			}
+		}
+		if (pgcopy_end(&pc, 1)) {
+			log_error("writing BM25 postings: %s", pc.error);
+			goto out;
+		}
+		*n_chunks += (uint64_t)PQntuples(r);
+	}
+	rc = db_exec(conn, "CLOSE ragload_backfill") || db_exec(conn, "COMMIT") ? RL_ERR : 0;
+	in_tx = 0;
+out:
+	if (in_tx)
+		db_exec_quiet(conn, "ROLLBACK", NULL, 0);
+	PQclear(r);
 	free(t.v);
 	stems_free(s);
 	return rc;

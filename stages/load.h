@@ -97,4 +97,9 @@ int load_copy_embeddings(PGconn *conn, const char *table, struct doc *const *doc
 int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
 		       const int64_t *chunk_ids, char *err, size_t errlen);
 
+/* Writes the postings of every chunk that has none (a corpus loaded before schema 4; a chunk
+ * without any stem is read again and writes nothing) in one transaction, *n_chunks the
+ * chunks read. Returns 0 or negative (logged). */
+int load_backfill_postings(PGconn *conn, uint64_t *n_chunks);
+
 #endif

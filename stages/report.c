@@ -563,6 +563,14 @@ size_t index_types(const struct report *r, const char **types, size_t max)
 	return n;
 }
 
+size_t n_forced(const struct report *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_ann; i++)
+		n += r->ann[i].forced != 0;
+	return n;
+}
+
 size_t n_seqscan(const struct report *r)
 {
 	size_t n = 0;

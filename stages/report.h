@@ -41,6 +41,8 @@ struct report_ann {
 	double qps_1, qps_n;     /* queries per second on 1 and on n_conn connections */
 	int n_conn;
 	int seqscan;             /* 1 = the planner fell back to a sequential scan: flagged, not ANN */
+	int forced;              /* 1 = the planner preferred a sequential scan, so the index was
+				  * forced (enable_seqscan = off in the setting's SET LOCAL) */
 };
 
 /*

@@ -38,13 +38,13 @@ int build_json(struct ctx *c, char **text)
 	for (size_t i = 0; i < r->n_ann; i++) {
 		const struct report_ann *a = &r->ann[i];
 		json_t *o = json_pack(
-			"{s:s, s:O, s:o, s:o, s:O, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:b}", "index",
+			"{s:s, s:O, s:o, s:o, s:O, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:b, s:b}", "index",
 			a->index, "build", c->a_build[i], "build_s", jreal(a->build_s), "index_bytes",
 			a->index_bytes < 0 ? json_null() : json_integer(a->index_bytes), "search",
 			c->a_search[i], "recall@10", jreal(a->recall10), "p50_ms", jreal(a->p50_ms),
 			"p95_ms", jreal(a->p95_ms), "p99_ms", jreal(a->p99_ms), "qps_1",
 			jreal(a->qps_1), "qps_n", jreal(a->qps_n), "n_conn", a->n_conn, "seqscan",
-			a->seqscan != 0);
+			a->seqscan != 0, "forced_index", a->forced != 0);
 		if (!o || json_array_append_new(ann, o))
 			goto out;
 	}

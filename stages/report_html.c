@@ -127,6 +127,11 @@ static void html_summary(struct ctx *c, struct out *o)
 		o_printf(o, "<li><span class=\"reg\">%zu ANN setting(s) fell back to a sequential "
 			    "scan</span>: flagged in the tables, drawn as crosses, kept off the "
 			    "frontier.</li>\n", n_seqscan(r));
+	if (n_forced(r))
+		o_printf(o, "<li>%zu ANN setting(s) <em>index forced</em>: the planner preferred a "
+			    "sequential scan, so they were measured with <code>enable_seqscan = "
+			    "off</code> in the same <code>SET LOCAL</code> as the search setting.</li>\n",
+			 n_forced(r));
 	if (c->prev) {
 		o_puts(o, "<li>Compared with report <code>");
 		o_html(o, c->prev_name);
@@ -240,6 +245,8 @@ static void html_ann(struct ctx *c, struct out *o)
 			o_html(o, a->index);
 			if (a->seqscan)
 				o_puts(o, "<span class=\"flag\">seq scan, not ANN</span>");
+			if (a->forced)
+				o_puts(o, "<span class=\"flag\">index forced</span>");
 			if (c->prev && !d->matched)
 				o_puts(o, "<span class=\"flag new\">new</span>");
 			o_puts(o, "</td>");

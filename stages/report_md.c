@@ -107,7 +107,8 @@ static void md_ann(struct ctx *c, struct out *o)
 			setting_text(c->a_search[i], s2, sizeof(s2));
 			o_puts(o, "| ");
 			o_md(o, a->index);
-			o_printf(o, "%s%s |", a->seqscan ? " **(seq scan, not ANN)**" : "",
+			o_printf(o, "%s%s%s |", a->seqscan ? " **(seq scan, not ANN)**" : "",
+				 a->forced ? " *(index forced)*" : "",
 				 c->prev && !d->matched ? " *(new)*" : "");
 			md_cell(o, s1);
 			md_cell(o, s2);
@@ -132,6 +133,11 @@ static void md_ann(struct ctx *c, struct out *o)
 		if (n_seqscan(r))
 			o_printf(o, "%zu setting(s) fell back to a sequential scan: their recall is not "
 				    "the index's.\n\n", n_seqscan(r));
+		if (n_forced(r))
+			o_printf(o, "%zu setting(s) marked *index forced*: the planner preferred a "
+				    "sequential scan, so they were measured with `enable_seqscan = off` in "
+				    "the same `SET LOCAL` as the search setting (the index's figures, not "
+				    "the planner's choice).\n\n", n_forced(r));
 	}
 }
 

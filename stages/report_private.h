@@ -79,6 +79,7 @@ int common_n_conn(const struct report *r);
 long headline_ann(const struct report *r, const char *index, int *reached);
 size_t index_types(const struct report *r, const char **types, size_t max);
 size_t n_seqscan(const struct report *r);
+size_t n_forced(const struct report *r);
 double plot_qps(const struct report_ann *a);
 void qps_n_header(char *s, size_t n, const struct report *r);
 const char *qps_n_text(char *s, size_t n, const struct report_ann *a, int common);

@@ -102,6 +102,9 @@ $$;
 -- Exact Okapi BM25 of the live chunks for the query's terms (a term given n times counts n
 -- times): idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part tf (k1 + 1) / (tf + k1 (1 - b +
 -- b len / avglen)). k1, b: NULL takes [search] bm25_k1, bm25_b as ingest stored them.
+-- Each term's part is rounded to a multiple of 2^-32, so that a chunk's sum is exact (below
+-- 2^21) whatever order the aggregate adds in: equal chunks score equal, and a score does not
+-- move from run to run (a float sum in plan order would, in its last bits).
 CREATE FUNCTION ragload_bm25(terms bigint[], k integer, k1 double precision DEFAULT NULL,
                              b double precision DEFAULT NULL)
 RETURNS TABLE (chunk_id integer, score double precision)
@@ -109,7 +112,7 @@ LANGUAGE sql STABLE AS $$
     WITH s AS (SELECT coalesce(sum(st.n), 0)::float8 AS n,
                       coalesce(sum(st.total_len), 0)::float8 / greatest(coalesce(sum(st.n), 0), 1) AS avglen
                FROM ragload_bm25_stats st),
-         prm AS (SELECT coalesce($3, ragload_setting('bm25_k1', 0.9)) AS k1,
+         prm AS MATERIALIZED (SELECT coalesce($3, ragload_setting('bm25_k1', 0.9)) AS k1,
                         coalesce($4, ragload_setting('bm25_b', 0.4)) AS b),
          q AS (SELECT t AS term, count(*)::float8 AS qtf FROM unnest($1) t
                WHERE t IS NOT NULL GROUP BY t),
@@ -119,8 +122,9 @@ LANGUAGE sql STABLE AS $$
                                    WHERE x.term = q.term) d
                WHERE d.df > 0)
     SELECT x.chunk_id,
-           sum(w.idf * x.tf * (prm.k1 + 1) /
-               (x.tf + prm.k1 * (1 - prm.b + prm.b * x.len / greatest(s.avglen, 1e-9)))) AS score
+           sum(round(4294967296 * w.idf * x.tf * (prm.k1 + 1) /
+                     (x.tf + prm.k1 * (1 - prm.b + prm.b * x.len / greatest(s.avglen, 1e-9))))
+               / 4294967296) AS score
     FROM w JOIN ragload_bm25_postings x ON x.term = w.term CROSS JOIN s CROSS JOIN prm
     GROUP BY x.chunk_id
     ORDER BY score DESC, x.chunk_id
@@ -128,8 +132,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The chunks nearest qvec through the corpus's vector index where one exists (HNSW:
--- ef_search = max(k, ef_search given or 200), iterative past 1000; IVFFlat: probes =
--- ceil(sqrt(lists))), else by an exact scan; score = 1 - cosine distance (an l2 or inner
+-- ef_search = max(k, ef_search given or 200), iterative past 1000, and an IVFFlat index beside
+-- it steered off; else IVFFlat: probes = ceil(sqrt(lists))), else by an exact scan; score = 1 - cosine distance (an l2 or inner
 -- product corpus: minus the distance). Ties by chunk_id. The SET clauses keep the settings
 -- this function makes to itself.
 CREATE FUNCTION ragload_dense(qvec vector, k integer, ef_search integer DEFAULT NULL)
@@ -147,6 +151,10 @@ BEGIN
     IF k IS NULL OR k < 1 OR qvec IS NULL THEN
         RETURN;
     END IF;
+    SELECT coalesce((SELECT substring(o FROM 7)::int FROM unnest(c.reloptions) o
+                     WHERE o LIKE 'lists=%'), 100) INTO lists
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+    WHERE i.indrelid = 'embeddings'::regclass AND a.amname = 'ivfflat' ORDER BY 1 DESC LIMIT 1;
     IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                JOIN pg_am a ON a.oid = c.relam
                WHERE i.indrelid = 'embeddings'::regclass AND a.amname = 'hnsw') THEN
@@ -154,14 +162,12 @@ BEGIN
         IF ef > 1000 THEN
             PERFORM set_config('hnsw.iterative_scan', 'strict_order', true);
         END IF;
-    ELSE
-        SELECT coalesce((SELECT substring(o FROM 7)::int FROM unnest(c.reloptions) o
-                         WHERE o LIKE 'lists=%'), 100) INTO lists
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
-        WHERE i.indrelid = 'embeddings'::regclass AND a.amname = 'ivfflat' LIMIT 1;
+        -- HNSW serves; an IVFFlat index beside it is priced as a full scan (all lists probed)
         IF lists IS NOT NULL THEN
-            PERFORM set_config('ivfflat.probes', ceil(sqrt(lists))::int::text, true);
+            PERFORM set_config('ivfflat.probes', lists::text, true);
         END IF;
+    ELSIF lists IS NOT NULL THEN
+        PERFORM set_config('ivfflat.probes', ceil(sqrt(lists))::int::text, true);
     END IF;
     -- the inner ORDER BY ... LIMIT alone, so that the vector index serves it
     RETURN QUERY EXECUTE format(
@@ -171,33 +177,33 @@ BEGIN
         USING qvec, k;
 END $$;
 
--- Dense and BM25 fused: each gives its top `depth` chunks (NULL: [search] hybrid_depth),
--- fused by `fusion` (NULL: [search] hybrid_fusion; 0 = reciprocal rank, 1/(rrf_k + rank)
--- summed; 1 = convex: weight x dense + (1 - weight) x BM25, each min-max normalised over its
--- list, absent = 0). Ties by chunk_id.
+-- Dense and BM25 fused: each side gives its top `depth` chunks (NULL: [search] hybrid_depth),
+-- fused by `fusion` (NULL: [search] hybrid_fusion): 'rrf' sums 1 / (rrf_k + rank) over the
+-- sides; 'convex' is weight x dense + (1 - weight) x BM25, each score min-max normalised over
+-- its side's list (a chunk absent from a side gets 0 there). Ties by chunk_id.
 CREATE FUNCTION ragload_hybrid(qvec vector, terms bigint[], k integer,
-                               fusion integer DEFAULT NULL, weight double precision DEFAULT NULL,
+                               fusion text DEFAULT NULL, weight double precision DEFAULT NULL,
                                depth integer DEFAULT NULL, rrf_k double precision DEFAULT NULL)
 RETURNS TABLE (chunk_id integer, score double precision)
 LANGUAGE sql STABLE AS $$
-    WITH prm AS (SELECT coalesce($4, ragload_setting('hybrid_fusion', 1)::int) AS fusion,
-                        coalesce($5, ragload_setting('hybrid_weight', 0.5)) AS weight,
-                        greatest(coalesce($6, ragload_setting('hybrid_depth', 100)::int), $3) AS depth,
+    WITH prm AS MATERIALIZED (SELECT coalesce($4, (SELECT value FROM ragload_corpus c
+                                      WHERE c.key = 'hybrid_fusion'), 'convex') AS fusion,
+                        coalesce($5, ragload_setting('hybrid_weight', 0.7)) AS weight,
+                        greatest(coalesce($6, ragload_setting('hybrid_depth', 50)::int), $3) AS depth,
                         coalesce($7, ragload_setting('hybrid_rrf_k', 60)) AS rrf_k),
          d AS (SELECT r.chunk_id, r.score, row_number() OVER (ORDER BY r.score DESC, r.chunk_id) AS rk
                FROM prm, ragload_dense($1, prm.depth) r),
          l AS (SELECT r.chunk_id, r.score, row_number() OVER (ORDER BY r.score DESC, r.chunk_id) AS rk
                FROM prm, ragload_bm25($2, prm.depth) r),
-         dn AS (SELECT d.*, (d.score - min(d.score) OVER ()) /
-                            nullif(max(d.score) OVER () - min(d.score) OVER (), 0) AS nz FROM d),
-         ln_ AS (SELECT l.*, (l.score - min(l.score) OVER ()) /
-                            nullif(max(l.score) OVER () - min(l.score) OVER (), 0) AS nz FROM l),
-         f AS (SELECT coalesce(dn.chunk_id, ln_.chunk_id) AS chunk_id,
-                      CASE WHEN prm.fusion = 0
-                           THEN coalesce(1 / (prm.rrf_k + dn.rk), 0) + coalesce(1 / (prm.rrf_k + ln_.rk), 0)
-                           ELSE prm.weight * coalesce(dn.nz, CASE WHEN dn.chunk_id IS NULL THEN 0 ELSE 1 END)
-                                + (1 - prm.weight) * coalesce(ln_.nz, CASE WHEN ln_.chunk_id IS NULL THEN 0 ELSE 1 END)
+         dn AS (SELECT d.*, coalesce((d.score - min(d.score) OVER ()) /
+                            nullif(max(d.score) OVER () - min(d.score) OVER (), 0), 1) AS nz FROM d),
+         bn AS (SELECT l.*, coalesce((l.score - min(l.score) OVER ()) /
+                            nullif(max(l.score) OVER () - min(l.score) OVER (), 0), 1) AS nz FROM l),
+         f AS (SELECT coalesce(dn.chunk_id, bn.chunk_id) AS chunk_id,
+                      CASE WHEN prm.fusion = 'rrf'
+                           THEN coalesce(1 / (prm.rrf_k + dn.rk), 0) + coalesce(1 / (prm.rrf_k + bn.rk), 0)
+                           ELSE prm.weight * coalesce(dn.nz, 0) + (1 - prm.weight) * coalesce(bn.nz, 0)
                       END AS score
-               FROM dn FULL JOIN ln_ ON dn.chunk_id = ln_.chunk_id CROSS JOIN prm)
+               FROM dn FULL JOIN bn ON dn.chunk_id = bn.chunk_id CROSS JOIN prm)
     SELECT f.chunk_id, f.score::float8 FROM f ORDER BY f.score DESC, f.chunk_id LIMIT greatest($3, 0)
 $$;

@@ -1,5 +1,6 @@
-# ragload eval on SciFact (BEIR): exact, full-text and hybrid quality rows (and one per ANN
-# setting), the report files, a TREC run file from which an independent scorer reproduces
+# ragload eval on SciFact (BEIR): exact, full-text, BM25, the dense+BM25 hybrid and the old
+# dense+full-text hybrid (hybrid_fts) quality rows (and one per ANN setting, each measured
+# through its index: forced where the planner would scan), the report files, a TREC run file from which an independent scorer reproduces
 # every nDCG@10, and eval without any ANN index.
 . "$(dirname "$0")/../lib.sh"
 if ! have_shared; then t_skip "eval_scifact: ../shared/datasets absent"; exit 0; fi
@@ -22,9 +23,15 @@ t_check "report.html has an inline SVG plot" grep -q '<svg' "$TMP/reports/latest
 
 # results.json: field checks in one python3 run; each failing line names what is wrong.
 json_check() { t_json "$1" "$TMP/reports/latest/results.json" "$2"; }  # r, q, a
-json_check "results.json has exact, fts and hybrid rows over 300 queries" \
-  'all(m in q and q[m][0]["n_queries"] == 300 for m in ("exact", "fts", "hybrid"))'
+json_check "results.json has exact, fts, hybrid_fts, bm25 and hybrid rows over 300 queries" \
+  'all(m in q and q[m][0]["n_queries"] == 300 for m in ("exact", "fts", "hybrid_fts", "bm25", "hybrid"))'
 json_check "fts nDCG@10 >= 0.55" 'q["fts"][0]["ndcg@10"] >= 0.55'
+json_check "bm25 nDCG@10 >= 0.66 (k1 0.9, b 0.4)" \
+  'q["bm25"][0]["ndcg@10"] >= 0.66 and q["bm25"][0]["setting"]["k1"] == 0.9'
+json_check "hybrid (convex, through the HNSW index) nDCG@10 >= 0.69 and above each of its parts" \
+  'q["hybrid"][0]["ndcg@10"] >= 0.69 and q["hybrid"][0]["ndcg@10"] > max(q["bm25"][0]["ndcg@10"], q["exact"][0]["ndcg@10"]) and q["hybrid"][0]["setting"]["index"] == "hnsw"'
+json_check "every ANN row measured through its index (none flagged as a sequential scan)" \
+  'a and not any(x["seqscan"] for x in a)'
 json_check "built-in model (featurizer 4), exact dense: nDCG@10 >= 0.67 and Recall@100 >= 0.93" \
   'q["exact"][0]["ndcg@10"] >= 0.67 and q["exact"][0]["recall@100"] >= 0.93'
 json_check "exact seconds recorded" 'r["exact"]["seconds"] > 0'
@@ -72,7 +79,7 @@ def ndcg10(qid, docs):
 res = json.load(open(results_path))
 def eval_row(tag):
     """The results.json quality row that a run tag names."""
-    if tag in ("exact", "fts", "hybrid"):
+    if tag in ("exact", "fts", "hybrid", "hybrid_fts", "bm25"):
         method, want, iterative = tag, {}, False
     elif m := re.fullmatch(r"hnsw_m\d+_efc\d+_ef(\d+)(_relaxed)?", tag):
         method, want, iterative = "hnsw", {"ef_search": int(m[1])}, bool(m[2])
@@ -97,7 +104,7 @@ for tag, per_q in sorted(runs.items()):
     bad += not ok
     print(f"  {tag:32s} run-file nDCG@10 {mine:.4f}  eval {theirs:.4f}  over {len(vals)} queries"
           f"  {'ok' if ok else 'MISMATCH'}")
-need = {"exact", "fts", "hybrid"} - set(runs)
+need = {"exact", "fts", "hybrid", "hybrid_fts", "bm25"} - set(runs)
 if need:
     print("  missing tags:", need)
 sys.exit(1 if bad or need else 0)
@@ -107,16 +114,16 @@ t_check "run file: every method's nDCG@10 reproduced by an independent trec_eval
 t_check "run file: at most 100 documents per query and method, ranks 1.., scores strictly decreasing" \
   awk '{k=$6" "$1; n[k]++; if (n[k] > 100 || $4 != n[k] || (k in last && $5 >= last[k])) bad=1; last[k]=$5} END {exit bad}' "$TMP/run.txt"
 
-# Without any ANN index eval still measures exact, fts and hybrid.
+# Without any ANN index eval still measures exact, fts, bm25 and the hybrids.
 q "DROP INDEX embeddings_hnsw_idx; DROP INDEX embeddings_ivfflat_idx" >/dev/null
 rc=0
 "$RAGLOAD" --no-progress eval --queries "$D/queries.jsonl" --qrels "$D/qrels/test.tsv" \
   --max-queries 100 --reports-dir "$TMP/reports2" > "$TMP/eval2.out" 2> "$TMP/eval2.err" || rc=$?
 t_eq "eval without an ANN index exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 10 "$TMP/eval2.err"
-python3 - "$TMP/reports2/latest/results.json" <<'EOF' && t_pass "without an ANN index: exact, fts and hybrid rows over 100 queries, no ANN rows" || t_fail "without an ANN index: exact, fts and hybrid rows over 100 queries, no ANN rows"
+python3 - "$TMP/reports2/latest/results.json" <<'EOF' && t_pass "without an ANN index: exact, fts, hybrid_fts, bm25 and hybrid rows over 100 queries, no ANN rows" || t_fail "without an ANN index: exact, fts, hybrid_fts, bm25 and hybrid rows over 100 queries, no ANN rows"
 import json, sys
 r = json.load(open(sys.argv[1]))
 m = {row["method"]: row for row in r["quality"]}
-sys.exit(0 if set(m) == {"exact", "fts", "hybrid"} and all(v["n_queries"] == 100 for v in m.values()) and r["ann"] == [] else 1)
+sys.exit(0 if set(m) == {"exact", "fts", "hybrid_fts", "bm25", "hybrid"} and all(v["n_queries"] == 100 for v in m.values()) and r["ann"] == [] else 1)
 EOF

@@ -107,7 +107,7 @@ t_eq "SQL with embed's vector (each document by its nearest chunk) returns searc
 # One document per result by default; --all-chunks shows each chunk, so one abstract can
 # take several ranks (it does for this query on SciFact).
 nrep() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(len(r) - len({h["doc_id"] for h in r}), len(r))' "$1"; }
-for m in dense fts hybrid; do
+for m in dense bm25 fts hybrid hybrid-fts; do
   "$RAGLOAD" search "aspirin and heart attacks" --method $m -k 10 --json > "$TMP/a.json"
   t_eq "--method $m: 10 results, no document twice" "0 10" "$(nrep "$TMP/a.json")"
 done
@@ -128,7 +128,7 @@ t_check "no match: 'no results', exit 0" test "$rc" = 0 -a "$out" = "no results"
 
 # The other methods, -k, --json, text output.
 claim=$(head -n 1 "$TMP/claims.txt")
-for m in fts hybrid; do
+for m in bm25 fts hybrid hybrid-fts; do
   rc=0; "$RAGLOAD" search "$claim" --method $m -k 5 --json > "$TMP/$m.json" 2> "$TMP/$m.err" || rc=$?
   t_eq "search --method $m exits 0" 0 "$rc"
   t_eq "search --method $m -k 5 gives 5 results" 5 "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["results"]))' "$TMP/$m.json")"
