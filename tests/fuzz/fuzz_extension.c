@@ -3,8 +3,8 @@
  * ragload_terms and ragload_search call it, and the model bytes it loads from ragload_models.
  *
  * The first byte picks what the rest is:
- *   even: a query's text. ext_query with the built-in model (fitted once, at the first input,
- *         on fixed sentences) must return 0 and a unit vector of finite floats whose literal
+ *   even: a query's text. ext_query with a built-in model (64 dimensions, fitted once at
+ *         start on fixed sentences) must return 0 and a unit vector of finite floats whose literal
  *         reads back to the very floats, and as many terms as the text has stems; the same
  *         text without a vector gives the same terms.
  *   odd:  model bytes as stored. model_load must refuse them with a message, or give a model
@@ -45,6 +45,9 @@ static void setup(void)
 	if (built_in)
 		return;
 	config_defaults(&c);
+	/* a small model of the built-in kind: the fit runs in a second even instrumented */
+	c.model.dim = 64;
+	c.model.features = 4096;
 	c.model.blas_threads = 1;
 	FUZZ_CHECK(model_fit_begin(&c.model, &fit) == 0);
 	for (int r = 0; r < 4; r++)
@@ -97,6 +100,17 @@ static size_t check_query(const struct model *m, const char *t, size_t n)
 	free(lit);
 	free(v);
 	return nt;
+}
+
+/* libFuzzer: the fit before the first input, outside its per-input timeout (the replay
+ * driver fits at the first input) */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	setup();
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
