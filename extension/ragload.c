@@ -172,7 +172,7 @@ static void query_parts(const struct model *m, text *t, char **literal, ArrayTyp
 Datum pg_ragload_embed(PG_FUNCTION_ARGS)
 {
 	text *t = PG_GETARG_TEXT_PP(0);
-	Oid vtype = get_fn_expr_rettype(fcinfo->flinfo), input, ioparam;
+	Oid vtype = get_func_rettype(fcinfo->flinfo->fn_oid), input, ioparam;
 	const struct model *m;
 	char *literal;
 

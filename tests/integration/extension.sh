@@ -78,6 +78,18 @@ t_err "a 70 MB query is an error naming the limit" "SELECT ragload_embed(repeat(
 t_eq "controls, lone surrogates' replacements and NULs' neighbours embed" 1 \
   "$(q "SELECT count(*) FROM (SELECT ragload_embed(E'\\x01\\x02 caf\\u00e9 \\uFFFD \\t\\n x')) s")"
 t_eq "the backend survived all of it" 1 "$(q "SELECT 1")"
+threads=$(/usr/bin/python3 - <<'EOF'
+import os, psycopg
+with psycopg.connect() as c:
+    pid = c.execute("SELECT pg_backend_pid() FROM (SELECT ragload_search('aspirin', 5)) s LIMIT 1").fetchone()[0]
+    try:
+        print(len(os.listdir("/proc/%d/task" % pid)))
+    except OSError:
+        print("unreadable")
+EOF
+)
+if [ "$threads" = unreadable ]; then t_skip "a backend's threads: /proc not readable"
+else t_eq "a backend that embedded and searched runs one thread (no OpenBLAS pool)" 1 "$threads"; fi
 
 # ---- a damaged stored model: an error, then the repaired one loads ---------------------------
 name=$(q "SELECT model_name FROM embeddings LIMIT 1")
