@@ -47,6 +47,13 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- TRUNCATE chunks (or documents ... CASCADE): no chunk is left, so no posting either
+CREATE FUNCTION ragload_bm25_chunks_trunc() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('TRUNCATE %1$I.ragload_bm25_postings, %1$I.ragload_bm25_stats', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
+
 -- postings: the total length moves with them
 CREATE FUNCTION ragload_bm25_postings_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -71,6 +78,8 @@ BEGIN
     EXECUTE format('CREATE TRIGGER ragload_bm25_chunks_del AFTER DELETE ON %I.chunks '
                    'REFERENCING OLD TABLE AS ragload_bm25_old FOR EACH STATEMENT '
                    'EXECUTE FUNCTION public.ragload_bm25_chunks_del()', s);
+    EXECUTE format('CREATE TRIGGER ragload_bm25_chunks_trunc AFTER TRUNCATE ON %I.chunks '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION public.ragload_bm25_chunks_trunc()', s);
     EXECUTE format('CREATE TRIGGER ragload_bm25_postings_ins AFTER INSERT ON %I.ragload_bm25_postings '
                    'REFERENCING NEW TABLE AS ragload_bm25_new FOR EACH STATEMENT '
                    'EXECUTE FUNCTION public.ragload_bm25_postings_ins()', s);
@@ -80,6 +89,15 @@ BEGIN
 END $$;
 
 SELECT ragload_bm25_attach('public');
+-- a corpus whose roles exist already (init --roles before this migration)
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ragload_loader') THEN
+        GRANT SELECT, INSERT, DELETE ON ragload_bm25_postings, ragload_bm25_stats TO ragload_loader;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ragload_reader') THEN
+        GRANT SELECT ON ragload_bm25_postings, ragload_bm25_stats TO ragload_reader;
+    END IF;
+END $$;
 -- chunks already loaded count in N now; their postings come from `ragload ingest`, which
 -- writes the terms of every chunk that has none (a corpus loaded before this migration)
 INSERT INTO ragload_bm25_stats (n, total_len) SELECT count(*), 0 FROM chunks;

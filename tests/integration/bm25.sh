@@ -156,3 +156,5 @@ t_eq "reader: ragload_dense" 5 "$(asreader "SELECT count(*) FROM ragload_dense('
 t_eq "reader: ragload_hybrid" 5 "$(asreader "SELECT count(*) FROM ragload_hybrid('$vec', '$terms', 5)")"
 t_eq "empty terms: no rows" 0 "$(q "SELECT count(*) FROM ragload_bm25('{}', 5)")"
 t_eq "NULL query: no rows" "0 0" "$(q "SELECT count(*) FROM ragload_bm25(NULL, 5)") $(q "SELECT count(*) FROM ragload_dense(NULL, 5)")" 
+q "TRUNCATE documents CASCADE"
+t_eq "TRUNCATE empties the postings and the stats with the chunks" "0 0" "$(q "SELECT (SELECT count(*) FROM ragload_bm25_postings) || ' ' || (SELECT coalesce(sum(n), 0) FROM ragload_bm25_stats)")"

@@ -24,6 +24,8 @@
 #include "../../models/model.h"
 #include "../../lib/blas.h"
 #include "../../stages/embedding.h"
+#include "../../stages/query.h"
+#include "../../models/stems.h"
 
 static const char *const corpus[] = {
 	"The cat sat on the mat and looked at the garden.",
@@ -935,6 +937,48 @@ static void test_model_open_reads_model_files(void **state)
 
 /* ---- fitting ------------------------------------------------------------------------------- */
 
+static void collect_stem(void *ctx, uint64_t stem)
+{
+	struct { uint64_t v[16]; size_t n; } *c = ctx;
+	if (c->n < 16)
+		c->v[c->n++] = stem;
+}
+
+/* query_terms: models/stems.h's stems in text order, repeats kept, stop words skipped, as the
+ * signed bigint PostgreSQL stores; its literal is a bigint[]. */
+static void test_query_terms_are_the_stems(void **state)
+{
+	(void)state;
+	const char *q = "The brains of THE brain, and a Brain's cells";
+	int64_t *t = NULL;
+	size_t n = 0;
+	assert_int_equal(query_terms(q, strlen(q), &t, &n), 0);
+	struct { uint64_t v[16]; size_t n; } c = {{0}, 0};
+	struct stems *s = stems_new();
+	assert_non_null(s);
+	assert_int_equal(stems_each(s, q, strlen(q), collect_stem, &c), 0);
+	stems_free(s);
+	assert_int_equal(n, c.n);
+	assert_int_equal(n, 5);  /* the, of, the, and, a skipped */
+	for (size_t i = 0; i < n; i++)
+		assert_true((uint64_t)t[i] == c.v[i]);
+	assert_true(t[0] == t[1] && t[1] == t[2]);  /* brains, brain, Brain's: one stem */
+	struct buf lit;
+	buf_init(&lit, 0);
+	assert_int_equal(query_terms_literal(t, n, &lit), 0);
+	assert_true(lit.data[0] == '{' && lit.data[lit.len - 1] == '}');
+	char want[32];
+	snprintf(want, sizeof(want), "{%lld,", (long long)t[0]);
+	assert_int_equal(strncmp(lit.data, want, strlen(want)), 0);
+	buf_release(&lit);
+	free(t);
+	assert_int_equal(query_terms("the of and", 10, &t, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(t);
+	assert_int_equal(query_terms(NULL, 0, &t, &n), 0);
+	assert_int_equal(n, 0);
+}
+
 static void test_fit_sample_is_bounded(void **state)
 {
 	(void)state;
@@ -1133,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_bad_glove_files_are_refused),
 		cmocka_unit_test(test_model_open_reads_model_files),
 		cmocka_unit_test(test_fit_sample_is_bounded),
+		cmocka_unit_test(test_query_terms_are_the_stems),
 		cmocka_unit_test(test_tiny_corpus_without_titles_fits_and_embeds),
 		cmocka_unit_test(test_refit_gives_the_same_bytes),
 		cmocka_unit_test(test_public_api_embeds_like_the_pipeline),
