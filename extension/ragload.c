@@ -7,9 +7,11 @@
  * How: glue only (fmgr, SPI, the model cache, errors). A query goes down the CLI's own query
  * path through core.c (stages/query.h: normalise, embed alone, %.9g literal; the stems of
  * models/stems.h for its terms), linked from the same object files as `ragload`
- * (build/libragload.a), so ragload_embed gives the bits `ragload embed` prints. Ranking is the SQL of the BM25 migration (ragload_dense, ragload_bm25,
- * ragload_hybrid), called through SPI: one definition of BM25 and of the fusion, which clients
- * without the extension call themselves.
+ * (build/libragload.a), so ragload_embed gives the bits `ragload embed` prints. Ranking is
+ * the SQL of the BM25 migration (ragload_dense, ragload_bm25, ragload_hybrid), called through
+ * SPI: one definition of BM25 and of the fusion, which clients without the extension call
+ * themselves. A call first takes the corpus tables' share locks in the order reindex's swap
+ * takes its exclusive ones (lock_corpus), so that it waits for a swap instead of deadlocking.
  * The model: read from ragload_models once per backend and kept (malloc'd by the model code);
  * each call asks for the live model's name (CORPUS_MODEL_NAME_SQL, the CLI's own query), which
  * ends in the checksum of its bytes, and loads it again when it changed (a reindex swap). A
