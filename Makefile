@@ -5,6 +5,7 @@
 #   make bench      benchmarks (reports/bench/)
 #   make bench-scale  archive to evaluated corpus at 125k..1M chunks (SCALE_SIZES=125k,1M)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)
+#   make ext        the PostgreSQL extension into $(BUILD)/ext (ext-install: into PostgreSQL)
 
 # every core: the suite builds the program four times (release, faults, ASan, TSan) and the fuzz
 # replay once; `make -j1` still builds one file at a time
@@ -38,7 +39,7 @@ MAIN_OBJ := $(BUILD)/obj/pipeline/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan tsan faults bench bench-scale fuzz clean
+.PHONY: all test unit asan tsan faults bench bench-scale fuzz clean ext ext-install ext-asan
 all: $(BUILD)/ragload $(BUILD)/ragload-parse $(BUILD)/libragload.so $(UNIT_BIN)
 
 $(BUILD)/ragload: $(MAIN_OBJ) $(LIB_OBJ)
@@ -51,6 +52,22 @@ $(BUILD)/ragload-parse: $(BUILD)/obj/stages/pdfworker.o
 # The embedding library (include/ragload.h); only the ragload_* API is exported.
 $(BUILD)/libragload.so: $(LIB_OBJ) include/ragload.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=include/ragload.map -o $@ $(LIB_OBJ) $(LDLIBS)
+
+# The same objects as an archive, for the extension to link what it uses of them.
+$(BUILD)/libragload.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# The PostgreSQL extension (extension/Makefile, PGXS), built out of tree with this build's
+# objects and sanitizer flags; PG_CONFIG picks the server (run.sh gives its own).
+PG_CONFIG ?= pg_config
+EXT_MAKE = $(MAKE) --no-print-directory -C $(BUILD)/ext -f $(CURDIR)/extension/Makefile \
+	VPATH=$(CURDIR)/extension with_llvm=no PG_CONFIG=$(PG_CONFIG) RAGLOAD_LIB=$(abspath $(BUILD))/libragload.a \
+	EXT_SANFLAGS="$(SANFLAGS)"
+ext: $(BUILD)/libragload.a
+	@mkdir -p $(BUILD)/ext
+	+@$(EXT_MAKE)
+ext-install: ext
+	+@$(EXT_MAKE) install
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,6 +94,11 @@ test: all
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+# The extension over the ASan objects, for a server run with the ASan runtime preloaded
+# (tests/integration/extension_asan.sh).
+ext-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" ext
 tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" SANFLAGS="-fsanitize=thread"
 # The test build with fault injection hooks (lib/fault.h); never shipped.
@@ -100,7 +122,7 @@ $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 # ---- fuzz targets (tests/fuzz/README.md) ----------------------------------------------------
 # build/fuzz/fuzz_T: libFuzzer + ASan/UBSan (clang); build/fuzz/replay_T: the same target with
 # tests/fuzz/replay.c as driver (gcc + ASan/UBSan), which replays corpora in seconds.
-FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config
+FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config extension
 FUZZ_SRC     := lib/common.c lib/config.c lib/vecfile.c \
                 stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/pdf.c \
                 stages/chunk.c
@@ -128,6 +150,22 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/replay-obj/tests/fuzz/fuzz_%.o \
                         $(BUILD)/fuzz/replay-obj/tests/fuzz/replay.o $(REPLAY_OBJ)
 	$(REPLAY_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LDLIBS)
+
+# The extension's C core (extension/core.h) needs the query path and the models beside them.
+EXT_FUZZ_SRC  := extension/core.c stages/query.c models/model.c models/contrastive.c \
+                 models/glove.c models/stems.c lib/blas.c lib/progress.c
+EXT_FUZZ_LIBS  = $(shell pkg-config --libs openblas) -llapacke -lstemmer
+$(BUILD)/fuzz/obj/extension/%.o $(BUILD)/fuzz/replay-obj/extension/%.o \
+$(BUILD)/fuzz/obj/models/%.o $(BUILD)/fuzz/replay-obj/models/%.o \
+$(BUILD)/fuzz/obj/lib/blas.o $(BUILD)/fuzz/replay-obj/lib/blas.o: \
+  FUZZ_CFLAGS += $(shell pkg-config --cflags openblas)
+$(BUILD)/fuzz/fuzz_extension: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_extension.o $(FUZZ_OBJ) \
+                              $(EXT_FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LDLIBS) $(EXT_FUZZ_LIBS)
+$(BUILD)/fuzz/replay_extension: $(BUILD)/fuzz/replay-obj/tests/fuzz/fuzz_extension.o \
+                                $(BUILD)/fuzz/replay-obj/tests/fuzz/replay.o $(REPLAY_OBJ) \
+                                $(EXT_FUZZ_SRC:%.c=$(BUILD)/fuzz/replay-obj/%.o)
+	$(REPLAY_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LDLIBS) $(EXT_FUZZ_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 replay-build: $(REPLAY_BIN)

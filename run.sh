@@ -3,7 +3,8 @@
 #
 #   ./run.sh          setup, build the default corpus, init + ingest it, print the summary
 #   ./run.sh test     setup, then the whole test suite
-#   ./run.sh setup    install packages, build pgvector if missing, start the private cluster, build
+#   ./run.sh setup    install packages, build pgvector if missing, start the private cluster, build,
+#                     install the ragload extension (extension/) into that PostgreSQL
 #   ./run.sh env      print PG* exports for the private cluster: eval "$(./run.sh env)"
 #   ./run.sh stop     stop the private cluster (restart: restart it, used by a test)
 #
@@ -27,7 +28,7 @@ PACKAGES=(build-essential pkg-config git clang dpkg-dev ca-certificates
   postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-client-$PGVER
   zstd zip unzip xz-utils bzip2 libarchive-tools cpio p7zip-full python3
   libjansson-dev libinih-dev libxxhash-dev libxml2-dev libcmocka-dev libstemmer-dev zlib1g-dev
-  libuchardet-dev libmd4c-dev python3-doc pandoc
+  libuchardet-dev libmd4c-dev python3-doc pandoc python3-psycopg
   libmupdf-dev libharfbuzz-dev libfreetype-dev libopenjp2-7-dev libjbig2dec0-dev libjpeg-dev
   libgumbo-dev libmujs-dev groff poppler-utils qpdf libtesseract-dev tesseract-ocr-eng)
 
@@ -162,11 +163,29 @@ EOF
 
 build() { make -s -C "$ROOT" >/dev/null; }
 
+# --- the ragload extension (extension/, PGXS), installed as pgvector is -------------------------
+# Rebuilt with the program and installed whenever what PostgreSQL has differs from this build,
+# so that `ragload init`'s CREATE EXTENSION gets the code of this checkout.
+install_extension() {
+  make -s -C "$ROOT" ext PG_CONFIG="$PGBIN/pg_config" >/dev/null || die "extension build failed"
+  local lib share f same=1
+  lib=$("$PGBIN/pg_config" --pkglibdir); share=$("$PGBIN/pg_config" --sharedir)/extension
+  cmp -s "$ROOT/build/ext/ragload.so" "$lib/ragload.so" || same=0
+  for f in "$ROOT"/extension/ragload.control "$ROOT"/extension/ragload--*.sql; do
+    cmp -s "$f" "$share/$(basename "$f")" || same=0
+  done
+  [ $same = 1 ] && return 0
+  log "installing the ragload extension into $lib"
+  as_root make -s -C "$ROOT" ext-install PG_CONFIG="$PGBIN/pg_config" >/dev/null ||
+    die "extension install failed"
+}
+
 setup() {
   install_packages
   install_pgvector
   start_cluster
   build
+  install_extension
 }
 
 print_env() {

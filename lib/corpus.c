@@ -19,9 +19,7 @@ void corpus_get(PGconn *conn, const char *key, char *out, size_t len, const char
 
 int corpus_model_name(PGconn *conn, char *out, size_t len)
 {
-	PGresult *r = db_query(conn,
-		"SELECT coalesce((SELECT model_name FROM embeddings LIMIT 1), "
-		"(SELECT value FROM ragload_corpus WHERE key = 'model'))", 0, NULL);
+	PGresult *r = db_query(conn, CORPUS_MODEL_NAME_SQL, 0, NULL);
 	if (!r)
 		return RL_ERR;
 	int rc = PQgetisnull(r, 0, 0) ? 1 : 0;

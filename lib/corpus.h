@@ -25,6 +25,12 @@ int corpus_store_search(PGconn *conn, const struct search_opts *s);
 /* The name of the model that embeds this corpus: from its embeddings, else the one recorded
  * in ragload_corpus. Returns 0 with the name in out, 1 when the corpus has none, RL_ERR. */
 int corpus_model_name(PGconn *conn, char *out, size_t len);
+/* The query behind corpus_model_name (one row, one column, NULL when the corpus has none),
+ * also run by the extension (extension/ragload.c) to know when the live model changed. */
+#define CORPUS_MODEL_NAME_SQL \
+	"SELECT coalesce((SELECT model_name FROM embeddings LIMIT 1), " \
+	"(SELECT value FROM ragload_corpus WHERE key = 'model'))"
+
 /* Stores a model file's bytes under name (nothing when that name holds them already; other
  * bytes under it, which its checksum says are damaged, are replaced with a warning).
  * Returns 0 or RL_ERR (logged). */

@@ -1,13 +1,33 @@
 /*
- * init.c — `ragload init`: connect(); migrate(); store_search(); roles();
+ * init.c — `ragload init`: connect(); migrate(); store_search(); extension(); roles();
  *
  * The migrations are compiled into the binary (lib/db.c), so init applies exactly the schema
  * the binary was built for; concurrent inits serialise on a transaction-level lock there.
+ * The ragload extension (extension/) is created when PostgreSQL has it and lets this role
+ * create it; where it cannot be (a managed server that allows only listed extensions), init
+ * says so and what that costs, and nothing else changes: the corpus, BM25 and search are
+ * plain SQL and the CLI.
  */
 #include "init.h"
 #include "../lib/common.h"
 #include "../lib/db.h"
 #include "../lib/corpus.h"
+
+#include <string.h>
+
+static void extension(PGconn *conn)
+{
+	char err[512];
+	if (db_exec_quiet(conn, "CREATE EXTENSION IF NOT EXISTS ragload", err, sizeof(err)) == 0)
+		return;
+	/* the server's message without its "ERROR:  " and newline */
+	char *msg = strncmp(err, "ERROR:  ", 8) ? err : err + 8;
+	msg[strcspn(msg, "\n")] = '\0';
+	log_warn("the ragload extension is not available (%s): clients embed their queries "
+		 "themselves (`ragload embed`, libragload) instead of calling ragload_embed and "
+		 "ragload_search; BM25 and the hybrid remain plain SQL (ragload_bm25, ragload_dense, "
+		 "ragload_hybrid); everything else works as before", msg);
+}
 
 int init_run(const struct rl_config *cfg, int roles)
 {
@@ -19,6 +39,8 @@ int init_run(const struct rl_config *cfg, int roles)
 		log_info("schema at version %d", db_schema_version(conn));
 	if (!rc)  /* [search], where the SQL functions read it */
 		rc = corpus_store_search(conn, &cfg->search);
+	if (!rc)
+		extension(conn);
 	if (!rc && roles)
 		rc = db_create_roles(conn);
 	PQfinish(conn);

@@ -13,14 +13,14 @@ BUILD=${BUILD:-build}
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(read jsonl normalize markdown mail office pdfwire chunk vecfile config)
+[ ${#targets[@]} -eq 0 ] && targets=(read jsonl normalize markdown mail office pdfwire chunk vecfile config extension)
 jobs=${FUZZ_JOBS:-1}
 tests/fuzz/make-seeds.sh "$BUILD/fuzz/seeds" || { echo "fuzz: seed generation failed"; exit 1; }
 mkdir -p "$BUILD/fuzz/logs"
 
 # Per target: the largest input worth trying (archives need room, a config line does not).
 max_len() {
-  case $1 in read) echo 65536;; pdfwire) echo 32768;; jsonl|normalize|markdown|mail|office) echo 16384;; *) echo 4096;; esac
+  case $1 in read) echo 65536;; pdfwire) echo 32768;; jsonl|normalize|markdown|mail|office|extension) echo 16384;; *) echo 4096;; esac
 }
 
 fuzz_one() {

@@ -1,12 +1,14 @@
 # The floors (README, Layout): an #include only ever points down, pipeline/ -> stages/ ->
-# models/ -> lib/, and a stage's private header (stages/NAME_private.h) is included only by
+# models/ -> lib/ (extension/, the PostgreSQL extension, sits beside pipeline/ on the floors
+# below: stages/, models/, lib/), and a stage's private header (stages/NAME_private.h) is included only by
 # that stage's own files (stages/NAME.c, stages/NAME_*.c). Needs no database.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 # allowed floors below each floor (its own always allowed)
-declare -A below=([lib]="" [models]="lib" [stages]="models lib" [pipeline]="stages models lib include")
+declare -A below=([lib]="" [models]="lib" [stages]="models lib" [pipeline]="stages models lib include"
+  [extension]="stages models lib")
 bad=""
-for floor in lib models stages pipeline; do
+for floor in lib models stages pipeline extension; do
   for f in $floor/*.c $floor/*.h; do
     [ -f "$f" ] || continue
     while IFS= read -r inc; do
@@ -42,3 +44,5 @@ for d in lib models stages pipeline; do
   t_check "$d/ exists and holds C sources" test -n "$(ls $d/*.c 2>/dev/null)"
 done
 t_check "main.c is in pipeline/" test -f pipeline/main.c
+t_check "extension/ holds the extension's C glue, control file and SQL script" \
+  test -f extension/ragload.c -a -f extension/ragload.control -a -f extension/Makefile

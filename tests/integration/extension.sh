@@ -1,0 +1,135 @@
+# The ragload extension (extension/): `ragload init` creates it; ragload_embed gives the bits
+# `ragload embed` gives on every SciFact test query; ragload_search ranks as the SQL functions
+# it calls; bad input is an SQL error or an empty result; a damaged stored model is an error
+# that leaves no half-loaded model behind; ragload_reader searches; without the extension,
+# init says what that costs and the corpus works as before.
+. "$(dirname "$0")/../lib.sh"
+if ! have_shared; then t_skip "extension: ../shared/datasets absent"; exit 0; fi
+D=$DATASETS/scifact
+scifact_db extension
+[ "$SCIFACT_RC" = 0 ] || { t_fail "SciFact load failed"; exit 0; }
+t_eq "ragload init created the extension" 1 "$(q "SELECT count(*) FROM pg_extension WHERE extname = 'ragload'")"
+
+# ---- ragload_embed = ragload embed, bit for bit, on the 300 test queries ----------------------
+/usr/bin/python3 - "$D/queries.jsonl" "$D/qrels/test.tsv" "$TMP/q.txt" <<'EOF'
+import json, sys
+ids = {l.split("\t")[0] for l in open(sys.argv[2]).read().splitlines()[1:] if l}
+with open(sys.argv[3], "w") as out:
+    for l in open(sys.argv[1]):
+        j = json.loads(l)
+        if j["_id"] in ids:
+            assert "\n" not in j["text"] and "\r" not in j["text"]
+            out.write(j["text"] + "\n")
+EOF
+"$RAGLOAD" embed < "$TMP/q.txt" > "$TMP/v.txt"
+/usr/bin/python3 - "$TMP/q.txt" "$TMP/v.txt" "$TMP/qv.csv" <<'EOF'
+import csv, sys
+qs = open(sys.argv[1]).read().splitlines()
+vs = open(sys.argv[2]).read().splitlines()
+assert len(qs) == len(vs)
+with open(sys.argv[3], "w", newline="") as f:
+    w = csv.writer(f)
+    for i, (qq, v) in enumerate(zip(qs, vs)):
+        w.writerow([i, qq, v])
+EOF
+n=$(wc -l < "$TMP/q.txt")
+t_eq "SciFact has 300 test queries" 300 "$n"
+q "CREATE TABLE cli (id int, query text, literal text)"
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy cli FROM '$TMP/qv.csv' CSV"
+# both sides as float4[]: the CLI's %.9g literal reads back to its exact floats
+t_eq "ragload_embed equals ragload embed bit for bit on all 300 queries" "300 300" \
+  "$(q "SELECT count(*) || ' ' || count(*) FILTER (WHERE ragload_embed(query)::real[] = literal::vector::real[]) FROM cli")"
+
+# ---- ragload_search ranks as the SQL functions it calls --------------------------------------
+qa=$(sed -n 1p "$TMP/q.txt" | sed "s/'/''/g"); lit=$(sed -n 1p "$TMP/v.txt")
+for m in dense bm25 hybrid; do
+  t_eq "ragload_search(..., 10, '$m') gives 10 rows" 10 "$(q "SELECT count(*) FROM ragload_search('$qa', 10, '$m')")"
+done
+t_eq "dense: the chunks of ragload_dense for the CLI's vector" \
+  "$(q "SELECT string_agg(chunk_id::text, ',' ORDER BY score DESC, chunk_id) FROM ragload_dense('$lit'::vector, 10)")" \
+  "$(q "SELECT string_agg(chunk_id::text, ',') FROM ragload_search('$qa', 10, 'dense')")"
+t_eq "bm25: the chunks of ragload_bm25 for ragload_terms" \
+  "$(q "SELECT string_agg(chunk_id::text, ',' ORDER BY score DESC, chunk_id) FROM ragload_bm25(ragload_terms('$qa'), 10)")" \
+  "$(q "SELECT string_agg(chunk_id::text, ',') FROM ragload_search('$qa', 10, 'bm25')")"
+t_eq "hybrid (the default method): ragload_hybrid's chunks" \
+  "$(q "SELECT string_agg(chunk_id::text, ',' ORDER BY score DESC, chunk_id) FROM ragload_hybrid('$lit'::vector, ragload_terms('$qa'), 10)")" \
+  "$(q "SELECT string_agg(chunk_id::text, ',') FROM ragload_search('$qa', 10)")"
+t_eq "rows carry their chunk's doc_id, source_name and text" 0 \
+  "$(q "SELECT count(*) FROM ragload_search('$qa', 10) s JOIN chunks c USING (chunk_id) JOIN documents d ON d.doc_id = c.doc_id WHERE s.doc_id <> c.doc_id OR s.source_name <> d.source_name OR s.chunk_text <> c.chunk_text")"
+t_eq "ragload_terms: stems in text order, repeats kept, stop words skipped" "5 true true true" \
+  "$(q "SELECT cardinality(t) || ' ' || (t[1] = t[4]) || ' ' || (t[2] = t[5]) || ' ' || (t[1] <> t[2]) FROM ragload_terms('Running dogs and the runners run, dogs!') t")"
+
+# ---- bad input: SQL errors or empty results, never a lost backend -----------------------------
+err() { psql -X -qtA -c "$1" 2>&1 >/dev/null | head -n 1; }
+# t_err NAME SQL TEXT: the statement fails with an error containing TEXT
+t_err() { local e; e=$(err "$2"); case "$e" in *"$3"*) t_pass "$1";; *) t_fail "$1 (got: $e)";; esac; }
+t_err "k = 0 is an error naming k" "SELECT * FROM ragload_search('x', 0)" "k must be between 1 and 10000, not 0"
+t_err "k = -5 is an error" "SELECT * FROM ragload_search('x', -5, 'bm25')" "k must be"
+t_err "k = 2^31-1 is an error" "SELECT * FROM ragload_search('x', 2147483647)" "k must be"
+t_err "an unknown method is an error naming it" "SELECT * FROM ragload_search('x', 10, 'sparse')" 'unknown search method "sparse"'
+t_eq "NULL query, k or method: no rows" "0 0 0" \
+  "$(q "SELECT (SELECT count(*) FROM ragload_search(NULL)) || ' ' || (SELECT count(*) FROM ragload_search('x', NULL)) || ' ' || (SELECT count(*) FROM ragload_search('x', 10, NULL))")"
+t_eq "ragload_embed(NULL) and ragload_terms(NULL) are NULL" "t t" "$(q "SELECT ragload_embed(NULL) IS NULL, ragload_terms(NULL) IS NULL" | tr '|' ' ')"
+t_eq "an empty query: e_0, no terms, no BM25 rows, dense rows" "1 {} 0 3" \
+  "$(q "SELECT (ragload_embed('')::real[])[1] || ' ' || ragload_terms('')::text || ' ' || (SELECT count(*) FROM ragload_search('', 3, 'bm25')) || ' ' || (SELECT count(*) FROM ragload_search('  ', 3, 'dense'))")"
+t_eq "a 1 MB query embeds and searches" "t 5" \
+  "$(q "SELECT vector_dims(ragload_embed(repeat('aspirin heart ', 75000))) > 0, (SELECT count(*) FROM ragload_search(repeat('aspirin heart ', 75000), 5))" | tr '|' ' ')"
+t_err "a 70 MB query is an error naming the limit" "SELECT ragload_embed(repeat('abcdefg ', 9000000))" "over the limit"
+t_eq "controls, lone surrogates' replacements and NULs' neighbours embed" 1 \
+  "$(q "SELECT count(*) FROM (SELECT ragload_embed(E'\\x01\\x02 caf\\u00e9 \\uFFFD \\t\\n x')) s")"
+t_eq "the backend survived all of it" 1 "$(q "SELECT 1")"
+threads=$(/usr/bin/python3 - <<'EOF'
+import os, psycopg
+with psycopg.connect() as c:
+    pid = c.execute("SELECT pg_backend_pid() FROM (SELECT ragload_search('aspirin', 5)) s LIMIT 1").fetchone()[0]
+    try:
+        print(len(os.listdir("/proc/%d/task" % pid)))
+    except OSError:
+        print("unreadable")
+EOF
+)
+if [ "$threads" = unreadable ]; then t_skip "a backend's threads: /proc not readable"
+else t_eq "a backend that embedded and searched runs one thread (no OpenBLAS pool)" 1 "$threads"; fi
+
+# ---- a damaged stored model: an error, then the repaired one loads ---------------------------
+name=$(q "SELECT model_name FROM embeddings LIMIT 1")
+out=$(psql -X -qtA 2>&1 <<EOF
+CREATE TABLE keep AS SELECT data FROM ragload_models WHERE model_name = '$name';
+UPDATE ragload_models SET data = substring(data FROM 1 FOR length(data) - 7) WHERE model_name = '$name';
+SELECT 'first', vector_dims(ragload_embed('aspirin'));
+UPDATE ragload_models SET data = (SELECT data FROM keep) WHERE model_name = '$name';
+SELECT 'second', ragload_embed('aspirin') = '$(sed -n 1p "$TMP/v.txt")'::vector;
+SELECT 'third', ragload_embed('$qa') = '$lit'::vector;
+EOF
+)
+t_check "a damaged model is an SQL error naming it" grep -q "ERROR:  ragload: stored model $name" <<< "$out"
+t_check "no half-loaded model stays: the repaired bytes load in the same session" grep -qx "third|t" <<< "$out"
+
+# ---- the reader role searches ----------------------------------------------------------------
+"$RAGLOAD" -q init --roles
+for m in dense bm25 hybrid; do
+  t_eq "ragload_reader: ragload_search '$m'" 3 "$(PGUSER=ragload_reader q "SELECT count(*) FROM ragload_search('$qa', 3, '$m')")"
+done
+
+# ---- a corpus without a model yet ------------------------------------------------------------
+newdb extension_empty
+"$RAGLOAD" -q init
+t_err "no model yet: an error saying to ingest" "SELECT ragload_embed('x')" "has no model yet"
+t_eq "no model yet: bm25 needs none and finds nothing" 0 "$(q "SELECT count(*) FROM ragload_search('x', 5, 'bm25')")"
+
+# ---- where the extension cannot be created ----------------------------------------------------
+# As on a managed server that allows only listed extensions: an event trigger refuses
+# CREATE EXTENSION ragload in this database.
+newdb extension_absent
+q "CREATE FUNCTION refuse() RETURNS event_trigger LANGUAGE plpgsql AS \$\$ BEGIN IF current_query() ~* 'create\\s+extension\\s+(if\\s+not\\s+exists\\s+)?ragload' THEN RAISE EXCEPTION 'extension \"ragload\" is not allow-listed'; END IF; END \$\$; CREATE EVENT TRIGGER allow_list ON ddl_command_start WHEN TAG IN ('CREATE EXTENSION') EXECUTE FUNCTION refuse()"
+rc=0; "$RAGLOAD" init 2> "$TMP/init.err" || rc=$?
+t_eq "init without the extension exits 0" 0 "$rc"
+t_check "init says the extension is absent and what that costs" \
+  grep -q "ragload extension is not available (extension \"ragload\" is not allow-listed).*clients embed their queries themselves.*BM25 and the hybrid remain plain SQL" "$TMP/init.err"
+printf 'Aspirin lowers the risk of heart attacks.\n' > "$TMP/a.txt"
+"$RAGLOAD" -q ingest "$TMP/a.txt"
+rc=0; "$RAGLOAD" search "aspirin" -k 3 > "$TMP/search.out" 2>&1 || rc=$?
+t_check "... ingest and search work as before" grep -q "a.txt" "$TMP/search.out"
+vec=$(printf 'aspirin\n' | "$RAGLOAD" embed)
+t_eq "... and a client ranks by plain SQL with its own vector and terms" 1 \
+  "$(q "SELECT count(*) FROM ragload_hybrid('$vec'::vector, (SELECT array_agg(term) FROM ragload_bm25_postings), 3)")"
