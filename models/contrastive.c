@@ -341,16 +341,34 @@ static double unit_open(uint64_t *x)
 	return ((double)(splitmix64(x) >> 11) + 0.5) * 0x1.0p-53;
 }
 
-static void gaussian_fill(float *p, size_t n, double scale, uint64_t seed)
+/* Gaussian draws, Box-Muller on splitmix64: draw pair k (elements 2k, 2k + 1) takes the
+ * generator's states seed + (2k + 1) G and seed + (2k + 2) G, so parts fill apart. */
+struct gauss_job {
+	float *p;
+	size_t n;
+	double scale;
+	uint64_t seed;
+};
+
+static void gauss_part(void *ctx, size_t lo, size_t hi)
 {
-	uint64_t x = seed;
-	for (size_t i = 0; i < n; i += 2) {
+	const struct gauss_job *g = ctx;
+	uint64_t x = g->seed + 2 * (uint64_t)lo * 0x9E3779B97F4A7C15ull;
+	for (size_t k = lo; k < hi; k++) {
 		double r = sqrt(-2.0 * log(unit_open(&x)));
 		double t = 2.0 * M_PI * unit_open(&x);
-		p[i] = (float)(r * cos(t) * scale);
-		if (i + 1 < n)
-			p[i + 1] = (float)(r * sin(t) * scale);
+		g->p[2 * k] = (float)(r * cos(t) * g->scale);
+		if (2 * k + 1 < g->n)
+			g->p[2 * k + 1] = (float)(r * sin(t) * g->scale);
 	}
+}
+
+static void par_for(size_t n, void (*fn)(void *, size_t, size_t), void *ctx);
+
+static void gaussian_fill(float *p, size_t n, double scale, uint64_t seed)
+{
+	struct gauss_job g = {p, n, scale, seed};
+	par_for((n + 1) / 2, gauss_part, &g);
 }
 
 static inline uint32_t df_index(uint64_t h)
@@ -733,7 +751,7 @@ static void par_for_min(size_t n, size_t min, par_fn fn, void *ctx)
 	}
 }
 
-static void par_for(size_t n, par_fn fn, void *ctx)
+static void par_for(size_t n, void (*fn)(void *, size_t, size_t), void *ctx)
 {
 	par_for_min(n, PAR_MIN, fn, ctx);
 }
