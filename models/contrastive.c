@@ -1578,7 +1578,7 @@ static int fit_train(const struct pairs *pp, struct ctr *c, uint64_t seed, float
 			eloss += dense_batch(&dj);
 			eb_n++;
 			train_step(&t, n, dj.da, dj.db);
-			if (progress_enabled()) {
+			if (progress_wanted()) {
 				double done = (double)(ep * nbatch + b0 / BATCH + 1);
 				double el = now_seconds() - t0;
 				char eta[32];
