@@ -861,7 +861,11 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 	struct csr xt = {0};
 	float *y = NULL, *z = NULL, *w = NULL, *g = NULL, *ev = NULL, *u = NULL;
 	int rc = RL_ENOMEM, rank = 0;
+	const int blas_threads = openblas_get_num_threads();
 
+	/* OpenBLAS's pool runs the QR, eigen and sgemm calls; between them it is stopped (it
+	 * would spin beside the par_for loops on the same cores) */
+	blas_set_threads(1);
 	gaussian_fill(p, V * (size_t)d, 1.0 / sqrt((double)V), seed ^ 0x70726f6a65637431ull);
 	if (k < 1)
 		goto done;
@@ -879,17 +883,22 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 	gaussian_fill(z, V * (size_t)k, 1.0, seed ^ 0x7376647374617274ull);
 	progress_update(1, "ragload: fitting the model: LSA of %zu texts, %zu words", n, V);
 	csr_gather(x, NULL, n, z, k, y);
+	blas_set_threads(blas_threads);
 	if ((rc = orthonormalise(y, (int)n, k)))
 		goto out;
 	for (int it = 0; it < LSA_POWER; it++) {
+		blas_set_threads(1);
 		csr_gather(&xt, NULL, V, y, k, z);
 		csr_gather(x, NULL, n, z, k, y);
+		blas_set_threads(blas_threads);
 		if ((rc = orthonormalise(y, (int)n, k)))
 			goto out;
 	}
 	/* z = X^T Q (V x k), w = X z = X X^T Q (n x k), g = Q^T w */
+	blas_set_threads(1);
 	csr_gather(&xt, NULL, V, y, k, z);
 	csr_gather(x, NULL, n, z, k, w);
+	blas_set_threads(blas_threads);
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, (int)n, 1.0f, y, k, w, k, 0.0f,
 		    g, k);
 	rc = RL_ERR;
@@ -941,6 +950,7 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 		}
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, rank, k, 1.0f, y, k,
 			    u, d, 0.0f, qu, rank);
+		blas_set_threads(1);
 		csr_gather(&xt, NULL, V, qu, rank, pr);
 		free(qu);
 		if (pr != p) {
@@ -985,6 +995,7 @@ done:
 	c->lsa_rank = (uint64_t)rank;
 	rc = embed_all_finite(p, V * (size_t)d) ? 0 : RL_ERR;
 out:
+	blas_set_threads(blas_threads);
 	csr_release(&xt);
 	free(y);
 	free(z);
