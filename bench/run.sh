@@ -564,9 +564,10 @@ dropdb --if-exists bench_e2e
 #             doubling)
 #   fit       base (peak RSS of a plain `ingest` on the tiny input, fit included) + the fit's
 #             sample cap (FIT_SAMPLE_TEXTS x FIT_SAMPLE_BYTES in models/contrastive.c) + the
-#             fit's arrays at the vocabulary cap (P and Adam's first moment, 2 x rows x dim
-#             floats, with the LSA's panels beside P: rows x (dim + 16) and 2 x
-#             FIT_SAMPLE_TEXTS x (dim + 16) floats) + the zstd window + 4 x the largest entry
+#             fit's arrays at the vocabulary cap (P, rows x dim floats, with the LSA's panels
+#             beside it: rows x (dim + 16) and 2 x FIT_SAMPLE_TEXTS x (dim + 16) floats; the
+#             training's Adam first moment, rows x dim bfloat16, is smaller than the panels it
+#             follows) + the zstd window + 4 x the largest entry
 # tests/integration/memory.sh checks the pipeline bound at 1 MB queues.
 if want rss; then
   fit_docs

@@ -42,12 +42,13 @@
  *      fitted model is exactly the one a load gives back.
  * Every product is sparse x dense (own loops over the rows a text touches, in blocks of dim
  * columns a thread each) or dense x dense (cblas_sgemm, split by rows over the threads with
- * OpenBLAS on one thread each: its own pool would spin beside our loops on the same cores). Everything is seeded and the threaded loops (par_for) sum in an order that
- * does not depend on the threads: a refit on the same texts with the same OpenBLAS build and
- * threads gives the same bytes.
+ * OpenBLAS on one thread each: its own pool would spin beside our loops on the same cores).
+ * Everything is seeded and the threaded loops (par_for) sum in an order that does not depend
+ * on the threads: a refit on the same texts with the same OpenBLAS build and threads gives
+ * the same bytes.
  *
- * Memory of the fit: the sample (at most 64 MB of text), the pairs' sparse rows, and P with
- * Adam's first moment, rows x dim floats + as many bfloat16 (rows = vocabulary + OOV_BUCKETS); the LSA's
+ * Memory of the fit: the sample (at most 64 MB of text), the pairs' sparse rows, P (rows x dim
+ * floats, rows = vocabulary + OOV_BUCKETS) and Adam's first moment (as many bfloat16); the LSA's
  * panels (rows x (dim + LSA_OVERSAMPLE) and 2 x texts x (dim + LSA_OVERSAMPLE) floats) are
  * freed before training starts.
  *
