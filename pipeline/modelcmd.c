@@ -120,7 +120,8 @@ static void note_line(void *ctx, const char *line)
 	const char *params[2] = {id, line};
 	PQclear(PQexecParams(note.conn,
 		"UPDATE ragload_runs SET counts = counts || jsonb_build_object('progress', $2::text, "
-		"'progress_at', now()) WHERE run_id = $1 AND status = 'running'", 2, NULL, params,
+		"'progress_at', now(), 'progress_pid', pg_backend_pid()) "
+		"WHERE run_id = $1 AND status = 'running'", 2, NULL, params,
 		NULL, NULL, 0));
 }
 
@@ -139,7 +140,7 @@ void fit_progress_note(PGconn *conn, int64_t run_id)
 		const char *params[1] = {id};
 		PQclear(PQexecParams(note.conn,
 			"UPDATE ragload_runs SET counts = counts - 'progress' - 'progress_at' "
-			"WHERE run_id = $1", 1, NULL, params, NULL, NULL, 0));
+			"- 'progress_pid' WHERE run_id = $1", 1, NULL, params, NULL, NULL, 0));
 	}
 	note.conn = NULL;
 	note.run_id = -1;

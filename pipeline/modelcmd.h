@@ -30,9 +30,9 @@ int model_fit_inputs(const struct rl_config *cfg, char *const *paths, int n_path
 
 /*
  * From now on the progress line (the fit's) also goes, at most once a second, into the run's
- * row of ragload_runs, counts = {"progress": line, "progress_at": time}, for `ragload status`
- * (another process) to show; conn must stay open and idle in between. fit_progress_note(NULL,
- * -1) stops it and removes the two keys. Nothing when run_id < 0.
+ * row of ragload_runs, counts = {"progress": line, "progress_at": time, "progress_pid": the
+ * backend holding the run's lock}, for `ragload status` (another process) to show; conn must
+ * stay open and idle in between. fit_progress_note(NULL, -1) stops it and removes the keys. Nothing when run_id < 0.
  */
 void fit_progress_note(PGconn *conn, int64_t run_id);
 

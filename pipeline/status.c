@@ -82,7 +82,7 @@ int status_run(const struct rl_config *cfg)
 		"SELECT run_id, command, counts->>'progress', "
 		"round(extract(epoch FROM now() - (counts->>'progress_at')::timestamptz))::bigint, "
 		"EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-		"AND objsubid = 2 AND classid = %lld::oid "
+		"AND objsubid = 2 AND classid = %lld::oid AND pid = (counts->>'progress_pid')::int "
 		"AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) "
 		"FROM ragload_runs WHERE status = 'running' AND counts ? 'progress' ORDER BY run_id",
 		(long long)RAGLOAD_LOCK_CLASS);
@@ -100,7 +100,8 @@ int status_run(const struct rl_config *cfg)
 	r = db_query(conn,
 		"SELECT run_id AS run, command, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS') AS started, "
 		"coalesce(round(extract(epoch FROM ended_at - started_at)::numeric, 1)::text, '-') "
-		"AS seconds, status, (counts - 'progress' - 'progress_at')::text AS counts FROM ragload_runs "
+		"AS seconds, status, (counts - 'progress' - 'progress_at' - 'progress_pid')::text "
+		"AS counts FROM ragload_runs "
 		"ORDER BY run_id DESC LIMIT 10", 0, NULL);
 	if (!r)
 		goto out;
