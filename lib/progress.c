@@ -1,6 +1,7 @@
 /*
  * progress.c — the status line (progress.h). A mutex keeps two threads' lines from
- * interleaving; the throttle is on the monotonic clock. Below it, the input meter that gives
+ * interleaving; the throttle is on the monotonic clock. The sink is called outside that
+ * mutex (it may wait on the database), under its own, so that its calls do not overlap. Below it, the input meter that gives
  * ingest and model fit their percentage.
  */
 #include "progress.h"
@@ -20,6 +21,10 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int enabled;
 static int drawn;          /* a line is on the screen */
 static double last;        /* when it was drawn */
+static pthread_mutex_t sink_mu = PTHREAD_MUTEX_INITIALIZER;   /* one sink call at a time */
+static progress_sink_fn sink;
+static void *sink_ctx;
+static double sink_last;   /* when the sink was last given the line */
 
 void progress_enable(int on)
 {
@@ -36,22 +41,58 @@ int progress_enabled(void)
 	return on;
 }
 
+int progress_wanted(void)
+{
+	pthread_mutex_lock(&mu);
+	int on = enabled || sink;
+	pthread_mutex_unlock(&mu);
+	return on;
+}
+
+void progress_sink(progress_sink_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&sink_mu);
+	pthread_mutex_lock(&mu);
+	sink = fn;
+	sink_ctx = ctx;
+	sink_last = 0;
+	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&sink_mu);
+}
+
 void progress_update(int force, const char *fmt, ...)
 {
+	char line[512];
+	int have = 0;
 	pthread_mutex_lock(&mu);
 	double t = now_seconds();
 	if (enabled && (force || !drawn || t - last >= 1.0 / PROGRESS_HZ)) {
-		char line[512];
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(line, sizeof(line), fmt, ap);
 		va_end(ap);
+		have = 1;
 		fprintf(stderr, "\r%s\033[K", line);
 		fflush(stderr);
 		drawn = 1;
 		last = t;
 	}
+	int to_sink = sink && (force || t - sink_last >= PROGRESS_SINK_S);
+	if (to_sink)
+		sink_last = t;
 	pthread_mutex_unlock(&mu);
+	if (!to_sink)
+		return;
+	if (!have) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_lock(&sink_mu);
+	if (sink)    /* not unset meanwhile */
+		sink(sink_ctx, line);
+	pthread_mutex_unlock(&sink_mu);
 }
 
 void progress_end(int keep)

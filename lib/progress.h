@@ -6,7 +6,9 @@
  * progress_end() clears or closes the line. Why one module: the model fit (models/) and the
  * ingest pipeline both report, and there is one terminal. Nothing is drawn unless main()
  * enabled it (stderr is a terminal, or --progress; never with -q or --no-progress), and the
- * line never reaches a log file.
+ * line never reaches a log file. A sink (progress_sink) is a second reader of the same
+ * line, for other processes: the pipeline points it at the run's row while the model is
+ * fitted, so that `ragload status` shows the fit's progress.
  * Thread-safe; the text is copied.
  */
 #ifndef RAGLOAD_PROGRESS_H
@@ -16,12 +18,21 @@
 #include <stdint.h>
 
 #define PROGRESS_HZ 4
+#define PROGRESS_SINK_S 1.0   /* seconds between two lines given to the sink */
 
 void progress_enable(int on);
 int progress_enabled(void);
 /* Redraws the line with the formatted text unless one was drawn less than 1/PROGRESS_HZ s
  * ago (force: draw anyway, for a change of phase). */
 void progress_update(int force, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Someone reads the line: it is drawn, or a sink is set. Callers that build costly text
+ * ask this first. */
+int progress_wanted(void);
+/* fn(ctx, line) with the line's text (drawn or not) at most once every PROGRESS_SINK_S
+ * seconds and on every forced update, on the updating thread, one call at a time; NULL
+ * stops it (returns after a call under way). */
+typedef void (*progress_sink_fn)(void *ctx, const char *line);
+void progress_sink(progress_sink_fn fn, void *ctx);
 /* keep: end the line with a newline, leaving the last text; else erase it. */
 void progress_end(int keep);
 /* "1h02m", "3m05s", "42s": an ETA or a duration, into buf (>= 16 bytes). */

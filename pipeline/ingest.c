@@ -42,7 +42,7 @@
 #include <string.h>
 
 static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGconn *conn,
-			 struct input_meter *meter, struct model **out)
+			 int64_t run_id, struct input_meter *meter, struct model **out)
 {
 	if (a->model_file)
 		return model_read_file(a->model_file, out);
@@ -55,7 +55,10 @@ static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGc
 		int rc = corpus_current_model(conn, out);
 		return rc == 0 ? 0 : RL_ERR;
 	}
-	return model_fit_inputs(cfg, a->paths, a->n_paths, meter, out);
+	fit_progress_note(conn, run_id);
+	int rc = model_fit_inputs(cfg, a->paths, a->n_paths, meter, out);
+	fit_progress_note(NULL, -1);
+	return rc;
 }
 
 /* Fresh planner statistics after a bulk load, and dead tuples cleaned after deletes: the
@@ -163,7 +166,7 @@ static int text_model(struct ingest *in, int *have)
 		return rc < 0 ? RL_ERR : 0;
 	}
 	if (!a->n_shards)
-		return resolve_model(in->cfg, a, conn, in->meter, &in->own_model) ||
+		return resolve_model(in->cfg, a, conn, in->run_id, in->meter, &in->own_model) ||
 		       corpus_use_model(conn, in->own_model, chunking) ? RL_ERR : 0;
 	char sql[128];
 	snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d, %d)", RAGLOAD_LOCK_CLASS,
@@ -172,7 +175,7 @@ static int text_model(struct ingest *in, int *have)
 		return RL_ERR;
 	int rc = a->model_file ? 1 : corpus_current_model(conn, &in->own_model);
 	if (rc == 1)
-		rc = resolve_model(in->cfg, a, conn, in->meter, &in->own_model);
+		rc = resolve_model(in->cfg, a, conn, in->run_id, in->meter, &in->own_model);
 	if (!rc)
 		rc = corpus_use_model(conn, in->own_model, chunking);
 	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)", RAGLOAD_LOCK_CLASS,

@@ -6,6 +6,10 @@
  *   fit:    model_fit_inputs(); save_model();
  *   export: db_open_corpus(); corpus_current_model(); save_model();
  *   import: db_open_corpus(); model_read_file(); corpus_store_model();
+ *
+ * While ingest fits the model, fit_progress_note() gives the fit's progress line (reading,
+ * LSA, pairs, epoch, loss, ETA) to the run's row of ragload_runs as well, at most once a
+ * second, where `ragload status`, another process, shows it.
  */
 #include "modelcmd.h"
 #include "../lib/common.h"
@@ -50,7 +54,7 @@ static int fit_emit(void *ctx, struct read_item *it)
 				     d->chunks[i].end - d->chunks[i].start);
 	doc_free(d);
 	++fc->docs;
-	if (progress_enabled()) {
+	if (progress_wanted()) {
 		uint64_t total = meter_total(fc->meter);
 		char pct[32] = "";
 		if (total)
@@ -95,6 +99,51 @@ out:
 	model_fit_free(fc.fit);
 	counts_release(&quiet);
 	return rc;
+}
+
+/* ---- the fit's progress in the run log --------------------------------------------------------- */
+
+static struct {
+	PGconn *conn;
+	int64_t run_id;
+} note = {NULL, -1};
+
+/* The progress sink: the line into the run's row (best effort: a failed update is not the
+ * fit's failure, and is not logged on every line). */
+static void note_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	if (!strncmp(line, "ragload: ", 9))
+		line += 9;
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", (long long)note.run_id);
+	const char *params[2] = {id, line};
+	PQclear(PQexecParams(note.conn,
+		"UPDATE ragload_runs SET counts = counts || jsonb_build_object('progress', $2::text, "
+		"'progress_at', now(), 'progress_pid', pg_backend_pid()) "
+		"WHERE run_id = $1 AND status = 'running'", 2, NULL, params,
+		NULL, NULL, 0));
+}
+
+void fit_progress_note(PGconn *conn, int64_t run_id)
+{
+	if (conn && run_id >= 0) {
+		note.conn = conn;
+		note.run_id = run_id;
+		progress_sink(note_line, NULL);
+		return;
+	}
+	progress_sink(NULL, NULL);
+	if (note.conn) {
+		char id[32];
+		snprintf(id, sizeof(id), "%lld", (long long)note.run_id);
+		const char *params[1] = {id};
+		PQclear(PQexecParams(note.conn,
+			"UPDATE ragload_runs SET counts = counts - 'progress' - 'progress_at' "
+			"- 'progress_pid' WHERE run_id = $1", 1, NULL, params, NULL, NULL, 0));
+	}
+	note.conn = NULL;
+	note.run_id = -1;
 }
 
 /* ---- the command ---------------------------------------------------------------------------- */

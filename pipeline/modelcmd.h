@@ -6,6 +6,7 @@
 #define RAGLOAD_MODELCMD_H
 
 #include "../lib/config.h"
+#include "../lib/db.h"
 #include "../lib/progress.h"
 #include "../models/model.h"
 
@@ -26,5 +27,13 @@ int modelcmd_run(const struct rl_config *cfg, const struct modelcmd_args *a);
  */
 int model_fit_inputs(const struct rl_config *cfg, char *const *paths, int n_paths,
 		     struct input_meter *meter, struct model **out);
+
+/*
+ * From now on the progress line (the fit's) also goes, at most once a second, into the run's
+ * row of ragload_runs, counts = {"progress": line, "progress_at": time, "progress_pid": the
+ * backend holding the run's lock}, for `ragload status` (another process) to show; conn must
+ * stay open and idle in between. fit_progress_note(NULL, -1) stops it and removes the keys. Nothing when run_id < 0.
+ */
+void fit_progress_note(PGconn *conn, int64_t run_id);
 
 #endif

@@ -20,6 +20,7 @@
  * until the next reindex; --rollback swaps it back.
  */
 #include "reindex.h"
+#include "modelcmd.h"
 #include "indexcmd.h"
 #include "../lib/common.h"
 #include "../lib/db.h"
@@ -463,7 +464,7 @@ static int rollback(PGconn *conn, const struct live *l)
 }
 
 static int choose_model(const struct rl_config *cfg, const struct reindex_args *a,
-			const struct chunk_opts *co, PGconn *conn, struct model **out)
+			const struct chunk_opts *co, PGconn *conn, int64_t run_id, struct model **out)
 {
 	if (a->model_file)
 		return model_read_file(a->model_file, out);
@@ -472,12 +473,16 @@ static int choose_model(const struct rl_config *cfg, const struct reindex_args *
 		uint64_t n;
 		if (model_fit_begin(&cfg->model, &fit))
 			return RL_ERR;
+		fit_progress_note(conn, run_id);
 		if (scan_documents(cfg, co, fit, NULL, NULL, &n)) {
+			fit_progress_note(NULL, -1);
 			model_fit_free(fit);
 			return RL_ERR;
 		}
 		log_info("fitting a new model on %llu stored documents", (unsigned long long)n);
-		return model_fit_end(fit, out);
+		int rc = model_fit_end(fit, out);
+		fit_progress_note(NULL, -1);
+		return rc;
 	}
 	return corpus_current_model(conn, out) == 0 ? 0 : RL_ERR;
 }
@@ -524,7 +529,7 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (!precomputed && choose_model(cfg, a, &co, conn, &m))
+	if (!precomputed && choose_model(cfg, a, &co, conn, run_id, &m))
 		goto out;
 	const char *new_model = precomputed ? l.model : model_name(m);
 	if (!strcmp(new_model, l.model) && !strcmp(chunking, l.chunking)) {

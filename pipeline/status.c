@@ -1,11 +1,13 @@
 /*
  * status.c — `ragload status`, a read-only look at the corpus and the run log, for the person
- * checking on a nightly job.
+ * checking on a nightly job. A run under way that reports its progress into its row (the
+ * model fit of a first ingest: pipeline/modelcmd.c) is shown with that line.
  */
 #include "status.h"
 #include "../lib/common.h"
 #include "../lib/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,10 +76,32 @@ int status_run(const struct rl_config *cfg)
 	else
 		printf("  none (run `ragload index`)\n");
 	PQclear(r);
+	/* a run under way that reports its progress (the model fit of a first ingest) */
+	char sql[640];
+	snprintf(sql, sizeof(sql),
+		"SELECT run_id, command, counts->>'progress', "
+		"round(extract(epoch FROM now() - (counts->>'progress_at')::timestamptz))::bigint, "
+		"EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+		"AND objsubid = 2 AND classid = %lld::oid AND pid = (counts->>'progress_pid')::int "
+		"AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) "
+		"FROM ragload_runs WHERE status = 'running' AND counts ? 'progress' ORDER BY run_id",
+		(long long)RAGLOAD_LOCK_CLASS);
+	r = db_query(conn, sql, 0, NULL);
+	if (!r)
+		goto out;
+	if (PQntuples(r))
+		printf("\nunder way\n");
+	for (int i = 0; i < PQntuples(r); i++)
+		printf("  run %s %s: %s (%s s ago%s)\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		       PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		       *PQgetvalue(r, i, 4) == 't' ? "" : "; no run holds the corpus lock: it stopped "
+		       "without finishing");
+	PQclear(r);
 	r = db_query(conn,
 		"SELECT run_id AS run, command, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS') AS started, "
 		"coalesce(round(extract(epoch FROM ended_at - started_at)::numeric, 1)::text, '-') "
-		"AS seconds, status, counts::text AS counts FROM ragload_runs "
+		"AS seconds, status, (counts - 'progress' - 'progress_at' - 'progress_pid')::text "
+		"AS counts FROM ragload_runs "
 		"ORDER BY run_id DESC LIMIT 10", 0, NULL);
 	if (!r)
 		goto out;

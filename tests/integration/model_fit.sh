@@ -114,9 +114,16 @@ for _ in $(seq 1 600); do   # until the fit trains (its progress names the epoch
   sleep 0.1
 done
 t_check "the fit reached its training epochs" grep -q "pairs, epoch 1 of" "$TMP/kill.err"
+"$RAGLOAD" status > "$TMP/status.out" 2>&1
 kill -9 "$pid" 2>/dev/null
 rc=0; wait "$pid" || rc=$?
 t_eq "the refit was killed (SIGKILL)" 137 "$rc"
+# `ragload status`, another process, saw the fit under way (the run's row carries its line)
+t_check "status during the fit: the reindex run under way, fitting the model" \
+  grep -Eq "^  run [0-9]+ reindex: fitting the model: .*s ago\)$" "$TMP/status.out"
+"$RAGLOAD" status > "$TMP/status2.out" 2>&1
+t_check "status after the kill: the run's last line, marked as stopped (no lock held)" \
+  grep -q "no run holds the corpus lock" "$TMP/status2.out"
 after=$(q "SELECT (SELECT string_agg(model_name || ':' || md5(data), ',' ORDER BY model_name) FROM ragload_models) || ' ' || (SELECT count(*) FROM documents) || ' ' || (SELECT md5(string_agg(embedding_vector::text, '|' ORDER BY chunk_id)) FROM embeddings) || ' ' || (SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM ragload_corpus)")
 t_eq "after the kill: the same models, documents, vectors and corpus settings" "$before" "$after"
 rc=0; "$RAGLOAD" search -k 1 "aspirin" > /dev/null 2>&1 || rc=$?
