@@ -304,7 +304,8 @@ static int postings_rows(struct pgcopy *pc, struct stems *s, struct stem_list *t
 		t->oom = 1;
 	if (t->oom || t->n > INT32_MAX)
 		return RL_ENOMEM;
-	qsort(t->v, t->n, sizeof(*t->v), cmp_u64);
+	if (t->n > 1)  /* qsort of no elements may not be given a null array */
+		qsort(t->v, t->n, sizeof(*t->v), cmp_u64);
 	for (size_t a = 0, b; a < t->n; a = b) {
 		for (b = a + 1; b < t->n && t->v[b] == t->v[a]; b++)
 			;
