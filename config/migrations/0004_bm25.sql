@@ -149,6 +149,11 @@ LANGUAGE sql STABLE AS $$
     LIMIT greatest($2, 0)
 $$;
 
+-- pgvector's settings (hnsw.*, ivfflat.*) exist once its library is loaded; before that a
+-- SET clause names an unknown parameter, which only a superuser may set. A vector value loads
+-- it, so an owner who is not a superuser (a managed server) can create the function.
+SELECT '[1]'::vector;
+
 -- The chunks nearest qvec through the corpus's vector index where one exists (HNSW:
 -- ef_search = max(k, ef_search given or 200), iterative past 1000, and an IVFFlat index beside
 -- it steered off; else IVFFlat: probes = ceil(sqrt(lists))), else by an exact scan; score = 1 - cosine distance (an l2 or inner

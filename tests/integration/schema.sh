@@ -33,3 +33,15 @@ pg_dump --schema-only "$PGDATABASE" | sed -E '/^\\(un)?restrict /d' > "$TMP/a.sq
 t_check "second init exits 0" "$RAGLOAD" -q init
 pg_dump --schema-only "$PGDATABASE" | sed -E '/^\\(un)?restrict /d' > "$TMP/b.sql"
 t_check "second init leaves pg_dump --schema-only identical" cmp -s "$TMP/a.sql" "$TMP/b.sql"
+
+# A managed server: the corpus's owner is no superuser and pgvector was created for it.
+PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists rl_schema_owner
+psql -X -q -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rl_schema_owner') THEN CREATE ROLE rl_schema_owner LOGIN; END IF; END \$\$"
+createdb -O rl_schema_owner rl_schema_owner
+psql -X -q -d rl_schema_owner -c "CREATE EXTENSION vector"
+rc=0; PGDATABASE=rl_schema_owner PGUSER=rl_schema_owner "$RAGLOAD" -q init 2> "$TMP/owner.err" || rc=$?
+t_eq "init by an owner who is not a superuser exits 0" 0 "$rc"
+[ "$rc" = 0 ] || tail -n 5 "$TMP/owner.err"
+t_eq "... and reaches the latest schema" "$(ls "$ROOT"/config/migrations/*.sql | sed -E 's|.*/0*([0-9]+)_.*|\1|' | sort -n | tail -n 1)" \
+  "$(PGDATABASE=rl_schema_owner q "SELECT max(version) FROM ragload_schema_version")"
+dropdb rl_schema_owner
