@@ -85,14 +85,14 @@ fi
 # databases (rl_<name>), its own scratch directory and the shared fixtures (tests/lib.sh)
 # behind a lock, and most of a test's time is one process waiting on another, so two lanes
 # keep both cores busy. A test's output is printed whole when it ends. Tests in SOLO_TESTS
-# stop or restart the cluster and run alone; the ASan runs of ASAN_INTEGRATION join the lanes
+# stop or restart the cluster and run when no other test uses it (see below); the ASan runs of ASAN_INTEGRATION join the lanes
 # once the ASan build is ready and the test's own run has ended (they share its databases).
 LANES=${RAGLOAD_TEST_LANES:-2}
 SOLO_TESTS="crash"
 ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile mail office pdf"
 LOGDIR=$RAGLOAD_TEST_CACHE/logs; mkdir -p "$LOGDIR"
-declare -A job_log=() done_test=()
-jobs_running=0
+declare -A job_log=() job_kind=() done_test=()
+jobs_running=0 pg_running=0 excl_running=0
 
 # run_test FILE NAME [RAGLOAD]: one test, its output into the log; the closing line gives its
 # wall time and the CPU seconds of its processes (the cluster's are shared between lanes).
@@ -107,7 +107,7 @@ run_test() {
 }
 start_test() {
   run_test "$@" > "$LOGDIR/$2.log" 2>&1 &
-  job_log[$!]=$2; jobs_running=$((jobs_running + 1))
+  job_log[$!]=$2; job_kind[$!]=pg; jobs_running=$((jobs_running + 1)); pg_running=$((pg_running + 1))
 }
 # Waits for one lane (or the prebuild) to end and prints its test's output. Polls: bash's
 # `wait -n` does not return for a job that ended before it was called.
@@ -121,13 +121,16 @@ reap_test() {
       kill -0 "$pid" 2> /dev/null && continue
       wait "$pid"
       cat "$LOGDIR/${job_log[$pid]}.log"
-      done_test[${job_log[$pid]}]=1; unset "job_log[$pid]"; jobs_running=$((jobs_running - 1))
+      done_test[${job_log[$pid]}]=1; jobs_running=$((jobs_running - 1))
+      case ${job_kind[$pid]} in
+        pg) pg_running=$((pg_running - 1));; excl) excl_running=$((excl_running - 1));;
+      esac
+      unset "job_log[$pid]" "job_kind[$pid]"
       return 0
     done
     sleep 0.3
   done
 }
-reap_all() { while [ "$jobs_running" -gt 0 ]; do reap_test; done; }
 
 selected() {
   [ ${#filter[@]} -eq 0 ] && return 0
@@ -148,12 +151,10 @@ mapfile -t queue < <(for t in "${queue[@]}"; do
   d=$(awk -v n="$(basename "$t" .sh)" '$1 == n { print $2 }' tests/durations 2> /dev/null)
   echo "${d:-30} $t"
 done | sort -k1,1nr -k2 | awk '{ print $2 }')
-for t in "${solo[@]}"; do run_test "$t" "$(basename "$t" .sh)"; done
 for t in "${queue[@]}"; do
   while [ "$jobs_running" -ge "$LANES" ]; do reap_test; done
   start_test "$t" "$(basename "$t" .sh)"
 done
-[ ${#filter[@]} -eq 0 ] || reap_all
 
 # Sanitizers: the fuzz corpora replayed under ASan/UBSan, the unit tests and the integration
 # tests that exercise the most code paths again under ASan/UBSan (errors abort, leaks fail the
@@ -190,7 +191,12 @@ tsan_job() {
     echo "FAIL tsan: build failed" >> "$RESULTS"; echo "  FAIL tsan build"
   fi
 }
+# The jobs that wait: tests that stop the cluster (SOLO_TESTS) run once no other test uses it,
+# beside the jobs that need no database (the fuzz replay, the ASan unit tests); tests start
+# again after them. Each entry: FUNCTION LOG-NAME [ARG] [TEST IT WAITS FOR].
+solo_job() { run_test "$1" "$(basename "$1" .sh)"; }
 late=()
+for t in "${solo[@]}"; do late+=("solo_job $(basename "$t" .sh) $t"); done
 if [ ${#filter[@]} -eq 0 ]; then
   late+=("replay_job replay")
   if [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
@@ -203,16 +209,23 @@ if [ ${#filter[@]} -eq 0 ]; then
     late+=("tsan_job tsan")
   fi
 fi
-# each entry: FUNCTION LOG-NAME [ARG] [TEST IT WAITS FOR]
+solo_pending() { local e; for e in "${late[@]}"; do case $e in solo_job*) return 0;; esac; done; return 1; }
 while [ ${#late[@]} -gt 0 ] || [ "$jobs_running" -gt 0 ]; do
-  if [ "$jobs_running" -lt "$LANES" ] && [ -z "$prebuild" ]; then
+  if [ "$jobs_running" -lt "$LANES" ]; then
     picked=
     for k in "${!late[@]}"; do
       read -r fn log arg after <<< "${late[$k]}"
       [ -z "${after:-}" ] || [ -n "${done_test[$after]:-}" ] || continue
+      case $fn in
+        solo_job) [ "$pg_running" -eq 0 ] || continue; kind=excl ;;
+        replay_job|asan_unit_job) [ -z "$prebuild" ] || continue; kind=nopg ;;
+        *) { [ -z "$prebuild" ] && [ "$excl_running" -eq 0 ] && ! solo_pending; } || continue
+           kind=pg ;;
+      esac
       # shellcheck disable=SC2086
       $fn $arg > "$LOGDIR/$log.log" 2>&1 &
-      job_log[$!]=$log; jobs_running=$((jobs_running + 1))
+      job_log[$!]=$log; job_kind[$!]=$kind; jobs_running=$((jobs_running + 1))
+      case $kind in pg) pg_running=$((pg_running + 1));; excl) excl_running=$((excl_running + 1));; esac
       unset "late[$k]"; late=("${late[@]}"); picked=1; break
     done
     [ -n "$picked" ] && continue
