@@ -68,6 +68,8 @@ static const struct key keys[] = {
 	{"load", "lock_wait_s", K_INT, F(load.lock_wait_s), 0, 86400},
 	{"load", "reconnect_timeout_s", K_INT, F(load.reconnect_timeout_s), 0, 86400},
 	{"load", "index_rebuild_share", K_DOUBLE, F(load.index_rebuild_share), 0, 1000},
+	{"index", "storage", K_STR, F(index.storage), 0, sizeof(((struct rl_config *)0)->index.storage)},
+	{"index", "repeat", K_INT, F(index.repeat), 1, 100},
 	{"output", "quiet", K_BOOL, F(quiet), 0, 1},
 };
 #undef F
@@ -102,6 +104,8 @@ void config_defaults(struct rl_config *c)
 	c->load.lock_wait_s = 60;
 	c->load.reconnect_timeout_s = 300;
 	c->load.index_rebuild_share = 0.2;
+	snprintf(c->index.storage, sizeof(c->index.storage), "vector");
+	c->index.repeat = 1;
 	c->progress = -1;
 }
 
@@ -176,8 +180,8 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 		char *field = (char *)c + k->offset;
 		char *end;
 		switch (k->kind) {
-		case K_STR:
-			if (strlen(value) >= sizeof(c->conninfo))
+		case K_STR: /* max: the field's size, when not conninfo's */
+			if (strlen(value) >= (k->max > 0 ? (size_t)k->max : sizeof(c->conninfo)))
 				return -1;
 			strcpy(field, value);
 			return 0;

@@ -77,6 +77,12 @@ struct load_opts {
 				      * vector indexes and rebuilds them afterwards */
 };
 
+/* [index] */
+struct index_opts {
+	char storage[64];            /* vector | halfvec | bit, or a comma list ("vector") */
+	int repeat;                  /* builds of each index; > 1 measures the spread (1) */
+};
+
 struct rl_config {
 	char conninfo[1024];         /* empty: libpq PG* environment */
 	struct read_opts read;
@@ -84,6 +90,7 @@ struct rl_config {
 	struct chunk_opts chunk;
 	struct model_opts model;
 	struct load_opts load;
+	struct index_opts index;
 	int quiet;
 	int progress;                /* -1 auto (stderr is a terminal), 0 off, 1 on */
 };

@@ -7,9 +7,10 @@
  *
  * Dense: the query goes down the query path (stages/query.h): normalised as corpus text was,
  * embedded alone with the corpus's model (the vector `ragload embed` prints for it) and ranked by the corpus's distance
- * operator in one ORDER BY ... LIMIT k statement: through the HNSW index with hnsw.ef_search
- * = max(SEARCH_EF_SEARCH, k) when there is one, else IVFFlat with ivfflat.probes =
- * ceil(sqrt(lists)), else an exact scan. The score printed is the cosine similarity (1 -
+ * operator in one ORDER BY ... LIMIT k statement (index_dense_sql) through the index
+ * ragload_indexes marks serving (index_serving: else HNSW on vector, else IVFFlat), HNSW with
+ * hnsw.ef_search = max(SEARCH_EF_SEARCH, k) (a binary index: k x its over-fetch, re-ranked
+ * exactly), IVFFlat with ivfflat.probes = ceil(sqrt(lists)); none: an exact scan. The score printed is the cosine similarity (1 -
  * distance) for cosine corpora, else minus the distance, so that bigger is always better.
  * Fts: the OR of the query's lexemes (query_fts_sql, as eval asks it), matched through the
  * chunks_fts_idx expression and ranked by ts_rank.
@@ -65,24 +66,12 @@ struct search {
 
 /* ---- dense --------------------------------------------------------------------------------- */
 
-/* Sets the index's search parameter for this transaction (none: exact scan). */
-static int index_settings(PGconn *conn, int k)
+/* Sets the serving index's search parameter for this transaction (none: exact scan); *fetch
+ * gets the rows the index is asked for (the binary index's over-fetch, re-ranked). */
+static int index_settings(PGconn *conn, const struct index_serving *ix, int k, long *fetch)
 {
-	PGresult *r = db_query(conn,
-		"SELECT (SELECT 1 FROM pg_class WHERE relname = '" INDEX_HNSW_NAME "'), "
-		"(SELECT coalesce((SELECT substring(o FROM 7)::int FROM unnest(reloptions) o "
-		"WHERE o LIKE 'lists=%'), 100) FROM pg_class WHERE relname = '" INDEX_IVFFLAT_NAME "')",
-		0, NULL);
-	if (!r)
-		return RL_ERR;
-	char sql[128] = "";
-	if (!PQgetisnull(r, 0, 0))
-		snprintf(sql, sizeof(sql), "SET LOCAL hnsw.ef_search = %d",
-			 k > SEARCH_EF_SEARCH ? k : SEARCH_EF_SEARCH);
-	else if (!PQgetisnull(r, 0, 1))
-		snprintf(sql, sizeof(sql), "SET LOCAL ivfflat.probes = %d",
-			 (int)ceil(sqrt(atof(PQgetvalue(r, 0, 1)))));
-	PQclear(r);
+	char sql[128];
+	index_serve_sets(ix, k, SEARCH_EF_SEARCH, sql, sizeof(sql), fetch);
 	return sql[0] ? db_exec(conn, sql) : 0;
 }
 
@@ -118,17 +107,25 @@ static int rank_dense(struct search *s, int k, int per_doc, struct hit *out, siz
 	if (db_exec(s->conn, "BEGIN"))
 		goto out;
 	in_tx = 1;
+	struct index_serving ix;
+	if (index_serving(s->conn, &ix))
+		goto out;
 	int cosine = strcmp(s->distance, "cosine") == 0;
 	long fetch = per_doc ? (long)k * DENSE_OVERFETCH : k;
 	if (per_doc && fetch < SEARCH_EF_SEARCH)
 		fetch = SEARCH_EF_SEARCH;
 	for (;;) {
 		/* the inner ORDER BY ... LIMIT alone, so that the vector index serves it */
+		long cand;
+		char lim[32], cand_s[32];
 		buf_reset(&sql);
-		if (index_settings(s->conn, fetch > INT32_MAX ? INT32_MAX : (int)fetch) ||
-		    buf_printf(&sql, "WITH t AS MATERIALIZED (SELECT chunk_id, embedding_vector %s "
-			       "$1::vector AS d FROM embeddings ORDER BY embedding_vector %s "
-			       "$1::vector LIMIT %ld) ", op, op, fetch) ||
+		if (index_settings(s->conn, &ix, fetch > INT32_MAX ? INT32_MAX : (int)fetch, &cand))
+			goto out;
+		snprintf(lim, sizeof(lim), "%ld", fetch);
+		snprintf(cand_s, sizeof(cand_s), "%ld", cand);
+		if (buf_printf(&sql, "WITH t AS MATERIALIZED (") ||
+		    index_dense_sql(&sql, ix.storage, dim, op, "$1::vector", lim, cand_s) ||
+		    buf_printf(&sql, ") ") ||
 		    (per_doc ? buf_printf(&sql, "SELECT chunk_id, d, doc_id, (SELECT count(*) FROM t) "
 					  "FROM (SELECT DISTINCT ON (c.doc_id) t.chunk_id, t.d, "
 					  "c.doc_id FROM t JOIN chunks c USING (chunk_id) ORDER BY "
