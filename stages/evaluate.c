@@ -232,9 +232,12 @@ static int corpus_open(struct eval *e)
 static int report_emit(struct eval *e, int *regressed)
 {
 	const struct eval_args *a = e->a;
-	json_t *st = json_pack("{s:i, s:i, s:i, s:s}", "connections", a->connections,
+	json_t *st = json_pack("{s:i, s:i, s:i, s:f}", "connections", a->connections,
 			       "exact_chunks_per_query", e->kc, "docs_per_ranking", EVAL_DOCS,
-			       "fts_config", a->fts_config);
+			       "qps_seconds", a->qps_seconds);
+	/* the full-text configuration only where full text was measured */
+	if (st && e->quality_on)
+		json_object_set_new(st, "fts_config", json_string(a->fts_config));
 	if (!st)
 		return RL_ENOMEM;
 	if (a->ground_truth) {
@@ -291,8 +294,7 @@ void eval_args_defaults(struct eval_args *a)
 	a->k = 10;
 	a->reports_dir = "reports";
 	a->connections = 2;
-	for (int ef = 10; ef <= 320; ef *= 2)
-		a->ef_search[a->n_ef_search++] = ef;
+	a->qps_seconds = 1.0;
 	a->fts_config = "english";
 }
 
