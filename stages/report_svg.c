@@ -516,8 +516,12 @@ void svg_cost(struct ctx *c, struct out *o, int size)
 	else
 		axis_linear(&ax, xmin, xmax, 0);
 	ax.unit = size ? " MB" : " s";
-	ax.title = size ? "index size (MB = 2^20 bytes)" : "build time (s); bar: min-max over "
-							   "--repeat builds";
+	int spread = 0;
+	for (size_t s = 0; s < ns; s++)
+		spread |= r->ann[first[s]].builds.n > 1;
+	ax.title = size ? "index size (MB = 2^20 bytes)" :
+		   spread ? "build time (s), median; bar: min-max over --repeat builds" :
+			    "build time (s)";
 	axis_linear(&ay, ymin, 1, 1);
 	snprintf(s1, sizeof(s1), "best recall@%d of the index", r->k > 0 ? r->k : 10);
 	ay.title = s1;
