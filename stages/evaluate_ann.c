@@ -155,7 +155,7 @@ static int ann_indexes(struct eval *e, struct vindex *ix, int *n_ix)
 		builds_read(PQgetvalue(r, i, 7), &v->builds);
 		if (v->builds.n > 1)
 			v->build_s = v->builds.build_med;
-		char st[16] = "";
+		char st[24] = "";
 		if (strcmp(v->storage, "vector"))
 			snprintf(st, sizeof(st), "%s_", v->storage);
 		int hnsw = !strcmp(v->kind, "hnsw");
