@@ -570,6 +570,12 @@ static int ann_quality(struct eval *e, const struct setting *s, int32_t *docs, i
 			 s->search_json, capped ? (cap > 0 ? cap : 1) : e->ann_chunks);
 	else
 		snprintf(setting, sizeof(setting), "%s", s->search_json);
+	/* a quality row names its storage: halfvec's settings are vector's */
+	if (strcmp(s->ix->storage, "vector")) {
+		size_t n = strlen(setting);
+		snprintf(setting + n - 1, sizeof(setting) - n + 1, ",\"storage\":\"%s\"}",
+			 s->ix->storage);
+	}
 	struct pass p = { annq_setup, annq_query, annq_teardown, &arg, docs, n_docs };
 	if ((rc = eval_pass_run(e, &p)))
 		return rc;
