@@ -402,37 +402,38 @@ int index_check_init(PGconn *conn, const struct index_corpus *f, struct index_ch
 {
 	memset(c, 0, sizeof(*c));
 	const char *op = index_operator(f->distance);
-	char sql[1024], dim[16];
-	snprintf(dim, sizeof(dim), "%d", f->dim);
-	const char *p[1] = {dim};
-	/* pairs of stored vectors in a fixed pseudo-random order; their midpoint is the query */
+	char sql[1024];
+	(void)f;
+	/* stored vectors in a fixed pseudo-random order, each left out of its own answers */
 	PGresult *r = db_query(conn,
-		"WITH s AS (SELECT embedding_vector v, row_number() OVER (ORDER BY hashint8(chunk_id), "
-		"chunk_id) n FROM embeddings ORDER BY hashint8(chunk_id), chunk_id LIMIT "
-		INDEX_STR(INDEX_REPEAT_QUERIES) " * 2) SELECT ((a.v + b.v) * array_fill(0.5::real, "
-		"ARRAY[$1::int])::vector)::text FROM s a JOIN s b ON b.n = a.n + 1 WHERE a.n % 2 = 1 "
-		"ORDER BY a.n", 1, p);
+		"SELECT embedding_vector::text, chunk_id FROM embeddings ORDER BY hashint8(chunk_id), "
+		"chunk_id LIMIT " INDEX_STR(INDEX_REPEAT_QUERIES), 0, NULL);
 	if (!r)
 		return RL_ERR;
 	int nq = PQntuples(r), rc = RL_ENOMEM;
 	c->qlit = calloc((size_t)(nq ? nq : 1), sizeof(*c->qlit));
+	c->self = calloc((size_t)(nq ? nq : 1), sizeof(*c->self));
 	c->truth = calloc((size_t)(nq ? nq : 1) * 10, sizeof(*c->truth));
 	c->n_truth = calloc((size_t)(nq ? nq : 1), sizeof(*c->n_truth));
-	if (!c->qlit || !c->truth || !c->n_truth)
+	if (!c->qlit || !c->self || !c->truth || !c->n_truth)
 		goto out;
 	c->nq = nq;
-	for (int q = 0; q < nq; q++)
+	for (int q = 0; q < nq; q++) {
 		if (!(c->qlit[q] = strdup(PQgetvalue(r, q, 0))))
 			goto out;
+		c->self[q] = atoll(PQgetvalue(r, q, 1));
+	}
 	rc = RL_ERR;
 	/* the exact top 10: no index may serve the ORDER BY */
-	snprintf(sql, sizeof(sql), "SELECT chunk_id FROM embeddings ORDER BY embedding_vector %s "
-		 "$1::vector, chunk_id LIMIT 10", op);
+	snprintf(sql, sizeof(sql), "SELECT chunk_id FROM embeddings WHERE chunk_id <> $2 ORDER BY "
+		 "embedding_vector %s $1::vector, chunk_id LIMIT 10", op);
 	if (db_exec(conn, "BEGIN; SET LOCAL enable_indexscan = off"))
 		goto out;
 	for (int q = 0; q < nq; q++) {
-		const char *qp[1] = {c->qlit[q]};
-		PGresult *t = db_query(conn, sql, 1, qp);
+		char self[24];
+		snprintf(self, sizeof(self), "%lld", c->self[q]);
+		const char *qp[2] = {c->qlit[q], self};
+		PGresult *t = db_query(conn, sql, 2, qp);
 		if (!t) {
 			db_exec_quiet(conn, "ROLLBACK", NULL, 0);
 			goto out;
@@ -465,7 +466,7 @@ double index_check_recall(PGconn *conn, const struct index_check *c, const char 
 		 "ragload_indexes WHERE index_name = '%s'), 100)", name);
 	s.lists = (int)db_scalar_int(conn, q, 100, &ok);
 	long fetch;
-	index_serve_sets(&s, 10, INDEX_REPEAT_EF_SEARCH, sets, sizeof(sets), &fetch);
+	index_serve_sets(&s, 11, INDEX_REPEAT_EF_SEARCH, sets, sizeof(sets), &fetch);
 	int hnsw = !strcmp(kind, "hnsw");
 	if (hnsw)
 		snprintf(search, slen, "{\"ef_search\": %ld%s", fetch > INDEX_REPEAT_EF_SEARCH ?
@@ -483,7 +484,8 @@ double index_check_recall(PGconn *conn, const struct index_check *c, const char 
 	double sum = 0;
 	int n = 0;
 	/* the other kind priced out, the sequential scan off: this index answers */
-	if (index_dense_sql(&sql, storage, f->dim, index_operator(f->distance), "$1::vector", "10",
+	/* 11 rows: the query's own row is left out */
+	if (index_dense_sql(&sql, storage, f->dim, index_operator(f->distance), "$1::vector", "11",
 			    fetch_s) ||
 	    db_exec(conn, "BEGIN; SET LOCAL enable_seqscan = off") || db_exec(conn, sets) ||
 	    db_exec(conn, hnsw ? "SET LOCAL ivfflat.probes = 32768" : "SET LOCAL hnsw.ef_search = 1000"))
@@ -493,10 +495,15 @@ double index_check_recall(PGconn *conn, const struct index_check *c, const char 
 		PGresult *r = db_query(conn, sql.data, 1, qp);
 		if (!r)
 			goto out;
-		int hit = 0;
-		for (int i = 0; i < PQntuples(r); i++)
+		int hit = 0, kept = 0;
+		for (int i = 0; i < PQntuples(r) && kept < 10; i++) {
+			long long id = atoll(PQgetvalue(r, i, 0));
+			if (id == c->self[qi])
+				continue;
+			kept++;
 			for (int j = 0; j < c->n_truth[qi]; j++)
-				hit += atoll(PQgetvalue(r, i, 0)) == c->truth[qi * 10 + j];
+				hit += id == c->truth[qi * 10 + j];
+		}
 		PQclear(r);
 		sum += c->n_truth[qi] ? (double)hit / c->n_truth[qi] : 1.0;
 		n++;
@@ -512,6 +519,7 @@ void index_check_release(struct index_check *c)
 	for (int q = 0; c->qlit && q < c->nq; q++)
 		free(c->qlit[q]);
 	free(c->qlit);
+	free(c->self);
 	free(c->truth);
 	free(c->n_truth);
 	memset(c, 0, sizeof(*c));

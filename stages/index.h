@@ -125,13 +125,14 @@ int index_build(PGconn *conn, PGconn *watch, const char *kind, const char *stora
 		struct index_built *out);
 
 /*
- * The recall check of --repeat: INDEX_REPEAT_QUERIES queries (midpoints of two stored vectors
- * each, so that no query is its own nearest row) and their exact top 10 by a sequential scan,
- * computed once; index_check_recall() then measures one index's mean recall@10 at the
- * setting it records in search (JSON object).
+ * The recall check of --repeat: INDEX_REPEAT_QUERIES stored vectors as queries, each left out
+ * of its own answers (leave-one-out: a held-out row, as a real query is), and their exact top
+ * 10 by a sequential scan, computed once; index_check_recall() then measures one index's mean
+ * recall@10 at the setting it records in search (JSON object).
  */
 struct index_check {
 	char **qlit;              /* query vectors as text literals */
+	long long *self;          /* the chunk each one is */
 	long long *truth;         /* nq x 10 chunk ids */
 	int *n_truth;
 	int nq;
