@@ -44,7 +44,7 @@ const char *index_operator(const char *distance);
 
 #define INDEX_STORAGES "vector, halfvec or bit"
 #define INDEX_BIT_OVERFETCH 10     /* search: binary-index candidates per row wanted, re-ranked */
-#define INDEX_REPEAT_QUERIES 50    /* --repeat: queries of each build's recall check */
+#define INDEX_REPEAT_QUERIES 100   /* --repeat: queries of each build's recall check */
 #define INDEX_REPEAT_EF_SEARCH 40  /* --repeat: HNSW ef_search of the check (pgvector's default) */
 /* 1 when storage is one of INDEX_STORAGES. */
 int index_storage_ok(const char *storage);
