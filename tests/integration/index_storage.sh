@@ -36,7 +36,7 @@ t_check "the error names the storage and the choices" grep -q "storage 'float16'
 rc=0; "$RAGLOAD" --no-progress index --only hnsw --storage halfvec --repeat 3 2> "$TMP/repeat.err" || rc=$?
 t_eq "index --repeat 3 exits 0" 0 "$rc"
 t_check "index --repeat 3 prints the median and spread" \
-  grep -qE 'hnsw halfvec over 3 builds: build [0-9.]+ s \([0-9.]+–[0-9.]+\), recall@10 0?\.[0-9]+ \(' "$TMP/repeat.err"
+  grep -qE 'hnsw halfvec over 3 builds: build [0-9.]+ s \([0-9.]+–[0-9.]+\), recall@10 [01]\.[0-9]+ \(' "$TMP/repeat.err"
 t_eq "three builds recorded, each with its recall@10 against an exact scan" "3 3" \
   "$(q "SELECT jsonb_array_length(builds->'runs') || ' ' || (SELECT count(*) FROM jsonb_array_elements(builds->'runs') x WHERE (x->>'recall10')::float8 BETWEEN 0.5 AND 1) FROM ragload_indexes WHERE index_name = 'embeddings_hnsw_halfvec_idx'")"
 t_eq "the HNSW just built serves searches" "embeddings_hnsw_halfvec_idx" \
