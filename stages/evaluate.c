@@ -5,8 +5,10 @@
  * What: for a set of queries (BEIR queries.jsonl embedded with the corpus's own model, or
  * .fvecs vectors) eval computes
  *   - the exact top-k by ragload itself: the reference every ANN figure is measured against;
- *   - for every pgvector index present and every search setting: recall@k, latency
- *     p50/p95/p99 and QPS on one connection, QPS on N connections, and the plan that served it;
+ *   - for every pgvector index present (each storage: vector, halfvec, bits re-ranked) and
+ *     every search setting of its sweep: recall@k, latency p50/p95/p99 and QPS (the median of
+ *     repeated timed passes) on one connection, QPS on N connections, and the plan that
+ *     served it;
  *   - with qrels: nDCG@10, MRR@10 and Recall@100 at document level for exact search, each ANN
  *     setting, PostgreSQL full-text search, and an RRF hybrid of dense and full text;
  *   - with an .ivecs ground truth: on how many queries ragload's exact top-k agrees with it;
@@ -23,7 +25,7 @@
  *                      cblas_sgemm against all queries, bounded heaps per query
  *   truth_check()      ragload's exact top-k against the file, up to ties (evaluate_exact.c)
  *   quality_exact(), quality_fts(), quality_hybrid()             (evaluate_quality.c)
- *   ann_measure()      per index and setting: EXPLAIN, timed pass, N-connection pass, quality
+ *   ann_measure()      per index and setting: EXPLAIN, timed passes, N-connection passes, quality
  *                                                                  (evaluate_ann.c)
  *   report_emit()      the report stage (stages/report.h)
  *
