@@ -368,7 +368,9 @@ void svg_plot(struct ctx *c, struct out *o)
 	for (size_t s = 0; s < ns; s++) {
 		int started = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (pts[i].series != (int)s || r->ann[pts[i].row].seqscan)
+			/* the line joins a sweep; an iterative-scan row sits beside it */
+			if (pts[i].series != (int)s || r->ann[pts[i].row].seqscan ||
+			    json_object_get(c->a_search[pts[i].row], "iterative_scan"))
 				continue;
 			if (!started)
 				o_printf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
