@@ -68,6 +68,8 @@ static const struct key keys[] = {
 	{"load", "lock_wait_s", K_INT, F(load.lock_wait_s), 0, 86400},
 	{"load", "reconnect_timeout_s", K_INT, F(load.reconnect_timeout_s), 0, 86400},
 	{"load", "index_rebuild_share", K_DOUBLE, F(load.index_rebuild_share), 0, 1000},
+	{"index", "storage", K_STR, F(index.storage), 0, sizeof(((struct rl_config *)0)->index.storage)},
+	{"index", "repeat", K_INT, F(index.repeat), 1, 100},
 	{"output", "quiet", K_BOOL, F(quiet), 0, 1},
 	{"search", "bm25_k1", K_DOUBLE, F(search.bm25_k1), 0, 100},
 	{"search", "bm25_b", K_DOUBLE, F(search.bm25_b), 0, 1},
@@ -114,6 +116,8 @@ void config_defaults(struct rl_config *c)
 	c->search.hybrid_weight = SEARCH_HYBRID_WEIGHT;
 	c->search.hybrid_depth = SEARCH_HYBRID_DEPTH;
 	c->search.hybrid_rrf_k = SEARCH_HYBRID_RRF_K;
+	snprintf(c->index.storage, sizeof(c->index.storage), "vector");
+	c->index.repeat = 1;
 	c->progress = -1;
 }
 
@@ -188,8 +192,8 @@ int config_set(struct rl_config *c, const char *section, const char *key, const 
 		char *field = (char *)c + k->offset;
 		char *end;
 		switch (k->kind) {
-		case K_STR:
-			if (strlen(value) >= sizeof(c->conninfo))
+		case K_STR: /* max: the field's size, when not conninfo's */
+			if (strlen(value) >= (k->max > 0 ? (size_t)k->max : sizeof(c->conninfo)))
 				return -1;
 			strcpy(field, value);
 			return 0;

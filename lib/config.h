@@ -95,6 +95,12 @@ struct search_opts {
 	double hybrid_rrf_k;         /* rrf: 1 / (k + rank) */
 };
 
+/* [index] */
+struct index_opts {
+	char storage[64];            /* vector | halfvec | bit, or a comma list ("vector") */
+	int repeat;                  /* builds of each index; > 1 measures the spread (1) */
+};
+
 struct rl_config {
 	char conninfo[1024];         /* empty: libpq PG* environment */
 	struct read_opts read;
@@ -103,6 +109,7 @@ struct rl_config {
 	struct model_opts model;
 	struct load_opts load;
 	struct search_opts search;
+	struct index_opts index;
 	int quiet;
 	int progress;                /* -1 auto (stderr is a terminal), 0 off, 1 on */
 };

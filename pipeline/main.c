@@ -315,6 +315,11 @@ static const char help_index[] =
 	"      --hnsw-efc N      HNSW ef_construction (default 64)\n"
 	"      --lists N         IVFFlat lists (default rows/1000, at least 10; sqrt(rows) above 1M)\n"
 	"      --only KIND       build only hnsw, ivfflat or fts\n"
+	"      --storage S       vector | halfvec | bit, or a comma list (default vector): what\n"
+	"                        HNSW and IVFFlat index (bit: HNSW only, re-ranked exactly);\n"
+	"                        searches are served by the first one's HNSW\n"
+	"      --repeat N        build each index N times; N > 1 measures each build's recall@10\n"
+	"                        and prints the median and spread (default 1)\n"
 	"      --fts-config CFG  text search configuration (default english)\n";
 static const char help_reindex[] =
 	"usage: ragload reindex [options]\n"
@@ -370,8 +375,12 @@ static const char help_eval[] =
 	"      --keep N          keep only the newest N reports\n"
 	"      --fail-on-regression X   exit 1 when nDCG@10 or recall@10 drops by more than X\n"
 	"      --connections N   connections for the concurrent QPS figure (default 2)\n"
-	"      --ef-search LIST  HNSW ef_search values (default 10,20,40,80,160,320)\n"
-	"      --probes LIST     IVFFlat probes values (default 1,2,4,... up to lists/4)\n"
+	"      --ef-search LIST  HNSW ef_search values (default: 10, 20, 40, ... until recall@k\n"
+	"                        reaches 0.99 or stops rising)\n"
+	"      --probes LIST     IVFFlat probes values (default: 1, 2, 4, ... likewise); binary\n"
+	"                        indexes sweep their over-fetch (1, 2, 4, ...) likewise\n"
+	"      --qps-seconds S   timed passes per setting last S seconds and are 3 at least;\n"
+	"                        QPS is their median (default 1; 0: one pass)\n"
 	"      --fts-config CFG  text search configuration (default english)\n"
 	"      --max-queries N   evaluate only the first N queries\n";
 static const char common_help[] =
@@ -423,7 +432,7 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
        OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
        OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL, OPT_TERMS, OPT_INCLUDE, OPT_EXCLUDE,
-       OPT_NO_DEFAULT_EXCLUDES };
+       OPT_NO_DEFAULT_EXCLUDES, OPT_STORAGE, OPT_REPEAT, OPT_QPS_SECONDS };
 enum { OPT_ALL_CHUNKS = 512 };  /* search */
 
 /* Parses a whole int within [lo, hi] into *out; on failure says why, naming the option. */
@@ -549,6 +558,21 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 		o->index.only = enum_option(raw, arg, kinds, "hnsw, ivfflat or fts");
 		return o->index.only ? GO_ON : EXIT_USAGE;
 	}
+	case OPT_STORAGE:
+		if (strlen(arg) >= sizeof(o->cfg.index.storage))
+			return usage_error("%s: longer than %zu bytes", raw,
+					   sizeof(o->cfg.index.storage) - 1);
+		o->index.storage = arg;
+		return GO_ON;
+	case OPT_REPEAT: return int_option(raw, arg, 1, 100, &o->index.repeat);
+	case OPT_QPS_SECONDS: {
+		char *end;
+		o->eval.qps_seconds = strtod(arg, &end);
+		if (end == arg || *end || !isfinite(o->eval.qps_seconds) ||
+		    o->eval.qps_seconds < 0 || o->eval.qps_seconds > 3600)
+			return usage_error("%s: expected seconds from 0 to 3600, got '%s'", raw, arg);
+		return GO_ON;
+	}
 	case OPT_QUERIES: o->eval.queries = arg; return GO_ON;
 	case OPT_QRELS: o->eval.qrels = arg; return GO_ON;
 	case OPT_GROUND_TRUTH: o->eval.ground_truth = arg; return GO_ON;
@@ -632,6 +656,9 @@ static const struct option longopts[] = {
 	{"hnsw-efc", required_argument, NULL, OPT_HNSW_EFC},
 	{"lists", required_argument, NULL, OPT_LISTS},
 	{"only", required_argument, NULL, OPT_ONLY},
+	{"storage", required_argument, NULL, OPT_STORAGE},
+	{"repeat", required_argument, NULL, OPT_REPEAT},
+	{"qps-seconds", required_argument, NULL, OPT_QPS_SECONDS},
 	{"queries", required_argument, NULL, OPT_QUERIES},
 	{"qrels", required_argument, NULL, OPT_QRELS},
 	{"ground-truth", required_argument, NULL, OPT_GROUND_TRUTH},

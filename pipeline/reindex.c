@@ -430,7 +430,8 @@ static int swap(PGconn *conn, const char *incoming, const struct live *l, const 
 	if (db_scalar_int(conn, "SELECT count(*) FROM pg_roles WHERE rolname = '" ROLE_READER "'",
 			  0, &ok) > 0 && db_create_roles(conn))
 		goto fail;
-	if (!ok || db_exec(conn, "COMMIT"))
+	/* ragload_dense() follows the index that serves the generation swapped in */
+	if (!ok || index_dense_function(conn) || db_exec(conn, "COMMIT"))
 		goto fail;
 	return 0;
 fail:

@@ -6,11 +6,16 @@
  *   connect(); load_model(); normalise(query); rank(method); details(); print();
  *
  * Dense: the query goes down the query path (stages/query.h): normalised as corpus text was,
- * embedded alone with the corpus's model (the vector `ragload embed` prints for it) and ranked by the corpus's distance
- * operator in one ORDER BY ... LIMIT k statement: through the HNSW index with hnsw.ef_search
- * = max(SEARCH_EF_SEARCH, k) when there is one, else IVFFlat with ivfflat.probes =
- * ceil(sqrt(lists)), else an exact scan. The score printed is the cosine similarity (1 -
- * distance) for cosine corpora, else minus the distance, so that bigger is always better.
+ * embedded alone with the corpus's model (the vector `ragload embed` prints for it) and ranked by
+ * ragload_dense(), whose body `ragload index` writes for the index ragload_indexes marks
+ * serving (index_dense_function: index_dense_sql's statement for its storage; halfvec orders
+ * by embedding_vector::halfvec(d), bit fetches k x the over-fetch by Hamming distance,
+ * re-ranked exactly): HNSW with hnsw.ef_search = max(SEARCH_EF_SEARCH, the chunks fetched)
+ * capped at 1000, IVFFlat with ivfflat.probes = ceil(sqrt(lists)), none an exact scan. The
+ * function sets them itself (its SET clauses scope them to the call, which would hide a
+ * SET LOCAL of ours): the fetch passed as its k carries the setting. The score printed is the
+ * cosine similarity (1 - distance) for cosine corpora, else minus the distance, so that bigger
+ * is always better.
  * Fts: the OR of the query's lexemes (query_fts_sql, as eval asks it), matched through the
  * chunks_fts_idx expression and ranked by ts_rank.
  * Hybrid: the top SEARCH_FUSE of both, fused with rrf_fuse() (as eval fuses them).

@@ -63,10 +63,12 @@ int status_run(const struct rl_config *cfg)
 		printf("  generation %s kept for `ragload reindex --rollback`\n", PQgetvalue(r, 0, 9));
 	PQclear(r);
 	r = db_query(conn,
-		"SELECT index_name AS index, kind, params::text AS settings, "
+		"SELECT index_name AS index, kind, CASE WHEN kind = 'fts' THEN '' ELSE storage END "
+		"AS storage, params::text AS settings, "
 		"round(build_seconds::numeric, 2) AS build_s, pg_size_pretty(index_bytes) AS size, "
 		"to_char(created_at, 'YYYY-MM-DD HH24:MI:SS') AS built, "
-		"CASE WHEN to_regclass(index_name) IS NULL THEN 'missing' ELSE 'live' END AS state "
+		"CASE WHEN to_regclass(index_name) IS NULL THEN 'missing' WHEN serving THEN "
+		"'live, serves searches' ELSE 'live' END AS state "
 		"FROM ragload_indexes ORDER BY index_name", 0, NULL);
 	if (!r)
 		goto out;

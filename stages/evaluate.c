@@ -5,8 +5,10 @@
  * What: for a set of queries (BEIR queries.jsonl embedded with the corpus's own model, or
  * .fvecs vectors) eval computes
  *   - the exact top-k by ragload itself: the reference every ANN figure is measured against;
- *   - for every pgvector index present and every search setting: recall@k, latency
- *     p50/p95/p99 and QPS on one connection, QPS on N connections, and the plan that served it;
+ *   - for every pgvector index present (each storage: vector, halfvec, bits re-ranked) and
+ *     every search setting of its sweep: recall@k, latency p50/p95/p99 and QPS (the median of
+ *     repeated timed passes) on one connection, QPS on N connections, and the plan that
+ *     served it;
  *   - with qrels: nDCG@10, MRR@10 and Recall@100 at document level for exact search, each ANN
  *     setting, PostgreSQL full-text search, an RRF hybrid of dense and full text (hybrid_fts),
  *     Okapi BM25 and the hybrid of dense and BM25, the last two ranked by the SQL functions
@@ -26,7 +28,7 @@
  *   truth_check()      ragload's exact top-k against the file, up to ties (evaluate_exact.c)
  *   quality_exact(), quality_fts(), quality_hybrid_fts(), quality_bm25(),
  *   quality_hybrid()                                              (evaluate_quality.c)
- *   ann_measure()      per index and setting: EXPLAIN, timed pass, N-connection pass, quality
+ *   ann_measure()      per index and setting: EXPLAIN, timed passes, N-connection passes, quality
  *                                                                  (evaluate_ann.c)
  *   report_emit()      the report stage (stages/report.h)
  *
@@ -239,9 +241,12 @@ static int corpus_open(struct eval *e)
 static int report_emit(struct eval *e, int *regressed)
 {
 	const struct eval_args *a = e->a;
-	json_t *st = json_pack("{s:i, s:i, s:i, s:s}", "connections", a->connections,
+	json_t *st = json_pack("{s:i, s:i, s:i, s:f}", "connections", a->connections,
 			       "exact_chunks_per_query", e->kc, "docs_per_ranking", EVAL_DOCS,
-			       "fts_config", a->fts_config);
+			       "qps_seconds", a->qps_seconds);
+	/* the full-text configuration only where full text was measured */
+	if (st && e->quality_on)
+		json_object_set_new(st, "fts_config", json_string(a->fts_config));
 	if (!st)
 		return RL_ENOMEM;
 	if (a->ground_truth) {
@@ -298,8 +303,7 @@ void eval_args_defaults(struct eval_args *a)
 	a->k = 10;
 	a->reports_dir = "reports";
 	a->connections = 2;
-	for (int ef = 10; ef <= 320; ef *= 2)
-		a->ef_search[a->n_ef_search++] = ef;
+	a->qps_seconds = 1.0;
 	a->fts_config = "english";
 }
 

@@ -24,10 +24,14 @@ struct eval_args {
 	int keep;                     /* prune older reports beyond this many; 0 = keep all */
 	double fail_on_regression;    /* > 0: exit 1 when nDCG@10 or recall@10 drops by more */
 	int connections;              /* N for the concurrent QPS figure; default 2 */
-	int ef_search[EVAL_MAX_SETTINGS]; /* HNSW settings measured: 10,20,40,80,160,320 */
+	/* Search settings measured. n 0: a sweep that doubles from 10 (ef_search) or 1 (probes,
+	 * the binary index's over-fetch) until recall@k reaches 0.99 or stops rising. */
+	int ef_search[EVAL_MAX_SETTINGS]; /* HNSW (vector, halfvec) */
 	int n_ef_search;
-	int probes[EVAL_MAX_SETTINGS];    /* IVFFlat settings; n_probes 0: 1,2,4,... up to lists/4 */
+	int probes[EVAL_MAX_SETTINGS];    /* IVFFlat */
 	int n_probes;
+	double qps_seconds;           /* timed passes per setting last this long at least, and are
+				       * EVAL_MIN_PASSES at least (1.0); 0: one pass */
 	const char *fts_config;       /* text search configuration, default "english" */
 	int max_queries;              /* 0 = all */
 };

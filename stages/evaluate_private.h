@@ -38,6 +38,10 @@
 #define EVAL_STEER_EF 1000            /* hnsw.ef_search that prices HNSW out (pgvector max) */
 #define EVAL_FILTER_TOL 1e-4          /* sgemm filter slack, relative to the norms */
 #define EVAL_ITER_EF 40               /* ef_search of the iterative-scan row */
+#define EVAL_SWEEP_TARGET 0.99        /* an adaptive sweep stops at this recall@k ... */
+#define EVAL_SWEEP_GAIN 0.0005        /* ... or when recall@k rises by no more than this */
+#define EVAL_MIN_PASSES 3             /* timed passes of a setting at least (QPS: their median) */
+#define EVAL_MAX_PASSES 50            /* ... at most */
 #define EVAL_FTS_TABLE "ragload_eval_fts"
 
 enum dist { DIST_COSINE, DIST_L2, DIST_IP };
@@ -68,17 +72,21 @@ struct chunk_doc {
 struct vindex {
 	char name[64];
 	char kind[16];          /* hnsw | ivfflat */
+	char storage[16];       /* vector | halfvec | bit */
 	char build_json[128];
-	char tag[64];           /* run-file tag prefix: hnsw_m16_efc64, ivfflat_lists100 */
-	double build_s;
+	char tag[64];           /* run-file tag prefix: hnsw_m16_efc64, ivfflat_halfvec_lists100 */
+	double build_s;         /* the median over the builds --repeat recorded, else the one */
 	long long bytes;
 	int lists;              /* ivfflat */
+	struct report_builds builds;  /* --repeat's builds (n 0: one build) */
 };
 
 /* One search setting of one index. */
 struct setting {
 	const struct vindex *ix;
-	int value;              /* ef_search or probes */
+	int value;              /* ef_search, probes, or the binary index's over-fetch */
+	int ef_search;          /* bit: the ef_search that lets the over-fetch through */
+	char fetch[24];         /* candidates fetched (bit: k x over-fetch; else k) */
 	int iterative;          /* hnsw.iterative_scan = relaxed_order */
 	char sets[384];         /* the SET LOCAL statements */
 	char search_json[128];

@@ -213,7 +213,7 @@ void setting_text(const json_t *obj, char *s, size_t n)
 	size_t len = 0;
 	s[0] = '\0';
 	json_object_foreach((json_t *)obj, key, v) {
-		char val[128];
+		char val[1024];
 		if (json_is_string(v))
 			snprintf(val, sizeof(val), "%s", json_string_value(v));
 		else if (json_is_integer(v))
@@ -394,6 +394,23 @@ static json_t *prev_row(json_t *array, const char *k1, json_t *v1, const char *k
 	return NULL;
 }
 
+/* The previous ANN row of the same index, storage (absent: vector), build and search. */
+static json_t *prev_ann_row(json_t *array, const struct report_ann *a, json_t *build,
+			    json_t *search)
+{
+	size_t i;
+	json_t *row;
+	const char *st = a->storage[0] ? a->storage : "vector";
+	json_array_foreach(array, i, row) {
+		const char *ps = json_string_value(json_object_get(row, "storage"));
+		if (same_str(json_object_get(row, "index"), a->index) &&
+		    !strcmp(ps ? ps : "vector", st) && json_same(json_object_get(row, "build"), build) &&
+		    json_same(json_object_get(row, "search"), search))
+			return row;
+	}
+	return NULL;
+}
+
 static int compute_deltas(struct ctx *c)
 {
 	const struct report *r = c->r;
@@ -439,10 +456,8 @@ static int compute_deltas(struct ctx *c)
 	}
 	for (size_t i = 0; i < r->n_ann; i++) {
 		const struct report_ann *a = &r->ann[i];
-		json_t *index = json_string(a->index);
-		json_t *p = index ? prev_row(json_object_get(c->prev, "ann"), "index", index, "build",
-					     c->a_build[i], "search", c->a_search[i]) : NULL;
-		json_decref(index);
+		json_t *p = prev_ann_row(json_object_get(c->prev, "ann"), a, c->a_build[i],
+					 c->a_search[i]);
 		if (!p)
 			continue;
 		struct adelta *d = &c->ad[i];
@@ -457,8 +472,8 @@ static int compute_deltas(struct ctx *c)
 		d->qps_n = diff(a->qps_n, jnum(p, "qps_n"));
 		d->build_s = diff(a->build_s, jnum(p, "build_s"));
 		d->index_bytes = diff(a->index_bytes < 0 ? NAN : (double)a->index_bytes, pb);
-		json_t *o = json_pack("{s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-				      "index", a->index, "build", c->a_build[i], "search",
+		json_t *o = json_pack("{s:s, s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+				      "index", a->index, "storage", ann_storage(a), "build", c->a_build[i], "search",
 				      c->a_search[i], "recall@10", jreal(d->recall10), "p50_ms",
 				      jreal(d->p50_ms), "p95_ms", jreal(d->p95_ms), "p99_ms",
 				      jreal(d->p99_ms), "qps_1", jreal(d->qps_1), "qps_n",
@@ -524,6 +539,58 @@ long best_quality(const struct report *r)
 	return best;
 }
 
+const char *ann_storage(const struct report_ann *a)
+{
+	return a->storage[0] ? a->storage : "vector";
+}
+
+const char *ann_label(char *s, size_t n, const struct report_ann *a)
+{
+	if (strcmp(ann_storage(a), "vector"))
+		snprintf(s, n, "%s %s", a->index, a->storage);
+	else
+		snprintf(s, n, "%s", a->index);
+	return s;
+}
+
+/* Pareto-optimal: no other measured index row has both a higher recall and a higher QPS (and
+ * at least as high in both). */
+int ann_pareto(const struct report *r, size_t i)
+{
+	const struct report_ann *a = &r->ann[i];
+	double q = plot_qps(a);
+	if (a->seqscan || !isfinite(q) || !isfinite(a->recall10))
+		return 0;
+	for (size_t j = 0; j < r->n_ann; j++) {
+		const struct report_ann *b = &r->ann[j];
+		double qb = plot_qps(b);
+		if (j == i || b->seqscan || !isfinite(qb) || !isfinite(b->recall10))
+			continue;
+		if (b->recall10 >= a->recall10 && qb >= q && (b->recall10 > a->recall10 || qb > q))
+			return 0;
+	}
+	return 1;
+}
+
+/* The cheapest setting reaching recall target: the highest QPS among index rows whose
+ * recall@k is at least target (ties: the smaller index); -1 when none does. */
+long ann_cheapest(const struct report *r, double target)
+{
+	long best = -1;
+	for (size_t i = 0; i < r->n_ann; i++) {
+		const struct report_ann *a = &r->ann[i];
+		double q = plot_qps(a);
+		if (a->seqscan || !isfinite(q) || !isfinite(a->recall10) || a->recall10 < target)
+			continue;
+		if (best < 0 || q > plot_qps(&r->ann[best]) ||
+		    (q == plot_qps(&r->ann[best]) && a->index_bytes < r->ann[best].index_bytes))
+			best = (long)i;
+	}
+	return best;
+}
+
+const double report_targets[REPORT_N_TARGETS] = {0.90, 0.95, 0.99};
+
 double plot_qps(const struct report_ann *a)
 {
 	return isfinite(a->qps_1) && a->qps_1 > 0 ? a->qps_1 : a->qps_n;
@@ -534,9 +601,11 @@ double plot_qps(const struct report_ann *a)
 long headline_ann(const struct report *r, const char *index, int *reached)
 {
 	long fast = -1, best = -1;
+	char l[64];
 	for (size_t i = 0; i < r->n_ann; i++) {
 		const struct report_ann *a = &r->ann[i];
-		if (strcmp(a->index, index) != 0 || a->seqscan || !isfinite(a->recall10))
+		if (strcmp(ann_label(l, sizeof(l), a), index) != 0 || a->seqscan ||
+		    !isfinite(a->recall10))
 			continue;
 		if (a->recall10 >= RECALL_GOAL && isfinite(plot_qps(a)) &&
 		    (fast < 0 || plot_qps(a) > plot_qps(&r->ann[fast])))
@@ -548,17 +617,20 @@ long headline_ann(const struct report *r, const char *index, int *reached)
 	return fast >= 0 ? fast : best;
 }
 
-/* Distinct index types in first-seen order. */
-size_t index_types(const struct report *r, const char **types, size_t max)
+/* Distinct index types ("hnsw", "hnsw halfvec", ...: ann_label) in first-seen order, into
+ * types[max][64]. */
+size_t index_types(const struct report *r, char (*types)[64], size_t max)
 {
 	size_t n = 0;
+	char l[64];
 	for (size_t i = 0; i < r->n_ann; i++) {
 		size_t j;
+		ann_label(l, sizeof(l), &r->ann[i]);
 		for (j = 0; j < n; j++)
-			if (strcmp(types[j], r->ann[i].index) == 0)
+			if (strcmp(types[j], l) == 0)
 				break;
 		if (j == n && n < max)
-			types[n++] = r->ann[i].index;
+			snprintf(types[n++], 64, "%s", l);
 	}
 	return n;
 }
@@ -584,7 +656,7 @@ size_t n_seqscan(const struct report *r)
 void write_facts(struct ctx *c, struct out *o, const struct facts_format *f)
 {
 	const struct report *r = c->r;
-	char s[512];
+	char s[16384];  /* the model's settings whole, however many */
 
 	f->section(o, "Corpus and model", 1);
 	f->kv(o, "Corpus", r->corpus_name);
@@ -619,6 +691,8 @@ void write_facts(struct ctx *c, struct out *o, const struct facts_format *f)
 	const char *key;
 	json_t *v;
 	json_object_foreach(c->extra_settings, key, v) {
+		if (!strcmp(key, "ann_plans"))
+			continue;  /* a table of its own (report.html) */
 		json_t *one = json_pack("{s:O}", key, v);
 		setting_text(one, s, sizeof(s));
 		json_decref(one);

@@ -29,9 +29,19 @@ struct report_quality {
 	int n_queries;
 };
 
+/* The builds `ragload index --repeat N` measured of one index (n 0: one build, nothing
+ * recorded): build seconds and recall@10 of its own check (sample queries, exact scan). */
+struct report_builds {
+	int n;
+	double build_med, build_min, build_max;
+	double recall_med, recall_min, recall_max;
+	char search_json[128];   /* the setting the check's recall was measured at */
+};
+
 /* One ANN row: an index built with build_json, searched with search_json. */
 struct report_ann {
 	char index[16];          /* hnsw | ivfflat */
+	char storage[16];        /* vector | halfvec | bit ("" = vector) */
 	char build_json[128];    /* {"m":16,"ef_construction":64} or {"lists":100} */
 	char search_json[128];   /* {"ef_search":40} or {"probes":8} */
 	double build_s;          /* build time in seconds */
@@ -43,6 +53,7 @@ struct report_ann {
 	int seqscan;             /* 1 = the planner fell back to a sequential scan: flagged, not ANN */
 	int forced;              /* 1 = the planner preferred a sequential scan, so the index was
 				  * forced (enable_seqscan = off in the setting's SET LOCAL) */
+	struct report_builds builds;
 };
 
 /*

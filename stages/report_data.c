@@ -35,8 +35,34 @@ int build_json(struct ctx *c, char **text)
 		if (!o || json_array_append_new(quality, o))
 			goto out;
 	}
+	json_t *targets = json_array();
+	if (!targets)
+		goto out;
+	for (size_t t = 0; t < REPORT_N_TARGETS; t++) {
+		long i = ann_cheapest(r, report_targets[t]);
+		json_t *o = i < 0 ? json_pack("{s:f, s:n}", "recall", report_targets[t], "row") :
+			json_pack("{s:f, s:I, s:s, s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:o}", "recall",
+				  report_targets[t], "row", (json_int_t)i, "index", r->ann[i].index,
+				  "storage", ann_storage(&r->ann[i]), "build", c->a_build[i], "search",
+				  c->a_search[i], "recall@10", jreal(r->ann[i].recall10), "qps_1",
+				  jreal(r->ann[i].qps_1), "p99_ms", jreal(r->ann[i].p99_ms), "build_s",
+				  jreal(r->ann[i].build_s), "index_bytes",
+				  r->ann[i].index_bytes < 0 ? json_null() :
+				  json_integer(r->ann[i].index_bytes));
+		if (!o || json_array_append_new(targets, o)) {
+			json_decref(targets);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < r->n_ann; i++) {
 		const struct report_ann *a = &r->ann[i];
+		const struct report_builds *b = &a->builds;
+		json_t *builds = b->n > 1 ? json_pack("{s:i, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:o}",
+			"n", b->n, "build_s", "median", jreal(b->build_med), "min", jreal(b->build_min),
+			"max", jreal(b->build_max), "recall@10", "median", jreal(b->recall_med), "min",
+			jreal(b->recall_min), "max", jreal(b->recall_max), "search",
+			b->search_json[0] ? json_loads(b->search_json, 0, NULL) : json_null())
+					  : json_null();
 		json_t *o = json_pack(
 			"{s:s, s:O, s:o, s:o, s:O, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:b, s:b}", "index",
 			a->index, "build", c->a_build[i], "build_s", jreal(a->build_s), "index_bytes",
@@ -45,12 +71,20 @@ int build_json(struct ctx *c, char **text)
 			"p95_ms", jreal(a->p95_ms), "p99_ms", jreal(a->p99_ms), "qps_1",
 			jreal(a->qps_1), "qps_n", jreal(a->qps_n), "n_conn", a->n_conn, "seqscan",
 			a->seqscan != 0, "forced_index", a->forced != 0);
-		if (!o || json_array_append_new(ann, o))
+		if (o && (json_object_set_new(o, "storage", json_string(ann_storage(a))) ||
+			  json_object_set_new(o, "pareto", json_boolean(ann_pareto(r, i))) ||
+			  json_object_set_new(o, "builds", builds ? builds : json_null()))) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (!o || json_array_append_new(ann, o)) {
+			json_decref(targets);
 			goto out;
+		}
 	}
 	root = json_pack(
 		"{s:s, s:s, s:{s:o, s:I, s:I, s:o, s:i}, s:{s:o, s:O}, s:{s:i, s:I, s:s, s:s, s:o, s:o},"
-		" s:O, s:O, s:O, s:{s:o}}",
+		" s:O, s:O, s:O, s:{s:o}, s:o}",
 		"created_at", c->created_at, "report", c->stamp,
 		"corpus", "name", jstr(r->corpus_name), "documents", (json_int_t)r->documents,
 		"chunks", (json_int_t)r->chunks, "distance", jstr(r->distance), "dim", r->dim,
@@ -59,7 +93,7 @@ int build_json(struct ctx *c, char **text)
 		r->cpu_model, "os", r->os, "postgresql", jstr(r->pg_version), "pgvector",
 		jstr(r->pgvector_version),
 		"settings", settings, "quality", quality, "ann", ann,
-		"exact", "seconds", jreal(r->exact_seconds));
+		"exact", "seconds", jreal(r->exact_seconds), "targets", targets);
 	if (!root)
 		goto out;
 	if (c->deltas && json_object_set(root, "deltas", c->deltas))
@@ -103,7 +137,8 @@ void write_csv(struct ctx *c, struct out *o)
 {
 	const struct report *r = c->r;
 	o_puts(o, "kind,method,setting,build,search,ndcg@10,mrr@10,recall@100,n_queries,"
-		  "recall@10,p50_ms,p95_ms,p99_ms,qps_1,qps_n,n_conn,build_s,index_bytes,seqscan\r\n");
+		  "recall@10,p50_ms,p95_ms,p99_ms,qps_1,qps_n,n_conn,build_s,index_bytes,seqscan,"
+		  "storage,pareto\r\n");
 	for (size_t i = 0; i < r->n_quality; i++) {
 		const struct report_quality *q = &r->quality[i];
 		o_puts(o, "quality,");
@@ -113,7 +148,7 @@ void write_csv(struct ctx *c, struct out *o)
 		csv_num(o, q->ndcg10);
 		csv_num(o, q->mrr10);
 		csv_num(o, q->recall100);
-		o_printf(o, ",%d,,,,,,,,,,\r\n", q->n_queries);
+		o_printf(o, ",%d,,,,,,,,,,,,\r\n", q->n_queries);
 	}
 	for (size_t i = 0; i < r->n_ann; i++) {
 		const struct report_ann *a = &r->ann[i];
@@ -134,6 +169,6 @@ void write_csv(struct ctx *c, struct out *o)
 		o_puts(o, ",");
 		if (a->index_bytes >= 0)
 			o_printf(o, "%lld", a->index_bytes);
-		o_printf(o, ",%d\r\n", a->seqscan ? 1 : 0);
+		o_printf(o, ",%d,%s,%d\r\n", a->seqscan ? 1 : 0, ann_storage(a), ann_pareto(r, i));
 	}
 }

@@ -14,7 +14,7 @@
 static const char html_css[] =
 	"body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;"
 	"background:#f6f7f9;margin:0}"
-	"main{max-width:1240px;margin:0 auto;padding:24px 28px 60px;background:#fff;"
+	"main{max-width:1500px;margin:0 auto;padding:24px 28px 60px;background:#fff;"
 	"box-shadow:0 0 0 1px #e3e6ea}"
 	"h1{font-size:1.6em;margin:.2em 0 .1em}h2{font-size:1.25em;margin-top:2em;"
 	"border-bottom:1px solid #e3e6ea;padding-bottom:.2em}h3{font-size:1.05em;margin-top:1.4em}"
@@ -24,6 +24,7 @@ static const char html_css[] =
 	"table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}"
 	"th,td{padding:4px 8px;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}"
 	"th{background:#f3f4f6;font-weight:600;white-space:nowrap}td{white-space:nowrap}"
+	"td.s{white-space:normal;min-width:8em;max-width:22em}"
 	"td.n,th.n{text-align:right}.tw{overflow-x:auto}"
 	"tr.seq td{color:#8a3b12;background:#fff6ef}"
 	".d{font-size:.85em;margin-left:.3em}.better{color:#17803d}.worse{color:#b42318}"
@@ -34,7 +35,7 @@ static const char html_css[] =
 	"figure{margin:1em 0 2em}figcaption{color:#5b6472;font-size:.9em;max-width:760px}"
 	"svg{max-width:100%;height:auto;display:block}"
 	"dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 18px}"
-	"dl.kv dt{color:#5b6472}dl.kv dd{margin:0}"
+	"dl.kv dt{color:#5b6472}dl.kv dd{margin:0;overflow-wrap:anywhere}"
 	"code{font-size:.92em}";
 
 /* A delta span; better_up = 1 when a rise is good (recall, QPS), 0 when bad (latency). */
@@ -63,6 +64,14 @@ static void html_td(struct out *o, const char *s)
 	o_puts(o, "</td>");
 }
 
+/* A settings cell: wraps, so a wide table still fits its page. */
+static void html_ts(struct out *o, const char *s)
+{
+	o_puts(o, "<td class=\"s\">");
+	o_html(o, s && *s ? s : NA);
+	o_puts(o, "</td>");
+}
+
 static void html_kv(struct out *o, const char *k, const char *v)
 {
 	o_puts(o, "<dt>");
@@ -82,7 +91,7 @@ static void html_summary(struct ctx *c, struct out *o)
 {
 	const struct report *r = c->r;
 	char s1[256], s2[256], num[64];
-	const char *types[16];
+	char types[16][64];
 
 	o_puts(o, "<section class=\"summary\"><ul>\n");
 	long bq = best_quality(r);
@@ -122,6 +131,29 @@ static void html_summary(struct ctx *c, struct out *o)
 		o_puts(o, " (");
 		o_html(o, s2[0] ? s2 : "default build");
 		o_printf(o, "), p99 %s ms.</li>\n", fmt_ms(num, sizeof(num), a->p99_ms));
+	}
+	for (size_t t = 0; nt && t < REPORT_N_TARGETS; t++) {
+		long i = ann_cheapest(r, report_targets[t]);
+		o_printf(o, "<li>Cheapest setting reaching recall@%d ≥ %.2f: ", r->k > 0 ? r->k : 10,
+			 report_targets[t]);
+		if (i < 0) {
+			o_puts(o, "none reached it.</li>\n");
+			continue;
+		}
+		const struct report_ann *a = &r->ann[i];
+		setting_text(c->a_search[i], s1, sizeof(s1));
+		setting_text(c->a_build[i], s2, sizeof(s2));
+		o_puts(o, "<strong>");
+		o_html(o, ann_label(num, sizeof(num), a));
+		o_puts(o, "</strong> ");
+		o_html(o, s2[0] ? s2 : "default build");
+		o_puts(o, ", ");
+		o_html(o, s1[0] ? s1 : "default search settings");
+		o_printf(o, ": recall %.3f at <strong>%s</strong> QPS", a->recall10,
+			 fmt_num(num, sizeof(num), "%.0f", plot_qps(a)));
+		o_printf(o, ", p99 %s ms", fmt_ms(num, sizeof(num), a->p99_ms));
+		o_printf(o, ", build %s s", fmt_num(num, sizeof(num), "%.1f", a->build_s));
+		o_printf(o, ", %s MB.</li>\n", fmt_mb(num, sizeof(num), a->index_bytes));
 	}
 	if (n_seqscan(r))
 		o_printf(o, "<li><span class=\"reg\">%zu ANN setting(s) fell back to a sequential "
@@ -206,31 +238,69 @@ static void html_quality(struct ctx *c, struct out *o)
 	}
 }
 
-/* Per index type its plot, then latency and throughput, then build time and size. */
+/* Which plan read embeddings for each setting and pass (settings.ann_plans), as a table. */
+static void html_plans(struct ctx *c, struct out *o)
+{
+	char s1[256];
+	json_t *plans = json_object_get(c->extra_settings, "ann_plans");
+	if (!json_array_size(plans))
+		return;
+	size_t i, off = 0;
+	json_t *p;
+	json_array_foreach(plans, i, p) {
+		const char *ix = json_string_value(json_object_get(p, "index"));
+		const char *plan = json_string_value(json_object_get(p, "plan"));
+		off += !ix || !plan || strcmp(ix, plan);
+	}
+	o_printf(o, "<details><summary>Query plans: %zu of %zu (setting, pass) read embeddings "
+		    "through their index</summary>\n<div class=\"tw\"><table>\n<thead><tr><th>Index"
+		    "</th><th>Search</th><th>Pass</th><th>Plan reads embeddings by</th></tr></thead>"
+		    "\n<tbody>\n", json_array_size(plans) - off, json_array_size(plans));
+	json_array_foreach(plans, i, p) {
+		const char *ix = json_string_value(json_object_get(p, "index"));
+		const char *plan = json_string_value(json_object_get(p, "plan"));
+		int bad = !ix || !plan || strcmp(ix, plan);
+		o_printf(o, "<tr%s>", bad ? " class=\"seq\"" : "");
+		html_td(o, ix);
+		setting_text(json_object_get(p, "search"), s1, sizeof(s1));
+		html_ts(o, s1);
+		html_td(o, json_string_value(json_object_get(p, "pass")));
+		html_td(o, plan);
+		o_puts(o, "</tr>\n");
+	}
+	o_puts(o, "</tbody>\n</table></div></details>\n");
+}
+
+/* The recall-versus-QPS plot of every index, recall against build time and size, then
+ * latency and throughput, then build time and size with --repeat's spread. */
 static void html_ann(struct ctx *c, struct out *o)
 {
 	const struct report *r = c->r;
-	char s1[256], s2[256], num[64];
-	const char *types[16];
+	char s1[256], s2[256], num[64], l[64];
 	int k = r->k > 0 ? r->k : 10;
 
 	/* ANN */
 	o_puts(o, "<h2>Vector indexes: recall versus speed</h2>\n");
-	size_t nt = index_types(r, types, RL_ARRAY_LEN(types));
-	if (!nt)
+	if (!r->n_ann) {
 		o_puts(o, "<p>Nothing to plot: no vector index was built.</p>\n");
-	for (size_t t = 0; t < nt; t++) {
-		o_puts(o, "<figure>\n<h3>");
-		o_html(o, types[t]);
-		o_puts(o, "</h3>\n");
-		svg_plot(c, o, types[t]);
-		o_printf(o, "<figcaption>Recall@%d against the exact top %d (ties at the k-th "
-			    "distance count as hits) versus queries per second on one connection, "
-			    "log scale. Each point is one search setting; colours are build settings; "
-			    "the line is the Pareto frontier (no other setting is both faster and more "
-			    "accurate).</figcaption>\n</figure>\n", k, k);
+		return;
 	}
-	if (r->n_ann) {
+	o_puts(o, "<figure>\n");
+	svg_plot(c, o);
+	o_printf(o, "<figcaption>Recall@%d against the exact top %d (ties at the k-th distance "
+		    "count as hits) versus queries per second on one connection (log scale): up and "
+		    "to the right is better. One line per index, storage and build setting through "
+		    "its search settings; the dashed line is the Pareto frontier (no other setting "
+		    "is both faster and more accurate), its points ringed.</figcaption>\n</figure>\n",
+		 k, k);
+	o_puts(o, "<figure>\n");
+	svg_cost(c, o, 0);
+	o_puts(o, "<figcaption>The best recall each index reaches over its search settings "
+		  "against its build time, coloured by storage.</figcaption>\n</figure>\n<figure>\n");
+	svg_cost(c, o, 1);
+	o_puts(o, "<figcaption>The same against the index's size on disk.</figcaption>\n"
+		  "</figure>\n");
+	{
 		int common = common_n_conn(r);
 		qps_n_header(s2, sizeof(s2), r);
 		o_printf(o, "<h3>Latency and throughput</h3>\n<div class=\"tw\"><table>\n<thead><tr><th>Index</th>"
@@ -242,7 +312,9 @@ static void html_ann(struct ctx *c, struct out *o)
 			const struct report_ann *a = &r->ann[i];
 			const struct adelta *d = &c->ad[i];
 			o_printf(o, "<tr%s><td>", a->seqscan ? " class=\"seq\"" : "");
-			o_html(o, a->index);
+			o_html(o, ann_label(l, sizeof(l), a));
+			if (ann_pareto(r, i))
+				o_puts(o, "<span class=\"flag new\">Pareto</span>");
 			if (a->seqscan)
 				o_puts(o, "<span class=\"flag\">seq scan, not ANN</span>");
 			if (a->forced)
@@ -251,9 +323,9 @@ static void html_ann(struct ctx *c, struct out *o)
 				o_puts(o, "<span class=\"flag new\">new</span>");
 			o_puts(o, "</td>");
 			setting_text(c->a_build[i], s1, sizeof(s1));
-			html_td(o, s1);
+			html_ts(o, s1);
 			setting_text(c->a_search[i], s1, sizeof(s1));
-			html_td(o, s1);
+			html_ts(o, s1);
 			html_num(o, "%.3f", a->recall10, d->matched, d->recall10, "%+.3f", 1);
 			o_printf(o, "<td class=\"n\">%s", fmt_ms(num, sizeof(num), a->p50_ms));
 			html_delta(o, d->matched, d->p50_ms, "%+.2f", 0);
@@ -267,33 +339,56 @@ static void html_ann(struct ctx *c, struct out *o)
 			html_delta(o, d->matched, d->qps_n, "%+.0f", 1);
 			o_puts(o, "</td></tr>\n");
 		}
-		o_puts(o, "</tbody>\n</table></div>\n");
+		o_puts(o, "</tbody>\n</table></div>\n<p class=\"meta\">QPS: the median of timed "
+			  "passes over every query, repeated for a minimum time per setting.</p>\n");
+		html_plans(c, o);
 
-		/* one row per (index, build): the build cost is paid once, whatever the search */
+		/* one row per (index, storage, build): the build cost is paid once, whatever the
+		 * search; --repeat's builds as median (min–max) */
 		o_puts(o, "<h3>Build time and size</h3>\n<div class=\"tw\"><table>\n<thead><tr><th>Index</th>"
-			  "<th>Build</th><th class=\"n\">Build s</th><th class=\"n\">Size MB</th></tr>"
+			  "<th>Build</th><th class=\"n\">Build s</th><th class=\"n\">Size MB</th>"
+			  "<th class=\"n\">Builds</th><th class=\"n\">Build s min–max</th>"
+			  "<th class=\"n\">Recall@10 median (min–max)</th><th>at</th></tr>"
 			  "</thead>\n<tbody>\n");
 		for (size_t i = 0; i < r->n_ann; i++) {
 			const struct report_ann *a = &r->ann[i];
 			size_t j;
 			for (j = 0; j < i; j++)
 				if (strcmp(r->ann[j].index, a->index) == 0 &&
+				    strcmp(ann_storage(&r->ann[j]), ann_storage(a)) == 0 &&
 				    json_equal(c->a_build[j], c->a_build[i]))
 					break;
 			if (j < i)
 				continue;
 			const struct adelta *d = &c->ad[i];
+			const struct report_builds *b = &a->builds;
 			o_puts(o, "<tr>");
-			html_td(o, a->index);
+			html_td(o, ann_label(l, sizeof(l), a));
 			setting_text(c->a_build[i], s1, sizeof(s1));
-			html_td(o, s1);
+			html_ts(o, s1);
 			html_num(o, "%.1f", a->build_s, d->matched, d->build_s, "%+.1f", 0);
 			html_num(o, "%.1f", a->index_bytes < 0 ? NAN : (double)a->index_bytes / 1048576.0,
 				 d->matched, d->index_bytes / 1048576.0, "%+.1f", 0);
+			o_printf(o, "<td class=\"n\">%d</td>", b->n > 1 ? b->n : 1);
+			if (b->n > 1) {
+				o_printf(o, "<td class=\"n\">%.2f–%.2f</td>", b->build_min, b->build_max);
+				if (isfinite(b->recall_med))
+					o_printf(o, "<td class=\"n\">%.3f (%.3f–%.3f)</td>", b->recall_med,
+						 b->recall_min, b->recall_max);
+				else
+					html_td(o, NULL);
+				html_ts(o, b->search_json);
+			} else {
+				o_puts(o, "<td class=\"n\">" NA "</td><td class=\"n\">" NA "</td><td>" NA
+					  "</td>");
+			}
 			o_puts(o, "</tr>\n");
 		}
 		o_puts(o, "</tbody>\n</table></div>\n<p class=\"meta\">MB = 2<sup>20</sup> bytes, as "
-			  "PostgreSQL's pg_size_pretty.</p>\n");
+			  "PostgreSQL's pg_size_pretty. Builds: <code>ragload index --repeat N</code> "
+			  "builds each index N times (pgvector's parallel HNSW build is not "
+			  "deterministic) and measures each build's recall@10 on sample queries against "
+			  "an exact scan; Build s is then their median.</p>\n");
 	}
 }
 
@@ -304,8 +399,12 @@ static void html_exact(struct ctx *c, struct out *o)
 	char num[64];
 	int k = r->k > 0 ? r->k : 10;
 
-	o_printf(o, "<h2>Exact search</h2>\n<p>Exact top-%d for all queries (client-side BLAS "
-		    "ground truth): %s s.</p>\n", k, fmt_num(num, sizeof(num), "%.2f", r->exact_seconds));
+	/* the exact scan keeps as many chunks per query as the quality rankings need */
+	double kc = jnum(c->extra_settings, "exact_chunks_per_query");
+	int top = isfinite(kc) && kc > k ? (int)kc : k;
+	o_printf(o, "<h2>Exact search</h2>\n<p>Exact top-%d chunks for all queries (client-side "
+		    "BLAS; the top %d are the recall@%d ground truth): %s s.</p>\n", top, k, k,
+		 fmt_num(num, sizeof(num), "%.2f", r->exact_seconds));
 }
 
 /* Corpus and model, machine, settings (write_facts). */

@@ -105,9 +105,11 @@ static void md_ann(struct ctx *c, struct out *o)
 			const struct adelta *d = &c->ad[i];
 			setting_text(c->a_build[i], s1, sizeof(s1));
 			setting_text(c->a_search[i], s2, sizeof(s2));
+			char l[64];
 			o_puts(o, "| ");
-			o_md(o, a->index);
-			o_printf(o, "%s%s%s |", a->seqscan ? " **(seq scan, not ANN)**" : "",
+			o_md(o, ann_label(l, sizeof(l), a));
+			o_printf(o, "%s%s%s%s |", ann_pareto(r, i) ? " *(Pareto)*" : "",
+				 a->seqscan ? " **(seq scan, not ANN)**" : "",
 				 a->forced ? " *(index forced)*" : "",
 				 c->prev && !d->matched ? " *(new)*" : "");
 			md_cell(o, s1);
@@ -128,8 +130,8 @@ static void md_ann(struct ctx *c, struct out *o)
 					      "");
 		}
 		o_printf(o, "\nRecall@%d is measured against the exact top %d; a result tied with the "
-			    "k-th distance counts as a hit. QPS on 1 connection is the x axis of the "
-			    "plots in report.html.\n\n", r->k > 0 ? r->k : 10, r->k > 0 ? r->k : 10);
+			    "k-th distance counts as a hit. QPS on 1 connection (the median of timed "
+			    "passes) is the y axis of the plot in report.html.\n\n", r->k > 0 ? r->k : 10, r->k > 0 ? r->k : 10);
 		if (n_seqscan(r))
 			o_printf(o, "%zu setting(s) fell back to a sequential scan: their recall is not "
 				    "the index's.\n\n", n_seqscan(r));
@@ -138,6 +140,50 @@ static void md_ann(struct ctx *c, struct out *o)
 				    "sequential scan, so they were measured with `enable_seqscan = off` in "
 				    "the same `SET LOCAL` as the search setting (the index's figures, not "
 				    "the planner's choice).\n\n", n_forced(r));
+		for (size_t t = 0; t < REPORT_N_TARGETS; t++) {
+			long i = ann_cheapest(r, report_targets[t]);
+			char l[64];
+			o_printf(o, "- Cheapest setting reaching recall@%d ≥ %.2f: ", r->k > 0 ? r->k : 10,
+				 report_targets[t]);
+			if (i < 0) {
+				o_puts(o, "none reached it.\n");
+				continue;
+			}
+			setting_text(c->a_build[i], s1, sizeof(s1));
+			setting_text(c->a_search[i], s2, sizeof(s2));
+			o_md(o, ann_label(l, sizeof(l), &r->ann[i]));
+			o_puts(o, " ");
+			o_md(o, s1);
+			o_puts(o, ", ");
+			o_md(o, s2);
+			o_printf(o, ": recall %.3f at %s QPS.\n", r->ann[i].recall10,
+				 fmt_num(num, sizeof(num), "%.0f", plot_qps(&r->ann[i])));
+		}
+		o_puts(o, "\n");
+		for (size_t i = 0; i < r->n_ann; i++) {
+			const struct report_builds *b = &r->ann[i].builds;
+			size_t j;
+			for (j = 0; j < i; j++)
+				if (!strcmp(r->ann[j].index, r->ann[i].index) &&
+				    !strcmp(ann_storage(&r->ann[j]), ann_storage(&r->ann[i])) &&
+				    json_equal(c->a_build[j], c->a_build[i]))
+					break;
+			if (j < i || b->n < 2)
+				continue;
+			char l[64];
+			setting_text(c->a_build[i], s1, sizeof(s1));
+			o_puts(o, "- ");
+			o_md(o, ann_label(l, sizeof(l), &r->ann[i]));
+			o_puts(o, " ");
+			o_md(o, s1);
+			o_printf(o, " over %d builds: build %.2f s (%.2f–%.2f)", b->n, b->build_med,
+				 b->build_min, b->build_max);
+			if (isfinite(b->recall_med))
+				o_printf(o, ", recall@10 %.3f (%.3f–%.3f) at %s", b->recall_med,
+					 b->recall_min, b->recall_max, b->search_json);
+			o_puts(o, ".\n");
+		}
+		o_puts(o, "\n");
 	}
 }
 

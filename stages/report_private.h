@@ -7,7 +7,7 @@
  *   report_data.c  results.json, results.csv
  *   report_md.c    report.md
  *   report_html.c  report.html (summary, tables, facts)
- *   report_svg.c   the recall-versus-QPS plots report.html embeds
+ *   report_svg.c   the plots report.html embeds (recall versus QPS, build time, size)
  */
 #ifndef RAGLOAD_REPORT_PRIVATE_H
 #define RAGLOAD_REPORT_PRIVATE_H
@@ -77,7 +77,17 @@ struct ctx {
 long best_quality(const struct report *r);
 int common_n_conn(const struct report *r);
 long headline_ann(const struct report *r, const char *index, int *reached);
-size_t index_types(const struct report *r, const char **types, size_t max);
+size_t index_types(const struct report *r, char (*types)[64], size_t max);
+/* An ANN row's storage ("vector" when unset) and its display name: "hnsw", "hnsw halfvec". */
+const char *ann_storage(const struct report_ann *a);
+const char *ann_label(char *s, size_t n, const struct report_ann *a);
+/* 1 when row i is on the Pareto frontier of all rows (recall@k against QPS). */
+int ann_pareto(const struct report *r, size_t i);
+/* The recall targets the reports name the cheapest setting for (0.90, 0.95, 0.99). */
+#define REPORT_N_TARGETS 3
+extern const double report_targets[REPORT_N_TARGETS];
+/* The row of the highest QPS reaching recall@k >= target, or -1. */
+long ann_cheapest(const struct report *r, double target);
 size_t n_seqscan(const struct report *r);
 size_t n_forced(const struct report *r);
 double plot_qps(const struct report_ann *a);
@@ -101,7 +111,9 @@ int build_json(struct ctx *c, char **text);
 void write_csv(struct ctx *c, struct out *o);
 void write_md(struct ctx *c, struct out *o);
 void write_html(struct ctx *c, struct out *o);
-/* The recall-versus-QPS plot of one index type, as inline SVG. */
-void svg_plot(struct ctx *c, struct out *o, const char *index);
+/* The recall-versus-QPS plot of every ANN row (ann-benchmarks' orientation), and the best
+ * recall of each index against its build time (size 0) or its size (1), as inline SVG. */
+void svg_plot(struct ctx *c, struct out *o);
+void svg_cost(struct ctx *c, struct out *o, int size);
 
 #endif

@@ -1,7 +1,15 @@
 /*
- * report_svg.c — the recall-versus-QPS plot of one index type as inline SVG for report.html:
- * log-scale QPS against recall, one series per build setting, its Pareto frontier, labels
- * placed so they do not overlap.
+ * report_svg.c — the plots report.html embeds, as inline SVG:
+ *
+ *   svg_plot()  recall@k versus QPS in ann-benchmarks' orientation (recall on x, QPS on a log
+ *               y axis; up and to the right is better): every ANN row on shared axes, one line
+ *               per (index, storage, build setting) through its search settings, the Pareto
+ *               frontier over all of them;
+ *   svg_cost()  the best recall@k of each (index, storage, build) against its build time or
+ *               its size, one colour per storage, --repeat's build-time spread as a bar.
+ *
+ * Labels are placed where they overlap least and never outside the plot frame; the legend
+ * names only what is drawn.
  */
 #include "report_private.h"
 
@@ -9,31 +17,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- SVG recall-versus-QPS plot ---------------------------------------------------------- */
-
-#define PW 880.0   /* svg width; the height grows with the legend */
-#define PL 64.0    /* plot area left */
-#define PR 800.0   /* plot area right: labels of the rightmost points need room */
-#define PT 20.0
-#define PB 340.0   /* plot area bottom */
+#define PW 900.0   /* svg width; the height grows with the legend */
+#define PL 64.0    /* plot frame */
+#define PR 880.0
+#define PT 14.0
+#define PB 380.0
 #define LEGEND_Y (PB + 62)
 #define LEGEND_LINE 16.0
-#define LEGEND_FRONTIER_W 120.0
+#define CHAR_W 6.2 /* a generous average advance of an 11 px sans-serif */
 
 static const char *const palette[] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
-				       "#e377c2", "#17becf", "#7f7f7f" };
-
-struct pt {
-	size_t row;
-	double qps, recall;
-	int series;          /* index of its build among this index type's builds */
-	int on_front;
-};
+				       "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#d62728" };
 
 /* ---- label placement ------------------------------------------------------------------------
  * Sweeps put many points close together; each label takes the candidate position (right,
  * left, above, below the point) that overlaps least with the markers and the labels already
- * placed, frontier points first, so the settings that matter stay readable. */
+ * placed, frontier points first; a position outside the frame is never taken while another
+ * one fits, and the label is dropped (its point keeps its tooltip) when none does. */
 
 struct box {
 	double x0, y0, x1, y1;
@@ -59,17 +59,17 @@ static struct box label_box(double x, double y, int pos, double w)
 	return (struct box){ x0, by - 10, x0 + w, by + 3 };
 }
 
-/* Chooses a position for a label of width w at (x, y); adds its box to placed[*np]. */
-static int label_place(double x, double y, double w, struct box *placed, size_t *np,
-		       struct box area)
+/* A position for a label of width w at (x, y), its box added to placed; -1 when every
+ * position leaves the frame or hides more than half of the label. */
+static int label_place(double x, double y, double w, struct box *placed, size_t *np)
 {
-	int best = 0;
+	int best = -1;
 	double best_cost = INFINITY;
 	for (int p = 0; p < (int)RL_ARRAY_LEN(label_pos); p++) {
 		struct box b = label_box(x, y, p, w);
-		/* leaving the drawing costs more than any overlap */
-		double cost = (b.x0 < area.x0 || b.x1 > area.x1 || b.y0 < area.y0 || b.y1 > area.y1) ?
-				      1e9 : 0.0;
+		if (b.x0 < PL + 2 || b.x1 > PR - 2 || b.y0 < PT + 2 || b.y1 > PB - 2)
+			continue;
+		double cost = 0;
 		for (size_t i = 0; i < *np; i++)
 			cost += overlap(b, placed[i]);
 		if (cost < best_cost) {
@@ -77,328 +77,509 @@ static int label_place(double x, double y, double w, struct box *placed, size_t 
 			best = p;
 		}
 	}
+	if (best < 0 || best_cost > 0.5 * w * 13)
+		return -1;
 	placed[(*np)++] = label_box(x, y, best, w);
 	return best;
 }
 
-static int pt_cmp_qps_desc(const void *x, const void *y)
+/* ---- axes ---------------------------------------------------------------------------------- */
+
+struct axis {
+	int log;                /* log10 scale over whole decades */
+	double lo, hi;          /* value range (log: exponents) */
+	double step;            /* linear tick step */
+	const char *title;
+	const char *unit;       /* tick suffix */
+};
+
+/* A linear axis from a round value below vmin to vmax (recall: to 1). */
+static void axis_linear(struct axis *a, double vmin, double vmax, int recall)
 {
-	const struct pt *a = x, *b = y;
-	if (a->qps != b->qps)
-		return a->qps > b->qps ? -1 : 1;
-	return (a->recall < b->recall) - (a->recall > b->recall);
+	a->log = 0;
+	if (recall) {
+		a->hi = 1.0;
+		a->lo = floor(fmin(vmin, 0.999) * 10.0) / 10.0;
+		if (a->lo < 0)
+			a->lo = 0;
+	} else {
+		a->lo = 0;
+		a->hi = vmax > 0 ? vmax * 1.08 : 1;
+	}
+	double r = a->hi - a->lo;
+	if (recall)
+		a->step = r <= 0.1 + 1e-9 ? 0.02 : r <= 0.3 + 1e-9 ? 0.05 : 0.1;
+	else {
+		double m = pow(10.0, floor(log10(r / 5)));
+		a->step = r / m <= 10 ? m : r / m <= 25 ? 2.5 * m : r / m <= 50 ? 5 * m : 10 * m;
+	}
 }
 
-static int pt_cmp_qps_asc(const void *x, const void *y)
+static void axis_log(struct axis *a, double vmin, double vmax)
 {
-	return -pt_cmp_qps_desc(x, y);
+	a->log = 1;
+	a->lo = floor(log10(vmin));
+	a->hi = ceil(log10(vmax));
+	if (a->hi <= a->lo)
+		a->hi = a->lo + 1;
 }
 
-static const char *qps_label(char *s, size_t n, double v)
+/* 0..1 along the axis */
+static double axis_at(const struct axis *a, double v)
 {
-	if (v >= 1e6)
-		snprintf(s, n, "%gM", v / 1e6);
-	else if (v >= 1e3)
-		snprintf(s, n, "%gk", v / 1e3);
-	else
-		snprintf(s, n, "%g", v);
+	return a->log ? (log10(v) - a->lo) / (a->hi - a->lo) : (v - a->lo) / (a->hi - a->lo);
+}
+
+static double sx(const struct axis *a, double v)
+{
+	return PL + axis_at(a, v) * (PR - PL);
+}
+
+static double sy(const struct axis *a, double v)
+{
+	return PB - axis_at(a, v) * (PB - PT);
+}
+
+static const char *tick_text(char *s, size_t n, double v, const struct axis *a)
+{
+	if (a->log) {
+		if (v >= 1e6)
+			snprintf(s, n, "%g M", v / 1e6);
+		else if (v >= 1e3)
+			snprintf(s, n, "%g k", v / 1e3);
+		else
+			snprintf(s, n, "%g", v);
+	} else {
+		snprintf(s, n, a->step < 0.1 ? "%.2f" : a->step < 1 ? "%.1f" : "%g", v);
+	}
+	snprintf(s + strlen(s), n - strlen(s), "%s", a->unit ? a->unit : "");
 	return s;
 }
 
-/* Width of a legend entry for build text s (empty = "default build"); 6.2 px per character
- * is a generous average for an 11 px sans-serif. */
-static double legend_width(const char *s)
+/* The tick values of an axis into v[max]; returns how many. */
+static int axis_ticks(const struct axis *a, double *v, int max)
 {
-	return 22 + 6.2 * (double)(s[0] ? strlen(s) : strlen("default build"));
-}
-
-/* One plot: its points (the index type's rows with a QPS and a recall), the Pareto frontier,
- * the build settings (one series each), and the axes' ranges. */
-struct plot {
-	struct ctx *c;
-	const char *index;
-	struct pt *pts, *front;
-	size_t *builds;               /* first row of each build */
-	struct box *placed;
-	int *where;                   /* label position of each point */
-	size_t n, nf, nb, skipped, nseq;
-	double x0, x1, y0, y1, yr, ystep;
-};
-
-static double px(const struct plot *p, double q)
-{
-	return PL + (log10(q) - p->x0) / (p->x1 - p->x0) * (PR - PL);
-}
-
-static double py(const struct plot *p, double v)
-{
-	return PB - (v - p->y0) / p->yr * (PB - PT);
-}
-
-/* The rows of this index type that can be drawn, each in the series of its build. */
-static void plot_points(struct plot *p)
-{
-	const struct report *r = p->c->r;
-	for (size_t i = 0; i < r->n_ann; i++) {
-		const struct report_ann *a = &r->ann[i];
-		if (strcmp(a->index, p->index) != 0)
-			continue;
-		double q = plot_qps(a);
-		if (!isfinite(q) || q <= 0 || !isfinite(a->recall10)) {
-			p->skipped++;
-			continue;
+	int n = 0;
+	if (a->log) {
+		int minor = a->hi - a->lo <= 2;
+		for (int e = (int)a->lo; e <= (int)a->hi; e++) {
+			static const double mult[] = { 1, 2, 5 };
+			for (size_t m = 0; m < (minor ? 3u : 1u) && n < max; m++) {
+				double q = mult[m] * pow(10.0, e);
+				if (log10(q) <= a->hi + 1e-9)
+					v[n++] = q;
+			}
 		}
-		size_t b;
-		for (b = 0; b < p->nb; b++)
-			if (json_equal(p->c->a_build[p->builds[b]], p->c->a_build[i]))
+	} else {
+		for (int i = 0; n < max; i++) {
+			double t = a->lo + i * a->step;
+			if (t > a->hi + 1e-9)
 				break;
-		if (b == p->nb)
-			p->builds[p->nb++] = i;
-		p->pts[p->n++] = (struct pt){ .row = i, .qps = q, .recall = a->recall10,
-					      .series = (int)b };
-		p->nseq += a->seqscan != 0;
-	}
-}
-
-/* Pareto frontier: walking from the fastest, keep each point that beats every faster one's
- * recall. Seq-scan fallbacks are not the index's performance and stay off it. */
-static void plot_frontier(struct plot *p)
-{
-	const struct report *r = p->c->r;
-	memcpy(p->front, p->pts, p->n * sizeof(*p->pts));
-	qsort(p->front, p->n, sizeof(*p->front), pt_cmp_qps_desc);
-	double best = -1.0;
-	for (size_t i = 0; i < p->n; i++) {
-		if (r->ann[p->front[i].row].seqscan || p->front[i].recall <= best)
-			continue;
-		best = p->front[i].recall;
-		p->front[p->nf++] = p->front[i];
-		for (size_t j = 0; j < p->n; j++)
-			if (p->pts[j].row == p->front[i].row)
-				p->pts[j].on_front = 1;
-	}
-	qsort(p->front, p->nf, sizeof(*p->front), pt_cmp_qps_asc);
-}
-
-/* Axes: x log10 over whole decades, y linear from a round value below the worst recall. */
-static void plot_ranges(struct plot *p)
-{
-	double qmin = p->pts[0].qps, qmax = p->pts[0].qps, rmin = p->pts[0].recall;
-	for (size_t i = 1; i < p->n; i++) {
-		qmin = fmin(qmin, p->pts[i].qps);
-		qmax = fmax(qmax, p->pts[i].qps);
-		rmin = fmin(rmin, p->pts[i].recall);
-	}
-	p->x0 = floor(log10(qmin));
-	p->x1 = ceil(log10(qmax));
-	if (p->x1 <= p->x0)
-		p->x1 = p->x0 + 1;
-	p->y1 = 1.0;
-	p->y0 = floor(fmin(rmin, 0.999) * 10.0) / 10.0;
-	if (p->y0 < 0)
-		p->y0 = 0;
-	p->yr = p->y1 - p->y0;
-	p->ystep = p->yr <= 0.1 + 1e-9 ? 0.02 : p->yr <= 0.3 + 1e-9 ? 0.05 : 0.1;
-}
-
-/* The legend: one swatch per build, the frontier, the seq-scan mark, wrapped to the width.
- * With o NULL it is only laid out; returns the y of its last line (the svg's height depends
- * on how many lines it wraps to). */
-static double plot_legend(const struct plot *p, struct out *o)
-{
-	char s2[256];
-	double lx = PL, ly = LEGEND_Y;
-	for (size_t b = 0; b < p->nb; b++) {
-		setting_text(p->c->a_build[p->builds[b]], s2, sizeof(s2));
-		double w = legend_width(s2);
-		if (!s2[0])
-			snprintf(s2, sizeof(s2), "default build");
-		if (lx + w > PW - 10) {
-			lx = PL;
-			ly += LEGEND_LINE;
+			v[n++] = t;
 		}
-		if (o) {
-			o_printf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\"/>"
-				    "<text x=\"%.1f\" y=\"%.1f\" fill=\"#333\">",
-				 lx + 5, ly - 4, palette[b % RL_ARRAY_LEN(palette)], lx + 14, ly);
-			o_html(o, s2);
-			o_puts(o, "</text>\n");
-		}
-		lx += w + 12;
 	}
-	if (lx + LEGEND_FRONTIER_W + (p->nseq ? 200 : 0) > PW - 10) {
-		lx = PL;
-		ly += LEGEND_LINE;
-	}
-	if (!o)
-		return ly;
-	o_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#222\" "
-		    "stroke-width=\"1.5\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"#333\">Pareto frontier"
-		    "</text>\n", lx, ly - 4, lx + 18, ly - 4, lx + 24, ly);
-	lx += LEGEND_FRONTIER_W;
-	if (p->nseq) {
-		o_printf(o, "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" stroke=\"#c2410c\" stroke-width=\"2\"/>"
-			    "<text x=\"%.1f\" y=\"%.1f\" fill=\"#c2410c\">seq-scan fallback (not ANN)"
-			    "</text>\n", lx, ly - 8, lx + 14, ly);
-	}
-	return ly;
+	return n;
 }
 
 /* The frame, the grid with its ticks, the axis titles. */
-static void plot_axes(const struct plot *p, struct out *o)
+static void draw_axes(struct out *o, const struct axis *x, const struct axis *y)
 {
-	char s1[256];
-	const struct report *r = p->c->r;
+	char s[64];
+	double t[64];
 	o_printf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fcfcfd\" "
 		    "stroke=\"#c9ced6\"/>\n", PL, PT, PR - PL, PB - PT);
-	/* y grid and ticks */
-	for (int i = 0;; i++) {
-		double v = p->y0 + i * p->ystep;
-		if (v > p->y1 + 1e-9)
-			break;
-		double y = py(p, v);
+	int n = axis_ticks(y, t, (int)RL_ARRAY_LEN(t));
+	for (int i = 0; i < n; i++) {
+		double py = sy(y, t[i]);
 		o_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e9ee\"/>"
-			    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\"/>"
-			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#333\">%.2f</text>\n",
-			 PL, y, PR, y, PL - 5, y, PL, y, PL - 8, y + 4, v);
+			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#333\">%s</text>\n",
+			 PL, py, PR, py, PL - 6, py + 4, tick_text(s, sizeof(s), t[i], y));
 	}
-	/* x grid and ticks: decades, plus 2x and 5x when the range spans two decades or fewer */
-	int minor = p->x1 - p->x0 <= 2;
-	for (int e = (int)p->x0; e <= (int)p->x1; e++) {
-		static const double mult[] = { 1, 2, 5 };
-		for (size_t m = 0; m < (minor ? 3u : 1u); m++) {
-			double q = mult[m] * pow(10.0, e);
-			if (log10(q) > p->x1 + 1e-9)
-				break;
-			double x = px(p, q);
-			o_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>"
-				    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\"/>"
-				    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#333\">%s</text>\n",
-				 x, PT, x, PB, m ? "#f0f2f5" : "#e6e9ee", x, PB, x, PB + 5, x, PB + 18,
-				 qps_label(s1, sizeof(s1), q));
+	n = axis_ticks(x, t, (int)RL_ARRAY_LEN(t));
+	for (int i = 0; i < n; i++) {
+		double px = sx(x, t[i]);
+		o_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e9ee\"/>"
+			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#333\">%s</text>\n",
+			 px, PT, px, PB, px, PB + 16, tick_text(s, sizeof(s), t[i], x));
+	}
+	o_printf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" "
+		    "fill=\"#222\">", (PL + PR) / 2, PB + 36);
+	o_html(o, x->title);
+	o_printf(o, "</text>\n<text transform=\"translate(16 %.1f) rotate(-90)\" "
+		    "text-anchor=\"middle\" font-size=\"12\" fill=\"#222\">", (PT + PB) / 2);
+	o_html(o, y->title);
+	o_puts(o, "</text>\n");
+}
+
+/* ---- the legend --------------------------------------------------------------------------- */
+
+struct legend {
+	double x, y;
+	struct out *o;          /* NULL: only laid out */
+};
+
+enum mark { MARK_DOT_K, MARK_FRONT_K, MARK_SEQ_K, MARK_LINE_K };
+
+#define MARK_SEQ "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" stroke=\"%s\" stroke-width=\"2\"/>"
+
+/* One legend entry: its mark (a dot, the dashed frontier, the seq-scan cross, a series' line
+ * with a dot) and its text, wrapped to the width; with l->o NULL only laid out. */
+static void legend_entry(struct legend *l, enum mark m, const char *color, const char *text)
+{
+	double w = 26 + CHAR_W * (double)strlen(text);
+	if (l->x + w > PW - 10 && l->x > PL) {
+		l->x = PL;
+		l->y += LEGEND_LINE;
+	}
+	if (l->o) {
+		double x = l->x, y = l->y - 4;
+		switch (m) {
+		case MARK_DOT_K:
+			o_printf(l->o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\"/>", x + 5,
+				 y, color);
+			break;
+		case MARK_FRONT_K:
+			o_printf(l->o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				       "stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>",
+				 x, y, x + 18, y, color);
+			break;
+		case MARK_SEQ_K:
+			o_printf(l->o, MARK_SEQ, x + 2, y - 4, color);
+			break;
+		case MARK_LINE_K:
+			o_printf(l->o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				       "stroke=\"%s\" stroke-width=\"2\"/><circle cx=\"%.1f\" "
+				       "cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>", x, y, x + 18, y, color,
+				 x + 9, y, color);
+			break;
 		}
+		o_printf(l->o, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#333\">", l->x + 22, l->y);
+		o_html(l->o, text);
+		o_puts(l->o, "</text>\n");
 	}
-	o_printf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" fill=\"#222\">"
-		    "queries per second, 1 connection (log scale)</text>\n",
-		 (PL + PR) / 2, PB + 36);
-	o_printf(o, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" "
-		    "font-size=\"12\" fill=\"#222\">recall@%d</text>\n",
-		 (PT + PB) / 2, r->k > 0 ? r->k : 10);
+	l->x += w + 12;
 }
 
-/* Labels placed where they overlap nothing: markers occupy their spot first, then the
- * frontier's labels, then the others. */
-static void plot_place_labels(struct plot *p)
+/* ---- recall versus QPS ----------------------------------------------------------------------- */
+
+struct pt {
+	size_t row;
+	double x, y;
+	int series;
+	int on_front;
+	int where;              /* label position, -1 none */
+};
+
+static int pt_cmp_x(const void *a, const void *b)
 {
-	char s1[256];
-	const struct report *r = p->c->r;
-	size_t np = 0;
-	for (size_t i = 0; i < p->n; i++) {
-		double x = px(p, p->pts[i].qps), y = py(p, p->pts[i].recall);
-		p->placed[np++] = (struct box){ x - 5, y - 5, x + 5, y + 5 };
-	}
-	struct box area = { PL + 2, 2, PW - 2, PB - 2 };  /* keep off the tick labels */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < p->n; i++)
-			if (p->pts[i].on_front == !pass) {
-				setting_text(p->c->a_search[p->pts[i].row], s1, sizeof(s1));
-				double w = 6.2 * (double)(strlen(s1[0] ? s1 : "default") +
-							  (r->ann[p->pts[i].row].seqscan ? 11 : 0));
-				p->where[i] = label_place(px(p, p->pts[i].qps), py(p, p->pts[i].recall),
-							  w, p->placed, &np, area);
-			}
+	const struct pt *p = a, *q = b;
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	return (p->y > q->y) - (p->y < q->y);
 }
 
-/* Each point: its marker, its label, and a <title> tooltip (no JavaScript needed). */
-static void plot_marks(const struct plot *p, struct out *o)
-{
-	char s1[256], s2[256];
-	const struct report *r = p->c->r;
-	for (size_t i = 0; i < p->n; i++) {
-		const struct report_ann *a = &r->ann[p->pts[i].row];
-		double x = px(p, p->pts[i].qps), y = py(p, p->pts[i].recall);
-		const char *color = palette[p->pts[i].series % (int)RL_ARRAY_LEN(palette)];
-		setting_text(p->c->a_search[p->pts[i].row], s1, sizeof(s1));
-		setting_text(p->c->a_build[p->pts[i].row], s2, sizeof(s2));
-		o_puts(o, "<g><title>");
-		o_html(o, p->index);
-		o_puts(o, " ");
-		o_html(o, s2);
-		o_puts(o, "; ");
-		o_html(o, s1);
-		o_printf(o, ": recall %.3f at %.0f QPS%s</title>", p->pts[i].recall, p->pts[i].qps,
-			 a->seqscan ? " (sequential scan fallback, not ANN)" : "");
-		if (a->seqscan)
-			o_printf(o, "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" stroke=\"#c2410c\" "
-				    "stroke-width=\"2\"/>", x - 4, y - 4);
-		else
-			o_printf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" "
-				    "stroke=\"#fff\" stroke-width=\"1\"/>", x, y, color);
-		int w = p->where[i];
-		o_printf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"%s\">",
-			 x + label_pos[w].dx, y + label_pos[w].dy,
-			 label_pos[w].anchor > 0 ? "start" : label_pos[w].anchor < 0 ? "end" : "middle",
-			 a->seqscan ? "#c2410c" : "#333");
-		o_html(o, s1[0] ? s1 : "default");
-		if (a->seqscan)
-			o_puts(o, " (seq scan)");
-		o_puts(o, "</text></g>\n");
-	}
-}
-
-void svg_plot(struct ctx *c, struct out *o, const char *index)
+/* The series of a row: its (index, storage, build) among first[0..*ns). */
+static int series_of(struct ctx *c, size_t i, size_t *first, size_t *ns)
 {
 	const struct report *r = c->r;
-	struct plot p = { .c = c, .index = index };
-	p.pts = calloc(r->n_ann + 1, sizeof(*p.pts));
-	p.front = calloc(r->n_ann + 1, sizeof(*p.front));
-	p.builds = calloc(r->n_ann + 1, sizeof(*p.builds));
-	p.placed = calloc(2 * r->n_ann + 1, sizeof(*p.placed));
-	p.where = calloc(r->n_ann + 1, sizeof(*p.where));
-	if (!p.pts || !p.front || !p.builds || !p.placed || !p.where) {
+	char a[64], b[64];
+	ann_label(a, sizeof(a), &r->ann[i]);
+	for (size_t s = 0; s < *ns; s++)
+		if (!strcmp(ann_label(b, sizeof(b), &r->ann[first[s]]), a) &&
+		    json_equal(c->a_build[first[s]], c->a_build[i]))
+			return (int)s;
+	first[*ns] = i;
+	return (int)(*ns)++;
+}
+
+/* "hnsw halfvec m=16, ef_construction=64" */
+static void series_name(struct ctx *c, size_t row, char *s, size_t n)
+{
+	char l[64], b[192];
+	ann_label(l, sizeof(l), &c->r->ann[row]);
+	setting_text(c->a_build[row], b, sizeof(b));
+	snprintf(s, n, "%s %s", l, b[0] ? b : "default build");
+}
+
+void svg_plot(struct ctx *c, struct out *o)
+{
+	const struct report *r = c->r;
+	size_t n = 0, nf = 0, ns = 0, nseq = 0, skipped = 0, np = 0;
+	struct pt *pts = calloc(r->n_ann + 1, sizeof(*pts));
+	struct pt *front = calloc(r->n_ann + 1, sizeof(*front));
+	size_t *first = calloc(r->n_ann + 1, sizeof(*first));
+	struct box *placed = calloc(2 * r->n_ann + 1, sizeof(*placed));
+	char s1[256], s2[256];
+	if (!pts || !front || !first || !placed) {
 		o->err = RL_ENOMEM;
 		goto out;
 	}
-	plot_points(&p);
-	if (p.n == 0) {
-		o_puts(o, "<p>No ");
-		o_html(o, index);
-		o_puts(o, " setting has both a recall and a QPS measurement to plot.</p>\n");
+	for (size_t i = 0; i < r->n_ann; i++) {
+		const struct report_ann *a = &r->ann[i];
+		double q = plot_qps(a);
+		if (!isfinite(q) || q <= 0 || !isfinite(a->recall10)) {
+			skipped++;
+			continue;
+		}
+		pts[n++] = (struct pt){ .row = i, .x = a->recall10, .y = q,
+					.series = series_of(c, i, first, &ns), .where = -1 };
+		nseq += a->seqscan != 0;
+	}
+	if (n == 0) {
+		o_puts(o, "<p>No setting has both a recall and a QPS measurement to plot.</p>\n");
 		goto out;
 	}
-	plot_frontier(&p);
-	plot_ranges(&p);
-	double ph = plot_legend(&p, NULL) + 12;
+	for (size_t i = 0; i < n; i++)
+		if ((pts[i].on_front = ann_pareto(r, pts[i].row)))
+			front[nf++] = pts[i];
+	qsort(front, nf, sizeof(*front), pt_cmp_x);
+	struct axis ax = { .title = NULL }, ay = { .title = NULL };
+	double xmin = pts[0].x, ymin = pts[0].y, ymax = pts[0].y;
+	for (size_t i = 1; i < n; i++) {
+		xmin = fmin(xmin, pts[i].x);
+		ymin = fmin(ymin, pts[i].y);
+		ymax = fmax(ymax, pts[i].y);
+	}
+	axis_linear(&ax, xmin, 1, 1);
+	axis_log(&ay, ymin, ymax);
+	snprintf(s1, sizeof(s1), "recall@%d", r->k > 0 ? r->k : 10);
+	ax.title = s1;
+	ay.title = "queries per second, 1 connection (log scale)";
 
-	o_printf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
-		    "height=\"%.0f\" role=\"img\" aria-label=\"",
-		 PW, ph, PW, ph);
-	o_html(o, index);
-	o_printf(o, ": recall@%d versus queries per second\" font-family=\"system-ui,sans-serif\" "
-		    "font-size=\"11\">\n", r->k > 0 ? r->k : 10);
-	plot_axes(&p, o);
-	/* frontier first, so points are drawn over it */
-	if (p.nf > 1) {
+	/* the legend's height first: the svg's height depends on it */
+	struct legend lg = { PL, LEGEND_Y, NULL };
+	for (size_t s = 0; s < ns; s++) {
+		series_name(c, first[s], s2, sizeof(s2));
+		legend_entry(&lg, MARK_LINE_K, palette[s % RL_ARRAY_LEN(palette)], s2);
+	}
+	if (nf > 1)
+		legend_entry(&lg, MARK_FRONT_K, "#222", "Pareto frontier");
+	if (nseq)
+		legend_entry(&lg, MARK_SEQ_K, "#c2410c", "seq-scan fallback (not ANN)");
+	double ph = lg.y + 12;
+
+	o_printf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" "
+		    "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"recall@%d versus "
+		    "queries per second, every index\" font-family=\"system-ui,sans-serif\" "
+		    "font-size=\"11\">\n", PW, ph, PW, ph, r->k > 0 ? r->k : 10);
+	draw_axes(o, &ax, &ay);
+	/* one line per series through its settings in recall order */
+	qsort(pts, n, sizeof(*pts), pt_cmp_x);
+	for (size_t s = 0; s < ns; s++) {
+		int started = 0;
+		for (size_t i = 0; i < n; i++) {
+			/* the line joins a sweep; an iterative-scan row sits beside it */
+			if (pts[i].series != (int)s || r->ann[pts[i].row].seqscan ||
+			    json_object_get(c->a_search[pts[i].row], "iterative_scan"))
+				continue;
+			if (!started)
+				o_printf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
+					    "stroke-opacity=\"0.8\" points=\"",
+					 palette[s % RL_ARRAY_LEN(palette)]);
+			o_printf(o, "%s%.1f,%.1f", started ? " " : "", sx(&ax, pts[i].x),
+				 sy(&ay, pts[i].y));
+			started = 1;
+		}
+		if (started)
+			o_puts(o, "\"/>\n");
+	}
+	if (nf > 1) {
 		o_puts(o, "<polyline fill=\"none\" stroke=\"#222\" stroke-width=\"1.5\" "
-			  "stroke-linejoin=\"round\" points=\"");
-		for (size_t i = 0; i < p.nf; i++)
-			o_printf(o, "%s%.1f,%.1f", i ? " " : "", px(&p, p.front[i].qps),
-				 py(&p, p.front[i].recall));
+			  "stroke-dasharray=\"5 3\" points=\"");
+		for (size_t i = 0; i < nf; i++)
+			o_printf(o, "%s%.1f,%.1f", i ? " " : "", sx(&ax, front[i].x),
+				 sy(&ay, front[i].y));
 		o_puts(o, "\"/>\n");
 	}
-	plot_place_labels(&p);
-	plot_marks(&p, o);
-	plot_legend(&p, o);
-	o_puts(o, "</svg>\n");
-	if (p.skipped) {
-		o_printf(o, "<p class=\"meta\">%zu ", p.skipped);
-		o_html(o, index);
-		o_puts(o, " setting(s) without a QPS or recall measurement are not plotted.</p>\n");
+	/* markers occupy their spot, then the frontier's labels, then the others */
+	for (size_t i = 0; i < n; i++) {
+		double x = sx(&ax, pts[i].x), y = sy(&ay, pts[i].y);
+		placed[np++] = (struct box){ x - 5, y - 5, x + 5, y + 5 };
 	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++)
+			if (pts[i].on_front == !pass) {
+				setting_text(c->a_search[pts[i].row], s2, sizeof(s2));
+				double w = CHAR_W * (double)strlen(s2[0] ? s2 : "default");
+				pts[i].where = label_place(sx(&ax, pts[i].x), sy(&ay, pts[i].y), w,
+							   placed, &np);
+			}
+	for (size_t i = 0; i < n; i++) {
+		const struct report_ann *a = &r->ann[pts[i].row];
+		double x = sx(&ax, pts[i].x), y = sy(&ay, pts[i].y);
+		const char *color = palette[pts[i].series % (int)RL_ARRAY_LEN(palette)];
+		series_name(c, pts[i].row, s1, sizeof(s1));
+		setting_text(c->a_search[pts[i].row], s2, sizeof(s2));
+		o_puts(o, "<g><title>");
+		o_html(o, s1);
+		o_puts(o, "; ");
+		o_html(o, s2);
+		o_printf(o, ": recall %.3f at %.0f QPS%s%s</title>", pts[i].x, pts[i].y,
+			 pts[i].on_front ? " (Pareto-optimal)" : "",
+			 a->seqscan ? " (sequential scan fallback, not ANN)" : "");
+		if (a->seqscan)
+			o_printf(o, MARK_SEQ, x - 4, y - 4, "#c2410c");
+		else
+			o_printf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\" "
+				    "stroke=\"%s\" stroke-width=\"1\"/>", x, y,
+				 pts[i].on_front ? "5" : "3.5", color, pts[i].on_front ? "#222" : "#fff");
+		int w = pts[i].where;
+		if (w >= 0) {
+			o_printf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"%s\">",
+				 x + label_pos[w].dx, y + label_pos[w].dy,
+				 label_pos[w].anchor > 0 ? "start" :
+				 label_pos[w].anchor < 0 ? "end" : "middle",
+				 a->seqscan ? "#c2410c" : "#333");
+			o_html(o, s2[0] ? s2 : "default");
+			o_puts(o, "</text>");
+		}
+		o_puts(o, "</g>\n");
+	}
+	lg = (struct legend){ PL, LEGEND_Y, o };
+	for (size_t s = 0; s < ns; s++) {
+		series_name(c, first[s], s2, sizeof(s2));
+		legend_entry(&lg, MARK_LINE_K, palette[s % RL_ARRAY_LEN(palette)], s2);
+	}
+	if (nf > 1)
+		legend_entry(&lg, MARK_FRONT_K, "#222", "Pareto frontier");
+	if (nseq)
+		legend_entry(&lg, MARK_SEQ_K, "#c2410c", "seq-scan fallback (not ANN)");
+	o_puts(o, "</svg>\n");
+	if (skipped)
+		o_printf(o, "<p class=\"meta\">%zu setting(s) without a QPS or recall measurement "
+			    "are not plotted.</p>\n", skipped);
 out:
-	free(p.pts);
-	free(p.front);
-	free(p.builds);
-	free(p.placed);
-	free(p.where);
+	free(pts);
+	free(front);
+	free(first);
+	free(placed);
+}
+
+/* ---- recall versus build time or size --------------------------------------------------------- */
+
+static const char *const storage_names[] = { "vector", "halfvec", "bit" };
+
+static int storage_color(const char *st)
+{
+	for (size_t i = 0; i < RL_ARRAY_LEN(storage_names); i++)
+		if (!strcmp(st, storage_names[i]))
+			return (int)i;
+	return (int)RL_ARRAY_LEN(storage_names);
+}
+
+void svg_cost(struct ctx *c, struct out *o, int size)
+{
+	const struct report *r = c->r;
+	size_t ns = 0, np = 0;
+	size_t *first = calloc(r->n_ann + 1, sizeof(*first));
+	double *best = calloc(r->n_ann + 1, sizeof(*best));
+	struct box *placed = calloc(2 * r->n_ann + 1, sizeof(*placed));
+	char s1[256], s2[256];
+	if (!first || !best || !placed) {
+		o->err = RL_ENOMEM;
+		goto out;
+	}
+	/* one point per (index, storage, build): its best recall over its search settings */
+	for (size_t i = 0; i < r->n_ann; i++) {
+		const struct report_ann *a = &r->ann[i];
+		if (a->seqscan || !isfinite(a->recall10))
+			continue;
+		size_t before = ns;
+		int s = series_of(c, i, first, &ns);
+		if ((size_t)s == before || a->recall10 > best[s])
+			best[s] = a->recall10;
+	}
+	double xmin = INFINITY, xmax = 0, ymin = 1;
+	int used[RL_ARRAY_LEN(storage_names) + 1] = { 0 };
+	size_t kept = 0;
+	for (size_t s = 0; s < ns; s++) {
+		const struct report_ann *a = &r->ann[first[s]];
+		double v = size ? (a->index_bytes >= 0 ? (double)a->index_bytes / 1048576.0 : NAN)
+			       : a->build_s;
+		double hi = !size && a->builds.n > 1 ? a->builds.build_max : v;
+		if (!isfinite(v) || v <= 0)
+			continue;
+		first[kept] = first[s];
+		best[kept++] = best[s];
+		xmin = fmin(xmin, !size && a->builds.n > 1 ? a->builds.build_min : v);
+		xmax = fmax(xmax, hi);
+		ymin = fmin(ymin, best[s]);
+		used[storage_color(ann_storage(a))] = 1;
+	}
+	ns = kept;
+	if (ns == 0) {
+		o_printf(o, "<p>No index has both a recall and a %s to plot.</p>\n",
+			 size ? "size" : "build time");
+		goto out;
+	}
+	struct axis ax = { 0 }, ay = { 0 };
+	if (xmax / xmin > 20)
+		axis_log(&ax, xmin, xmax);
+	else
+		axis_linear(&ax, xmin, xmax, 0);
+	ax.unit = size ? " MB" : " s";
+	int spread = 0;
+	for (size_t s = 0; s < ns; s++)
+		spread |= r->ann[first[s]].builds.n > 1;
+	ax.title = size ? "index size (MB = 2^20 bytes)" :
+		   spread ? "build time (s), median; bar: min-max over --repeat builds" :
+			    "build time (s)";
+	axis_linear(&ay, ymin, 1, 1);
+	snprintf(s1, sizeof(s1), "best recall@%d of the index", r->k > 0 ? r->k : 10);
+	ay.title = s1;
+	struct legend lg = { PL, LEGEND_Y, NULL };
+	for (size_t i = 0; i < RL_ARRAY_LEN(used); i++)
+		if (used[i])
+			legend_entry(&lg, MARK_DOT_K, palette[i],
+				     i < RL_ARRAY_LEN(storage_names) ? storage_names[i] : "other");
+	double ph = lg.y + 12;
+	o_printf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" "
+		    "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"best recall versus "
+		    "%s\" font-family=\"system-ui,sans-serif\" font-size=\"11\">\n", PW, ph, PW, ph,
+		 size ? "index size" : "build time");
+	draw_axes(o, &ax, &ay);
+	for (size_t s = 0; s < ns; s++) {
+		double x = sx(&ax, size ? (double)r->ann[first[s]].index_bytes / 1048576.0
+					: r->ann[first[s]].build_s);
+		double y = sy(&ay, best[s]);
+		placed[np++] = (struct box){ x - 5, y - 5, x + 5, y + 5 };
+	}
+	for (size_t s = 0; s < ns; s++) {
+		const struct report_ann *a = &r->ann[first[s]];
+		double v = size ? (double)a->index_bytes / 1048576.0 : a->build_s;
+		double x = sx(&ax, v), y = sy(&ay, best[s]);
+		const char *color = palette[storage_color(ann_storage(a))];
+		series_name(c, first[s], s2, sizeof(s2));
+		o_puts(o, "<g><title>");
+		o_html(o, s2);
+		o_printf(o, ": best recall %.3f, %s %.2f%s</title>", best[s],
+			 size ? "size" : "build", v, size ? " MB" : " s");
+		if (!size && a->builds.n > 1)
+			o_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				    "stroke=\"%s\" stroke-width=\"2\"/>", sx(&ax, a->builds.build_min),
+				 y, sx(&ax, a->builds.build_max), y, color);
+		o_printf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\"/>", x, y, color);
+		char l[64];
+		ann_label(l, sizeof(l), a);
+		int w = label_place(x, y, CHAR_W * (double)strlen(l), placed, &np);
+		if (w >= 0) {
+			o_printf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"#333\">",
+				 x + label_pos[w].dx, y + label_pos[w].dy,
+				 label_pos[w].anchor > 0 ? "start" :
+				 label_pos[w].anchor < 0 ? "end" : "middle");
+			o_html(o, l);
+			o_puts(o, "</text>");
+		}
+		o_puts(o, "</g>\n");
+	}
+	lg = (struct legend){ PL, LEGEND_Y, o };
+	for (size_t i = 0; i < RL_ARRAY_LEN(used); i++)
+		if (used[i])
+			legend_entry(&lg, MARK_DOT_K, palette[i],
+				     i < RL_ARRAY_LEN(storage_names) ? storage_names[i] : "other");
+	o_puts(o, "</svg>\n");
+out:
+	free(first);
+	free(best);
+	free(placed);
 }

@@ -13,7 +13,7 @@ t_eq "index exits 0" 0 "$rc"
 
 rc=0
 "$RAGLOAD" --no-progress eval --queries "$D/queries.jsonl" --qrels "$D/qrels/test.tsv" \
-  --reports-dir "$TMP/reports" --run-file "$TMP/run.txt" > "$TMP/eval.out" 2> "$TMP/eval.err" || rc=$?
+  --reports-dir "$TMP/reports" --run-file "$TMP/run.txt" --qps-seconds 0 > "$TMP/eval.out" 2> "$TMP/eval.err" || rc=$?
 t_eq "eval exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 10 "$TMP/eval.err"
 html=$(tail -n 1 "$TMP/eval.out")
@@ -35,11 +35,22 @@ json_check "every ANN row measured through its index (none flagged as a sequenti
 json_check "built-in model (featurizer 4), exact dense: nDCG@10 >= 0.67 and Recall@100 >= 0.93" \
   'q["exact"][0]["ndcg@10"] >= 0.67 and q["exact"][0]["recall@100"] >= 0.93'
 json_check "exact seconds recorded" 'r["exact"]["seconds"] > 0'
-json_check "an HNSW row per ef_search 10..320, served by the index" \
-  'sorted(x["search"]["ef_search"] for x in a if x["index"] == "hnsw" and "iterative_scan" not in x["search"]) == [10, 20, 40, 80, 160, 320] and not any(x["seqscan"] for x in a if x["index"] == "hnsw" and x["search"]["ef_search"] <= 80)'
+# The sweeps double ef_search (from 10) and probes (from 1) until recall@10 reaches 0.99 or
+# stops rising (or pgvector's bound: ef_search 1000, probes = lists).
+sweep_ok() { python3 "$ROOT/tests/integration/sweep_check.py" "$TMP/reports/latest/results.json" "$@"; }
+t_check "HNSW ef_search doubles from 10 until recall@10 reaches 0.99 or stops rising" \
+  sweep_ok hnsw vector ef_search 10
+json_check "HNSW settings up to ef_search 80 served by the index" \
+  'not any(x["seqscan"] for x in a if x["index"] == "hnsw" and x["search"]["ef_search"] <= 80)'
 json_check "HNSW recall@10 reaches 0.95 within the sweep" \
   'max(x["recall@10"] for x in a if x["index"] == "hnsw") >= 0.95'
-json_check "IVFFlat rows (probes 1..lists/4) with latency and QPS at 2 connections" \
+t_check "IVFFlat probes double from 1 until recall@10 reaches 0.99 or stops rising" \
+  sweep_ok ivfflat vector probes 1
+json_check "IVFFlat reaches recall@10 0.9 within the sweep" \
+  'max(x["recall@10"] for x in a if x["index"] == "ivfflat") >= 0.9'
+json_check "the cheapest settings reaching recall@10 0.90, 0.95 and 0.99 are named" \
+  '[t["recall"] for t in r["targets"]] == [0.9, 0.95, 0.99] and all(t["row"] is None or a[t["row"]]["recall@10"] >= t["recall"] for t in r["targets"]) and r["targets"][0]["row"] is not None'
+json_check "IVFFlat rows with latency and QPS at 2 connections" \
   'any(x["index"] == "ivfflat" for x in a) and all(x["p50_ms"] > 0 and x["qps_1"] > 0 for x in a) and all(x["n_conn"] == 2 and x["qps_n"] > 0 for x in a if not x["seqscan"])'
 json_check "a quality row per ANN setting served by its index" \
   'len(q.get("hnsw", [])) + len(q.get("ivfflat", [])) == sum(1 for x in a if not x["seqscan"])'
@@ -118,7 +129,7 @@ t_check "run file: at most 100 documents per query and method, ranks 1.., scores
 q "DROP INDEX embeddings_hnsw_idx; DROP INDEX embeddings_ivfflat_idx" >/dev/null
 rc=0
 "$RAGLOAD" --no-progress eval --queries "$D/queries.jsonl" --qrels "$D/qrels/test.tsv" \
-  --max-queries 100 --reports-dir "$TMP/reports2" > "$TMP/eval2.out" 2> "$TMP/eval2.err" || rc=$?
+  --max-queries 100 --qps-seconds 0 --reports-dir "$TMP/reports2" > "$TMP/eval2.out" 2> "$TMP/eval2.err" || rc=$?
 t_eq "eval without an ANN index exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 10 "$TMP/eval2.err"
 python3 - "$TMP/reports2/latest/results.json" <<'EOF' && t_pass "without an ANN index: exact, fts, hybrid_fts, bm25 and hybrid rows over 100 queries, no ANN rows" || t_fail "without an ANN index: exact, fts, hybrid_fts, bm25 and hybrid rows over 100 queries, no ANN rows"

@@ -16,7 +16,8 @@ t_eq "index exits 0" 0 "$rc"
 
 rc=0
 "$RAGLOAD" --no-progress eval --queries "$S/siftsmall_query.fvecs" \
-  --ground-truth "$S/siftsmall_groundtruth.ivecs" --reports-dir "$TMP/reports" \
+  --ground-truth "$S/siftsmall_groundtruth.ivecs" --reports-dir "$TMP/reports" --qps-seconds 0 \
+  --ef-search 20,40 \
   > "$TMP/eval.out" 2> "$TMP/eval.err" || rc=$?
 t_eq "eval exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 10 "$TMP/eval.err"

@@ -274,8 +274,9 @@ static void test_csv_and_html(void **state)
 
 	char *html = slurp(dir, "report.html");
 	assert_int_equal(strncmp(html, "<!DOCTYPE html>", 15), 0);
-	assert_int_equal(count(html, "<svg"), 2);  /* one plot per index type */
-	assert_int_equal(count(html, "</svg>"), 2);
+	/* one recall-vs-QPS plot on shared axes, recall against build time and against size */
+	assert_int_equal(count(html, "<svg"), 3);
+	assert_int_equal(count(html, "</svg>"), 3);
 	assert_non_null(strstr(html, "<polyline"));  /* the frontier */
 	assert_non_null(strstr(html, "ef_search=40"));
 	assert_non_null(strstr(html, "probes=8"));
@@ -297,6 +298,61 @@ static void test_csv_and_html(void **state)
 	assert_non_null(strstr(md, "## Machine"));
 	assert_non_null(strstr(md, "| Size MB |"));
 	free(md);
+}
+
+/* Storages, Pareto flags, the cheapest setting per recall target, --repeat's spread, and a
+ * legend naming only what is drawn. */
+static void test_storages_targets_spread(void **state)
+{
+	(void)state;
+	struct report r;
+	char dir[1024];
+	fill(&r);
+	for (int i = 0; i < 3; i++) {
+		snprintf(ann[i].storage, sizeof(ann[i].storage), "halfvec");
+		ann[i].builds = (struct report_builds){ 3, 12.5, 11.0, 14.0, 0.96, 0.95, 0.97,
+							"{\"ef_search\":40}" };
+	}
+	assert_int_equal(report_write(&r, reports, 0, 0.0, dir, sizeof(dir), NULL), 0);
+	json_t *j = load_json(dir);
+	json_t *a = json_object_get(j, "ann");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "storage")),
+			    "halfvec");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 3), "storage")),
+			    "vector");
+	/* Pareto: ivfflat probes 1, hnsw ef 20 and 40; ivfflat probes 8 is slower and worse than
+	 * ef 40; the seq-scan row is not an index's */
+	int pareto[] = { 1, 1, 0, 1, 0 };
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(json_is_true(json_object_get(json_array_get(a, (size_t)i), "pareto")),
+				 pareto[i]);
+	json_t *b = json_object_get(json_array_get(a, 0), "builds");
+	assert_int_equal(json_integer_value(json_object_get(b, "n")), 3);
+	assert_float_equal(json_number_value(json_object_get(json_object_get(b, "recall@10"), "min")), 0.95, 1e-9);
+	assert_float_equal(json_number_value(json_object_get(json_object_get(b, "build_s"), "max")), 14.0, 1e-9);
+	assert_true(json_is_null(json_object_get(json_array_get(a, 3), "builds")));
+	json_t *t = json_object_get(j, "targets");
+	assert_int_equal(json_array_size(t), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(t, 0), "row")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(t, 1), "row")), 1);
+	assert_true(json_is_null(json_object_get(json_array_get(t, 2), "row")));
+	json_decref(j);
+	char *html = slurp(dir, "report.html");
+	assert_non_null(strstr(html, "hnsw halfvec"));
+	assert_non_null(strstr(html, "0.960 (0.950–0.970)"));
+	assert_non_null(strstr(html, "recall@10 ≥ 0.99: none reached it"));
+	assert_non_null(strstr(html, "seq-scan fallback (not ANN)"));
+	free(html);
+	char *md = slurp(dir, "report.md");
+	assert_non_null(strstr(md, "over 3 builds: build 12.50 s (11.00–14.00)"));
+	free(md);
+
+	/* without a seq-scan row the legend does not name one */
+	r.n_ann = 2;
+	assert_int_equal(report_write(&r, reports, 0, 0.0, dir, sizeof(dir), NULL), 0);
+	html = slurp(dir, "report.html");
+	assert_null(strstr(html, "seq-scan fallback"));
+	free(html);
 }
 
 static void test_no_ann_says_so(void **state)
@@ -477,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_writes_four_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_results_json_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_and_html, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storages_targets_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_ann_says_so, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_prunes_only_report_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deltas_against_previous, setup, teardown),
