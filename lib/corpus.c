@@ -76,6 +76,18 @@ int corpus_fetch_model_bytes(PGconn *conn, const char *name, PGresult **res)
 	return 0;
 }
 
+int corpus_has_model(PGconn *conn, const char *name)
+{
+	const char *params[1] = {name};
+	PGresult *r = db_query(conn, "SELECT 1 FROM ragload_models WHERE model_name = $1", 1,
+			       params);
+	if (!r)
+		return RL_ERR;
+	int rc = PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
 /* Writes nothing when the key already holds that value. */
 int corpus_set(PGconn *conn, const char *key, const char *value, int overwrite)
 {

@@ -39,6 +39,9 @@ int corpus_store_model_bytes(PGconn *conn, const char *name, int dim, const char
 /* The stored bytes of model name: 0 and *res (the caller PQclears it; the bytes are
  * PQgetvalue(*res, 0, 0), PQgetlength(*res, 0, 0) long), 1 when absent, RL_ERR (logged). */
 int corpus_fetch_model_bytes(PGconn *conn, const char *name, PGresult **res);
+/* Whether ragload_models has a row named name, without reading its bytes: 1 yes, 0 no,
+ * RL_ERR (logged). */
+int corpus_has_model(PGconn *conn, const char *name);
 
 /*
  * Claims the corpus for a model known by name and dimension: checks the existing embeddings

@@ -108,6 +108,14 @@ int metric_collapse_keys(const char *const *keys, size_t n, const char **out, si
 double metric_ann_recall(const int64_t *ann_ids, const float *ann_dists, int n_ann,
 			 const int64_t *exact_ids, const float *exact_dists, int k, double rel_tol);
 
+/* Whether a mean recall reaches target: a mean of per-query fractions carries float rounding
+ * (300 queries at 0.99 sum to 0.98999999999999...), so it counts as reached within 1e-9. */
+#define METRIC_RECALL_EPS 1e-9
+static inline int metric_recall_reaches(double recall, double target)
+{
+	return recall >= target - METRIC_RECALL_EPS;
+}
+
 /* ---- reciprocal rank fusion ------------------------------------------------------------------
  * rrf_fuse — fuses two rankings (best first) with score(id) = sum over lists of
  * 1 / (k_rrf + rank), rank from 1 (Cormack et al. 2009; k_rrf <= 0 means RRF_K = 60).

@@ -771,7 +771,7 @@ int ann_measure(struct eval *e)
 			if ((rc = ann_setting(e, &set, &x, &recall)))
 				break;
 			if (adaptive && isfinite(recall) &&
-			    (recall >= EVAL_SWEEP_TARGET || recall <= prev + EVAL_SWEEP_GAIN))
+			    (metric_recall_reaches(recall, EVAL_SWEEP_TARGET) || recall <= prev + EVAL_SWEEP_GAIN))
 				break;
 			if (isfinite(recall))
 				prev = recall;

@@ -22,6 +22,7 @@
  * when mailed or archived years later.
  */
 #include "report_private.h"
+#include "../lib/metrics.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -580,7 +581,8 @@ long ann_cheapest(const struct report *r, double target)
 	for (size_t i = 0; i < r->n_ann; i++) {
 		const struct report_ann *a = &r->ann[i];
 		double q = plot_qps(a);
-		if (a->seqscan || !isfinite(q) || !isfinite(a->recall10) || a->recall10 < target)
+		if (a->seqscan || !isfinite(q) || !isfinite(a->recall10) ||
+		    !metric_recall_reaches(a->recall10, target))
 			continue;
 		if (best < 0 || q > plot_qps(&r->ann[best]) ||
 		    (q == plot_qps(&r->ann[best]) && a->index_bytes < r->ann[best].index_bytes))
@@ -607,7 +609,7 @@ long headline_ann(const struct report *r, const char *index, int *reached)
 		if (strcmp(ann_label(l, sizeof(l), a), index) != 0 || a->seqscan ||
 		    !isfinite(a->recall10))
 			continue;
-		if (a->recall10 >= RECALL_GOAL && isfinite(plot_qps(a)) &&
+		if (metric_recall_reaches(a->recall10, RECALL_GOAL) && isfinite(plot_qps(a)) &&
 		    (fast < 0 || plot_qps(a) > plot_qps(&r->ann[fast])))
 			fast = (long)i;
 		if (best < 0 || a->recall10 > r->ann[best].recall10)

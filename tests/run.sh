@@ -11,6 +11,8 @@ export ROOT
 RESULTS=$(mktemp); export RESULTS
 # fixtures loaded once per suite and shared by its tests (tests/lib.sh: scifact_db)
 RAGLOAD_TEST_CACHE=$(mktemp -d); export RAGLOAD_TEST_CACHE
+# the local model cache (models/store.c) of this suite alone, not the user's ~/.cache
+RAGLOAD_MODEL_CACHE=$RAGLOAD_TEST_CACHE/models; export RAGLOAD_MODEL_CACHE
 trap 'rm -rf "$RESULTS" "$RAGLOAD_TEST_CACHE"' EXIT
 cd "$ROOT"
 SUITE_START=$(date +%s)

@@ -23,6 +23,7 @@ for line in open(sys.argv[1]):
         print(q["_id"] + "\t" + " ".join(q["text"].split()))
 EOF
 t_eq "300 test claims" 300 "$(wc -l < "$TMP/claims.tsv")"
+claim0=$(head -n 1 "$TMP/claims.tsv" | cut -f2)
 
 # Every claim through `ragload search --json`, two at a time (one process per claim).
 start=$(date +%s)
@@ -65,6 +66,24 @@ EOF
 )
 t_check ">= 70% of the 300 test claims find a relevant abstract in their top 10 ($found)" \
   test "${found:-0}" -ge 210
+
+# The local model cache (models/store.c): the searches above read the model from the database
+# once and from the cache after; a damaged cached file is ignored and replaced; "off" writes none.
+mc=$TMP/model-cache
+model=$(q "SELECT value FROM ragload_corpus WHERE key = 'model'")
+RAGLOAD_MODEL_CACHE=$mc "$RAGLOAD" search "$claim0" -k 10 --json > "$TMP/c1.json"
+t_check "search keeps the model in the cache folder, named by the model ($model)" \
+  test -s "$mc/$model.model"
+cmp -s "$TMP/c1.json" <(RAGLOAD_MODEL_CACHE=$mc "$RAGLOAD" search "$claim0" -k 10 --json)
+t_eq "a search through the cached model prints the same results" 0 $?
+printf 'damaged' | dd of="$mc/$model.model" bs=1 seek=4096 conv=notrunc status=none
+RAGLOAD_MODEL_CACHE=$mc "$RAGLOAD" search "$claim0" -k 10 --json > "$TMP/c2.json" 2> "$TMP/c2.err"
+t_check "a damaged cached model is ignored: same results, nothing said" \
+  sh -c 'cmp -s "$1" "$2" && ! test -s "$3"' _ "$TMP/c1.json" "$TMP/c2.json" "$TMP/c2.err"
+"$RAGLOAD" -q model export "$TMP/stored.model"
+t_check "... and replaced by the stored model's bytes" cmp -s "$TMP/stored.model" "$mc/$model.model"
+RAGLOAD_MODEL_CACHE=off "$RAGLOAD" search "$claim0" -k 10 --json > "$TMP/c3.json"
+t_check "RAGLOAD_MODEL_CACHE=off: same results" cmp -s "$TMP/c1.json" "$TMP/c3.json"
 
 # `ragload embed` prints the vector search uses: plain SQL with it gives search's top 10.
 cut -f2 "$TMP/claims.tsv" > "$TMP/claims.txt"
