@@ -153,6 +153,17 @@ mapfile -t queue < <(for t in "${queue[@]}"; do
   d=$(awk -v n="$(basename "$t" .sh)" '$1 == n { print $2 }' tests/durations 2> /dev/null)
   echo "${d:-30} $t"
 done | sort -k1,1nr -k2 | awk '{ print $2 }')
+# The first test that needs the shared SciFact load (tests/lib.sh: scifact_load) makes it while
+# any other such test waits on its lock: the test beside it should be one that does not need it.
+uses_scifact() { grep -qE 'scifact_(db|load)' "$1"; }
+if [ ${#queue[@]} -gt 2 ] && uses_scifact "${queue[0]}" && uses_scifact "${queue[1]}"; then
+  for k in "${!queue[@]}"; do
+    if [ "$k" -gt 1 ] && ! uses_scifact "${queue[$k]}"; then
+      queue=("${queue[0]}" "${queue[$k]}" "${queue[@]:1:$((k - 1))}" "${queue[@]:$((k + 1))}")
+      break
+    fi
+  done
+fi
 for t in "${queue[@]}"; do
   while [ "$jobs_running" -ge "$LANES" ]; do reap_test; done
   start_test "$t" "$(basename "$t" .sh)"

@@ -3,11 +3,12 @@
 # order, from the repository root, each as one bash script (errexit, pipefail) in the
 # environment `eval "$(./run.sh env)"` gives, pointed at a scratch database (RAGLOAD_DB, which
 # run.sh env honours). Each block must exit 0; a command whose documented status is another
-# says so in the README itself. MAX_QUERIES (documented in the README) scales the evals down.
+# says so in the README itself. MAX_QUERIES and QPS_SECONDS (documented in the README) scale
+# the evals down: 20 queries, three timed passes a setting.
 # Blocks that use ../shared are skipped, with the reason, when it is absent.
 . "$(dirname "$0")/../lib.sh"
 newdb readme
-export RAGLOAD_DB=$PGDATABASE MAX_QUERIES=${MAX_QUERIES:-20}
+export RAGLOAD_DB=$PGDATABASE MAX_QUERIES=${MAX_QUERIES:-20} QPS_SECONDS=${QPS_SECONDS:-0}
 python3 - "$ROOT/README.md" "$TMP/block" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
