@@ -146,6 +146,28 @@ static uint64_t judgment_hash_of(const struct qrels *q, uint32_t i)
 	return q->judgments[i].hash;
 }
 
+/* Room for one more of n items: the slot table kept at most half full (slots_grow), the array
+ * *items (elements of size elem, *cap of them) doubled from first_cap. */
+static int table_reserve(const struct qrels *q, uint64_t **slots, size_t *n_slots,
+			 uint64_t (*hash_of)(const struct qrels *, uint32_t), void **items,
+			 size_t *cap, size_t elem, size_t first_cap, size_t n)
+{
+	if ((n + 1) * 2 > *n_slots) {
+		int rc = slots_grow(slots, n_slots, n, hash_of, q);
+		if (rc)
+			return rc;
+	}
+	if (n == *cap) {
+		size_t c = *cap ? *cap * 2 : first_cap;
+		void *p = realloc(*items, c * elem);
+		if (!p)
+			return RL_ENOMEM;
+		*items = p;
+		*cap = c;
+	}
+	return 0;
+}
+
 /* Index of qid, or -1. */
 static long query_find(const struct qrels *q, const char *qid, size_t len, uint64_t h)
 {
@@ -203,19 +225,12 @@ static int query_intern(struct qrels *q, const char *qid, size_t len, uint32_t *
 		*out = (uint32_t)i;
 		return 0;
 	}
-	if ((q->n_queries + 1) * 2 > q->n_qslots) {
-		int rc = slots_grow(&q->qslots, &q->n_qslots, q->n_queries, query_hash_of, q);
-		if (rc)
-			return rc;
-	}
-	if (q->n_queries == q->cap_queries) {
-		size_t cap = q->cap_queries ? q->cap_queries * 2 : 256;
-		struct qrels_query *p = realloc(q->queries, cap * sizeof(*p));
-		if (!p)
-			return RL_ENOMEM;
-		q->queries = p;
-		q->cap_queries = cap;
-	}
+	void *items = q->queries;
+	int rc = table_reserve(q, &q->qslots, &q->n_qslots, query_hash_of, &items,
+			       &q->cap_queries, sizeof(*q->queries), 256, q->n_queries);
+	q->queries = items;
+	if (rc)
+		return rc;
 	const char *id = arena_strdup(&q->arena, qid, len);
 	if (!id)
 		return RL_ENOMEM;
@@ -235,19 +250,12 @@ static int judgment_put(struct qrels *q, uint32_t query, const char *docid, size
 	}
 	if (q->n_judgments >= QRELS_MAX_JUDGMENTS)
 		return RL_ELIMIT;
-	if ((q->n_judgments + 1) * 2 > q->n_jslots) {
-		int rc = slots_grow(&q->jslots, &q->n_jslots, q->n_judgments, judgment_hash_of, q);
-		if (rc)
-			return rc;
-	}
-	if (q->n_judgments == q->cap_judgments) {
-		size_t cap = q->cap_judgments ? q->cap_judgments * 2 : 1024;
-		struct qrels_judgment *p = realloc(q->judgments, cap * sizeof(*p));
-		if (!p)
-			return RL_ENOMEM;
-		q->judgments = p;
-		q->cap_judgments = cap;
-	}
+	void *items = q->judgments;
+	int rc = table_reserve(q, &q->jslots, &q->n_jslots, judgment_hash_of, &items,
+			       &q->cap_judgments, sizeof(*q->judgments), 1024, q->n_judgments);
+	q->judgments = items;
+	if (rc)
+		return rc;
 	const char *d = arena_strdup(&q->arena, docid, len);
 	if (!d)
 		return RL_ENOMEM;

@@ -169,6 +169,18 @@ static int parse_jsonl(const char *line, size_t len, uint64_t lineno, json_t **k
 	return 0;
 }
 
+/* "{" and, when the input line had one, its "id": the start of a --json output line. */
+static int open_json_line(struct buf *out, json_t *id)
+{
+	int rc = buf_putc(out, '{');
+	if (!rc && id) {
+		char *s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+		rc = s ? buf_printf(out, "\"id\":%s,", s) : RL_ENOMEM;
+		free(s);
+	}
+	return rc;
+}
+
 static int write_vector(const struct ragload_model *m, const float *v, json_t *id, int json,
 			struct buf *out)
 {
@@ -178,12 +190,7 @@ static int write_vector(const struct ragload_model *m, const float *v, json_t *i
 		return rc;
 	buf_reset(out);
 	if (json) {
-		rc = buf_printf(out, "{");
-		if (!rc && id) {
-			char *s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
-			rc = s ? buf_printf(out, "\"id\":%s,", s) : RL_ENOMEM;
-			free(s);
-		}
+		rc = open_json_line(out, id);
 		if (!rc)
 			rc = buf_printf(out, "\"model\":");
 		if (!rc)
@@ -212,12 +219,7 @@ static int write_terms(const char *text, size_t len, json_t *id, int json, struc
 		rc = query_terms(norm->data, norm->len, &t, &n);
 	buf_reset(out);
 	if (!rc && json) {
-		rc = buf_printf(out, "{");
-		if (!rc && id) {
-			char *s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
-			rc = s ? buf_printf(out, "\"id\":%s,", s) : RL_ENOMEM;
-			free(s);
-		}
+		rc = open_json_line(out, id);
 		if (!rc)
 			rc = buf_printf(out, "\"terms\":[");
 		for (size_t i = 0; i < n && !rc; i++)

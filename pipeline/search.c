@@ -94,6 +94,17 @@ static int query_terms_buf(struct search *s, struct buf *lit)
 	return rc;
 }
 
+/* The hits of a ranking query's rows: chunk id, score, document id. */
+static void read_hits(const PGresult *r, struct hit *out, size_t *n)
+{
+	*n = (size_t)PQntuples(r);
+	for (size_t i = 0; i < *n; i++) {
+		out[i].chunk_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+		out[i].score = atof(PQgetvalue(r, (int)i, 1));
+		out[i].doc_id = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
+	}
+}
+
 /*
  * The top k chunks by ragload_dense(), ragload_bm25() or ragload_hybrid() (the one definition
  * of each ranking, which every client of the corpus calls); per_doc: each document once, by its
@@ -149,12 +160,7 @@ static int rank_sql(struct search *s, const char *method, int k, int per_doc, st
 			break;
 		fetch *= 4;  /* fewer than k documents among the chunks fetched, and more to see */
 	}
-	*n = (size_t)PQntuples(r);
-	for (size_t i = 0; i < *n; i++) {
-		out[i].chunk_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
-		out[i].score = atof(PQgetvalue(r, (int)i, 1));
-		out[i].doc_id = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
-	}
+	read_hits(r, out, n);
 	rc = 0;
 out:
 	PQclear(r);
@@ -203,12 +209,7 @@ static int rank_fts(struct search *s, int k, int per_doc, struct hit *out, size_
 	r = db_query(s->conn, sql.data, 1, params);
 	if (!r)
 		goto out;
-	*n = (size_t)PQntuples(r);
-	for (size_t i = 0; i < *n; i++) {
-		out[i].chunk_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
-		out[i].score = atof(PQgetvalue(r, (int)i, 1));
-		out[i].doc_id = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
-	}
+	read_hits(r, out, n);
 	rc = 0;
 out:
 	PQclear(r);

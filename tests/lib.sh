@@ -48,6 +48,24 @@ trap 'rm -rf "$TMP"' EXIT
 
 have_shared() { [ -d "$DATASETS/scifact" ]; }
 
+# words_kept SRC_WORDS TEXT: how much of the source's words (SRC_WORDS: one line, lowercased,
+# space-separated) file TEXT keeps in order: their longest common subsequence over the source's
+# word count, printed as 0.xxxx. The extraction tests (office, pdf) hold it to >= 0.98.
+words_kept() {
+  python3 - "$1" "$2" <<'EOF'
+import re, sys
+src = open(sys.argv[1]).read().split()
+doc = re.findall(r'\w+', open(sys.argv[2]).read().lower())
+prev = [0] * (len(doc) + 1)
+for a in src:
+    cur = [0] * (len(doc) + 1)
+    for j, b in enumerate(doc):
+        cur[j + 1] = prev[j] + 1 if a == b else max(prev[j + 1], cur[j])
+    prev = cur
+print('%.4f' % (prev[-1] / len(src)))
+EOF
+}
+
 # scifact_db NAME: database rl_NAME holding SciFact as `ragload init` + `ingest corpus.jsonl`
 # leave it (default settings, no vector index). The load runs once per suite, into the template
 # rl_tpl_scifact (tests/run.sh gives every test the same RAGLOAD_TEST_CACHE; a test run alone

@@ -87,14 +87,14 @@ fi
 # databases (rl_<name>), its own scratch directory and the shared fixtures (tests/lib.sh)
 # behind a lock, and most of a test's time is one process waiting on another, so two lanes
 # keep both cores busy. A test's output is printed whole when it ends. Tests in SOLO_TESTS
-# stop or restart the cluster and run when no other test uses it (see below); the ASan runs of ASAN_INTEGRATION join the lanes
+# stop or restart the cluster and run first, alone with it (see below); the ASan runs of ASAN_INTEGRATION join the lanes
 # once the ASan build is ready and the test's own run has ended (they share its databases).
 LANES=${RAGLOAD_TEST_LANES:-2}
 SOLO_TESTS="crash"
 ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile mail office pdf"
 LOGDIR=$RAGLOAD_TEST_CACHE/logs; mkdir -p "$LOGDIR"
-declare -A job_log=() job_kind=() done_test=()
-jobs_running=0 pg_running=0 excl_running=0
+declare -A job_log=() done_test=()
+jobs_running=0
 
 # run_test FILE NAME [RAGLOAD]: one test, its output into the log; the closing line gives its
 # wall time and the CPU seconds of its processes (the cluster's are shared between lanes).
@@ -109,7 +109,7 @@ run_test() {
 }
 start_test() {
   run_test "$@" > "$LOGDIR/$2.log" 2>&1 &
-  job_log[$!]=$2; job_kind[$!]=pg; jobs_running=$((jobs_running + 1)); pg_running=$((pg_running + 1))
+  job_log[$!]=$2; jobs_running=$((jobs_running + 1))
 }
 # Waits for one lane (or the prebuild) to end and prints its test's output. Polls: bash's
 # `wait -n` does not return for a job that ended before it was called.
@@ -124,10 +124,7 @@ reap_test() {
       wait "$pid"
       cat "$LOGDIR/${job_log[$pid]}.log"
       done_test[${job_log[$pid]}]=1; jobs_running=$((jobs_running - 1))
-      case ${job_kind[$pid]} in
-        pg) pg_running=$((pg_running - 1));; excl) excl_running=$((excl_running - 1));;
-      esac
-      unset "job_log[$pid]" "job_kind[$pid]"
+      unset "job_log[$pid]"
       return 0
     done
     sleep 0.3
@@ -164,6 +161,14 @@ if [ ${#queue[@]} -gt 2 ] && uses_scifact "${queue[0]}" && uses_scifact "${queue
     fi
   done
 fi
+# Tests that stop or restart the cluster (SOLO_TESTS) run first, one at a time, with the cluster
+# to themselves: such a test mostly waits (on kills, restarts, recovery), and the sanitizer
+# builds started above, niced, take the core it leaves idle.
+for t in "${solo[@]}"; do
+  run_test "$t" "$(basename "$t" .sh)" > "$LOGDIR/$(basename "$t" .sh).log" 2>&1
+  cat "$LOGDIR/$(basename "$t" .sh).log"
+done
+solo=()
 for t in "${queue[@]}"; do
   while [ "$jobs_running" -ge "$LANES" ]; do reap_test; done
   start_test "$t" "$(basename "$t" .sh)"
@@ -204,12 +209,10 @@ tsan_job() {
     echo "FAIL tsan: build failed" >> "$RESULTS"; echo "  FAIL tsan build"
   fi
 }
-# The jobs that wait: tests that stop the cluster (SOLO_TESTS) run once no other test uses it,
-# beside the jobs that need no database (the fuzz replay, the ASan unit tests); tests start
-# again after them. Each entry: FUNCTION LOG-NAME [ARG] [TEST IT WAITS FOR].
-solo_job() { run_test "$1" "$(basename "$1" .sh)"; }
+# The jobs that wait for the sanitizer builds: the fuzz replay and the ASan unit tests (no
+# database), the ASan integration runs (each after its test's own run) and TSan.
+# Each entry: FUNCTION LOG-NAME [ARG] [TEST IT WAITS FOR].
 late=()
-for t in "${solo[@]}"; do late+=("solo_job $(basename "$t" .sh) $t"); done
 if [ ${#filter[@]} -eq 0 ]; then
   late+=("replay_job replay")
   if [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
@@ -222,23 +225,16 @@ if [ ${#filter[@]} -eq 0 ]; then
     late+=("tsan_job tsan")
   fi
 fi
-solo_pending() { local e; for e in "${late[@]}"; do case $e in solo_job*) return 0;; esac; done; return 1; }
 while [ ${#late[@]} -gt 0 ] || [ "$jobs_running" -gt 0 ]; do
   if [ "$jobs_running" -lt "$LANES" ]; then
     picked=
     for k in "${!late[@]}"; do
       read -r fn log arg after <<< "${late[$k]}"
+      [ -z "$prebuild" ] || continue
       [ -z "${after:-}" ] || [ -n "${done_test[$after]:-}" ] || continue
-      case $fn in
-        solo_job) [ "$pg_running" -eq 0 ] || continue; kind=excl ;;
-        replay_job|asan_unit_job) [ -z "$prebuild" ] || continue; kind=nopg ;;
-        *) { [ -z "$prebuild" ] && [ "$excl_running" -eq 0 ] && ! solo_pending; } || continue
-           kind=pg ;;
-      esac
       # shellcheck disable=SC2086
       $fn $arg > "$LOGDIR/$log.log" 2>&1 &
-      job_log[$!]=$log; job_kind[$!]=$kind; jobs_running=$((jobs_running + 1))
-      case $kind in pg) pg_running=$((pg_running + 1));; excl) excl_running=$((excl_running + 1));; esac
+      job_log[$!]=$log; jobs_running=$((jobs_running + 1))
       unset "late[$k]"; late=("${late[@]}"); picked=1; break
     done
     [ -n "$picked" ] && continue

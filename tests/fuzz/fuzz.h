@@ -60,6 +60,36 @@ static inline const char *fuzz_file(const char *name, const uint8_t *data, size_
 	return path;
 }
 
+/* The sink's heading contract, shared by the targets of parsers that call a doc sink (office,
+ * pdfwire): headings never nest, levels 1..6; events counted. ctx is a struct fuzz_sink. */
+struct fuzz_sink {
+	int in_heading, last_page;
+	size_t events;
+};
+
+static inline int fuzz_sink_para(void *ctx)
+{
+	((struct fuzz_sink *)ctx)->events++;
+	return 0;
+}
+
+static inline int fuzz_sink_heading_begin(void *ctx, int level)
+{
+	struct fuzz_sink *st = ctx;
+	FUZZ_CHECK(!st->in_heading);
+	FUZZ_CHECK(level >= 1 && level <= 6);
+	st->in_heading = 1;
+	return 0;
+}
+
+static inline int fuzz_sink_heading_end(void *ctx)
+{
+	struct fuzz_sink *st = ctx;
+	FUZZ_CHECK(st->in_heading);
+	st->in_heading = 0;
+	return 0;
+}
+
 /* Valid UTF-8 (RFC 3629), the contract of every text the stages hand on. */
 static inline int fuzz_utf8_valid(const char *str, size_t n)
 {

@@ -14,10 +14,8 @@
  * normalize contract; every item read from the mbox is an "eml" keyed "fuzz.mbox#<n>" or an
  * attachment read under one ("fuzz.mbox#<n>!name", its metadata naming the message).
  */
-#include "fuzz.h"
+#include "fuzz_doc.h"
 #include "../../stages/mail.h"
-#include "../../stages/normalize.h"
-#include "../../stages/read.h"
 
 #include <jansson.h>
 
@@ -82,44 +80,16 @@ static int strings_ok(json_t *v)
 	return 1;
 }
 
+/* The message through normalize (fuzz_doc.h), and what mail adds: a "mail" metadata object. */
 static void check_normalize(const uint8_t *data, size_t size)
 {
-	struct normalize_opts o = { .max_doc_bytes = 64u << 20, .max_binary_ratio = 0.3 };
-	struct read_item it = { 0 };
-	struct counts c;
-	struct doc *d = NULL;
-
-	it.kind = READ_FILE;
-	it.source = it.input = (char *)"fuzz";
-	it.name = (char *)"fuzz.eml";
-	it.type = "eml";
-	it.data = malloc(size + 1);
-	FUZZ_CHECK(it.data != NULL);
-	memcpy(it.data, data, size);
-	it.data[size] = '\0';
-	it.len = it.raw_bytes = size;
-	counts_init(&c, 1);
-	int rc = normalize_item(&o, &it, &d, &c);
-	FUZZ_CHECK(rc == 0 || rc == RL_SKIP);
-	if (d) {
-		const char *t = d->text;
-		size_t n = d->text_len;
-		FUZZ_CHECK(n > 0 && strlen(t) == n && fuzz_utf8_valid(t, n));
-		for (size_t i = 0; i < n; i++)
-			FUZZ_CHECK((unsigned char)t[i] >= 0x20 || t[i] == '\n');
-		FUZZ_CHECK(t[0] != ' ' && t[0] != '\n' && t[n - 1] != ' ' && t[n - 1] != '\n');
-		for (size_t i = 0; i < d->n_headings; i++)
-			FUZZ_CHECK(d->headings[i].offset < n);
-		if (d->title)
-			FUZZ_CHECK(fuzz_utf8_valid(d->title, strlen(d->title)));
-		json_error_t err;
-		json_t *m = json_loads(d->metadata_json, 0, &err);
-		FUZZ_CHECK(m != NULL && json_is_object(m) && json_is_object(json_object_get(m, "mail")));
-		json_decref(m);
-	}
+	json_t *m;
+	struct doc *d = fuzz_normalize("fuzz.eml", "eml", data, size, &m);
+	if (!d)
+		return;
+	FUZZ_CHECK(json_is_object(json_object_get(m, "mail")));
+	json_decref(m);
 	doc_free(d);
-	counts_release(&c);
-	free(it.data);
 }
 
 struct items {

@@ -13,9 +13,8 @@
  * contract for the whole document (valid UTF-8, no control byte but '\n', no blank at either
  * end, headings inside the text).
  */
-#include "fuzz.h"
+#include "fuzz_doc.h"
 #include "../../stages/markdown.h"
-#include "../../stages/normalize.h"
 
 #include <jansson.h>
 
@@ -98,47 +97,20 @@ static int no_nul(json_t *v)
 
 static const struct md_sink sink = { on_text, on_para, on_line, on_hb, on_he, on_code };
 
+/* The document through normalize (fuzz_doc.h), and what Markdown adds: headings in order, a
+ * front matter that is a non-empty object. */
 static void check_normalize(const uint8_t *data, size_t size)
 {
-	struct normalize_opts o = { .max_doc_bytes = 64u << 20, .max_binary_ratio = 0.3 };
-	struct read_item it = { 0 };
-	struct counts c;
-	struct doc *d = NULL;
-
-	it.kind = READ_FILE;
-	it.source = it.input = (char *)"fuzz";
-	it.name = (char *)"README.md";
-	it.data = malloc(size + 1); /* the read stage's contract: data[len] == 0 */
-	FUZZ_CHECK(it.data != NULL);
-	memcpy(it.data, data, size);
-	it.data[size] = '\0';
-	it.len = it.raw_bytes = size;
-	counts_init(&c, 1);
-	int rc = normalize_item(&o, &it, &d, &c);
-	FUZZ_CHECK(rc == 0 || rc == RL_SKIP);
-	if (d) {
-		const char *t = d->text;
-		size_t n = d->text_len;
-		FUZZ_CHECK(n > 0 && strlen(t) == n && fuzz_utf8_valid(t, n));
-		for (size_t i = 0; i < n; i++)
-			FUZZ_CHECK((unsigned char)t[i] >= 0x20 || t[i] == '\n');
-		FUZZ_CHECK(t[0] != ' ' && t[0] != '\n' && t[n - 1] != ' ' && t[n - 1] != '\n');
-		for (size_t i = 0; i < d->n_headings; i++) {
-			FUZZ_CHECK(d->headings[i].offset < n);
-			FUZZ_CHECK(i == 0 || d->headings[i].offset >= d->headings[i - 1].offset);
-		}
-		if (d->title)
-			FUZZ_CHECK(fuzz_utf8_valid(d->title, strlen(d->title)));
-		json_error_t err;
-		json_t *m = json_loads(d->metadata_json, 0, &err);
-		FUZZ_CHECK(m != NULL && json_is_object(m));
-		json_t *fm = json_object_get(m, "front_matter");
-		FUZZ_CHECK(!fm || (json_is_object(fm) && json_object_size(fm) > 0));
-		json_decref(m);
-	}
+	json_t *m;
+	struct doc *d = fuzz_normalize("README.md", NULL, data, size, &m);
+	if (!d)
+		return;
+	for (size_t i = 1; i < d->n_headings; i++)
+		FUZZ_CHECK(d->headings[i].offset >= d->headings[i - 1].offset);
+	json_t *fm = json_object_get(m, "front_matter");
+	FUZZ_CHECK(!fm || (json_is_object(fm) && json_object_size(fm) > 0));
+	json_decref(m);
 	doc_free(d);
-	counts_release(&c);
-	free(it.data);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -23,46 +23,18 @@
 
 static const char *const types[] = { "docx", "pptx", "xlsx", "odt", "ods", "odp", "epub", "docx" };
 
-struct state {
-	int in_heading;
-	size_t events;
-};
-
 static int on_text(void *ctx, const char *s, size_t n)
 {
-	struct state *st = ctx;
+	struct fuzz_sink *st = ctx;
 	FUZZ_CHECK(s != NULL);
 	FUZZ_CHECK(fuzz_utf8_valid(s, n));
 	st->events++;
 	return 0;
 }
 
-static int on_para(void *ctx)
-{
-	((struct state *)ctx)->events++;
-	return 0;
-}
-
-static int on_hb(void *ctx, int level)
-{
-	struct state *st = ctx;
-	FUZZ_CHECK(!st->in_heading);
-	FUZZ_CHECK(level >= 1 && level <= 6);
-	st->in_heading = 1;
-	return 0;
-}
-
-static int on_he(void *ctx)
-{
-	struct state *st = ctx;
-	FUZZ_CHECK(st->in_heading);
-	st->in_heading = 0;
-	return 0;
-}
-
 static int on_page(void *ctx, int number)
 {
-	struct state *st = ctx;
+	struct fuzz_sink *st = ctx;
 	FUZZ_CHECK(number > 0);
 	FUZZ_CHECK(!st->in_heading);
 	return 0;
@@ -70,7 +42,7 @@ static int on_page(void *ctx, int number)
 
 static int on_html(void *ctx, const char *s, size_t n)
 {
-	struct state *st = ctx;
+	struct fuzz_sink *st = ctx;
 	FUZZ_CHECK(!st->in_heading);
 	FUZZ_CHECK(s != NULL || n == 0);
 	return 0;
@@ -134,7 +106,8 @@ static void pack(const char *s, size_t n, struct buf *zip)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct office_sink sink = {
-		.text = on_text, .para = on_para, .heading_begin = on_hb, .heading_end = on_he,
+		.text = on_text, .para = fuzz_sink_para,
+		.heading_begin = fuzz_sink_heading_begin, .heading_end = fuzz_sink_heading_end,
 		.page = on_page, .html = on_html,
 	};
 	if (size < 1)
@@ -147,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		pack((const char *)data + 1, size - 1, &zip);
 
-	struct state st = { 0 };
+	struct fuzz_sink st = { 0 };
 	struct office_info info = { 0 };
 	int rc = office_parse(type, zip.data ? zip.data : "", zip.len, &sink, &st, &info);
 	FUZZ_CHECK(rc == 0 || rc == RL_SKIP);

@@ -16,46 +16,18 @@
 #include "../../lib/common.h"
 #include "../../stages/pdf.h"
 
-struct state {
-	int in_heading, last_page;
-	size_t events;
-};
-
 static int on_text(void *ctx, const char *s, size_t n)
 {
-	struct state *st = ctx;
+	struct fuzz_sink *st = ctx;
 	FUZZ_CHECK(s != NULL && n > 0);
 	FUZZ_CHECK(fuzz_utf8_valid(s, n));
 	st->events++;
 	return st->events > 5000000;  /* a positive return stops the walk quietly */
 }
 
-static int on_para(void *ctx)
-{
-	((struct state *)ctx)->events++;
-	return 0;
-}
-
-static int on_hb(void *ctx, int level)
-{
-	struct state *st = ctx;
-	FUZZ_CHECK(!st->in_heading);
-	FUZZ_CHECK(level >= 1 && level <= 6);
-	st->in_heading = 1;
-	return 0;
-}
-
-static int on_he(void *ctx)
-{
-	struct state *st = ctx;
-	FUZZ_CHECK(st->in_heading);
-	st->in_heading = 0;
-	return 0;
-}
-
 static int on_page(void *ctx, int number)
 {
-	struct state *st = ctx;
+	struct fuzz_sink *st = ctx;
 	FUZZ_CHECK(number > st->last_page);
 	FUZZ_CHECK(!st->in_heading);
 	st->last_page = number;
@@ -65,10 +37,11 @@ static int on_page(void *ctx, int number)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct office_sink sink = {
-		.text = on_text, .para = on_para, .heading_begin = on_hb, .heading_end = on_he,
+		.text = on_text, .para = fuzz_sink_para,
+		.heading_begin = fuzz_sink_heading_begin, .heading_end = fuzz_sink_heading_end,
 		.page = on_page,
 	};
-	struct state st = { 0 };
+	struct fuzz_sink st = { 0 };
 	struct pdf_info info = { 0 };
 	/* a copy of exactly size bytes, so ASan sees any read past the end */
 	char *w = malloc(size ? size : 1);

@@ -214,21 +214,10 @@ EOF
 for t in $COVER_FORMATS mbox; do
   key=report.$t; [ "$t" = mbox ] && key='notes.mbox#1'
   q "SELECT original_content FROM documents WHERE source_name = '$key'" > "$TMP/$t.txt"
-  cov=$(python3 - "$TMP/src.words" "$TMP/$t.txt" <<'EOF'
+  cov="$(words_kept "$TMP/src.words" "$TMP/$t.txt") $(python3 -c '
 import re, sys
-src = open(sys.argv[1]).read().split()
-doc = re.findall(r'\w+', open(sys.argv[2]).read().lower())
-prev = [0] * (len(doc) + 1)
-for a in src:
-    cur = [0] * (len(doc) + 1)
-    for j, b in enumerate(doc):
-        cur[j + 1] = prev[j] + 1 if a == b else max(prev[j + 1], cur[j])
-    prev = cur
-note = 'passenger numbers come from the ticket office ledger'
-ok_note = note in ' '.join(doc)
-print('%.4f %s' % (prev[-1] / len(src), 'note' if ok_note else 'nonote'))
-EOF
-)
+doc = " ".join(re.findall(r"\w+", open(sys.argv[1]).read().lower()))
+print("note" if "passenger numbers come from the ticket office ledger" in doc else "nonote")' "$TMP/$t.txt")"
   t_check "$key keeps >= 98% of the source's words in order ($cov)" \
     python3 -c "import sys; c, n = sys.argv[1].split(); sys.exit(0 if float(c) >= 0.98 and n == 'note' else 1)" "$cov"
 done
