@@ -91,7 +91,8 @@ fi
 # once the ASan build is ready and the test's own run has ended (they share its databases).
 LANES=${RAGLOAD_TEST_LANES:-2}
 SOLO_TESTS="crash"
-ASAN_INTEGRATION="cli schema bad_input incremental fvecs hostile mail office pdf"
+# (longest first, as measured: the last of them to end closes the suite)
+ASAN_INTEGRATION="pdf cli hostile office mail bad_input incremental fvecs schema"
 LOGDIR=$RAGLOAD_TEST_CACHE/logs; mkdir -p "$LOGDIR"
 declare -A job_log=() done_test=()
 jobs_running=0
@@ -202,10 +203,10 @@ asan_test_job() {
     run_test "$1" "$(basename "$1" .sh) (asan)" "$ROOT/build/asan/ragload"
 }
 tsan_job() {
-  echo "-- threaded pipeline under TSan"
   if make -s tsan > /dev/null 2>&1; then
-    TEST_NAME=tsan bash tests/sanitize/tsan.sh
+    run_test tests/sanitize/tsan.sh tsan | sed '1s/.*/-- threaded pipeline under TSan/'
   else
+    echo "-- threaded pipeline under TSan"
     echo "FAIL tsan: build failed" >> "$RESULTS"; echo "  FAIL tsan build"
   fi
 }
@@ -216,13 +217,12 @@ late=()
 if [ ${#filter[@]} -eq 0 ]; then
   late+=("replay_job replay")
   if [ "${RAGLOAD_SKIP_ASAN:-0}" != 1 ]; then
-    late+=("asan_unit_job asan-unit")
+    late+=("asan_unit_job asan-unit" "tsan_job tsan")
     for name in $ASAN_INTEGRATION; do
       for t in tests/cli/$name.sh tests/integration/$name.sh; do
         [ -f "$t" ] && late+=("asan_test_job $name-asan $t $name")
       done
     done
-    late+=("tsan_job tsan")
   fi
 fi
 while [ ${#late[@]} -gt 0 ] || [ "$jobs_running" -gt 0 ]; do
