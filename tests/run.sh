@@ -118,7 +118,7 @@ reap_test() {
   local pid
   while :; do
     if [ -n "${prebuild:-}" ] && ! kill -0 "$prebuild" 2> /dev/null; then
-      wait "$prebuild"; prebuild=; return 0
+      wait "$prebuild"; prebuild=; phase "sanitizer builds ready"; return 0
     fi
     for pid in "${!job_log[@]}"; do
       kill -0 "$pid" 2> /dev/null && continue
