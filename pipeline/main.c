@@ -382,7 +382,9 @@ static const char help_eval[] =
 	"      --qps-seconds S   timed passes per setting last S seconds and are 3 at least;\n"
 	"                        QPS is their median (default 1; 0: one pass)\n"
 	"      --fts-config CFG  text search configuration (default english)\n"
-	"      --max-queries N   evaluate only the first N queries\n";
+	"      --max-queries N   evaluate only the first N queries\n"
+	"      --methods LIST    measure only these besides exact: fts, hybrid_fts, bm25, hybrid,\n"
+	"                        ann (the index sweep); default all\n";
 static const char common_help[] =
 	"\n"
 	"common options:\n"
@@ -430,7 +432,7 @@ enum { OPT_SET = 256, OPT_MODEL, OPT_CHUNK_TOKENS, OPT_CHUNK_OVERLAP, OPT_NO_WAI
        OPT_PROGRESS, OPT_NO_PROGRESS, OPT_DISTANCE, OPT_HNSW_M, OPT_HNSW_EFC, OPT_LISTS, OPT_ONLY,
        OPT_QUERIES, OPT_QRELS, OPT_GROUND_TRUTH, OPT_RUN_FILE, OPT_REPORTS_DIR, OPT_KEEP,
        OPT_FAIL_ON_REGRESSION, OPT_CONNECTIONS, OPT_EF_SEARCH, OPT_PROBES, OPT_FTS_CONFIG,
-       OPT_MAX_QUERIES, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
+       OPT_MAX_QUERIES, OPT_METHODS, OPT_PRUNE, OPT_DRY_RUN, OPT_LOG, OPT_ROLES, OPT_SHARD, OPT_REFIT,
        OPT_ROLLBACK, OPT_METHOD, OPT_JSON, OPT_JSONL, OPT_TERMS, OPT_INCLUDE, OPT_EXCLUDE,
        OPT_NO_DEFAULT_EXCLUDES, OPT_STORAGE, OPT_REPEAT, OPT_QPS_SECONDS };
 enum { OPT_ALL_CHUNKS = 512 };  /* search */
@@ -599,6 +601,11 @@ static int apply_option(struct opts *o, int c, const char *arg, const char *raw)
 		return GO_ON;
 	case OPT_MAX_QUERIES:
 		return int_option(raw, arg, 0, 100000000, &o->eval.max_queries);
+	case OPT_METHODS:
+		if (eval_methods_parse(arg, &o->eval.methods))
+			return usage_error("%s: expected a comma list of exact, fts, hybrid_fts, bm25, "
+					   "hybrid and ann, got '%s'", raw, arg);
+		return GO_ON;
 	case ':': return usage_error("%s: needs a value", raw);
 	default: return usage_error("unknown option '%s'", raw);
 	}
@@ -671,6 +678,7 @@ static const struct option longopts[] = {
 	{"probes", required_argument, NULL, OPT_PROBES},
 	{"fts-config", required_argument, NULL, OPT_FTS_CONFIG},
 	{"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
+	{"methods", required_argument, NULL, OPT_METHODS},
 	{"prune", no_argument, NULL, OPT_PRUNE},
 	{"include", required_argument, NULL, OPT_INCLUDE},
 	{"exclude", required_argument, NULL, OPT_EXCLUDE},

@@ -245,7 +245,7 @@ static int report_emit(struct eval *e, int *regressed)
 			       "exact_chunks_per_query", e->kc, "docs_per_ranking", EVAL_DOCS,
 			       "qps_seconds", a->qps_seconds);
 	/* the full-text configuration only where full text was measured */
-	if (st && e->quality_on)
+	if (st && e->quality_on && (a->methods & EVAL_M_FTS))
 		json_object_set_new(st, "fts_config", json_string(a->fts_config));
 	if (!st)
 		return RL_ENOMEM;
@@ -305,6 +305,28 @@ void eval_args_defaults(struct eval_args *a)
 	a->connections = 2;
 	a->qps_seconds = 1.0;
 	a->fts_config = "english";
+	a->methods = EVAL_M_ALL;
+}
+
+int eval_methods_parse(const char *list, unsigned *bits)
+{
+	static const struct { const char *name; unsigned bit; } m[] = {
+		{"exact", 0}, {"fts", EVAL_M_FTS}, {"hybrid_fts", EVAL_M_HYBRID_FTS | EVAL_M_FTS},
+		{"hybrid-fts", EVAL_M_HYBRID_FTS | EVAL_M_FTS}, {"bm25", EVAL_M_BM25},
+		{"hybrid", EVAL_M_HYBRID}, {"ann", EVAL_M_ANN},
+	};
+	*bits = 0;
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ","), i;
+		for (i = 0; i < RL_ARRAY_LEN(m); i++)
+			if (strlen(m[i].name) == n && !strncmp(p, m[i].name, n))
+				break;
+		if (i == RL_ARRAY_LEN(m))
+			return -1;
+		*bits |= m[i].bit;
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }
 
 static void eval_release(struct eval *e)
@@ -417,11 +439,15 @@ int evaluate_run(const struct rl_config *cfg, PGconn *conn, const struct eval_ar
 		goto out;
 	if (eval_pool_open(&e) || exact_search(&e) || (a->ground_truth && truth_check(&e)))
 		goto out;
+	unsigned m = a->methods;
 	if (e.quality_on && (quality_exact(&e) ||
-			     (e.qtext && (quality_fts(&e) || quality_hybrid_fts(&e) ||
-					  quality_bm25(&e) || quality_hybrid(&e)))))
+			     (e.qtext && (((m & EVAL_M_FTS) && quality_fts(&e)) ||
+					  ((m & EVAL_M_HYBRID_FTS) && quality_hybrid_fts(&e)) ||
+					  ((m & EVAL_M_BM25) && quality_bm25(&e)) ||
+					  ((m & EVAL_M_HYBRID) && quality_hybrid(&e))))))
 		goto out;
-	if (ann_measure(&e) || run_file_close(&e) || report_emit(&e, &regressed))
+	if (((m & EVAL_M_ANN) && ann_measure(&e)) || run_file_close(&e) ||
+	    report_emit(&e, &regressed))
 		goto out;
 	rc = 0;
 out:

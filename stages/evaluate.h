@@ -34,7 +34,20 @@ struct eval_args {
 				       * EVAL_MIN_PASSES at least (1.0); 0: one pass */
 	const char *fts_config;       /* text search configuration, default "english" */
 	int max_queries;              /* 0 = all */
+	unsigned methods;             /* EVAL_M_* measured besides exact (always); EVAL_M_ALL */
 };
+
+/* eval --methods: what is measured besides the exact dense ranking, the reference of all */
+#define EVAL_M_FTS        1u
+#define EVAL_M_HYBRID_FTS 2u      /* needs fts: asking for it measures fts too */
+#define EVAL_M_BM25       4u
+#define EVAL_M_HYBRID     8u
+#define EVAL_M_ANN        16u     /* the sweep of every HNSW and IVFFlat index */
+#define EVAL_M_ALL        31u
+
+/* Parses a comma list of exact, fts, hybrid_fts (or hybrid-fts), bm25, hybrid and ann into
+ * EVAL_M_* bits; 0 with *bits set, or -1 naming nothing (the caller's usage error). */
+int eval_methods_parse(const char *list, unsigned *bits);
 
 /* What the run log records of an evaluation. */
 struct eval_summary {

@@ -79,11 +79,13 @@ t_check "embed before init: exit 1, says so" test "$rc" = 1 -a "$(grep -c 'no ra
 # -q, --no-progress, or when stderr is not a terminal.
 if command -v script > /dev/null; then
   "$RAGLOAD" -q init
-  # 2,000 notes, 4.7 MB: a load of a few seconds, long enough for several redraws (4 a second)
-  # on a machine twice as fast as this one.
+  # 4,000 notes, 16 MB: a load of a few seconds, long enough for several redraws (4 a second)
+  # on a machine twice as fast as this one. Their words come from a short list: 300 distinct
+  # numbers a note made the BM25 postings most of the load (30 s of the server's CPU).
   mkdir -p "$TMP/docs"
-  awk -v d="$TMP/docs" 'BEGIN { for (j = 1; j <= 300; j++) s = s " " j
-    for (i = 1; i <= 2000; i++) { f = d "/n" i ".md"
+  awk -v d="$TMP/docs" 'BEGIN { split("load chunk embed vector index search query table row page", w, " ")
+    for (j = 1; j <= 300; j++) s = s " " w[j % 10 + 1] (j < 100 ? "" : "s")
+    for (i = 1; i <= 4000; i++) { f = d "/n" i ".md"
       printf "# Note %d\n\nParagraph %d about loading documents into PostgreSQL with pgvector, chunking and embedding them for retrieval.%s\n\nA second paragraph %d.%s\n", i, i, s, i, s > f
       close(f) } }'
   # a 64-dimension model: the fit's size is not what this checks (under ASan a 768-dimension fit

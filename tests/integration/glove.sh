@@ -17,9 +17,17 @@ t_eq "the model (with its vectors) is stored" glove \
   "$(q "SELECT settings->>'kind' FROM ragload_models WHERE model_name = '$name'")"
 
 rc=0
+# --methods exact: the dense ranking alone (full text, BM25 and the hybrids do not depend on
+# the model, and eval_scifact.sh measures them)
 "$RAGLOAD" --no-progress eval --queries "$D/queries.jsonl" --qrels "$D/qrels/test.tsv" \
-  --reports-dir "$TMP/reports" > "$TMP/eval.out" 2> "$TMP/eval.err" || rc=$?
-t_eq "eval exits 0" 0 "$rc"
+  --methods exact --reports-dir "$TMP/reports" > "$TMP/eval.out" 2> "$TMP/eval.err" || rc=$?
+t_eq "eval --methods exact exits 0" 0 "$rc"
+t_json "--methods exact: the exact row only, no full-text configuration in the settings" \
+  "$TMP/reports/latest/results.json" \
+  '[x["method"] for x in r["quality"]] == ["exact"] and "fts_config" not in r["settings"]'
+rc=0; "$RAGLOAD" eval --queries "$D/queries.jsonl" --methods exact,dense 2> "$TMP/m.err" || rc=$?
+t_check "--methods with an unknown name: usage error (2) naming it" \
+  test "$rc" = 2 -a "$(grep -c "got 'exact,dense'" "$TMP/m.err")" = 1
 ndcg=$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
