@@ -56,6 +56,10 @@
  *
  * Payload (model file format 2, after the header): u64 stem hashes[vocab] (ascending, as two
  * little-endian u32), float32 idf[vocab], float32 column scales[dim], int8 codes[vocab][dim].
+ *
+ * Size: ~1,900 lines: the fit (sample, vocabulary, LSA, pairs, training) and the embedding
+ * share the featurizer and its threaded kernels (par_for); the training loop (steps 3 and 4)
+ * is where it splits next.
  */
 /* The row sums (embedding, the fit's sparse products, Adam) are loops over dim floats of
  * unknown length: GCC vectorises them at -O3, not under -O2's cheap cost model (4x slower). */

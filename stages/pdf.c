@@ -50,6 +50,10 @@
  * the content stream: a two-column page comes out column by column for every producer we
  * measured (groff .2C, pdfTeX twocolumn); a producer that draws columns interleaved would
  * need a geometric sort, not done.
+ *
+ * Size: ~1,400 lines, one path from the worker's answer to events: spawning and limits, the
+ * answer's checks, then the page layout (headers and footers, hyphenation, columns, tables of
+ * contents, outline headings). The layout passes are where it splits next (a pdf_layout.c).
  */
 #include "pdf.h"
 #include "pdfwire.h"
