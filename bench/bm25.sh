@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# bench/bm25.sh DBNAME [COPIES] — BM25 at scale: the two candidate designs of migration 0004
+# bench/bm25.sh DBNAME [COPIES] — BM25 at scale: the designs of migrations 0004 and 0006
 # side by side on one machine, at COPIES x SciFact's chunks (default 13: ~104k chunks).
 #
-#   postings   ragload_bm25(): one row per (term, chunk) with tf and length, document
+#   postings   ragload_bm25_sql(): one row per (term, chunk) with tf and length, document
 #              frequencies counted at query time from the term index (exact, no maintenance)
+#   scan       ragload_bm25() with the extension: ragload_bm25_scan (extension/bm25.c), the
+#              same scores summed in C from one index-only scan per term (when installed)
 #   sparsevec  each chunk's BM25 term weights precomputed as a pgvector sparsevec (weights
 #              depend on N and the average length, so they go stale between refreshes),
 #              ranked by inner product with the query's idf vector (an exact scan; pgvector's
@@ -12,7 +14,7 @@
 # DBNAME must hold SciFact as `ragload init` + `ingest corpus.jsonl` leave it; it is copied
 # (createdb -T) into DBNAME_bm25bench, which is dropped at the end. Queries: SciFact's 300 test
 # claims, terms from `ragload embed --terms`; each design runs them through pgbench on 1 and
-# on 4 connections for 20 s. Prints p50/p95 per design and the sparsevec/postings ratio
+# on 4 connections for 20 s. Prints p50/p95 per design and the sparsevec/postings and scan/postings ratios
 # (speed is a ratio against a baseline measured in the same run, never an absolute target).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,6 +73,10 @@ q "CREATE TABLE bench_qv AS SELECT q.id, ('{' || coalesce(string_agg(t.dim || ':
 
 cat > "$T/postings.sql" <<EOF
 \\set id random(1, $n_q)
+SELECT count(*) FROM ragload_bm25_sql((SELECT terms FROM bench_q WHERE id = :id), 10);
+EOF
+cat > "$T/scan.sql" <<EOF
+\\set id random(1, $n_q)
 SELECT count(*) FROM ragload_bm25((SELECT terms FROM bench_q WHERE id = :id), 10);
 EOF
 cat > "$T/sparsevec.sql" <<EOF
@@ -80,7 +86,10 @@ EOF
 pct() { python3 -c 'import sys
 v = sorted(float(l.split()[2]) / 1000 for l in open(sys.argv[1]))
 print("%.2f %.2f %d" % (v[len(v) // 2], v[int(len(v) * 0.95)], len(v)))' "$1"; }
-for design in postings sparsevec; do
+designs="postings sparsevec"
+q "SELECT 'ragload_bm25_scan(bigint[],integer,double precision,double precision)'::regprocedure" >/dev/null 2>&1 &&
+  designs="postings scan sparsevec"
+for design in $designs; do
   for c in 1 4; do
     rm -f "$T"/pgbench_log.*
     (cd "$T" && "$PGBENCH" -n -d "$DB" -f "$T/$design.sql" -c "$c" -j "$c" -T 20 -l > /dev/null 2>&1)
@@ -92,3 +101,7 @@ for design in postings sparsevec; do
 done
 python3 -c 'import sys; print("sparsevec/postings p95 ratio: 1 connection %.1f, 4 connections %.1f" % (float(sys.argv[1]) / float(sys.argv[2]), float(sys.argv[3]) / float(sys.argv[4])))' \
   "$p95_sparsevec_1" "$p95_postings_1" "$p95_sparsevec_4" "$p95_postings_4"
+[ -n "${p95_scan_1:-}" ] &&
+  python3 -c 'import sys; print("scan/postings p95 ratio: 1 connection %.2f, 4 connections %.2f" % (float(sys.argv[1]) / float(sys.argv[2]), float(sys.argv[3]) / float(sys.argv[4])))' \
+    "$p95_scan_1" "$p95_postings_1" "$p95_scan_4" "$p95_postings_4"
+true

@@ -1,6 +1,8 @@
-# BM25 in the database (migration 0004) on a small corpus of SciFact abstracts, one file each:
+# BM25 in the database (migrations 0004, 0006) on a small corpus of SciFact abstracts, one file each:
 #  - ragload_bm25() equals an Okapi BM25 computed here, independently, in python3 over each
 #    chunk's terms (`ragload embed --terms`, the stems the load wrote), scores and order;
+#  - the extension's C scorer (ragload_bm25_scan, which ragload_bm25 calls) and the plain SQL
+#    (ragload_bm25_sql) give the same rows bit for bit, after every change below;
 #  - N and the total length (ragload_bm25_stats) stay exact after an incremental load, a
 #    replaced document, a prune and a reindex (new chunking, shadow tables swapped in) and its
 #    rollback, and the postings follow every one of them;
@@ -68,13 +70,13 @@ for l in open(qterms):
 json.dump({"N": N, "total": sum(length.values()), "rank": out}, open(sys.argv[6], "w"))
 EOF
 # SQL's rankings for the same queries, as JSON {qid: [[chunk_id, score], ...]}
-sql_rank() {  # k1 b out
-  python3 - "$TMP/qterms.jsonl" "$1" "$2" > "$TMP/rank.sql" <<'EOF'
+sql_rank() {  # k1 b out [function]
+  python3 - "$TMP/qterms.jsonl" "$1" "$2" "${4:-ragload_bm25}" > "$TMP/rank.sql" <<'EOF'
 import json, sys
 print("SELECT json_object_agg(qid, r) FROM (")
 print(" UNION ALL ".join(
     "SELECT %s AS qid, (SELECT coalesce(json_agg(json_build_array(chunk_id, score)), '[]') "
-    "FROM ragload_bm25('{%s}', 10, %s, %s)) AS r" % ("'" + q["id"] + "'", ",".join(map(str, q["terms"])), sys.argv[2], sys.argv[3])
+    "FROM %s('{%s}', 10, %s, %s)) AS r" % ("'" + q["id"] + "'", sys.argv[4], ",".join(map(str, q["terms"])), sys.argv[2], sys.argv[3])
     for q in map(json.loads, open(sys.argv[1]))))
 print(") x")
 EOF
@@ -96,10 +98,19 @@ for qid in b:
         print("query", qid, "brute", x[:3], "sql", y[:3]); ok = False
 sys.exit(0 if ok else 1)
 EOF
+  # the extension's C scorer (ragload_bm25 calls it) and the plain SQL: the same bits
+  if [ "$scan" = t ]; then
+    sql_rank "$2" "$3" "$TMP/plain.json" ragload_bm25_sql
+    t_check "$1: ragload_bm25_scan (C) and ragload_bm25_sql rank and score alike, bit for bit" \
+      cmp -s "$TMP/sql.json" "$TMP/plain.json"
+  fi
   local stats; stats=$(q "SELECT sum(n) || ' ' || sum(total_len) FROM ragload_bm25_stats")
   t_eq "$1: N and total length are exact" "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["N"], r["total"])' "$TMP/brute.json")" "$stats"
   t_eq "$1: every chunk's postings, no others" "0 0" "$(q "SELECT (SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM ragload_bm25_postings p WHERE p.chunk_id = c.chunk_id)) || ' ' || (SELECT count(*) FROM ragload_bm25_postings p WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id))")"
 }
+# the extension is installed by ./run.sh setup: ragload_bm25 scores through its C scan
+scan=$(q "SELECT to_regprocedure('ragload_bm25_scan(bigint[], integer, double precision, double precision)') IS NOT NULL")
+t_eq "ragload_bm25 has the extension's C scorer" t "$scan"
 compare "first load" 0.9 0.4
 compare "first load" 1.2 0.75
 t_eq "[search] stored for the SQL functions" "0.9 0.4 convex" \

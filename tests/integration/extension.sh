@@ -77,6 +77,34 @@ t_eq "a 1 MB query embeds and searches" "t 5" \
 t_err "a 70 MB query is an error naming the limit" "SELECT ragload_embed(repeat('abcdefg ', 9000000))" "over the limit"
 t_eq "controls, lone surrogates' replacements and NULs' neighbours embed" 1 \
   "$(q "SELECT count(*) FROM (SELECT ragload_embed(E'\\x01\\x02 caf\\u00e9 \\uFFFD \\t\\n x')) s")"
+# ragload_bm25_scan, the C scorer ragload_bm25 calls: its own edges
+t_err "bm25_scan: NULL k1 or b is an error naming them" \
+  "SELECT * FROM ragload_bm25_scan('{1}', 5, NULL, 0.4)" "k1 and b must be given"
+t_eq "bm25_scan: NULL terms, {}, {NULL}, k 0 or -1: no rows" "0 0 0 0 0" \
+  "$(q "SELECT (SELECT count(*) FROM ragload_bm25_scan(NULL, 5, 0.9, 0.4)) || ' ' ||
+               (SELECT count(*) FROM ragload_bm25_scan('{}', 5, 0.9, 0.4)) || ' ' ||
+               (SELECT count(*) FROM ragload_bm25_scan('{NULL}', 5, 0.9, 0.4)) || ' ' ||
+               (SELECT count(*) FROM ragload_bm25_scan(ragload_terms('$qa'), 0, 0.9, 0.4)) || ' ' ||
+               (SELECT count(*) FROM ragload_bm25_scan(ragload_terms('$qa'), -1, 0.9, 0.4))")"
+t_eq "bm25_scan: k NULL gives no row, as the SQL's LIMIT greatest(NULL, 0)" \
+  "$(q "SELECT count(*) FROM ragload_bm25_sql(ragload_terms('$qa'), NULL, 0.9, 0.4)")" \
+  "$(q "SELECT count(*) FROM ragload_bm25_scan(ragload_terms('$qa'), NULL, 0.9, 0.4)")"
+t_eq "bm25_scan: a 2-D array, NULLs inside, repeats and k 10^9 rank as the SQL" \
+  "$(q "SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_sql(ARRAY[ragload_terms('$qa') || NULL::bigint, ragload_terms('$qa') || NULL::bigint], 1000000000, 1.2, 0.75)")" \
+  "$(q "SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_scan(ARRAY[ragload_terms('$qa') || NULL::bigint, ragload_terms('$qa') || NULL::bigint], 1000000000, 1.2, 0.75)")"
+# random term lists: the corpus's own terms, unknown ones, NULLs, extreme k1/b, 500 calls
+t_eq "bm25_scan: 500 random calls (terms, NULLs, k, k1, b) equal ragload_bm25_sql" 0 \
+  "$(q "SELECT setseed(0.42); CREATE TEMP TABLE fz AS
+        SELECT i, (SELECT array_agg(CASE WHEN random() < 0.1 THEN NULL WHEN random() < 0.3
+                     THEN (random() * 9e18)::bigint ELSE t END)
+                   FROM (SELECT term AS t FROM ragload_bm25_postings
+                         ORDER BY random() LIMIT (1 + random() * 30)::int) x) AS terms,
+               (random() * 50)::int - 5 AS k, (ARRAY[0, 0.9, 1.2, 2, 3])[1 + (random() * 4)::int] AS k1,
+               (ARRAY[0, 0.4, 0.75, 1])[1 + (random() * 3)::int] AS b
+        FROM generate_series(1, 500) i;
+        SELECT count(*) FROM fz WHERE
+          (SELECT coalesce(string_agg(chunk_id || ':' || score, ','), '') FROM ragload_bm25_scan(terms, k, k1, b)) <>
+          (SELECT coalesce(string_agg(chunk_id || ':' || score, ','), '') FROM ragload_bm25_sql(terms, k, k1, b))" | tail -n 1)"
 t_eq "the backend survived all of it" 1 "$(q "SELECT 1")"
 threads=$(/usr/bin/python3 - <<'EOF'
 import os, psycopg
