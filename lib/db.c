@@ -352,14 +352,14 @@ int db_create_roles(PGconn *conn)
 		"ragload_corpus, ragload_runs TO " ROLE_LOADER,
 		"GRANT SELECT ON ragload_schema_version, ragload_indexes TO " ROLE_LOADER,
 		/* BM25: the loader's writes keep the postings and their statistics */
-		"GRANT SELECT, INSERT, DELETE ON ragload_bm25_postings, ragload_bm25_stats TO "
-		ROLE_LOADER,
+		"GRANT SELECT, INSERT, DELETE ON ragload_bm25_postings, ragload_bm25_stats, "
+		"ragload_bm25_df TO " ROLE_LOADER,
 		"GRANT USAGE, SELECT, UPDATE ON SEQUENCE documents_doc_id_seq, chunks_chunk_id_seq, "
 		"embeddings_embedding_id_seq, ragload_runs_run_id_seq TO " ROLE_LOADER,
 		/* reader: reads the corpus, writes the chat tables */
 		"GRANT SELECT ON documents, chunks, embeddings, ragload_models, ragload_corpus, "
-		"ragload_indexes, ragload_schema_version, ragload_bm25_postings, ragload_bm25_stats "
-		"TO " ROLE_READER,
+		"ragload_indexes, ragload_schema_version, ragload_bm25_postings, ragload_bm25_stats, "
+		"ragload_bm25_df TO " ROLE_READER,
 		"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON documents, chunks, embeddings FROM "
 		ROLE_READER,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON users, chat_sessions, chat_messages TO "

@@ -68,18 +68,18 @@ static int resolve_model(struct rl_config *cfg, const struct ingest_args *a, PGc
 static void analyze_tables(PGconn *conn, PGconn *other, int vacuum)
 {
 	/* the postings always vacuumed: BM25 reads them by index-only scans, which need the
-	 * visibility map a VACUUM sets */
+	 * visibility map a VACUUM sets (and their document frequencies, compacted just before) */
 	const char *b = vacuum ? "VACUUM (ANALYZE) documents, chunks" : "ANALYZE documents, chunks";
 	if (!other || PQstatus(other) != CONNECTION_OK || !PQsendQuery(other, b)) {
 		db_exec(conn, vacuum ? "VACUUM (ANALYZE) documents, chunks, embeddings, "
-				       "ragload_bm25_postings"
+				       "ragload_bm25_postings, ragload_bm25_df"
 				     : "ANALYZE documents, chunks, embeddings");
 		if (!vacuum)
-			db_exec(conn, "VACUUM (ANALYZE) ragload_bm25_postings");
+			db_exec(conn, "VACUUM (ANALYZE) ragload_bm25_postings, ragload_bm25_df");
 		return;
 	}
 	db_exec(conn, vacuum ? "VACUUM (ANALYZE) embeddings" : "ANALYZE embeddings");
-	db_exec(conn, "VACUUM (ANALYZE) ragload_bm25_postings");
+	db_exec(conn, "VACUUM (ANALYZE) ragload_bm25_postings, ragload_bm25_df");
 	PGresult *r;
 	while ((r = PQgetResult(other)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)

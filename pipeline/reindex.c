@@ -157,6 +157,8 @@ static int create_shadow(PGconn *conn, int dim)
 			     "public.ragload_bm25_postings INCLUDING ALL EXCLUDING INDEXES)") ||
 	       db_exec(conn, "CREATE TABLE ragload_shadow.ragload_bm25_stats (LIKE "
 			     "public.ragload_bm25_stats INCLUDING ALL)") ||
+	       db_exec(conn, "CREATE TABLE ragload_shadow.ragload_bm25_df (LIKE "
+			     "public.ragload_bm25_df INCLUDING ALL)") ||
 	       db_exec(conn, "SELECT ragload_bm25_attach('ragload_shadow')") ||
 	       corpus_type_vectors(conn, "ragload_shadow.embeddings", dim);
 }
@@ -334,7 +336,8 @@ static int finish_shadow(PGconn *conn, const struct live *l, const struct index_
 			return RL_ERR;
 	}
 	return db_exec(conn, "SELECT ragload_bm25_compact('ragload_shadow')") ||
-	       db_exec(conn, "VACUUM (ANALYZE) ragload_shadow.ragload_bm25_postings") ||
+	       db_exec(conn, "VACUUM (ANALYZE) ragload_shadow.ragload_bm25_postings, "
+			     "ragload_shadow.ragload_bm25_df") ||
 	       db_exec(conn, "ANALYZE ragload_shadow.chunks, ragload_shadow.embeddings") ? RL_ERR : 0;
 }
 
@@ -380,16 +383,17 @@ static int verify_shadow(PGconn *conn, const struct live *l)
 	return 0;
 }
 
-/* Moves schema from's chunks/embeddings, with their BM25 postings and statistics, to schema
- * to, keeping the id sequences in public. */
+/* Moves schema from's chunks/embeddings, with their BM25 postings, statistics and document
+ * frequencies, to schema to, keeping the id sequences in public. */
 static int move_generation(PGconn *conn, const char *from, const char *to)
 {
-	char sql[512];
+	char sql[640];
 	snprintf(sql, sizeof(sql),
 		 "ALTER TABLE %s.embeddings SET SCHEMA %s; ALTER TABLE %s.chunks SET SCHEMA %s; "
 		 "ALTER TABLE %s.ragload_bm25_postings SET SCHEMA %s; "
-		 "ALTER TABLE %s.ragload_bm25_stats SET SCHEMA %s", from, to, from, to, from, to,
-		 from, to);
+		 "ALTER TABLE %s.ragload_bm25_stats SET SCHEMA %s; "
+		 "ALTER TABLE %s.ragload_bm25_df SET SCHEMA %s", from, to, from, to, from, to,
+		 from, to, from, to);
 	return db_exec(conn, sql);
 }
 
@@ -405,7 +409,7 @@ static int swap(PGconn *conn, const char *incoming, const struct live *l, const 
 	snprintf(gen, sizeof(gen), "%d", new_generation);
 	if (db_exec(conn, "BEGIN") ||
 	    db_exec(conn, "LOCK TABLE public.chunks, public.embeddings, public.ragload_bm25_postings, "
-			  "public.ragload_bm25_stats IN ACCESS EXCLUSIVE MODE") ||
+			  "public.ragload_bm25_stats, public.ragload_bm25_df IN ACCESS EXCLUSIVE MODE") ||
 	    db_exec(conn, "ALTER SEQUENCE public.chunks_chunk_id_seq OWNED BY NONE; "
 			  "ALTER SEQUENCE public.embeddings_embedding_id_seq OWNED BY NONE") ||
 	    db_exec(conn, "DROP SCHEMA IF EXISTS ragload_swap CASCADE; CREATE SCHEMA ragload_swap") ||
@@ -448,8 +452,8 @@ static int rollback(PGconn *conn, const struct live *l)
 		return RL_ERR;
 	}
 	if (db_scalar_int(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ragload_prev' "
-				"AND tablename IN ('ragload_bm25_postings', 'ragload_bm25_stats')", 0,
-			  &ok) != 2 || !ok) {
+				"AND tablename IN ('ragload_bm25_postings', 'ragload_bm25_stats', "
+				"'ragload_bm25_df')", 0, &ok) != 3 || !ok) {
 		log_error("the previous generation predates BM25 (schema 4) and cannot be rolled "
 			  "back to; reindex instead");
 		return RL_ERR;

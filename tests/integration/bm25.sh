@@ -3,9 +3,9 @@
 #    chunk's terms (`ragload embed --terms`, the stems the load wrote), scores and order;
 #  - the extension's C scorer (ragload_bm25_scan, which ragload_bm25 calls) and the plain SQL
 #    (ragload_bm25_sql) give the same rows bit for bit, after every change below;
-#  - N and the total length (ragload_bm25_stats) stay exact after an incremental load, a
-#    replaced document, a prune and a reindex (new chunking, shadow tables swapped in) and its
-#    rollback, and the postings follow every one of them;
+#  - N, the total length (ragload_bm25_stats) and each term's df (ragload_bm25_df) stay exact
+#    after an incremental load, a replaced document, a prune and a reindex (new chunking,
+#    shadow tables swapped in) and its rollback, and the postings follow every one of them;
 #  - ties break by chunk id (duplicate documents score alike) and two runs rank alike;
 #  - search --method bm25|hybrid work; the reader role calls the three SQL functions.
 . "$(dirname "$0")/../lib.sh"
@@ -106,6 +106,10 @@ EOF
   fi
   local stats; stats=$(q "SELECT sum(n) || ' ' || sum(total_len) FROM ragload_bm25_stats")
   t_eq "$1: N and total length are exact" "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["N"], r["total"])' "$TMP/brute.json")" "$stats"
+  t_eq "$1: ragload_bm25_df holds each term's postings count, no other term" 0 \
+    "$(q "SELECT count(*) FROM (SELECT term, sum(df) AS df FROM ragload_bm25_df GROUP BY term HAVING sum(df) <> 0) d
+          FULL JOIN (SELECT term, count(*) AS df FROM ragload_bm25_postings GROUP BY term) p USING (term)
+          WHERE d.df IS DISTINCT FROM p.df")"
   t_eq "$1: every chunk's postings, no others" "0 0" "$(q "SELECT (SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM ragload_bm25_postings p WHERE p.chunk_id = c.chunk_id)) || ' ' || (SELECT count(*) FROM ragload_bm25_postings p WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id))")"
 }
 # the extension is installed by ./run.sh setup: ragload_bm25 scores through its C scan
@@ -133,6 +137,8 @@ rc=0; "$RAGLOAD" --no-progress ingest "$TMP/docs" "$TMP/more" 2> "$TMP/ingest.er
 t_eq "incremental ingest (15 new, 1 replaced) exits 0" 0 "$rc"
 compare "incremental load, replaced document" 0.9 0.4
 t_eq "stats compacted to one row after ingest" 1 "$(q "SELECT count(*) FROM ragload_bm25_stats")"
+t_eq "document frequencies compacted to one row a term after ingest" 0 \
+  "$(q "SELECT count(*) FROM (SELECT term FROM ragload_bm25_df GROUP BY term HAVING count(*) > 1 OR sum(df) = 0) x")"
 # prune
 rm "$TMP/docs/dup0.txt" "$(ls -d "$TMP"/docs/*.txt | head -n 1)"
 "$RAGLOAD" -q ingest --prune "$TMP/docs" "$TMP/more"
@@ -168,4 +174,4 @@ t_eq "reader: ragload_hybrid" 5 "$(asreader "SELECT count(*) FROM ragload_hybrid
 t_eq "empty terms: no rows" 0 "$(q "SELECT count(*) FROM ragload_bm25('{}', 5)")"
 t_eq "NULL query: no rows" "0 0" "$(q "SELECT count(*) FROM ragload_bm25(NULL, 5)") $(q "SELECT count(*) FROM ragload_dense(NULL, 5)")" 
 q "TRUNCATE documents CASCADE"
-t_eq "TRUNCATE empties the postings and the stats with the chunks" "0 0" "$(q "SELECT (SELECT count(*) FROM ragload_bm25_postings) || ' ' || (SELECT coalesce(sum(n), 0) FROM ragload_bm25_stats)")"
+t_eq "TRUNCATE empties the postings, the stats and the document frequencies with the chunks" "0 0 0" "$(q "SELECT (SELECT count(*) FROM ragload_bm25_postings) || ' ' || (SELECT coalesce(sum(n), 0) FROM ragload_bm25_stats) || ' ' || (SELECT count(*) FROM ragload_bm25_df)")"

@@ -92,6 +92,23 @@ t_eq "bm25_scan: k NULL gives no row, as the SQL's LIMIT greatest(NULL, 0)" \
 t_eq "bm25_scan: a 2-D array, NULLs inside, repeats and k 10^9 rank as the SQL" \
   "$(q "SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_sql(ARRAY[ragload_terms('$qa') || NULL::bigint, ragload_terms('$qa') || NULL::bigint], 1000000000, 1.2, 0.75)")" \
   "$(q "SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_scan(ARRAY[ragload_terms('$qa') || NULL::bigint, ragload_terms('$qa') || NULL::bigint], 1000000000, 1.2, 0.75)")"
+# the 300 test claims, where the scan prunes (reads part of the postings, probes the rest)
+q "CREATE TABLE fz_q (id serial, t text)"
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy fz_q (t) FROM '$TMP/q.txt'"
+for kp in "10 0.9 0.4" "50 1.2 0.75"; do
+  set -- $kp
+  t_eq "bm25_scan: the 300 test claims at k $1 (k1 $2, b $3) rank and score as ragload_bm25_sql" 0 \
+    "$(q "SELECT count(*) FROM fz_q WHERE
+            (SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_scan(ragload_terms(t), $1, $2, $3)) IS DISTINCT FROM
+            (SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_sql(ragload_terms(t), $1, $2, $3))")"
+done
+psql -X -qtA -c "SET client_min_messages = debug1" -c "SELECT count(*) FROM fz_q, ragload_bm25_scan(ragload_terms(t), 10, 0.9, 0.4)" \
+  > /dev/null 2> "$TMP/scan.log"
+t_check "bm25_scan: it pruned (probes) on most of the 300 claims" python3 -c '
+import re, sys
+p = [int(x) for x in re.findall(r"(\d+) probes", open(sys.argv[1]).read())]
+print("  scans %d, with probes %d" % (len(p), sum(1 for x in p if x)))
+sys.exit(0 if len(p) == 300 and sum(1 for x in p if x) > 150 else 1)' "$TMP/scan.log"
 # random term lists: the corpus's own terms, unknown ones, NULLs, extreme k1/b, 500 calls
 t_eq "bm25_scan: 500 random calls (terms, NULLs, k, k1, b) equal ragload_bm25_sql" 0 \
   "$(q "SELECT setseed(0.42); CREATE TEMP TABLE fz AS
@@ -105,6 +122,13 @@ t_eq "bm25_scan: 500 random calls (terms, NULLs, k, k1, b) equal ragload_bm25_sq
         SELECT count(*) FROM fz WHERE
           (SELECT coalesce(string_agg(chunk_id || ':' || score, ','), '') FROM ragload_bm25_scan(terms, k, k1, b)) <>
           (SELECT coalesce(string_agg(chunk_id || ':' || score, ','), '') FROM ragload_bm25_sql(terms, k, k1, b))" | tail -n 1)"
+# a document frequency that disagrees with the postings: an error naming the repair
+term=$(q "SELECT term FROM ragload_bm25_df ORDER BY df DESC, term LIMIT 1")
+q "UPDATE ragload_bm25_df SET df = df + 1 WHERE term = $term"
+t_err "bm25_scan: a df that disagrees with the postings is an error naming the repair" \
+  "SELECT * FROM ragload_bm25_scan('{$term}', 5, 0.9, 0.4)" "ragload_bm25_df says"
+q "SELECT ragload_bm25_df_rebuild()" > /dev/null
+t_eq "bm25_scan: ragload_bm25_df_rebuild() repairs it" 5 "$(q "SELECT count(*) FROM ragload_bm25_scan('{$term}', 5, 0.9, 0.4)")"
 t_eq "the backend survived all of it" 1 "$(q "SELECT 1")"
 threads=$(/usr/bin/python3 - <<'EOF'
 import os, psycopg
