@@ -445,8 +445,11 @@ static void complete(struct reader *r, const struct qterm *q, struct acc *c)
 		if (c->key[i] != EMPTY_KEY)
 			ids[n++] = (int32)c->key[i];
 	qsort(ids, n, sizeof(int32), int4_cmp);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
 		*acc_find(c, ids[i]) += probe(r, q, ids[i]);
+	}
 	pfree(ids);
 }
 
@@ -478,7 +481,7 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 	int64 *terms;
 	size_t nterms = 0, nq = 0, done;
 	int32 k;
-	double n, avglen, left = 0, readb = 0, sumdf = 0, theta = -INFINITY;
+	double n, avglen, left = 0, readb = 0, sumdf = 0, restdf, theta = -INFINITY;
 	struct acc acc, exact;
 	struct qterm *q;
 	struct best top;
@@ -549,6 +552,7 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 		done++;
 	}
 	nq = done;
+	restdf = sumdf;  /* the postings of the terms not read whole yet */
 	qsort(q, nq, sizeof(*q), qterm_cmp);
 
 	r.by_term = index_beginscan(heap, ix, GetActiveSnapshot(), 1, 0);
@@ -573,11 +577,10 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 	 */
 	acc_init(&exact, 64);
 	for (done = 0; done < nq; done++) {
-		if (prune && done > 0 && acc.n >= (size_t)k) {
-			double rest = 0;
-			for (size_t j = done; j < nq; j++)
-				rest += q[j].df;
-			if ((double)k * (double)(nq - done) * PROBE_COST < rest) {
+		/* every step for a query's dozen terms, then at powers of two (a list of a million
+		 * terms would otherwise rescan the sums a million times) */
+		if (prune && done > 0 && acc.n >= (size_t)k && (done < 64 || !(done & (done - 1)))) {
+			if ((double)k * (double)(nq - done) * PROBE_COST < restdf) {
 				best_of_acc(&acc, &top);
 				theta = Max(theta, kth(&top));
 				for (size_t i = 0; i < top.n; i++)
@@ -601,6 +604,7 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 		add_whole(&r, &q[done], &acc);
 		left -= q[done].bound;
 		readb += q[done].bound;
+		restdf -= q[done].df;
 	}
 	if (done < nq) {
 		/* the chunks that can still reach the top k, completed term by term */
@@ -609,10 +613,11 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			complete(&r, &q[done], &acc);
 			left -= q[done].bound;
-			best_of_acc(&acc, &top);
-			theta = Max(theta, kth(&top));
-			if (done + 1 < nq)
+			if (done + 1 < nq && (done < 64 || !(done & (done - 1)))) {
+				best_of_acc(&acc, &top);
+				theta = Max(theta, kth(&top));
 				keep_candidates(&acc, left, theta);
+			}
 		}
 	}
 	best_of_acc(&acc, &top);

@@ -122,6 +122,10 @@ t_eq "bm25_scan: 500 random calls (terms, NULLs, k, k1, b) equal ragload_bm25_sq
         SELECT count(*) FROM fz WHERE
           (SELECT coalesce(string_agg(chunk_id || ':' || score, ','), '') FROM ragload_bm25_scan(terms, k, k1, b)) <>
           (SELECT coalesce(string_agg(chunk_id || ':' || score, ','), '') FROM ragload_bm25_sql(terms, k, k1, b))" | tail -n 1)"
+# a list of every term of the corpus and as many unknown ones: scored whole, as the SQL
+t_eq "bm25_scan: all of the corpus's terms and 50k unknown ones at once rank as the SQL" \
+  "$(q "SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_sql((SELECT array_agg(term) FROM (SELECT DISTINCT term FROM ragload_bm25_postings UNION ALL SELECT g FROM generate_series(1, 50000) g) x), 10, 0.9, 0.4)")" \
+  "$(q "SELECT string_agg(chunk_id || ':' || score, ',') FROM ragload_bm25_scan((SELECT array_agg(term) FROM (SELECT DISTINCT term FROM ragload_bm25_postings UNION ALL SELECT g FROM generate_series(1, 50000) g) x), 10, 0.9, 0.4)")"
 # a document frequency that disagrees with the postings: an error naming the repair
 term=$(q "SELECT term FROM ragload_bm25_df ORDER BY df DESC, term LIMIT 1")
 q "UPDATE ragload_bm25_df SET df = df + 1 WHERE term = $term"
