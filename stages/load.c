@@ -294,10 +294,21 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* One chunk's postings rows: its stems sorted, one row per distinct stem. Returns 0 or
- * RL_ENOMEM. */
-static int postings_rows(struct pgcopy *pc, struct stems *s, struct stem_list *t,
-			 const char *text, size_t len, int64_t chunk_id)
+/* a postings row */
+struct posting {
+	int64_t term;
+	int32_t chunk_id, tf, len;
+};
+
+struct posting_list {
+	struct posting *v;
+	size_t n, cap;
+};
+
+/* One chunk's postings: its stems sorted, one per distinct stem, appended to out. Returns 0
+ * or RL_ENOMEM. */
+static int chunk_postings(struct posting_list *out, struct stems *s, struct stem_list *t,
+			  const char *text, size_t len, int64_t chunk_id)
 {
 	t->n = 0;
 	if (text && len && stems_each(s, text, len, stem_add, t))
@@ -309,46 +320,83 @@ static int postings_rows(struct pgcopy *pc, struct stems *s, struct stem_list *t
 	for (size_t a = 0, b; a < t->n; a = b) {
 		for (b = a + 1; b < t->n && t->v[b] == t->v[a]; b++)
 			;
-		pgcopy_row(pc, 4);
-		pgcopy_int8(pc, (int64_t)t->v[a]);
-		pgcopy_int4(pc, (int32_t)chunk_id);
-		pgcopy_int4(pc, (int32_t)(b - a));
-		pgcopy_int4(pc, (int32_t)t->n);
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? 2 * out->cap : 4096;
+			struct posting *v = realloc(out->v, cap * sizeof(*v));
+			if (!v)
+				return RL_ENOMEM;
+			out->v = v;
+			out->cap = cap;
+		}
+		out->v[out->n++] = (struct posting){(int64_t)t->v[a], (int32_t)chunk_id,
+						    (int32_t)(b - a), (int32_t)t->n};
 	}
 	return 0;
 }
 
+/* the term index's order: term as the signed bigint it is stored as, then chunk */
+static int cmp_posting(const void *a, const void *b)
+{
+	const struct posting *x = a, *y = b;
+	if (x->term != y->term)
+		return x->term < y->term ? -1 : 1;
+	return (x->chunk_id > y->chunk_id) - (x->chunk_id < y->chunk_id);
+}
+
+/* rows sorted and sent by one COPY into table; 0, or RL_ERR with the server's message */
+static int send_postings(PGconn *conn, const char *table, struct posting_list *rows, char *err,
+			 size_t errlen)
+{
+	struct pgcopy pc;
+	char target[160];
+	if (rows->n > 1)
+		qsort(rows->v, rows->n, sizeof(*rows->v), cmp_posting);
+	snprintf(target, sizeof(target), "%s (term, chunk_id, tf, len)", table);
+	pgcopy_begin(&pc, conn, target);
+	for (size_t i = 0; i < rows->n; i++) {
+		pgcopy_row(&pc, 4);
+		pgcopy_int8(&pc, rows->v[i].term);
+		pgcopy_int4(&pc, rows->v[i].chunk_id);
+		pgcopy_int4(&pc, rows->v[i].tf);
+		pgcopy_int4(&pc, rows->v[i].len);
+	}
+	if (pgcopy_end(&pc, 1)) {
+		snprintf(err, errlen, "%s", pc.error);
+		return RL_ERR;
+	}
+	return 0;
+}
+
+/*
+ * The batch's postings are sent in the term index's order, (term, chunk_id): each B-tree
+ * insert then lands beside the one before it, on a leaf page still in the CPU's cache,
+ * instead of on a random one (the stems' hashes scatter a chunk's rows over the whole index).
+ */
 int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs, size_t n,
 		       const int64_t *chunk_ids, char *err, size_t errlen)
 {
-	struct pgcopy pc;
 	struct stem_list t = {0};
+	struct posting_list rows = {0};
 	struct stems *s = stems_new();
-	char target[160];
 	int rc = RL_ERR;
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return RL_ERR;
 	}
-	snprintf(target, sizeof(target), "%s (term, chunk_id, tf, len)", table);
-	pgcopy_begin(&pc, conn, target);
 	for (size_t i = 0, k = 0; i < n; i++) {
 		const struct doc *d = docs[i];
 		for (size_t j = 0; j < d->n_chunks; j++, k++) {
 			const struct chunk *ch = &d->chunks[j];
-			if (postings_rows(&pc, s, &t, d->text ? d->text + ch->start : NULL,
-					  ch->end - ch->start, chunk_ids[k])) {
-				pgcopy_end(&pc, 0);
+			if (chunk_postings(&rows, s, &t, d->text ? d->text + ch->start : NULL,
+					   ch->end - ch->start, chunk_ids[k])) {
 				snprintf(err, errlen, "out of memory");
 				goto out;
 			}
 		}
 	}
-	if (pgcopy_end(&pc, 1))
-		snprintf(err, errlen, "%s", pc.error);
-	else
-		rc = 0;
+	rc = send_postings(conn, table, &rows, err, errlen);
 out:
+	free(rows.v);
 	free(t.v);
 	stems_free(s);
 	return rc;
@@ -358,6 +406,7 @@ out:
 int load_backfill_postings(PGconn *conn, uint64_t *n_chunks)
 {
 	struct stem_list t = {0};
+	struct posting_list rows = {0};
 	struct stems *s = stems_new();
 	PGresult *r = NULL;
 	int rc = RL_ERR, in_tx = 0;
@@ -378,18 +427,18 @@ int load_backfill_postings(PGconn *conn, uint64_t *n_chunks)
 			goto out;
 		if (PQntuples(r) == 0)
 			break;
-		struct pgcopy pc;
-		pgcopy_begin(&pc, conn, "ragload_bm25_postings (term, chunk_id, tf, len)");
+		char err[512];
+		rows.n = 0;
 		for (int i = 0; i < PQntuples(r); i++) {
-			if (postings_rows(&pc, s, &t, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
-					  strtoll(PQgetvalue(r, i, 0), NULL, 10))) {
-				pgcopy_end(&pc, 0);
+			if (chunk_postings(&rows, s, &t, PQgetvalue(r, i, 1),
+					   (size_t)PQgetlength(r, i, 1),
+					   strtoll(PQgetvalue(r, i, 0), NULL, 10))) {
 				rc = RL_ENOMEM;
 				goto out;
 			}
 		}
-		if (pgcopy_end(&pc, 1)) {
-			log_error("writing BM25 postings: %s", pc.error);
+		if (send_postings(conn, "ragload_bm25_postings", &rows, err, sizeof(err))) {
+			log_error("writing BM25 postings: %s", err);
 			goto out;
 		}
 		*n_chunks += (uint64_t)PQntuples(r);
@@ -400,6 +449,7 @@ out:
 	if (in_tx)
 		db_exec_quiet(conn, "ROLLBACK", NULL, 0);
 	PQclear(r);
+	free(rows.v);
 	free(t.v);
 	stems_free(s);
 	return rc;
