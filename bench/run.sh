@@ -698,7 +698,8 @@ raw bench.seconds "$(since "$START")"
 
 # ---- report -----------------------------------------------------------------------------------
 json_str() { local s=$1; s=${s//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
-json_val() { if [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then printf '%s' "$1"; else json_str "$1"; fi; }
+# a JSON number only as JSON writes one (no leading zero: a commit like 0795e78 stays a string)
+json_val() { if [[ $1 =~ ^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$ && ! ( $1 =~ ^[0-9a-f]{7,}$ && $1 =~ [a-f] ) ]]; then printf '%s' "$1"; else json_str "$1"; fi; }
 json_obj() {  # json_obj ARRAYNAME KEYS...
   local -n m=$1; shift
   local first=1 k

@@ -13,7 +13,8 @@
  * BM25 postings beside them (their statistics kept by the triggers ragload_bm25_attach() gives
  * the shadow tables, so the shadow's N and lengths are exact for it alone),
  * then every key, constraint and index of the live tables under the same names (the vector
- * and full-text ones through the index stage's DDL, with the new settings), and foreign keys
+ * and full-text ones through the index stage's DDL, with the new settings, halfvec and bit
+ * indexes too where `index --storage` made them), and foreign keys
  * to the one documents table, so doc_ids survive. The swap moves the live tables to
  * ragload_prev and the shadow ones to public in one short transaction: a reader sees the old
  * generation or the new one, never a mix, and never a missing table. The previous generation stays in ragload_prev
@@ -335,6 +336,29 @@ static int finish_shadow(PGconn *conn, const struct live *l, const struct index_
 			      sizeof(sql), params, sizeof(params)) || db_exec(conn, sql))
 			return RL_ERR;
 	}
+	/* the live generation's halfvec and bit indexes (`index --storage`), under their names,
+	 * so that the one ragload_indexes marks as serving exists after the swap */
+	PGresult *st = db_query(conn, "SELECT r.kind, r.storage, r.index_name FROM ragload_indexes r "
+				"WHERE r.kind IN ('hnsw', 'ivfflat') AND r.storage <> 'vector' AND "
+				"to_regclass(format('public.%I', r.index_name)) IS NOT NULL "
+				"ORDER BY r.index_name", 0, NULL);
+	if (!st)
+		return RL_ERR;
+	for (int i = 0; i < PQntuples(st); i++) {
+		char sql[1024], params[256];
+		char *name = PQescapeIdentifier(conn, PQgetvalue(st, i, 2), strlen(PQgetvalue(st, i, 2)));
+		int bad = !name ||
+			  index_ddl_storage(conn, PQgetvalue(st, i, 0), PQgetvalue(st, i, 1), dim, name,
+					    "ragload_shadow", l->distance, &a, rows, sql, sizeof(sql),
+					    params, sizeof(params)) ||
+			  db_exec(conn, sql);
+		PQfreemem(name);
+		if (bad) {
+			PQclear(st);
+			return RL_ERR;
+		}
+	}
+	PQclear(st);
 	return db_exec(conn, "SELECT ragload_bm25_compact('ragload_shadow')") ||
 	       db_exec(conn, "VACUUM (ANALYZE) ragload_shadow.ragload_bm25_postings, "
 			     "ragload_shadow.ragload_bm25_df") ||

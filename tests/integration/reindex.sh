@@ -6,6 +6,7 @@ head -n 1500 "$DATASETS/scifact/corpus.jsonl" > "$TMP/corpus.jsonl"
 newdb reindex; "$RAGLOAD" -q init
 "$RAGLOAD" -q ingest "$TMP/corpus.jsonl"
 "$RAGLOAD" -q index
+"$RAGLOAD" -q index --only hnsw --storage halfvec   # a halfvec HNSW, marked serving
 gen1=$(q "SELECT count(*) || ' ' || min(model_name) FROM embeddings")
 docs1=$(q "SELECT string_agg(doc_id::text, ',' ORDER BY doc_id) FROM documents")
 # A reader in a loop: each read is one statement over chunks joined to embeddings.
@@ -28,6 +29,12 @@ wait "$rpid"
 t_eq "reindex with new chunk settings exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 5 "$TMP/err"
 gen2=$(q "SELECT count(*) || ' ' || min(model_name) FROM embeddings")
+t_eq "the halfvec HNSW that served before the reindex is rebuilt on the new generation and serves" \
+  "embeddings_hnsw_halfvec_idx true 1" \
+  "$(q "SELECT r.index_name || ' ' || (to_regclass('public.embeddings_hnsw_halfvec_idx') IS NOT NULL) || ' ' ||
+               (SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'embeddings'
+                AND indexname = r.index_name AND indexdef LIKE '%halfvec(768)%')
+        FROM ragload_indexes r WHERE r.serving")"
 t_check "the new generation has more, smaller chunks" test "${gen2%% *}" -gt "${gen1%% *}"
 t_eq "doc_ids survive the reindex" "$docs1" "$(q "SELECT string_agg(doc_id::text, ',' ORDER BY doc_id) FROM documents")"
 t_eq "chunk settings recorded" "128/16" "$(q "SELECT value FROM ragload_corpus WHERE key = 'chunking'")"
