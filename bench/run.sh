@@ -19,9 +19,11 @@
 #                               (256 x dim x features), one thread each, same OpenBLAS settings
 #   embed_chunks_per_s          the embed stage with one thread per core (the machine)
 #   copy_vs_psql_text           load stage rows/s vs `psql \copy` of COPY TO's text of the same rows
+#                               (documents, chunks, embeddings and the BM25 postings the load
+#                               writes beside them, every side into a corpus `ragload init` made)
 #   copy_vs_raw_binary          load stage rows/s vs a minimal binary COPY of the same rows from
-#                               memory in 1 MB pieces; rows = documents + chunks + embeddings,
-#                               the same transactions (recovered from the loaded rows' xmin)
+#                               memory in 1 MB pieces; rows = documents + chunks + embeddings (and
+#                               the postings), the same transactions (recovered from the rows' xmin)
 #   pipeline_efficiency         `ragload ingest --model F` of the 1x corpus (the streaming
 #                               pipeline, as nightly loads run it with the corpus's model; best
 #                               of 2): input MB/s over the slowest stage's MB/s alone, each stage
@@ -281,6 +283,7 @@ fi
 COLS_DOC="documents (doc_id, source_name, metadata, original_content, content_hash, source_input)"
 COLS_CHUNK="chunks (chunk_id, doc_id, chunk_text, token_count, chunk_metadata)"
 COLS_EMB="embeddings (embedding_id, chunk_id, embedding_vector, model_name)"
+COLS_POST="ragload_bm25_postings (term, chunk_id, tf, len)"
 g() { awk -v k="$1" '$1 == k {print $2}' "$WORK/stages.out"; }
 if want stages; then
   log "stages alone (normalize, chunk, fit, embed, sgemm, load) on the 1x corpus"
@@ -327,7 +330,7 @@ if want stages; then
   rows=$(g load_rows)
   [ "$(g load_rows_1)" = "$rows" ] || die "the two loads wrote different rows"
   s_load=$(min "$(g load_seconds)" "$(g load_seconds_1)")
-  raw load.rows_counted "documents + chunks + embeddings"
+  raw load.rows_counted "documents + chunks + embeddings (the BM25 postings written beside them on every side, not counted)"
   raw load.ragload_best_seconds "$s_load"
   raw load.ragload_rows_per_s "$(calc "$rows / $s_load")"
 
@@ -354,8 +357,9 @@ if want stages; then
     dropdb bench_load_text
     if [ -z "$best_text" ] || awk -v a="$s" -v b="$best_text" 'BEGIN { exit !(a < b) }'; then
       best_text=$s
-      # per table: the \timing lines come as BEGIN, documents, chunks, embeddings, COMMIT per batch
-      awk '/^Time:/ {n++; t[(n - 1) % 5] += $2} END {printf "documents %.3f\nchunks %.3f\nembeddings %.3f\n", t[1] / 1e3, t[2] / 1e3, t[3] / 1e3}' \
+      # per table: the \timing lines come as BEGIN, documents, chunks, embeddings, postings,
+      # COMMIT per batch
+      awk '/^Time:/ {n++; t[(n - 1) % 6] += $2} END {printf "documents %.3f\nchunks %.3f\nembeddings %.3f\npostings %.3f\n", t[1] / 1e3, t[2] / 1e3, t[3] / 1e3, t[4] / 1e3}' \
         "$WORK/text_load.out" | while read -r k v; do echo "table_${k}_seconds $v"; done | raw_lines load.psql_text
     fi
     raw "load.psql_text_seconds_$i" "$s"
@@ -363,13 +367,14 @@ if want stages; then
     log "minimal binary COPY of the same rows from memory ($i/2)"
     freshdb bench_load_raw "$DIM"
     checkpoint
-    PGDATABASE=bench_load_raw "$STAGES" rawcopy "$WORK/copy" "$COLS_DOC" "$COLS_CHUNK" "$COLS_EMB" > "$WORK/raw.out"
+    PGDATABASE=bench_load_raw "$STAGES" rawcopy "$WORK/copy" "$COLS_DOC" "$COLS_CHUNK" "$COLS_EMB" "$COLS_POST" > "$WORK/raw.out"
     [ "$(count_rows bench_load_raw)" = "$rows" ] || die "the raw COPY did not load the same $rows rows"
     dropdb bench_load_raw
     s=$(awk '/^seconds/ {print $2}' "$WORK/raw.out")
     if [ -z "$best_raw" ] || awk -v a="$s" -v b="$best_raw" 'BEGIN { exit !(a < b) }'; then
       best_raw=$s
       sed -e 's/^table0_/table_documents_/' -e 's/^table1_/table_chunks_/' -e 's/^table2_/table_embeddings_/' \
+        -e 's/^table3_/table_postings_/' \
         "$WORK/raw.out" | raw_lines load.rawcopy
     fi
     raw "load.rawcopy_seconds_$i" "$s"

@@ -13,7 +13,7 @@
  *                         core), a bare cblas_sgemm of the projection's shape (1 thread, one
  *                         per core), and with --load the load stage into $PGDATABASE (or
  *                         into each of $BENCH_LOAD_DBS, one timing each)
- *   rawcopy DIR T1 T2 T3  the "raw binary COPY" baseline: pre-encoded binary COPY files
+ *   rawcopy DIR T1 T2 ...  the "raw binary COPY" baseline: pre-encoded binary COPY files
  *                         DIR/<batch>.<i>.bin loaded into tables T1..T3 from memory in 1 MB
  *                         PQputCopyData pieces, one transaction per batch (DIR/batches)
  *   pgscan Q.fvecs K OP   PostgreSQL's exact top-K: one ORDER BY embedding_vector OP $1
@@ -1124,7 +1124,7 @@ static int cmd_blasinfo(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench-stages read FILE | docx PATH... | stages FILE [--load] | rawcopy DIR T1 T2 T3 |"
+	fprintf(stderr, "usage: bench-stages read FILE | docx PATH... | stages FILE [--load] | rawcopy DIR T1 T2 ... |"
 		" pgscan Q.fvecs K OP | fvecs N OUT | embedq MODEL OUT | sgemm M N K | pdf FILE... |"
 		" cputime CMD... | chunks PATH [TEXT [MB]] |"
 		" jget FILE PATH |"
