@@ -10,7 +10,8 @@
  * (build/libragload.a), so ragload_embed gives the bits `ragload embed` prints. Ranking is
  * the SQL of the BM25 migration (ragload_dense, ragload_bm25, ragload_hybrid), called through
  * SPI: one definition of BM25 and of the fusion, which clients without the extension call
- * themselves. A call first takes the corpus tables' share locks in the order reindex's swap
+ * themselves (ragload_bm25 itself scores through bm25.c's ragload_bm25_scan where the extension
+ * is installed: the same bits as its SQL). A call first takes the corpus tables' share locks in the order reindex's swap
  * takes its exclusive ones (lock_corpus), so that it waits for a swap instead of deadlocking.
  * The model: read from ragload_models once per backend and kept (malloc'd by the model code);
  * each call asks for the live model's name (CORPUS_MODEL_NAME_SQL, the CLI's own query), which
