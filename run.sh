@@ -45,11 +45,18 @@ install_packages() {
 }
 
 # --- pgvector from Debian's own source package (trixie) ----------------------------------------
+# Built for this machine's CPU (pgvector's own default, OPTFLAGS=-march=native, which Debian's
+# packaging comments out for portable binaries): its distance loops then use AVX2 and FMA where
+# the CPU has them, which halves the time of an HNSW search of 768-dimension vectors. A stamp
+# beside vector.control records the flags of the installed build; other flags rebuild it.
+PGVECTOR_OPTFLAGS=${PGVECTOR_OPTFLAGS--march=native}
 install_pgvector() {
-  local sharedir
+  local sharedir stamp
   sharedir=$("$PGBIN/pg_config" --sharedir 2>/dev/null || /usr/lib/postgresql/$PGVER/bin/pg_config --sharedir)
-  [ -f "$sharedir/extension/vector.control" ] && return 0
-  log "building pgvector from Debian's trixie source package"
+  stamp="$sharedir/extension/vector.ragload-optflags"
+  [ -f "$sharedir/extension/vector.control" ] && [ -f "$stamp" ] &&
+    [ "$(cat "$stamp")" = "$PGVECTOR_OPTFLAGS" ] && return 0
+  log "building pgvector from Debian's trixie source package (OPTFLAGS=$PGVECTOR_OPTFLAGS)"
   local src=/etc/apt/sources.list.d/ragload-trixie-src.sources
   if [ ! -f "$src" ]; then
     as_root tee "$src" >/dev/null <<'EOF'
@@ -67,8 +74,17 @@ EOF
   local pv
   pv=$(find "$dir" -maxdepth 1 -type d -name 'pgvector-*' | head -n 1)
   [ -n "$pv" ] || die "pgvector source not found under $dir"
-  make -s -C "$pv" PG_CONFIG="$PGBIN/pg_config" >/dev/null 2>&1 || die "pgvector build failed"
-  as_root make -s -C "$pv" PG_CONFIG="$PGBIN/pg_config" install >/dev/null || die "pgvector install failed"
+  make -s -C "$pv" PG_CONFIG="$PGBIN/pg_config" OPTFLAGS="$PGVECTOR_OPTFLAGS" >/dev/null 2>&1 ||
+    die "pgvector build failed"
+  as_root make -s -C "$pv" PG_CONFIG="$PGBIN/pg_config" OPTFLAGS="$PGVECTOR_OPTFLAGS" install >/dev/null ||
+    die "pgvector install failed"
+  printf '%s' "$PGVECTOR_OPTFLAGS" | as_root tee "$stamp" >/dev/null
+  # a running server keeps the old vector.so mapped in its backends: restart it if it runs
+  if [ -f "${PGDATA_DIR:-/nonexistent}/postmaster.pid" ] && cluster_running; then
+    log "restarting PostgreSQL for the new pgvector"
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -w -t 60 restart -m fast -l "$HOME_DIR/postgres.log" >/dev/null ||
+      die "PostgreSQL did not restart"
+  fi
 }
 
 # --- private cluster ----------------------------------------------------------------------------
