@@ -39,6 +39,7 @@
 #include "../lib/corpus.h"
 #include "../models/model.h"
 #include "core.h"
+#include "planner.h"
 
 PG_MODULE_MAGIC;
 
@@ -59,6 +60,7 @@ void _PG_init(void)
 {
 	/* a backend is one thread: OpenBLAS's pool would only compete with other backends */
 	blas_set_threads(1);
+	planner_init();
 }
 
 /*

@@ -198,6 +198,10 @@ static int corpus_open(struct eval *e)
 	int major = 0, minor = 0;
 	sscanf(e->vec_version, "%d.%d", &major, &minor);
 	e->iter_scan = major > 0 || minor >= 8;
+	/* extension 1.2: the other vector indexes are hidden from the planner, not priced away */
+	int ok = 0;
+	e->hide_ix = db_scalar_int(e->conn, "SELECT (to_regprocedure('ragload_hide_indexes(text)') "
+				   "IS NOT NULL)::int", 0, &ok) == 1;
 	e->op = index_operator(e->distance);
 	if (!e->op) {
 		log_error("ragload_corpus: unknown distance '%s'", e->distance);
@@ -249,6 +253,9 @@ static int report_emit(struct eval *e, int *regressed)
 		json_object_set_new(st, "fts_config", json_string(a->fts_config));
 	if (!st)
 		return RL_ENOMEM;
+	/* how each index's sweep kept the planner off the other vector indexes */
+	if (a->methods & EVAL_M_ANN)
+		json_object_set_new(st, "other_indexes", json_string(e->hide_ix ? "hidden" : "steered"));
 	if (a->ground_truth) {
 		json_object_set_new(st, "ground_truth_file", json_string(a->ground_truth));
 		json_object_set_new(st, "ground_truth_agreement", isfinite(e->gt_agreement) ?

@@ -198,16 +198,45 @@ static int ann_indexes(struct eval *e, struct vindex *ix, int *n_ix)
 	return 0;
 }
 
+/* "SELECT ragload_hide_indexes('\"a\",\"b\"'); " naming every index of all but ix (each a
+ * quoted identifier, " doubled, inside an SQL literal, ' doubled) at out, n bytes, enough for
+ * EVAL_MAX_INDEXES names of 63 bytes. Returns the length written. */
+static int hide_others(const struct vindex *ix, const struct vindex *all, int n_all, char *out,
+		       size_t n)
+{
+	size_t len = (size_t)snprintf(out, n, "SELECT ragload_hide_indexes('");
+	for (int i = 0; i < n_all; i++) {
+		if (&all[i] == ix)
+			continue;
+		if (len + 2 * strlen(all[i].name) * 2 + 8 >= n)
+			break;
+		if (out[len - 1] != '\'')
+			out[len++] = ',';
+		out[len++] = '"';
+		for (const char *p = all[i].name; *p; p++) {
+			if (*p == '"' || *p == '\'')
+				out[len++] = *p;
+			out[len++] = *p;
+		}
+		out[len++] = '"';
+	}
+	len += (size_t)snprintf(out + len, n - len, "'); ");
+	return (int)len;
+}
+
 /* One search setting of one index: value is ef_search, probes or (bit) the over-fetch; the
- * SET LOCALs select it and steer the planner off the other kind, e.g. ivfflat.probes = lists
- * makes IVFFlat cost like a full scan. */
+ * SET LOCALs select it. The other vector indexes are hidden from the planner where the
+ * extension is there (ragload_hide_indexes, extension 1.2); elsewhere the planner is steered
+ * off the other kind, e.g. ivfflat.probes = lists makes IVFFlat cost like a full scan, which
+ * fails past a few percent of the lists probed (pgvector prices HNSW below that at any
+ * ef_search): those rows are then flagged. */
 static void ann_setting_make(const struct eval *e, const struct vindex *ix,
 			     const struct vindex *all, int n_all, int value, int iterative,
 			     struct setting *s)
 {
 	int hnsw = !strcmp(ix->kind, "hnsw"), bit = !strcmp(ix->storage, "bit");
 	int other_lists = 0, other_hnsw = 0;
-	for (int i = 0; i < n_all; i++) {
+	for (int i = 0; i < n_all && !e->hide_ix; i++) {
 		if (!strcmp(all[i].kind, "ivfflat") && all[i].lists > other_lists)
 			other_lists = all[i].lists;
 		other_hnsw |= !strcmp(all[i].kind, "hnsw");
@@ -218,13 +247,13 @@ static void ann_setting_make(const struct eval *e, const struct vindex *ix,
 	s->value = iterative ? EVAL_ITER_EF : value;
 	long fetch = bit ? (long)e->k * s->value : e->k;
 	snprintf(s->fetch, sizeof(s->fetch), "%ld", fetch);
-	int len;
+	int len = e->hide_ix && n_all > 1 ? hide_others(ix, all, n_all, s->sets, sizeof(s->sets)) : 0;
 	if (hnsw) {
 		/* the binary index returns at most ef_search candidates: as many as the over-fetch */
 		s->ef_search = bit ? (fetch > EVAL_ITER_EF ? (fetch < 1000 ? (int)fetch : 1000)
 						     : EVAL_ITER_EF) : s->value;
-		len = snprintf(s->sets, sizeof(s->sets), "SET LOCAL hnsw.ef_search = %d; ",
-			       s->ef_search);
+		len += snprintf(s->sets + len, sizeof(s->sets) - len, "SET LOCAL hnsw.ef_search = %d; ",
+				s->ef_search);
 		if (other_lists)
 			len += snprintf(s->sets + len, sizeof(s->sets) - len,
 					"SET LOCAL ivfflat.probes = %d; ", other_lists);
@@ -240,7 +269,8 @@ static void ann_setting_make(const struct eval *e, const struct vindex *ix,
 				 iterative ? "_relaxed" : "");
 		}
 	} else {
-		len = snprintf(s->sets, sizeof(s->sets), "SET LOCAL ivfflat.probes = %d; ", s->value);
+		len += snprintf(s->sets + len, sizeof(s->sets) - len, "SET LOCAL ivfflat.probes = %d; ",
+				s->value);
 		if (other_hnsw)
 			len += snprintf(s->sets + len, sizeof(s->sets) - len,
 					"SET LOCAL hnsw.ef_search = %d; ", EVAL_STEER_EF);

@@ -35,7 +35,8 @@
 #define EVAL_SCORE_FLOATS (16u << 20) /* block x queries score matrix, floats */
 #define EVAL_HEAP_BYTES (4ull << 30)  /* all per-query heaps together */
 #define EVAL_WARMUP 200               /* untimed queries before an index's first setting */
-#define EVAL_STEER_EF 1000            /* hnsw.ef_search that prices HNSW out (pgvector max) */
+#define EVAL_STEER_EF 1000            /* hnsw.ef_search that prices HNSW out (pgvector max), where
+                                       * the other indexes cannot be hidden */
 #define EVAL_FILTER_TOL 1e-4          /* sgemm filter slack, relative to the norms */
 #define EVAL_ITER_EF 40               /* ef_search of the iterative-scan row */
 #define EVAL_SWEEP_TARGET 0.99        /* an adaptive sweep stops at this recall@k ... */
@@ -88,7 +89,7 @@ struct setting {
 	int ef_search;          /* bit: the ef_search that lets the over-fetch through */
 	char fetch[24];         /* candidates fetched (bit: k x over-fetch; else k) */
 	int iterative;          /* hnsw.iterative_scan = relaxed_order */
-	char sets[384];         /* the SET LOCAL statements */
+	char sets[2048];        /* the SET LOCAL statements */
 	char search_json[128];
 	char tag[128];
 };
@@ -110,6 +111,7 @@ struct eval {
 	const char *op;
 	int dim;
 	int iter_scan;                /* pgvector >= 0.8: iterative index scans exist */
+	int hide_ix;                  /* ragload_hide_indexes() exists (the extension, 1.2) */
 	long long n_docs, n_chunks, n_vectors;
 	struct model *model;          /* NULL for precomputed vectors */
 	char *model_json;

@@ -147,6 +147,26 @@ EOF
 if [ "$threads" = unreadable ]; then t_skip "a backend's threads: /proc not readable"
 else t_eq "a backend that embedded and searched runs one thread (no OpenBLAS pool)" 1 "$threads"; fi
 
+# ---- ragload_hide_indexes: an index hidden from this transaction's planner ------------------
+# Two vector indexes on one column: with every IVFFlat list probed and ef_search 10, pgvector
+# prices the HNSW index far below the IVFFlat one, whatever else is set. Hidden, the IVFFlat
+# index serves; after the transaction the HNSW index serves again; other sessions never see it.
+q "CREATE TABLE hv (id int, v vector(8)); INSERT INTO hv SELECT i, ARRAY(SELECT sin(i * j) FROM generate_series(1, 8) j)::real[]::vector FROM generate_series(1, 3000) i; CREATE INDEX hv_hnsw ON hv USING hnsw (v vector_l2_ops); CREATE INDEX \"hv ivf'q\" ON hv USING ivfflat (v vector_l2_ops) WITH (lists = 10); ANALYZE hv"
+plan() { psql -X -qtA -c "BEGIN" -c "SET LOCAL ivfflat.probes = 10" -c "SET LOCAL hnsw.ef_search = 10" -c "SET LOCAL enable_seqscan = off" ${1:+-c "$1"} -c "EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <-> '[1,0,0,0,0,0,0,0]' LIMIT 5" -c "COMMIT" 2>&1 | grep -o "Index Scan using [^ ]* on\|Index Scan using \"[^\"]*\" on\|ERROR.*" | head -n 1; }
+t_eq "two vector indexes on one column: the planner takes HNSW" "Index Scan using hv_hnsw on" "$(plan)"
+t_eq "hidden, the IVFFlat index serves (a quoted name with a quote in it)" 'Index Scan using "hv ivf'"'"'q" on' \
+  "$(plan "SELECT ragload_hide_indexes('hv_hnsw')")"
+t_eq "hiding the IVFFlat one by its quoted name leaves HNSW" "Index Scan using hv_hnsw on" \
+  "$(plan "SELECT ragload_hide_indexes('\"hv ivf''q\", nosuch')")"
+t_eq "both hidden: neither index serves" "" "$(plan "SELECT ragload_hide_indexes('HV_HNSW, \"hv ivf''q\"')" | grep -c "Index Scan" | sed 's/^0$//')"
+t_eq "the setting ends with its transaction" "Index Scan using hv_hnsw on []" \
+  "$(psql -X -qtA -c "BEGIN" -c "SELECT ragload_hide_indexes('hv_hnsw')" -c "COMMIT" -c "SET ivfflat.probes = 10" -c "SET hnsw.ef_search = 10" -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <-> '[1,0,0,0,0,0,0,0]' LIMIT 5" -c "SELECT '[' || current_setting('ragload.hidden_indexes') || ']'" | grep -o "Index Scan using [^ ]* on\|^\[.*\]$" | tr '\n' ' ' | sed 's/ $//')"
+t_err "a malformed list is an SQL error" "SELECT ragload_hide_indexes('a,,b')" 'invalid value for parameter "ragload.hidden_indexes"'
+t_err "an unterminated quote is an SQL error" "SELECT ragload_hide_indexes('\"abc')" 'invalid value for parameter'
+t_eq "NULL, '' and a 1 MB list of unknown names hide nothing" "Index Scan using hv_hnsw on" \
+  "$(plan "SELECT ragload_hide_indexes(NULL), ragload_hide_indexes(''), ragload_hide_indexes(repeat('x,', 500000) || 'y')")"
+q "DROP TABLE hv"
+
 # ---- a damaged stored model: an error, then the repaired one loads ---------------------------
 name=$(q "SELECT model_name FROM embeddings LIMIT 1")
 out=$(psql -X -qtA 2>&1 <<EOF
@@ -166,6 +186,8 @@ t_check "no half-loaded model stays: the repaired bytes load in the same session
 for m in dense bm25 hybrid; do
   t_eq "ragload_reader: ragload_search '$m'" 3 "$(PGUSER=ragload_reader q "SELECT count(*) FROM ragload_search('$qa', 3, '$m')")"
 done
+t_eq "ragload_reader may hide indexes from its own plans" "" \
+  "$(PGUSER=ragload_reader psql -X -qtA -c "SELECT ragload_hide_indexes('embeddings_pkey')" 2>&1)"
 
 # ---- a corpus without a model yet ------------------------------------------------------------
 newdb extension_empty
