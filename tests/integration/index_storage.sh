@@ -122,8 +122,13 @@ for st in bit halfvec vector; do
   [ "$st" = vector ] && name=embeddings_hnsw_idx
   before=$(q "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = '$name'")
   n=$("$RAGLOAD" search -k 5 "vitamin D deficiency and bone fractures" | grep -c .)
-  sleep 1  # the search's statistics reach pg_stat_user_indexes when its backend has exited
-  after=$(q "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = '$name'")
+  # the search's statistics reach pg_stat_user_indexes once its backend has exited: up to 20 s
+  # on a busy machine
+  for _ in $(seq 1 40); do
+    after=$(q "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = '$name'")
+    [ "$after" -gt "$before" ] && break
+    sleep 0.5
+  done
   t_check "$st: the index builds ($rc), is marked serving, and search reads it for 5 results ($before -> $after, $n lines)" \
     test "$rc" = 0 -a "$(q "SELECT index_name FROM ragload_indexes WHERE serving")" = "$name" \
     -a "$after" -gt "$before" -a "$n" = 5
