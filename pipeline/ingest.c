@@ -128,6 +128,11 @@ static int ingest_open(struct ingest *in)
 		in->run_id = db_run_begin(in->conn, "ingest", a->paths, a->n_paths);
 		if (corpus_store_search(in->conn, &in->cfg->search))
 			return EXIT_FATAL;
+		/* an empty corpus gets every chunk's postings from the load itself: no backfill's
+		 * anti-join of chunks against the postings after it (tens of seconds at 1M chunks) */
+		if (db_exec(in->conn, "INSERT INTO ragload_corpus (key, value) SELECT 'bm25_postings', "
+			    "'all' WHERE NOT EXISTS (SELECT 1 FROM chunks) ON CONFLICT (key) DO NOTHING"))
+			return EXIT_FATAL;
 	}
 	int n_fvecs = 0;
 	for (int i = 0; i < a->n_paths; i++)

@@ -31,7 +31,8 @@ struct eval_args {
 	int probes[EVAL_MAX_SETTINGS];    /* IVFFlat */
 	int n_probes;
 	double qps_seconds;           /* timed passes per setting last this long at least, and are
-				       * EVAL_MIN_PASSES at least (1.0); 0: one pass */
+				       * EVAL_MIN_PASSES at least unless the first lasted
+				       * EVAL_LONG_PASS_S (1.0); 0: one pass */
 	const char *fts_config;       /* text search configuration, default "english" */
 	int max_queries;              /* 0 = all */
 	unsigned methods;             /* EVAL_M_* measured besides exact (always); EVAL_M_ALL */

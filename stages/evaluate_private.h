@@ -43,6 +43,7 @@
 #define EVAL_SWEEP_GAIN 0.0005        /* ... or when recall@k rises by no more than this */
 #define EVAL_MIN_PASSES 3             /* timed passes of a setting at least (QPS: their median) */
 #define EVAL_MAX_PASSES 50            /* ... at most */
+#define EVAL_LONG_PASS_S 5.0          /* ... unless the first took this long: one is enough */
 #define EVAL_FTS_TABLE "ragload_eval_fts"
 
 enum dist { DIST_COSINE, DIST_L2, DIST_IP };
