@@ -31,6 +31,8 @@ EOF
 rc=0; "$RAGLOAD" --no-progress ingest "$TMP/docs" 2> "$TMP/ingest.err" || rc=$?
 t_eq "ingest 47 abstracts exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 5 "$TMP/ingest.err"
+t_eq "an empty corpus's first load writes every chunk's postings itself: marked, no backfill" \
+  "all 0" "$(q "SELECT value FROM ragload_corpus WHERE key = 'bm25_postings'") $(grep -c 'loaded before them' "$TMP/ingest.err")"
 
 # queries: 12 SciFact claims, and their terms
 head -n 12 "$D/queries.jsonl" > "$TMP/queries.jsonl"
