@@ -53,6 +53,8 @@ R=$TMP/reports/latest/results.json
 check() { t_json "$1" "$R" "$2"; }
 check "every (index, storage) has rows served by its index" \
   '{(x["index"], x["storage"]) for x in a if not x["seqscan"]} == {("hnsw", "vector"), ("hnsw", "halfvec"), ("hnsw", "bit"), ("ivfflat", "vector"), ("ivfflat", "halfvec")}'
+check "each index was measured with the others hidden from the planner (extension 1.2)" \
+  'r["settings"]["other_indexes"] == "hidden"'
 sweep_ok() { python3 "$ROOT/tests/integration/sweep_check.py" "$R" "$@"; }
 t_check "HNSW vector: ef_search doubles from 10 until recall@10 reaches 0.99 or stops rising" sweep_ok hnsw vector ef_search 10
 t_check "HNSW halfvec: likewise" sweep_ok hnsw halfvec ef_search 10
