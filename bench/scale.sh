@@ -104,8 +104,8 @@ timed_rss() {
 # tree; an archive of one's own has none). The generated text is the bulk a search must find
 # its way through, not what people ask: its chunks are a near-uniform cloud (a generated
 # chunk's 10th neighbour is hardly nearer than its 11th), which no graph index searches well:
-# on the 125k corpus HNSW at ef_search 200 finds 0.98 of a real chunk's exact top 10 and 0.75
-# of a generated one's (README, Scale). SCALE_QUERY_FROM=all takes them from every chunk.
+# on the 125k corpus HNSW at ef_search 200 finds 0.98 of the exact top 10 of a real chunk's
+# vector and 0.75 of a generated one's (README, Scale). SCALE_QUERY_FROM=all: every chunk.
 make_queries() {
   local db=$1 n where="TRUE"
   [ "${SCALE_QUERY_FROM:-real}" = all ] ||
