@@ -129,7 +129,7 @@ static int ingest_open(struct ingest *in)
 		if (corpus_store_search(in->conn, &in->cfg->search))
 			return EXIT_FATAL;
 		/* an empty corpus gets every chunk's postings from the load itself: no backfill's
-		 * anti-join of chunks against the postings after it (tens of seconds at 1M chunks) */
+		 * anti-join of chunks against the postings after it (0.5 s at 125k chunks) */
 		if (db_exec(in->conn, "INSERT INTO ragload_corpus (key, value) SELECT 'bm25_postings', "
 			    "'all' WHERE NOT EXISTS (SELECT 1 FROM chunks) ON CONFLICT (key) DO NOTHING"))
 			return EXIT_FATAL;
