@@ -9,8 +9,8 @@
  * until recall@k reaches EVAL_SWEEP_TARGET or stops rising (unless a list was given), so every
  * index shows up at the recalls a user chooses between. QPS is the median of timed passes
  * repeated for qps_seconds and EVAL_MIN_PASSES at least: one pass of a few hundred queries
- * on a busy machine is noise (a pass of EVAL_LONG_PASS_S or more is not, and stands alone). Each query runs the statement of its index's storage
- * (index_dense_sql), as search does.
+ * on a busy machine is noise (a pass of EVAL_LONG_PASS_S or more is not, and stands alone).
+ * Each query runs the statement of its index's storage (index_dense_sql), as search does.
  */
 #include "evaluate_private.h"
 #include "index.h"
