@@ -4,10 +4,12 @@
  *
  *   ingest_open()     log file, the corpus opened and locked, inputs, live indexes, run log,
  *                     [search] stored for the SQL functions
- *   ingest_text()     the model (fitted first on an empty corpus); start the loaders and the
- *                     stage threads, wait for the loaders, join the threads
+ *   ingest_text()     the model (fitted first on an empty corpus); an empty corpus's postings
+ *                     indexes dropped; start the loaders and the stage threads, wait for the
+ *                     loaders, join the threads
  *   or ingest_fvecs() precomputed vectors straight to the loaders (ingest_vectors.c)
- *   ingest_finish()   the main connection checked, --prune, live indexes rebuilt, BM25
+ *   ingest_finish()   the main connection checked, the postings' indexes built after a first
+ *                     load, --prune, live indexes rebuilt, BM25
  *                     postings of chunks loaded before schema 4 written, the BM25 stats'
  *                     deltas folded, ANALYZE (and VACUUM of the postings: index-only scans)
  *   ingest_close()    threads down, summary, run log, everything freed
@@ -126,7 +128,8 @@ static int ingest_open(struct ingest *in)
 	}
 	if (!a->dry_run) {
 		in->run_id = db_run_begin(in->conn, "ingest", a->paths, a->n_paths);
-		if (corpus_store_search(in->conn, &in->cfg->search))
+		if (corpus_store_search(in->conn, &in->cfg->search) ||
+		    load_postings_indexes_repair(in->conn))
 			return EXIT_FATAL;
 		/* an empty corpus gets every chunk's postings from the load itself: no backfill's
 		 * anti-join of chunks against the postings after it (0.5 s at 125k chunks) */
@@ -204,6 +207,16 @@ static int ingest_text(struct ingest *in)
 	/* Two pipeline threads besides the loader share the cores with BLAS. */
 	blas_set_threads(in->cfg->model.blas_threads > 0 ? in->cfg->model.blas_threads : 1);
 	in->li = &in->live;
+	/* Into an empty corpus the postings' indexes are built after the load, from sorted rows:
+	 * 125k chunks (11 M postings) loaded in 45 s and indexed in 18 s, against 73 s with
+	 * the indexes kept up row by row. Not with --shard: the other shards load meanwhile. */
+	if (!in->args->dry_run && !in->args->n_shards) {
+		int ok;
+		int64_t empty = db_scalar_int(in->conn, "SELECT (NOT EXISTS (SELECT 1 FROM chunks))::int",
+					      0, &ok);
+		if (!ok || (empty && load_postings_indexes_drop(in->conn, &in->postings_dropped)))
+			return EXIT_FATAL;
+	}
 	if (queues_init(in) || loaders_start(in, have ? model_name(in->own_model) : "-"))
 		return EXIT_FATAL;
 	ingest_threads_start(in);
@@ -250,6 +263,12 @@ static int ingest_finish(struct ingest *in)
 	const struct ingest_args *a = in->args;
 	if (!db_alive(in->conn) && reconnect(in, &in->conn, 1))
 		return EXIT_FATAL;
+	if (in->postings_dropped) {
+		int built;
+		if (load_postings_indexes_build(in->conn, &built))
+			return EXIT_FATAL;
+		in->postings_dropped = 0;
+	}
 	if (a->prune && prune(in))
 		return EXIT_FATAL;
 	if (index_live_rebuild(in->conn, &in->live, in->own_model ? model_dim(in->own_model) : 0))
@@ -323,6 +342,8 @@ static void ingest_close(struct ingest *in, int status)
 	int dim = in->own_model ? model_dim(in->own_model) : 0;
 	if (in->live.dropped && in->conn && PQstatus(in->conn) == CONNECTION_OK)
 		index_live_rebuild(in->conn, &in->live, dim);  /* never leave a corpus without them */
+	if (in->postings_dropped && in->conn && PQstatus(in->conn) == CONNECTION_OK)
+		load_postings_indexes_repair(in->conn);
 	index_live_release(&in->live);
 	loaders_free(in);
 	model_free(in->own_model);

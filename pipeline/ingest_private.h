@@ -79,6 +79,7 @@ struct ingest {
 	struct damage *damage;        /* where this run may have missed documents (prune) */
 	_Atomic uint64_t reconnects;
 	int seen_table;               /* keys seen are recorded in a temp table (prune) */
+	int postings_dropped;         /* a first load: the postings' indexes built after it */
 	/* the run: ingest_run's steps hand these on */
 	PGconn *conn;                 /* the main connection (main_conn points here) */
 	struct model *own_model;      /* the model this run embeds with (text inputs), or NULL */

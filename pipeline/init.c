@@ -1,5 +1,6 @@
 /*
- * init.c — `ragload init`: connect(); migrate(); store_search(); extension(); roles();
+ * init.c — `ragload init`: connect(); migrate(); the postings' indexes repaired; store_search();
+ *          extension(); roles();
  *
  * The migrations are compiled into the binary (lib/db.c), so init applies exactly the schema
  * the binary was built for; concurrent inits serialise on a transaction-level lock there.
@@ -12,6 +13,7 @@
 #include "../lib/common.h"
 #include "../lib/db.h"
 #include "../lib/corpus.h"
+#include "../stages/load.h"
 
 #include <string.h>
 
@@ -45,6 +47,8 @@ int init_run(const struct rl_config *cfg, int roles)
 	int rc = db_migrate(conn);
 	if (!rc)
 		log_info("schema at version %d", db_schema_version(conn));
+	if (!rc)  /* a first load killed before its end left the postings without indexes */
+		rc = load_postings_indexes_repair(conn);
 	if (!rc)  /* [search], where the SQL functions read it */
 		rc = corpus_store_search(conn, &cfg->search);
 	if (!rc)

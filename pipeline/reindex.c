@@ -526,7 +526,7 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 	    EXIT_DONE)
 		goto out;
 	status = EXIT_FATAL;
-	if (live_settings(conn, &l))
+	if (live_settings(conn, &l) || load_postings_indexes_repair(conn))
 		goto out;
 	int64_t run_id = db_run_begin(conn, a->rollback ? "reindex --rollback" : "reindex", NULL, 0);
 	if (a->rollback) {

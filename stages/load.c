@@ -403,6 +403,88 @@ out:
 }
 
 
+/* name, definition after it: migrations 0004 and 0006 */
+static const char *const POSTINGS_INDEXES[2][2] = {
+	{"ragload_bm25_postings_term_idx",
+	 "ON ragload_bm25_postings (term, chunk_id) INCLUDE (tf, len)"},
+	{"ragload_bm25_postings_chunk_idx", "ON ragload_bm25_postings (chunk_id)"},
+};
+
+/* 1 when this role may drop and create the postings' indexes (it owns the table, as the
+ * role that ran init does; ragload_loader does not), 0 when not, RL_ERR */
+static int postings_owner(PGconn *conn)
+{
+	int ok;
+	int64_t own = db_scalar_int(conn, "SELECT pg_has_role(relowner, 'USAGE')::int FROM pg_class "
+				    "WHERE oid = 'ragload_bm25_postings'::regclass", 0, &ok);
+	return ok ? (int)own : RL_ERR;
+}
+
+int load_postings_indexes_drop(PGconn *conn, int *dropped)
+{
+	char sql[128];
+	int own = postings_owner(conn);
+	*dropped = 0;
+	if (own <= 0)
+		return own;
+	for (int i = 0; i < 2; i++) {
+		snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s", POSTINGS_INDEXES[i][0]);
+		if (db_exec(conn, sql))
+			return RL_ERR;
+	}
+	*dropped = 1;
+	return 0;
+}
+
+int load_postings_indexes_build(PGconn *conn, int *built)
+{
+	*built = 0;
+	for (int i = 0; i < 2; i++) {
+		char sql[256];
+		const char *p[1] = {POSTINGS_INDEXES[i][0]};
+		PGresult *r = db_query(conn, "SELECT to_regclass($1) IS NULL", 1, p);
+		int missing = r && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (!r)
+			return RL_ERR;
+		if (!missing)
+			continue;
+		int own = postings_owner(conn);
+		if (own <= 0) {
+			if (own == 0)
+				log_warn("the BM25 postings lack %s, and this role may not build it: "
+					 "BM25 ranks slowly (or, in the extension, not at all) until their "
+					 "owner runs `ragload init`", p[0]);
+			return own;
+		}
+		/* the sort in memory where the server allows it: 11 M postings (125k chunks) are
+		 * about 500 MB of sort tuples; the setting lasts for this session */
+		if (!*built && db_exec(conn, "SELECT set_config('maintenance_work_mem', greatest("
+				       "pg_size_bytes(current_setting('maintenance_work_mem')) / 1024, "
+				       "524288)::text || 'kB', false)"))
+			return RL_ERR;
+		snprintf(sql, sizeof(sql), "CREATE INDEX IF NOT EXISTS %s %s", POSTINGS_INDEXES[i][0],
+			 POSTINGS_INDEXES[i][1]);
+		double t0 = now_seconds();
+		if (db_exec(conn, sql))
+			return RL_ERR;
+		log_info("built %s in %.1f s", POSTINGS_INDEXES[i][0], now_seconds() - t0);
+		(*built)++;
+	}
+	return 0;
+}
+
+int load_postings_indexes_repair(PGconn *conn)
+{
+	int built;
+	if (load_postings_indexes_build(conn, &built))
+		return RL_ERR;
+	if (built)
+		log_warn("the BM25 postings lacked %s (a first load stopped before its end): "
+			 "built again", built == 2 ? "both their indexes" : "an index");
+	return 0;
+}
+
 int load_backfill_postings(PGconn *conn, uint64_t *n_chunks)
 {
 	struct stem_list t = {0};

@@ -102,4 +102,17 @@ int load_copy_postings(PGconn *conn, const char *table, struct doc *const *docs,
  * chunks read. Returns 0 or negative (logged). */
 int load_backfill_postings(PGconn *conn, uint64_t *n_chunks);
 
+/* The postings' two B-tree indexes in the current schema (the term index BM25 ranks by, the
+ * chunk index deletes go by), as migrations 0004 and 0006 make them. A first load into an
+ * empty corpus drops them (load_postings_indexes_drop) and builds them once after it
+ * (load_postings_indexes_build: each one missing, built by a sort; *built how many): a B-tree
+ * built from sorted rows costs a fraction of inserting as many rows one by one into pages
+ * scattered over the whole index. The build also repairs a corpus whose first load was
+ * killed before it. Only the table's owner may do either: for another role (ragload_loader)
+ * the drop leaves them (*dropped 0) and the build warns. Both return 0 or RL_ERR (logged). */
+int load_postings_indexes_drop(PGconn *conn, int *dropped);
+int load_postings_indexes_build(PGconn *conn, int *built);
+/* The build, warning when it had an index to make (ingest, reindex and init call it first). */
+int load_postings_indexes_repair(PGconn *conn);
+
 #endif

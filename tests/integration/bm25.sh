@@ -33,6 +33,11 @@ t_eq "ingest 47 abstracts exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 5 "$TMP/ingest.err"
 t_eq "an empty corpus's first load writes every chunk's postings itself: marked, no backfill" \
   "all 0" "$(q "SELECT value FROM ragload_corpus WHERE key = 'bm25_postings'") $(grep -c 'loaded before them' "$TMP/ingest.err")"
+# the first load builds the postings' indexes after it, as the migrations define them
+pix() { q "SELECT string_agg(indexdef, ' | ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'ragload_bm25_postings'"; }
+PIX_WANT="CREATE INDEX ragload_bm25_postings_chunk_idx ON public.ragload_bm25_postings USING btree (chunk_id) | CREATE INDEX ragload_bm25_postings_term_idx ON public.ragload_bm25_postings USING btree (term, chunk_id) INCLUDE (tf, len)"
+t_eq "a first load builds both postings indexes after it, as the migrations make them" "$PIX_WANT" "$(pix)"
+t_eq "... and says so" 2 "$(grep -c 'built ragload_bm25_postings_' "$TMP/ingest.err")"
 
 # queries: 12 SciFact claims, and their terms
 head -n 12 "$D/queries.jsonl" > "$TMP/queries.jsonl"
@@ -137,6 +142,8 @@ t_eq "two runs rank alike (search --method hybrid)" "$a" "$b"
 echo "A replaced text about zebrafish heart regeneration." > "$TMP/docs/dup1.txt"
 rc=0; "$RAGLOAD" --no-progress ingest "$TMP/docs" "$TMP/more" 2> "$TMP/ingest.err" || rc=$?
 t_eq "incremental ingest (15 new, 1 replaced) exits 0" 0 "$rc"
+t_eq "a load into a corpus with chunks keeps the postings indexes (nothing built)" "0 $PIX_WANT" \
+  "$(grep -c 'built ragload_bm25_postings_' "$TMP/ingest.err") $(pix)"
 compare "incremental load, replaced document" 0.9 0.4
 t_eq "stats compacted to one row after ingest" 1 "$(q "SELECT count(*) FROM ragload_bm25_stats")"
 t_eq "document frequencies compacted to one row a term after ingest" 0 \
@@ -164,6 +171,18 @@ q "DELETE FROM ragload_bm25_postings WHERE chunk_id IN (SELECT chunk_id FROM chu
 rc=0; "$RAGLOAD" --no-progress ingest "$TMP/more" 2> "$TMP/backfill.err" || rc=$?
 t_check "ingest writes the postings of 20 chunks that had none" grep -q "BM25 postings written for 20 chunks" "$TMP/backfill.err"
 compare "backfill" 0.9 0.4
+
+# a first load killed before its end leaves the postings without indexes: init and the next
+# ingest build them again, and say so
+q "DROP INDEX ragload_bm25_postings_term_idx; DROP INDEX ragload_bm25_postings_chunk_idx"
+"$RAGLOAD" init 2> "$TMP/init.err" || true
+t_eq "init builds the missing postings indexes again" "$PIX_WANT" "$(pix)"
+t_check "... and warns" grep -q "BM25 postings lacked both their indexes" "$TMP/init.err"
+q "DROP INDEX ragload_bm25_postings_term_idx"
+rc=0; "$RAGLOAD" --no-progress ingest "$TMP/more" 2> "$TMP/repair.err" || rc=$?
+t_eq "ingest builds a missing postings index again" "0 $PIX_WANT" "$rc $(pix)"
+t_check "... and warns" grep -q "BM25 postings lacked an index" "$TMP/repair.err"
+compare "postings indexes built again" 0.9 0.4
 
 # search
 for m in bm25 hybrid; do
