@@ -263,7 +263,9 @@ static Oid term_index(Relation heap, AttrNumber pos[3], bool *probe)
 	if (!OidIsValid(found))
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("ragload: %s has no term index", RelationGetRelationName(heap)),
-				errhint("ragload_bm25_sql() ranks without it; `ragload init` makes it.")));
+				errhint("A first load into an empty corpus builds it at its end; `ragload "
+					"init` builds it again after one stopped before. "
+					"ragload_bm25_sql() ranks without it, slowly.")));
 	return found;
 }
 

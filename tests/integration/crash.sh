@@ -21,8 +21,12 @@ consistent() {
   [ "$(q "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)")" = 0 ] &&
   [ "$(q "SELECT count(*) FROM chunks c WHERE (SELECT count(*) FROM embeddings e WHERE e.chunk_id = c.chunk_id) <> 1")" = 0 ]
 }
+# the postings, their document frequencies and N as a clean load leaves them
+postings() { q "SELECT md5(string_agg(r, ',' ORDER BY r)) FROM (SELECT d.source_name || ' ' || md5(c.chunk_text) || ' ' || p.term || ' ' || p.tf || ' ' || p.len AS r FROM ragload_bm25_postings p JOIN chunks c USING (chunk_id) JOIN documents d USING (doc_id)) x"; }
+bm25_exact() { q "SELECT (SELECT count(*) FROM (SELECT term, count(*) AS n FROM ragload_bm25_postings GROUP BY term) a FULL JOIN (SELECT term, sum(df) AS n FROM ragload_bm25_df GROUP BY term HAVING sum(df) <> 0) b USING (term) WHERE a.n IS DISTINCT FROM b.n) || ' ' || ((SELECT sum(n) FROM ragload_bm25_stats) = (SELECT count(*) FROM chunks)) || ' ' || ((SELECT sum(total_len) FROM ragload_bm25_stats) = (SELECT sum(tf) FROM ragload_bm25_postings))"; }
 newdb crash_ref; "$RAGLOAD" -q init; "$RAGLOAD" -q "${SMALL[@]}" ingest "$TMP/corpus.jsonl"
 pairs > "$TMP/ref"
+ref_postings=$(postings)
 total=$(q "SELECT count(*) FROM documents")
 t_eq "reference load has 3000 documents" 3000 "$total"
 
@@ -32,10 +36,16 @@ rc=0; RAGLOAD_FAULT=kill_after_commits=3 "$FAULTS" -q "${SMALL[@]}" ingest "$TMP
 t_eq "fault hook killed the run (SIGKILL)" 137 "$rc"
 t_eq "exactly 3 batches committed before the kill" 300 "$(q "SELECT count(*) FROM documents")"
 t_check "corpus consistent after the kill" consistent
-rc=0; "$RAGLOAD" -q "${SMALL[@]}" ingest "$TMP/corpus.jsonl" || rc=$?
+# a first load builds the postings' indexes at its end: killed before it, they are missing
+pix() { q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'ragload_bm25_postings'"; }
+t_eq "a first load killed midway leaves the BM25 postings without their indexes" 0 "$(pix)"
+rc=0; "$RAGLOAD" -q "${SMALL[@]}" ingest "$TMP/corpus.jsonl" 2> "$TMP/hook.err" || rc=$?
 t_eq "rerun after the kill exits 0" 0 "$rc"
+t_eq "the rerun builds both again, and warns" "2 1" "$(pix) $(grep -c 'BM25 postings lacked both their indexes' "$TMP/hook.err")"
 pairs > "$TMP/hook"
 t_check "after kill + rerun: same (source_name, chunk_text) pairs as a clean load" cmp -s "$TMP/ref" "$TMP/hook"
+t_eq "after kill + rerun: the BM25 postings equal a clean load's" "$ref_postings" "$(postings)"
+t_eq "after kill + rerun: document frequencies, N and total length exact" "0 true true" "$(bm25_exact)"
 
 # 2. plain SIGKILL at several moments, each followed by the next run, then a run to completion
 newdb crash_kill; "$RAGLOAD" -q init
