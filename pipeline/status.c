@@ -62,6 +62,22 @@ int status_run(const struct rl_config *cfg)
 	if (!PQgetisnull(r, 0, 9))
 		printf("  generation %s kept for `ragload reindex --rollback`\n", PQgetvalue(r, 0, 9));
 	PQclear(r);
+	/* the BM25 postings, and their indexes missing while a first load runs (it builds them at
+	 * its end) or after one stopped before it (init or the next ingest builds them) */
+	r = db_query(conn,
+		"SELECT pg_size_pretty(pg_total_relation_size(to_regclass('ragload_bm25_postings'))), "
+		"(SELECT string_agg(n, ', ') FROM unnest(ARRAY['ragload_bm25_postings_term_idx', "
+		"'ragload_bm25_postings_chunk_idx']) n WHERE to_regclass(n) IS NULL) "
+		"WHERE to_regclass('ragload_bm25_postings') IS NOT NULL", 0, NULL);
+	if (!r)
+		goto out;
+	if (PQntuples(r) == 1 && PQgetisnull(r, 0, 1))
+		printf("  BM25 postings %s with their indexes\n", PQgetvalue(r, 0, 0));
+	else if (PQntuples(r) == 1)
+		printf("  BM25 postings %s; missing: %s (a first load builds them at its end; after "
+		       "one that stopped before it, `ragload init` or the next ingest does)\n",
+		       PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+	PQclear(r);
 	r = db_query(conn,
 		"SELECT index_name AS index, kind, CASE WHEN kind = 'fts' THEN '' ELSE storage END "
 		"AS storage, params::text AS settings, "

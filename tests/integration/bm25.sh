@@ -174,7 +174,9 @@ compare "backfill" 0.9 0.4
 
 # a first load killed before its end leaves the postings without indexes: init and the next
 # ingest build them again, and say so
+t_check "status shows the postings with their indexes" bash -c "'$RAGLOAD' status | grep -q 'BM25 postings .* with their indexes'"
 q "DROP INDEX ragload_bm25_postings_term_idx; DROP INDEX ragload_bm25_postings_chunk_idx"
+t_check "status names the missing postings indexes" bash -c "'$RAGLOAD' status | grep -q 'missing: ragload_bm25_postings_term_idx, ragload_bm25_postings_chunk_idx'"
 "$RAGLOAD" init 2> "$TMP/init.err" || true
 t_eq "init builds the missing postings indexes again" "$PIX_WANT" "$(pix)"
 t_check "... and warns" grep -q "BM25 postings lacked both their indexes" "$TMP/init.err"
