@@ -45,6 +45,8 @@ int db_take_lock(PGconn *conn, int shard, int wait_s);
  * reason said on stderr.
  */
 #define DB_SCHEMA_MIN 4
+/* ingest needs 7: a directory input's source keys start with its name (migration 0007) */
+#define DB_SCHEMA_DIR_KEYS 7
 int db_open_corpus(const char *conninfo, int lock, int shard, int wait_s, PGconn **out);
 
 /*

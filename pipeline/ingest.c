@@ -114,6 +114,13 @@ static int ingest_open(struct ingest *in)
 				    a->no_wait ? 0 : cfg->load.lock_wait_s, &in->conn);
 	if (status != EXIT_DONE)
 		return status;
+	if (db_schema_version(in->conn) < DB_SCHEMA_DIR_KEYS) {
+		/* keys made now would not find the documents loaded under the old ones */
+		log_error("database %s keys the documents of directory inputs without the "
+			  "directory's name, as ragload did before: run 'ragload init' (it renames "
+			  "them), then ingest", PQdb(in->conn));
+		return EXIT_FATAL;
+	}
 	if (resolve_inputs(in))
 		return EXIT_FATAL;
 	in->worker_conn = db_connect(cfg->conninfo);

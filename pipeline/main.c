@@ -18,6 +18,7 @@
 #include "evalcmd.h"
 #include "../lib/progress.h"
 #include "../lib/blas.h"
+#include "../stages/read.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -140,6 +141,47 @@ static int cmd_init(struct opts *o, int argc, char **argv)
 }
 
 /*
+ * Directories given side by side must have different names: their source keys start with it
+ * (read_input_name(): "a/docs" and "b/docs" would both give "docs/..."). 1 (after the error)
+ * when two share one.
+ */
+static int inputs_named_apart(int argc, char **argv)
+{
+	char **names = calloc((size_t)argc + 1, sizeof(*names));
+	struct stat st;
+	int clash = 0;
+
+	if (!names) {
+		log_error("out of memory");
+		return 1;
+	}
+	for (int i = 0; i < argc && !clash; i++) {
+		if (stat(argv[i], &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (!(names[i] = read_input_name(argv[i]))) {
+			log_error("out of memory");
+			clash = 1;
+			break;
+		}
+		if (!names[i][0])  /* "/": nothing to share */
+			continue;
+		for (int j = 0; j < i && !clash; j++) {
+			if (names[j] && names[j][0] && !strcmp(names[i], names[j])) {
+				log_error("inputs %s and %s are directories of the same name: their source "
+					  "keys would both start with '%s/'; give the directory that holds "
+					  "both, or load them into separate databases", argv[j], argv[i],
+					  names[i]);
+				clash = 1;
+			}
+		}
+	}
+	for (int i = 0; i < argc; i++)
+		free(names[i]);
+	free(names);
+	return clash;
+}
+
+/*
  * Inputs of ingest and model fit: each must exist before anything runs (a typo must not fit
  * a model on nothing); --no-default-excludes empties the [inputs] exclude list, then the
  * --exclude patterns are added to it. Returns GO_ON to go on, else the exit status.
@@ -154,6 +196,8 @@ static int inputs_prepare(struct opts *o, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (inputs_named_apart(argc, argv))
+		return EXIT_USAGE;
 	if (o->no_default_excludes)
 		o->cfg.read.exclude[0] = '\0';
 	size_t n = strlen(o->cfg.read.exclude);

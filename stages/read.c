@@ -126,6 +126,8 @@ struct reader {
 	void *ctx;
 	struct counts *c;
 	const char *input;       /* the command-line path */
+	size_t walk_skip;        /* in a walked directory: bytes of its name and '/' that start
+	                            each relative path (the globs match what follows) */
 	/* per file on disk, the unit of the byte limits */
 	const char *file_key;
 	uint64_t expanded;       /* bytes expanded from it, at every level */
@@ -2619,7 +2621,15 @@ static int dir_entry(struct reader *r, int dfd, const char *name, const char *re
 		skip(r, "unreadable", key, "%s", strerror(errno));
 		goto out;
 	}
-	if (excluded(r, key, S_ISDIR(st.st_mode))) {
+	/* the globs see the path under the input, without the directory's own name */
+	char *under = r->walk_skip ? key_clean(rel + r->walk_skip) : NULL;
+	if (r->walk_skip && !under) {
+		rc = RL_ENOMEM;
+		goto out;
+	}
+	int out_of_globs = excluded(r, under ? under : key, S_ISDIR(st.st_mode));
+	free(under);
+	if (out_of_globs) {
 		counts_ignore(r->c, "excluded", key);
 		goto out;
 	}
@@ -2657,7 +2667,8 @@ out:
 	return rc;
 }
 
-/* Walks the directory open on dfd (takes it) in sorted order; rel is its path, NULL at the top. */
+/* Walks the directory open on dfd (takes it) in sorted order; rel is its key before cleaning:
+ * the input's name at the top (read_input_name(); NULL when it has none, as "/"). */
 static int dir_walk(struct reader *r, int dfd, const char *rel, int depth)
 {
 	DIR *d = fdopendir(dfd);
@@ -2716,6 +2727,31 @@ out:
 	return rc;
 }
 
+char *read_input_name(const char *path)
+{
+	/* the real path's name, as documents.source_input records it: a symlink given on the
+	 * command line keys its documents by the directory it leads to */
+	char *real = realpath(path, NULL), *trimmed = NULL, *name;
+	const char *base;
+
+	if (real) {
+		base = name_last(real);
+	} else {  /* not resolvable now: the name as given, trailing slashes dropped */
+		size_t len = strlen(path);
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+		if (!(trimmed = xstrndup(path, len)))
+			return NULL;
+		base = name_last(trimmed);
+		if (!strcmp(base, ".") || !strcmp(base, ".."))
+			base = "";
+	}
+	name = xstrdup(base);
+	free(real);
+	free(trimmed);
+	return name;
+}
+
 /* A command-line path: followed even when it is a symlink, since the user named it. */
 static int input_read(struct reader *r, const char *path)
 {
@@ -2743,8 +2779,17 @@ static int input_read(struct reader *r, const char *path)
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = dir_walk(r, fd, NULL, 0);
+		/* keys start with the directory's name: inputs side by side never share one */
+		char *name = read_input_name(path);
+		if (!name) {
+			rc = RL_ENOMEM;
+			goto out;
+		}
+		r->walk_skip = name[0] ? strlen(name) + 1 : 0;
+		rc = dir_walk(r, fd, name[0] ? name : NULL, 0);
+		r->walk_skip = 0;
 		fd = -1;
+		free(name);
 	} else if (S_ISREG(st.st_mode)) {
 		rc = disk_file_read(r, fd, key, &st);
 	} else {

@@ -75,8 +75,10 @@ typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
  * through the same path as any file, their items carrying metadata_json that names the
  * message; signatures and TNEF are counted as ignored ("signature").
  *
- * Source keys: the path relative to the directory given on the command line (the file's own
- * name when a file is given), then "!entry/path" for an archive member (nested:
+ * Source keys: for a directory given on the command line, its name then the path under it
+ * ("docs/guide/intro.md" for `ingest ../docs`; read_input_name() gives the name), so that
+ * directories given side by side never share a key ("bash/copyright", "git/copyright"); for
+ * a file, its own name; then "!entry/path" for an archive member (nested:
  * "a.tar!inner.zip!x.txt") and "#_id" for a collection row.
  *
  * Bad input (truncated/corrupt archive, limit exceeded, malformed JSONL line...) is reported
@@ -102,6 +104,15 @@ typedef void (*read_damage_fn)(void *ctx, const char *input, const char *key);
  */
 int read_inputs(const struct read_opts *o, char *const *paths, int n_paths, read_emit_fn emit,
 		void *ctx, struct counts *c);
+
+/*
+ * The name a directory input's source keys start with: the last component of its real path
+ * (as documents.source_input records it: "." in ~/docs is "docs", a symlink given on the
+ * command line names the directory it leads to); "" for "/" (its keys start under it).
+ * malloc'd, NULL when out of memory; the keys carry it with control characters replaced, as
+ * any key part.
+ */
+char *read_input_name(const char *path);
 
 /* read_inputs() that also reports where damage may have hidden documents (damaged may be
  * NULL; it gets ctx too). */

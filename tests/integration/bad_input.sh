@@ -15,9 +15,9 @@ head -c 65536 /dev/urandom > "$TMP/in/random.bin"
 rc=0; "$RAGLOAD" --no-progress ingest "$TMP/in" 2> "$TMP/err" || rc=$?
 t_eq "exit status 3 (done with skipped input)" 3 "$rc"
 t_check "stderr names the truncated archive" grep -q 'broken.tar.zst' "$TMP/err"
-t_eq "good.txt loaded" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'good.txt'")"
-t_check "entries before the damage loaded" test "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'broken.tar.zst!%'")" -ge 1
-t_eq "random bytes not loaded" 0 "$(q "SELECT count(*) FROM documents WHERE source_name = 'random.bin'")"
+t_eq "good.txt loaded" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'in/good.txt'")"
+t_check "entries before the damage loaded" test "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'in/broken.tar.zst!%'")" -ge 1
+t_eq "random bytes not loaded" 0 "$(q "SELECT count(*) FROM documents WHERE source_name = 'in/random.bin'")"
 t_check "binary skip counted in summary" grep -q 'binary' "$TMP/err"
 t_eq "no document without chunks" 0 "$(q "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)")"
 t_eq "no chunk without embedding" 0 "$(q "SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.chunk_id = c.chunk_id)")"

@@ -191,7 +191,7 @@ for m in bm25 hybrid; do
   out=$("$RAGLOAD" search --method $m --json -k 3 "$(head -n 1 "$TMP/more/$(ls "$TMP/more" | head -n 1)")" 2> "$TMP/search.err")
   cat "$TMP/search.err"
   t_check "search --method $m returns 3 results, its document first" python3 -c '
-import json, sys; r = json.loads(sys.argv[1]); sys.exit(0 if len(r["results"]) == 3 and r["results"][0]["source_name"] == sys.argv[2] else 1)' "$out" "$(ls "$TMP/more" | head -n 1)"
+import json, sys; r = json.loads(sys.argv[1]); sys.exit(0 if len(r["results"]) == 3 and r["results"][0]["source_name"] == sys.argv[2] else 1)' "$out" "more/$(ls "$TMP/more" | head -n 1)"
 done
 
 # the reader role calls the three functions

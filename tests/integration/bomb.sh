@@ -26,10 +26,10 @@ t_eq "exit status 3 (bombs skipped, the rest loaded)" 3 "$rc"
 t_check "refused within seconds ($secs s < 60 s)" test "$secs" -lt 60
 t_check "no crash, no allocation failure" bash -c "! grep -qiE 'segmentation|core dumped|out of memory|cannot allocate|fatal' '$TMP/err'"
 t_check "the member is refused by a limit, named as such" \
-  grep -qE '^ragload: warning: bomb\.tar!zeros\.txt\.zst: .*\[(compression_ratio|entry_too_large)\]$' "$TMP/err"
+  grep -qE '^ragload: warning: in/bomb\.tar!zeros\.txt\.zst: .*\[(compression_ratio|entry_too_large)\]$' "$TMP/err"
 t_check "the compressed file alone is refused by a limit" \
-  grep -qE '^ragload: warning: alone\.txt\.zst: .*\[(compression_ratio|entry_too_large|input_too_large)\]$' "$TMP/err"
+  grep -qE '^ragload: warning: in/alone\.txt\.zst: .*\[(compression_ratio|entry_too_large|input_too_large)\]$' "$TMP/err"
 loaded=$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")
-t_eq "the good files load, the bombs do not" "beside.txt bomb.tar!after.txt bomb.tar!before.txt" "$loaded"
+t_eq "the good files load, the bombs do not" "in/beside.txt in/bomb.tar!after.txt in/bomb.tar!before.txt" "$loaded"
 peak=$(sed -nE 's/.*peak RSS ([0-9.]+) MB.*/\1/p' "$TMP/err" | head -n 1)
 [ -n "$peak" ] && t_check "peak RSS stays small (${peak} MB < 1024 MB)" awk -v p="$peak" 'BEGIN { exit !(p < 1024) }'

@@ -36,7 +36,7 @@ ln -s guide "$d/guide-link"
 
 rc=0; "$RAGLOAD" --no-progress ingest "$d" 2> "$TMP/err" || rc=$?
 t_eq "docs tree: exit 0" 0 "$rc"
-t_eq "only the 4 pages loaded" "guide/install.html guide/usage.md index.html notes.txt" \
+t_eq "only the 4 pages loaded" "docs/guide/install.html docs/guide/usage.md docs/index.html docs/notes.txt" \
   "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"
 t_check "no warning printed" bash -c "! grep -q 'warning' '$TMP/err'"
 t_check "summary counts ignored files by type" grep -qE 'ignored: +[0-9]+ \(.*png 2' "$TMP/err"
@@ -50,16 +50,16 @@ rm "$d/guide/usage.md"
 rc=0; "$RAGLOAD" --no-progress ingest --prune "$d" 2> "$TMP/err" || rc=$?
 t_eq "rerun with --prune: exit 0" 0 "$rc"
 t_check "summary says 1 pruned" grep -q '3 unchanged, 1 pruned' "$TMP/err"
-t_eq "removed page pruned" 0 "$(q "SELECT count(*) FROM documents WHERE source_name = 'guide/usage.md'")"
+t_eq "removed page pruned" 0 "$(q "SELECT count(*) FROM documents WHERE source_name = 'docs/guide/usage.md'")"
 
 # --include takes a default exclude back
 rc=0; "$RAGLOAD" --no-progress ingest --include 'extra.js' "$d" 2> "$TMP/err" || rc=$?
 t_eq "--include: exit 0" 0 "$rc"
-t_eq "--include brings extra.js back" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'extra.js'")"
-t_eq "other scripts still excluded" 0 "$(q "SELECT count(*) FROM documents WHERE source_name LIKE '%.js' AND source_name <> 'extra.js'")"
+t_eq "--include brings extra.js back" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'docs/extra.js'")"
+t_eq "other scripts still excluded" 0 "$(q "SELECT count(*) FROM documents WHERE source_name LIKE '%.js' AND source_name <> 'docs/extra.js'")"
 rc=0; "$RAGLOAD" --no-progress ingest --no-default-excludes --exclude '*.js' --exclude '*.css' "$d" 2> "$TMP/err" || rc=$?
-t_eq "--no-default-excludes: the _sources copies load" 2 "$(q "SELECT count(*) FROM documents WHERE source_name LIKE '_sources/%'")"
-t_check "--exclude on the command line still applies" test "$(q "SELECT count(*) FROM documents WHERE source_name LIKE '_static/%'")" = 0
+t_eq "--no-default-excludes: the _sources copies load" 2 "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'docs/_sources/%'")"
+t_check "--exclude on the command line still applies" test "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'docs/_static/%'")" = 0
 
 # a damaged tar.gz beside an unrelated md.zip: exit 3; the zip's removed member is pruned,
 # nothing under the damaged tar is
@@ -82,10 +82,10 @@ head -c $((size / 2)) "$t/big.tar.gz" > "$TMP/cut" && mv "$TMP/cut" "$t/big.tar.
 rc=0; "$RAGLOAD" --no-progress ingest --prune "$t" 2> "$TMP/err" || rc=$?
 t_eq "damaged tar.gz: exit 3" 3 "$rc"
 t_check "the damaged archive is named" grep -q 'big.tar.gz' "$TMP/err"
-t_eq "the zip's removed member is pruned" 0 "$(q "SELECT count(*) FROM documents WHERE source_name = 'md.zip!two.md'")"
-t_eq "the zip's other member stays" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'md.zip!one.md'")"
-t_eq "nothing under the damaged tar is pruned" 6 "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'big.tar.gz!%'")"
-t_check "what was kept, and why, is said" grep -q 'prune kept .* under big.tar.gz' "$TMP/err"
+t_eq "the zip's removed member is pruned" 0 "$(q "SELECT count(*) FROM documents WHERE source_name = 'two/md.zip!two.md'")"
+t_eq "the zip's other member stays" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'two/md.zip!one.md'")"
+t_eq "nothing under the damaged tar is pruned" 6 "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'two/big.tar.gz!%'")"
+t_check "what was kept, and why, is said" grep -q 'prune kept .* under two/big.tar.gz' "$TMP/err"
 t_check "summary: 1 pruned" grep -q '1 pruned' "$TMP/err"
 
 # a missing input: exit 2 before anything runs, nothing written

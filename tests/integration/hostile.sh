@@ -27,12 +27,12 @@ t_eq "exit status 3 (done, bad items skipped)" 3 "$rc"
 t_check "no crash or sanitizer report" bash -c "! grep -qiE 'segmentation|core dumped|AddressSanitizer|runtime error|assertion' '$TMP/err'"
 t_check "finished in bounded time ($secs s < 300 s)" test "$secs" -lt 300
 
-# ---- every good entry exactly once, nothing else ---------------------------------------------
+# ---- every good entry exactly once, nothing else (keys start with the input's name, "in/") ---------------------------------------------
 q "SELECT source_name FROM documents ORDER BY 1" > "$TMP/loaded"
-awk -F'\t' '$1 == "GOOD" { print $2 }' "$corpus/expect" | LC_ALL=C sort -u > "$TMP/good"
+awk -F'\t' '$1 == "GOOD" { print "in/" $2 }' "$corpus/expect" | LC_ALL=C sort -u > "$TMP/good"
 ngood=$(wc -l < "$TMP/good")
 missing=$(LC_ALL=C comm -23 "$TMP/good" <(LC_ALL=C sort "$TMP/loaded") | tr '\n' ' ')
-awk -F'\t' '$1 == "MAYBE" { print $2 }' "$corpus/expect" > "$TMP/maybe"
+awk -F'\t' '$1 == "MAYBE" { print "in/" $2 }' "$corpus/expect" > "$TMP/maybe"
 unexpected=$(LC_ALL=C comm -13 "$TMP/good" <(LC_ALL=C sort "$TMP/loaded") |
   awk 'NR == FNR { p[NR] = $0; n = NR; next }
        { for (i = 1; i <= n; i++) if (index($0, p[i]) == 1) next; print }' "$TMP/maybe" - | tr '\n' ' ')
@@ -54,13 +54,13 @@ nbad=0
 while IFS=$'\t' read -r kind key why; do
   [ "$kind" = BAD ] || continue
   nbad=$((nbad + 1))
-  reported "$key" "$why" || unreported="$unreported $key [$why];"
+  reported "in/$key" "$why" || unreported="$unreported $key [$why];"
 done < "$corpus/expect"
 t_eq "all $nbad bad entries reported with their reason" "" "$unreported"
 silent=""
 while IFS=$'\t' read -r kind key; do
   [ "$kind" = NONE ] || continue
-  grep -qF "ragload: warning: $key" "$TMP/err" && silent="$silent $key"
+  grep -qF "ragload: warning: in/$key" "$TMP/err" && silent="$silent $key"
 done < "$corpus/expect"
 t_eq "valid but empty archives neither loaded nor reported" "" "$silent"
 t_check "every warning names its reason" bash -c "! grep '^ragload: warning: ' '$TMP/err' | grep -vqE '\[[a-z_]+\]\$'"
@@ -73,8 +73,8 @@ t_eq "no evil file beside the test directory" "$evil_before" "$(ls -a "$parent" 
 t_eq "no evil file anywhere under the test directory" "" "$(find "$TMP" -name 'evil*' | tr '\n' ' ')"
 
 # ---- what the good-but-odd entries became -----------------------------------------------------
-meta() { q "SELECT metadata->>'$2' FROM documents WHERE source_name = '$1'"; }
-text_has() { q "SELECT count(*) FROM documents WHERE source_name = '$1' AND strpos(original_content, '$2') > 0"; }
+meta() { q "SELECT metadata->>'$2' FROM documents WHERE source_name = 'in/$1'"; }
+text_has() { q "SELECT count(*) FROM documents WHERE source_name = 'in/$1' AND strpos(original_content, '$2') > 0"; }
 t_eq "Windows-1252 decoded and recorded" "windows-1252" "$(meta text/cp1252.txt encoding)"
 t_eq "Windows-1252 text decoded" 1 "$(text_has text/cp1252.txt 'café')"
 t_eq "UTF-16 without BOM recorded" "utf-16le" "$(meta text/utf16le-nobom.txt encoding)"
@@ -86,18 +86,18 @@ t_eq "NUL bytes dropped and counted, text kept" "2 1" "$(meta text/nul-bytes.txt
 t_eq "text after 100000 nested elements kept" 1 "$(text_has text/deep.html 'after the deep part')"
 t_eq "deep HTML recorded as read by the fallback" true "$(meta text/deep.html html_fallback)"
 t_eq "text after 400000 stray end tags kept" 1 "$(text_has text/stray-end-tags.html 'after many stray end tags')"
-t_check "over max_doc_bytes: cut to at most 1 MB" test "$(q "SELECT octet_length(original_content) FROM documents WHERE source_name = 'text/over-max-doc.txt'")" -le 1048576
+t_check "over max_doc_bytes: cut to at most 1 MB" test "$(q "SELECT octet_length(original_content) FROM documents WHERE source_name = 'in/text/over-max-doc.txt'")" -le 1048576
 t_eq "over max_doc_bytes: recorded as truncated" true "$(meta text/over-max-doc.txt truncated)"
-t_check "a 3 MB word is split into bounded chunks" test "$(q "SELECT max(octet_length(chunk_text)) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'text/long-word.txt'")" -le 65536
+t_check "a 3 MB word is split into bounded chunks" test "$(q "SELECT max(octet_length(chunk_text)) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'in/text/long-word.txt'")" -le 65536
 t_eq "unpaired surrogate escapes repaired and counted" 2 "$(meta 'corpus.jsonl#r11' unpaired_surrogates)"
 t_eq "raw invalid UTF-8 in a JSONL line repaired and counted" 2 "$(meta 'corpus.jsonl#r12' invalid_utf8)"
 t_eq "\\u0000 dropped from JSONL metadata values, U+FFFD in keys" v \
-  "$(q "SELECT metadata->>('k' || chr(65533)) FROM documents WHERE source_name = 'corpus.jsonl#r10'")"
+  "$(q "SELECT metadata->>('k' || chr(65533)) FROM documents WHERE source_name = 'in/corpus.jsonl#r10'")"
 t_check "JSONL messages name the line and its byte offset" grep -q 'corpus.jsonl: line 4: invalid JSON.*(line at byte offset [0-9]*)' "$TMP/err"
 t_check "a JSONL file cut inside its last line says so" grep -q 'corpus.jsonl: line 17: .*cut short' "$TMP/err"
 t_check "damage names the archive, the entry and a byte offset" grep -qE 'arc/truncated.tar.gz: c.txt: .*\(at byte offset [0-9]+\)' "$TMP/err"
 t_eq "two 3000-byte entry names: two keys of at most 512 bytes each" "2 2" \
-  "$(q "SELECT count(*) || ' ' || count(DISTINCT source_name) FROM documents WHERE source_name LIKE 'arc/longname.tar!%' AND octet_length(source_name) <= length('arc/longname.tar!') + 512")"
+  "$(q "SELECT count(*) || ' ' || count(DISTINCT source_name) FROM documents WHERE source_name LIKE 'in/arc/longname.tar!%' AND octet_length(source_name) <= length('in/arc/longname.tar!') + 512")"
 t_eq "every document has chunks and every chunk an embedding" 0 "$(q "SELECT (SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)) + (SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.chunk_id = c.chunk_id))")"
 
 # ---- a second run over the same input changes nothing ----------------------------------------

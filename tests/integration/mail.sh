@@ -124,51 +124,51 @@ rc=0; "$RAGLOAD" --no-progress ingest "$d" 2> "$TMP/err" || rc=$?
 t_eq "mail tree: exit 0" 0 "$rc"
 if [ "$have_pandoc" = 1 ]; then
   t_eq "one document per message, one per document attachment" \
-    "a.eml a.eml!Mémo.docx a.eml!forwarded.eml a.eml!notes.md named.txt notes.txt x.mbox#1 x.mbox#2 x.mbox#3 x.mbox#3!minutes.odt" \
+    "mail/a.eml mail/a.eml!Mémo.docx mail/a.eml!forwarded.eml mail/a.eml!notes.md mail/named.txt mail/notes.txt mail/x.mbox#1 mail/x.mbox#2 mail/x.mbox#3 mail/x.mbox#3!minutes.odt" \
     "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name COLLATE \"C\") FROM documents")"
   t_eq "docx attachment: read as docx, its headings kept" 'docx|Budget memo|Risks' \
-    "$(q "SELECT metadata->>'format' || '|' || (SELECT string_agg(h->>2, '|') FROM jsonb_array_elements(metadata->'headings') h) FROM documents WHERE source_name = 'a.eml!Mémo.docx'")"
+    "$(q "SELECT metadata->>'format' || '|' || (SELECT string_agg(h->>2, '|') FROM jsonb_array_elements(metadata->'headings') h) FROM documents WHERE source_name = 'mail/a.eml!Mémo.docx'")"
   t_eq "docx attachment: metadata names its message, file name and type" \
     'a.eml|Mémo.docx|application/vnd.openxmlformats-officedocument.wordprocessingml.document' \
-    "$(q "SELECT concat_ws('|', metadata->'attachment'->>'message', metadata->'attachment'->>'name', metadata->'attachment'->>'content_type') FROM documents WHERE source_name = 'a.eml!Mémo.docx'")"
-  t_check "docx attachment: its text" grep -q 'ferry budget grows by nine percent' <<<"$(q "SELECT original_content FROM documents WHERE source_name = 'a.eml!Mémo.docx'")"
+    "$(q "SELECT concat_ws('|', metadata->'attachment'->>'message', metadata->'attachment'->>'name', metadata->'attachment'->>'content_type') FROM documents WHERE source_name = 'mail/a.eml!Mémo.docx'")"
+  t_check "docx attachment: its text" grep -q 'ferry budget grows by nine percent' <<<"$(q "SELECT original_content FROM documents WHERE source_name = 'mail/a.eml!Mémo.docx'")"
   t_eq "odt attachment in an mbox message: under the message's key" "odt|x.mbox#3" \
-    "$(q "SELECT metadata->>'format' || '|' || (metadata->'attachment'->>'message') FROM documents WHERE source_name = 'x.mbox#3!minutes.odt' AND original_content LIKE '%lighthouse repairs unanimously%'")"
-  t_check "message 3 keeps its own body, not the attachment's" test "$(q "SELECT count(*) FROM documents WHERE source_name = 'x.mbox#3' AND original_content = 'Body of message 3.'")" = 1
+    "$(q "SELECT metadata->>'format' || '|' || (metadata->'attachment'->>'message') FROM documents WHERE source_name = 'mail/x.mbox#3!minutes.odt' AND original_content LIKE '%lighthouse repairs unanimously%'")"
+  t_check "message 3 keeps its own body, not the attachment's" test "$(q "SELECT count(*) FROM documents WHERE source_name = 'mail/x.mbox#3' AND original_content = 'Body of message 3.'")" = 1
 else
   t_skip "mail: docx/odt attachments need pandoc"
 fi
 t_eq "forwarded message read as mail" "mail|The forwarded note|a.eml" \
-  "$(q "SELECT concat_ws('|', metadata->>'format', metadata->>'title', metadata->'attachment'->>'message') FROM documents WHERE source_name = 'a.eml!forwarded.eml'")"
+  "$(q "SELECT concat_ws('|', metadata->>'format', metadata->>'title', metadata->'attachment'->>'message') FROM documents WHERE source_name = 'mail/a.eml!forwarded.eml'")"
 t_eq "Markdown attachment: its own document, read as Markdown" 'markdown|["Index notes"]' \
-  "$(q "SELECT d.metadata->>'format' || '|' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'a.eml!notes.md' AND c.chunk_text LIKE '%vector indexes%'")"
+  "$(q "SELECT d.metadata->>'format' || '|' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'mail/a.eml!notes.md' AND c.chunk_text LIKE '%vector indexes%'")"
 t_check "image and signature attachments counted as ignored, by type" \
   grep -qE 'ignored.*(png|signature).*(png|signature)' "$TMP/err"
-t_eq "subject is the title" "Grüße aus dem Test" "$(q "SELECT metadata->>'title' FROM documents WHERE source_name = 'a.eml'")"
-t_eq "from decoded" "Jürgen Müller <jm@example.org>" "$(q "SELECT metadata->'mail'->>'from' FROM documents WHERE source_name = 'a.eml'")"
-t_eq "to" "Bob <bob@example.com>" "$(q "SELECT metadata->'mail'->>'to' FROM documents WHERE source_name = 'a.eml'")"
-t_eq "date as ISO 8601" "2025-07-01T14:05:09+02:00" "$(q "SELECT metadata->'mail'->>'date' FROM documents WHERE source_name = 'a.eml'")"
-t_eq "message-id" "<msg1@example.org>" "$(q "SELECT metadata->'mail'->>'message_id' FROM documents WHERE source_name = 'a.eml'")"
-t_eq "format mail" "mail" "$(q "SELECT metadata->>'format' FROM documents WHERE source_name = 'a.eml'")"
-text=$(q "SELECT string_agg(chunk_text, ' ' ORDER BY chunk_id) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'a.eml'")
+t_eq "subject is the title" "Grüße aus dem Test" "$(q "SELECT metadata->>'title' FROM documents WHERE source_name = 'mail/a.eml'")"
+t_eq "from decoded" "Jürgen Müller <jm@example.org>" "$(q "SELECT metadata->'mail'->>'from' FROM documents WHERE source_name = 'mail/a.eml'")"
+t_eq "to" "Bob <bob@example.com>" "$(q "SELECT metadata->'mail'->>'to' FROM documents WHERE source_name = 'mail/a.eml'")"
+t_eq "date as ISO 8601" "2025-07-01T14:05:09+02:00" "$(q "SELECT metadata->'mail'->>'date' FROM documents WHERE source_name = 'mail/a.eml'")"
+t_eq "message-id" "<msg1@example.org>" "$(q "SELECT metadata->'mail'->>'message_id' FROM documents WHERE source_name = 'mail/a.eml'")"
+t_eq "format mail" "mail" "$(q "SELECT metadata->>'format' FROM documents WHERE source_name = 'mail/a.eml'")"
+text=$(q "SELECT string_agg(chunk_text, ' ' ORDER BY chunk_id) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'mail/a.eml'")
 t_check "base64 ISO-8859-1 part decoded exactly" grep -qF 'Grüße aus München: schöne Öfen und Käse.' <<<"$text"
 t_check "QP soft line break joined, =3D and =C3=A9 decoded" grep -qF 'broken with a soft line break, an equals sign a=b, and café au lait.' <<<"$text"
 t_check "alternative: text/plain preferred over HTML" bash -c "! grep -qF 'HTML-only wording' <<<\"\$1\"" _ "$text"
 t_check "the attachments' text is not in the message's" bash -c "! grep -qE 'vector indexes|ferry budget|pier opens|PGP' <<<\"\$1\"" _ "$text"
 t_eq "no base64 or QP remnants in any chunk" 0 "$(q "SELECT count(*) FROM chunks WHERE chunk_text ~ '(=3D|=C3|=\r?$|Content-Transfer-Encoding|iVBORw0|UEsDB|R3LDvMOfZQ|--outer)'")"
 t_eq "attachments listed in the message's metadata" 'chart.png:image/png:72 notes.md:text/markdown:54 forwarded.eml:message/rfc822:145 signature.asc:application/pgp-signature:126' \
-  "$(q "SELECT string_agg(a->>'name' || ':' || (a->>'type') || ':' || (a->>'bytes'), ' ') FROM documents, jsonb_array_elements(metadata->'attachments') a WHERE source_name = 'a.eml' AND a->>'name' NOT LIKE '%docx'")"
+  "$(q "SELECT string_agg(a->>'name' || ':' || (a->>'type') || ':' || (a->>'bytes'), ' ') FROM documents, jsonb_array_elements(metadata->'attachments') a WHERE source_name = 'mail/a.eml' AND a->>'name' NOT LIKE '%docx'")"
 t_eq "mbox titles" "Message number 1|Message number 2|Message number 3" \
-  "$(q "SELECT string_agg(metadata->>'title', '|' ORDER BY source_name) FROM documents WHERE source_name LIKE 'x.mbox#%' AND source_name NOT LIKE '%!%'")"
+  "$(q "SELECT string_agg(metadata->>'title', '|' ORDER BY source_name) FROM documents WHERE source_name LIKE 'mail/x.mbox#%' AND source_name NOT LIKE '%!%'")"
 t_eq "mbox message-ids in metadata" "<m1@example.org> <m2@example.org> <m3@example.org>" \
-  "$(q "SELECT string_agg(metadata->'mail'->>'message_id', ' ' ORDER BY source_name) FROM documents WHERE source_name LIKE 'x.mbox#%' AND source_name NOT LIKE '%!%'")"
-t_eq "in-reply-to" "<m1@example.org>" "$(q "SELECT metadata->'mail'->>'in_reply_to' FROM documents WHERE source_name = 'x.mbox#2'")"
-m1=$(q "SELECT string_agg(chunk_text, ' ' ORDER BY chunk_id) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'x.mbox#1'")
+  "$(q "SELECT string_agg(metadata->'mail'->>'message_id', ' ' ORDER BY source_name) FROM documents WHERE source_name LIKE 'mail/x.mbox#%' AND source_name NOT LIKE '%!%'")"
+t_eq "in-reply-to" "<m1@example.org>" "$(q "SELECT metadata->'mail'->>'in_reply_to' FROM documents WHERE source_name = 'mail/x.mbox#2'")"
+m1=$(q "SELECT string_agg(chunk_text, ' ' ORDER BY chunk_id) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'mail/x.mbox#1'")
 t_check ">From unescaped" grep -qF 'First body. From the start this line was escaped.' <<<"$m1"
 t_check ">>From loses one >" grep -qF '>From stays quoted once.' <<<"$m1"
 t_check "mbox: no message header or From_ line in the text" bash -c "! grep -qE 'Message-ID|sender1@example.org Mon' <<<\"\$1\"" _ "$m1"
 t_eq "mail told by content, not by name" "mail text" \
-  "$(q "SELECT string_agg(metadata->>'format', ' ' ORDER BY source_name) FROM documents WHERE source_name IN ('named.txt', 'notes.txt')")"
+  "$(q "SELECT string_agg(metadata->>'format', ' ' ORDER BY source_name) FROM documents WHERE source_name IN ('mail/named.txt', 'mail/notes.txt')")"
 
 # damage: a message cut short (multipart without its end, base64 cut mid-quantum) loads what
 # it has; one over max_entry_bytes is skipped with its reason; the siblings load
@@ -198,16 +198,16 @@ open(b + "/bomb.eml", "w").write(
 PY
 rc=0; "$RAGLOAD" --no-progress --set limits.max_entry_bytes=32768 ingest "$b" 2> "$TMP/err" || rc=$?
 t_eq "damaged mbox: exit 3" 3 "$rc"
-t_eq "cut message and sibling loaded" "bad.mbox#1 bad.mbox#3" \
-  "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents WHERE source_name LIKE 'bad.mbox#%'")"
-t_check "cut message keeps its first part" test "$(q "SELECT count(*) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'bad.mbox#1' AND chunk_text LIKE '%The part that arrived before the cut.%'")" -ge 1
-t_check "mime damage recorded" test "$(q "SELECT (metadata->'mail'->>'mime_errors')::int FROM documents WHERE source_name = 'bad.mbox#1'")" -ge 1
-t_eq "an unparseable date kept as written" "not a date at all" "$(q "SELECT metadata->'mail'->>'date' FROM documents WHERE source_name = 'bad.mbox#3'")"
+t_eq "cut message and sibling loaded" "bad/bad.mbox#1 bad/bad.mbox#3" \
+  "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents WHERE source_name LIKE 'bad/bad.mbox#%'")"
+t_check "cut message keeps its first part" test "$(q "SELECT count(*) FROM chunks JOIN documents USING (doc_id) WHERE source_name = 'bad/bad.mbox#1' AND chunk_text LIKE '%The part that arrived before the cut.%'")" -ge 1
+t_check "mime damage recorded" test "$(q "SELECT (metadata->'mail'->>'mime_errors')::int FROM documents WHERE source_name = 'bad/bad.mbox#1'")" -ge 1
+t_eq "an unparseable date kept as written" "not a date at all" "$(q "SELECT metadata->'mail'->>'date' FROM documents WHERE source_name = 'bad/bad.mbox#3'")"
 t_check "big message skipped with its reason" grep -qE 'entry_too_large.*bad.mbox#2|bad.mbox#2.*max_entry_bytes' "$TMP/err"
 t_check "message without body counted empty" grep -qE 'empty' "$TMP/err"
 t_check "an attachment expanding past max_entry_bytes is skipped with its reason" \
   grep -qE 'bomb.eml!zeros.txt.gz.*max_entry_bytes|entry_too_large.*bomb.eml!zeros.txt.gz' "$TMP/err"
-t_eq "its message loads" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'bomb.eml' AND original_content LIKE 'The message around the bomb loads.%'")"
+t_eq "its message loads" 1 "$(q "SELECT count(*) FROM documents WHERE source_name = 'bad/bomb.eml' AND original_content LIKE 'The message around the bomb loads.%'")"
 t_check "no crash report on stderr" bash -c "! grep -qiE 'segmentation|core dumped|AddressSanitizer' '$TMP/err'"
 
 # A PDF attachment is read by the PDF stage (its worker process) like a PDF member of an
@@ -230,7 +230,7 @@ PY
   rc=0; "$RAGLOAD" --no-progress ingest "$p" 2> "$TMP/err.pdf" || rc=$?
   t_eq "message with a PDF attachment: exit 0" 0 "$rc"
   t_eq "PDF attachment: read as a PDF under the message's key, its page in every chunk" \
-    "dues.eml!dues.pdf|pdf|dues.eml|[1, 1]" \
+    "pdfmail/dues.eml!dues.pdf|pdf|pdfmail/dues.eml|[1, 1]" \
     "$(q "SELECT concat_ws('|', d.source_name, d.metadata->>'format', d.metadata->'attachment'->>'message', c.chunk_metadata->>'pages') FROM documents d JOIN chunks c USING (doc_id) WHERE d.source_name LIKE '%.pdf' AND c.chunk_text LIKE '%quarterly harbour dues%'")"
 else
   t_skip "mail: a PDF attachment needs groff to write one"

@@ -197,7 +197,7 @@ t_check "random.docx skipped as corrupt_document" grep -q "random.docx: named li
 t_check "locked.docx (OLE2 holding EncryptedPackage) skipped as encrypted" grep -q "locked.docx: docx: an encrypted OOXML package.*\[encrypted\]" "$TMP/err"
 t_check "summary counts corrupt_document 2" grep -qE "corrupt_document:? +2|corrupt_document 2" "$TMP/err"
 t_eq "each document once, under its own key (an mbox: one a message)" \
-  "fleet.xlsx moorings.ods notes.mbox#1 notes.mbox#2 report.docx report.eml report.epub report.html report.md report.odt report.pdf report.pptx report.txt tour.odp" \
+  "office/fleet.xlsx office/moorings.ods office/notes.mbox#1 office/notes.mbox#2 office/report.docx office/report.eml office/report.epub office/report.html office/report.md office/report.odt office/report.pdf office/report.pptx office/report.txt office/tour.odp" \
   "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"
 
 # word coverage, in order
@@ -212,7 +212,7 @@ t = re.sub(r'\[\^1\]:.*', '', t).replace('[^1]', '')
 print(' '.join(re.findall(r'\w+', t.lower())))
 EOF
 for t in $COVER_FORMATS mbox; do
-  key=report.$t; [ "$t" = mbox ] && key='notes.mbox#1'
+  key=office/report.$t; [ "$t" = mbox ] && key='office/notes.mbox#1'
   q "SELECT original_content FROM documents WHERE source_name = '$key'" > "$TMP/$t.txt"
   cov="$(words_kept "$TMP/src.words" "$TMP/$t.txt") $(python3 -c '
 import re, sys
@@ -226,28 +226,28 @@ done
 for t in $HEADING_FORMATS; do
   # (a chunk's heading path is the one at its start; the treasurer's sentence starts one)
   t_eq "report.$t: the chunk about the surplus is under Finances" t \
-    "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"Finances\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.$t' AND c.chunk_text LIKE '%treasurer reported%'")"
+    "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"Finances\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.$t' AND c.chunk_text LIKE '%treasurer reported%'")"
   t_eq "report.$t: the table rows are under Introduction > Shipping lanes" t \
-    "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"Introduction\", \"Shipping lanes\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.$t' AND c.chunk_text LIKE '%Albatross%'")"
+    "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"Introduction\", \"Shipping lanes\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.$t' AND c.chunk_text LIKE '%Albatross%'")"
 done
 t_check "report.docx: table cells joined by ' | '" grep -q "Albatross | 1200 | 14" "$TMP/docx.txt"
 t_check "report.docx: notes under a Notes heading" grep -q "^Notes$" "$TMP/docx.txt"
 
 # slides
 t_eq "report.pptx: the surplus chunk is on slide 3" "[3, 3]" \
-  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND c.chunk_text LIKE '%treasurer reported%' LIMIT 1")"
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx' AND c.chunk_text LIKE '%treasurer reported%' LIMIT 1")"
 t_eq "report.pptx: a chunk across slides 2 and 3 says both" "[2, 3]" \
-  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND c.chunk_text LIKE '%Cormorant%Finances%' LIMIT 1")"
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx' AND c.chunk_text LIKE '%Cormorant%Finances%' LIMIT 1")"
 t_eq "report.pptx: every chunk has slides" 0 \
-  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND NOT c.chunk_metadata ? 'slides'")"
+  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx' AND NOT c.chunk_metadata ? 'slides'")"
 t_eq "tour.odp: the second slide's notes are on slide 2, under its title" "[2, 2] [\"Safety briefing\"]" \
-  "$(q "SELECT (c.chunk_metadata->>'slides') || ' ' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'tour.odp' AND c.chunk_text LIKE '%exits twice%'")"
+  "$(q "SELECT (c.chunk_metadata->>'slides') || ' ' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/tour.odp' AND c.chunk_text LIKE '%exits twice%'")"
 t_eq "tour.odp: the chunk from slide 1 into slide 2 says [1, 2]" "[1, 2]" \
-  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'tour.odp' AND c.chunk_text LIKE '%lighthouse%Life jackets%'")"
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/tour.odp' AND c.chunk_text LIKE '%lighthouse%Life jackets%'")"
 t_check "tour.odp: speaker notes kept, slide number frame left out" \
-  bash -c "psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'tour.odp'\" | grep -q 'Point at the exits twice' && ! psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'tour.odp'\" | grep -qx '2'"
+  bash -c "psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'office/tour.odp'\" | grep -q 'Point at the exits twice' && ! psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'office/tour.odp'\" | grep -qx '2'"
 t_eq "report.docx has no page marks (its pages are not in the XML)" 0 \
-  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.docx' AND c.chunk_metadata ? 'slides'")"
+  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.docx' AND c.chunk_metadata ? 'slides'")"
 
 # properties: title and author everywhere they are written; the dates and counts each
 # format keeps (pandoc stamps the OOXML and ODF packages with the time it wrote them, the
@@ -255,27 +255,27 @@ t_eq "report.docx has no page marks (its pages are not in the XML)" 0 \
 # 2025-03-14)
 for t in $PROP_FORMATS; do
   t_eq "report.$t: title and author in metadata" "The Quarterly Harbour Report|Ada Lovelace" \
-    "$(q "SELECT (metadata->'properties'->>'title') || '|' || regexp_replace(metadata->'properties'->>'author', ' <.*', '') FROM documents WHERE source_name = 'report.$t'")"
+    "$(q "SELECT (metadata->'properties'->>'title') || '|' || regexp_replace(metadata->'properties'->>'author', ' <.*', '') FROM documents WHERE source_name = 'office/report.$t'")"
 done
 t_eq "each format says what it is" "docx epub html mail markdown odt pdf pptx text" \
-  "$(q "SELECT string_agg(DISTINCT metadata->>'format', ' ') FROM documents WHERE source_name LIKE 'report.%'")"
+  "$(q "SELECT string_agg(DISTINCT metadata->>'format', ' ') FROM documents WHERE source_name LIKE 'office/report.%'")"
 today=$(date -u +%Y-%m-%d)
-props() { q "SELECT concat_ws('|', metadata->'properties'->>'created', metadata->'properties'->>'modified', metadata->'properties'->>'pages', metadata->'properties'->>'slides') FROM documents WHERE source_name = '$1'" | sed "s/${today}T[0-9:]*Z/TODAY/g"; }
+props() { q "SELECT concat_ws('|', metadata->'properties'->>'created', metadata->'properties'->>'modified', metadata->'properties'->>'pages', metadata->'properties'->>'slides') FROM documents WHERE source_name = 'office/$1'" | sed "s/${today}T[0-9:]*Z/TODAY/g"; }
 t_eq "report.docx: created, modified, pages" "TODAY|TODAY|1" "$(props report.docx)"
 t_eq "report.pptx: created, modified, slides (as many as its slide marks)" "TODAY|TODAY|4|4" \
-  "$(props report.pptx)|$(q "SELECT jsonb_array_length(metadata->'page_marks') FROM documents WHERE source_name = 'report.pptx'")"
+  "$(props report.pptx)|$(q "SELECT jsonb_array_length(metadata->'page_marks') FROM documents WHERE source_name = 'office/report.pptx'")"
 t_eq "report.odt: created, modified" "TODAY|TODAY" "$(props report.odt)"
 t_eq "report.pdf: created, modified (gropdf stamps them), pages" "TODAY|TODAY|1" \
   "$(props report.pdf | sed "s/${today}T[0-9:]*+00:00/TODAY/g")"
 t_eq "report.pdf: every chunk is on page 1" 0 \
-  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pdf' AND c.chunk_metadata->>'pages' IS DISTINCT FROM '[1, 1]'")"
+  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pdf' AND c.chunk_metadata->>'pages' IS DISTINCT FROM '[1, 1]'")"
 t_check "report.pdf: the table row by row" grep -q "Albatross 1200 14" "$TMP/pdf.txt"
 t_eq "report.epub: created (dc:date), modified (dcterms:modified)" "2025-03-14|TODAY" "$(props report.epub)"
 t_eq "report.md: created from the front matter's date" "2025-03-14" "$(props report.md)"
 t_eq "report.html: created from <meta name=dcterms.date>" "2025-03-14" "$(props report.html)"
 t_eq "report.eml: created from the Date field" "2025-03-14T09:30:00+00:00" "$(props report.eml)"
 t_eq "notes.mbox#2: its own subject and author" "Re: The Quarterly Harbour Report|Bob <bob@example.org>" \
-  "$(q "SELECT concat_ws('|', metadata->'properties'->>'title', metadata->'properties'->>'author') FROM documents WHERE source_name = 'notes.mbox#2'")"
+  "$(q "SELECT concat_ws('|', metadata->'properties'->>'title', metadata->'properties'->>'author') FROM documents WHERE source_name = 'office/notes.mbox#2'")"
 t_eq "moorings.ods: initial creator is the author" "Moorings List|Alan Turing|2" \
   "$(q "SELECT (metadata->'properties'->>'title') || '|' || (metadata->'properties'->>'author') || '|' || (metadata->'properties'->>'pages') FROM documents WHERE source_name = 'moorings.ods'")"
 
@@ -292,27 +292,27 @@ t_check "moorings.ods: rows, empty repeated cells left out" \
 # reindex re-chunks the stored text: the slide marks kept in documents.metadata give the new
 # chunks their slides as ingest did (and the heading paths their headings)
 t_eq "slide marks kept in documents.metadata" 'slides|[[0, 1], [80, 2]]' \
-  "$(q "SELECT (metadata->>'page_unit') || '|' || (metadata->>'page_marks') FROM documents WHERE source_name = 'tour.odp'")"
+  "$(q "SELECT (metadata->>'page_unit') || '|' || (metadata->>'page_marks') FROM documents WHERE source_name = 'office/tour.odp'")"
 # (a database of its own: reindex's recall spot check wants chunks that are not each
 # other's twins, and the docx, odt and epub say what the pptx says)
 newdb office_reindex
 "$RAGLOAD" -q init
 "$RAGLOAD" -q ingest --chunk-tokens 24 --chunk-overlap 0 "$d/report.pptx" "$d/tour.odp"
-n_pptx=$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx'")
+n_pptx=$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx'")
 rc=0; "$RAGLOAD" --no-progress reindex --chunk-tokens 32 --chunk-overlap 0 2> "$TMP/err.reindex" || rc=$?
 t_eq "reindex: exit 0" 0 "$rc"
 t_eq "reindex: every pptx/odp chunk still has its slides" 0 \
   "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.metadata->>'format' IN ('pptx', 'odp') AND NOT c.chunk_metadata ? 'slides'")"
 t_eq "reindex: the surplus chunk is on slide 3, under Finances" '[3, 3] ["Finances"]' \
-  "$(q "SELECT (c.chunk_metadata->>'slides') || ' ' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND c.chunk_text LIKE '%treasurer reported%' LIMIT 1")"
+  "$(q "SELECT (c.chunk_metadata->>'slides') || ' ' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx' AND c.chunk_text LIKE '%treasurer reported%' LIMIT 1")"
 t_eq "reindex: each chunk's slides are the marks at its first and last byte" 0 \
   "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_metadata->'slides' IS DISTINCT FROM jsonb_build_array(
      (SELECT (m->>1)::int FROM jsonb_array_elements(d.metadata->'page_marks') m WHERE (m->>0)::int <= (c.chunk_metadata->>'start')::int ORDER BY (m->>0)::int DESC LIMIT 1),
      (SELECT (m->>1)::int FROM jsonb_array_elements(d.metadata->'page_marks') m WHERE (m->>0)::int <= (c.chunk_metadata->>'end')::int - 1 ORDER BY (m->>0)::int DESC LIMIT 1))")"
 t_eq "reindex: a chunk across slides 1 and 2 of tour.odp says [1, 2]" "[1, 2]" \
-  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'tour.odp' AND c.chunk_text LIKE '%lighthouse%Life jackets%'")"
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/tour.odp' AND c.chunk_text LIKE '%lighthouse%Life jackets%'")"
 t_eq "reindex: chunks are the new size (fewer of them than before)" t \
-  "$(q "SELECT count(*) < $n_pptx FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx'")"
+  "$(q "SELECT count(*) < $n_pptx FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx'")"
 
 # the same directory as a .tar.gz and as a .zip: the same documents under the archive's key,
 # with the same text and the same chunk metadata (heading paths, slides)

@@ -86,5 +86,5 @@ printf 'Valid start, then bad bytes \xff\xfe\xc3 and an overlong \xc0\xaf end.\n
 rc=0
 "$RAGLOAD" --no-progress ingest "$TMP/bad" > "$TMP/out2" 2> "$TMP/err2" || rc=$?
 t_eq "garbled text: exit 3" 3 "$rc"
-t_check "garbled text: warned with its reason and count" grep -q 'ragload: warning: garbled.txt: 5 bytes not valid utf-8, replaced by U+FFFD \[decoding_repaired\]' "$TMP/err2"
+t_check "garbled text: warned with its reason and count" grep -q 'ragload: warning: bad/garbled.txt: 5 bytes not valid utf-8, replaced by U+FFFD \[decoding_repaired\]' "$TMP/err2"
 t_eq "garbled text: still loaded, replacements counted" "5" "$(meta garbled.txt invalid_utf8)"
