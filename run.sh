@@ -30,7 +30,7 @@ PACKAGES=(build-essential pkg-config git clang dpkg-dev ca-certificates
   libjansson-dev libinih-dev libxxhash-dev libxml2-dev libcmocka-dev libstemmer-dev zlib1g-dev
   libuchardet-dev libmd4c-dev python3-doc pandoc python3-psycopg
   libmupdf-dev libharfbuzz-dev libfreetype-dev libopenjp2-7-dev libjbig2dec0-dev libjpeg-dev
-  libgumbo-dev libmujs-dev groff poppler-utils qpdf libtesseract-dev tesseract-ocr-eng)
+  libgumbo-dev libmujs-dev groff poppler-utils qpdf libtesseract-dev tesseract-ocr-eng mandoc)
 
 install_packages() {
   local missing=() p

@@ -42,7 +42,7 @@ static int fit_emit(void *ctx, struct read_item *it)
 	fc->raw_bytes += it->raw_bytes;
 	meter_note(fc->meter, it->input, it->raw_bytes);
 	read_item_free(it);
-	if (rc < 0 || (rc == 0 && chunk_doc(&fc->cfg->chunk, d))) {
+	if (rc < 0 || (rc == 0 && d && chunk_doc(&fc->cfg->chunk, d))) {
 		doc_free(d);
 		fc->failed = 1;
 		return RL_ERR;

@@ -74,12 +74,14 @@
 #include "markdown.h"
 #include "office.h"
 #include "pdf.h"
+#include "man.h"
 
 #include <errno.h>
 #include <iconv.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -96,6 +98,7 @@ static const char *const fmt_name[] = { "text", "markdown", "html", "mail" };
 static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
+#define MAN_SECONDS 30.0          /* wall clock mandoc gets for one manual page */
 #define LABEL_MAX 1024            /* bytes kept of a title or heading label */
 #define NFC_SPAN_MAX 4096         /* longest run handed to utf8proc at once */
 #define CHARSET_NAME_MAX 40       /* bytes of a charset name, NUL included */
@@ -2856,6 +2859,35 @@ out:
 	return rc;
 }
 
+/*
+ * A manual page (dec: its decoded roff) formatted by mandoc into html: 0, RL_ENOMEM, or 1
+ * when it is to load as its roff source (mandoc missing: said once per process; mandoc
+ * failed on it: a counted warning, "man_unformatted").
+ */
+static int man_page(struct counts *c, const struct read_item *it, const struct decoded *dec,
+		    struct buf *html)
+{
+	static atomic_int told;
+	char why[160];
+	int missing = 0;
+	int rc = man_to_html(dec->s, dec->n, MAN_SECONDS, html, &missing, why, sizeof(why));
+
+	if (rc == RL_ENOMEM)
+		return rc;
+	if (!rc)
+		return 0;
+	buf_reset(html);
+	if (missing) {
+		if (!atomic_exchange(&told, 1))
+			log_warn("mandoc is not installed: manual pages load as their roff source "
+				 "(apt-get install mandoc)");
+	} else {
+		counts_skip(c, "man_unformatted", it->source, "man: %s; loaded as its roff source",
+			    why);
+	}
+	return 1;
+}
+
 static enum fmt format_of(const char *name)
 {
 	const char *dot = name ? strrchr(name, '.') : NULL;
@@ -2973,6 +3005,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	json_t *front = NULL;  /* Markdown front matter */
 	struct office_info info = { 0 };
 	struct pdf_info pinfo = { 0 };
+	struct buf man_html;   /* a manual page as mandoc formats it */
 	json_t *extra = NULL;  /* a format's own metadata (e-mail: "mail", "attachments") */
 	json_t *html_props = NULL;  /* an HTML page's <meta> properties */
 	int rc, halted = 0;
@@ -2981,6 +3014,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	pthread_once(&init_once, normalize_init);
 	buf_init(&dec.tmp, 0);
 	buf_init(&raw_title, LABEL_MAX * 8);
+	buf_init(&man_html, 0);
 	emit_init(&e, 0);
 
 	if (it->kind == READ_FILE && it->type && !strcmp(it->type, "pdf")) {
@@ -3085,6 +3119,29 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	if (rc)
 		goto out;
 
+	if (f == FMT_TEXT && it->kind == READ_FILE && !it->type) {
+		/* a manual page's roff source: mandoc makes it HTML, read as any page */
+		char mtitle[192];
+		enum man_kind mk = man_detect(dec.s, dec.n, mtitle, sizeof(mtitle));
+		if (mk == MAN_LINK) {  /* ".so other.1": the other page is the text */
+			counts_ignore(c, "man_link", it->source);
+			goto out;
+		}
+		if (mk == MAN_PAGE && (rc = man_page(c, it, &dec, &man_html)) < 0)
+			goto out;
+		if (mk == MAN_PAGE && !rc) {
+			f = FMT_HTML;
+			dec.s = man_html.data;
+			dec.n = man_html.len;
+			if (mtitle[0] && (rc = buf_append(&raw_title, mtitle, strlen(mtitle))))
+				goto out;
+			if (!(extra = json_object()) || json_set(extra, "format", json_string("man"))) {
+				rc = RL_ENOMEM;
+				goto out;
+			}
+		}
+		rc = 0;
+	}
 	emit_release(&e);
 	emit_init(&e, emit_limit(o, dec.n));
 	if (f == FMT_HTML && !(html_props = json_object()))
@@ -3213,6 +3270,7 @@ out:
 	result_release(&r);
 	emit_release(&e);
 	buf_release(&raw_title);
+	buf_release(&man_html);
 	buf_release(&dec.tmp);
 	free(sc.v);
 	return rc;

@@ -14,7 +14,8 @@
  * normalize_item — builds *out (a new doc the caller owns, freed with doc_free()) from it.
  * it is only read; the caller still owns it.
  * Returns 0 (doc built), RL_SKIP (binary or empty: counted in c under its reason, *out NULL),
- * or a negative error (out of memory). Thread-safe for distinct items. A doc built may still
+ * 0 with *out NULL (not a document: a manual page that only includes another, ".so", counted
+ * as ignored, "man_link"), or a negative error (out of memory). Thread-safe for distinct items. A doc built may still
  * be counted in c: "truncated_doc" (cut at max_doc_bytes), "decoding_repaired" (a file whose
  * bytes needed U+FFFD replacements).
  *
@@ -22,7 +23,8 @@
  * separated by one blank line, other whitespace runs collapsed to one space except inside code
  * blocks, which keep their lines and indentation), headings (offsets into text), code (byte
  * ranges of the code blocks, in order), metadata_json (an object: the row's metadata and "_id"
- * for collection rows; "format" ("text"|"markdown"|"html"|"mail"), "title" when known, "encoding" and
+ * for collection rows; "format" ("text"|"markdown"|"html"|"mail"|"man": a manual page's roff,
+ * formatted by mandoc into HTML and read as such, man.h), "title" when known, "encoding" and
  * "encoding_source" when not UTF-8, "invalid_utf8"/"undecodable" counts when repaired, "front_matter" (an object) for Markdown
  * with YAML/TOML front matter, whose title, author and date are also "properties": title,
  * author, created; an HTML page's <meta> author and dates with its title likewise), "mail"

@@ -9,10 +9,10 @@
  * split by end-of-line hyphenation and expands ligatures.
  *
  * How:
- * - The worker: the document goes in as a memfd on its stdin (no pipe to keep fed, no
- *   temporary file on disk), its output comes back on a pipe, stderr goes to /dev/null. It is
- *   started with posix_spawn (never fork() of this threaded process) with a clean signal mask
- *   and limits itself (RLIMIT_CPU = parse_seconds, RLIMIT_AS = parse_memory_mb) before it
+ * - The worker, run by lib/spawn.c's spawn_filter(): the document goes in as a memfd on its
+ *   stdin (no pipe to keep fed, no temporary file on disk), its output comes back on a pipe,
+ *   stderr goes to /dev/null. It is started with posix_spawn (never fork() of this threaded
+ *   process) with a clean signal mask and limits itself (RLIMIT_CPU = parse_seconds, RLIMIT_AS = parse_memory_mb) before it
  *   reads a byte. The parent waits at most 2 * parse_seconds + 5 s of wall clock (a worker
  *   blocked in the kernel or starved of CPU uses no CPU time), then SIGKILLs it. Its output is
  *   bounded (PDF_WIRE_MAX, or 4 * max_text + 16 MiB) and read whole, then decoded.
@@ -56,6 +56,7 @@
  * contents, outline headings). The layout passes are where it splits next (a pdf_layout.c).
  */
 #include "pdf.h"
+#include "../lib/spawn.h"
 #include "pdfwire.h"
 #include "../lib/common.h"
 
@@ -63,24 +64,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <utf8proc.h>
-
-extern char **environ;
 
 #define PDF_WIRE_MAX ((size_t)1 << 30)  /* the worker's whole answer, at most */
 #define PDF_PAGES_MAX 1000000
@@ -1194,27 +1189,6 @@ static int worker_path(const struct pdf_opts *o, char *buf, size_t cap)
 	return -1;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Writes all of data to fd. */
-static int write_all(int fd, const char *data, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, data, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		data += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /*
  * Runs the worker on data/n; its answer into out. *how: 0 exited, 1 killed at the wall-clock
@@ -1225,11 +1199,7 @@ static int run_worker(const char *data, size_t n, const struct pdf_opts *o, stru
 		      int *how, int *sig, struct pdf_info *info)
 {
 	char path[PATH_MAX], cpu[24], mem[24], maxt[24], ocr[64];
-	int memfd = -1, pfd[2] = { -1, -1 }, rc = 0, status = 0;
-	pid_t pid = -1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	int fa_ok = 0, at_ok = 0;
+	struct spawn_result res;
 
 	*how = 0;
 	*sig = 0;
@@ -1243,116 +1213,21 @@ static int run_worker(const char *data, size_t n, const struct pdf_opts *o, stru
 	snprintf(ocr, sizeof(ocr), "%s", o->ocr ? o->ocr : "");
 	char *argv[] = { path, "--cpu", cpu, "--mem", mem, "--max-text", maxt, "--ocr", ocr, NULL };
 
-	if ((memfd = memfd_create("ragload-pdf", MFD_CLOEXEC)) < 0 || write_all(memfd, data, n) ||
-	    lseek(memfd, 0, SEEK_SET) != 0 || pipe2(pfd, O_CLOEXEC)) {
-		set_reason(info, "parse_failed", "could not hand the document to the PDF worker: %s",
-			   strerror(errno));
-		rc = RL_ERR;
-		goto out;
-	}
-	sigset_t none, deflt;
-	sigemptyset(&none);
-	sigemptyset(&deflt);
-	sigaddset(&deflt, SIGPIPE);
-	sigaddset(&deflt, SIGXCPU);
-	sigaddset(&deflt, SIGSEGV);
-	sigaddset(&deflt, SIGTERM);
-	sigaddset(&deflt, SIGINT);
-	if (posix_spawn_file_actions_init(&fa) || !(fa_ok = 1) ||
-	    posix_spawn_file_actions_adddup2(&fa, memfd, 0) ||
-	    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1) ||
-	    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0) ||
-	    posix_spawnattr_init(&at) || !(at_ok = 1) ||
-	    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) ||
-	    posix_spawnattr_setsigmask(&at, &none) || posix_spawnattr_setsigdefault(&at, &deflt) ||
-	    (errno = posix_spawn(&pid, path, &fa, &at, argv, environ)) != 0) {
-		set_reason(info, "parse_failed", "could not start the PDF worker %s: %s", path,
-			   strerror(errno));
-		pid = -1;
-		rc = RL_ERR;
-		goto out;
-	}
-	close(pfd[1]);
-	pfd[1] = -1;
-	close(memfd);
-	memfd = -1;
-
 	double wall = 2.0 * (o->parse_seconds > 0 ? o->parse_seconds : 30) + 5.0;
-	double deadline = mono() + wall;
 	size_t cap = o->max_text && o->max_text < (PDF_WIRE_MAX - (16u << 20)) / 4
 			     ? 4 * o->max_text + (16u << 20) : PDF_WIRE_MAX;
-	for (;;) {
-		double left = deadline - mono();
-		if (left <= 0) {
-			*how = 1;
-			break;
-		}
-		struct pollfd pf = { pfd[0], POLLIN, 0 };
-		int pr = poll(&pf, 1, (int)(left * 1000) + 1);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0)
-			continue;
-		if ((rc = buf_reserve(out, 1 << 16))) {
-			if (rc == RL_ELIMIT) {
-				*how = 4;
-				rc = 0;
-			}
-			break;
-		}
-		size_t room = out->cap - out->len - 1;
-		if (room > cap - out->len)
-			room = cap - out->len;
-		ssize_t r = read(pfd[0], out->data + out->len, room);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		out->len += (size_t)r;
-		if (out->len >= cap) {
-			*how = 4;
-			break;
-		}
+	int rc = spawn_filter(path, 0, argv, data, n, wall, cap, out, &res);
+	if (rc == RL_ERR) {
+		set_reason(info, "parse_failed", "could not start the PDF worker %s: %s", path,
+			   strerror(errno));
+		return rc;
 	}
-	if (*how)
-		kill(pid, SIGKILL);
-	/* the answer is complete; the worker exits right after (or hangs: the deadline holds) */
-	struct rusage ru;
-	for (;;) {
-		pid_t w = wait4(pid, &status, *how ? 0 : WNOHANG, &ru);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			break;
-		if (w == 0) {
-			if (mono() >= deadline) {
-				kill(pid, SIGKILL);
-				*how = 1;
-				continue;
-			}
-			struct timespec ts = { 0, 2 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	pid = -1;
-	if (!*how && WIFSIGNALED(status)) {
-		double used = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-			      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-		*sig = WTERMSIG(status);
+	*how = res.how;
+	if (!rc && !*how && WIFSIGNALED(res.status)) {
+		*sig = WTERMSIG(res.status);
 		*how = *sig == SIGXCPU || (*sig == SIGKILL && o->parse_seconds > 0 &&
-					   used >= o->parse_seconds - 0.05) ? 2 : 3;
+					   res.cpu_s >= o->parse_seconds - 0.05) ? 2 : 3;
 	}
-out:
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (at_ok)
-		posix_spawnattr_destroy(&at);
-	if (memfd >= 0)
-		close(memfd);
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
 	return rc;
 }
 
