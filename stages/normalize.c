@@ -75,6 +75,7 @@
 #include "office.h"
 #include "pdf.h"
 #include "man.h"
+#include "pod.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -93,8 +94,8 @@
 #include <uchardet.h>
 #include <utf8proc.h>
 
-enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL };
-static const char *const fmt_name[] = { "text", "markdown", "html", "mail" };
+enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL, FMT_POD };
+static const char *const fmt_name[] = { "text", "markdown", "html", "mail", "pod" };
 static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
@@ -1663,6 +1664,20 @@ static int md_extract(struct emit *e, const char *s, size_t n, json_t **front)
 	return markdown_parse(s, n, &sink, e, front);
 }
 
+/* POD (pod.c) through the same adapter as Markdown; title gets the NAME paragraph. */
+static int pod_extract(struct emit *e, const char *s, size_t n, struct buf *title)
+{
+	static const struct md_sink sink = {
+		.text = md_on_text,
+		.para = md_on_para,
+		.line = md_on_para,
+		.heading_begin = md_on_heading_begin,
+		.heading_end = md_on_heading_end,
+		.code = md_on_code,
+	};
+	return pod_parse(s, n, &sink, e, title);
+}
+
 /* ---- office documents and e-books (parsed by office.c; the adapter feeds the emitter) ----- */
 
 struct office_adapter {
@@ -3141,6 +3156,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			}
 		}
 		rc = 0;
+		if (mk == MAN_NONE && pod_detect(dec.s, dec.n, it->name))  /* Perl's documentation */
+			f = FMT_POD;
 	}
 	emit_release(&e);
 	emit_init(&e, emit_limit(o, dec.n));
@@ -3153,6 +3170,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = html_extract(&e, dec.s, dec.n, &raw_title, &r.html_limited, &halted);
 	else if (f == FMT_MARKDOWN)
 		rc = md_extract(&e, dec.s, dec.n, &front);
+	else if (f == FMT_POD)
+		rc = pod_extract(&e, dec.s, dec.n, &raw_title);
 	else if (f == FMT_MAIL)
 		rc = mail_extract(&e, &dec, &raw_title, &r.html_limited, &halted, &extra);
 	else
@@ -3205,7 +3224,8 @@ extracted:
 		rc = tidy_label(it->title, strlen(it->title), &sc, &title);
 	else if (raw_title.len)
 		rc = tidy_label(raw_title.data, raw_title.len, &sc, &title);
-	for (size_t i = 0; !rc && !title && (f != FMT_TEXT || it->type) && i < r.n_h; i++) {
+	/* the first top heading: not in POD, whose first is "NAME" (its paragraph is the title) */
+	for (size_t i = 0; !rc && !title && ((f != FMT_TEXT && f != FMT_POD) || it->type) && i < r.n_h; i++) {
 		if (r.h[i].level == 1 && !(title = xstrdup(r.h[i].text)))
 			rc = RL_ENOMEM;
 	}

@@ -24,7 +24,7 @@
  * blocks, which keep their lines and indentation), headings (offsets into text), code (byte
  * ranges of the code blocks, in order), metadata_json (an object: the row's metadata and "_id"
  * for collection rows; "format" ("text"|"markdown"|"html"|"mail"|"man": a manual page's roff,
- * formatted by mandoc into HTML and read as such, man.h), "title" when known, "encoding" and
+ * formatted by mandoc into HTML and read as such, man.h; "pod": Perl's POD, pod.h), "title" when known, "encoding" and
  * "encoding_source" when not UTF-8, "invalid_utf8"/"undecodable" counts when repaired, "front_matter" (an object) for Markdown
  * with YAML/TOML front matter, whose title, author and date are also "properties": title,
  * author, created; an HTML page's <meta> author and dates with its title likewise), "mail"
