@@ -129,16 +129,16 @@ if [ "$have_pandoc" = 1 ]; then
   t_eq "docx attachment: read as docx, its headings kept" 'docx|Budget memo|Risks' \
     "$(q "SELECT metadata->>'format' || '|' || (SELECT string_agg(h->>2, '|') FROM jsonb_array_elements(metadata->'headings') h) FROM documents WHERE source_name = 'mail/a.eml!Mémo.docx'")"
   t_eq "docx attachment: metadata names its message, file name and type" \
-    'a.eml|Mémo.docx|application/vnd.openxmlformats-officedocument.wordprocessingml.document' \
+    'mail/a.eml|Mémo.docx|application/vnd.openxmlformats-officedocument.wordprocessingml.document' \
     "$(q "SELECT concat_ws('|', metadata->'attachment'->>'message', metadata->'attachment'->>'name', metadata->'attachment'->>'content_type') FROM documents WHERE source_name = 'mail/a.eml!Mémo.docx'")"
   t_check "docx attachment: its text" grep -q 'ferry budget grows by nine percent' <<<"$(q "SELECT original_content FROM documents WHERE source_name = 'mail/a.eml!Mémo.docx'")"
-  t_eq "odt attachment in an mbox message: under the message's key" "odt|x.mbox#3" \
+  t_eq "odt attachment in an mbox message: under the message's key" "odt|mail/x.mbox#3" \
     "$(q "SELECT metadata->>'format' || '|' || (metadata->'attachment'->>'message') FROM documents WHERE source_name = 'mail/x.mbox#3!minutes.odt' AND original_content LIKE '%lighthouse repairs unanimously%'")"
   t_check "message 3 keeps its own body, not the attachment's" test "$(q "SELECT count(*) FROM documents WHERE source_name = 'mail/x.mbox#3' AND original_content = 'Body of message 3.'")" = 1
 else
   t_skip "mail: docx/odt attachments need pandoc"
 fi
-t_eq "forwarded message read as mail" "mail|The forwarded note|a.eml" \
+t_eq "forwarded message read as mail" "mail|The forwarded note|mail/a.eml" \
   "$(q "SELECT concat_ws('|', metadata->>'format', metadata->>'title', metadata->'attachment'->>'message') FROM documents WHERE source_name = 'mail/a.eml!forwarded.eml'")"
 t_eq "Markdown attachment: its own document, read as Markdown" 'markdown|["Index notes"]' \
   "$(q "SELECT d.metadata->>'format' || '|' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'mail/a.eml!notes.md' AND c.chunk_text LIKE '%vector indexes%'")"

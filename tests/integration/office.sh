@@ -277,17 +277,17 @@ t_eq "report.eml: created from the Date field" "2025-03-14T09:30:00+00:00" "$(pr
 t_eq "notes.mbox#2: its own subject and author" "Re: The Quarterly Harbour Report|Bob <bob@example.org>" \
   "$(q "SELECT concat_ws('|', metadata->'properties'->>'title', metadata->'properties'->>'author') FROM documents WHERE source_name = 'office/notes.mbox#2'")"
 t_eq "moorings.ods: initial creator is the author" "Moorings List|Alan Turing|2" \
-  "$(q "SELECT (metadata->'properties'->>'title') || '|' || (metadata->'properties'->>'author') || '|' || (metadata->'properties'->>'pages') FROM documents WHERE source_name = 'moorings.ods'")"
+  "$(q "SELECT (metadata->'properties'->>'title') || '|' || (metadata->'properties'->>'author') || '|' || (metadata->'properties'->>'pages') FROM documents WHERE source_name = 'office/moorings.ods'")"
 
 # spreadsheets
-q "SELECT original_content FROM documents WHERE source_name = 'fleet.xlsx'" > "$TMP/xlsx.txt"
+q "SELECT original_content FROM documents WHERE source_name = 'office/fleet.xlsx'" > "$TMP/xlsx.txt"
 t_check "fleet.xlsx: shared strings and numbers, row by row" grep -q "^Albatross | 1200$" "$TMP/xlsx.txt"
 t_check "fleet.xlsx: second sheet under its name" grep -q "^Fees$" "$TMP/xlsx.txt"
 t_check "fleet.xlsx: inline string" grep -q "Harbour fees | paid quarterly" "$TMP/xlsx.txt"
 t_eq "fleet.xlsx: the Albatross row is under the Fleet heading" '["Fleet"]' \
-  "$(q "SELECT c.chunk_metadata->>'headings' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'fleet.xlsx' AND c.chunk_text LIKE '%Albatross%'")"
+  "$(q "SELECT c.chunk_metadata->>'headings' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/fleet.xlsx' AND c.chunk_text LIKE '%Albatross%'")"
 t_check "moorings.ods: rows, empty repeated cells left out" \
-  bash -c "psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'moorings.ods'\" | grep -qx 'North quay | Harbour trust'"
+  bash -c "psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'office/moorings.ods'\" | grep -qx 'North quay | Harbour trust'"
 
 # reindex re-chunks the stored text: the slide marks kept in documents.metadata give the new
 # chunks their slides as ingest did (and the heading paths their headings)
@@ -298,21 +298,21 @@ t_eq "slide marks kept in documents.metadata" 'slides|[[0, 1], [80, 2]]' \
 newdb office_reindex
 "$RAGLOAD" -q init
 "$RAGLOAD" -q ingest --chunk-tokens 24 --chunk-overlap 0 "$d/report.pptx" "$d/tour.odp"
-n_pptx=$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx'")
+n_pptx=$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx'")
 rc=0; "$RAGLOAD" --no-progress reindex --chunk-tokens 32 --chunk-overlap 0 2> "$TMP/err.reindex" || rc=$?
 t_eq "reindex: exit 0" 0 "$rc"
 t_eq "reindex: every pptx/odp chunk still has its slides" 0 \
   "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.metadata->>'format' IN ('pptx', 'odp') AND NOT c.chunk_metadata ? 'slides'")"
 t_eq "reindex: the surplus chunk is on slide 3, under Finances" '[3, 3] ["Finances"]' \
-  "$(q "SELECT (c.chunk_metadata->>'slides') || ' ' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx' AND c.chunk_text LIKE '%treasurer reported%' LIMIT 1")"
+  "$(q "SELECT (c.chunk_metadata->>'slides') || ' ' || (c.chunk_metadata->>'headings') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx' AND c.chunk_text LIKE '%treasurer reported%' LIMIT 1")"
 t_eq "reindex: each chunk's slides are the marks at its first and last byte" 0 \
   "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_metadata->'slides' IS DISTINCT FROM jsonb_build_array(
      (SELECT (m->>1)::int FROM jsonb_array_elements(d.metadata->'page_marks') m WHERE (m->>0)::int <= (c.chunk_metadata->>'start')::int ORDER BY (m->>0)::int DESC LIMIT 1),
      (SELECT (m->>1)::int FROM jsonb_array_elements(d.metadata->'page_marks') m WHERE (m->>0)::int <= (c.chunk_metadata->>'end')::int - 1 ORDER BY (m->>0)::int DESC LIMIT 1))")"
 t_eq "reindex: a chunk across slides 1 and 2 of tour.odp says [1, 2]" "[1, 2]" \
-  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/tour.odp' AND c.chunk_text LIKE '%lighthouse%Life jackets%'")"
+  "$(q "SELECT c.chunk_metadata->>'slides' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'tour.odp' AND c.chunk_text LIKE '%lighthouse%Life jackets%'")"
 t_eq "reindex: chunks are the new size (fewer of them than before)" t \
-  "$(q "SELECT count(*) < $n_pptx FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'office/report.pptx'")"
+  "$(q "SELECT count(*) < $n_pptx FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'report.pptx'")"
 
 # the same directory as a .tar.gz and as a .zip: the same documents under the archive's key,
 # with the same text and the same chunk metadata (heading paths, slides)
@@ -324,9 +324,9 @@ for a in office.tar.gz office.zip; do
   t_eq "$a: the same $N_DOCS documents, each under its member's key" "$N_DOCS" \
     "$(q "SELECT count(*) FROM documents WHERE source_name LIKE '$a!office/%' AND source_name NOT LIKE '$a!office/%!%'")"
   t_eq "$a: the same text as on disk" "$N_DOCS 0" \
-    "$(q "SELECT count(*) || ' ' || count(*) FILTER (WHERE a.original_content <> b.original_content) FROM documents a JOIN documents b ON b.source_name = '$a!office/' || a.source_name")"
+    "$(q "SELECT count(*) || ' ' || count(*) FILTER (WHERE a.original_content <> b.original_content) FROM documents a JOIN documents b ON b.source_name = '$a!' || a.source_name")"
   t_eq "$a: the same chunks and chunk metadata as on disk" 0 \
-    "$(q "SELECT count(*) FROM (SELECT d.source_name, c.chunk_text, c.chunk_metadata - 'ordinal' AS m FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name NOT LIKE 'office.%') x FULL JOIN (SELECT substr(d.source_name, length('$a!office/') + 1) AS source_name, c.chunk_text, c.chunk_metadata - 'ordinal' AS m FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name LIKE '$a!office/%') y USING (source_name, chunk_text, m) WHERE x.source_name IS NULL OR y.source_name IS NULL")"
+    "$(q "SELECT count(*) FROM (SELECT d.source_name, c.chunk_text, c.chunk_metadata - 'ordinal' AS m FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name NOT LIKE 'office.%') x FULL JOIN (SELECT substr(d.source_name, length('$a!') + 1) AS source_name, c.chunk_text, c.chunk_metadata - 'ordinal' AS m FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name LIKE '$a!office/%') y USING (source_name, chunk_text, m) WHERE x.source_name IS NULL OR y.source_name IS NULL")"
   t_check "$a: damaged members named with their reason" grep -qE "$a!office/truncated.docx: .*\[corrupt_document\]" "$TMP/err"
 done
 
@@ -400,5 +400,5 @@ t_check "an encrypted OOXML package is told by content, whatever its name" \
 t_check "a legacy OLE2 file under a .docx name: corrupt_document" \
   grep -qE "legacy\.docx: docx: an OLE2 compound file \(a legacy.*\[corrupt_document\]" "$TMP/err.bad"
 t_eq "bad samples: only the seven good siblings load" \
-  "fleet.xlsx moorings.ods report.docx report.epub report.odt report.pptx tour.odp" \
+  "bad/fleet.xlsx bad/moorings.ods bad/report.docx bad/report.epub bad/report.odt bad/report.pptx bad/tour.odp" \
   "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"

@@ -45,10 +45,10 @@ t_check "corrupt.pdf skipped as corrupt_document" grep -q "corrupt.pdf: pdf: not
 t_check "locked.pdf skipped as encrypted" grep -q "locked.pdf: pdf: encrypted PDF.*\[encrypted\]" "$TMP/err"
 t_check "big.pdf skipped as entry_too_large" grep -q "big.pdf.*\[entry_too_large\]" "$TMP/err"
 t_check "scan.pdf (no text layer) skipped as no_text_layer" grep -q "scan.pdf: pdf: none of its 1 pages has a text layer.*\[no_text_layer\]" "$TMP/err"
-t_eq "the two good PDFs loaded, each once" "almanac.pdf notes.pdf" \
+t_eq "the two good PDFs loaded, each once" "pdf/almanac.pdf pdf/notes.pdf" \
   "$(q "SELECT string_agg(source_name, ' ' ORDER BY source_name) FROM documents")"
 
-q "SELECT original_content FROM documents WHERE source_name = 'almanac.pdf'" > "$TMP/almanac.txt"
+q "SELECT original_content FROM documents WHERE source_name = 'pdf/almanac.pdf'" > "$TMP/almanac.txt"
 cov=$(words_kept "$TMP/almanac.words" "$TMP/almanac.txt")
 t_check "almanac.pdf keeps >= 98% of the source's words in order ($cov)" \
   python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.98 else 1)" "$cov"
@@ -77,9 +77,9 @@ grep -q 'well-known' '$TMP/almanac.txt' && grep -q 'state-of-the-art' '$TMP/alma
 # headings from the outline (bookmarks), in order and at their levels
 t_eq "headings from the outline, with their levels" \
   "1 1. Introduction|2 1.1. Shipping Lanes|1 2. Finances|2 2.1. Outlook|1 3. Weather|2 3.1. Fisheries|1 4. Columns" \
-  "$(q "SELECT string_agg((h->>1) || ' ' || (h->>2), '|' ORDER BY o) FROM documents, jsonb_array_elements(metadata->'headings') WITH ORDINALITY AS x(h, o) WHERE source_name = 'almanac.pdf'")"
+  "$(q "SELECT string_agg((h->>1) || ' ' || (h->>2), '|' ORDER BY o) FROM documents, jsonb_array_elements(metadata->'headings') WITH ORDINALITY AS x(h, o) WHERE source_name = 'pdf/almanac.pdf'")"
 t_eq "the alpha column's chunks are under Columns" t \
-  "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"4. Columns\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'almanac.pdf' AND c.chunk_text ~ 'alpha(one|two|three|four|five)'")"
+  "$(q "SELECT bool_and(c.chunk_metadata->'headings' = '[\"4. Columns\"]') FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'pdf/almanac.pdf' AND c.chunk_text ~ 'alpha(one|two|three|four|five)'")"
 # pages: every chunk says its pages; the Columns heading's chunk starts on the page
 # pdftotext finds "4. Columns" on
 colpage=0
@@ -87,18 +87,18 @@ for i in $(seq 1 "$pages"); do
   pdftotext -f "$i" -l "$i" "$d/almanac.pdf" - | grep -q '^4\. Columns' && colpage=$i
 done
 t_eq "every chunk of almanac.pdf has pages" 0 \
-  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'almanac.pdf' AND NOT c.chunk_metadata ? 'pages'")"
+  "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'pdf/almanac.pdf' AND NOT c.chunk_metadata ? 'pages'")"
 t_eq "the first chunk under Columns is on page $colpage" "$colpage" \
-  "$(q "SELECT c.chunk_metadata->'pages'->>0 FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'almanac.pdf' AND c.chunk_metadata->'headings' = '[\"4. Columns\"]' ORDER BY (c.chunk_metadata->>'ordinal')::int LIMIT 1")"
+  "$(q "SELECT c.chunk_metadata->'pages'->>0 FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'pdf/almanac.pdf' AND c.chunk_metadata->'headings' = '[\"4. Columns\"]' ORDER BY (c.chunk_metadata->>'ordinal')::int LIMIT 1")"
 t_eq "the last chunk ends on the last page ($pages)" "$pages" \
-  "$(q "SELECT c.chunk_metadata->'pages'->>1 FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'almanac.pdf' ORDER BY (c.chunk_metadata->>'ordinal')::int DESC LIMIT 1")"
+  "$(q "SELECT c.chunk_metadata->'pages'->>1 FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'pdf/almanac.pdf' ORDER BY (c.chunk_metadata->>'ordinal')::int DESC LIMIT 1")"
 t_eq "the first chunk is on page 1" "[1, 1]" \
-  "$(q "SELECT c.chunk_metadata->>'pages' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'almanac.pdf' ORDER BY (c.chunk_metadata->>'ordinal')::int LIMIT 1")"
+  "$(q "SELECT c.chunk_metadata->>'pages' FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'pdf/almanac.pdf' ORDER BY (c.chunk_metadata->>'ordinal')::int LIMIT 1")"
 # properties
 t_eq "almanac.pdf: title, author, pages in metadata" "The Harbour Almanac|Ada Lovelace|$pages|pdf" \
-  "$(q "SELECT (metadata->'properties'->>'title') || '|' || (metadata->'properties'->>'author') || '|' || (metadata->'properties'->>'pages') || '|' || (metadata->>'format') FROM documents WHERE source_name = 'almanac.pdf'")"
+  "$(q "SELECT (metadata->'properties'->>'title') || '|' || (metadata->'properties'->>'author') || '|' || (metadata->'properties'->>'pages') || '|' || (metadata->>'format') FROM documents WHERE source_name = 'pdf/almanac.pdf'")"
 t_check "almanac.pdf: created and modified as ISO 8601" bash -c "
-psql -X -qtA -c \"SELECT (metadata->'properties'->>'created') || ' ' || (metadata->'properties'->>'modified') FROM documents WHERE source_name = 'almanac.pdf'\" |
+psql -X -qtA -c \"SELECT (metadata->'properties'->>'created') || ' ' || (metadata->'properties'->>'modified') FROM documents WHERE source_name = 'pdf/almanac.pdf'\" |
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2} [0-9]{4}-'"
 
 # the same directory as a tar: the same text under the archive's keys
@@ -107,7 +107,7 @@ rc=0; "$RAGLOAD" --no-progress --set limits.max_entry_bytes=100KB ingest --chunk
   --chunk-overlap 0 "$TMP/pdf.tar" 2> "$TMP/err.tar" || rc=$?
 t_eq "pdf.tar: exit 3" 3 "$rc"
 t_eq "pdf.tar: almanac.pdf's text the same as on disk" 1 \
-  "$(q "SELECT count(*) FROM documents a JOIN documents b ON b.source_name = 'pdf.tar!pdf/' || a.source_name WHERE a.source_name = 'almanac.pdf' AND a.original_content = b.original_content")"
+  "$(q "SELECT count(*) FROM documents a JOIN documents b ON b.source_name = 'pdf.tar!' || a.source_name WHERE a.source_name = 'pdf/almanac.pdf' AND a.original_content = b.original_content")"
 
 # OCR ([documents] ocr = on): a scanned page of text (pdftoppm's rendering of notes.pdf, as the
 # only thing an image-only PDF draws) is read by Tesseract
@@ -120,10 +120,10 @@ newdb pdf_ocr
 rc=0; "$RAGLOAD" --no-progress --set documents.ocr=on ingest "$o" 2> "$TMP/err.ocr" || rc=$?
 t_eq "ocr: exit 0" 0 "$rc"
 t_check "ocr: the scanned page's words are read" bash -c "
-psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'scanned.pdf'\" |
+psql -X -qtA -c \"SELECT original_content FROM documents WHERE source_name = 'ocr/scanned.pdf'\" |
 grep -qi 'lighthouse keeper logs every passing vessel'"
 t_eq "ocr: metadata counts the page read by OCR, chunks say page 1" "1 [1, 1]" \
-  "$(q "SELECT (metadata->>'ocr_pages') || ' ' || (c.chunk_metadata->>'pages') FROM documents d JOIN chunks c USING (doc_id) WHERE source_name = 'scanned.pdf' LIMIT 1")"
+  "$(q "SELECT (metadata->>'ocr_pages') || ' ' || (c.chunk_metadata->>'pages') FROM documents d JOIN chunks c USING (doc_id) WHERE source_name = 'ocr/scanned.pdf' LIMIT 1")"
 
 # a crash and two hangs (faults build only: the worker obeys a marker in the file)
 FAULTS=$ROOT/build/faults/ragload
@@ -152,7 +152,7 @@ t_check "sleep.pdf: killed at the wall-clock deadline, parse_timeout" \
   grep -q "sleep.pdf: pdf: the PDF worker gave no answer within 9 s.*\[parse_timeout\]" "$TMP/err.faults"
 t_check "hog.pdf: stopped at its 256 MB address space (dies on malloc's NULL), parse_failed" \
   grep -q "hog.pdf: pdf: the PDF worker crashed.*\[parse_failed\]" "$TMP/err.faults"
-t_eq "faults: the sibling loads" "sibling.pdf" \
+t_eq "faults: the sibling loads" "faults/sibling.pdf" \
   "$(q "SELECT string_agg(source_name, ' ') FROM documents")"
 t_check "faults: the run did not wait on its hangs (took $took s, the deadline is 9 s)" test "$took" -lt 120
 # the release build has no such hook: the marked files are ordinary PDFs to it

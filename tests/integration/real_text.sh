@@ -54,8 +54,9 @@ rc=0
 t_eq "legacy charsets and real pages load without a warning (exit 0)" 0 "$rc"
 [ "$rc" = 0 ] || head -n 20 "$TMP/err"
 
-doc() { q "SELECT original_content FROM documents WHERE source_name = '$1'"; }
-meta() { q "SELECT metadata->>'$2' FROM documents WHERE source_name = '$1'"; }
+# keys start with the input directory's name
+doc() { q "SELECT original_content FROM documents WHERE source_name = 'in/$1'"; }
+meta() { q "SELECT metadata->>'$2' FROM documents WHERE source_name = '${3:-in}/$1'"; }
 want_de=$(printf 'Gemäß § 3 ist die Größe der Fläche maßgeblich. Mit freundlichen Grüßen')
 t_eq "German Latin-1 text stored exactly" "$want_de" "$(doc brief.txt)"
 t_eq "... also inside a tar" "$want_de" "$(doc 'post.tar!brief.txt')"
@@ -63,7 +64,7 @@ t_eq "... its encoding recorded" "windows-1252 detected" "$(meta brief.txt encod
 t_eq "declared windows-1252: curly quotes, euro, dashes exact" '„Gut“ kostet 5 € – “quoted”…' "$(doc preise.html)"
 t_eq "... recorded as declared" "windows-1252 declared" "$(meta preise.html encoding) $(meta preise.html encoding_source)"
 t_eq "http-equiv ISO-8859-1 page exact" 'À la carte, crème brûlée © 1999' "$(doc menu.htm)"
-t_eq "... its title too" 'Menü' "$(q "SELECT metadata->>'title' FROM documents WHERE source_name = 'menu.htm'")"
+t_eq "... its title too" 'Menü' "$(q "SELECT metadata->>'title' FROM documents WHERE source_name = 'in/menu.htm'")"
 t_eq "KOI8-R detected" 'Съешь же ещё этих мягких французских булок, да выпей чаю. koi8-r' "$(doc koi8.txt) $(meta koi8.txt encoding)"
 t_eq "Shift_JIS detected" '吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。 shift_jis' "$(doc neko.txt) $(meta neko.txt encoding)"
 t_eq "UTF-8 and ASCII need no decoding (no encoding recorded)" "" "$(meta ascii.txt encoding)"
@@ -71,11 +72,11 @@ t_eq "no U+FFFD anywhere" 0 "$(q "SELECT count(*) FROM documents WHERE strpos(or
 
 want_fs=$(printf "File system\n\nThe node:fs module enables interacting with the file system.\n\nimport { readFile } from 'node:fs';\n\nreadFile('/etc/passwd', (err, data) => {\n  if (err) throw err;\n  console.log(data);\n});")
 t_eq "Node.js page: main content only, code block verbatim" "$want_fs" "$(doc fs.html)"
-t_check "a chunk keeps the code's indentation" test "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'fs.html' AND strpos(c.chunk_text, E'{\n  if (err) throw err;\n  console.log(data);') > 0")" -ge 1
+t_check "a chunk keeps the code's indentation" test "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'in/fs.html' AND strpos(c.chunk_text, E'{\n  if (err) throw err;\n  console.log(data);') > 0")" -ge 1
 if [ -f "$py" ]; then
   t_eq "Python docs page: no sidebar, related bar or permalink in its chunks" 0 \
-    "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'csv.html' AND c.chunk_text ~ '(Table of Contents|Previous topic|This Page|Report a Bug|Show Source|Navigation|¶)'")"
-  t_check "Python docs page: the example keeps its lines" test "$(q "SELECT count(*) FROM documents WHERE source_name = 'csv.html' AND strpos(original_content, E'import csv\nwith open(''eggs.csv'', ''w'', newline='''') as csvfile:\n    spamwriter = csv.writer(') > 0")" = 1
+    "$(q "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.source_name = 'in/csv.html' AND c.chunk_text ~ '(Table of Contents|Previous topic|This Page|Report a Bug|Show Source|Navigation|¶)'")"
+  t_check "Python docs page: the example keeps its lines" test "$(q "SELECT count(*) FROM documents WHERE source_name = 'in/csv.html' AND strpos(original_content, E'import csv\nwith open(''eggs.csv'', ''w'', newline='''') as csvfile:\n    spamwriter = csv.writer(') > 0")" = 1
   t_eq "Python docs page: title from <title>" 'csv — CSV File Reading and Writing — Python 3.11.2 documentation' "$(meta csv.html title | sed 's/3\.11\.[0-9]*/3.11.2/')"
 else
   t_skip "Python docs (python3.11-doc not installed)"
@@ -87,4 +88,4 @@ rc=0
 "$RAGLOAD" --no-progress ingest "$TMP/bad" > "$TMP/out2" 2> "$TMP/err2" || rc=$?
 t_eq "garbled text: exit 3" 3 "$rc"
 t_check "garbled text: warned with its reason and count" grep -q 'ragload: warning: bad/garbled.txt: 5 bytes not valid utf-8, replaced by U+FFFD \[decoding_repaired\]' "$TMP/err2"
-t_eq "garbled text: still loaded, replacements counted" "5" "$(meta garbled.txt invalid_utf8)"
+t_eq "garbled text: still loaded, replacements counted" "5" "$(meta garbled.txt invalid_utf8 bad)"

@@ -277,22 +277,22 @@ static void test_zip_documents_not_walked(void **state)
 	   "mk('pages.zip', [('one.md', '# One\\\\n\\\\nPage one.'), ('two.txt', 'Page two.')])\n"
 	   "\" && bsdtar -cf ../zd.tar a.docx b.odt pages.zip && cp a.docx ../renamed.zip");
 	static const struct { const char *key, *type; } docs[] = {
-		{ "a.docx", "docx" }, { "late.xlsx", "xlsx" },  /* late: the zip's end says */
-		{ "b.odt", "odt" }, { "c.epub", "epub" },
+		{ "zd/a.docx", "docx" }, { "zd/late.xlsx", "xlsx" },  /* late: the zip's end says */
+		{ "zd/b.odt", "odt" }, { "zd/c.epub", "epub" },
 	};
 	run1(&R, &o, "zd");
 	assert_int_equal(R.rc, 0);
 	assert_int_equal(R.c.total, 0);
 	assert_int_equal(R.n, 6);
-	assert_non_null(find(&R, "pages.zip!one.md"));
-	assert_null(find(&R, "pages.zip!one.md")->type);
+	assert_non_null(find(&R, "zd/pages.zip!one.md"));
+	assert_null(find(&R, "zd/pages.zip!one.md")->type);
 	for (size_t i = 0; i < RL_ARRAY_LEN(docs); i++) {
 		struct read_item *it = find(&R, docs[i].key);
 		assert_non_null(it);
 		assert_string_equal(it->type, docs[i].type);
 		assert_int_equal(ignored(&R, docs[i].type), 0);
 	}
-	assert_memory_equal(find(&R, "a.docx")->data, "PK\3\4", 4);
+	assert_memory_equal(find(&R, "zd/a.docx")->data, "PK\3\4", 4);
 	run_free(&R);
 
 	run1(&R, &o, "zd.tar");
@@ -350,8 +350,8 @@ static void test_include_exclude_globs(void **state)
 	snprintf(o.exclude, sizeof(o.exclude), "%s", READ_DEFAULT_EXCLUDES " /drafts/old*");
 	run1(&R, &o, "gl");
 	assert_int_equal(R.rc, 0);
-	const char *want[] = { "api/ref.html", "app.js.gz.txt", "drafts/deep/old2.md",
-			       "index.html", "notes.md" };
+	const char *want[] = { "gl/api/ref.html", "gl/app.js.gz.txt", "gl/drafts/deep/old2.md",
+			       "gl/index.html", "gl/notes.md" };
 	assert_int_equal(R.n, RL_ARRAY_LEN(want));
 	for (size_t i = 0; i < R.n; i++)
 		assert_string_equal(R.items[i]->source, want[i]);
@@ -363,11 +363,11 @@ static void test_include_exclude_globs(void **state)
 	/* an include takes a default back, even under an excluded directory */
 	snprintf(o.include, sizeof(o.include), "*.js");
 	run1(&R, &o, "gl");
-	assert_non_null(find(&R, "app.js"));
-	assert_non_null(find(&R, "lib.js.gz"));
-	assert_non_null(find(&R, "_static/doc.js"));
-	assert_null(find(&R, "_static/basic.css"));
-	assert_null(find(&R, ".git/objects/ab"));
+	assert_non_null(find(&R, "gl/app.js"));
+	assert_non_null(find(&R, "gl/lib.js.gz"));
+	assert_non_null(find(&R, "gl/_static/doc.js"));
+	assert_null(find(&R, "gl/_static/basic.css"));
+	assert_null(find(&R, "gl/.git/objects/ab"));
 	run_free(&R);
 
 	/* inside an archive: the entry's path */
@@ -383,7 +383,7 @@ static void test_include_exclude_globs(void **state)
 	o.exclude[0] = '\0';
 	run1(&R, &o, "gl");
 	assert_int_equal(ignored(&R, "excluded"), 0);
-	assert_non_null(find(&R, "_sources/api/x.rst.txt"));
+	assert_non_null(find(&R, "gl/_sources/api/x.rst.txt"));
 	run_free(&R);
 }
 
@@ -421,7 +421,7 @@ static void test_damage_reported_per_place(void **state)
 	assert_true(R.c.total >= 1);
 	assert_true(d.n >= 1);
 	for (int i = 0; i < d.n; i++)
-		assert_string_equal(d.keys[i], "cut.tar.gz");
+		assert_string_equal(d.keys[i], "dm/cut.tar.gz");
 	assert_int_equal(ignored(&R, "png"), 1);
 	assert_int_equal(ignored(&R, "symlink"), 1);
 	run_free(&R);
@@ -440,12 +440,14 @@ static void test_dir_walk_order_and_relative_keys(void **state)
 	   "ln -s b.txt walk/link.txt && ln -s a walk/dirlink && ln -s /etc/hostname walk/z/out");
 	run1(&R, &o, "walk");
 	assert_int_equal(R.rc, 0);
-	const char *want[] = { "a/sub/y.md", "a/x.txt", "a.txt", "b.txt", "c.TXT" };
+	/* keys start with the directory's name */
+	const char *want[] = { "walk/a/sub/y.md", "walk/a/x.txt", "walk/a.txt", "walk/b.txt",
+			       "walk/c.TXT" };
 	assert_int_equal(R.n, RL_ARRAY_LEN(want));
 	for (size_t i = 0; i < R.n; i++)
 		assert_string_equal(R.items[i]->source, want[i]);
-	expect_item(&R, "a/sub/y.md", "y.md", "Y");
-	expect_item(&R, "c.TXT", "c.TXT", "C");
+	expect_item(&R, "walk/a/sub/y.md", "y.md", "Y");
+	expect_item(&R, "walk/c.TXT", "c.TXT", "C");
 	assert_true(strstr(R.items[0]->input, "/walk") != NULL);
 	/* symlinks (to files inside or outside, to a directory) are ignored and counted, not
 	 * warnings */
@@ -483,8 +485,8 @@ static void test_same_keys_from_another_working_directory(void **state)
 	assert_int_equal(B.n, 3);
 	for (size_t i = 0; i < A.n; i++)
 		assert_string_equal(A.items[i]->source, B.items[i]->source);
-	assert_string_equal(A.items[0]->source, "d/one.txt");
-	assert_string_equal(A.items[1]->source, "two.txt");
+	assert_string_equal(A.items[0]->source, "docs/d/one.txt");
+	assert_string_equal(A.items[1]->source, "docs/two.txt");
 	assert_string_equal(A.items[2]->source, "pack.tar!d/one.txt");
 	assert_string_equal(B.items[2]->input, "cwd/pack.tar");
 	run_free(&A);
