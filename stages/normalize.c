@@ -76,6 +76,7 @@
 #include "pdf.h"
 #include "man.h"
 #include "pod.h"
+#include "info.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -94,8 +95,8 @@
 #include <uchardet.h>
 #include <utf8proc.h>
 
-enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL, FMT_POD };
-static const char *const fmt_name[] = { "text", "markdown", "html", "mail", "pod" };
+enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL, FMT_POD, FMT_INFO };
+static const char *const fmt_name[] = { "text", "markdown", "html", "mail", "pod", "info" };
 static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
@@ -1678,6 +1679,20 @@ static int pod_extract(struct emit *e, const char *s, size_t n, struct buf *titl
 	return pod_parse(s, n, &sink, e, title);
 }
 
+/* GNU Info (info.c) through the same adapter as Markdown. */
+static int info_extract(struct emit *e, const char *s, size_t n, size_t *nodes)
+{
+	static const struct md_sink sink = {
+		.text = md_on_text,
+		.para = md_on_para,
+		.line = md_on_para,
+		.heading_begin = md_on_heading_begin,
+		.heading_end = md_on_heading_end,
+		.code = md_on_code,
+	};
+	return info_parse(s, n, &sink, e, nodes);
+}
+
 /* ---- office documents and e-books (parsed by office.c; the adapter feeds the emitter) ----- */
 
 struct office_adapter {
@@ -3021,6 +3036,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	struct office_info info = { 0 };
 	struct pdf_info pinfo = { 0 };
 	struct buf man_html;   /* a manual page as mandoc formats it */
+	size_t info_nodes = 0; /* an Info file's nodes with text */
 	json_t *extra = NULL;  /* a format's own metadata (e-mail: "mail", "attachments") */
 	json_t *html_props = NULL;  /* an HTML page's <meta> properties */
 	int rc, halted = 0;
@@ -3158,6 +3174,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = 0;
 		if (mk == MAN_NONE && pod_detect(dec.s, dec.n, it->name))  /* Perl's documentation */
 			f = FMT_POD;
+		else if (mk == MAN_NONE && info_detect(dec.s, dec.n))  /* a GNU Info manual */
+			f = FMT_INFO;
 	}
 	emit_release(&e);
 	emit_init(&e, emit_limit(o, dec.n));
@@ -3172,10 +3190,17 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = md_extract(&e, dec.s, dec.n, &front);
 	else if (f == FMT_POD)
 		rc = pod_extract(&e, dec.s, dec.n, &raw_title);
+	else if (f == FMT_INFO)
+		rc = info_extract(&e, dec.s, dec.n, &info_nodes);
 	else if (f == FMT_MAIL)
 		rc = mail_extract(&e, &dec, &raw_title, &r.html_limited, &halted, &extra);
 	else
 		rc = emit_text(&e, dec.s, dec.n, 1);
+	if (!rc && f == FMT_INFO && !info_nodes) {
+		/* the index file of a split manual: its nodes are in its "-1", "-2"... parts */
+		counts_ignore(c, "info_index", it->source);
+		goto out;
+	}
 	if (!rc)
 		rc = finish_text(o, &e, &sc, &r);
 	if (!rc && json_object_size(html_props)) { /* <meta> author and dates (title below) */

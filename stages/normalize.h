@@ -15,7 +15,8 @@
  * it is only read; the caller still owns it.
  * Returns 0 (doc built), RL_SKIP (binary or empty: counted in c under its reason, *out NULL),
  * 0 with *out NULL (not a document: a manual page that only includes another, ".so", counted
- * as ignored, "man_link"), or a negative error (out of memory). Thread-safe for distinct items. A doc built may still
+ * as ignored, "man_link"; a split Info manual's index file, "info_index"), or a negative error
+ * (out of memory). Thread-safe for distinct items. A doc built may still
  * be counted in c: "truncated_doc" (cut at max_doc_bytes), "decoding_repaired" (a file whose
  * bytes needed U+FFFD replacements).
  *
@@ -24,7 +25,8 @@
  * blocks, which keep their lines and indentation), headings (offsets into text), code (byte
  * ranges of the code blocks, in order), metadata_json (an object: the row's metadata and "_id"
  * for collection rows; "format" ("text"|"markdown"|"html"|"mail"|"man": a manual page's roff,
- * formatted by mandoc into HTML and read as such, man.h; "pod": Perl's POD, pod.h), "title" when known, "encoding" and
+ * formatted by mandoc into HTML and read as such, man.h; "pod": Perl's POD, pod.h; "info":
+ * a GNU Info manual, info.h, whose index file alone is 0 with *out NULL, "info_index"), "title" when known, "encoding" and
  * "encoding_source" when not UTF-8, "invalid_utf8"/"undecodable" counts when repaired, "front_matter" (an object) for Markdown
  * with YAML/TOML front matter, whose title, author and date are also "properties": title,
  * author, created; an HTML page's <meta> author and dates with its title likewise), "mail"
