@@ -7,7 +7,9 @@
  * blank lines and by a change between indented (>= 5 columns: makeinfo's examples and
  * definition bodies) and not; a non-indented line whose next line is one underline character
  * repeated (as wide as the line, give or take one) is a heading. "* Menu:" drops the rest of
- * the node.
+ * the node. A block is code when its first line is indented (a list item's continuation lines
+ * are indented too, and stay its text); every block's cross references ("*note Label:
+ * Node.") are reduced to their label (definition bodies, indented, hold them too).
  */
 #include "info.h"
 
@@ -100,7 +102,62 @@ struct block {
 	size_t start, end;  /* bytes of s */
 	int code;
 	int open;
+	struct buf text;    /* the block with its cross references reduced */
 };
+
+static int ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * Cross references as makeinfo writes them, "*note Label: Node." / "*Note Node::" (the label
+ * and node may wrap across lines), become their label: "see *note Mode Structure::." reads
+ * "see Mode Structure.". Anything else is copied.
+ */
+static int unref(const char *s, size_t n, struct buf *o)
+{
+	size_t i = 0;
+	int rc = 0;
+	while (i < n && !rc) {
+		const char *star = memchr(s + i, '*', n - i);
+		size_t at = star ? (size_t)(star - s) : n;
+		if ((rc = buf_append(o, s + i, at - i)) || at == n)
+			break;
+		i = at;
+		if (n - i < 6 || (memcmp(s + i, "*note", 5) && memcmp(s + i, "*Note", 5)) ||
+		    !ws(s[i + 5])) {
+			rc = buf_putc(o, '*');
+			i++;
+			continue;
+		}
+		size_t l = i + 6, lim = n - l < 400 ? n : l + 400, k = l, end = 0;
+		while (k + 1 < lim && !(s[k] == ':' && (s[k + 1] == ':' || ws(s[k + 1]))))
+			k++;
+		if (k + 1 >= lim) {  /* not a reference after all */
+			rc = buf_putc(o, '*');
+			i++;
+			continue;
+		}
+		if (s[k + 1] == ':') {
+			end = k + 2;
+		} else {  /* "Label: Node" ends at the node's first '.' or ',' ("2bc.s": the
+			     reference was the word's stem) */
+			size_t t = k + 1;
+			while (t < lim && s[t] != '.' && s[t] != ',')
+				t++;
+			if (t >= lim) {
+				rc = buf_putc(o, '*');
+				i++;
+				continue;
+			}
+			end = t + 1;
+		}
+		rc = buf_append(o, s + l, k - l);
+		i = end;
+	}
+	return rc;
+}
 
 static int flush(const char *s, struct block *b, const struct md_sink *sink, void *ctx,
 		 int *had_text)
@@ -112,8 +169,11 @@ static int flush(const char *s, struct block *b, const struct md_sink *sink, voi
 	if (rc)
 		return rc;
 	*had_text = 1;
-	return b->code ? sink->code(ctx, s + b->start, b->end - b->start)
-		       : sink->text(ctx, s + b->start, b->end - b->start);
+	buf_reset(&b->text);
+	if ((rc = unref(s + b->start, b->end - b->start, &b->text)) || !b->text.len)
+		return rc;
+	return b->code ? sink->code(ctx, b->text.data, b->text.len)
+		       : sink->text(ctx, b->text.data, b->text.len);
 }
 
 int info_parse(const char *s, size_t n, const struct md_sink *sink, void *ctx, size_t *nodes)
@@ -124,6 +184,7 @@ int info_parse(const char *s, size_t n, const struct md_sink *sink, void *ctx, s
 	size_t i = 0;
 
 	*nodes = 0;
+	buf_init(&b.text, 0);
 	if (!memchr(s, 0x1F, n))
 		st = BODY;  /* no nodes at all (a fragment): every line is text */
 	while (i < n && !rc) {
@@ -196,12 +257,10 @@ int info_parse(const char *s, size_t n, const struct md_sink *sink, void *ctx, s
 				continue;
 			}
 		}
-		int code = ind >= INFO_CODE_INDENT;
-		if (b.open && b.code != code && (rc = flush(s, &b, sink, ctx, &had_text)))
-			break;
-		if (!b.open) {
+		if (!b.open) {  /* the block's first line says what it is: a list item's
+				   continuation lines, indented further, stay its text */
 			b.open = 1;
-			b.code = code;
+			b.code = ind >= INFO_CODE_INDENT;
 			b.start = i;
 		}
 		b.end = i + len;
@@ -211,5 +270,6 @@ int info_parse(const char *s, size_t n, const struct md_sink *sink, void *ctx, s
 		rc = flush(s, &b, sink, ctx, &had_text);
 	if (had_text)
 		++*nodes;
+	buf_release(&b.text);
 	return rc < 0 ? rc : 0;
 }

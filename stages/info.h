@@ -23,8 +23,9 @@ int info_detect(const char *s, size_t n);
 
 /*
  * Drives sink with s/n: the text of each node, its heading lines (underlined by '*', '=',
- * '-', '.': levels 1 to 4) as headings, indented blocks (five spaces or more: examples and
- * definition bodies) as code, other lines as paragraphs; not read: the preamble before the
+ * '-', '.': levels 1 to 4) as headings, blocks whose first line is indented (five columns or
+ * more: examples and definition bodies) as code, other blocks as paragraphs, their cross
+ * references ("*note Label: Node.", "*Note Node::") reduced to the label; not read: the preamble before the
  * first node (the "This is ..." line, the copying permission, INFO-DIR-SECTION entries),
  * node header lines, menus (from "* Menu:" to the node's end), the indirect and tag tables
  * and a "Local Variables:" trailer. *nodes gets how many nodes had text (0: an index file of

@@ -1,5 +1,6 @@
 # GNU Info manuals (what makeinfo writes; /usr/share/info): the text of each node with its
-# headings (underlined '*', '=', '-', '.') and its examples as code; not read: the preamble
+# headings (underlined '*', '=', '-', '.') and its examples as code, cross references
+# ("*note Label: Node.") as their label; not read: the preamble
 # (copying permission, dir entries), node header lines, menus, the tag table and the Local
 # Variables trailer; the index file of a split manual (its nodes are in its parts) is ignored.
 . "$(dirname "$0")/../lib.sh"
@@ -19,7 +20,8 @@ t_check "the split manual's index file is counted as ignored (info_index)" grep 
 text=$(q "SELECT original_content FROM documents WHERE source_name = 'info/crane.info.gz'")
 t_check "no node header, menu, tag table, dir entry, permission or trailer" \
   bash -c "! grep -qE 'Node: |\\* Menu:|Lifting::|Tag Table|INFO-DIR|START-INFO|Permission is granted|Local Variables|coding: utf-8|produced by makeinfo' <<<\"\$1\"" _ "$text"
-t_check "the node's text is read" grep -q 'A crane lifts a load of at most its limit\.' <<<"$text"
+t_check "the node's text is read, its cross references reduced to their labels" \
+  grep -q 'A crane lifts a load of at most its limit (The limit)\. Tides change it: Tides$' <<<"$text"
 t_check "the example keeps its lines and indentation" grep -qx '     crane --limit 12 south' <<<"$text"
 t_eq "headings and their levels (an underline as wide as a line with UTF-8 in it)" \
   '1 Harbour Cranes|1 1 Lifting loads|2 1.1 The limit|3 1.1.1 Über the tide' \
