@@ -53,9 +53,10 @@ int spawn_filter(const char *path, int search, char *const argv[], const char *d
 	int fa_ok = 0, at_ok = 0;
 
 	memset(res, 0, sizeof(*res));
+	errno = 0;
 	if ((memfd = memfd_create("ragload-spawn", MFD_CLOEXEC)) < 0 ||
 	    write_all(memfd, data, n) || lseek(memfd, 0, SEEK_SET) != 0 || pipe2(pfd, O_CLOEXEC)) {
-		err = errno;
+		err = errno ? errno : EIO;  /* a short write sets none */
 		rc = RL_ERR;
 		goto out;
 	}
@@ -67,14 +68,15 @@ int spawn_filter(const char *path, int search, char *const argv[], const char *d
 	sigaddset(&deflt, SIGSEGV);
 	sigaddset(&deflt, SIGTERM);
 	sigaddset(&deflt, SIGINT);
-	if (posix_spawn_file_actions_init(&fa) || !(fa_ok = 1) ||
-	    posix_spawn_file_actions_adddup2(&fa, memfd, 0) ||
-	    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1) ||
-	    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0) ||
-	    posix_spawnattr_init(&at) || !(at_ok = 1) ||
-	    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) ||
-	    posix_spawnattr_setsigmask(&at, &none) || posix_spawnattr_setsigdefault(&at, &deflt)) {
-		err = errno;
+	/* these return an error number; errno is not theirs to set */
+	if ((err = posix_spawn_file_actions_init(&fa)) || !(fa_ok = 1) ||
+	    (err = posix_spawn_file_actions_adddup2(&fa, memfd, 0)) ||
+	    (err = posix_spawn_file_actions_adddup2(&fa, pfd[1], 1)) ||
+	    (err = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)) ||
+	    (err = posix_spawnattr_init(&at)) || !(at_ok = 1) ||
+	    (err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) ||
+	    (err = posix_spawnattr_setsigmask(&at, &none)) ||
+	    (err = posix_spawnattr_setsigdefault(&at, &deflt))) {
 		rc = RL_ERR;
 		goto out;
 	}

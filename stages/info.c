@@ -4,11 +4,10 @@
  * How: one pass over lines. A line starting with 0x1F separates nodes: the next line is the
  * node's header ("File: ..., Node: ...": dropped; "Tag Table:", "Indirect:", "End Tag Table":
  * a table, dropped to the next separator). Inside a node, lines gather into blocks split by
- * blank lines and by a change between indented (>= 5 columns: makeinfo's examples and
- * definition bodies) and not; a non-indented line whose next line is one underline character
+ * blank lines; a non-indented line whose next line is one underline character
  * repeated (as wide as the line, give or take one) is a heading. "* Menu:" drops the rest of
- * the node. A block is code when its first line is indented (a list item's continuation lines
- * are indented too, and stay its text); every block's cross references ("*note Label:
+ * the node. (Blocks are split by blank lines only.) A block is code when its first line is
+ * indented (a list item's continuation lines are indented too, and stay its text); every block's cross references ("*note Label:
  * Node.") are reduced to their label (definition bodies, indented, hold them too).
  */
 #include "info.h"
@@ -207,8 +206,8 @@ int info_parse(const char *s, size_t n, const struct md_sink *sink, void *ctx, s
 				continue;
 			}
 		}
-		if (st == HEADER) {
-			while (len && (l[0] == '\n' || l[0] == '\r'))
+		if (st == HEADER) {  /* a form feed may follow the separator ("\037\f") */
+			while (len && (l[0] == '\n' || l[0] == '\r' || l[0] == '\f'))
 				l++, len--;
 			if (!len) {  /* blank lines before the header */
 				i = next;

@@ -138,18 +138,52 @@ static void drop_table(struct buf *b, const char *name)
 	b->data[b->len] = '\0';
 }
 
+/*
+ * s/n with its .so requests made comments: mandoc resolves ".so FILE" against its working
+ * directory, so a page from an untrusted archive could pull a file of the machine running
+ * ragload into the corpus. A page that is only a .so is a MAN_LINK and never formatted.
+ */
+static int drop_so(const char *s, size_t n, struct buf *o)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc;) {
+		const char *l = s + i, *nl = memchr(l, '\n', n - i);
+		size_t len = nl ? (size_t)(nl - l) + 1 : n - i, k = 1;
+		if (len > 3 && (l[0] == '.' || l[0] == '\'')) {
+			while (k < len && (l[k] == ' ' || l[k] == '\t'))
+				k++;
+			if (k + 2 < len && l[k] == 's' && l[k + 1] == 'o' &&
+			    (l[k + 2] == ' ' || l[k + 2] == '\t' || l[k + 2] == '\n')) {
+				rc = buf_append(o, ".\\\" .so dropped\n", 16);
+				i += len;
+				continue;
+			}
+		}
+		rc = buf_append(o, l, len);
+		i += len;
+	}
+	return rc;
+}
+
 int man_to_html(const char *s, size_t n, double wall_s, struct buf *html, int *missing,
 		char *why, size_t whylen)
 {
 	char *argv[] = { "mandoc", "-T", "html", "-O", "fragment", NULL };
 	struct spawn_result res;
 	size_t cap = n < (MAN_HTML_MAX - (1u << 20)) / 8 ? 8 * n + (1u << 20) : MAN_HTML_MAX;
+	struct buf safe;
 
 	*missing = 0;
-	int rc = spawn_filter("mandoc", 1, argv, s, n, wall_s, cap, html, &res);
+	buf_init(&safe, 0);
+	int rc = drop_so(s, n, &safe);
+	if (!rc)
+		rc = spawn_filter("mandoc", 1, argv, safe.data ? safe.data : "", safe.len, wall_s, cap,
+				  html, &res);
+	int err = errno;
+	buf_release(&safe);
 	if (rc == RL_ERR) {
-		*missing = errno == ENOENT;
-		snprintf(why, whylen, "could not run mandoc: %s", strerror(errno));
+		*missing = err == ENOENT;
+		snprintf(why, whylen, "could not run mandoc: %s", strerror(err));
 		return RL_ERR;
 	}
 	if (rc)

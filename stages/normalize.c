@@ -77,6 +77,7 @@
 #include "man.h"
 #include "pod.h"
 #include "info.h"
+#include "rst.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -95,8 +96,8 @@
 #include <uchardet.h>
 #include <utf8proc.h>
 
-enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL, FMT_POD, FMT_INFO };
-static const char *const fmt_name[] = { "text", "markdown", "html", "mail", "pod", "info" };
+enum fmt { FMT_TEXT, FMT_MARKDOWN, FMT_HTML, FMT_MAIL, FMT_POD, FMT_INFO, FMT_RST };
+static const char *const fmt_name[] = { "text", "markdown", "html", "mail", "pod", "info", "rst" };
 static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
@@ -1693,6 +1694,20 @@ static int info_extract(struct emit *e, const char *s, size_t n, size_t *nodes)
 	return info_parse(s, n, &sink, e, nodes);
 }
 
+/* reStructuredText (rst.c) through the same adapter as Markdown; title: its first section. */
+static int rst_extract(struct emit *e, const char *s, size_t n, struct buf *title)
+{
+	static const struct md_sink sink = {
+		.text = md_on_text,
+		.para = md_on_para,
+		.line = md_on_para,
+		.heading_begin = md_on_heading_begin,
+		.heading_end = md_on_heading_end,
+		.code = md_on_code,
+	};
+	return rst_parse(s, n, &sink, e, title);
+}
+
 /* ---- office documents and e-books (parsed by office.c; the adapter feeds the emitter) ----- */
 
 struct office_adapter {
@@ -3176,6 +3191,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			f = FMT_POD;
 		else if (mk == MAN_NONE && info_detect(dec.s, dec.n))  /* a GNU Info manual */
 			f = FMT_INFO;
+		else if (mk == MAN_NONE && rst_name(it->name))  /* reStructuredText, by its name */
+			f = FMT_RST;
 	}
 	emit_release(&e);
 	emit_init(&e, emit_limit(o, dec.n));
@@ -3192,6 +3209,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		rc = pod_extract(&e, dec.s, dec.n, &raw_title);
 	else if (f == FMT_INFO)
 		rc = info_extract(&e, dec.s, dec.n, &info_nodes);
+	else if (f == FMT_RST)
+		rc = rst_extract(&e, dec.s, dec.n, &raw_title);
 	else if (f == FMT_MAIL)
 		rc = mail_extract(&e, &dec, &raw_title, &r.html_limited, &halted, &extra);
 	else

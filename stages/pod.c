@@ -178,7 +178,6 @@ static int fmt(const char *s, size_t n, struct buf *o, int depth)
 			j++;
 		}
 		size_t cs, ce, next;  /* content [cs, ce), then go on at next */
-		int closed = 0;
 		if (k >= 2 && (j >= n || !isspace((unsigned char)s[j]))) {
 			k = 1;  /* "S<<-- HERE>": a single-bracket code whose text starts with '<' */
 			j = i + 2;
@@ -198,7 +197,6 @@ static int fmt(const char *s, size_t n, struct buf *o, int depth)
 				if (g == k) {
 					ce = p;
 					next = q + k;
-					closed = 1;
 					break;
 				}
 				p = q - 1;
@@ -219,18 +217,14 @@ static int fmt(const char *s, size_t n, struct buf *o, int depth)
 					if (!nest) {
 						ce = p;
 						next = p + 1;
-						closed = 1;
-						break;
+							break;
 					}
 					nest--;
 				}
 			}
 		}
-		if (!closed) {  /* never closed: not a code, its letter and brackets are text */
-			rc = buf_append(o, s + i, j - i);
-			i = j;
-			continue;
-		}
+		/* a code never closed runs to the paragraph's end (ce = next = n), as Pod::Simple
+		 * reads it: no opener's scan is repeated, so this is linear whatever the brackets */
 		switch (c) {
 		case 'E':
 			rc = put_entity(o, s + cs, ce - cs);

@@ -26,7 +26,7 @@ int pod_detect(const char *s, size_t n, const char *name);
  * formatters are skipped, as are =over, =back, =encoding, =pod, =cut and the non-POD text
  * around =cut. Formatting codes: I B C F S give their text, E<name> its character (lt, gt,
  * verbar, sol, numbers, HTML entity names), L<text|target> the text (L<name/"sec">: "sec in
- * name"), X and Z nothing; unmatched brackets stay text. Codes nest up to 32 deep (deeper:
+ * name"), X and Z nothing; a code never closed runs to the paragraph's end (as Pod::Simple). Codes nest up to 32 deep (deeper:
  * their text as written). title (may be NULL) gets the paragraph after "=head1 NAME".
  * Returns 0 (also when a callback stopped it) or RL_ENOMEM. Linear in n.
  */
