@@ -33,7 +33,7 @@ struct rst {
 	const struct md_sink *sink;
 	void *ctx;
 	struct buf *title;
-	struct buf tmp, code;
+	struct buf tmp, code, join;
 	int styles[RST_STYLES], nstyles;
 	struct { const char *name, *text; size_t nn, tn; } sub[RST_SUBS];  /* |name| replace:: */
 	size_t nsub;
@@ -283,9 +283,10 @@ static void fail(struct rst *r, int rc)
 	}
 }
 
-/* Lines [a, b) joined, inline markup reduced, as one paragraph. */
+/* Lines [a, b) joined (inline markup may span lines), then reduced, as one paragraph. */
 static void para(struct rst *r, size_t a, size_t b, int literal_mark)
 {
+	buf_reset(&r->join);
 	buf_reset(&r->tmp);
 	int rc = 0;
 	for (size_t i = a; i < b && !rc; i++) {
@@ -299,11 +300,13 @@ static void para(struct rst *r, size_t a, size_t b, int literal_mark)
 			while (n && is_ws(t[n - 1]))
 				n--;
 		}
-		if (r->tmp.len)
-			rc = buf_putc(&r->tmp, ' ');
+		if (r->join.len)
+			rc = buf_putc(&r->join, ' ');
 		if (!rc)
-			rc = inl(r, t, n, &r->tmp);
+			rc = buf_append(&r->join, t, n);
 	}
+	if (!rc && r->join.len)
+		rc = inl(r, r->join.data, r->join.len, &r->tmp);
 	if (!rc && r->tmp.len && !(rc = r->sink->para(r->ctx)))
 		rc = r->sink->text(r->ctx, r->tmp.data, r->tmp.len);
 	fail(r, rc);
@@ -557,6 +560,25 @@ static void blocks(struct rst *r, size_t a, size_t b, size_t base, int depth)
 		}
 		/* a paragraph (or list item, field, definition term) */
 		int item = list_marker(t, n);
+		if (depth == 0 && !r->nstyles && n >= 3 && t[0] == ':') {
+			/* fields before the first title (":orphan:", ":tocdepth: 2"): the document's
+			 * metadata for Sphinx, not text */
+			size_t j = i;
+			while (j < b && !blank(r, j)) {
+				size_t fn;
+				const char *ft = text_of(r, j, &fn);
+				const char *c2 = fn > 1 ? memchr(ft + 1, ':', fn - 1) : NULL;
+				if (ft[0] != ':' || !c2 || c2 == ft + 1)
+					break;
+				j++;
+			}
+			if (j < b && !blank(r, j))
+				j = i;  /* not all fields: an ordinary paragraph */
+			if (j > i) {
+				i = j;
+				continue;
+			}
+		}
 		size_t j = i + 1;
 		while (j < b && !blank(r, j)) {
 			size_t jn;
@@ -600,11 +622,13 @@ int rst_parse(const char *s, size_t n, const struct md_sink *sink, void *ctx, st
 	}
 	buf_init(&r.tmp, 0);
 	buf_init(&r.code, 0);
+	buf_init(&r.join, 0);
 	r.sub_budget = n;
 	subs_find(&r);
 	blocks(&r, 0, r.nl, 0, 0);
 	buf_release(&r.tmp);
 	buf_release(&r.code);
+	buf_release(&r.join);
 	free(r.l);
 	return r.rc;
 }

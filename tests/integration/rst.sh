@@ -20,7 +20,9 @@ t_check "inline markup reduced to its words" \
   grep -q 'The crane module lifts heavy loads with crane.lift(t); see lift and the manual, or Harbour\.' <<<"$text"
 t_check "no role, literal, link or directive syntax left" \
   bash -c "! grep -qE ':(mod|func):|\`\`|\`_|^\\.\\. |toctree|maxdepth|crane\\.png|not text|A comment|crane-top|replace::' <<<\"\$1\"" _ "$text"
-t_check "the paragraph before a literal block keeps one colon" grep -q 'at most its limit:$' <<<"$text"
+t_check "the paragraph before a literal block keeps one colon; a link across lines reduced" \
+  grep -q 'at most its limit (the limits say more):$' <<<"$text"
+t_check "fields before the first title (:orphan:) are not text" bash -c "! grep -qE 'orphan|tocdepth' <<<\"\$1\"" _ "$text"
 t_check "the literal block keeps its lines" grep -qx 'crane.lift(12)' <<<"$text"
 t_check "the code-block body, dedented, without its options" grep -qx '    return t <= LIMIT' <<<"$text"
 t_check "a version note as Sphinx writes it" grep -qx 'New in version 2.1.' <<<"$text"
