@@ -1649,63 +1649,24 @@ static int md_on_code(void *ctx, const char *s, size_t n)
 }
 
 /*
- * Markdown through md4c (markdown.c). A hard line break is a paragraph break here: the emitter
- * has no single line break outside code, and list items and table rows (paragraphs in
- * markdown.c's events) are where a chunk should rather end. *front gets the front matter.
+ * The sink every line-structured format drives (Markdown through md4c, markdown.c; POD,
+ * pod.c; GNU Info, info.c; reStructuredText, rst.c). A hard line break is a paragraph break
+ * here: the emitter has no single line break outside code, and list items and table rows
+ * (paragraphs in these events) are where a chunk should rather end.
  */
+static const struct md_sink text_sink = {
+	.text = md_on_text,
+	.para = md_on_para,
+	.line = md_on_para,
+	.heading_begin = md_on_heading_begin,
+	.heading_end = md_on_heading_end,
+	.code = md_on_code,
+};
+
+/* Markdown; *front gets the front matter. */
 static int md_extract(struct emit *e, const char *s, size_t n, json_t **front)
 {
-	static const struct md_sink sink = {
-		.text = md_on_text,
-		.para = md_on_para,
-		.line = md_on_para,
-		.heading_begin = md_on_heading_begin,
-		.heading_end = md_on_heading_end,
-		.code = md_on_code,
-	};
-	return markdown_parse(s, n, &sink, e, front);
-}
-
-/* POD (pod.c) through the same adapter as Markdown; title gets the NAME paragraph. */
-static int pod_extract(struct emit *e, const char *s, size_t n, struct buf *title)
-{
-	static const struct md_sink sink = {
-		.text = md_on_text,
-		.para = md_on_para,
-		.line = md_on_para,
-		.heading_begin = md_on_heading_begin,
-		.heading_end = md_on_heading_end,
-		.code = md_on_code,
-	};
-	return pod_parse(s, n, &sink, e, title);
-}
-
-/* GNU Info (info.c) through the same adapter as Markdown. */
-static int info_extract(struct emit *e, const char *s, size_t n, size_t *nodes)
-{
-	static const struct md_sink sink = {
-		.text = md_on_text,
-		.para = md_on_para,
-		.line = md_on_para,
-		.heading_begin = md_on_heading_begin,
-		.heading_end = md_on_heading_end,
-		.code = md_on_code,
-	};
-	return info_parse(s, n, &sink, e, nodes);
-}
-
-/* reStructuredText (rst.c) through the same adapter as Markdown; title: its first section. */
-static int rst_extract(struct emit *e, const char *s, size_t n, struct buf *title)
-{
-	static const struct md_sink sink = {
-		.text = md_on_text,
-		.para = md_on_para,
-		.line = md_on_para,
-		.heading_begin = md_on_heading_begin,
-		.heading_end = md_on_heading_end,
-		.code = md_on_code,
-	};
-	return rst_parse(s, n, &sink, e, title);
+	return markdown_parse(s, n, &text_sink, e, front);
 }
 
 /* ---- office documents and e-books (parsed by office.c; the adapter feeds the emitter) ----- */
@@ -3206,11 +3167,11 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	else if (f == FMT_MARKDOWN)
 		rc = md_extract(&e, dec.s, dec.n, &front);
 	else if (f == FMT_POD)
-		rc = pod_extract(&e, dec.s, dec.n, &raw_title);
+		rc = pod_parse(dec.s, dec.n, &text_sink, &e, &raw_title);  /* title: NAME's text */
 	else if (f == FMT_INFO)
-		rc = info_extract(&e, dec.s, dec.n, &info_nodes);
+		rc = info_parse(dec.s, dec.n, &text_sink, &e, &info_nodes);
 	else if (f == FMT_RST)
-		rc = rst_extract(&e, dec.s, dec.n, &raw_title);
+		rc = rst_parse(dec.s, dec.n, &text_sink, &e, &raw_title);  /* title: the first section */
 	else if (f == FMT_MAIL)
 		rc = mail_extract(&e, &dec, &raw_title, &r.html_limited, &halted, &extra);
 	else
