@@ -571,7 +571,7 @@ if want hnsw; then
   PGDATABASE=bench_hnsw "$RAGLOAD" -q --no-progress ingest "$WORK/hnsw.fvecs"
   sql bench_hnsw "VACUUM ANALYZE embeddings"
   checkpoint
-  timed s_tuned env PGDATABASE=bench_hnsw "$RAGLOAD" --no-progress index --only hnsw --distance cosine \
+  timed s_tuned env PGDATABASE=bench_hnsw "$RAGLOAD" --no-progress index --only hnsw --storage vector --distance cosine \
     2> "$WORK/hnsw.err"
   raw hnsw.tuned_seconds "$s_tuned"
   raw hnsw.tuned_build_seconds "$(sql bench_hnsw "SELECT build_seconds FROM ragload_indexes WHERE kind = 'hnsw'")"

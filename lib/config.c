@@ -116,7 +116,7 @@ void config_defaults(struct rl_config *c)
 	c->search.hybrid_weight = SEARCH_HYBRID_WEIGHT;
 	c->search.hybrid_depth = SEARCH_HYBRID_DEPTH;
 	c->search.hybrid_rrf_k = SEARCH_HYBRID_RRF_K;
-	snprintf(c->index.storage, sizeof(c->index.storage), "vector");
+	snprintf(c->index.storage, sizeof(c->index.storage), "halfvec");
 	c->index.repeat = 1;
 	c->progress = -1;
 }

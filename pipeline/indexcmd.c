@@ -106,7 +106,7 @@ int indexcmd_run(const struct rl_config *cfg, const struct index_args *given)
 	struct index_check check = {0};
 	char storages[64], serve[64] = "", *save = NULL;
 	const char *list = a->storage && *a->storage ? a->storage : cfg->index.storage;
-	snprintf(storages, sizeof(storages), "%s", *list ? list : "vector");
+	snprintf(storages, sizeof(storages), "%s", *list ? list : "halfvec");
 	/* check the list before connecting: a typo must not cost a build */
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), "%s", storages);

@@ -359,7 +359,7 @@ static const char help_index[] =
 	"      --hnsw-efc N      HNSW ef_construction (default 64)\n"
 	"      --lists N         IVFFlat lists (default rows/1000, at least 10; sqrt(rows) above 1M)\n"
 	"      --only KIND       build only hnsw, ivfflat or fts\n"
-	"      --storage S       vector | halfvec | bit, or a comma list (default vector): what\n"
+	"      --storage S       vector | halfvec | bit, or a comma list (default halfvec): what\n"
 	"                        HNSW and IVFFlat index (bit: HNSW only, re-ranked exactly);\n"
 	"                        searches are served by the first one's HNSW\n"
 	"      --repeat N        build each index N times; N > 1 measures each build's recall@10\n"

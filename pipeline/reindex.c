@@ -317,46 +317,72 @@ out:
 	return rc;
 }
 
-/* Keys, constraints and indexes of the shadow generation, named as the live ones are; the
- * vector and full-text indexes through the index stage's DDL, with the new settings. */
-static int finish_shadow(PGconn *conn, const struct live *l, const struct index_args *ia,
-			 long long rows, int dim)
+/* One vector index on the shadow generation: index_ddl_storage's DDL under name. */
+static int shadow_index(PGconn *conn, const char *kind, const char *storage, const char *name,
+			const struct live *l, const struct index_args *a, long long rows, int dim)
 {
-	static const char *const kinds[] = {"hnsw", "ivfflat", "fts"};
-	static const char *const names[] = {INDEX_HNSW_NAME, INDEX_IVFFLAT_NAME, INDEX_FTS_NAME};
+	char sql[1024], params[256];
+	char *id = PQescapeIdentifier(conn, name, strlen(name));
+	int bad = !id ||
+		  index_ddl_storage(conn, kind, storage, dim, id, "ragload_shadow", l->distance, a,
+				    rows, sql, sizeof(sql), params, sizeof(params)) ||
+		  db_exec(conn, sql);
+	PQfreemem(id);
+	return bad ? RL_ERR : 0;
+}
+
+/* Keys, constraints and indexes of the shadow generation, named as the live ones are; the
+ * vector and full-text indexes through the index stage's DDL, with the new settings. The
+ * vector indexes are the live generation's (each kind and storage ragload_indexes records,
+ * under its name, so that the one marked serving exists after the swap); a live generation
+ * without any gets the HNSW and IVFFlat of each configured storage (bit: HNSW only). */
+static int finish_shadow(PGconn *conn, const struct live *l, const struct index_args *ia,
+			 const char *storages, long long rows, int dim, char *serve, size_t nserve)
+{
 	struct index_args a = *ia;
+	char sql[1024], params[256];
 	if (!a.fts_config)
 		a.fts_config = "english";
 	if (copy_keys(conn, "chunks") || copy_keys(conn, "embeddings") ||
 	    copy_keys(conn, "ragload_bm25_postings") || index_build_memory(conn, rows, dim, a.m))
 		return RL_ERR;
-	for (size_t i = 0; i < RL_ARRAY_LEN(kinds); i++) {
-		char sql[1024], params[256];
-		if (index_ddl(conn, kinds[i], names[i], "ragload_shadow", l->distance, &a, rows, sql,
-			      sizeof(sql), params, sizeof(params)) || db_exec(conn, sql))
-			return RL_ERR;
-	}
-	/* the live generation's halfvec and bit indexes (`index --storage`), under their names,
-	 * so that the one ragload_indexes marks as serving exists after the swap */
 	PGresult *st = db_query(conn, "SELECT r.kind, r.storage, r.index_name FROM ragload_indexes r "
-				"WHERE r.kind IN ('hnsw', 'ivfflat') AND r.storage <> 'vector' AND "
+				"WHERE r.kind IN ('hnsw', 'ivfflat') AND "
 				"to_regclass(format('public.%I', r.index_name)) IS NOT NULL "
-				"ORDER BY r.index_name", 0, NULL);
+				"ORDER BY r.serving DESC, r.kind = 'hnsw' DESC, r.index_name", 0, NULL);
 	if (!st)
 		return RL_ERR;
-	for (int i = 0; i < PQntuples(st); i++) {
-		char sql[1024], params[256];
-		char *name = PQescapeIdentifier(conn, PQgetvalue(st, i, 2), strlen(PQgetvalue(st, i, 2)));
-		int bad = !name ||
-			  index_ddl_storage(conn, PQgetvalue(st, i, 0), PQgetvalue(st, i, 1), dim, name,
-					    "ragload_shadow", l->distance, &a, rows, sql, sizeof(sql),
-					    params, sizeof(params)) ||
-			  db_exec(conn, sql);
-		PQfreemem(name);
-		if (bad) {
+	/* the storage the new generation is searched through: the serving index's */
+	snprintf(serve, nserve, "%s", PQntuples(st) ? PQgetvalue(st, 0, 1) : "");
+	for (int i = 0; i < PQntuples(st); i++)
+		if (shadow_index(conn, PQgetvalue(st, i, 0), PQgetvalue(st, i, 1),
+				 PQgetvalue(st, i, 2), l, &a, rows, dim)) {
 			PQclear(st);
 			return RL_ERR;
 		}
+	if (PQntuples(st) == 0) {
+		char list[64], *save = NULL;
+		snprintf(list, sizeof(list), "%s", storages && *storages ? storages : "halfvec");
+		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (!*serve)
+				snprintf(serve, nserve, "%s", t);
+			for (int k = 0; k < 2; k++) {
+				const char *kind = k ? "ivfflat" : "hnsw";
+				char name[64];
+				if (k && !strcmp(t, "bit"))
+					continue;
+				index_name_for(kind, t, name, sizeof(name));
+				if (shadow_index(conn, kind, t, name, l, &a, rows, dim)) {
+					PQclear(st);
+					return RL_ERR;
+				}
+			}
+		}
+	}
+	if (index_ddl(conn, "fts", INDEX_FTS_NAME, "ragload_shadow", l->distance, &a, rows, sql,
+		      sizeof(sql), params, sizeof(params)) || db_exec(conn, sql)) {
+		PQclear(st);
+		return RL_ERR;
 	}
 	PQclear(st);
 	return db_exec(conn, "SELECT ragload_bm25_compact('ragload_shadow')") ||
@@ -366,7 +392,7 @@ static int finish_shadow(PGconn *conn, const struct live *l, const struct index_
 }
 
 /* Counts, and a recall spot check: a stored vector must find its own chunk first. */
-static int verify_shadow(PGconn *conn, const struct live *l)
+static int verify_shadow(PGconn *conn, const struct live *l, const char *storage, int dim)
 {
 	PGresult *r = db_query(conn,
 		"SELECT (SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM "
@@ -382,17 +408,26 @@ static int verify_shadow(PGconn *conn, const struct live *l)
 			  "chunks without embeddings): not swapped in", no_chunks, no_emb);
 		return RL_ERR;
 	}
-	char sql[512];
-	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FILTER (WHERE hit), count(*) FROM (SELECT s.chunk_id = (SELECT "
-		 "e.chunk_id FROM ragload_shadow.embeddings e ORDER BY e.embedding_vector %s "
-		 "s.embedding_vector LIMIT 1) AS hit FROM (SELECT chunk_id, embedding_vector FROM "
-		 "ragload_shadow.embeddings ORDER BY chunk_id LIMIT 20) s) x",
-		 index_operator(l->distance));
-	if (db_exec(conn, "BEGIN; SET LOCAL hnsw.ef_search = 100"))
+	/* through the index the new generation is served from (its storage's expression) */
+	struct buf sql;
+	buf_init(&sql, 0);
+	if (buf_printf(&sql, "SELECT count(*) FILTER (WHERE hit), count(*) FROM (SELECT s.chunk_id "
+		       "= (SELECT n.chunk_id FROM (") ||
+	    index_dense_sql(&sql, *storage ? storage : "vector", dim, index_operator(l->distance),
+			    "s.embedding_vector", "1", "10") ||
+	    buf_printf(&sql, ") n ORDER BY n.d, n.chunk_id LIMIT 1) AS hit FROM (SELECT chunk_id, "
+		       "embedding_vector FROM embeddings ORDER BY chunk_id LIMIT 20) s) x")) {
+		buf_release(&sql);
+		return RL_ENOMEM;
+	}
+	if (db_exec(conn, "BEGIN; SET LOCAL hnsw.ef_search = 100; "
+			  "SET LOCAL search_path TO ragload_shadow, public")) {
+		buf_release(&sql);
 		return RL_ERR;
-	r = db_query(conn, sql, 0, NULL);
+	}
+	r = db_query(conn, sql.data, 0, NULL);
 	db_exec_quiet(conn, "COMMIT", NULL, 0);
+	buf_release(&sql);
 	if (!r)
 		return RL_ERR;
 	int hits = atoi(PQgetvalue(r, 0, 0)), n = atoi(PQgetvalue(r, 0, 1));
@@ -583,7 +618,12 @@ int reindex_run(const struct rl_config *cfg, const struct reindex_args *a)
 		goto failed;
 	int ok;
 	long long rows = db_scalar_int(conn, "SELECT count(*) FROM ragload_shadow.embeddings", 0, &ok);
-	if (!ok || finish_shadow(conn, &l, &a->index, rows, model_dim(m)) || verify_shadow(conn, &l))
+	char serve[16];
+	if (!ok ||
+	    finish_shadow(conn, &l, &a->index,
+			  a->index.storage ? a->index.storage : cfg->index.storage, rows,
+			  model_dim(m), serve, sizeof(serve)) ||
+	    verify_shadow(conn, &l, serve, model_dim(m)))
 		goto failed;
 	double t1 = now_seconds();
 	if (swap(conn, "ragload_shadow", &l, new_model, chunking, l.generation + 1))

@@ -181,8 +181,8 @@ void index_serve_sets(const struct index_serving *s, long limit, int ef_min, cha
  * ragload_dense(qvec, k, ef_search) rewritten for the serving index: its query is
  * index_dense_sql's for that index's storage (the dimension read from the index's own
  * expression), its operator and score the corpus's distance, HNSW's ef_search
- * max(ef_search (200), k x the binary over-fetch) capped at 1000 (above that an iterative
- * scan), IVFFlat's probes ceil(sqrt(lists)). CREATE OR REPLACE keeps the signature, owner and
+ * max(ef_search (INDEX_DENSE_EF_SEARCH), k x the binary over-fetch) capped at 1000 (above
+ * that an iterative scan), IVFFlat's probes ceil(sqrt(lists)). CREATE OR REPLACE keeps the signature, owner and
  * grants migration 0004 gave it. Runs inside the caller's transaction, if any.
  */
 int index_dense_function(PGconn *conn)
@@ -230,14 +230,14 @@ int index_dense_function(PGconn *conn)
 		"AS $f$\n"
 		"-- written by `ragload index` (index_dense_function): served by %s (%s, storage %s)\n"
 		"DECLARE\n"
-		"    ef int := greatest(k * %d, coalesce(ef_search, 200));\n"
+		"    ef int := greatest(k * %d, coalesce(ef_search, %d));\n"
 		"    lists int;\n"
 		"BEGIN\n"
 		"    IF k IS NULL OR k < 1 OR qvec IS NULL THEN\n"
 		"        RETURN;\n"
 		"    END IF;\n",
 		*ix.name ? ix.name : "no index (an exact scan)", *ix.kind ? ix.kind : "-", ix.storage,
-		bit ? INDEX_BIT_OVERFETCH : 1))
+		bit ? INDEX_BIT_OVERFETCH : 1, INDEX_DENSE_EF_SEARCH))
 		goto out;
 	if (!strcmp(ix.kind, "hnsw") &&
 	    buf_printf(&f,

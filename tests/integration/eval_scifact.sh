@@ -39,13 +39,13 @@ json_check "exact seconds recorded" 'r["exact"]["seconds"] > 0'
 # stops rising (or pgvector's bound: ef_search 1000, probes = lists).
 sweep_ok() { python3 "$ROOT/tests/integration/sweep_check.py" "$TMP/reports/latest/results.json" "$@"; }
 t_check "HNSW ef_search doubles from 10 until recall@10 reaches 0.99 or stops rising" \
-  sweep_ok hnsw vector ef_search 10
+  sweep_ok hnsw halfvec ef_search 10
 json_check "HNSW settings up to ef_search 80 served by the index" \
   'not any(x["seqscan"] for x in a if x["index"] == "hnsw" and x["search"]["ef_search"] <= 80)'
 json_check "HNSW recall@10 reaches 0.95 within the sweep" \
   'max(x["recall@10"] for x in a if x["index"] == "hnsw") >= 0.95'
 t_check "IVFFlat probes double from 1 until recall@10 reaches 0.99 or stops rising" \
-  sweep_ok ivfflat vector probes 1
+  sweep_ok ivfflat halfvec probes 1
 json_check "IVFFlat reaches recall@10 0.9 within the sweep" \
   'max(x["recall@10"] for x in a if x["index"] == "ivfflat") >= 0.9'
 json_check "the cheapest settings reaching recall@10 0.90, 0.95 and 0.99 are named" \
@@ -90,17 +90,21 @@ def ndcg10(qid, docs):
 res = json.load(open(results_path))
 def eval_row(tag):
     """The results.json quality row that a run tag names."""
+    storage = None
     if tag in ("exact", "fts", "hybrid", "hybrid_fts", "bm25"):
         method, want, iterative = tag, {}, False
-    elif m := re.fullmatch(r"hnsw_m\d+_efc\d+_ef(\d+)(_relaxed)?", tag):
-        method, want, iterative = "hnsw", {"ef_search": int(m[1])}, bool(m[2])
-    elif m := re.fullmatch(r"ivfflat_lists\d+_probes(\d+)", tag):
-        method, want, iterative = "ivfflat", {"probes": int(m[1])}, False
+    elif m := re.fullmatch(r"hnsw_(?:(halfvec|bit)_)?m\d+_efc\d+_ef(\d+)(_relaxed)?", tag):
+        method, want, iterative = "hnsw", {"ef_search": int(m[2])}, bool(m[3])
+        storage = m[1] or "vector"
+    elif m := re.fullmatch(r"ivfflat_(?:(halfvec)_)?lists\d+_probes(\d+)", tag):
+        method, want, iterative = "ivfflat", {"probes": int(m[2])}, False
+        storage = m[1] or "vector"
     else:
         return None
     for row in res["quality"]:
         s = row["setting"]
         if row["method"] == method and all(s.get(k) == v for k, v in want.items()) \
+                and (storage is None or s.get("storage", "vector") == storage) \
                 and ("iterative_scan" in s) == iterative:
             return row
     return None
@@ -126,7 +130,7 @@ t_check "run file: at most 100 documents per query and method, ranks 1.., scores
   awk '{k=$6" "$1; n[k]++; if (n[k] > 100 || $4 != n[k] || (k in last && $5 >= last[k])) bad=1; last[k]=$5} END {exit bad}' "$TMP/run.txt"
 
 # Without any ANN index eval still measures exact, fts, bm25 and the hybrids.
-q "DROP INDEX embeddings_hnsw_idx; DROP INDEX embeddings_ivfflat_idx" >/dev/null
+q "DROP INDEX embeddings_hnsw_halfvec_idx; DROP INDEX embeddings_ivfflat_halfvec_idx" >/dev/null
 rc=0
 "$RAGLOAD" --no-progress eval --queries "$D/queries.jsonl" --qrels "$D/qrels/test.tsv" \
   --max-queries 100 --qps-seconds 0 --reports-dir "$TMP/reports2" > "$TMP/eval2.out" 2> "$TMP/eval2.err" || rc=$?

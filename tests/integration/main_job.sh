@@ -10,7 +10,7 @@ t_eq "40 pages loaded" 40 "$(q "SELECT count(*) FROM documents")"
 t_check "summary printed" grep -q 'documents: 40 added' "$TMP/out"
 t_check "html headings kept in chunk metadata" test "$(q "SELECT count(*) FROM chunks WHERE chunk_metadata ? 'headings'")" -gt 0
 t_check "source names are archive!entry" test "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'pg-manual-sample40.tar.zst!%.html'")" = 40
-t_check "vector indexes built" test "$(q "SELECT count(*) FROM pg_indexes WHERE indexname IN ('embeddings_hnsw_idx', 'embeddings_ivfflat_idx')")" = 2
+t_check "vector indexes built" test "$(q "SELECT count(*) FROM pg_indexes WHERE indexname IN ('embeddings_hnsw_halfvec_idx', 'embeddings_ivfflat_halfvec_idx')")" = 2
 report=$(sed -n 's/^report: //p' "$TMP/out")
 t_check "the main job prints the path of report.html" test -f "$report"
 t_check "the report has exact, fts and hybrid rows" python3 -c "

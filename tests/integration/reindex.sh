@@ -5,7 +5,7 @@ if ! have_shared; then t_skip "reindex: ../shared/datasets absent"; exit 0; fi
 head -n 1500 "$DATASETS/scifact/corpus.jsonl" > "$TMP/corpus.jsonl"
 newdb reindex; "$RAGLOAD" -q init
 "$RAGLOAD" -q ingest "$TMP/corpus.jsonl"
-"$RAGLOAD" -q index
+"$RAGLOAD" -q index --storage vector   # vector HNSW, IVFFlat and full text
 "$RAGLOAD" -q index --only hnsw --storage halfvec   # a halfvec HNSW, marked serving
 gen1=$(q "SELECT count(*) || ' ' || min(model_name) FROM embeddings")
 docs1=$(q "SELECT string_agg(doc_id::text, ',' ORDER BY doc_id) FROM documents")
