@@ -76,10 +76,14 @@ PG_FUNCTION_INFO_V1(pg_ragload_bm25_scan);
 #define PROBE_COST 16
 #define EMPTY_KEY INT64_MIN
 
-/* chunk_id -> score, open addressing, linear probing; keys are chunk ids widened to int64 */
+/* chunk_id -> score, open addressing, linear probing; keys are chunk ids widened to int64,
+ * each beside its score (one cache line holds both) */
+struct slot {
+	int64 key;
+	double score;
+};
 struct acc {
-	int64 *key;
-	double *score;
+	struct slot *s;
 	size_t cap, n;
 };
 
@@ -87,10 +91,9 @@ static void acc_init(struct acc *a, size_t cap)
 {
 	a->cap = cap;
 	a->n = 0;
-	a->key = palloc_extended(cap * sizeof(int64), MCXT_ALLOC_HUGE);
-	a->score = palloc_extended(cap * sizeof(double), MCXT_ALLOC_HUGE);
+	a->s = palloc_extended(cap * sizeof(struct slot), MCXT_ALLOC_HUGE);
 	for (size_t i = 0; i < cap; i++)
-		a->key[i] = EMPTY_KEY;
+		a->s[i].key = EMPTY_KEY;
 }
 
 static inline size_t slot_of(int64 key, size_t cap)
@@ -106,10 +109,9 @@ static void acc_grow(struct acc *a)
 	struct acc b;
 	acc_init(&b, a->cap * 2);
 	for (size_t i = 0; i < a->cap; i++)
-		if (a->key[i] != EMPTY_KEY)
-			acc_add(&b, (int32)a->key[i], a->score[i]);
-	pfree(a->key);
-	pfree(a->score);
+		if (a->s[i].key != EMPTY_KEY)
+			acc_add(&b, (int32)a->s[i].key, a->s[i].score);
+	pfree(a->s);
 	*a = b;
 }
 
@@ -118,22 +120,22 @@ static void acc_add(struct acc *a, int32 chunk, double part)
 	size_t i;
 	if (2 * (a->n + 1) > a->cap)
 		acc_grow(a);
-	for (i = slot_of(chunk, a->cap); a->key[i] != EMPTY_KEY; i = (i + 1) & (a->cap - 1))
-		if (a->key[i] == chunk) {
-			a->score[i] += part;
+	for (i = slot_of(chunk, a->cap); a->s[i].key != EMPTY_KEY; i = (i + 1) & (a->cap - 1))
+		if (a->s[i].key == chunk) {
+			a->s[i].score += part;
 			return;
 		}
-	a->key[i] = chunk;
-	a->score[i] = part;
+	a->s[i].key = chunk;
+	a->s[i].score = part;
 	a->n++;
 }
 
 /* chunk's score slot in a, or NULL */
 static inline double *acc_find(const struct acc *a, int32 chunk)
 {
-	for (size_t i = slot_of(chunk, a->cap); a->key[i] != EMPTY_KEY; i = (i + 1) & (a->cap - 1))
-		if (a->key[i] == chunk)
-			return &a->score[i];
+	for (size_t i = slot_of(chunk, a->cap); a->s[i].key != EMPTY_KEY; i = (i + 1) & (a->cap - 1))
+		if (a->s[i].key == chunk)
+			return &a->s[i].score;
 	return NULL;
 }
 
@@ -192,13 +194,15 @@ static void best_offer(struct best *t, struct hit x)
 	}
 }
 
-/* the k best of the accumulator's chunks */
-static void best_of_acc(const struct acc *a, struct best *t)
+/* the k best of the accumulator's chunks whose score is at least floor: the k best of all of
+ * them where floor is at most their k-th best score (otherwise fewer than k, or the k best
+ * of those at least floor) */
+static void best_of_acc(const struct acc *a, struct best *t, double floor)
 {
 	t->n = 0;
 	for (size_t i = 0; i < a->cap; i++)
-		if (a->key[i] != EMPTY_KEY) {
-			struct hit x = {(int32)a->key[i], a->score[i]};
+		if (a->s[i].key != EMPTY_KEY && a->s[i].score >= floor) {
+			struct hit x = {(int32)a->s[i].key, a->s[i].score};
 			best_offer(t, x);
 		}
 }
@@ -444,8 +448,8 @@ static void complete(struct reader *r, const struct qterm *q, struct acc *c)
 	/* one probe a chunk, in chunk order (neighbouring leaf pages) */
 	ids = palloc_extended((c->n ? c->n : 1) * sizeof(int32), MCXT_ALLOC_HUGE);
 	for (size_t i = 0; i < c->cap; i++)
-		if (c->key[i] != EMPTY_KEY)
-			ids[n++] = (int32)c->key[i];
+		if (c->s[i].key != EMPTY_KEY)
+			ids[n++] = (int32)c->s[i].key;
 	qsort(ids, n, sizeof(int32), int4_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if ((i & 1023) == 1023)
@@ -461,15 +465,14 @@ static void keep_candidates(struct acc *a, double slack, double theta)
 	struct acc b;
 	size_t n = 0, cap = 16;
 	for (size_t i = 0; i < a->cap; i++)
-		n += a->key[i] != EMPTY_KEY && a->score[i] + slack >= theta;
+		n += a->s[i].key != EMPTY_KEY && a->s[i].score + slack >= theta;
 	while (cap < 2 * n + 2)
 		cap *= 2;
 	acc_init(&b, cap);
 	for (size_t i = 0; i < a->cap; i++)
-		if (a->key[i] != EMPTY_KEY && a->score[i] + slack >= theta)
-			acc_add(&b, (int32)a->key[i], a->score[i]);
-	pfree(a->key);
-	pfree(a->score);
+		if (a->s[i].key != EMPTY_KEY && a->s[i].score + slack >= theta)
+			acc_add(&b, (int32)a->s[i].key, a->s[i].score);
+	pfree(a->s);
 	*a = b;
 }
 
@@ -484,6 +487,9 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 	size_t nterms = 0, nq = 0, done;
 	int32 k;
 	double n, avglen, left = 0, readb = 0, sumdf = 0, restdf, theta = -INFINITY;
+	/* the k-th best sum in acc so far: sums only grow while terms are read whole, so the k
+	 * best sums are never below it (theta can be higher: whole scores of completed chunks) */
+	double sumfloor = -INFINITY;
 	struct acc acc, exact;
 	struct qterm *q;
 	struct best top;
@@ -583,7 +589,8 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 		 * terms would otherwise rescan the sums a million times) */
 		if (prune && done > 0 && acc.n >= (size_t)k && (done < 64 || !(done & (done - 1)))) {
 			if ((double)k * (double)(nq - done) * PROBE_COST < restdf) {
-				best_of_acc(&acc, &top);
+				best_of_acc(&acc, &top, sumfloor);
+				sumfloor = Max(sumfloor, kth(&top));
 				theta = Max(theta, kth(&top));
 				for (size_t i = 0; i < top.n; i++)
 					if (!acc_find(&exact, top.h[i].chunk)) {
@@ -592,11 +599,12 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 							sc += probe(&r, &q[j], top.h[i].chunk);
 						acc_add(&exact, top.h[i].chunk, sc);
 					}
-				best_of_acc(&exact, &top);
+				best_of_acc(&exact, &top, -INFINITY);
 				theta = Max(theta, kth(&top));
 			} else if (left < readb) {
 				/* the k-th best sum is at most the bounds read so far */
-				best_of_acc(&acc, &top);
+				best_of_acc(&acc, &top, sumfloor);
+				sumfloor = Max(sumfloor, kth(&top));
 				theta = Max(theta, kth(&top));
 			}
 			if (left < theta)
@@ -616,13 +624,13 @@ Datum pg_ragload_bm25_scan(PG_FUNCTION_ARGS)
 			complete(&r, &q[done], &acc);
 			left -= q[done].bound;
 			if (done + 1 < nq && (done < 64 || !(done & (done - 1)))) {
-				best_of_acc(&acc, &top);
+				best_of_acc(&acc, &top, theta);
 				theta = Max(theta, kth(&top));
 				keep_candidates(&acc, left, theta);
 			}
 		}
 	}
-	best_of_acc(&acc, &top);
+	best_of_acc(&acc, &top, theta);
 
 	index_endscan(r.by_term);
 	if (r.by_chunk)

@@ -380,6 +380,21 @@ static void gaussian_fill(float *p, size_t n, double scale, uint64_t seed)
 	par_for((n + 1) / 2, gauss_part, &g);
 }
 
+/* Elements [a, b) of what gaussian_fill(p, n, scale, seed) writes (the same values, as each
+ * draw pair has its own generator state), into p[a..b). */
+static void gaussian_span(float *p, size_t a, size_t b, double scale, uint64_t seed)
+{
+	for (size_t k = a / 2; 2 * k < b; k++) {
+		uint64_t x = seed + 2 * (uint64_t)k * 0x9E3779B97F4A7C15ull;
+		double r = sqrt(-2.0 * log(unit_open(&x)));
+		double t = 2.0 * M_PI * unit_open(&x);
+		if (2 * k >= a)
+			p[2 * k] = (float)(r * cos(t) * scale);
+		if (2 * k + 1 >= a && 2 * k + 1 < b)
+			p[2 * k + 1] = (float)(r * sin(t) * scale);
+	}
+}
+
 static inline uint32_t df_index(uint64_t h)
 {
 	return (uint32_t)(h >> (64 - IDF_BITS));
@@ -857,6 +872,32 @@ out:
  * j of P is v_j sigma_j^-1/2, then every column is scaled so that their mean norm is 1.
  * Columns beyond the sample's rank are seeded Gaussian of norm ~1.
  */
+/* P's Gaussian start: scale and seed (its draws are kept only where the LSA leaves them) */
+#define P_SCALE(V) (1.0 / sqrt((double)(V)))
+#define P_SEED 0x70726f6a65637431ull
+
+/* the draws the LSA keeps in P: the rows the sample never fills whole, the others from
+ * column rank on */
+struct p_draws {
+	float *p;
+	const struct csr *xt;
+	int d, rank;
+	double scale;
+	uint64_t seed;
+};
+
+static void p_draws_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct p_draws *w = ctx;
+	const size_t d = (size_t)w->d;
+	for (size_t i = lo; i < hi; i++) {
+		int empty = w->xt->ptr[i + 1] == w->xt->ptr[i];
+		size_t from = empty ? 0 : (size_t)w->rank;
+		if (from < d)
+			gaussian_span(w->p, i * d + from, i * d + d, w->scale, w->seed);
+	}
+}
+
 static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 {
 	const size_t V = c->rows, n = x->n;
@@ -875,9 +916,10 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 	/* OpenBLAS's pool runs the QR, eigen and sgemm calls; between them it is stopped (it
 	 * would spin beside the par_for loops on the same cores) */
 	blas_set_threads(1);
-	gaussian_fill(p, V * (size_t)d, 1.0 / sqrt((double)V), seed ^ 0x70726f6a65637431ull);
-	if (k < 1)
+	if (k < 1) {
+		gaussian_fill(p, V * (size_t)d, P_SCALE(V), seed ^ P_SEED);
 		goto done;
+	}
 	if (csr_transpose(x, (uint32_t)V, &xt))
 		goto out;
 	z = malloc(V * (size_t)k * sizeof(float));
@@ -931,20 +973,13 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 			u[(size_t)i * d + j] = g[(size_t)i * k + (k - 1 - j)] * f;
 	}
 	if (rank > 0) {
-		/* rows the sample never fills (the buckets of unseen words) keep their Gaussian
-		 * draw (saved here), scaled to the RMS norm of the others; the other rows get
-		 * V_k sigma^-1/2 in their first rank columns, the Gaussian in the rest */
+		/* rows the sample never fills (the buckets of unseen words) get a Gaussian draw,
+		 * scaled to the RMS norm of the others; the other rows get V_k sigma^-1/2 in their
+		 * first rank columns, the Gaussian in the rest (the draws of a Gaussian fill of the
+		 * whole of P, made only where they are kept) */
 		size_t n_empty = 0;
 		for (size_t i = 0; i < V; i++)
 			n_empty += xt.ptr[i + 1] == xt.ptr[i];
-		float *keep = malloc((n_empty + 1) * (size_t)d * sizeof(float));
-		if (!keep) {
-			rc = RL_ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0, e = 0; i < V; i++)
-			if (xt.ptr[i + 1] == xt.ptr[i])
-				memcpy(keep + e++ * (size_t)d, p + i * d, (size_t)d * sizeof(float));
 		/* P's first rank columns = X^T (Q u): an n x k x rank sgemm and a sparse product,
 		 * cheaper than z u (V x k x rank) as the sample has fewer texts than words */
 		float *qu = malloc(n * (size_t)rank * sizeof(float));
@@ -953,7 +988,6 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 			free(qu);
 			if (pr != p)
 				free(pr);
-			free(keep);
 			rc = RL_ENOMEM;
 			goto out;
 		}
@@ -967,7 +1001,7 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 				memcpy(p + i * d, pr + i * (size_t)rank, (size_t)rank * sizeof(float));
 			free(pr);
 		}
-		/* columns < rank: mean norm 1 (empty rows are 0 there until restored) */
+		/* columns < rank: mean norm 1 (empty rows are 0 there until drawn) */
 		double sum = 0;
 		for (int j = 0; j < rank; j++) {
 			double ss = 0;
@@ -976,13 +1010,13 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 			sum += sqrt(ss);
 		}
 		float f = sum > 0 ? (float)(rank / sum) : 1.0f;
+		struct p_draws pd = {p, &xt, d, rank, P_SCALE(V), seed ^ P_SEED};
+		par_for(V, p_draws_part, &pd);
 		double ss_full = 0, ss_empty = 0;
-		for (size_t i = 0, e = 0; i < V; i++) {
+		for (size_t i = 0; i < V; i++) {
 			float *pr = p + i * d;
 			int empty = xt.ptr[i + 1] == xt.ptr[i];
-			if (empty)
-				memcpy(pr, keep + e++ * (size_t)d, (size_t)d * sizeof(float));
-			else
+			if (!empty)
 				for (int j = 0; j < rank; j++)
 					pr[j] *= f;
 			double ss = 0;
@@ -990,7 +1024,6 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 				ss += (double)pr[j] * pr[j];
 			*(empty ? &ss_empty : &ss_full) += ss;
 		}
-		free(keep);
 		if (n_empty < V && n_empty > 0 && ss_empty > 0) {
 			float gs = (float)sqrt((ss_full / (double)(V - n_empty)) /
 					       (ss_empty / (double)n_empty));
@@ -999,6 +1032,8 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 					for (int j = 0; j < d; j++)
 						p[i * d + j] *= gs;
 		}
+	} else {
+		gaussian_fill(p, V * (size_t)d, P_SCALE(V), seed ^ P_SEED);
 	}
 done:
 	c->lsa_rank = (uint64_t)rank;
