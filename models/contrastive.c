@@ -380,6 +380,32 @@ static void gaussian_fill(float *p, size_t n, double scale, uint64_t seed)
 	par_for((n + 1) / 2, gauss_part, &g);
 }
 
+/* +1 or -1, 64 elements from each splitmix64 draw: element i takes bit i % 64 of draw i / 64
+ * (the generator's state seed + (i / 64 + 1) G), so parts fill apart */
+struct sign_job {
+	float *p;
+	size_t n;
+	uint64_t seed;
+};
+
+static void sign_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct sign_job *g = ctx;
+	for (size_t w = lo; w < hi; w++) {
+		uint64_t x = g->seed + (uint64_t)w * 0x9E3779B97F4A7C15ull;
+		uint64_t bits = splitmix64(&x);
+		size_t end = (w + 1) * 64 < g->n ? (w + 1) * 64 : g->n;
+		for (size_t i = w * 64; i < end; i++, bits >>= 1)
+			g->p[i] = bits & 1 ? 1.0f : -1.0f;
+	}
+}
+
+static void sign_fill(float *p, size_t n, uint64_t seed)
+{
+	struct sign_job g = {p, n, seed};
+	par_for((n + 63) / 64, sign_part, &g);
+}
+
 /* Elements [a, b) of what gaussian_fill(p, n, scale, seed) writes (the same values, as each
  * draw pair has its own generator state), into p[a..b). */
 static void gaussian_span(float *p, size_t a, size_t b, double scale, uint64_t seed)
@@ -930,8 +956,10 @@ static int fit_lsa(const struct csr *x, struct ctr *c, uint64_t seed, float *p)
 	u = malloc((size_t)k * (size_t)d * sizeof(float));
 	if (!z || !y || !w || !g || !ev || !u)
 		goto out;
-	/* the Gaussian start Omega (V x k) lives in z until z is needed */
-	gaussian_fill(z, V * (size_t)k, 1.0, seed ^ 0x7376647374617274ull);
+	/* the random start Omega (V x k): random signs, which find the range as Gaussian
+	 * draws do (the same nDCG on SciFact, README) at a twentieth of their cost; it lives in
+	 * z until z is needed */
+	sign_fill(z, V * (size_t)k, seed ^ 0x7376647374617274ull);
 	progress_update(1, "ragload: fitting the model: LSA of %zu texts, %zu words", n, V);
 	csr_gather(x, NULL, n, z, k, y);
 	blas_set_threads(blas_threads);
