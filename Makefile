@@ -122,9 +122,9 @@ $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 # ---- fuzz targets (tests/fuzz/README.md) ----------------------------------------------------
 # build/fuzz/fuzz_T: libFuzzer + ASan/UBSan (clang); build/fuzz/replay_T: the same target with
 # tests/fuzz/replay.c as driver (gcc + ASan/UBSan), which replays corpora in seconds.
-FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config extension man pod info rst
+FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config extension man pod info rst docbook
 FUZZ_SRC     := lib/common.c lib/config.c lib/vecfile.c lib/spawn.c \
-                stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/pdf.c stages/man.c stages/pod.c stages/info.c stages/rst.c \
+                stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/pdf.c stages/man.c stages/pod.c stages/info.c stages/rst.c stages/docbook.c \
                 stages/chunk.c
 FUZZ_PKGS    := libarchive libutf8proc jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 FUZZ_CC      ?= clang

@@ -75,6 +75,7 @@
 #include "office.h"
 #include "pdf.h"
 #include "man.h"
+#include "docbook.h"
 #include "pod.h"
 #include "info.h"
 #include "rst.h"
@@ -2894,6 +2895,48 @@ static int man_page(struct counts *c, const struct read_item *it, const struct d
 	return 1;
 }
 
+static size_t emit_limit(const struct normalize_opts *o, size_t in_len);
+
+/* A name that says XML: .xml, .dbk, .docbook, also compressed (guide.xml.gz). */
+static int xml_name(const char *name)
+{
+	static const char *const packed[] = { ".gz", ".bz2", ".xz", ".zst" };
+	static const char *const ext[] = { ".xml", ".dbk", ".docbook" };
+	size_t n = name ? strlen(name) : 0;
+	for (size_t k = 0; k < RL_ARRAY_LEN(packed); k++) {
+		size_t m = strlen(packed[k]);
+		if (n > m && !strcasecmp(name + n - m, packed[k])) {
+			n -= m;
+			break;
+		}
+	}
+	for (size_t k = 0; k < RL_ARRAY_LEN(ext); k++) {
+		size_t m = strlen(ext[k]);
+		if (n > m && !strncasecmp(name + n - m, ext[k], m))
+			return 1;
+	}
+	return 0;
+}
+
+/* DocBook to HTML into html: 0, RL_ENOMEM, or 1 when the XML gave no text (counted; the
+ * document loads as its source, markup and all) */
+static int docbook_page(const struct normalize_opts *o, struct counts *c,
+			const struct read_item *it, const struct decoded *dec, struct buf *html,
+			char *title, size_t tn)
+{
+	char why[200];
+	int cut = 0;
+	size_t max = emit_limit(o, dec->n);
+	int rc = docbook_to_html(dec->s, dec->n, max, html, title, tn, &cut, why, sizeof(why));
+	if (rc == RL_ENOMEM)
+		return rc;
+	if (!rc)
+		return 0;
+	buf_reset(html);
+	counts_skip(c, "docbook_unread", it->source, "docbook: %s; loaded as its XML source", why);
+	return 1;
+}
+
 static enum fmt format_of(const char *name)
 {
 	const char *dot = name ? strrchr(name, '.') : NULL;
@@ -3126,6 +3169,28 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 	if (rc)
 		goto out;
 
+	if (f == FMT_TEXT && it->kind == READ_FILE && !it->type) {
+		/* DocBook XML: made HTML (docbook.c), read as any page */
+		int db = docbook_detect(dec.s, dec.n);
+		if (db == 2 || (db == 1 && xml_name(it->name))) {
+			char dtitle[256];
+			if ((rc = docbook_page(o, c, it, &dec, &man_html, dtitle, sizeof(dtitle))) < 0)
+				goto out;
+			if (!rc) {
+				f = FMT_HTML;
+				dec.s = man_html.data;
+				dec.n = man_html.len;
+				if (dtitle[0] && (rc = buf_append(&raw_title, dtitle, strlen(dtitle))))
+					goto out;
+				if (!(extra = json_object()) ||
+				    json_set(extra, "format", json_string("docbook"))) {
+					rc = RL_ENOMEM;
+					goto out;
+				}
+			}
+			rc = 0;
+		}
+	}
 	if (f == FMT_TEXT && it->kind == READ_FILE && !it->type) {
 		/* a manual page's roff source: mandoc makes it HTML, read as any page */
 		char mtitle[192];

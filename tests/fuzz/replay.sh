@@ -8,7 +8,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BUILD=${BUILD:-build}
-targets=(read jsonl normalize markdown mail office pdfwire chunk vecfile config extension man pod info rst)
+targets=(read jsonl normalize markdown mail office pdfwire chunk vecfile config extension man pod info rst docbook)
 if ! make -s BUILD="$BUILD" replay-build > "$BUILD/fuzz-replay-build.log" 2>&1; then
   echo "FAIL fuzz replay: build failed (see $BUILD/fuzz-replay-build.log)"; exit 1
 fi

@@ -13,7 +13,7 @@ BUILD=${BUILD:-build}
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(read jsonl normalize markdown mail office pdfwire chunk vecfile config extension man pod info rst)
+[ ${#targets[@]} -eq 0 ] && targets=(read jsonl normalize markdown mail office pdfwire chunk vecfile config extension man pod info rst docbook)
 jobs=${FUZZ_JOBS:-1}
 tests/fuzz/make-seeds.sh "$BUILD/fuzz/seeds" || { echo "fuzz: seed generation failed"; exit 1; }
 mkdir -p "$BUILD/fuzz/logs"
