@@ -26,6 +26,7 @@
 #define DB_MAX_DEPTH 512        /* elements tracked; deeper ones are text (libxml2 stops at 256) */
 #define DB_CHUNK ((size_t)1 << 20)
 #define DB_NS "http://docbook.org/ns/docbook"
+#define MAL_NS "http://projectmallard.org/1.0/"
 #define DB_TAIL 15              /* "</body></html>\n" */
 
 /* ---- what an element becomes --------------------------------------------------------------- */
@@ -44,6 +45,7 @@ enum db_role {
 	R_SPACED,   /* inline, a space before it (a command's arguments, a refname's purpose) */
 	R_FOOTNOTE, /* inline: its paragraphs run on in the sentence that holds it */
 	R_ENTRY,    /* a variable list's or glossary's entry: its listitem is a <dd> */
+	R_SEQ,      /* inline, its elements joined: keys by "+", menu items by " > " */
 };
 
 struct db_entry {
@@ -220,22 +222,63 @@ static const struct db_entry db_table[] = {
 	{"warning", R_BLOCK},
 };
 
+/* Mallard (GNOME's help pages), sorted likewise: its info block is link titles and
+ * credits, so not read at all; a page's or section's title is the heading */
+static const struct db_entry mal_table[] = {
+	{"comment", R_SKIP},
+	{"example", R_BLOCK},
+	{"figure", R_BLOCK},
+	{"gui", R_INLINE},
+	{"guiseq", R_SEQ},
+	{"info", R_SKIP},
+	{"item", R_LI},
+	{"key", R_INLINE},
+	{"keyseq", R_SEQ},
+	{"links", R_SKIP},
+	{"list", R_UL},
+	{"listing", R_BLOCK},
+	{"media", R_SKIP},
+	{"note", R_BLOCK},
+	{"p", R_PARA},
+	{"page", R_DIV},
+	{"quote", R_BLOCK},
+	{"screen", R_PRE},
+	{"section", R_DIV},
+	{"steps", R_OL},
+	{"subtitle", R_SKIP},
+	{"synopsis", R_BLOCK},
+	{"table", R_TABLE},
+	{"td", R_TD},
+	{"terms", R_DL},
+	{"th", R_TH},
+	{"title", R_TITLE},
+	{"tr", R_TR},
+	{"tree", R_UL},
+};
+
 static int db_cmp(const void *k, const void *e)
 {
 	return strcmp(k, ((const struct db_entry *)e)->name);
 }
 
+static enum db_role role_in(const struct db_entry *t, size_t n, const char *name)
+{
+	const struct db_entry *e = bsearch(name, t, n, sizeof(t[0]), db_cmp);
+	return e ? e->role : R_INLINE;
+}
+
 static enum db_role role_of(const char *name)
 {
-	const struct db_entry *e = bsearch(name, db_table, RL_ARRAY_LEN(db_table),
-					   sizeof(db_table[0]), db_cmp);
-	return e ? e->role : R_INLINE;
+	return role_in(db_table, RL_ARRAY_LEN(db_table), name);
 }
 
 int docbook_table_ok(void)
 {
 	for (size_t i = 1; i < RL_ARRAY_LEN(db_table); i++)
 		if (strcmp(db_table[i - 1].name, db_table[i].name) >= 0)
+			return 0;
+	for (size_t i = 1; i < RL_ARRAY_LEN(mal_table); i++)
+		if (strcmp(mal_table[i - 1].name, mal_table[i].name) >= 0)
 			return 0;
 	return 1;
 }
@@ -351,6 +394,8 @@ int docbook_detect(const char *s, size_t n)
 	size_t na = colon ? (size_t)(colon - s) + 1 : a;
 	const char *gt = memchr(s + b, '>', n - b);
 	size_t end = gt ? (size_t)(gt - s) : n;
+	if (find(s + b, end - b, MAL_NS))
+		return 3;  /* Mallard: a page, or a fragment pages include (legal.xml's license) */
 	int ns = find(s + b, end - b, DB_NS) != NULL;
 	int any_ns = find(s + b, end - b, "xmlns") != NULL;
 	if (ns)
@@ -364,6 +409,7 @@ struct dbw {
 	struct buf *out;
 	size_t max;
 	int cut, failed, stopped;
+	int mallard;               /* the vocabulary: Mallard, else DocBook */
 	xmlParserCtxtPtr ctxt;
 	xmlDocPtr ents;            /* the entities handed to the parser (internal, HTML names) */
 	int depth;                 /* open elements */
@@ -377,6 +423,8 @@ struct dbw {
 	struct buf title;          /* the document's title */
 	int titled[DB_MAX_DEPTH];  /* division i (1-based) has had its title */
 	const char *close[DB_MAX_DEPTH];
+	const char *seq[DB_MAX_DEPTH];   /* R_SEQ: what joins its elements */
+	int kids[DB_MAX_DEPTH];          /* R_SEQ: its elements so far */
 	enum db_role role[DB_MAX_DEPTH];
 	int got_refname;
 	size_t text;               /* bytes of text written */
@@ -430,8 +478,18 @@ static void put_text(struct dbw *w, const char *s, size_t n)
  * heading when its parent (or its info block's parent) is a division without a title yet */
 static enum db_role role_here(struct dbw *w, int d, const char *name)
 {
-	enum db_role r = role_of(name);
 	enum db_role parent = d > 0 && d <= DB_MAX_DEPTH ? w->role[d - 1] : R_INLINE;
+	if (w->mallard) {
+		enum db_role r = role_in(mal_table, RL_ARRAY_LEN(mal_table), name);
+		/* <code> is a block where blocks stand, else a word in a paragraph */
+		if (!strcmp(name, "code") && (parent == R_DIV || parent == R_BLOCK ||
+					      parent == R_LI || parent == R_DD || parent == R_TD))
+			r = R_PRE;
+		if (r == R_LI && parent == R_DL)  /* a term's item: its title, then its text */
+			r = R_BLOCK;
+		return r;
+	}
+	enum db_role r = role_of(name);
 	if (parent == R_ENTRY && !strcmp(name, "listitem"))
 		r = R_DD;  /* varlistentry's listitem */
 	else if (parent == R_ENTRY && !strcmp(name, "glossterm"))
@@ -444,6 +502,9 @@ static void start(struct dbw *w, const char *name)
 	int d = w->depth++;
 	if (d >= DB_MAX_DEPTH || w->skip)
 		return;
+	if (d > 0 && w->role[d - 1] == R_SEQ && w->kids[d - 1]++ > 0)
+		puts_(w, w->seq[d - 1]);
+	w->kids[d] = 0;
 	enum db_role r = role_here(w, d, name);
 	w->role[d] = r;
 	w->close[d] = NULL;
@@ -547,6 +608,9 @@ static void start(struct dbw *w, const char *name)
 		w->footnote++;
 		puts_(w, " (");
 		w->close[d] = ")";
+		return;
+	case R_SEQ:
+		w->seq[d] = !strcmp(name, "keyseq") ? "+" : " \xE2\x96\xB8 ";  /* Ctrl+C, Edit ▸ Copy */
 		return;
 	case R_INLINE:
 	case R_ENTRY:
@@ -678,6 +742,7 @@ int docbook_to_html(const char *s, size_t n, size_t max, struct buf *html, char 
 		return RL_ENOMEM;
 	w->out = html;
 	w->max = max;
+	w->mallard = docbook_detect(s, n) == 3;
 	buf_init(&w->title, 0);
 	memset(&sax, 0, sizeof(sax));
 	sax.initialized = XML_SAX2_MAGIC;

@@ -1,5 +1,6 @@
 /*
- * docbook.h — DocBook XML (4.x and 5, books, articles, chapters, reference pages) to HTML,
+ * docbook.h — DocBook XML (4.x and 5, books, articles, chapters, reference pages), and
+ * Mallard, GNOME's help pages, to HTML,
  * which normalize's HTML path then reads like any page, as it does mandoc's output for
  * manual pages: divisions' titles become headings by their nesting, program listings and
  * screens code, lists and tables themselves; index terms, remarks, and the info blocks
@@ -29,7 +30,11 @@
  * divisions (book, article, chapter, section, sect1, refentry, ...; a prefix such as "db:"
  * allowed) declaring DocBook 5's namespace; 1 when its first element, without any namespace,
  * is a division DocBook 4 roots documents at (book, article, chapter, sect1..sect5,
- * refentry, ...): DocBook when the file is named as XML; else 0.
+ * refentry, ...): DocBook when the file is named as XML; 3 when it is a Mallard page
+ * (GNOME's help: a root element, <page> or a fragment pages include, in Mallard's
+ * namespace), which docbook_to_html reads with
+ * Mallard's elements (page and section titles as headings, p, code and screen blocks,
+ * lists, steps, terms and tables; info blocks, links and media not read); else 0.
  */
 int docbook_detect(const char *s, size_t n);
 

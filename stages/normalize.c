@@ -3170,9 +3170,9 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		goto out;
 
 	if (f == FMT_TEXT && it->kind == READ_FILE && !it->type) {
-		/* DocBook XML: made HTML (docbook.c), read as any page */
+		/* DocBook XML and Mallard pages: made HTML (docbook.c), read as any page */
 		int db = docbook_detect(dec.s, dec.n);
-		if (db == 2 || (db == 1 && xml_name(it->name))) {
+		if (db >= 2 || (db == 1 && xml_name(it->name))) {
 			char dtitle[256];
 			if ((rc = docbook_page(o, c, it, &dec, &man_html, dtitle, sizeof(dtitle))) < 0)
 				goto out;
@@ -3183,7 +3183,8 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 				if (dtitle[0] && (rc = buf_append(&raw_title, dtitle, strlen(dtitle))))
 					goto out;
 				if (!(extra = json_object()) ||
-				    json_set(extra, "format", json_string("docbook"))) {
+				    json_set(extra, "format",
+					     json_string(db == 3 ? "mallard" : "docbook"))) {
 					rc = RL_ENOMEM;
 					goto out;
 				}

@@ -4,7 +4,7 @@
  * is detected as DocBook and what is not, divisions' titles as headings at their depth
  * (DocBook 4's sect1/sect1info and 5's section/info), entities (HTML names, the internal
  * subset, never an external one), what is not text (info blocks, index terms, remarks), lists,
- * reference pages, the output cap, and a document without text.
+ * reference pages, Mallard pages, the output cap, and a document without text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -221,6 +221,48 @@ static void test_limits_and_failures(void **state)
 	buf_release(&h);
 }
 
+static void test_mallard(void **state)
+{
+	(void)state;
+	char title[64];
+	int rc;
+	const char *page =
+		"<page xmlns=\"http://projectmallard.org/1.0/\" type=\"topic\" id=\"x\"><info>"
+		"<title type=\"link\">Link title</title><desc>Description</desc><credit><name>"
+		"Author</name></credit></info><title>Converting</title><p>Choose <guiseq><gui>Mode"
+		"</gui><gui>Advanced</gui></guiseq>, press <keyseq><key>Ctrl</key><key>U</key>"
+		"</keyseq>, type <code>12 in to cm</code>.</p><section><title>Length</title>"
+		"<code mime=\"text/plain\">a = 1\nb = 2</code><steps><item><p>one</p></item></steps>"
+		"<terms><item><title>in</title><p>Inches.</p></item></terms><media src=\"x.png\">"
+		"Screenshot</media><comment><p>remark</p></comment></section><links type=\"topic\"/>"
+		"</page>";
+	assert_int_equal(docbook_detect(page, strlen(page)), 3);
+	char *h = html_of(page, title, sizeof(title), &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(title, "Converting");
+	has(h, "<h1>Converting</h1>");
+	has(h, "<h2>Length</h2>");
+	has(h, "Choose Mode \xE2\x96\xB8 Advanced, press Ctrl+U, type 12 in to cm.");
+	has(h, "<pre>a = 1\nb = 2</pre>");
+	has(h, "<ol><li><p>one</p>");
+	has(h, "<p>in</p>");
+	has(h, "<p>Inches.</p>");
+	lacks(h, "Link title");
+	lacks(h, "Description");
+	lacks(h, "Author");
+	lacks(h, "Screenshot");
+	lacks(h, "remark");
+	free(h);
+	/* a fragment pages include: Mallard too */
+	const char *legal = "<license xmlns=\"http://projectmallard.org/1.0/\"><p>Licensed.</p>"
+			    "</license>";
+	assert_int_equal(docbook_detect(legal, strlen(legal)), 3);
+	h = html_of(legal, title, sizeof(title), &rc);
+	assert_int_equal(rc, 0);
+	has(h, "<p>Licensed.</p>");
+	free(h);
+}
+
 /* ---- through normalize_item ------------------------------------------------------------------ */
 
 static struct normalize_opts opts = { .max_doc_bytes = 1 << 20, .max_binary_ratio = 0.3 };
@@ -295,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_lists_and_refentry),
 		cmocka_unit_test(test_entities),
 		cmocka_unit_test(test_limits_and_failures),
+		cmocka_unit_test(test_mallard),
 		cmocka_unit_test(test_through_normalize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
