@@ -76,6 +76,7 @@
 #include "pdf.h"
 #include "man.h"
 #include "docbook.h"
+#include "pandoc.h"
 #include "pod.h"
 #include "info.h"
 #include "rst.h"
@@ -103,6 +104,7 @@ static enum fmt format_of(const char *name);
 
 #define SNIFF_BYTES 8192          /* binary / UTF-16 detection looks at this much */
 #define MAN_SECONDS 30.0          /* wall clock mandoc gets for one manual page */
+#define PANDOC_SECONDS 60.0       /* pandoc for one (0.7 MB notebook ~1 s, 0.6 MB of LaTeX ~3 s) */
 #define LABEL_MAX 1024            /* bytes kept of a title or heading label */
 #define NFC_SPAN_MAX 4096         /* longest run handed to utf8proc at once */
 #define CHARSET_NAME_MAX 40       /* bytes of a charset name, NUL included */
@@ -2897,6 +2899,31 @@ static int man_page(struct counts *c, const struct read_item *it, const struct d
 
 static size_t emit_limit(const struct normalize_opts *o, size_t in_len);
 
+/* pandoc's HTML of a document into html: 0, RL_ENOMEM, or 1 when it could not (without
+ * pandoc: one warning a run; else counted), the document then loading as its source */
+static int pandoc_page(struct counts *c, const struct read_item *it, const char *from,
+		       const struct decoded *dec, struct buf *html)
+{
+	static atomic_int told;
+	char why[200];
+	int missing = 0;
+	int rc = pandoc_to_html(from, dec->s, dec->n, PANDOC_SECONDS, html, &missing, why,
+				sizeof(why));
+	if (rc == RL_ENOMEM)
+		return rc;
+	if (!rc)
+		return 0;
+	buf_reset(html);
+	if (missing) {
+		if (!atomic_exchange(&told, 1))
+			log_warn("pandoc is not installed: LaTeX, notebooks, Org, MediaWiki and "
+				 "Textile load as their source (apt-get install pandoc)");
+	} else {
+		counts_skip(c, "pandoc_unread", it->source, "%s; loaded as its source", why);
+	}
+	return 1;
+}
+
 /* A name that says XML: .xml, .dbk, .docbook, also compressed (guide.xml.gz). */
 static int xml_name(const char *name)
 {
@@ -3191,6 +3218,22 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			}
 			rc = 0;
 		}
+	}
+	if (f == FMT_TEXT && it->kind == READ_FILE && !it->type && pandoc_reader(it->name)) {
+		/* LaTeX, a notebook, Org...: pandoc makes it HTML, read as any page */
+		const char *from = pandoc_reader(it->name);
+		if ((rc = pandoc_page(c, it, from, &dec, &man_html)) < 0)
+			goto out;
+		if (!rc) {
+			f = FMT_HTML;
+			dec.s = man_html.data;
+			dec.n = man_html.len;
+			if (!(extra = json_object()) || json_set(extra, "format", json_string(from))) {
+				rc = RL_ENOMEM;
+				goto out;
+			}
+		}
+		rc = 0;
 	}
 	if (f == FMT_TEXT && it->kind == READ_FILE && !it->type) {
 		/* a manual page's roff source: mandoc makes it HTML, read as any page */
