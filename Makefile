@@ -124,7 +124,7 @@ $(BUILD)/bench/stages: bench/stages.c $(LIB_OBJ)
 # tests/fuzz/replay.c as driver (gcc + ASan/UBSan), which replays corpora in seconds.
 FUZZ_TARGETS := read jsonl normalize markdown mail office pdfwire chunk vecfile config extension man pod info rst docbook
 FUZZ_SRC     := lib/common.c lib/config.c lib/vecfile.c lib/spawn.c \
-                stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/pdf.c stages/man.c stages/pod.c stages/info.c stages/rst.c stages/docbook.c \
+                stages/read.c stages/normalize.c stages/markdown.c stages/mail.c stages/office.c stages/pdf.c stages/man.c stages/pod.c stages/info.c stages/rst.c stages/docbook.c stages/pandoc.c \
                 stages/chunk.c
 FUZZ_PKGS    := libarchive libutf8proc jansson inih libxxhash libxml-2.0 zlib uchardet md4c
 FUZZ_CC      ?= clang
