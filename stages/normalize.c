@@ -2900,7 +2900,8 @@ static int man_page(struct counts *c, const struct read_item *it, const struct d
 static size_t emit_limit(const struct normalize_opts *o, size_t in_len);
 
 /* pandoc's HTML of a document into html: 0, RL_ENOMEM, or 1 when it could not (without
- * pandoc: one warning a run; else counted), the document then loading as its source */
+ * pandoc: one warning a run; else counted), the document then loading as its source (RTF,
+ * whose source is control words: skipped, and counted) */
 static int pandoc_page(struct counts *c, const struct read_item *it, const char *from,
 		       const struct decoded *dec, struct buf *html)
 {
@@ -2914,12 +2915,17 @@ static int pandoc_page(struct counts *c, const struct read_item *it, const char 
 	if (!rc)
 		return 0;
 	buf_reset(html);
+	int rtf = !strcmp(from, "rtf");
 	if (missing) {
 		if (!atomic_exchange(&told, 1))
 			log_warn("pandoc is not installed: LaTeX, notebooks, Org, MediaWiki and "
-				 "Textile load as their source (apt-get install pandoc)");
+				 "Textile load as their source, RTF is skipped (apt-get install "
+				 "pandoc)");
+		if (rtf)
+			counts_skip(c, "pandoc_missing", it->source, "rtf: pandoc is not installed");
 	} else {
-		counts_skip(c, "pandoc_unread", it->source, "%s; loaded as its source", why);
+		counts_skip(c, "pandoc_unread", it->source, "%s; %s", why,
+			    rtf ? "skipped" : "loaded as its source");
 	}
 	return 1;
 }
@@ -3152,7 +3158,7 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 		}
 		goto extracted;
 	}
-	if (it->kind == READ_FILE && it->type && f != FMT_MAIL) {
+	if (it->kind == READ_FILE && it->type && f != FMT_MAIL && strcmp(it->type, "rtf")) {
 		/* an office document or e-book: its package's XML says its own encoding */
 		emit_release(&e);
 		emit_init(&e, emit_limit(o, OFFICE_TOTAL_MAX));
@@ -3219,11 +3225,17 @@ int normalize_item(const struct normalize_opts *o, const struct read_item *it, s
 			rc = 0;
 		}
 	}
-	if (f == FMT_TEXT && it->kind == READ_FILE && !it->type && pandoc_reader(it->name)) {
-		/* LaTeX, a notebook, Org...: pandoc makes it HTML, read as any page */
-		const char *from = pandoc_reader(it->name);
+	const char *from = it->kind != READ_FILE ? NULL
+			 : it->type ? (!strcmp(it->type, "rtf") ? "rtf" : NULL)
+				    : pandoc_reader(it->name);
+	if (f == FMT_TEXT && from) {
+		/* LaTeX, a notebook, Org, RTF...: pandoc makes it HTML, read as any page */
 		if ((rc = pandoc_page(c, it, from, &dec, &man_html)) < 0)
 			goto out;
+		if (rc && !strcmp(from, "rtf")) {  /* its source is control words, not text */
+			rc = RL_SKIP;
+			goto out;
+		}
 		if (!rc) {
 			f = FMT_HTML;
 			dec.s = man_html.data;

@@ -24,7 +24,8 @@ const char *pandoc_reader(const char *name)
 	} map[] = {
 		{ ".tex", "latex" }, { ".latex", "latex" }, { ".ltx", "latex" },
 		{ ".ipynb", "ipynb" }, { ".org", "org" }, { ".mediawiki", "mediawiki" },
-		{ ".wiki", "mediawiki" }, { ".textile", "textile" },
+		{ ".wiki", "mediawiki" }, { ".textile", "textile" }, { ".fb2", "fb2" },
+		{ ".nxml", "jats" },
 	};
 	size_t n = name ? strlen(name) : 0;
 	for (size_t k = 0; k < RL_ARRAY_LEN(packed); k++) {

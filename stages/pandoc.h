@@ -1,7 +1,7 @@
 /*
- * pandoc.h — LaTeX, Jupyter notebooks, Org, MediaWiki and Textile documents to HTML by
- * pandoc(1), which normalize's HTML path then reads like any page (as it reads mandoc's for
- * manual pages): sections become headings, code and a notebook's outputs code blocks, math
+ * pandoc.h — LaTeX, Jupyter notebooks, Org, MediaWiki, Textile, RTF, FictionBook and JATS
+ * documents to HTML by pandoc(1), which normalize's HTML path then reads like any page (as it
+ * reads mandoc's for manual pages): sections become headings, code and a notebook's outputs code blocks, math
  * stays TeX, macros and cell metadata go.
  *
  * Why pandoc: each of these is a language with its own parser (LaTeX's macros and
@@ -19,7 +19,8 @@
 
 /* pandoc's reader for a file name, by its extension (also compressed: paper.tex.gz):
  * "latex" (.tex, .latex, .ltx), "ipynb", "org", "mediawiki" (.mediawiki, .wiki),
- * "textile"; NULL for any other name. */
+ * "textile", "fb2" (FictionBook e-books), "jats" (.nxml: PubMed Central's articles); NULL for
+ * any other name. (RTF is told by its content, "{\rtf": the read stage's type.) */
 const char *pandoc_reader(const char *name);
 
 /*

@@ -895,6 +895,8 @@ static const char *doc_type_read(const char *type, const char *name)
 			return read[i];
 	if (!strcmp(type, "pdf"))  /* read by normalize through stages/pdf.c's worker */
 		return "pdf";
+	if (!strcmp(type, "rtf"))  /* read by normalize through pandoc (stages/pandoc.c) */
+		return "rtf";
 	/* the content says "a package" (OLE2: encrypted OOXML; a zip whose members did not say
 	 * which, e.g. one cut before its directory): the name says which */
 	int encrypted = !strcmp(type, "ooxml-encrypted");
