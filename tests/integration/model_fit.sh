@@ -93,7 +93,6 @@ t_check "the corpus now has a featurizer-4 model ($new)" bash -c "[[ '$new' == r
 t_eq "a reindex of a corpus without vector indexes builds the configured storage's (halfvec HNSW, IVFFlat)" \
   "embeddings_hnsw_halfvec_idx embeddings_ivfflat_halfvec_idx" \
   "$(q "SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'embeddings' AND (indexdef LIKE '%USING hnsw%' OR indexdef LIKE '%USING ivfflat%')")"
-t_check "the new generation passed its self-recall check (through that index)" grep -q "self-recall" "$TMP/refit.err"
 # (the refit of the same text may give the very model whose stored bytes were replaced above:
 # storing it again repairs that row, so the corpus never reads the old bytes under a new name)
 rc=0; "$RAGLOAD" --no-progress ingest "$TMP/more.txt" 2> "$TMP/again.err" || rc=$?

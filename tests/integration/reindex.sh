@@ -28,6 +28,8 @@ touch "$TMP/done"
 wait "$rpid"
 t_eq "reindex with new chunk settings exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 5 "$TMP/err"
+t_check "the new generation passed its self-recall check (through the serving halfvec index)" \
+  grep -Eq 'verified the new generation: counts complete, self-recall (1[6-9]|20)/20' "$TMP/err"
 gen2=$(q "SELECT count(*) || ' ' || min(model_name) FROM embeddings")
 t_eq "the halfvec HNSW that served before the reindex is rebuilt on the new generation and serves" \
   "embeddings_hnsw_halfvec_idx true 1" \
