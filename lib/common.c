@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int rl_quiet;
@@ -310,4 +311,22 @@ double now_seconds(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+size_t name_unpacked_len(const char *name)
+{
+	static const char *const packed[] = { ".gz", ".zst", ".xz", ".bz2", ".lz4", ".lzma", ".Z" };
+	size_t n = name ? strlen(name) : 0;
+	for (size_t i = 0; i < RL_ARRAY_LEN(packed); i++) {
+		size_t m = strlen(packed[i]);
+		if (n > m && !strcasecmp(name + n - m, packed[i]))
+			return n - m;
+	}
+	return n;
+}
+
+int name_has_ext(const char *name, const char *ext)
+{
+	size_t n = name_unpacked_len(name), m = strlen(ext);
+	return n > m && !strncasecmp(name + n - m, ext, m);
 }

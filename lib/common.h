@@ -56,6 +56,13 @@ void buf_release(struct buf *b);
 char *xstrdup(const char *s);          /* NULL on NULL or out of memory */
 char *xstrndup(const char *s, size_t n);
 
+/* The length of name without the suffix of a compression filter (.gz .zst .xz .bz2 .lz4 .lzma
+ * .Z, any case): "corpus.jsonl.zst" -> 12. NULL: 0. */
+size_t name_unpacked_len(const char *name);
+/* 1 when name, past any compression suffix, ends in ext (".rst"; any case) after at least one
+ * other character: "README.rst.gz" has ".rst", ".rst" alone has not. */
+int name_has_ext(const char *name, const char *ext);
+
 /* ---- documents and chunks ------------------------------------------------------------------ */
 
 /* A heading found by normalize: its byte offset in the normalized text, level 1..6, text. */

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -163,4 +164,21 @@ out:
 	if (rc == RL_ERR)
 		errno = err;
 	return rc;
+}
+
+int spawn_failed(const char *prog, const struct spawn_result *res, int max_ok, double wall_s,
+		 size_t cap, const char *failed, char *why, size_t whylen)
+{
+	if (res->how == SPAWN_DEADLINE)
+		snprintf(why, whylen, "%s did not finish within %.0f s", prog, wall_s);
+	else if (res->how == SPAWN_TOO_LONG)
+		snprintf(why, whylen, "%s wrote more than %zu bytes", prog, cap);
+	else if (!WIFEXITED(res->status))
+		snprintf(why, whylen, "%s was killed (signal %d)", prog, WTERMSIG(res->status));
+	else if (WEXITSTATUS(res->status) > max_ok)
+		snprintf(why, whylen, "%s %s (exit status %d)", prog, failed ? failed : "failed",
+			 WEXITSTATUS(res->status));
+	else
+		return 0;
+	return 1;
 }

@@ -33,4 +33,13 @@ struct spawn_result {
 int spawn_filter(const char *path, int search, char *const argv[], const char *data, size_t n,
 		 double wall_s, size_t cap, struct buf *out, struct spawn_result *res);
 
+/*
+ * 0 when res is a run that ended well (it exited with a status of at most max_ok), else 1
+ * with why saying what went wrong: "PROG did not finish within S s", "PROG wrote more than N
+ * bytes" (wall_s and cap as spawn_filter had them), "PROG FAILED (exit status X)" (failed:
+ * NULL for "failed", or e.g. "could not read it as rtf"), "PROG was killed (signal X)".
+ */
+int spawn_failed(const char *prog, const struct spawn_result *res, int max_ok, double wall_s,
+		 size_t cap, const char *failed, char *why, size_t whylen);
+
 #endif

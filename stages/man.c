@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #define MAN_SCAN_LINES 200
 #define MAN_HTML_MAX ((size_t)256 << 20)
@@ -188,20 +187,8 @@ int man_to_html(const char *s, size_t n, double wall_s, struct buf *html, int *m
 	}
 	if (rc)
 		return rc;
-	if (res.how == SPAWN_DEADLINE) {
-		snprintf(why, whylen, "mandoc did not finish within %.0f s", wall_s);
+	if (spawn_failed("mandoc", &res, 3, wall_s, cap, NULL, why, whylen))
 		return RL_ERR;
-	}
-	if (res.how == SPAWN_TOO_LONG) {
-		snprintf(why, whylen, "mandoc wrote more than %zu bytes", cap);
-		return RL_ERR;
-	}
-	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) > 3) {
-		snprintf(why, whylen, WIFEXITED(res.status) ? "mandoc failed (exit status %d)"
-							    : "mandoc was killed (signal %d)",
-			 WIFEXITED(res.status) ? WEXITSTATUS(res.status) : WTERMSIG(res.status));
-		return RL_ERR;
-	}
 	if (!html->len) {
 		snprintf(why, whylen, "mandoc wrote nothing");
 		return RL_ERR;

@@ -2933,22 +2933,8 @@ static int pandoc_page(struct counts *c, const struct read_item *it, const char 
 /* A name that says XML: .xml, .dbk, .docbook, also compressed (guide.xml.gz). */
 static int xml_name(const char *name)
 {
-	static const char *const packed[] = { ".gz", ".bz2", ".xz", ".zst" };
-	static const char *const ext[] = { ".xml", ".dbk", ".docbook" };
-	size_t n = name ? strlen(name) : 0;
-	for (size_t k = 0; k < RL_ARRAY_LEN(packed); k++) {
-		size_t m = strlen(packed[k]);
-		if (n > m && !strcasecmp(name + n - m, packed[k])) {
-			n -= m;
-			break;
-		}
-	}
-	for (size_t k = 0; k < RL_ARRAY_LEN(ext); k++) {
-		size_t m = strlen(ext[k]);
-		if (n > m && !strncasecmp(name + n - m, ext[k], m))
-			return 1;
-	}
-	return 0;
+	return name_has_ext(name, ".xml") || name_has_ext(name, ".dbk") ||
+	       name_has_ext(name, ".docbook");
 }
 
 /* DocBook to HTML into html: 0, RL_ENOMEM, or 1 when the XML gave no text (counted; the

@@ -12,13 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 
 #define PANDOC_HTML_MAX ((size_t)256 << 20)
 
 const char *pandoc_reader(const char *name)
 {
-	static const char *const packed[] = { ".gz", ".bz2", ".xz", ".zst" };
 	static const struct {
 		const char *ext, *reader;
 	} map[] = {
@@ -27,19 +25,9 @@ const char *pandoc_reader(const char *name)
 		{ ".wiki", "mediawiki" }, { ".textile", "textile" }, { ".fb2", "fb2" },
 		{ ".nxml", "jats" },
 	};
-	size_t n = name ? strlen(name) : 0;
-	for (size_t k = 0; k < RL_ARRAY_LEN(packed); k++) {
-		size_t m = strlen(packed[k]);
-		if (n > m && !strcasecmp(name + n - m, packed[k])) {
-			n -= m;  /* paper.tex.gz: the name inside */
-			break;
-		}
-	}
-	for (size_t k = 0; k < RL_ARRAY_LEN(map); k++) {
-		size_t m = strlen(map[k].ext);
-		if (n > m && !strncasecmp(name + n - m, map[k].ext, m) && name[n - m - 1] != '/')
+	for (size_t k = 0; k < RL_ARRAY_LEN(map); k++)
+		if (name_has_ext(name, map[k].ext))  /* paper.tex.gz too */
 			return map[k].reader;
-	}
 	return NULL;
 }
 
@@ -90,22 +78,10 @@ int pandoc_to_html(const char *from, const char *s, size_t n, double wall_s, str
 	}
 	if (rc)
 		return rc;
-	if (res.how == SPAWN_DEADLINE) {
-		snprintf(why, whylen, "pandoc did not finish within %.0f s", wall_s);
+	char failed[64];
+	snprintf(failed, sizeof(failed), "could not read it as %s", from);
+	if (spawn_failed("pandoc", &res, 0, wall_s, cap, failed, why, whylen))
 		return RL_ERR;
-	}
-	if (res.how == SPAWN_TOO_LONG) {
-		snprintf(why, whylen, "pandoc wrote more than %zu bytes", cap);
-		return RL_ERR;
-	}
-	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
-		snprintf(why, whylen, WIFEXITED(res.status) ? "pandoc could not read it as %s (exit "
-							      "status %d)"
-							    : "pandoc was killed reading it as %s "
-							      "(signal %d)",
-			 from, WIFEXITED(res.status) ? WEXITSTATUS(res.status) : WTERMSIG(res.status));
-		return RL_ERR;
-	}
 	if (!html->len) {
 		snprintf(why, whylen, "pandoc wrote nothing");
 		return RL_ERR;

@@ -272,7 +272,6 @@ void read_item_free(struct read_item *it)
 
 /* ---- names and keys ------------------------------------------------------------------------ */
 
-static const char *const compress_suffixes[] = { ".gz", ".zst", ".xz", ".bz2", ".lz4", ".lzma", ".Z" };
 static const char *const container_suffixes[] = {
 	".tar", ".tgz", ".tzst", ".txz", ".tbz", ".tbz2", ".zip", ".7z", ".cpio",
 	".gz", ".zst", ".xz", ".bz2",
@@ -300,11 +299,7 @@ static int name_is_collection(const char *name)
 /* "corpus.jsonl.zst" -> "corpus.jsonl": the name of what a compression filter holds. */
 static char *name_uncompressed(const char *name)
 {
-	size_t n = strlen(name);
-	for (size_t i = 0; i < RL_ARRAY_LEN(compress_suffixes); i++)
-		if (has_suffix(name, compress_suffixes[i]))
-			return xstrndup(name, n - strlen(compress_suffixes[i]));
-	return xstrdup(name);
+	return xstrndup(name, name_unpacked_len(name));
 }
 
 static const char *name_last(const char *path)

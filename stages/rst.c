@@ -44,18 +44,9 @@ struct rst {
 
 int rst_name(const char *name)
 {
-	static const char *const packed[] = { ".gz", ".bz2", ".xz", ".zst" };
-	size_t n = name ? strlen(name) : 0;
-	for (size_t k = 0; k < sizeof(packed) / sizeof(*packed); k++) {
-		size_t m = strlen(packed[k]);
-		if (n > m && !strcasecmp(name + n - m, packed[k])) {
-			n -= m;  /* README.rst.gz: the name inside */
-			break;
-		}
-	}
-	return (n > 4 && !strncasecmp(name + n - 4, ".rst", 4)) ||
-	       (n > 5 && !strncasecmp(name + n - 5, ".rest", 5)) ||
-	       (n > 8 && !strncasecmp(name + n - 8, ".rst.txt", 8));
+	/* README.rst.gz: the name inside */
+	return name_has_ext(name, ".rst") || name_has_ext(name, ".rest") ||
+	       name_has_ext(name, ".rst.txt");
 }
 
 static const char *text_of(const struct rst *r, size_t i, size_t *len)
