@@ -9,9 +9,12 @@
 #include "../lib/spawn.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define PANDOC_HTML_MAX ((size_t)256 << 20)
 
@@ -29,6 +32,83 @@ const char *pandoc_reader(const char *name)
 		if (name_has_ext(name, map[k].ext))  /* paper.tex.gz too */
 			return map[k].reader;
 	return NULL;
+}
+
+/*
+ * LaTeX commands and environments pandoc does not know (a document class's own: Python's old
+ * manuals write \code{True}, \var{cache}, \begin{methoddesc}{request}{uri}...) it drops with
+ * everything in them, words of the text. Read with raw_tex, they reach this Lua filter as
+ * raw TeX: a command gives its braced arguments as text, but for commands whose arguments
+ * are not (labels and references, spacing, files, definitions); an environment gives its
+ * arguments as a paragraph and its body read again as LaTeX, the filter applied within.
+ */
+static const char raw_tex_filter[] =
+	"local skip = {label=1, index=1, glossary=1, hspace=1, vspace=1, includegraphics=1,\n"
+	"  bibliography=1, bibliographystyle=1, setlength=1, addtolength=1, setcounter=1,\n"
+	"  pagestyle=1, thispagestyle=1, documentclass=1, usepackage=1, input=1, include=1,\n"
+	"  color=1, definecolor=1, newcommand=1, renewcommand=1, providecommand=1, ref=1,\n"
+	"  eqref=1, pageref=1, autoref=1, cref=1, Cref=1, nameref=1}\n"
+	"local function args(s)\n"
+	"  local out = {}\n"
+	"  for a in s:gmatch('%b{}') do out[#out + 1] = a:sub(2, -2) end\n"
+	"  return out\n"
+	"end\n"
+	"local walker\n"
+	"local function inline(el)\n"
+	"  if el.format ~= 'latex' and el.format ~= 'tex' then return nil end\n"
+	"  local name = el.text:match('^\\\\([%a@]+)')\n"
+	"  if not name or skip[name] then return {} end\n"
+	"  local a = args(el.text)\n"
+	"  if #a == 0 then return {} end\n"
+	"  return pandoc.Str(table.concat(a, ' '))\n"
+	"end\n"
+	"local function block(el)\n"
+	"  if el.format ~= 'latex' and el.format ~= 'tex' then return nil end\n"
+	"  local env, body = el.text:match('^\\\\begin{([%a@*]+)}(.*)\\\\end{[%a@*]+}%s*$')\n"
+	"  if not env then\n"
+	"    local r = inline(el)\n"
+	"    if r == nil or (type(r) == 'table' and #r == 0) then return {} end\n"
+	"    return pandoc.Plain({r})\n"
+	"  end\n"
+	"  local head = {}\n"
+	"  while true do\n"
+	"    local a, rest = body:match('^%s*(%b{})(.*)$')\n"
+	"    if a then head[#head + 1] = a:sub(2, -2); body = rest\n"
+	"    else\n"
+	"      local o, rest2 = body:match('^%s*(%b[])(.*)$')\n"
+	"      if o then body = rest2 else break end\n"
+	"    end\n"
+	"  end\n"
+	"  local blocks = pandoc.read(body, 'latex+raw_tex').blocks\n"
+	"  if #head > 0 then\n"
+	"    table.insert(blocks, 1, pandoc.Para({pandoc.Str(table.concat(head, ' '))}))\n"
+	"  end\n"
+	"  return pandoc.walk_block(pandoc.Div(blocks), walker).content\n"
+	"end\n"
+	"walker = {RawInline = inline, RawBlock = block}\n"
+	"RawInline = inline\n"
+	"RawBlock = block\n";
+
+/* The filter as a file pandoc can open: a memfd this process keeps, by its /proc path (each
+ * open of it starts at its beginning); -1 when it could not be made (then no filter). */
+static int filter_fd = -1;
+static pthread_once_t filter_once = PTHREAD_ONCE_INIT;
+
+static void filter_make(void)
+{
+	int fd = memfd_create("ragload-raw-tex.lua", 0);  /* inherited by pandoc: no CLOEXEC */
+	if (fd < 0)
+		return;
+	size_t n = sizeof(raw_tex_filter) - 1, done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, raw_tex_filter + done, n - done);
+		if (w <= 0) {
+			close(fd);
+			return;
+		}
+		done += (size_t)w;
+	}
+	filter_fd = fd;
 }
 
 /* pandoc titles a page without a title "-" (and says so on stderr): no title, then */
@@ -62,9 +142,16 @@ static void title_block(struct buf *html)
 int pandoc_to_html(const char *from, const char *s, size_t n, double wall_s, struct buf *html,
 		   int *missing, char *why, size_t whylen)
 {
-	char *argv[] = { "pandoc", "--sandbox", "-f", (char *)from, "-t", "html5", "-s",
+	char filter[64] = "", reader[32];
+	if (!strcmp(from, "latex")) {
+		pthread_once(&filter_once, filter_make);
+		if (filter_fd >= 0)
+			snprintf(filter, sizeof(filter), "--lua-filter=/proc/self/fd/%d", filter_fd);
+	}
+	snprintf(reader, sizeof(reader), "%s%s", from, filter[0] ? "+raw_tex" : "");
+	char *argv[] = { "pandoc", "--sandbox", "-f", reader, "-t", "html5", "-s",
 			 "--mathjax", "--no-highlight", "--wrap=none",
-			 "--shift-heading-level-by=1", NULL };
+			 "--shift-heading-level-by=1", filter[0] ? filter : NULL, NULL };
 	struct spawn_result res;
 	size_t cap = n < (PANDOC_HTML_MAX - (1u << 20)) / 8 ? 8 * n + (1u << 20) : PANDOC_HTML_MAX;
 

@@ -24,6 +24,10 @@ We frobnicate widgets in linear time.
 \\section{Introduction}\\label{sec:intro}
 Widgets are \\emph{everywhere}. See Section~\\ref{sec:intro}.
 \\input{$TMP/private}
+If \\code{True}, the \\var{cache} is used.
+\\begin{methoddesc}{request}{uri}
+Performs a single \\code{HTTP} request.
+\\end{methoddesc}
 \\subsection{Method}
 The cost is \$O(n \\log n)\$.
 \\begin{verbatim}
@@ -62,6 +66,8 @@ t_check "LaTeX: the title block (author, abstract) is text" \
   bash -c "grep -qx 'A. Writer' <<<\"\$1\" && grep -qx 'We frobnicate widgets in linear time.' <<<\"\$1\"" _ "$text"
 t_check "LaTeX: math stays TeX, verbatim keeps its lines, macros and comments go" \
   bash -c "grep -qF '\\(O(n \\log n)\\)' <<<\"\$1\" && grep -qx '  --twice' <<<\"\$1\" && ! grep -qE 'emph|maketitle|documentclass|a comment' <<<\"\$1\"" _ "$text"
+t_check "LaTeX: commands and environments pandoc does not know give their words (not labels)" \
+  bash -c "grep -q 'If True, the cache is used\\.' <<<\"\$1\" && grep -qx 'request uri' <<<\"\$1\" && grep -qx 'Performs a single HTTP request.' <<<\"\$1\" && ! grep -q 'sec:intro' <<<\"\$1\"" _ "$text"
 t_check "LaTeX: \\input reads nothing from disk (pandoc's sandbox)" bash -c "! grep -q 'secret-' <<<\"\$1\"" _ "$text"
 t_eq "LaTeX: the title, sections and subsections as headings" '1 Widget Frobnication at Scale|2 Introduction|3 Method' \
   "$(q "SELECT string_agg((h->>1) || ' ' || (h->>2), '|' ORDER BY o) FROM documents, jsonb_array_elements(metadata->'headings') WITH ORDINALITY AS x(h, o) WHERE source_name = 'docs/paper.tex'")"
