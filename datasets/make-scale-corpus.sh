@@ -218,8 +218,8 @@ real_counts() {
     local tmp=$SCALE/counts.tmp; rm -rf "$tmp"; mkdir -p "$tmp"
     for src in $(cd "$tree" && ls); do
       echo "make-scale-corpus: counting the chunks of $src" >&2
-      "$STAGES" chunks "$tree/$src" "$tmp/$src.txt" 8 2> "$tmp/$src.err" |
-        awk -F '\t' -v s="$src" '{ print $1 "\t" s "/" $2 }' > "$tmp/$src.counts" ||
+      # each document's source starts with its directory's name ($src/...), as ingest keys it
+      "$STAGES" chunks "$tree/$src" "$tmp/$src.txt" 8 2> "$tmp/$src.err" > "$tmp/$src.counts" ||
         die "cannot count the chunks of $tree/$src: $(cat "$tmp/$src.err")"
     done
     cat "$tmp"/*.txt > "$SCALE/train.txt"
