@@ -30,7 +30,8 @@
  *      norm of 1; columns a small sample cannot fill, and the rows of words it never has
  *      (the OOV_BUCKETS rows shared by words outside the vocabulary), are seeded Gaussian;
  *   3. pairs from the sample (at most FIT_PAIRS): (title, body) and up to PAIR_SENTENCES
- *      (sentence of over SENTENCE_MIN bytes, title + the rest of the text) per text, the
+ *      (sentence of over SENTENCE_MIN bytes, title + the rest of the text) per text, taken in
+ *      rounds over the texts (every text's first pair, then every text's second...), the
  *      longer side cut to its PAIR_WORDS heaviest words;
  *   4. FIT_EPOCHS epochs of symmetric InfoNCE (temperature TEMPERATURE, batches of BATCH
  *      pairs), Adam (LR) on the rows each batch touches, its second moment one number per
@@ -1196,39 +1197,49 @@ static int fit_pairs(struct model_fit *fit, const struct ctr *c, struct pairs *p
 		order[i - 1] = order[j];
 		order[j] = t;
 	}
+	/* In rounds, each over the texts in that order: round 0 takes every text's (title, body)
+	 * pair, round r its r-th sentence pair (its sentences in an order seeded by the text), so
+	 * that every text has its share before any has more when the cap cuts in. Taking each
+	 * text's pairs at once instead left the texts past the cap with none (SciFact: a fifth of
+	 * them): which fifth moved dense nDCG@10 by 0.017 on train between seeds, and the rounds
+	 * gave train 0.6808 -> 0.6866 and test 0.6734 -> 0.6869 (the means of three seeds). */
 	rc = 0;
-	for (size_t oi = 0; oi < fit->n_sample && pp->a.n < FIT_PAIRS && !rc; oi++) {
-		const struct sample *s = &fit->sample[order[oi]];
-		size_t b0 = body_start(s);
-		const char *body = s->text + b0;
-		size_t bn = s->len - b0;
-		const char *title = s->title ? s->title : "";
-		size_t tn = strlen(title);
-		if (tn && bn) {
-			if ((rc = bag_text(fit->s, &ba, title, tn)) ||
-			    (rc = bag_text(fit->s, &bb, body, bn)) || (rc = pair_push(pp, &ba, &bb)))
-				break;
-		}
-		int ns = sentences(body, bn, sp);
-		if (ns < 2)
-			continue;
-		int nc = 0;
-		for (int i = 0; i < ns; i++)
-			if (sp[i][1] - sp[i][0] > SENTENCE_MIN)
-				cand[nc++] = i;
-		/* up to PAIR_SENTENCES of them, drawn without replacement */
-		for (int i = 0; i < nc && i < PAIR_SENTENCES && pp->a.n < FIT_PAIRS; i++) {
-			int j = i + (int)(splitmix64(&rng) % (uint64_t)(nc - i));
-			int t = cand[i];
-			cand[i] = cand[j];
-			cand[j] = t;
-			size_t s0 = sp[cand[i]][0], s1 = sp[cand[i]][1];
-			if ((rc = bag_text(fit->s, &ba, body + s0, s1 - s0)) ||
-			    (rc = bag_text(fit->s, &bb, title, tn)) ||
-			    (rc = bag_text(fit->s, &bb, body, s0)) ||
-			    (rc = bag_text(fit->s, &bb, body + s1, bn - s1)) ||
-			    (rc = pair_push(pp, &ba, &bb)))
-				break;
+	for (int r = 0; r <= PAIR_SENTENCES && pp->a.n < FIT_PAIRS && !rc; r++) {
+		for (size_t oi = 0; oi < fit->n_sample && pp->a.n < FIT_PAIRS && !rc; oi++) {
+			const struct sample *s = &fit->sample[order[oi]];
+			size_t b0 = body_start(s);
+			const char *body = s->text + b0;
+			size_t bn = s->len - b0;
+			const char *title = s->title ? s->title : "";
+			size_t tn = strlen(title);
+			if (r == 0) {
+				if (tn && bn && !(rc = bag_text(fit->s, &ba, title, tn)) &&
+				    !(rc = bag_text(fit->s, &bb, body, bn)))
+					rc = pair_push(pp, &ba, &bb);
+				continue;
+			}
+			int ns = sentences(body, bn, sp), nc = 0;
+			if (ns < 2)
+				continue;
+			for (int i = 0; i < ns; i++)
+				if (sp[i][1] - sp[i][0] > SENTENCE_MIN)
+					cand[nc++] = i;
+			if (nc < r)
+				continue;
+			/* the first r of the text's sentences drawn without replacement */
+			uint64_t trng = rng ^ ((uint64_t)order[oi] * 0x9E3779B97F4A7C15ull);
+			for (int i = 0; i < r; i++) {
+				int j = i + (int)(splitmix64(&trng) % (uint64_t)(nc - i));
+				int t = cand[i];
+				cand[i] = cand[j];
+				cand[j] = t;
+			}
+			size_t s0 = sp[cand[r - 1]][0], s1 = sp[cand[r - 1]][1];
+			if (!(rc = bag_text(fit->s, &ba, body + s0, s1 - s0)) &&
+			    !(rc = bag_text(fit->s, &bb, title, tn)) &&
+			    !(rc = bag_text(fit->s, &bb, body, s0)) &&
+			    !(rc = bag_text(fit->s, &bb, body + s1, bn - s1)))
+				rc = pair_push(pp, &ba, &bb);
 		}
 	}
 	bag_release(&bb);
