@@ -819,20 +819,30 @@ struct word {
 };
 #define WORD(lit) { lit, sizeof(lit) - 1 }
 
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+/* The next whitespace-separated word of v from *i: its start in *b, its length returned (0:
+ * none left); *i moves past it. */
+static size_t next_word(struct attr_val v, size_t *i, size_t *b)
+{
+	while (*i < v.n && is_ws(v.s[*i]))
+		(*i)++;
+	*b = *i;
+	while (*i < v.n && !is_ws(v.s[*i]))
+		(*i)++;
+	return *i - *b;
+}
+
 static int words_has(struct attr_val v, const struct word *ws, size_t n_ws)
 {
-	for (size_t i = 0; i < v.n;) {
-		while (i < v.n && (v.s[i] == ' ' || v.s[i] == '\t' || v.s[i] == '\n' ||
-				   v.s[i] == '\r' || v.s[i] == '\f'))
-			i++;
-		size_t b = i;
-		while (i < v.n && !(v.s[i] == ' ' || v.s[i] == '\t' || v.s[i] == '\n' ||
-				    v.s[i] == '\r' || v.s[i] == '\f'))
-			i++;
-		for (size_t k = 0; i > b && k < n_ws; k++)
-			if (ws[k].n == i - b && !strncasecmp(v.s + b, ws[k].s, i - b))
+	size_t i = 0, b, n;
+	while ((n = next_word(v, &i, &b)) > 0)
+		for (size_t k = 0; k < n_ws; k++)
+			if (ws[k].n == n && !strncasecmp(v.s + b, ws[k].s, n))
 				return 1;
-	}
 	return 0;
 }
 
@@ -842,10 +852,39 @@ static const struct word nav_roles[] = {
 };
 static const struct word nav_names[] = {
 	WORD("sidebar"), WORD("sphinxsidebar"), WORD("sphinxsidebarwrapper"), WORD("related"),
-	WORD("breadcrumb"), WORD("breadcrumbs"), WORD("navigation"), WORD("navbar"),
-	WORD("skip-link"), WORD("skiplink"), WORD("headerlink"),
+	WORD("breadcrumb"), WORD("breadcrumbs"), WORD("skip-link"), WORD("skiplink"),
+	WORD("headerlink"),
 };
 static const struct word toc_names[] = { WORD("toc") };
+static const struct word header_names[] = { WORD("header") };
+
+/*
+ * A class or id token that names navigation the way documentation generators spell it:
+ * starting with "nav" (DocBook XSL's navheader/navfooter, Texinfo 7's nav-panel, Doxygen's
+ * navpath and nav-tree, Javadoc's navList), ending with it (Javadoc's topNav/subNav/bottomNav,
+ * side-nav) or holding "navbar" (glfwnavbar). Not "navy..." or "nava..." (colours), and not
+ * "nav" inside a word: the Read the Docs theme's content is "wy-nav-content".
+ */
+static int nav_token(const char *s, size_t n)
+{
+	if (n >= 3 && !strncasecmp(s, "nav", 3))
+		return !(n > 3 && (s[3] == 'y' || s[3] == 'Y' || s[3] == 'a' || s[3] == 'A'));
+	if (n >= 3 && !strncasecmp(s + n - 3, "nav", 3))
+		return 1;
+	for (size_t i = 0; i + 6 <= n; i++)
+		if (!strncasecmp(s + i, "navbar", 6))
+			return 1;
+	return 0;
+}
+
+static int words_nav(struct attr_val v)
+{
+	size_t i = 0, b, n;
+	while ((n = next_word(v, &i, &b)) > 0)
+		if (nav_token(v.s + b, n))
+			return 1;
+	return 0;
+}
 
 /*
  * Navigation, not content: <nav>, <aside>, a page's own <header>/<footer> (sect: not inside
@@ -868,7 +907,8 @@ static int html_is_nav(enum tag t, unsigned flags, const struct html_attrs *a, i
 		return 0;
 	if (words_has(a->role, nav_roles, RL_ARRAY_LEN(nav_roles)) ||
 	    words_has(a->cls, nav_names, RL_ARRAY_LEN(nav_names)) ||
-	    words_has(a->id, nav_names, RL_ARRAY_LEN(nav_names)))
+	    words_has(a->id, nav_names, RL_ARRAY_LEN(nav_names)) || words_nav(a->cls) ||
+	    words_nav(a->id))
 		return 1;
 	return (flags & TF_BOX) && (words_has(a->cls, toc_names, 1) || words_has(a->id, toc_names, 1));
 }
@@ -926,6 +966,7 @@ struct html_walk {
 	int code_depth;           /* depth of the <pre>/<code> being collected, 0 none */
 	int code_pre;             /* ... which is a <pre> */
 	struct anchor_mark a;
+	struct anchor_mark blk;   /* a <div class="header"> that may be Texinfo's node links */
 	int rc;                   /* first error; later events are ignored */
 	int stopped;              /* stopped at HTML_MAX_DEPTH or HTML_MAX_ERRORS */
 	int errors;
@@ -992,6 +1033,21 @@ static const char *anchor_text(const struct html_walk *w, size_t *n)
 }
 
 /* A permalink symbol in a heading, or a skip link: written, then taken back. */
+/* The emitter back where mark m was taken: what came out since is left out. */
+static void html_undo(struct html_walk *w, const struct anchor_mark *m)
+{
+	struct emit *e = w->e;
+	e->out.len = m->len;
+	if (e->out.data)
+		e->out.data[e->out.len] = '\0';
+	e->n_h = m->n_h;
+	e->n_code = m->n_code;
+	e->h_start = m->h_start;
+	e->pend = m->pend;
+	e->nl = m->nl;
+	w->dropped = 1;
+}
+
 static void html_anchor_end(struct html_walk *w)
 {
 	static const char *const marks[] = { "\xc2\xb6", "#", "\xc2\xa7", "\xf0\x9f\x94\x97",
@@ -1005,18 +1061,36 @@ static void html_anchor_end(struct html_walk *w)
 			undo = n == strlen(marks[i]) && !memcmp(t, marks[i], n);
 	if (!undo && w->a.hash && n >= 5)
 		undo = !strncasecmp(t, "skip ", 5) || (n >= 8 && !strncasecmp(t, "jump to ", 8));
-	if (undo && !e->full) {
-		e->out.len = w->a.len;
-		if (e->out.data)
-			e->out.data[e->out.len] = '\0';
-		e->n_h = w->a.n_h;
-		e->n_code = w->a.n_code;
-		e->h_start = w->a.h_start;
-		e->pend = w->a.pend;
-		e->nl = w->a.nl;
-		w->dropped = 1;
-	}
+	if (undo && !e->full)
+		html_undo(w, &w->a);
 	w->a.depth = 0;
+}
+
+/*
+ * Texinfo's node header (makeinfo 5 and 6; 7 calls it "nav-panel"): <div class="header"><p>Next:
+ * <a>..</a>, Previous: <a>..</a>, Up: <a>..</a> [Contents][Index]</p></div> above every node. It is
+ * known by its text only: Doxygen and Javadoc keep the page's title in a div of the same class.
+ * So the div is dropped where it closes when its text starts with one of those labels and it
+ * held no heading or code.
+ */
+static void html_header_end(struct html_walk *w)
+{
+	static const struct word lead[] = { WORD("Next:"), WORD("Previous:"), WORD("Prev:"),
+					    WORD("Up:") };
+	struct emit *e = w->e;
+	if (!e->full && e->n_h == w->blk.n_h && e->n_code == w->blk.n_code &&
+	    e->out.len > w->blk.len && e->out.data) {
+		const char *t = e->out.data + w->blk.len;
+		size_t n = e->out.len - w->blk.len;
+		while (n && is_ws(*t))
+			t++, n--;
+		for (size_t i = 0; i < RL_ARRAY_LEN(lead); i++)
+			if (n >= lead[i].n && !strncmp(t, lead[i].s, lead[i].n)) {
+				html_undo(w, &w->blk);
+				break;
+			}
+	}
+	w->blk.depth = 0;
 }
 
 static void sax_attrs(const xmlChar **atts, struct html_attrs *a)
@@ -1138,6 +1212,12 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 			html_code_put(w, "\n", 1);
 		return;
 	}
+	if (w->filter && !w->blk.depth && (fl & TF_BOX) && !w->a.depth &&
+	    words_has(a.cls, header_names, 1)) {
+		struct emit *e = w->e;
+		w->blk = (struct anchor_mark){ w->depth, 0, e->out.len, e->n_h,
+					       e->n_code, e->h_start, e->pend, e->nl };
+	}
 	int hash = a.href.n && a.href.s[0] == '#';
 	if ((fl & TF_A) && !w->a.depth && (w->h_open || hash)) {
 		struct emit *e = w->e;
@@ -1228,6 +1308,8 @@ static void html_end(void *ctx, const xmlChar *xname)
 		html_anchor_end(w);
 		return;
 	}
+	if (d == w->blk.depth)
+		html_header_end(w);
 	switch (t) {
 	case T_BLOCK: emit_sep(w->e, SEP_PARA); break;
 	case T_PRE: w->pre -= w->pre > 0; emit_sep(w->e, SEP_PARA); break;

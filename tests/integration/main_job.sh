@@ -8,6 +8,8 @@ t_eq "./run.sh main job exits 0 on a 40-page sample" 0 "$rc"
 export PGDATABASE=rl_main_job
 t_eq "40 pages loaded" 40 "$(q "SELECT count(*) FROM documents")"
 t_check "summary printed" grep -q 'documents: 40 added' "$TMP/out"
+t_eq "no chunk holds the manual's navigation bars (DocBook's navheader and navfooter)" 0 \
+  "$(q "SELECT count(*) FROM chunks WHERE chunk_text ~ '\mPrev\s+Up\M|\mHome\s+Next\M'")"
 t_check "html headings kept in chunk metadata" test "$(q "SELECT count(*) FROM chunks WHERE chunk_metadata ? 'headings'")" -gt 0
 t_check "source names are archive!entry" test "$(q "SELECT count(*) FROM documents WHERE source_name LIKE 'pg-manual-sample40.tar.zst!%.html'")" = 40
 t_check "vector indexes built" test "$(q "SELECT count(*) FROM pg_indexes WHERE indexname IN ('embeddings_hnsw_halfvec_idx', 'embeddings_ivfflat_halfvec_idx')")" = 2

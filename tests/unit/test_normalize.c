@@ -880,6 +880,58 @@ static void test_html_main_content(void **state)
 	doc_free(d);
 }
 
+/* Documentation generators' own navigation, by their class names (and Texinfo's by its text) */
+static void test_html_generator_navigation(void **state)
+{
+	(void)state;
+	/* DocBook XSL (the PostgreSQL manual): navheader and navfooter tables */
+	struct doc *d = html_doc("sql-begin.html",
+		"<html><head><title>BEGIN</title></head><body><div class=\"navheader\">"
+		"<table summary=\"Navigation header\"><tr><th colspan=\"5\">BEGIN</th></tr><tr><td>"
+		"<a accesskey=\"p\" href=\"sql-analyze.html\">Prev</a></td><td><a accesskey=\"u\" "
+		"href=\"sql-commands.html\">Up</a></td><th>SQL Commands</th><td><a accesskey=\"h\" "
+		"href=\"index.html\">Home</a></td><td><a accesskey=\"n\" href=\"sql-call.html\">Next"
+		"</a></td></tr></table><hr></div><div class=\"refentry\" id=\"SQL-BEGIN\">"
+		"<h2>BEGIN</h2><p>BEGIN — start a transaction block</p></div>"
+		"<div class=\"navfooter\"><hr><table summary=\"Navigation footer\"><tr><td>"
+		"<a accesskey=\"p\" href=\"sql-analyze.html\">Prev</a></td></tr><tr><td>ANALYZE </td>"
+		"<td>CALL</td></tr></table></div></body></html>");
+	assert_string_equal(d->text, "BEGIN\n\nBEGIN — start a transaction block");
+	assert_int_equal(d->n_headings, 1);
+	doc_free(d);
+
+	/* Texinfo 6 (makeinfo): the node's links in a "header" div, known by their labels */
+	d = html_doc("Memory-Layout.html",
+		"<body><a name=\"Memory-Layout\"></a><div class=\"header\"><p>Next: <a href=\"R.html\" "
+		"accesskey=\"n\" rel=\"next\">Reader and Printer</a>, Up: <a href=\"C.html\" "
+		"accesskey=\"u\" rel=\"up\">Character Types</a> &nbsp; [<a href=\"index.html#SEC_Contents\""
+		" rel=\"contents\">Contents</a>]</p></div><hr><div class=\"section\">"
+		"<h3 class=\"section\">10.1 Memory Layout</h3><p>Characters are immediate.</p></div>"
+		"<div class=\"header\"><p>Previous: <a href=\"A.html\">A</a></p></div></body>");
+	assert_string_equal(d->text, "10.1 Memory Layout\n\nCharacters are immediate.");
+	doc_free(d);
+
+	/* Texinfo 7 names it nav-panel; Javadoc's bars; Doxygen's path; a site's own navbar */
+	d = html_doc("gen.html",
+		"<div class=\"nav-panel\"><p>Next: <a href=\"b.html\">B</a></p></div>"
+		"<div class=\"topNav\"><ul class=\"navList\"><li>Overview</li></ul></div>"
+		"<div class=\"subNav\">All Classes</div>"
+		"<div id=\"nav-path\" class=\"navpath\"><ul><li class=\"navelem\">GLFW</li></ul></div>"
+		"<ul class=\"glfwnavbar\"><li>Download</li></ul>"
+		/* Javadoc's and Doxygen's "header" divs hold the page's title: kept */
+		"<div class=\"header\"><div class=\"subTitle\">Package org.junit</div>"
+		"<h2 class=\"title\">Annotation Type Rule</h2></div>"
+		"<div class=\"header\"><div class=\"headertitle\"><div class=\"title\">Keyboard keys"
+		"</div></div></div>"
+		/* "nav" inside a word, or a colour, is not navigation; a heading keeps its header */
+		"<div class=\"wy-nav-content\"><p class=\"navy\">Body text.</p></div>"
+		"<div class=\"header\"><h4>Up: the rise of tea</h4></div>"
+		"<div class=\"bottomNav\">Overview Package</div>");
+	assert_string_equal(d->text, "Package org.junit\n\nAnnotation Type Rule\n\nKeyboard keys\n\n"
+				     "Body text.\n\nUp: the rise of tea");
+	doc_free(d);
+}
+
 static void test_html_navigation_dropped(void **state)
 {
 	(void)state;
@@ -1020,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(test_html_main_content),
 		cmocka_unit_test(test_html_meta_properties),
 		cmocka_unit_test(test_html_navigation_dropped),
+		cmocka_unit_test(test_html_generator_navigation),
 		cmocka_unit_test(test_html_code_blocks),
 		cmocka_unit_test(test_nfc_composition),
 		cmocka_unit_test(test_nfc_matches_utf8proc),
