@@ -9,7 +9,7 @@
  * models/stems.h for its terms), linked from the same object files as `ragload`
  * (build/libragload.a), so ragload_embed gives the bits `ragload embed` prints. Ranking is
  * the SQL of the BM25 migration (ragload_dense, ragload_bm25, ragload_hybrid), called through
- * SPI: one definition of BM25 and of the fusion, which clients without the extension call
+ * SPI with plans kept per backend (kept_plan): one definition of BM25 and of the fusion, which clients without the extension call
  * themselves (ragload_bm25 itself scores through bm25.c's ragload_bm25_scan where the extension
  * is installed: the same bits as its SQL). A call first takes the corpus tables' share locks in the order reindex's swap
  * takes its exclusive ones (lock_corpus), so that it waits for a swap instead of deadlocking.
@@ -56,6 +56,28 @@ PG_FUNCTION_INFO_V1(pg_ragload_search);
 static struct model *live;            /* the cached live model, or NULL */
 static char live_name[256];
 
+/*
+ * The statements every call runs, parsed and planned once per backend and kept: planning the
+ * search's statement (the hybrid's SQL inlined) was a tenth of a hybrid call. PostgreSQL's plan
+ * cache plans them again when what they use changes (a reindex's swap renames the tables,
+ * `ragload index` rewrites ragload_dense(), search_path changes); a failed call keeps them.
+ */
+static SPIPlanPtr lock_plan, name_plan;
+
+static SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (!*slot) {
+		SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+		if (!p)
+			ereport(ERROR, (errmsg("ragload: cannot prepare a statement: %s",
+					       SPI_result_code_string(SPI_result))));
+		if (SPI_keepplan(p))
+			ereport(ERROR, (errmsg("ragload: cannot keep a statement's plan")));
+		*slot = p;
+	}
+	return *slot;
+}
+
 void _PG_init(void)
 {
 	/* a backend is one thread: OpenBLAS's pool would only compete with other backends */
@@ -73,8 +95,9 @@ void _PG_init(void)
  */
 static void lock_corpus(void)
 {
-	if (SPI_execute("SELECT FROM chunks, embeddings, ragload_bm25_postings, "
-			"ragload_bm25_stats LIMIT 0", false, 0) != SPI_OK_SELECT)
+	SPIPlanPtr p = kept_plan(&lock_plan, "SELECT FROM chunks, embeddings, "
+				 "ragload_bm25_postings, ragload_bm25_stats LIMIT 0", 0, NULL);
+	if (SPI_execute_plan(p, NULL, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR, (errmsg("ragload: cannot read the corpus tables")));
 }
 
@@ -89,7 +112,8 @@ static const struct model *live_model(void)
 	Oid argtype = TEXTOID;
 	bool isnull;
 
-	if (SPI_execute(CORPUS_MODEL_NAME_SQL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_plan(kept_plan(&name_plan, CORPUS_MODEL_NAME_SQL, 0, NULL), NULL, NULL,
+			     false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR, (errmsg("ragload: cannot read the corpus's model name")));
 	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (!name)
@@ -211,6 +235,7 @@ static const struct method {
 	{"bm25", 0, 1, "ragload_bm25($2, $3)"},
 	{"hybrid", 1, 1, "ragload_hybrid($1::vector, $2, $3)"},
 };
+static SPIPlanPtr method_plans[lengthof(methods)];
 
 Datum pg_ragload_search(PG_FUNCTION_ARGS)
 {
@@ -254,7 +279,8 @@ Datum pg_ragload_search(PG_FUNCTION_ARGS)
 		 "c.chunk_text::text FROM %s s JOIN chunks c ON c.chunk_id = s.chunk_id "
 		 "JOIN documents d ON d.doc_id = c.doc_id ORDER BY s.score DESC, s.chunk_id",
 		 me->from);
-	if (SPI_execute_with_args(sql, 3, types, args, nulls, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept_plan(&method_plans[me - methods], sql, 3, types), args, nulls,
+			     false, 0) != SPI_OK_SELECT)
 		ereport(ERROR, (errmsg("ragload: the %s search failed", me->name)));
 	for (uint64 i = 0; i < SPI_processed; i++) {
 		Datum values[5];
