@@ -852,18 +852,21 @@ static const struct word nav_roles[] = {
 };
 static const struct word nav_names[] = {
 	WORD("sidebar"), WORD("sphinxsidebar"), WORD("sphinxsidebarwrapper"), WORD("related"),
-	WORD("breadcrumb"), WORD("breadcrumbs"), WORD("skip-link"), WORD("skiplink"),
-	WORD("headerlink"),
+	WORD("breadcrumb"), WORD("breadcrumbs"), WORD("navigation"), WORD("navbar"),
+	WORD("skip-link"), WORD("skiplink"), WORD("headerlink"),
+	/* generators' ids (their classes are matched by nav_token): Doxygen's */
+	WORD("nav-path"), WORD("nav-tree"), WORD("side-nav"),
 };
 static const struct word toc_names[] = { WORD("toc") };
 static const struct word header_names[] = { WORD("header") };
 
 /*
- * A class or id token that names navigation the way documentation generators spell it:
- * starting with "nav" (DocBook XSL's navheader/navfooter, Texinfo 7's nav-panel, Doxygen's
- * navpath and nav-tree, Javadoc's navList), ending with it (Javadoc's topNav/subNav/bottomNav,
- * side-nav) or holding "navbar" (glfwnavbar). Not "navy..." or "nava..." (colours), and not
- * "nav" inside a word: the Read the Docs theme's content is "wy-nav-content".
+ * A class token that names navigation the way documentation generators spell it: starting
+ * with "nav" (DocBook XSL's navheader/navfooter, Texinfo 7's nav-panel, Doxygen's navpath,
+ * Javadoc's navList), ending with it (Javadoc's topNav/subNav/bottomNav, side-nav) or holding
+ * "navbar" (glfwnavbar). Not "navy..." or "nava..." (colours), and not "nav" inside a word: the
+ * Read the Docs theme's content is "wy-nav-content". Classes only: ids are made from headings
+ * (Sphinx's <section id="navigating-the-tcl-tk-reference-manual"> is content).
  */
 static int nav_token(const char *s, size_t n)
 {
@@ -907,8 +910,8 @@ static int html_is_nav(enum tag t, unsigned flags, const struct html_attrs *a, i
 		return 0;
 	if (words_has(a->role, nav_roles, RL_ARRAY_LEN(nav_roles)) ||
 	    words_has(a->cls, nav_names, RL_ARRAY_LEN(nav_names)) ||
-	    words_has(a->id, nav_names, RL_ARRAY_LEN(nav_names)) || words_nav(a->cls) ||
-	    words_nav(a->id))
+	    words_has(a->id, nav_names, RL_ARRAY_LEN(nav_names)) ||
+	    (!(flags & TF_SECT) && words_nav(a->cls)))
 		return 1;
 	return (flags & TF_BOX) && (words_has(a->cls, toc_names, 1) || words_has(a->id, toc_names, 1));
 }

@@ -926,9 +926,12 @@ static void test_html_generator_navigation(void **state)
 		/* "nav" inside a word, or a colour, is not navigation; a heading keeps its header */
 		"<div class=\"wy-nav-content\"><p class=\"navy\">Body text.</p></div>"
 		"<div class=\"header\"><h4>Up: the rise of tea</h4></div>"
-		"<div class=\"bottomNav\">Overview Package</div>");
+		"<div class=\"bottomNav\">Overview Package</div>"
+		/* ids are made from headings (Sphinx, pandoc): only generators' exact ids count */
+		"<section id=\"navigating-the-tcl-tk-reference-manual\"><p>Read man pages.</p></section>"
+		"<div id=\"nav-tree\">Files</div><section class=\"navsection\"><p>Kept.</p></section>");
 	assert_string_equal(d->text, "Package org.junit\n\nAnnotation Type Rule\n\nKeyboard keys\n\n"
-				     "Body text.\n\nUp: the rise of tea");
+				     "Body text.\n\nUp: the rise of tea\n\nRead man pages.\n\nKept.");
 	doc_free(d);
 }
 
